@@ -1,0 +1,338 @@
+"""``@asset`` and ``source(...)``: turn a user's function or file into an ``Asset``.
+
+The decorator reads the signature (parameters name upstream assets), the docstring (the
+default description) and the options. It never raises for a bad option: each problem is kept
+on the asset and reported with every other problem when the project is validated, so a user
+sees all their mistakes at once.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import PurePath
+from types import MappingProxyType
+from typing import Any, TypeVar, overload
+
+from assets_core.errors import InvalidKeyError, Problem
+from assets_core.keys import SEGMENT_RE, AssetKey, CoercibleToKey
+from assets_core.spec import Asset, AssetSpec, Param, SourceAsset, SourceFormat
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CONTEXT_PARAM = "context"
+DEFAULT_GROUP = "default"
+_FORMATS: dict[str, SourceFormat] = {
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".json": "json",
+    ".jsonl": "json",
+    ".ndjson": "json",
+}
+
+
+class _Collector:
+    """Gathers the problems of one definition, keyed to its name and location."""
+
+    def __init__(self, name: str, location: str) -> None:
+        self.name = name
+        self.location = location
+        self.problems: list[Problem] = []
+
+    def add(self, message: str) -> None:
+        self.problems.append(Problem(message, self.name, self.location))
+
+    def key(self, value: object, what: str) -> AssetKey | None:
+        try:
+            return AssetKey.parse(value)  # type: ignore[arg-type]
+        except InvalidKeyError as exc:
+            self.add(f"{what}: {exc.problems[0].message}")
+            return None
+
+    def segment(self, value: object, option: str, default: str) -> str:
+        if isinstance(value, str) and SEGMENT_RE.match(value):
+            return value
+        self.add(
+            f"{option}={value!r} is not valid: use a name of letters, digits and '_' "
+            "that does not start with a digit."
+        )
+        return default
+
+    def strings(self, value: object, option: str) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            return (value,)
+        if isinstance(value, Iterable) and all(isinstance(v, str) and v for v in value):
+            return tuple(value)
+        self.add(f"{option}={value!r} is not valid: give a list of non-empty strings.")
+        return ()
+
+    def mapping(self, value: object, option: str) -> Mapping[str, Any]:
+        if value is None:
+            return MappingProxyType({})
+        if isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
+            return MappingProxyType(dict(value))
+        self.add(f"{option}={value!r} is not valid: give a dict with string keys.")
+        return MappingProxyType({})
+
+
+def _location(fn: Callable[..., Any]) -> tuple[str, int]:
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return "<unknown>", 0
+    return code.co_filename, code.co_firstlineno
+
+
+def _short(path: str) -> str:
+    return PurePath(path).name
+
+
+@overload
+def asset(fn: F, /) -> Asset: ...
+
+
+@overload
+def asset(
+    *,
+    key: CoercibleToKey | None = None,
+    name: str | None = None,
+    group: str | None = None,
+    tags: Iterable[str] | None = None,
+    owners: Iterable[str] | None = None,
+    description: str | None = None,
+    io_manager: str | None = None,
+    code_version: str | None = None,
+    deps: Iterable[CoercibleToKey] | None = None,
+    ins: Mapping[str, CoercibleToKey] | None = None,
+    retries: int = 0,
+    metadata: Mapping[str, Any] | None = None,
+) -> Callable[[F], Asset]: ...
+
+
+def asset(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+    """Declare a data asset. Bare (``@asset``) or with options (``@asset(group="marts")``).
+
+    Every parameter but ``context`` names an upstream asset (looked up in this asset's key
+    prefix first, then at the root), loaded through the upstream's IO manager and converted
+    to the parameter's annotation. Options:
+
+    - ``key`` (``"marts/revenue"``) or ``name`` (the last segment; default: the function name)
+    - ``group``, ``tags``, ``owners``, ``description`` (default: the docstring), ``metadata``:
+      descriptive only; editing them never makes an asset stale
+    - ``io_manager``: the name of the manager that stores the output (default: the project's)
+    - ``code_version``: a pin that replaces the computed code version
+    - ``deps``: upstream keys that order this asset and count for staleness but are not loaded
+    - ``ins``: ``{"param": "a/b"}`` maps a parameter to an explicit key
+    - ``retries``: how many times to retry a failure, with exponential backoff
+    """
+    if fn is not None:
+        if options:
+            raise TypeError("Use either @asset or @asset(...), not both.")
+        return _build_asset(fn, {})
+
+    def decorate(f: Callable[..., Any]) -> Asset:
+        return _build_asset(f, options)
+
+    return decorate
+
+
+_ASSET_OPTIONS = frozenset(
+    {
+        "key",
+        "name",
+        "group",
+        "tags",
+        "owners",
+        "description",
+        "io_manager",
+        "code_version",
+        "deps",
+        "ins",
+        "retries",
+        "metadata",
+    }
+)
+
+
+def _build_asset(fn: Callable[..., Any], options: Mapping[str, Any]) -> Asset:
+    if isinstance(fn, Asset):
+        fn = fn.fn
+    if not callable(fn):
+        raise TypeError(f"@asset decorates a function, got {type(fn).__name__}.")
+    file, line = _location(fn)
+    fname = getattr(fn, "__name__", "<asset>")
+    c = _Collector(fname, f"{_short(file)}:{line}")
+    for unknown in sorted(set(options) - _ASSET_OPTIONS):
+        c.add(f"@asset got an unknown option {unknown!r}; options are {sorted(_ASSET_OPTIONS)}.")
+
+    key = _asset_key(c, fname, options.get("key"), options.get("name"))
+    c.name = str(key)
+
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        signature = None
+        c.add("cannot read the function's signature; decorate a plain Python function.")
+
+    raw_ins = options.get("ins") or {}
+    if not isinstance(raw_ins, Mapping):
+        c.add(f"ins={raw_ins!r} is not valid: give a dict of parameter name to asset key.")
+        raw_ins = {}
+
+    params: list[Param] = []
+    ins: dict[str, AssetKey] = {}
+    implicit: set[str] = set()
+    wants_context = False
+    if signature is not None:
+        for p in signature.parameters.values():
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                c.add(
+                    f"parameter {p.name!r}: *args and **kwargs cannot name upstream assets; "
+                    "give each upstream its own parameter."
+                )
+                continue
+            if p.name == CONTEXT_PARAM:
+                wants_context = True
+                continue
+            params.append(Param(p.name, p.annotation))
+            if p.name in raw_ins:
+                up = c.key(raw_ins[p.name], f"ins[{p.name!r}]")
+                if up is not None:
+                    ins[p.name] = up
+            elif SEGMENT_RE.match(p.name):
+                ins[p.name] = AssetKey((p.name,))
+                implicit.add(p.name)
+    for extra in sorted(set(raw_ins) - {p.name for p in params}):
+        c.add(f"ins names {extra!r}, which is not a parameter of {fname}(); rename one to match.")
+
+    deps: list[AssetKey] = []
+    raw_deps = options.get("deps") or ()
+    if isinstance(raw_deps, str | AssetKey) or not isinstance(raw_deps, Iterable):
+        raw_deps = [raw_deps]
+    for d in raw_deps:
+        k = c.key(d.key if isinstance(d, Asset | SourceAsset) else d, "deps")
+        if k is not None:
+            deps.append(k)
+
+    retries = options.get("retries", 0)
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        c.add(f"retries={retries!r} is not valid: give a whole number, 0 or more.")
+        retries = 0
+
+    description = options.get("description")
+    if description is None:
+        description = inspect.getdoc(fn)
+    elif not isinstance(description, str):
+        c.add(f"description={description!r} is not valid: give a string.")
+        description = None
+
+    io_manager = options.get("io_manager")
+    if io_manager is not None:
+        io_manager = c.segment(io_manager, "io_manager", "")
+        io_manager = io_manager or None
+    code_version = options.get("code_version")
+    if code_version is not None and (not isinstance(code_version, str) or not code_version):
+        c.add(f"code_version={code_version!r} is not valid: give a non-empty string.")
+        code_version = None
+
+    group = options.get("group")
+    spec = AssetSpec(
+        key=key,
+        ins=MappingProxyType(ins),
+        deps=tuple(deps),
+        group=DEFAULT_GROUP if group is None else c.segment(group, "group", DEFAULT_GROUP),
+        tags=frozenset(c.strings(options.get("tags"), "tags")),
+        owners=c.strings(options.get("owners"), "owners"),
+        description=description,
+        io_manager=io_manager,
+        code_version=code_version,
+        retries=retries,
+        metadata=c.mapping(options.get("metadata"), "metadata"),
+        kind="python",
+    )
+    return Asset(
+        spec=spec,
+        fn=fn,
+        params=tuple(params),
+        wants_context=wants_context,
+        file=file,
+        line=line,
+        implicit_ins=frozenset(implicit),
+        problems=tuple(c.problems),
+    )
+
+
+def _asset_key(c: _Collector, fname: str, key: object, name: object) -> AssetKey:
+    if key is not None and name is not None:
+        c.add("give either key= or name=, not both.")
+    raw: object = key if key is not None else (name if name is not None else fname)
+    if name is not None and key is None and isinstance(name, str) and "/" in name:
+        c.add(f"name={name!r} holds '/'; use key={name!r} for a key with a prefix.")
+    parsed = c.key(raw, "key")
+    if parsed is not None:
+        return parsed
+    # Keep a placeholder so validation can go on and report every other problem too.
+    return AssetKey((fname if SEGMENT_RE.match(fname) else "_invalid_",))
+
+
+def source(
+    name: CoercibleToKey,
+    path: str | None = None,
+    *,
+    observe: Callable[[], object] | None = None,
+    format: SourceFormat | None = None,
+    group: str = "sources",
+    tags: Iterable[str] | None = None,
+    owners: Iterable[str] | None = None,
+    description: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> SourceAsset:
+    """Declare external data: a file or glob of files (CSV, Parquet, JSON lines) at ``path``,
+    or anything ``observe()`` can give a version string for. Sources are observed, never
+    materialized. A relative ``path`` is relative to the project folder."""
+    frame = sys._getframe(1)
+    file, line = frame.f_code.co_filename, frame.f_lineno
+    c = _Collector(str(name), f"{_short(file)}:{line}")
+    key = c.key(name, "source name") or AssetKey(("_invalid_",))
+    if (path is None) == (observe is None):
+        c.add("give a source exactly one of path= or observe=.")
+    if path is not None and not isinstance(path, str | PurePath):
+        c.add(f"path={path!r} is not valid: give a file path or glob as a string.")
+        path = None
+    if observe is not None and not callable(observe):
+        c.add(f"observe={observe!r} is not valid: give a function that returns a version.")
+        observe = None
+    fmt = format
+    if path is not None:
+        path = str(path)
+        if fmt is None:
+            fmt = _FORMATS.get(PurePath(path).suffix.lower())
+            if fmt is None:
+                c.add(
+                    f"cannot tell the format of {path!r} from its extension; "
+                    "pass format='csv', 'parquet' or 'json'."
+                )
+        elif fmt not in ("csv", "parquet", "json"):
+            c.add(f"format={fmt!r} is not valid: use 'csv', 'parquet' or 'json'.")
+            fmt = None
+    spec = AssetSpec(
+        key=key,
+        group=c.segment(group, "group", "sources"),
+        tags=frozenset(c.strings(tags, "tags")),
+        owners=c.strings(owners, "owners"),
+        description=description,
+        metadata=c.mapping(metadata, "metadata"),
+        kind="source",
+    )
+    return SourceAsset(
+        spec=spec,
+        path=path,
+        format=fmt,
+        observe=observe,
+        file=file,
+        line=line,
+        problems=tuple(c.problems),
+    )

@@ -1,0 +1,94 @@
+"""Lumbung's error types: one small hierarchy, so callers catch exactly what they mean.
+
+::
+
+    LumbungError
+    ├── DefinitionError (ValueError)   the project's assets are invalid; carries every problem
+    │   └── InvalidKeyError            a key segment breaks the key rule
+    ├── SelectionError (ValueError)    a selection string is malformed or matches nothing
+    ├── PlanError                      a plan cannot run (an unselected upstream was never built)
+    ├── ProjectError                   no project found, bad config, a module fails to import
+    ├── StateError                     the state store is corrupt, newer, or locked
+    ├── IOManagerError                 a manager cannot store or load a value
+    └── AssetExecutionError            user code raised; the original is ``__cause__``
+
+Every message names the asset or file involved and says how to fix it. Definition problems are
+collected and raised together, never one at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class LumbungError(Exception):
+    """Base class of every error Lumbung raises on purpose."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a definition: where it is, what is wrong, and the fix."""
+
+    message: str
+    asset: str | None = None
+    location: str | None = None  # "file.py:12"
+
+    def __str__(self) -> str:
+        where = ""
+        if self.asset and self.location:
+            where = f"{self.asset} ({self.location}): "
+        elif self.asset:
+            where = f"{self.asset}: "
+        elif self.location:
+            where = f"{self.location}: "
+        return where + self.message
+
+
+class DefinitionError(LumbungError, ValueError):
+    """The project's definitions are invalid. ``problems`` lists every one found."""
+
+    def __init__(self, problems: Sequence[Problem] | str) -> None:
+        if isinstance(problems, str):
+            problems = [Problem(problems)]
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        if len(self.problems) == 1:
+            text = str(self.problems[0])
+        else:
+            lines = [f"{len(self.problems)} problems in the project's definitions:"]
+            lines += [f"  - {p}" for p in self.problems]
+            text = "\n".join(lines)
+        super().__init__(text)
+
+
+class InvalidKeyError(DefinitionError):
+    """A string that cannot be an asset key."""
+
+
+class SelectionError(LumbungError, ValueError):
+    """A selection string is malformed, or a plain name in it matches no asset."""
+
+
+class PlanError(LumbungError):
+    """A plan cannot be carried out as asked (for example, an upstream was never built)."""
+
+
+class ProjectError(LumbungError):
+    """A project cannot be found or loaded: missing config, bad config, failing import."""
+
+
+class StateError(LumbungError):
+    """The state store cannot be used: corrupt, written by a newer Lumbung, or locked."""
+
+
+class IOManagerError(LumbungError):
+    """An IO manager cannot store or load a value."""
+
+
+class AssetExecutionError(LumbungError):
+    """An asset's own code raised. The user's exception is ``__cause__``."""
+
+    def __init__(self, key: str, message: str, user_traceback: str = "") -> None:
+        self.key = key
+        self.user_traceback = user_traceback
+        super().__init__(f"{key}: {message}")

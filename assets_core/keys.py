@@ -1,0 +1,94 @@
+"""Asset keys: the frozen path that names an asset (``marts/revenue``).
+
+``AssetKey.parse`` is the one place a user's string becomes a key; everything past the boundary
+(decorator, config, CLI, selection) takes ``AssetKey`` values only. The segment rule,
+``[A-Za-z_][A-Za-z0-9_]*``, is what keeps a key from naming a path outside a storage root or
+breaking SQL quoting.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Union
+
+from assets_core.errors import InvalidKeyError
+
+SEGMENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+CoercibleToKey = Union["AssetKey", str, Sequence[str]]
+
+
+class AssetKey:
+    """An immutable, hashable, ordered path of segments. ``str(key)`` is ``a/b/c``."""
+
+    __slots__ = ("_hash", "_str", "path")
+
+    path: tuple[str, ...]
+    _str: str
+    _hash: int
+
+    def __init__(self, path: Iterable[str]) -> None:
+        parts = tuple(path)
+        if not parts:
+            raise InvalidKeyError("An asset key needs at least one segment, got an empty key.")
+        for part in parts:
+            if not isinstance(part, str) or not SEGMENT_RE.match(part):
+                raise InvalidKeyError(
+                    f"Invalid key segment {part!r} in {'/'.join(map(str, parts))!r}: a segment "
+                    "starts with a letter or '_' and holds only letters, digits and '_'."
+                )
+        object.__setattr__(self, "path", parts)
+        object.__setattr__(self, "_str", "/".join(parts))
+        object.__setattr__(self, "_hash", hash(parts))
+
+    @classmethod
+    def parse(cls, value: CoercibleToKey) -> AssetKey:
+        """Convert a user's key (``"a/b"``, ``["a", "b"]`` or a key) into an ``AssetKey``."""
+        if isinstance(value, AssetKey):
+            return value
+        if isinstance(value, str):
+            return cls(value.split("/"))
+        if isinstance(value, Sequence):
+            return cls(value)
+        raise InvalidKeyError(f"Expected an asset key such as 'a/b', got {type(value).__name__}.")
+
+    @property
+    def name(self) -> str:
+        """The last segment: ``revenue`` for ``marts/revenue``."""
+        return self.path[-1]
+
+    @property
+    def prefix(self) -> tuple[str, ...]:
+        """Every segment but the last: ``("marts",)`` for ``marts/revenue``."""
+        return self.path[:-1]
+
+    def sibling(self, name: str) -> AssetKey:
+        """The key ``name`` under this key's prefix."""
+        return AssetKey((*self.path[:-1], name))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("AssetKey is immutable")
+
+    def __str__(self) -> str:
+        return self._str
+
+    def __repr__(self) -> str:
+        return f"AssetKey({self._str!r})"
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, AssetKey):
+            return self.path == other.path
+        return NotImplemented
+
+    def __lt__(self, other: AssetKey) -> bool:
+        return self.path < other.path
+
+    def __le__(self, other: AssetKey) -> bool:
+        return self.path <= other.path
+
+    def __reduce__(self) -> tuple[type[AssetKey], tuple[tuple[str, ...]]]:
+        return (AssetKey, (self.path,))

@@ -1,0 +1,1 @@
+"""Never imported: the config is rejected first."""

@@ -1,0 +1,11 @@
+"""An asset module whose helper raises while it is imported."""
+
+from __future__ import annotations
+
+from assets_core.decorator import asset
+from settings import THRESHOLD
+
+
+@asset
+def filtered() -> int:
+    return THRESHOLD

@@ -1,0 +1,8 @@
+"""An asset module with a syntax error on line 8."""
+
+from assets_core.decorator import asset
+
+
+@asset
+def broken() -> int:
+    return (1 +

@@ -1,0 +1,8 @@
+"""External data the pipeline reads."""
+
+from __future__ import annotations
+
+from assets_core.decorator import source
+
+raw_orders = source("raw_orders", path="data/orders.csv")
+raw_customers = source("raw_customers", path="data/customers.csv")

@@ -8,8 +8,13 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import sys
+import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal, Protocol
 
@@ -93,9 +98,7 @@ class StateReader(Protocol):
         """The state of every given key (all known keys when ``None``), in one query."""
         ...
 
-    def history(
-        self, key: AssetKey | None = None, limit: int = 50
-    ) -> list[MaterializationRecord]:
+    def history(self, key: AssetKey | None = None, limit: int = 50) -> list[MaterializationRecord]:
         """Records, newest first; of one asset when ``key`` is given."""
         ...
 
@@ -119,9 +122,7 @@ class StateStore(StateReader, Protocol):
 
     def save_file_observations(self, observations: Iterable[FileObservation]) -> None: ...
 
-    def acquire_locks(
-        self, run_id: str, keys: Iterable[AssetKey], pid: int
-    ) -> list[LockConflict]:
+    def acquire_locks(self, run_id: str, keys: Iterable[AssetKey], pid: int) -> list[LockConflict]:
         """Take every free lock among ``keys`` for ``run_id`` at once (all or nothing);
         return the conflicts (locks held by another live run). Locks of dead processes on
         this host are taken over."""
@@ -134,3 +135,192 @@ class StateStore(StateReader, Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def lock_holder_is_gone(pid: int | None, host: str | None) -> bool:
+    """Whether a lock's holder is known to be dead: a process of this host that no longer exists.
+
+    A holder on another host, or one without a pid, is never assumed dead.
+    """
+    if pid is None or pid <= 0 or host != socket.gethostname():
+        return False
+    return not _pid_alive(pid)
+
+
+if sys.platform == "win32":  # os.kill(pid, 0) would send CTRL_C_EVENT there
+
+    def _pid_alive(pid: int) -> bool:
+        """Whether ``pid`` names a running process, asked of the Windows kernel."""
+        import ctypes
+
+        kernel32 = ctypes.windll.kernel32
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return bool(kernel32.GetLastError() != 87)  # ERROR_INVALID_PARAMETER: no such pid
+        try:
+            code = ctypes.c_ulong()
+            if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+                return True
+            return code.value == 259  # STILL_ACTIVE
+        finally:
+            kernel32.CloseHandle(handle)
+
+else:
+
+    def _pid_alive(pid: int) -> bool:
+        """Whether ``pid`` names a process of this host (a zombie still counts)."""
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # alive, owned by another user
+            return True
+        return True
+
+
+@dataclass(slots=True)
+class _HeldLock:
+    run_id: str
+    pid: int | None
+    host: str | None
+    acquired_at: float
+
+
+class MemoryStateStore:
+    """A ``StateStore`` held in dicts: same semantics as the SQLite store, nothing durable.
+
+    Thread-safe (one lock around every call). Locks are per store object, so they only
+    exclude runs that share it; use ``SQLiteStateStore`` to exclude other processes.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs: dict[str, RunRecord] = {}
+        self._history: list[MaterializationRecord] = []  # oldest first
+        self._latest: dict[AssetKey, AssetState] = {}
+        self._locks: dict[AssetKey, _HeldLock] = {}
+        self._files: dict[str, FileObservation] = {}
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def latest(self, keys: Iterable[AssetKey] | None = None) -> dict[AssetKey, AssetState]:
+        """The state of every given key that has records (all known keys when ``None``)."""
+        with self._lock:
+            if keys is None:
+                return dict(self._latest)
+            found = self._latest
+            return {k: found[k] for k in keys if k in found}
+
+    def history(self, key: AssetKey | None = None, limit: int = 50) -> list[MaterializationRecord]:
+        """Records, newest first; of one asset when ``key`` is given."""
+        out: list[MaterializationRecord] = []
+        if limit <= 0:
+            return out
+        with self._lock:
+            for rec in reversed(self._history):
+                if key is None or rec.key == key:
+                    out.append(rec)
+                    if len(out) >= limit:
+                        break
+        return out
+
+    def runs(self, limit: int = 50) -> list[RunRecord]:
+        """Runs, newest first (by start time, then by insertion)."""
+        with self._lock:
+            newest_first = list(reversed(self._runs.values()))
+        newest_first.sort(key=lambda r: r.started_at, reverse=True)  # stable: ties keep order
+        return newest_first[: max(0, limit)]
+
+    def file_observations(self, paths: Iterable[str]) -> dict[str, FileObservation]:
+        """Cached content hashes of source files, by absolute path."""
+        with self._lock:
+            files = self._files
+            return {p: files[p] for p in paths if p in files}
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def start_run(self, run: RunRecord) -> None:
+        """Record a run (replacing one with the same id)."""
+        with self._lock:
+            self._runs[run.run_id] = run
+
+    def finish_run(self, run_id: str, status: RunStatus, ended_at: float) -> None:
+        """Set a run's final status and end time; an unknown run id is ignored."""
+        with self._lock:
+            run = self._runs.get(run_id)
+            if run is not None:
+                self._runs[run_id] = replace(run, status=status, ended_at=ended_at)
+
+    def record(self, records: Sequence[MaterializationRecord]) -> None:
+        """Append records at once; a ``materialized`` one becomes its key's last success."""
+        frozen = [_frozen(r) for r in records]
+        with self._lock:
+            latest = self._latest
+            for rec in frozen:
+                prev = latest.get(rec.key)
+                last = rec if rec.outcome == "materialized" else (prev.last if prev else None)
+                latest[rec.key] = AssetState(last, rec.outcome, rec.ended_at or rec.started_at)
+            self._history.extend(frozen)
+
+    def save_file_observations(self, observations: Iterable[FileObservation]) -> None:
+        """Insert or replace the cached hashes of source files."""
+        with self._lock:
+            for obs in observations:
+                self._files[obs.path] = obs
+
+    def acquire_locks(self, run_id: str, keys: Iterable[AssetKey], pid: int) -> list[LockConflict]:
+        """Take every lock among ``keys`` for ``run_id`` (all or nothing); return conflicts."""
+        wanted = list(dict.fromkeys(keys))
+        host = socket.gethostname()
+        with self._lock:
+            conflicts: list[LockConflict] = []
+            for key in wanted:
+                held = self._locks.get(key)
+                if held is None or held.run_id == run_id:
+                    continue
+                if not lock_holder_is_gone(held.pid, held.host):
+                    conflicts.append(LockConflict(key, held.run_id, held.pid))
+            if conflicts:
+                return sorted(conflicts, key=lambda c: c.key)
+            now = time.time()
+            for key in wanted:
+                self._locks[key] = _HeldLock(run_id, pid, host, now)
+        return []
+
+    def release_locks(self, run_id: str, keys: Iterable[AssetKey] | None = None) -> None:
+        """Release ``run_id``'s locks: all of them, or those among ``keys``."""
+        with self._lock:
+            held = self._locks
+            candidates = list(held) if keys is None else list(keys)
+            for key in candidates:
+                lock = held.get(key)
+                if lock is not None and lock.run_id == run_id:
+                    del held[key]
+
+    def forget(self, keys: Iterable[AssetKey]) -> None:
+        """Delete every record of ``keys`` (``lumbung wipe``)."""
+        gone = set(keys)
+        with self._lock:
+            self._history = [r for r in self._history if r.key not in gone]
+            for key in gone:
+                self._latest.pop(key, None)
+
+    def close(self) -> None:
+        """Nothing to release; present for the protocol."""
+
+    def __enter__(self) -> MemoryStateStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _frozen(rec: MaterializationRecord) -> MaterializationRecord:
+    """``rec`` with read-only copies of its mappings, so a caller's later edits cannot leak in."""
+    return replace(
+        rec,
+        inputs=MappingProxyType(dict(rec.inputs)) if rec.inputs else _EMPTY,
+        code_components=MappingProxyType(dict(rec.code_components))
+        if rec.code_components
+        else _EMPTY,
+    )

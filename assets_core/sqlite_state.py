@@ -123,7 +123,10 @@ class SQLiteStateStore:
                 str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
             )
         except sqlite3.Error as exc:
-            raise StateError(_corrupt_message(path, exc)) from exc
+            raise StateError(
+                f"{path} cannot be opened ({exc}); check that its folder exists and that this "
+                "user may read and write it."
+            ) from exc
         try:
             self._open()
         except BaseException:
@@ -136,6 +139,11 @@ class SQLiteStateStore:
         con = self._con
         try:
             found = con.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.OperationalError as exc:  # cannot open or read the file at all
+            raise StateError(
+                f"{self.path} cannot be opened ({exc}); check that its folder exists and that "
+                "this user may read and write it."
+            ) from exc
         except sqlite3.DatabaseError as exc:
             raise StateError(_corrupt_message(self.path, exc)) from exc
         self._check_version(found)
@@ -153,7 +161,8 @@ class SQLiteStateStore:
                         self._create_schema()
                     con.execute("COMMIT")
                 except BaseException:
-                    con.execute("ROLLBACK")
+                    if con.in_transaction:
+                        con.execute("ROLLBACK")
                     raise
                 self._check_version(found)
 
@@ -207,10 +216,11 @@ class SQLiteStateStore:
             con.execute("BEGIN IMMEDIATE")
             try:
                 yield con
+                con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
                 raise
-            con.execute("COMMIT")
 
     # -- reads -------------------------------------------------------------------------------
 

@@ -366,3 +366,24 @@ def test_two_processes_recording_at_once_lose_nothing(tmp_path: Path) -> None:
         latest = store.latest()
         assert {str(k) for k in latest} == {"w1", "w2", "shared"}
         assert latest[AssetKey(("shared",))].last is None
+
+
+def test_a_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "absent" / "state.db"
+    with pytest.raises(StateError) as info:
+        SQLiteStateStore(path)
+    assert str(info.value) == (
+        f"{path} cannot be opened (unable to open database file); check that its folder "
+        "exists and that this user may read and write it."
+    )
+
+
+def test_a_failing_batch_records_nothing_and_the_store_stays_usable(tmp_path: Path) -> None:
+    unbindable: Any = ["not", "an", "int"]
+    with open_state_store(tmp_path) as store:
+        with pytest.raises(sqlite3.Error):
+            store.record([rec(A), rec(B, rows=unbindable)])
+        assert store.history() == []
+        assert store.latest() == {}
+        store.record([rec(A)])
+        assert set(store.latest()) == {A}

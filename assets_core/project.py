@@ -14,6 +14,8 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.util
+import operator
+import os
 import pkgutil
 import site
 import sys
@@ -296,18 +298,30 @@ def _collect(modules: list[ModuleType]) -> list[Asset | SourceAsset]:
         file = getattr(module, "__file__", None)
         if file is not None:
             order.setdefault(file, index)
-    found: dict[int, tuple[tuple[int, int, str, int, int], Asset | SourceAsset]] = {}
+    owned: list[list[Asset | SourceAsset]] = [[] for _ in modules]
+    foreign: list[list[Asset | SourceAsset]] = [[] for _ in modules]
+    seen: set[int] = set()
     kinds = (Asset, SourceAsset)
     for index, module in enumerate(modules):
         for value in vars(module).values():
-            if isinstance(value, kinds) and id(value) not in found:
+            if isinstance(value, kinds) and id(value) not in seen:
+                seen.add(id(value))
                 own = order.get(value.file)
-                if own is not None:
-                    sort_key = (own, 0, "", value.line, len(found))
+                if own is None:
+                    foreign[index].append(value)
                 else:
-                    sort_key = (index, 1, value.file, value.line, len(found))
-                found[id(value)] = (sort_key, value)
-    return [value for _, value in sorted(found.values(), key=lambda e: e[0])]
+                    owned[own].append(value)
+    found: list[Asset | SourceAsset] = []
+    for mine, theirs in zip(owned, foreign, strict=True):
+        mine.sort(key=_by_line)  # stable: same line keeps the order of vars()
+        theirs.sort(key=_by_file_line)
+        found += mine
+        found += theirs
+    return found
+
+
+_by_line = operator.attrgetter("line")
+_by_file_line = operator.attrgetter("file", "line")
 
 
 def _import(config: ProjectConfig, name: str, *, configured: bool) -> ModuleType:
@@ -379,7 +393,7 @@ def _environment_prefixes() -> tuple[str, ...]:
     own = Path(__file__).resolve().parent
     prefixes.add(str(own))
     prefixes.add(str(own.parent / "io_managers"))
-    return tuple(sorted(p.rstrip("/\\") + "/" for p in prefixes if p))
+    return tuple(sorted(p.rstrip("/\\") + os.sep for p in prefixes if p))
 
 
 def _module_files(module: ModuleType) -> list[str]:

@@ -386,3 +386,27 @@ def test_malformed_cache_entry_is_reparsed(layered: Project, tmp_path: Path) -> 
         entry["defs"] = {"x@1": [1]}
     cache.write_text(json.dumps(payload))
     assert CodeVersioner(cache).version_of(mod.orders, "parquet") == expected
+
+
+def test_lambdas_and_cached_helpers_are_followed(project: Project) -> None:
+    source = """
+        import functools
+        from assets_core.decorator import asset
+
+        double = lambda x: x * 2
+
+        @functools.lru_cache
+        def lookup(n):
+            return n + 1
+
+        @asset
+        def orders(raw):
+            return [double(lookup(r)) for r in raw]
+    """
+    project.write("assets", source)
+    before = version(project.load())
+    assert f"{project.pkg}.assets:lookup" in before.components
+    project.write("assets", source.replace("x * 2", "x * 3"))
+    assert version(project.load()).version != before.version
+    project.write("assets", source.replace("n + 1", "n + 2"))
+    assert version(project.load()).version != before.version

@@ -17,8 +17,9 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from operator import attrgetter
 
-from assets_core.errors import SelectionError
+from assets_core.errors import InvalidKeyError, SelectionError
 from assets_core.graph import AssetGraph
 from assets_core.keys import AssetKey
 
@@ -47,6 +48,7 @@ _FORM = (
     "e.g. 'orders', '+orders', 'tag:daily+1', '@marts/revenue'"
 )
 _GLOB_CHARS = frozenset("*?[")
+_INFO_ATTR = {"group": "group", "io": "io_manager", "kind": "kind", "path": "path"}
 _MAX_DEPTH_DIGITS = 9
 # [@] [digits +] [method :] value [+ digits]. The value is non-greedy so a trailing "+N" is
 # read as the descendant operator; "+" left inside the value is reported as malformed.
@@ -258,17 +260,18 @@ def select(
             "pass status=... (the CLI does this for you)."
         )
     ev = _Evaluator(graph, infos, status if uses_status else None)
+    keys: frozenset[AssetKey] | set[AssetKey]
     if any(e.terms for e in chosen):
-        keys: set[AssetKey] = set()
+        keys = set()
         for expr in chosen:
             keys |= ev.union(expr, "Selection")
     else:
-        keys = set(ev.universe)
+        keys = ev.universe
+    removed: set[AssetKey] = set()
     for expr in dropped:
-        if keys:
-            keys -= ev.union(expr, "Exclude")
-        else:
-            ev.union(expr, "Exclude")  # still report its errors and warnings
+        removed |= ev.union(expr, "Exclude")
+    if removed:
+        keys = keys - removed
     return Selection(frozenset(keys), tuple(dict.fromkeys(ev.warnings)))
 
 
@@ -286,7 +289,13 @@ def _parent_dirs(path: str) -> Iterable[str]:
 
 
 class _Evaluator:
-    """Evaluates parsed selections for one ``select`` call; indexes are built on first use."""
+    """Evaluates parsed selections for one ``select`` call.
+
+    Whatever is derived from the whole graph (the key set, the distinct values of a method,
+    the statuses) is computed on first use and kept for the rest of the call. A criterion then
+    costs one pass over the assets with a predicate that only does set lookups; a glob is
+    tested once per distinct value, never once per asset.
+    """
 
     def __init__(
         self,
@@ -298,8 +307,9 @@ class _Evaluator:
         self.infos = infos
         self.status_fn = status
         self.warnings: list[str] = []
+        self._distinct: dict[str, frozenset[str]] = {}
 
-    # -- indexes ---------------------------------------------------------------------------
+    # -- lazily computed, once per call ----------------------------------------------------
 
     @cached_property
     def universe(self) -> frozenset[AssetKey]:
@@ -307,57 +317,42 @@ class _Evaluator:
 
     @cached_property
     def by_str(self) -> dict[str, AssetKey]:
-        return {str(k): k for k in self.universe}
+        return {"/".join(k.path): k for k in self.universe}
 
     @cached_property
-    def by_name(self) -> dict[str, list[AssetKey]]:
-        out: dict[str, list[AssetKey]] = {}
-        for k in self.universe:
-            out.setdefault(k.name, []).append(k)
-        return out
+    def names(self) -> frozenset[str]:
+        return frozenset(k.path[-1] for k in self.universe)
 
     @cached_property
-    def by_folder(self) -> dict[str, list[AssetKey]]:
-        out: dict[str, list[AssetKey]] = {}
-        for k in self.universe:
-            path = k.path
-            for i in range(1, len(path)):
-                out.setdefault("/".join(path[:i]), []).append(k)
-        return out
-
-    def _infos(self) -> Iterable[AssetInfo]:
-        universe = self.universe
-        return (i for k, i in self.infos.items() if k in universe)
+    def folders(self) -> frozenset[str]:
+        return frozenset("/".join(k.path[:i]) for k in self.universe for i in range(1, len(k.path)))
 
     @cached_property
-    def statuses(self) -> dict[str, set[AssetKey]]:
+    def statuses(self) -> Mapping[AssetKey, str]:
         assert self.status_fn is not None
-        out: dict[str, set[AssetKey]] = {}
-        universe = self.universe
-        for k, s in self.status_fn().items():
-            if k in universe:
-                out.setdefault(s, set()).add(k)
-        return out
+        return self.status_fn()
 
-    @cached_property
-    def values(self) -> dict[str, dict[str, set[AssetKey]]]:
-        """For each info method, its distinct values and the keys holding each."""
-        idx: dict[str, dict[str, set[AssetKey]]] = {
-            m: {} for m in ("group", "io", "kind", "owner", "path", "tag")
-        }
-        group, io, kind = idx["group"], idx["io"], idx["kind"]
-        owner, path, tag = idx["owner"], idx["path"], idx["tag"]
-        for info in self._infos():
-            k = info.key
-            group.setdefault(info.group, set()).add(k)
-            io.setdefault(info.io_manager, set()).add(k)
-            kind.setdefault(info.kind, set()).add(k)
-            path.setdefault(info.path, set()).add(k)
-            for o in info.owners:
-                owner.setdefault(o, set()).add(k)
-            for t in info.tags:
-                tag.setdefault(t, set()).add(k)
-        return idx
+    def distinct(self, method: str) -> frozenset[str]:
+        """Every value an info method takes across the assets."""
+        found = self._distinct.get(method)
+        if found is None:
+            infos = self.infos.values()
+            if method == "tag":
+                found = frozenset().union(*(i.tags for i in infos))
+            elif method == "owner":
+                found = frozenset().union(*(i.owners for i in infos))
+            else:
+                found = frozenset(map(attrgetter(_INFO_ATTR[method]), infos))
+            self._distinct[method] = found
+        return found
+
+    def key_named(self, value: str) -> AssetKey | None:
+        """The key spelled ``value`` when it is in the graph; no index needed."""
+        try:
+            key = AssetKey(value.split("/"))
+        except InvalidKeyError:
+            return None
+        return key if key in self.graph else None
 
     # -- evaluation ------------------------------------------------------------------------
 
@@ -391,20 +386,41 @@ class _Evaluator:
         """The assets the method and value name, before graph operators."""
         if crit.method == "key":
             found = self.match_key(crit)
-        elif crit.method == "status":
-            found = set(self.statuses.get(crit.value, ()))
-        elif crit.method == "path":
-            found = self.match_path(crit)
         else:
-            index = self.values[crit.method]
-            if crit.is_glob:
-                hit = _compile_glob(crit, crit.value)
-                found = set().union(*(ks for v, ks in index.items() if hit(v)))
+            if crit.method == "status":
+                value = crit.value
+                hits = [k for k, s in self.statuses.items() if s == value]
             else:
-                found = set(index.get(crit.value, ()))
+                hits = self.match_info(crit)
+            # infos and statuses may name keys the graph does not hold
+            if len(hits) > 2000 or "universe" in self.__dict__:  # cheaper than the calls
+                found = set(self.universe.intersection(hits))
+            else:
+                contains = self.graph.__contains__
+                found = {k for k in hits if contains(k)}
         if not found:
             self.no_match(crit, role)
         return found
+
+    def match_info(self, crit: Criterion) -> list[AssetKey]:
+        """Keys whose info has a value the criterion names (tags and owners: any of them)."""
+        method = crit.method
+        if method == "path":
+            wanted = self.match_path(crit)
+        elif crit.is_glob:
+            hit = _compile_glob(crit, crit.value)
+            wanted = frozenset(v for v in self.distinct(method) if hit(v))
+        else:
+            wanted = frozenset((crit.value,))
+        if not wanted:
+            return []
+        infos = self.infos.values()
+        if method == "tag":
+            return [i.key for i in infos if not wanted.isdisjoint(i.tags)]
+        if method == "owner":
+            return [i.key for i in infos if not wanted.isdisjoint(i.owners)]
+        get = attrgetter(_INFO_ATTR[method])
+        return [i.key for i in infos if get(i) in wanted]
 
     def match_key(self, crit: Criterion) -> set[AssetKey]:
         value = crit.value
@@ -412,72 +428,75 @@ class _Evaluator:
             folder = value[:-1]
             if not _GLOB_CHARS.isdisjoint(folder):
                 hit = _compile_glob(crit, folder)
-                return set().union(*(ks for f, ks in self.by_folder.items() if hit(f)))
-            return set(self.by_folder.get(folder, ()))
+                return {
+                    k
+                    for k in self.universe
+                    if any(hit("/".join(k.path[:i])) for i in range(1, len(k.path)))
+                }
+            head, *rest = folder.split("/")
+            n = len(rest) + 1
+            tail = tuple(rest)
+            return {
+                k
+                for k in self.universe
+                if k.path[0] == head and len(k.path) > n and k.path[1:n] == tail
+            }
         if crit.is_glob:
             hit = _compile_glob(crit, value)
-            return {k for s, k in self.by_str.items() if hit(s) or hit(k.name)}
-        exact = self.by_str.get(value)
+            return {k for s, k in self.by_str.items() if hit(s) or hit(k.path[-1])}
+        exact = self.key_named(value)
         if exact is not None:
             return {exact}
         if "/" in value:
             return set()
-        return set(self.by_name.get(value, ()))
+        return {k for k in self.universe if k.path[-1] == value}
 
-    def match_path(self, crit: Criterion) -> set[AssetKey]:
+    def match_path(self, crit: Criterion) -> frozenset[str]:
+        """The defining files a ``path:`` value names."""
         value = crit.value.replace("\\", "/")
         while value.startswith("./"):
             value = value[2:]
-        index = self.values["path"]
-        found: set[AssetKey] = set()
+        paths = self.distinct("path")
         if value.endswith("/"):
             folder = value[:-1]
             if not _GLOB_CHARS.isdisjoint(folder):
                 hit = _compile_glob(crit, folder)
-                for p, ks in index.items():
-                    if any(hit(d) for d in _parent_dirs(p)):
-                        found |= ks
-            else:
-                for p, ks in index.items():
-                    if p.startswith(value):
-                        found |= ks
-            return found
+                return frozenset(p for p in paths if any(hit(d) for d in _parent_dirs(p)))
+            return frozenset(p for p in paths if p.startswith(value))
         if not _GLOB_CHARS.isdisjoint(value):
             hit = _compile_glob(crit, value)
             bare = "/" not in value
-            for p, ks in index.items():
-                if (
-                    hit(p)
-                    or (bare and hit(p.rsplit("/", 1)[-1]))
-                    or any(hit(d) for d in _parent_dirs(p))
-                ):
-                    found |= ks
-            return found
+            return frozenset(
+                p
+                for p in paths
+                if hit(p)
+                or (bare and hit(p.rsplit("/", 1)[-1]))
+                or any(hit(d) for d in _parent_dirs(p))
+            )
         under = value + "/"
-        for p, ks in index.items():
-            if p == value or p.rsplit("/", 1)[-1] == value or p.startswith(under):
-                found |= ks
-        return found
+        return frozenset(
+            p for p in paths if p == value or p.rsplit("/", 1)[-1] == value or p.startswith(under)
+        )
 
     # -- nothing matched -------------------------------------------------------------------
 
     def key_candidates(self, value: str) -> list[str]:
         """Close spellings of a key value, in the same form as written: a folder for a
         folder, a full key for a value with '/', else a bare name (or a folder)."""
-        folders = [f + "/" for f in self.by_folder]
+        folders = [f + "/" for f in self.folders]
         if value.endswith("/"):
             pool = folders
         elif "/" in value:
             pool = [*self.by_str, *folders]
         else:
-            pool = [*self.by_name, *folders]
+            pool = [*self.names, *folders]
         return difflib.get_close_matches(value, sorted(pool), n=3)
 
     def method_candidates(self, crit: Criterion) -> list[str]:
         if crit.method == "key":
             pool = self.key_candidates(crit.value)
         else:
-            values = set(self.values[crit.method]) if crit.method in self.values else set()
+            values = set(self.distinct(crit.method))
             if crit.method == "kind":
                 values |= set(KINDS)
             pool = difflib.get_close_matches(crit.value, sorted(values), n=3)

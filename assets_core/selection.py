@@ -18,10 +18,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from operator import attrgetter
+from typing import TYPE_CHECKING
 
 from assets_core.errors import InvalidKeyError, SelectionError
-from assets_core.graph import AssetGraph
 from assets_core.keys import AssetKey
+
+if TYPE_CHECKING:
+    from assets_core.graph import AssetGraph
 
 __all__ = [
     "KINDS",

@@ -3,10 +3,11 @@
 This module owns the selection language: ``parse`` turns a string such as
 ``"+marts/revenue tag:daily,group:staging"`` into a small frozen syntax tree, and ``select``
 evaluates one or more such strings (plus an exclusion) against an ``AssetGraph`` and the facts
-about each asset (``AssetInfo``). It is pure: no IO, nothing kept between calls, and graph
-traversal only through ``AssetGraph`` (never networkx). Lookup indexes are built lazily, once
-per ``select`` call, so a criterion costs a dictionary lookup or one pass over the distinct
-values of its method. ``docs/selection.md`` is the user-facing version of these rules.
+about each asset (``AssetInfo``). It is pure: no IO, graph traversal only through
+``AssetGraph`` (never networkx), and nothing kept between calls but a memo of parsed strings
+(immutable values). What is derived from the whole graph is computed lazily, once per
+``select`` call: an exact key costs one lookup, any other criterion one pass over the assets,
+with a glob tested once per distinct value. ``docs/selection.md`` is the user-facing version.
 """
 
 from __future__ import annotations

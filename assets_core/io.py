@@ -142,3 +142,67 @@ class AssetContext:
 
 IOManagerFactory = Callable[[str], IOManager]
 """Builds a manager from the project's storage folder (used for the built-in names)."""
+
+
+class MemoryIOManager:
+    """Keeps each output in a dict, as returned (no copy); for tests and throwaway runs.
+
+    ``save`` hashes the value (its data version) and ``load`` hands back the very object when
+    the consumer's annotation asks for its kind, converting otherwise. A DuckDB relation is
+    stored as the Arrow table it evaluates to, because its connection closes when the asset
+    finishes. Thread-safe.
+    """
+
+    def __init__(self) -> None:
+        self._values: dict[tuple[AssetKey, str | None], object] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _location(key: AssetKey, partition: str | None) -> str:
+        return f"memory://{key}" if partition is None else f"memory://{key}/{partition}"
+
+    def save(self, ctx: OutputContext, value: object) -> StoredOutput:
+        from assets_core.datahash import data_version
+        from assets_core.errors import IOManagerError
+        from assets_core.values import kind_of, to_arrow, unstorable_message
+
+        kind = kind_of(value)
+        if kind is None:
+            raise IOManagerError(unstorable_message(str(ctx.key), "memory", value))
+        if kind == "duckdb":
+            value = to_arrow(value)
+        dv = data_version(value)
+        with self._lock:
+            self._values[(ctx.key, ctx.partition)] = value
+        return StoredOutput(
+            location=self._location(ctx.key, ctx.partition),
+            data_version=dv.version,
+            rows=dv.rows,
+            bytes=dv.nbytes,
+            schema=dv.schema,
+        )
+
+    def load(self, ctx: InputContext) -> object:
+        from assets_core.errors import IOManagerError
+        from assets_core.values import convert, kind_of, target_of
+
+        with self._lock:
+            try:
+                value = self._values[(ctx.key, ctx.partition)]
+            except KeyError:
+                where = self._location(ctx.key, ctx.partition)
+                raise IOManagerError(
+                    f"{ctx.key}: nothing stored at {where}; materialize it first."
+                ) from None
+        target = target_of(ctx.expected_type)
+        if target == kind_of(value) and (target != "arrow" or type(value).__name__ == "Table"):
+            return value
+        return convert(value, ctx.expected_type, ctx.duckdb if target == "duckdb" else None)
+
+    def exists(self, ctx: OutputContext) -> bool:
+        with self._lock:
+            return (ctx.key, ctx.partition) in self._values
+
+    def delete(self, ctx: OutputContext) -> None:
+        with self._lock:
+            self._values.pop((ctx.key, ctx.partition), None)

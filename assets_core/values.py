@@ -1,0 +1,180 @@
+"""Value kinds and the conversions between them: pandas, Arrow, DuckDB relations, polars.
+
+An asset returns one of these kinds, and each consuming parameter's annotation names the kind it
+wants. ``target_of`` reads an annotation, ``kind_of`` tells a value's kind without importing
+anything new, and ``convert`` moves a value from one kind to another. Where the data needs a
+common form, it goes through Arrow (``to_arrow``). pandas, pyarrow, duckdb and polars are
+imported lazily, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import TYPE_CHECKING, Any, Literal
+
+from assets_core.errors import IOManagerError
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+Kind = Literal["pandas", "arrow", "duckdb", "polars"]
+
+__all__ = ["Kind", "convert", "kind_of", "target_of", "to_arrow", "unstorable_message"]
+
+_STRING_TARGETS: dict[str, Kind] = {
+    "pd.DataFrame": "pandas",
+    "pandas.DataFrame": "pandas",
+    "DataFrame": "pandas",
+    "pa.Table": "arrow",
+    "pyarrow.Table": "arrow",
+    "duckdb.DuckDBPyRelation": "duckdb",
+    "DuckDBPyRelation": "duckdb",
+    "pl.DataFrame": "polars",
+    "polars.DataFrame": "polars",
+}
+
+
+def _unsupported(annotation: object) -> IOManagerError:
+    return IOManagerError(
+        f"unsupported annotation {annotation!r}; annotate inputs as pandas.DataFrame, "
+        "pyarrow.Table, duckdb.DuckDBPyRelation or polars.DataFrame"
+    )
+
+
+def target_of(annotation: object) -> Kind:
+    """The value kind a parameter annotation asks for; no annotation means pandas.
+
+    Accepts the classes themselves and their usual spellings as strings (postponed
+    annotations). Anything else raises ``IOManagerError``; the caller adds the asset and
+    parameter name in front of the message.
+    """
+    if annotation is inspect.Parameter.empty or annotation is None or annotation is Any:
+        return "pandas"
+    if isinstance(annotation, str):
+        kind = _STRING_TARGETS.get(annotation.strip().strip("'\""))
+        if kind is None:
+            raise _unsupported(annotation)
+        return kind
+    if isinstance(annotation, type):
+        module = annotation.__module__
+        name = annotation.__qualname__
+        if name == "DataFrame" and module.startswith("pandas"):
+            return "pandas"
+        if name == "Table" and module.startswith("pyarrow"):
+            return "arrow"
+        if name == "DuckDBPyRelation" and module.split(".")[0] in ("duckdb", "_duckdb"):
+            return "duckdb"
+        if name == "DataFrame" and module.startswith("polars"):
+            return "polars"
+    raise _unsupported(annotation)
+
+
+def kind_of(value: object) -> Kind | None:
+    """The kind of a value, or ``None`` when Lumbung cannot store it. Imports nothing."""
+    t = type(value)
+    module = t.__module__
+    top = module.split(".", 1)[0]
+    name = t.__name__
+    if top == "pandas":
+        return "pandas" if name == "DataFrame" else None
+    if top == "pyarrow":
+        return "arrow" if name in ("Table", "RecordBatch") else None
+    if top in ("duckdb", "_duckdb"):
+        return "duckdb" if name == "DuckDBPyRelation" else None
+    if top == "polars":
+        return "polars" if name == "DataFrame" else None
+    # subclasses (rare): check against the real classes of already imported libraries
+    import sys
+
+    pd = sys.modules.get("pandas")
+    if pd is not None and isinstance(value, pd.DataFrame):
+        return "pandas"
+    pa = sys.modules.get("pyarrow")
+    if pa is not None and isinstance(value, pa.Table | pa.RecordBatch):
+        return "arrow"
+    return None
+
+
+def to_arrow(value: object) -> pa.Table:
+    """Any supported value as a ``pyarrow.Table``.
+
+    For pandas, an index whose names are all ``None`` (a positional index) is dropped. A
+    named index is kept as columns with pandas metadata, so it round-trips.
+    """
+    import pyarrow as pa
+
+    kind = kind_of(value)
+    v: Any = value
+    if kind == "arrow":
+        return pa.Table.from_batches([v]) if isinstance(v, pa.RecordBatch) else v
+    if kind == "pandas":
+        keep = any(n is not None for n in v.index.names)
+        return pa.Table.from_pandas(v, preserve_index=keep)
+    if kind == "duckdb":
+        return v.to_arrow_table()
+    if kind == "polars":
+        return v.to_arrow()
+    raise IOManagerError(
+        f"cannot convert a value of type {_qualname(value)} to a pyarrow.Table; "
+        "use a pandas.DataFrame, pyarrow.Table or duckdb.DuckDBPyRelation."
+    )
+
+
+def convert(
+    value: object, annotation: object, con: duckdb.DuckDBPyConnection | None = None
+) -> object:
+    """``value`` as the kind ``annotation`` asks for (see ``target_of``).
+
+    A relation target needs ``con``, the consumer's connection, and nothing is registered on
+    it. DuckDB does not tell which connection a relation belongs to, so a relation given
+    together with ``con`` is always re-bound on ``con`` through Arrow (a copy). Callers that
+    know the relation is already on ``con`` should not call ``convert`` at all. Without
+    ``con``, a relation is returned unchanged.
+    """
+    target = target_of(annotation)
+    kind = kind_of(value)
+    if kind is None:
+        raise IOManagerError(
+            f"cannot convert a value of type {_qualname(value)}; "
+            "use a pandas.DataFrame, pyarrow.Table or duckdb.DuckDBPyRelation."
+        )
+    if target == kind:
+        if target == "arrow":
+            return to_arrow(value)  # a RecordBatch becomes a Table
+        if target != "duckdb" or con is None:
+            return value
+    if target == "pandas":
+        return to_arrow(value).to_pandas()
+    if target == "arrow":
+        return to_arrow(value)
+    if target == "duckdb":
+        if con is None:
+            raise IOManagerError(
+                "a duckdb.DuckDBPyRelation input needs the asset's DuckDB connection; "
+                "pass con= (context.duckdb)."
+            )
+        return con.from_arrow(to_arrow(value))
+    import polars as pl
+
+    return pl.from_arrow(to_arrow(value))
+
+
+def _qualname(value: object) -> str:
+    t = type(value)
+    if t.__module__ == "builtins":
+        return t.__qualname__
+    return f"{t.__module__}.{t.__qualname__}"
+
+
+def unstorable_message(asset: str, manager: str, value: object) -> str:
+    """The one-line error for a value an IO manager cannot store."""
+    if value is None:
+        return (
+            f"{asset} returned None; return the asset's data "
+            "(a pandas.DataFrame, pyarrow.Table or duckdb relation)."
+        )
+    return (
+        f"{asset}: the {manager} IO manager cannot store a value of type {_qualname(value)}; "
+        "return a pandas.DataFrame, pyarrow.Table or duckdb.DuckDBPyRelation."
+    )

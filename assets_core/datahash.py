@@ -883,9 +883,10 @@ def data_version(
         return _arrow_version(value.to_arrow())  # type: ignore[attr-defined]
     if asset is not None and manager is not None:
         raise IOManagerError(unstorable_message(asset, manager, value))
-    t = type(value)
+    from assets_core.values import _qualname
+
     raise IOManagerError(
-        f"cannot compute a data version of a value of type {t.__module__}.{t.__qualname__}; "
+        f"cannot compute a data version of a value of type {_qualname(value)}; "
         "use a pandas.DataFrame, pyarrow.Table or duckdb.DuckDBPyRelation."
     )
 

@@ -70,6 +70,7 @@ import struct
 import sys
 import threading
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -459,8 +460,7 @@ class _Node:
 
     def serialize(self, out: list[bytes]) -> None:
         """Append this node's part of the table digest input (see the module docstring)."""
-        name = self.name.encode("utf-8")
-        out.append(b"N" + struct.pack("<I", len(name)) + name + _QQ.pack(self.rows, self.nulls))
+        out.append(_prefix(self.name) + _QQ.pack(self.rows, self.nulls))
         if self.kind != _NULL:
             v = self.validity
             out.append(_U64.pack(v.length) + v.digest() if v is not None else _NO_NULLS)
@@ -471,6 +471,23 @@ class _Node:
 
 
 _NO_NULLS = _U64.pack(0) + _EMPTY_DIGEST
+_PREFIXES: dict[str, bytes] = {}
+
+
+def _prefix(name: str) -> bytes:
+    """``b"N" ‖ str(name)``, cached per canonical type name."""
+    b = _PREFIXES.get(name)
+    if b is None:
+        raw = name.encode("utf-8")
+        b = _PREFIXES[name] = b"N" + struct.pack("<I", len(raw)) + raw
+    return b
+
+
+def _flat_part(name: str, n: int, values: Any, nbytes: int, valid: Any, nulls: int) -> bytes:
+    """A one-stream node (fixed width or bool) serialized directly; streams of at most BLOCK
+    bytes only."""
+    v = _NO_NULLS if valid is None else _U64.pack(n) + _new(valid).digest()
+    return _prefix(name) + _QQ.pack(n, nulls) + v + _U64.pack(nbytes) + _new(values).digest()
 
 
 def _feed_lengths(stream: _Stream, lens: np.ndarray) -> None:
@@ -686,15 +703,19 @@ class TableHasher:
     def hexdigest(self) -> str:
         """The data version of everything fed so far (may be called more than once)."""
         _run_jobs(self._jobs)
-        return _table_digest(self._rows, self._names, self._nodes)
+        return _table_digest(self._rows, self._names, list(self._nodes))
 
 
-def _table_digest(rows: int, names: list[str], nodes: list[_Node]) -> str:
+def _table_digest(rows: int, names: list[str], nodes: list[_Node | bytes]) -> str:
+    """The table digest; a column is a node, or its node already serialized."""
     out = [_HEADER, struct.pack("<IQI", FORMAT_VERSION, rows, len(nodes))]
     for name, node in zip(names, nodes, strict=True):
         b = name.encode("utf-8")
         out.append(struct.pack("<I", len(b)) + b)
-        node.serialize(out)
+        if type(node) is bytes:
+            out.append(node)
+        else:
+            node.serialize(out)  # type: ignore[union-attr]
     return str(_new(b"".join(out)).hexdigest())
 
 
@@ -741,9 +762,11 @@ def _pandas_fast(df: Any) -> tuple[str, tuple[tuple[str, str], ...], int] | None
     if len(set(names)) != ncols:
         return None
     n = len(index)
+    small = n <= _SMALL // 16  # every numeric stream fits one block: serialize directly
     jobs: list[_Job] = []
-    nodes: list[_Node | None] = [None] * ncols
+    nodes: list[_Node | bytes | None] = [None] * ncols
     nbytes = 0
+    schema: list[str] = [""] * ncols
     for blk in df._mgr.blocks:
         vals = blk.values
         locs = blk.mgr_locs.as_array.tolist()
@@ -765,22 +788,23 @@ def _pandas_fast(df: Any) -> tuple[str, tuple[tuple[str, str], ...], int] | None
                 col = vals[j]
                 if not col.flags.c_contiguous:
                     col = np.ascontiguousarray(col)
-                if k == "b":
-                    node = _Node("bool", _BOOL, jobs)
-                    node.rows = n
-                    node.streams[0].feed(col, n)
-                else:
-                    node = _Node(name, _FIXED, jobs, dt.itemsize)
-                    if k == "f" and _has_nan(np, col):
-                        mask = np.isnan(col)
-                        col = col.copy()
-                        col[mask] = 0.0
-                        node.account(n, (~mask).view(np.uint8), int(mask.sum()))
-                    else:
-                        node.rows = n
-                    if _BIG:
-                        col = col.byteswap()
-                    node.streams[0].feed(col, col.nbytes)
+                valid = None
+                nulls = 0
+                if k == "f" and _has_nan(np, col):
+                    mask = np.isnan(col)
+                    col = col.copy()
+                    col[mask] = 0.0  # NaN is null (as in from_pandas); null slots are zero
+                    valid = (~mask).view(np.uint8)
+                    nulls = int(mask.sum())
+                if _BIG:
+                    col = col.byteswap()
+                schema[loc] = name
+                if small:
+                    nodes[loc] = _flat_part(name, n, col, col.nbytes, valid, nulls)
+                    continue
+                node = _Node(name, _BOOL if k == "b" else _FIXED, jobs, dt.itemsize)
+                node.account(n, valid, nulls)
+                node.streams[0].feed(col, col.nbytes)
                 nodes[loc] = node
         elif type(vals).__name__ == "DatetimeArray" and vals.tz is None:
             arr2 = vals._ndarray
@@ -802,24 +826,61 @@ def _pandas_fast(df: Any) -> tuple[str, tuple[tuple[str, str], ...], int] | None
                     col = col.byteswap()
                 node.streams[0].feed(col, col.nbytes)
                 nodes[loc] = node
+                schema[loc] = node.name
         elif hasattr(vals, "_pa_array") and type(vals).__module__.startswith("pandas."):
             # ArrowStringArray (pandas' default str dtype) and ArrowExtensionArray: Arrow
             # data already, exactly what pa.Table.from_pandas takes over.
             chunked = vals._pa_array
-            node = _make_node(chunked.type, jobs)
-            for chunk in chunked.chunks:
-                node.feed(chunk)
-            nbytes += chunked.nbytes
+            chunks = chunked.chunks
             (loc,) = locs
+            if len(chunks) == 1 and n <= 64:
+                part = _small_binary_part(chunks[0], n)
+                if part is not None:
+                    nodes[loc], schema[loc], size = part
+                    nbytes += size
+                    continue
+            node = _make_node(chunked.type, jobs)
+            for chunk in chunks:
+                node.feed(chunk)
+                nbytes += chunk.get_total_buffer_size()
             nodes[loc] = node
+            schema[loc] = node.name
         else:
             return None
     done = [node for node in nodes if node is not None]
     if len(done) != ncols:
         return None
     _run_jobs(jobs)
-    schema = tuple((nm, node.name) for nm, node in zip(names, done, strict=True))
-    return _table_digest(n, names, done), schema, nbytes
+    out_schema = tuple(zip(names, schema, strict=True))
+    return _table_digest(n, names, done), out_schema, nbytes
+
+
+def _small_binary_part(arr: Any, n: int) -> tuple[bytes, str, int] | None:
+    """A string or binary node of at most 64 values and no nulls, serialized directly."""
+    if not _PLAIN_IDS:
+        _init_ids()
+    spec = _PLAIN_SPECS.get(arr.type.id)
+    if spec is None or spec[1] != _BINARY or arr.null_count:
+        return None
+    large = arr.type.id in _LARGE_BINARY_IDS
+    bufs = arr.buffers()
+    fmt = f"={n + 1}{'q' if large else 'i'}"
+    o = struct.unpack_from(fmt, bufs[1], arr.offset * (8 if large else 4))
+    lens = [b - a for a, b in pairwise(o)]
+    if lens and max(lens) >= _ESCAPE:
+        return None
+    start, end = o[0], o[n]
+    data = memoryview(bufs[2])[start:end] if end > start else b""
+    part = (
+        _prefix(spec[0])
+        + _QQ.pack(n, 0)
+        + _NO_NULLS
+        + _U64.pack(4 * n)
+        + _new(struct.pack(f"<{n}I", *lens)).digest()
+        + _U64.pack(end - start)
+        + _new(data).digest()
+    )
+    return part, spec[0], (n + 1) * (8 if large else 4) + end - start
 
 
 def _has_nan(np: Any, col: np.ndarray) -> bool:

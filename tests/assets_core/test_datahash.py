@@ -344,6 +344,15 @@ def _frames() -> dict[str, pd.DataFrame]:
         "from_2d": pd.DataFrame(np.arange(12).reshape(6, 2), columns=["x", "y"]),
         "empty": pd.DataFrame({"a": pd.Series([], dtype="int64")}),
         "int_names": pd.DataFrame({0: [1, 2], 1: [3, 4]}),
+        "big": pd.DataFrame(
+            {
+                "i": np.arange(20_000),
+                "f": np.where(np.arange(20_000) % 7 == 0, np.nan, np.arange(20_000) / 3),
+                "b": np.arange(20_000) % 3 == 0,
+                "s": [None if i % 11 == 0 else f"v{i}" for i in range(20_000)],
+                "t": pd.date_range("2024-01-01", periods=20_000, freq="s"),
+            }
+        ),
         "multiindex": pd.DataFrame(
             {"v": [1, 2]}, index=pd.MultiIndex.from_tuples([("a", 1), ("b", 2)], names=["k", "n"])
         ),
@@ -362,7 +371,8 @@ def test_hash_pandas_equals_hash_arrow(name: str) -> None:
 
 
 def test_hash_pandas_fast_path_is_taken_for_common_frames() -> None:
-    for name in ("int", "float_nan", "str", "bool", "mixed", "from_2d", "filtered", "datetime"):
+    names = ("int", "float_nan", "str", "bool", "mixed", "from_2d", "filtered", "datetime", "big")
+    for name in names:
         assert datahash._pandas_fast(_frames()[name]) is not None, name
     assert datahash._pandas_fast(_frames()["named_index"]) is None
 

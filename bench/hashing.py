@@ -61,9 +61,7 @@ def main() -> None:
     print(f"hash_arrow     : {hashing * 1e3:8.1f} ms")
     print(f"ratio          : {hashing / write:8.1%}  (target <= 15%)")
 
-    df = pd.DataFrame(
-        {"a": range(10), "b": np.arange(10) * 1.5, "c": [f"v{i}" for i in range(10)]}
-    )
+    df = pd.DataFrame({"a": range(10), "b": np.arange(10) * 1.5, "c": [f"v{i}" for i in range(10)]})
     t_hash = per_call(lambda: hash_pandas(df))
     t_conv = per_call(lambda: pa.Table.from_pandas(df, preserve_index=False))
     print(f"hash_pandas (10 rows x 3)          : {t_hash:7.1f} us  (target <= 60 us)")

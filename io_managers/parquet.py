@@ -1,0 +1,315 @@
+"""``ParquetIOManager``: one Parquet file per asset, written atomically and content-versioned.
+
+Layout: key ``a/b/c`` is stored at ``<root>/a/b/c.parquet``; a partition ``p`` of it at
+``<root>/a/b/c/<p>/part.parquet`` (``p`` is the partition folder name, e.g. ``day=2024-01-01``).
+A save streams the value's Arrow record batches into a hidden temporary sibling
+(``.c.parquet.tmp-<pid>-<random>``), hashing the very same batches on a second thread
+(``assets_core.datahash.TableHasher``) while the Parquet writer compresses them. The file is
+flushed and fsynced, renamed over the final name with ``os.replace`` and the folder is fsynced,
+so a crash at any moment leaves either the previous complete file or the new one. The data
+version is also written into the file's key-value metadata as ``lumbung.data_version``.
+
+Loads read the file into the consumer's annotation: pandas, a ``pyarrow.Table``, a polars
+DataFrame, or a DuckDB relation that scans the file in place on the consumer's connection.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import secrets
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from assets_core.datahash import TableHasher
+from assets_core.errors import IOManagerError
+from assets_core.io import InputContext, OutputContext, StoredOutput
+from assets_core.keys import AssetKey
+from assets_core.values import kind_of, target_of, to_arrow, unstorable_message
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["METADATA_KEY", "ParquetIOManager", "from_storage"]
+
+METADATA_KEY = "lumbung.data_version"
+"""The Parquet key-value metadata entry holding the file's data version."""
+
+SUFFIX = ".parquet"
+PART_FILE = "part.parquet"
+_TMP_MARK = ".tmp-"
+_STREAM_ROWS = 1 << 20  # record batch size when streaming a DuckDB relation (one row group)
+_THREAD_MIN_BYTES = 8 << 20  # hash on a second thread only when the value is at least this big
+
+
+def _safe_segment(part: str) -> bool:
+    return bool(part) and part not in (".", "..") and not (set(part) & {"/", "\\", "\0"})
+
+
+class _Hashing:
+    """Hashes chunks, on a second thread when ``threaded``, in the order they are given."""
+
+    def __init__(self, hasher: TableHasher, threaded: bool) -> None:
+        self.hasher = hasher
+        self.error: BaseException | None = None
+        self._queue: queue.Queue[Any] | None = None
+        self._thread: threading.Thread | None = None
+        if threaded:
+            self._queue = queue.Queue(maxsize=4)
+            self._thread = threading.Thread(
+                target=self._run, name="lumbung-parquet-hash", daemon=True
+            )
+            self._thread.start()
+
+    def _run(self) -> None:
+        assert self._queue is not None
+        while True:
+            chunk = self._queue.get()
+            if chunk is None:
+                return
+            if self.error is None:
+                try:
+                    self.hasher.update(chunk)
+                except BaseException as exc:  # handed to the writing thread in finish()
+                    self.error = exc
+
+    def feed(self, chunk: pa.Table | pa.RecordBatch) -> None:
+        if self._queue is None:
+            self.hasher.update(chunk)
+        else:
+            self._queue.put(chunk)
+
+    def finish(self) -> str:
+        """Wait for every chunk to be hashed; the hex digest."""
+        self.stop()
+        if self.error is not None:
+            raise self.error
+        return self.hasher.hexdigest()
+
+    def stop(self) -> None:
+        if self._thread is not None and self._queue is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+
+def _storage_type(t: pa.DataType) -> pa.DataType:
+    """The type Parquet hands back for ``t`` (only where it differs: widened time units)."""
+    import pyarrow as pa
+
+    if pa.types.is_date64(t):
+        return pa.date32()
+    if pa.types.is_time32(t) and t.unit == "s":
+        return pa.time32("ms")
+    if pa.types.is_timestamp(t) and t.unit == "s":
+        return pa.timestamp("ms", tz=t.tz)
+    if pa.types.is_struct(t):
+        fields = [t.field(i) for i in range(t.num_fields)]
+        new = [f.with_type(_storage_type(f.type)) for f in fields]
+        return t if new == fields else pa.struct(new)
+    if pa.types.is_map(t):
+        k, v = _storage_type(t.key_type), _storage_type(t.item_type)
+        if k == t.key_type and v == t.item_type:
+            return t
+        return pa.map_(t.key_field.with_type(k), t.item_field.with_type(v), t.keys_sorted)
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        field = t.value_field
+        inner = _storage_type(field.type)
+        if inner == field.type:
+            return t
+        if pa.types.is_fixed_size_list(t):
+            return pa.list_(field.with_type(inner), t.list_size)
+        make = pa.large_list if pa.types.is_large_list(t) else pa.list_
+        return make(field.with_type(inner))
+    return t
+
+
+def _storage_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` as it reads back from Parquet, without our own metadata key."""
+    import pyarrow as pa
+
+    fields = [f.with_type(_storage_type(f.type)) for f in schema]
+    meta = schema.metadata
+    if meta and METADATA_KEY.encode() in meta:
+        meta = {k: v for k, v in meta.items() if k != METADATA_KEY.encode()}
+    if meta is schema.metadata and all(
+        a is b or a.equals(b) for a, b in zip(fields, schema, strict=True)
+    ):
+        return schema
+    return pa.schema(fields, metadata=meta)
+
+
+class ParquetIOManager:
+    """Stores each asset as ``<root>/<a>/<b>/<c>.parquet`` (see the module docstring).
+
+    Thread-safe: concurrent saves of different assets share nothing, and concurrent saves of
+    one asset each write their own temporary file; the last rename wins whole.
+    """
+
+    name = "parquet"
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).absolute()
+        self._root_resolved: Path | None = None
+        self._paths: dict[tuple[AssetKey, str | None], Path] = {}
+
+    def __repr__(self) -> str:
+        return f"ParquetIOManager({str(self.root)!r})"
+
+    # ---- paths ----------------------------------------------------------------------------
+
+    def path(self, key: AssetKey, partition: str | None = None) -> Path:
+        """Where ``key`` (and ``partition``) is stored; checked to lie under the root."""
+        cached = self._paths.get((key, partition))
+        if cached is not None:
+            return cached
+        parts = list(key.path)
+        if not all(_safe_segment(p) for p in parts):
+            raise IOManagerError(f"{key}: the key does not name a file under {self.root}.")
+        if partition is None:
+            parts[-1] += SUFFIX
+        else:
+            if not _safe_segment(partition) or partition.startswith("."):
+                raise IOManagerError(
+                    f"{key}: partition {partition!r} cannot be a folder name; "
+                    "use letters, digits, '=', '-' and '_'."
+                )
+            parts += [partition, PART_FILE]
+        path = self.root.joinpath(*parts)
+        if self._root_resolved is None:
+            self._root_resolved = self.root.resolve()
+        if not path.resolve().is_relative_to(self._root_resolved):
+            raise IOManagerError(f"{key}: {path} is outside the storage folder {self.root}.")
+        self._paths[(key, partition)] = path
+        return path
+
+    # ---- the protocol ---------------------------------------------------------------------
+
+    def save(self, ctx: OutputContext, value: object) -> StoredOutput:
+        """Write ``value`` atomically (see the module docstring) and return what was written."""
+        kind = kind_of(value)
+        if kind is None:
+            raise IOManagerError(unstorable_message(str(ctx.key), self.name, value))
+        path = self.path(ctx.key, ctx.partition)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}{_TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}")
+        try:
+            version, rows, schema = self._write(ctx, tmp, kind, value)
+            _fsync_file(tmp)
+            size = tmp.stat().st_size
+            tmp.replace(path)  # os.replace: atomic on the same filesystem
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        _fsync_dir(path.parent)
+        return StoredOutput(
+            location=str(path), data_version=version, rows=rows, bytes=size, schema=schema
+        )
+
+    def _write(
+        self, ctx: OutputContext, tmp: Path, kind: str, value: object
+    ) -> tuple[str, int, tuple[tuple[str, str], ...]]:
+        import pyarrow.parquet as pq
+
+        chunks: Iterable[pa.Table | pa.RecordBatch]
+        if kind == "duckdb":
+            reader = value.to_arrow_reader(_STREAM_ROWS)  # type: ignore[attr-defined]
+            schema = reader.schema
+            chunks, big = reader, True
+        else:
+            table = to_arrow(value)
+            schema = table.schema
+            chunks, big = (table,), table.nbytes >= _THREAD_MIN_BYTES
+        target = _storage_schema(schema)
+        try:
+            hashing = _Hashing(TableHasher(target), threaded=big)
+        except Exception as exc:
+            raise IOManagerError(f"{ctx.key}: cannot store this value in Parquet: {exc}") from exc
+        try:
+            try:
+                writer = pq.ParquetWriter(str(tmp), target)
+            except Exception as exc:  # a type Parquet has no mapping for
+                raise IOManagerError(
+                    f"{ctx.key}: cannot store this value in Parquet: {exc}"
+                ) from exc
+            try:
+                for chunk in _conform(chunks, schema, target):
+                    hashing.feed(chunk)
+                    writer.write(chunk)
+                version = hashing.finish()
+                writer.add_key_value_metadata({METADATA_KEY: version})
+            finally:
+                writer.close()
+        finally:
+            hashing.stop()
+        return version, hashing.hasher.rows, hashing.hasher.schema
+
+    def load(self, ctx: InputContext) -> object:
+        """The stored output as ``ctx.expected_type`` asks (a relation scans the file lazily)."""
+        target = target_of(ctx.expected_type)
+        path = self.path(ctx.key, ctx.partition)
+        if not path.is_file():
+            raise IOManagerError(f"{ctx.key}: no stored output at {path}; materialize it first.")
+        if target == "duckdb":
+            return ctx.duckdb.read_parquet(str(path))
+        if target == "polars":
+            import polars as pl
+
+            return pl.read_parquet(path)
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+        return table if target == "arrow" else table.to_pandas()
+
+    def exists(self, ctx: OutputContext) -> bool:
+        """Whether a stored file is there (one ``stat``)."""
+        return self.path(ctx.key, ctx.partition).is_file()
+
+    def delete(self, ctx: OutputContext) -> None:
+        """Remove the stored file and prune the folders it leaves empty, up to the root."""
+        path = self.path(ctx.key, ctx.partition)
+        path.unlink(missing_ok=True)
+        folder = path.parent
+        while folder != self.root and folder.is_relative_to(self.root):
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (or already gone)
+                if folder.exists():
+                    break
+            folder = folder.parent
+
+
+def _conform(
+    chunks: Iterable[pa.Table | pa.RecordBatch], schema: pa.Schema, target: pa.Schema
+) -> Iterator[pa.Table | pa.RecordBatch]:
+    """The chunks with ``target``'s schema (a cast only where Parquet widens a type)."""
+    if target is schema:
+        yield from chunks
+        return
+    for chunk in chunks:
+        yield chunk.cast(target)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(folder: Path) -> None:
+    if os.name != "posix":  # Windows cannot open a folder; os.replace is durable there
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def from_storage(storage: Path) -> ParquetIOManager:
+    """The ``parquet`` entry point: a manager storing under ``<storage>/parquet``."""
+    return ParquetIOManager(Path(storage) / "parquet")

@@ -1,0 +1,468 @@
+"""The contract every IO manager keeps, run against each manager in ``MANAGERS``.
+
+Adding a manager means adding one entry to ``MANAGERS``: its name (the one used in error
+messages) and a ``Manager`` that builds it from a test's ``tmp_path``, with the capabilities
+where managers legitimately differ. Nothing else in this file names a manager.
+"""
+
+from __future__ import annotations
+
+import decimal
+import importlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from assets_core.datahash import canonical_schema, data_version, hash_arrow
+from assets_core.errors import IOManagerError
+from assets_core.io import InputContext, IOManager, MemoryIOManager, OutputContext, _DuckDBHolder
+from assets_core.keys import AssetKey
+from assets_core.spec import AssetSpec
+from assets_core.values import to_arrow, unstorable_message
+
+
+@dataclass(frozen=True)
+class Manager:
+    """How to build a manager for a test, and where it legitimately differs from the rest."""
+
+    factory: Callable[[Path], IOManager]
+    keeps_object: bool = False  # load returns the very object saved when the kinds match
+    persistent: bool = True  # a new manager on the same storage folder sees saved outputs
+    exact_types: bool = True  # loads give back the saved Arrow types exactly, not just values
+
+
+def _builtin(module: str) -> Callable[[Path], IOManager]:
+    """The factory of a built-in manager: its module's ``from_storage(tmp_path)``."""
+
+    def factory(tmp: Path) -> IOManager:
+        return importlib.import_module(module).from_storage(tmp)  # type: ignore[no-any-return]
+
+    return factory
+
+
+MANAGERS: dict[str, Manager] = {
+    "memory": Manager(lambda tmp: MemoryIOManager(), keeps_object=True, persistent=False),
+    "parquet": Manager(_builtin("io_managers.parquet")),
+    "duckdb": Manager(_builtin("io_managers.duckdb"), exact_types=False),
+}
+
+
+@pytest.fixture(params=sorted(MANAGERS))
+def name(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def caps(name: str) -> Manager:
+    return MANAGERS[name]
+
+
+@pytest.fixture
+def io(caps: Manager, tmp_path: Path) -> IOManager:
+    return caps.factory(tmp_path)
+
+
+class Lazy:
+    """The producing asset's connection, opened only by tests that build relations."""
+
+    def __init__(self) -> None:
+        self.holder = _DuckDBHolder()
+
+    def sql(self, query: str) -> duckdb.DuckDBPyRelation:
+        return self.holder.get().sql(query)
+
+    def from_arrow(self, table: pa.Table) -> duckdb.DuckDBPyRelation:
+        return self.holder.get().from_arrow(table)
+
+
+@pytest.fixture
+def con() -> Any:
+    c = Lazy()
+    yield c
+    c.holder.close()
+
+
+KEY = AssetKey(("sales", "orders"))
+SPEC = AssetSpec(key=KEY)
+
+
+def out(key: AssetKey = KEY) -> OutputContext:
+    return OutputContext(key, AssetSpec(key=key))
+
+
+class Consumer:
+    """A consuming asset: its own DuckDB connection, and input contexts bound to it."""
+
+    def __init__(self) -> None:
+        self.holder = _DuckDBHolder()
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        return self.holder.get()
+
+    def ctx(self, expected: object = None, key: AssetKey = KEY) -> InputContext:
+        return InputContext(
+            key,
+            AssetSpec(key=key),
+            expected_type=expected,
+            consumer=AssetKey("consumer"),
+            param="up",
+            _duckdb=self.holder,
+        )
+
+
+@pytest.fixture
+def consumer() -> Any:
+    c = Consumer()
+    yield c
+    c.holder.close()
+
+
+# --------------------------------------------------------------------------- values
+
+TZ = "Asia/Jakarta"
+
+
+def pandas_mixed() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": pd.array([1, 2, None, 4], dtype="Int64"),
+            "x": [1.5, float("nan"), -0.0, 2.25],
+            "name": pd.array(["a", None, "ccc", ""], dtype="str"),
+            "cat": pd.Categorical(["u", "v", None, "u"]),
+            "at": pd.to_datetime(
+                ["2024-01-01 10:00:00", None, "2024-03-01 00:00:00.000001", "1999-12-31 23:59:59"],
+                format="ISO8601",
+            )
+            .as_unit("ns")
+            .tz_localize(TZ),
+            "price": [decimal.Decimal("1.10"), None, decimal.Decimal("-3.25"), None],
+            "tags": [[1, 2], None, [], [3]],
+            "point": [{"a": 1, "b": "p"}, None, {"a": None, "b": "q"}, {"a": 4, "b": None}],
+            "flag": pd.array([True, None, False, True], dtype="boolean"),
+        }
+    )
+
+
+def arrow_mixed() -> pa.Table:
+    return pa.table(
+        {
+            "id": pa.array([1, None, 3], pa.int64()),
+            "u": pa.array([7, 8, None], pa.uint32()),
+            "s": pa.array(["x", None, "zz"], pa.string()),
+            "d": pa.array(["p", "q", None], pa.string()).dictionary_encode(),
+            "ts": pa.array([0, None, 1_700_000_000_123_456], pa.timestamp("us", tz="UTC")),
+            "day": pa.array([19000, 19001, None], pa.date32()),
+            "dec": pa.array(
+                [decimal.Decimal("1.5"), None, decimal.Decimal("-2.0")], pa.decimal128(9, 2)
+            ),
+            "lst": pa.array([[1, None], None, []], pa.list_(pa.int32())),
+            "st": pa.array(
+                [{"k": "a", "v": 1.0}, None, {"k": None, "v": None}],
+                pa.struct([("k", pa.string()), ("v", pa.float64())]),
+            ),
+            "ls": pa.array([[{"n": 1}], [], None], pa.list_(pa.struct([("n", pa.int16())]))),
+        }
+    )
+
+
+DUCKDB_SQL = """
+    select i as id,
+           case when i % 3 = 0 then null else 'n' || i end as name,
+           (i * 1.25)::decimal(10, 2) as amount,
+           timestamptz '2024-01-01 00:00:00+00' + to_seconds(i) as at,
+           case when i % 4 = 0 then null else [i, i + 1] end as lst,
+           {'a': i, 'b': 'x' || i} as st
+    from range(10) t(i)
+"""
+
+
+def make_value(kind: str, con: Any) -> Any:
+    if kind == "pandas":
+        return pandas_mixed()
+    if kind == "arrow":
+        return arrow_mixed()
+    if kind == "record_batch":
+        return arrow_mixed().combine_chunks().to_batches()[0]
+    if kind == "duckdb":
+        return con.sql(DUCKDB_SQL)
+    if kind == "polars":
+        pl = pytest.importorskip("polars")
+        return pl.from_arrow(arrow_mixed().drop_columns(["u"]))
+    if kind == "empty_pandas":
+        return pandas_mixed().iloc[:0]
+    if kind == "empty_arrow":
+        return arrow_mixed().slice(0, 0)
+    if kind == "empty_duckdb":
+        return con.sql(DUCKDB_SQL + " where false")
+    raise AssertionError(kind)
+
+
+KINDS = [
+    "pandas",
+    "arrow",
+    "record_batch",
+    "duckdb",
+    "polars",
+    "empty_pandas",
+    "empty_arrow",
+    "empty_duckdb",
+]
+TARGETS: dict[str, object] = {
+    "none": None,
+    "pandas": pd.DataFrame,
+    "arrow": pa.Table,
+    "duckdb": duckdb.DuckDBPyRelation,
+    "polars": "pl.DataFrame",
+}
+
+
+def as_arrow(value: Any) -> pa.Table:
+    """What a value (or a relation's current result) is as Arrow."""
+    if isinstance(value, duckdb.DuckDBPyRelation):
+        return value.to_arrow_table()
+    return to_arrow(value)
+
+
+def logical(table: pa.Table) -> tuple[list[str], list[dict[str, Any]]]:
+    """Column names and values, whatever the physical types (dictionaries decoded, units)."""
+    return table.column_names, table.to_pylist()
+
+
+def assert_same(loaded: pa.Table, expected: pa.Table, exact: bool) -> None:
+    """Same names and values; with ``exact`` the same types too (up to physical variants:
+    ``string`` vs ``large_string``, a list's child field name, values under null parents)."""
+    if exact:
+        assert canonical_schema(loaded.schema) == canonical_schema(expected.schema)
+    assert logical(loaded) == logical(expected)
+
+
+# --------------------------------------------------------------------------- round trips
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_round_trip(
+    io: IOManager, caps: Manager, kind: str, target: str, con: Any, consumer: Consumer
+) -> None:
+    if target == "polars":
+        pytest.importorskip("polars")
+    value = make_value(kind, con)
+    expected = as_arrow(value)
+    stored = io.save(out(), value)
+    loaded = io.load(consumer.ctx(TARGETS[target]))
+    if target in ("none", "pandas"):
+        assert isinstance(loaded, pd.DataFrame)
+        if caps.exact_types:
+            original = value if kind in ("pandas", "empty_pandas") else expected.to_pandas()
+            # Unused categories are not data: stores keep the values, not the category list.
+            pd.testing.assert_frame_equal(loaded, original, check_categorical=caps.keeps_object)
+        else:
+            assert_same(pa.Table.from_pandas(loaded, preserve_index=False), expected, False)
+    elif target == "arrow":
+        assert isinstance(loaded, pa.Table)
+        assert_same(loaded, expected, caps.exact_types)
+    elif target == "duckdb":
+        assert isinstance(loaded, duckdb.DuckDBPyRelation)
+        # bound on the consumer's connection: it combines with the consumer's relations
+        joined = loaded.cross(consumer.con.sql("select 1 as one_"))
+        assert joined.to_arrow_table().num_rows == expected.num_rows
+        assert_same(loaded.to_arrow_table(), expected, False)
+    else:
+        pl = pytest.importorskip("polars")
+        assert isinstance(loaded, pl.DataFrame)
+        assert_same(loaded.to_arrow(), expected, False)
+    assert stored.rows == expected.num_rows
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_stored_output_describes_what_load_returns(
+    io: IOManager, caps: Manager, kind: str, con: Any, consumer: Consumer
+) -> None:
+    value = make_value(kind, con)
+    expected = as_arrow(value)
+    stored = io.save(out(), value)
+    back = io.load(consumer.ctx(pa.Table))
+    assert isinstance(back, pa.Table)
+    assert re.fullmatch(r"[0-9a-f]{40}", stored.data_version)
+    assert stored.data_version == hash_arrow(back)
+    assert stored.rows == back.num_rows == expected.num_rows
+    assert stored.schema == canonical_schema(back.schema)
+    assert isinstance(stored.location, str) and stored.location
+    if caps.exact_types:
+        assert stored.data_version == data_version(expected).version
+
+
+def test_memory_kept_object_vs_copies(
+    io: IOManager, caps: Manager, con: Any, consumer: Consumer
+) -> None:
+    df = pandas_mixed()
+    t = arrow_mixed()
+    io.save(out(), df)
+    loaded = io.load(consumer.ctx(pd.DataFrame))
+    if caps.keeps_object:
+        assert loaded is df
+    else:
+        assert loaded is not df
+    io.save(out(), t)
+    loaded = io.load(consumer.ctx(pa.Table))
+    assert (loaded is t) == caps.keeps_object
+
+
+# --------------------------------------------------------------------------- exists, delete
+
+
+def test_exists_and_delete(io: IOManager, consumer: Consumer) -> None:
+    assert not io.exists(out())
+    io.save(out(), pa.table({"a": [1]}))
+    assert io.exists(out())
+    io.delete(out())
+    assert not io.exists(out())
+    with pytest.raises(IOManagerError, match=r"^sales/orders: .*; materialize it first\.$"):
+        io.load(consumer.ctx(pa.Table))
+    io.delete(out())  # deleting what is gone is fine
+
+
+def test_load_of_never_saved_output_is_a_clear_error(io: IOManager, consumer: Consumer) -> None:
+    with pytest.raises(IOManagerError, match=r"^sales/orders: .*; materialize it first\.$"):
+        io.load(consumer.ctx(None))
+
+
+def test_keys_never_collide(io: IOManager, consumer: Consumer) -> None:
+    keys = [
+        AssetKey(("x", "a", "b")),
+        AssetKey(("y", "a", "b")),
+        AssetKey(("a", "b")),
+        AssetKey(("a",)),
+        AssetKey(("a", "a")),
+        AssetKey(("x", "a")),
+    ]
+    for i, key in enumerate(keys):
+        io.save(out(key), pa.table({"i": [i]}))
+    for i, key in enumerate(keys):
+        back = io.load(consumer.ctx(pa.Table, key))
+        assert isinstance(back, pa.Table)
+        assert back.column("i").to_pylist() == [i]
+    io.delete(out(keys[0]))
+    assert not io.exists(out(keys[0]))
+    assert all(io.exists(out(k)) for k in keys[1:])
+
+
+def test_persistence_across_instances(
+    io: IOManager, caps: Manager, tmp_path: Path, consumer: Consumer
+) -> None:
+    io.save(out(), pa.table({"a": [1, 2]}))
+    fresh = caps.factory(tmp_path)
+    assert fresh.exists(out()) == caps.persistent
+    if caps.persistent:
+        back = fresh.load(consumer.ctx(pa.Table))
+        assert isinstance(back, pa.Table)
+        assert back.column("a").to_pylist() == [1, 2]
+
+
+# --------------------------------------------------------------------------- data versions
+
+
+def test_data_version_ignores_chunking(io: IOManager) -> None:
+    t = arrow_mixed().combine_chunks()
+    versions = set()
+    for size in (1, 2, 3, 1000):
+        rechunked = pa.Table.from_batches(t.to_batches(max_chunksize=size), t.schema)
+        assert rechunked.column(0).num_chunks == (len(t) + size - 1) // size
+        versions.add(io.save(out(), rechunked).data_version)
+    versions.add(io.save(out(), t.slice(1).slice(0, 0)).data_version)  # empty: differs
+    assert len(versions) == 2
+
+
+def test_data_version_changes_with_one_value(io: IOManager) -> None:
+    base = pandas_mixed()
+    first = io.save(out(), base).data_version
+    assert io.save(out(), pandas_mixed()).data_version == first  # same data, same version
+    changed = pandas_mixed()
+    changed.loc[2, "x"] = 99.0
+    assert io.save(out(), changed).data_version != first
+    renamed = pandas_mixed().rename(columns={"x": "y"})
+    assert io.save(out(), renamed).data_version != first
+
+
+def test_data_version_same_across_value_kinds(io: IOManager, con: Any) -> None:
+    t = arrow_mixed()
+    v_arrow = io.save(out(), t).data_version
+    v_batch = io.save(out(), t.combine_chunks().to_batches()[0]).data_version
+    v_rel = io.save(out(), con.from_arrow(pa.table({"a": [1, 2, 3]}))).data_version
+    v_tab = io.save(out(), pa.table({"a": [1, 2, 3]})).data_version
+    assert v_arrow == v_batch
+    assert v_rel == v_tab
+
+
+# --------------------------------------------------------------------------- failed saves
+
+
+def _assert_still(io: IOManager, consumer: Consumer, version: str, table: pa.Table) -> None:
+    assert io.exists(out())
+    back = io.load(consumer.ctx(pa.Table))
+    assert isinstance(back, pa.Table)
+    assert hash_arrow(back) == version
+    assert logical(back) == logical(table)
+
+
+@pytest.mark.parametrize("bad", [None, {"a": [1]}, [1, 2], "text", pa.array([1])])
+def test_unstorable_value_is_rejected_and_previous_kept(
+    io: IOManager, name: str, bad: object, consumer: Consumer
+) -> None:
+    good = pa.table({"a": [1, 2, 3]})
+    version = io.save(out(), good).data_version
+    with pytest.raises(IOManagerError) as err:
+        io.save(out(), bad)
+    assert str(err.value) == unstorable_message("sales/orders", name, bad)
+    _assert_still(io, consumer, version, good)
+
+
+def test_conversion_failing_midway_keeps_previous(
+    io: IOManager, con: Any, consumer: Consumer
+) -> None:
+    good = pa.table({"i": pa.array([5, 6], pa.int64())})
+    version = io.save(out(), good).data_version
+    # a relation that fails after producing millions of rows (raised while streaming)
+    failing = con.sql(
+        "select case when i < 2200000 then i else error('boom at ' || i) end as i "
+        "from range(2500000) t(i)"
+    )
+    with pytest.raises(Exception, match="boom at"):
+        io.save(out(), failing)
+    _assert_still(io, consumer, version, good)
+    mixed = pd.DataFrame({"i": [1, "a", 2.5]})  # pandas -> Arrow conversion fails
+    with pytest.raises((pa.ArrowException, IOManagerError)):
+        io.save(out(), mixed)
+    _assert_still(io, consumer, version, good)
+
+
+# --------------------------------------------------------------------------- schema changes
+
+
+def test_schema_changes_are_ordinary_writes(io: IOManager, consumer: Consumer) -> None:
+    steps = [
+        pa.table({"a": [1, 2], "b": ["x", "y"]}),
+        pa.table({"a": [1, 2], "b": ["x", "y"], "c": [0.5, None]}),  # column added
+        pa.table({"a": [1, 2], "c": [0.5, None]}),  # column removed
+        pa.table({"a": ["1", "2"], "c": [0.5, None]}),  # column retyped
+        pa.table({"a": ["1", "2", "3"], "c": [0.5, None, 1.0]}),  # more rows
+        pa.table({"c": [1.0]}),  # fewer columns and rows
+    ]
+    versions = set()
+    for table in steps:
+        stored = io.save(out(), table)
+        versions.add(stored.data_version)
+        back = io.load(consumer.ctx(pa.Table))
+        assert isinstance(back, pa.Table)
+        assert back.column_names == table.column_names
+        assert logical(back) == logical(table)
+        assert stored.schema == canonical_schema(back.schema)
+    assert len(versions) == len(steps)

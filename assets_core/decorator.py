@@ -299,11 +299,13 @@ def source(
     key = c.key(name, "source name") or AssetKey(("_invalid_",))
     if (path is None) == (observe is None):
         c.add("give a source exactly one of path= or observe=.")
-    if path is not None and not isinstance(path, str | PurePath):
-        c.add(f"path={path!r} is not valid: give a file path or glob as a string.")
+    raw_path: object = path
+    if raw_path is not None and not isinstance(raw_path, str | PurePath):
+        c.add(f"path={raw_path!r} is not valid: give a file path or glob as a string.")
         path = None
-    if observe is not None and not callable(observe):
-        c.add(f"observe={observe!r} is not valid: give a function that returns a version.")
+    raw_observe: object = observe
+    if raw_observe is not None and not callable(raw_observe):
+        c.add(f"observe={raw_observe!r} is not valid: give a function that returns a version.")
         observe = None
     fmt = format
     if path is not None:

@@ -1,0 +1,71 @@
+"""Lumbung: asset-centric data pipelines with exact, explained staleness.
+
+The public API is the names in ``__all__``; everything else is internal. Heavy modules (the
+graph, the planner, pandas and pyarrow) load on first use, so ``import assets_core`` stays
+cheap for the command line.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from assets_core.decorator import asset, source
+from assets_core.errors import LumbungError
+from assets_core.keys import AssetKey
+
+if TYPE_CHECKING:
+    from assets_core.definitions import Definitions, load_project
+    from assets_core.executor import RunResult
+    from assets_core.io import (
+        AssetContext,
+        InputContext,
+        IOManager,
+        MemoryIOManager,
+        OutputContext,
+        StoredOutput,
+    )
+    from assets_core.planner import Plan
+
+__all__ = [
+    "AssetContext",
+    "AssetKey",
+    "Definitions",
+    "IOManager",
+    "InputContext",
+    "LumbungError",
+    "MemoryIOManager",
+    "OutputContext",
+    "Plan",
+    "RunResult",
+    "StoredOutput",
+    "asset",
+    "load_project",
+    "source",
+]
+
+_LAZY = {
+    "Definitions": "assets_core.definitions",
+    "load_project": "assets_core.definitions",
+    "RunResult": "assets_core.executor",
+    "Plan": "assets_core.planner",
+    "AssetContext": "assets_core.io",
+    "IOManager": "assets_core.io",
+    "InputContext": "assets_core.io",
+    "MemoryIOManager": "assets_core.io",
+    "OutputContext": "assets_core.io",
+    "StoredOutput": "assets_core.io",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'assets_core' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

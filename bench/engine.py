@@ -1,0 +1,133 @@
+"""Engine overhead: Lumbung against plain Python calling the same functions, in one run.
+
+    python bench/engine.py [--n 1000] [--plan-n 10000]
+
+1. Materialize N trivial assets (10-row frames) in chain and wide shapes with the memory IO
+   manager and the SQLite state store on disk, against a baseline that calls the same
+   functions in topological order and keeps results in a dict. Reports the overhead per asset.
+2. Plan a project of PLAN_N assets that are all fresh (after one materialize), in a new
+   ``Definitions`` as a new process would, with the code-version cache on disk warm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from generate import edges, generate
+
+from assets_core.definitions import Definitions
+from assets_core.io import MemoryIOManager
+from assets_core.project import find_project, import_assets
+
+
+def best(fn: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        gc.collect()
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def load(root: Path, storage: Path, memory: MemoryIOManager | None = None) -> Definitions:
+    config = find_project(root)
+    return Definitions(
+        import_assets(config, fresh=False),
+        config=config,
+        storage=storage,
+        io_managers={"memory": memory or MemoryIOManager()},
+        default_io_manager="memory",
+    )
+
+
+def bench_materialize(tmp: Path, shape: str, n: int, repeat: int) -> dict[str, float]:
+    root = tmp / f"{shape}_{n}"
+    order = generate(root, shape, n)
+    ups = edges(shape, n)
+    defs = load(root, root / ".lumbung")
+    fns = {name: defs.get(name).fn for name in order}  # type: ignore[union-attr]
+
+    def baseline() -> None:
+        results: dict[str, object] = {}
+        for i, nm in enumerate(order):
+            results[nm] = fns[nm](*(results[order[u]] for u in ups[i]))
+
+    out = {"baseline": best(baseline, repeat)}
+    for executor in ("in-process", "threads"):
+        runs = []
+        for r in range(repeat):
+            d = load(root, root / f".lumbung-{executor}-{r}")
+            gc.collect()
+            t = time.perf_counter()
+            result = d.materialize(executor=executor)
+            runs.append(time.perf_counter() - t)
+            assert len(result.materialized) == n, result.summary()
+            d.close()
+        out[executor] = statistics.median(runs)
+    return out
+
+
+def bench_plan(tmp: Path, n: int) -> dict[str, float]:
+    root = tmp / f"plan_{n}"
+    generate(root, "wide", n)
+    memory = MemoryIOManager()
+    t = time.perf_counter()
+    defs = load(root, root / ".lumbung", memory)
+    load_s = time.perf_counter() - t
+    defs.materialize(executor="in-process")
+    defs.close()
+    fresh = load(root, root / ".lumbung", memory)
+    t = time.perf_counter()
+    plan = fresh.plan()
+    cold = time.perf_counter() - t
+    assert not plan.steps, f"{len(plan.steps)} steps in a fresh plan"
+    warm = best(fresh.plan, 3)
+    return {"load": load_s, "plan_new_defs": cold, "plan_again": warm}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--plan-n", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        sys.path.insert(0, str(tmp))
+        print(f"materialize {args.n} trivial assets, memory IO, SQLite state")
+        print(f"(median of {args.repeat} runs)")
+        head = f"{'shape':8} {'baseline':>10} {'executor':>11} {'lumbung':>10}"
+        print(f"{head} {'overhead/asset':>15}")
+        for shape in ("chain", "wide"):
+            sys.modules.pop("bench_assets", None)
+            for m in [m for m in sys.modules if m.startswith("bench_assets.")]:
+                del sys.modules[m]
+            r = bench_materialize(tmp / shape, shape, args.n, args.repeat)
+            sys.path.insert(0, str(tmp / shape / f"{shape}_{args.n}"))
+            for executor in ("in-process", "threads"):
+                per = (r[executor] - r["baseline"]) / args.n * 1000
+                print(
+                    f"{shape:8} {r['baseline']:9.3f}s {executor:>11} {r[executor]:9.3f}s "
+                    f"{per:12.3f} ms"
+                )
+        for m in [m for m in sys.modules if m.startswith("bench_assets")]:
+            del sys.modules[m]
+        p = bench_plan(tmp, args.plan_n)
+        print(
+            f"\nplan {args.plan_n} fresh assets (wide): load {p['load']:.2f}s, "
+            f"plan in new Definitions {p['plan_new_defs']:.3f}s, plan again {p['plan_again']:.3f}s"
+        )
+
+
+if __name__ == "__main__":
+    main()

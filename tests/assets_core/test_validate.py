@@ -1,0 +1,209 @@
+"""Bad projects, each with the exact problems Lumbung reports, all at once."""
+
+from __future__ import annotations
+
+import pytest
+
+from assets_core.errors import DefinitionError
+from tests.conftest import ProjectDir
+
+HEADER = "import pandas as pd\nfrom assets_core import asset, source\n"
+
+CASES = [
+    pytest.param(
+        """
+        @asset
+        def orders_raw():
+            return pd.DataFrame()
+
+        @asset
+        def orders(order_raw):
+            return order_raw
+        """,
+        [
+            "orders (assets.py:8): parameter 'order_raw' names 'order_raw', which is not "
+            "defined. Did you mean 'orders_raw'? Define that asset, fix the name, or map it "
+            "with ins=."
+        ],
+        id="unknown-dependency-with-suggestion",
+    ),
+    pytest.param(
+        """
+        @asset
+        def a(c):
+            return c
+
+        @asset
+        def b(a):
+            return a
+
+        @asset
+        def c(b):
+            return b
+        """,
+        [
+            "a (assets.py:4): dependency cycle: a -> b -> c -> a (each feeds the next); "
+            "remove one of these dependencies."
+        ],
+        id="cycle",
+    ),
+    pytest.param(
+        """
+        @asset
+        def a(a):
+            return a
+        """,
+        [
+            "a (assets.py:4): dependency cycle: a -> a (each feeds the next); "
+            "remove one of these dependencies."
+        ],
+        id="self-dependency",
+    ),
+    pytest.param(
+        """
+        @asset(name="dup")
+        def one():
+            return pd.DataFrame()
+
+        @asset(name="dup")
+        def two():
+            return pd.DataFrame()
+        """,
+        [
+            "dup (assets.py:8): duplicate key 'dup': also defined at assets.py:4; "
+            "give one of them another name (name= or key=)."
+        ],
+        id="duplicate-key",
+    ),
+    pytest.param(
+        """
+        @asset(key="marts/../etc")
+        def a():
+            return pd.DataFrame()
+        """,
+        [
+            "a (assets.py:4): key: Invalid key segment '..' in 'marts/../etc': a segment "
+            "starts with a letter or '_' and holds only letters, digits and '_'."
+        ],
+        id="bad-key-segment",
+    ),
+    pytest.param(
+        """
+        @asset(key="it's")
+        def a():
+            return pd.DataFrame()
+        """,
+        [
+            'a (assets.py:4): key: Invalid key segment "it\'s" in "it\'s": a segment '
+            "starts with a letter or '_' and holds only letters, digits and '_'."
+        ],
+        id="sql-quote-in-key",
+    ),
+    pytest.param(
+        """
+        @asset(retries=-1, group="my group", io_manager="parquett", tags=[1])
+        def a():
+            return pd.DataFrame()
+        """,
+        [
+            "a (assets.py:4): retries=-1 is not valid: give a whole number, 0 or more.",
+            "a (assets.py:4): group='my group' is not valid: use a name of letters, digits "
+            "and '_' that does not start with a digit.",
+            "a (assets.py:4): tags=[1] is not valid: give a list of non-empty strings.",
+            "a (assets.py:4): unknown io manager 'parquett'. Did you mean 'parquet'? Known: "
+            "duckdb, memory, parquet; register others with Definitions(io_managers={...}).",
+        ],
+        id="bad-option-values",
+    ),
+    pytest.param(
+        """
+        @asset(ins={"q": "nowhere"}, deps=["ghost"])
+        def a(q):
+            return q
+        """,
+        [
+            "a (assets.py:4): parameter 'q' names 'nowhere', which is not defined. Define "
+            "that asset, fix the name, or map it with ins=.",
+            "a (assets.py:4): deps names 'ghost', which is not defined.",
+        ],
+        id="unknown-ins-and-deps",
+    ),
+    pytest.param(
+        """
+        ext = source("ext", observe=lambda: "v1")
+
+        @asset
+        def a(ext):
+            return ext
+        """,
+        [
+            "a (assets.py:6): parameter 'ext' reads source 'ext', which has no path to read; "
+            "list it in deps=['ext'] instead.",
+        ],
+        id="loading-an-observe-only-source",
+    ),
+    pytest.param(
+        """
+        @asset
+        def a(*frames):
+            return frames[0]
+        """,
+        [
+            "a (assets.py:4): parameter 'frames': *args and **kwargs cannot name upstream "
+            "assets; give each upstream its own parameter.",
+        ],
+        id="varargs",
+    ),
+    pytest.param(
+        """
+        bad = source("bad", path="x.txt")
+        both = source("both", path="x.csv", observe=lambda: "1")
+        """,
+        [
+            "bad (assets.py:4): cannot tell the format of 'x.txt' from its extension; pass "
+            "format='csv', 'parquet' or 'json'.",
+            "both (assets.py:5): give a source exactly one of path= or observe=.",
+        ],
+        id="bad-sources",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "expected"), CASES)
+def test_bad_project_reports_every_problem(
+    project: ProjectDir, body: str, expected: list[str]
+) -> None:
+    import textwrap
+
+    project.write("assets.py", HEADER + textwrap.dedent(body))
+    with pytest.raises(DefinitionError) as err:
+        project.defs(io_managers={})
+    assert [str(p) for p in err.value.problems] == expected
+    if len(expected) > 1:
+        assert str(err.value).startswith(f"{len(expected)} problems in the project's definitions:")
+
+
+def test_every_problem_at_once_across_assets(project: ProjectDir) -> None:
+    project.write(
+        "assets.py",
+        HEADER
+        + "@asset\ndef a(missing):\n    return missing\n\n"
+        + "@asset(retries='x')\ndef b():\n    return pd.DataFrame()\n",
+    )
+    with pytest.raises(DefinitionError) as err:
+        project.defs()
+    assert len(err.value.problems) == 2
+
+
+def test_prefix_resolution_prefers_the_same_folder(project: ProjectDir) -> None:
+    project.write(
+        "assets.py",
+        HEADER
+        + "@asset\ndef orders():\n    return pd.DataFrame({'v': [1]})\n\n"
+        + "@asset(key='marts/orders')\ndef m_orders():\n    return pd.DataFrame({'v': [2]})\n\n"
+        + "@asset(key='marts/report')\ndef report(orders):\n    return orders\n\n"
+        + "@asset(key='stg/report')\ndef s_report(orders):\n    return orders\n",
+    )
+    defs = project.defs()
+    assert str(defs.get("marts/report").spec.ins["orders"]) == "marts/orders"
+    assert str(defs.get("stg/report").spec.ins["orders"]) == "orders"

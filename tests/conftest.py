@@ -1,0 +1,73 @@
+"""Shared fixtures: a throwaway project on disk whose modules can be edited and reloaded."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assets_core.definitions import Definitions
+from assets_core.io import MemoryIOManager
+
+# Edited modules must never be served from a stale .pyc written in the same second.
+sys.dont_write_bytecode = True
+
+
+class ProjectDir:
+    """A package on disk (``<tmp>/<pkg>/``) holding asset modules, reloadable after edits."""
+
+    def __init__(self, base: Path) -> None:
+        self.pkg = "p_" + uuid.uuid4().hex[:10]
+        self.base = base
+        self.dir = base / self.pkg
+        self.dir.mkdir(parents=True)
+        (self.dir / "__init__.py").write_text("")
+        self.storage = base / "storage"
+        self.memory = MemoryIOManager()
+        self._tick = 0
+        if str(base) not in sys.path:
+            sys.path.insert(0, str(base))
+
+    def write(self, name: str, text: str) -> Path:
+        """Write a file (dedented) and move its mtime forward, as a real edit would."""
+        path = self.dir / name
+        path.write_text(textwrap.dedent(text).lstrip("\n"))
+        self._tick += 1
+        st = path.stat()
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + self._tick * 1_000_000_000))
+        return path
+
+    def edit(self, name: str, old: str, new: str) -> None:
+        path = self.dir / name
+        text = path.read_text()
+        assert old in text, f"{old!r} not in {name}"
+        self.write(name, text.replace(old, new))
+
+    def modules(self, *names: str) -> list[Any]:
+        for mod in [m for m in sys.modules if m == self.pkg or m.startswith(self.pkg + ".")]:
+            del sys.modules[mod]
+        importlib.invalidate_caches()
+        return [importlib.import_module(f"{self.pkg}.{n}") for n in names]
+
+    def defs(self, *names: str, **kwargs: Any) -> Definitions:
+        """Fresh ``Definitions`` from the current files; memory IO, SQLite state on disk."""
+        kwargs.setdefault("io_managers", {"memory": self.memory})
+        kwargs.setdefault("default_io_manager", "memory")
+        kwargs.setdefault("storage", self.storage)
+        kwargs.setdefault("root", self.dir)
+        return Definitions.from_modules(*self.modules(*(names or ("assets",))), **kwargs)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Iterator[ProjectDir]:
+    p = ProjectDir(tmp_path)
+    yield p
+    for mod in [m for m in sys.modules if m == p.pkg or m.startswith(p.pkg + ".")]:
+        del sys.modules[mod]

@@ -54,6 +54,7 @@ import uuid
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -122,6 +123,7 @@ class DuckDBIOManager:
         self._users = 0
         self._timer: threading.Timer | None = None
         self._schemas: set[str] = set()
+        self._plans: dict[pa.Schema, _Plan] = {}
 
     def __repr__(self) -> str:
         return f"DuckDBIOManager({str(self.path)!r})"
@@ -249,13 +251,15 @@ class DuckDBIOManager:
             assert cur is not None
             attempt = 0
             while True:
+                if arrow is None:
+                    source = value.to_arrow_reader(_BATCH_ROWS)  # type: ignore[attr-defined]
+                else:
+                    source = arrow.to_reader(max_chunksize=_BATCH_ROWS)
                 try:
                     self._ensure_schema(cur, schema)
-                    if arrow is None:
-                        source = value.to_arrow_reader(_BATCH_ROWS)  # type: ignore[attr-defined]
-                    else:
-                        source = arrow.to_reader(max_chunksize=_BATCH_ROWS)
                     return self._write(cur, ctx.key, schema, table, location, source)
+                except _SourceFailed as failed:
+                    raise failed.error from None  # the value's own error (a relation's SQL)
                 except duckdb.TransactionException as exc:
                     attempt += 1
                     if attempt > _CONFLICT_RETRIES:
@@ -278,6 +282,29 @@ class DuckDBIOManager:
                 cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
                 self._schemas.add(schema)
 
+    def _ingest_plan(self, cur: duckdb.DuckDBPyConnection, schema: pa.Schema) -> _Plan:
+        """How to ingest rows of ``schema`` so that reading them back hashes the same."""
+        key = schema.remove_metadata() if schema.metadata else schema
+        plan = self._plans.get(key)
+        if plan is not None:
+            return plan
+        import pyarrow as pa
+
+        from assets_core.datahash import canonical_schema
+
+        utc = _utc_schema(key)
+        empty = pa.Table.from_batches([], utc)
+        probe = _utc_schema(cur.from_arrow(empty).to_arrow_table().schema)
+        exact = canonical_schema(probe) == canonical_schema(utc) and not any(
+            _has_interval(f.type) for f in utc
+        )
+        plan = _Plan(None if utc.equals(key) else utc, exact)
+        with self._lock:
+            if len(self._plans) > 256:
+                self._plans.clear()
+            self._plans[key] = plan
+        return plan
+
     def _write(
         self,
         cur: duckdb.DuckDBPyConnection,
@@ -291,17 +318,44 @@ class DuckDBIOManager:
 
         from assets_core.datahash import TableHasher
 
-        hasher = TableHasher(source.schema)
+        plan = self._ingest_plan(cur, source.schema)
+        conv: duckdb.DuckDBPyConnection | None = None
+        raw = source
+        if not plan.exact:
+            # Types DuckDB does not store as given (date64, time32, fixed-size binary,
+            # durations, intervals with nanoseconds...): let DuckDB convert them first, and
+            # hash what it hands back, which is what it stores.
+            assert self._db is not None
+            conv = self._db.cursor()
+            conv.register("lumbung_raw", raw)
+            source = conv.sql("SELECT * FROM lumbung_raw").to_arrow_reader(_BATCH_ROWS)
+            plan = _Plan(_utc_schema(source.schema), True)
+            if plan.cast is not None and plan.cast.equals(source.schema):
+                plan = _Plan(None, True)
+        cast = plan.cast
+        out_schema = source.schema if cast is None else cast
+        hasher = TableHasher(out_schema)
         nbytes = 0
+        failure: list[BaseException] = []
 
         def hashed() -> Iterator[pa.RecordBatch]:
             nonlocal nbytes
-            for batch in source:
+            it = iter(source)
+            while True:
+                try:
+                    batch = next(it)
+                except StopIteration:
+                    return
+                except BaseException as exc:
+                    failure.append(exc)
+                    raise
+                if cast is not None:
+                    batch = batch.cast(cast)
                 hasher.update(batch)
                 nbytes += batch.nbytes
                 yield batch
 
-        reader = pa.RecordBatchReader.from_batches(source.schema, hashed())
+        reader = pa.RecordBatchReader.from_batches(out_schema, hashed())
         view = f"lumbung_src_{uuid.uuid4().hex}"
         qname = f"{quote_ident(schema)}.{quote_ident(table)}"
         cur.register(view, reader)
@@ -314,11 +368,15 @@ class DuckDBIOManager:
                 owner = quote_literal(_OWNER_PREFIX + str(key))
                 cur.execute(f"COMMENT ON TABLE {qname} IS {owner}")
                 cur.execute("COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 _rollback(cur)
+                if failure:
+                    raise _SourceFailed(failure[0]) from exc
                 raise
         finally:
             cur.unregister(view)
+            if conv is not None:
+                conv.close()
         return StoredOutput(
             location=location,
             data_version=hasher.hexdigest(),
@@ -372,6 +430,9 @@ class DuckDBIOManager:
                 raise IOManagerError(
                     f"{ctx.key}: could not read {location}: {_first_line(exc)}"
                 ) from exc
+        utc = _utc_schema(data.schema)
+        if utc is not data.schema:
+            data = data.cast(utc)
         if target == "duckdb":
             return ctx.duckdb.from_arrow(data)
         if target == "arrow":
@@ -405,6 +466,74 @@ class DuckDBIOManager:
                     cur, f"DROP TABLE IF EXISTS {quote_ident(schema)}.{quote_ident(table)}"
                 )
             )
+
+
+class _SourceFailed(Exception):
+    """The value failed while being streamed (for example a relation's SQL raised)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """How to ingest one Arrow schema: cast to ``cast`` (if any) batch by batch, and whether
+    DuckDB gives those rows back with the same canonical types and values (``exact``)."""
+
+    cast: pa.Schema | None
+    exact: bool
+
+
+def _utc_type(t: pa.DataType) -> pa.DataType:
+    """``t`` with every zoned timestamp in it labelled UTC (the same instants). DuckDB keeps
+    instants, not zones, and labels them with its session zone, which varies by machine."""
+    import pyarrow as pa
+
+    if pa.types.is_timestamp(t):
+        return pa.timestamp(t.unit, "UTC") if t.tz is not None and t.tz != "UTC" else t
+    if pa.types.is_struct(t):
+        fields = [t.field(i) for i in range(t.num_fields)]
+        new = [f.with_type(_utc_type(f.type)) for f in fields]
+        return (
+            t if all(a.type == b.type for a, b in zip(fields, new, strict=True)) else pa.struct(new)
+        )
+    if pa.types.is_map(t):
+        key, item = _utc_type(t.key_type), _utc_type(t.item_type)
+        if key == t.key_type and item == t.item_type:
+            return t
+        return pa.map_(t.key_field.with_type(key), t.item_field.with_type(item))
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        inner = _utc_type(t.value_type)
+        if inner == t.value_type:
+            return t
+        field = t.value_field.with_type(inner)
+        if pa.types.is_large_list(t):
+            return pa.large_list(field)
+        if pa.types.is_fixed_size_list(t):
+            return pa.list_(field, t.list_size)
+        return pa.list_(field)
+    return t
+
+
+def _utc_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with ``_utc_type`` applied to every field (itself when nothing changes)."""
+    fields = list(schema)
+    new = [f.with_type(_utc_type(f.type)) for f in fields]
+    if all(a.type == b.type for a, b in zip(fields, new, strict=True)):
+        return schema
+    import pyarrow as pa
+
+    return pa.schema(new, metadata=schema.metadata)
+
+
+def _has_interval(t: pa.DataType) -> bool:
+    """Whether ``t`` holds durations or intervals (DuckDB stores both at microseconds)."""
+    import pyarrow as pa
+
+    if pa.types.is_duration(t) or pa.types.is_interval(t):
+        return True
+    return any(_has_interval(t.field(i).type) for i in range(t.num_fields))
 
 
 def _as_arrow(value: object) -> pa.Table:

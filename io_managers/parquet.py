@@ -224,16 +224,15 @@ class ParquetIOManager:
             chunks, big = (table,), table.nbytes >= _THREAD_MIN_BYTES
         target = _storage_schema(schema)
         try:
-            hashing = _Hashing(TableHasher(target), threaded=big)
-        except Exception as exc:
-            raise IOManagerError(f"{ctx.key}: cannot store this value in Parquet: {exc}") from exc
+            hasher = TableHasher(target)
+            writer = pq.ParquetWriter(str(tmp), target)
+        except Exception as exc:  # a type that has no data version or no Parquet mapping
+            message = _unstorable_column(ctx.key, target)
+            raise IOManagerError(
+                message or f"{ctx.key}: cannot store this value in Parquet: {exc}"
+            ) from exc
+        hashing = _Hashing(hasher, threaded=big)
         try:
-            try:
-                writer = pq.ParquetWriter(str(tmp), target)
-            except Exception as exc:  # a type Parquet has no mapping for
-                raise IOManagerError(
-                    f"{ctx.key}: cannot store this value in Parquet: {exc}"
-                ) from exc
             try:
                 for chunk in _conform(chunks, schema, target):
                     hashing.feed(chunk)
@@ -271,6 +270,7 @@ class ParquetIOManager:
         """Remove the stored file and prune the folders it leaves empty, up to the root."""
         path = self.path(ctx.key, ctx.partition)
         path.unlink(missing_ok=True)
+        _remove_orphans(path)
         folder = path.parent
         while folder != self.root and folder.is_relative_to(self.root):
             try:
@@ -279,6 +279,23 @@ class ParquetIOManager:
                 if folder.exists():
                     break
             folder = folder.parent
+
+
+def _unstorable_column(key: AssetKey, schema: pa.Schema) -> str | None:
+    """The error for the first column Parquet (or the data version) cannot hold, if any."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for field in schema:
+        try:
+            TableHasher(pa.schema([field]))
+            pq.write_table(pa.table({field.name: pa.nulls(0, field.type)}), pa.BufferOutputStream())
+        except Exception:
+            return (
+                f"{key}: the parquet IO manager cannot store column {field.name!r} of type "
+                f"{field.type}; cast it to a supported type or use the duckdb IO manager."
+            )
+    return None
 
 
 def _conform(
@@ -290,6 +307,26 @@ def _conform(
         return
     for chunk in chunks:
         yield chunk.cast(target)
+
+
+def _remove_orphans(path: Path) -> None:
+    """Remove temporary files left next to ``path`` by writers that were killed."""
+    for tmp in path.parent.glob(f".{path.name}{_TMP_MARK}*"):
+        pid = tmp.name[len(path.name) + len(_TMP_MARK) + 1 :].partition("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists but is not ours (or the platform cannot tell): keep its file
+        return True
+    return True
 
 
 def _fsync_file(path: Path) -> None:

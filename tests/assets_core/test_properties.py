@@ -33,11 +33,12 @@ class Model:
         for i, ups in enumerate(self.ups):
             params = [f"n{u}" for u in ups] or ["src"]
             total = " + ".join(f"int({p}.v.iloc[0])" for p in params)
+            value = f"(({total}) * {self.k[i]} + {self.j[i]} * 0) % 97"
             lines += [
                 "",
                 "@asset",
                 f"def n{i}({', '.join(f'{p}: pd.DataFrame' for p in params)}) -> pd.DataFrame:",
-                f"    return pd.DataFrame({{'v': [(({total}) * {self.k[i]} + {self.j[i]} * 0) % 97]}})",
+                f"    return pd.DataFrame({{'v': [{value}]}})",
             ]
         return "\n".join(lines) + "\n"
 

@@ -258,8 +258,10 @@ class DuckDBIOManager:
                 try:
                     self._ensure_schema(cur, schema)
                     return self._write(cur, ctx.key, schema, table, location, source)
-                except _SourceFailed as failed:
-                    raise failed.error from None  # the value's own error (a relation's SQL)
+                except _SourceFailed as failed:  # the value's own error (a relation's SQL)
+                    if arrow is None:
+                        raise _as_duckdb_error(failed.error) from failed.error
+                    raise failed.error from None
                 except duckdb.TransactionException as exc:
                     attempt += 1
                     if attempt > _CONFLICT_RETRIES:
@@ -534,6 +536,24 @@ def _has_interval(t: pa.DataType) -> bool:
     if pa.types.is_duration(t) or pa.types.is_interval(t):
         return True
     return any(_has_interval(t.field(i).type) for i in range(t.num_fields))
+
+
+def _as_duckdb_error(exc: BaseException) -> BaseException:
+    """A relation's error as DuckDB raises it: pyarrow's stream reader hands DuckDB errors on
+    as ``OSError("Invalid Input Error: ...")``; give back ``duckdb.InvalidInputException``."""
+    import duckdb
+
+    if isinstance(exc, duckdb.Error) or not isinstance(exc, OSError):
+        return exc
+    text = str(exc)
+    head = text.split(":", 1)[0]
+    if not head.endswith(" Error"):
+        return exc
+    name = head[: -len(" Error")].title().replace(" ", "") + "Exception"
+    cls = getattr(duckdb, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, duckdb.Error)):
+        cls = duckdb.Error
+    return cls(text)
 
 
 def _as_arrow(value: object) -> pa.Table:

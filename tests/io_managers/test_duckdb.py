@@ -1,0 +1,428 @@
+"""DuckDBIOManager specifics: naming and quoting, transactional replace, locking, threads, crashes.
+
+What every manager shares is in ``test_contract.py``; this file covers what only the DuckDB
+warehouse does.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from assets_core.datahash import canonical_schema, hash_arrow
+from assets_core.errors import IOManagerError
+from assets_core.io import InputContext, OutputContext
+from assets_core.keys import AssetKey
+from assets_core.spec import AssetSpec
+from io_managers.duckdb import DuckDBIOManager, from_storage, quote_ident, quote_literal, table_for
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def out(key: str) -> OutputContext:
+    k = AssetKey.parse(key)
+    return OutputContext(k, AssetSpec(key=k))
+
+
+def inp(key: str, expected: object = pa.Table) -> InputContext:
+    k = AssetKey.parse(key)
+    return InputContext(k, AssetSpec(key=k), expected_type=expected)
+
+
+def load_arrow(io: DuckDBIOManager, key: str) -> pa.Table:
+    value = io.load(inp(key))
+    assert isinstance(value, pa.Table)
+    return value
+
+
+@pytest.fixture
+def io(tmp_path: Path) -> Iterator[DuckDBIOManager]:
+    manager = DuckDBIOManager(tmp_path / "warehouse.duckdb")
+    yield manager
+    manager.close()
+
+
+def tables(path: Path) -> list[tuple[str, str, str | None]]:
+    """``(schema, table, comment)`` of every table in the file, read by a plain connection."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.sql(
+            "select schema_name, table_name, comment from duckdb_tables() order by all"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+# --------------------------------------------------------------------------- naming
+
+
+def test_table_for() -> None:
+    assert table_for(AssetKey.parse("a/b/c")) == ("a__b", "c")
+    assert table_for(AssetKey.parse("a/c")) == ("a", "c")
+    assert table_for(AssetKey.parse("c")) == ("main", "c")
+    assert table_for(AssetKey.parse("x/a/b")) != table_for(AssetKey.parse("y/a/b"))
+
+
+def test_from_storage(tmp_path: Path) -> None:
+    manager = from_storage(tmp_path)
+    assert manager.path == tmp_path / "warehouse.duckdb"
+    stored = manager.save(out("marts/daily/revenue"), pa.table({"a": [1]}))
+    manager.close()
+    assert stored.location == f"{tmp_path / 'warehouse.duckdb'}::marts__daily.revenue"
+
+
+def test_layout_in_the_file(io: DuckDBIOManager) -> None:
+    for key in ("x/a/b", "y/a/b", "top", "x/a"):
+        io.save(out(key), pa.table({"k": [key]}))
+    io.close()
+    assert tables(io.path) == [
+        ("main", "top", "lumbung:top"),
+        ("x", "a", "lumbung:x/a"),
+        ("x__a", "b", "lumbung:x/a/b"),
+        ("y__a", "b", "lumbung:y/a/b"),
+    ]
+    for key in ("x/a/b", "y/a/b", "top", "x/a"):
+        assert load_arrow(io, key).column("k").to_pylist() == [key]
+
+
+HOSTILE = [
+    'a"b',
+    '"',
+    '""',
+    'x"; DROP TABLE canary; --',
+    "x'; DROP TABLE canary; --",
+    "with space",
+    "select",
+    "ünï.cödé",
+    "a.b",
+    "--",
+    "/* c */",
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_quote_ident_hostile_identifiers(name: str) -> None:
+    con = duckdb.connect()
+    con.execute("create table canary as select 1 as x")
+    ident = quote_ident(name)
+    con.execute(f"create schema {ident}")
+    con.execute(f"create table {ident}.{ident} as select {quote_literal(name)} as {ident}")
+    assert con.execute(
+        "select schema_name, table_name from duckdb_tables() where table_name <> 'canary'"
+    ).fetchall() == [(name, name)]
+    assert con.sql(f"select {ident} from {ident}.{ident}").fetchall() == [(name,)]
+    assert con.sql("select x from canary").fetchall() == [(1,)]
+    con.close()
+
+
+def test_quote_helpers_exact() -> None:
+    assert quote_ident("plain") == '"plain"'
+    assert quote_ident('a"b') == '"a""b"'
+    assert quote_literal("it's") == "'it''s'"
+    with pytest.raises(ValueError, match="NUL"):
+        quote_ident("a\x00b")
+    with pytest.raises(ValueError, match="NUL"):
+        quote_literal("a\x00b")
+
+
+def test_keys_mapping_to_one_table_are_refused(io: DuckDBIOManager) -> None:
+    io.save(out("a/b/c"), pa.table({"v": [1]}))
+    with pytest.raises(IOManagerError) as err:
+        io.save(out("a__b/c"), pa.table({"v": [2]}))
+    assert str(err.value) == (
+        f"a__b/c: table a__b.c in {io.path} already holds asset a/b/c; rename one of the two keys."
+    )
+    io.save(out("x"), pa.table({"v": [3]}))
+    with pytest.raises(IOManagerError, match=r"^main/x: table main\.x .* holds asset x;"):
+        io.save(out("main/x"), pa.table({"v": [4]}))
+    with pytest.raises(IOManagerError, match=r"^X: table main\.X .* holds asset x;"):
+        io.save(out("X"), pa.table({"v": [5]}))  # DuckDB identifiers ignore case
+    assert load_arrow(io, "a/b/c").column("v").to_pylist() == [1]
+    assert load_arrow(io, "x").column("v").to_pylist() == [3]
+    assert not io.exists(out("X"))
+
+
+# --------------------------------------------------------------------------- values
+
+
+def test_schema_change_round_trips(io: DuckDBIOManager) -> None:
+    key = "s/t"
+    steps = [
+        pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]}),
+        pd.DataFrame({"a": [1, 2], "b": ["x", "y"], "c": [0.5, 1.5]}),  # added
+        pd.DataFrame({"b": ["x"], "c": [2.5]}),  # removed
+        pd.DataFrame({"b": [1, 2], "c": ["2.5", "3"]}),  # retyped
+    ]
+    for df in steps:
+        stored = io.save(out(key), df)
+        back = io.load(inp(key, pd.DataFrame))
+        pd.testing.assert_frame_equal(back, df)
+        assert stored.data_version == hash_arrow(load_arrow(io, key))
+        assert stored.rows == len(df)
+
+
+def test_relation_saved_without_pandas(io: DuckDBIOManager) -> None:
+    con = duckdb.connect()
+    rel = con.sql("select i, i * 2 as j, 'v' || i as s from range(300000) t(i)")
+    stored = io.save(out("rel"), rel)
+    assert stored.rows == 300000
+    assert stored.schema == (("i", "int64"), ("j", "int64"), ("s", "string"))
+    back = load_arrow(io, "rel")
+    assert stored.data_version == hash_arrow(back) == hash_arrow(rel.to_arrow_table())
+    con.close()
+
+
+def test_zoned_timestamps_are_labelled_utc(io: DuckDBIOManager) -> None:
+    t = pa.table({"at": pa.array([0, None, 3_600_000_000], pa.timestamp("us", tz="Asia/Jakarta"))})
+    stored = io.save(out("z"), t)
+    back = load_arrow(io, "z")
+    assert back.schema.field("at").type == pa.timestamp("us", tz="UTC")
+    assert back.column("at").to_pylist() == t.column("at").to_pylist()  # same instants
+    assert stored.data_version == hash_arrow(back)
+
+
+def test_types_duckdb_converts_are_hashed_as_stored(io: DuckDBIOManager) -> None:
+    t = pa.table(
+        {
+            "d": pa.array([0, 86_400_000, None], pa.date64()),
+            "t": pa.array([1, None, 3], pa.time32("s")),
+            "f": pa.array([b"ab", None, b"cd"], pa.binary(2)),
+            "i": pa.array([1, 2, 3], pa.int64()),
+        }
+    )
+    stored = io.save(out("conv"), t)
+    back = load_arrow(io, "conv")
+    assert stored.data_version == hash_arrow(back)
+    assert stored.schema == canonical_schema(back.schema)
+    assert back.column("i").to_pylist() == [1, 2, 3]
+
+
+# --------------------------------------------------------------------------- atomicity
+
+
+def test_emptied_table_regression_old_rows_survive(io: DuckDBIOManager) -> None:
+    """A replace that failed after the new table had started filling must leave the old
+    table, rows and schema, exactly as it was (never an emptied or half-written table)."""
+    old = pa.table(
+        {"id": pa.array(range(1000), pa.int64()), "name": [f"n{i}" for i in range(1000)]}
+    )
+    version = io.save(out("r/t"), old).data_version
+    con = duckdb.connect()
+    new_schema_failing = con.sql(
+        "select i::varchar as id, i * 1.5 as amount, "
+        "case when i < 400000 then i else error('boom at ' || i) end as check_ "
+        "from range(500000) t(i)"
+    )
+    with pytest.raises(duckdb.InvalidInputException, match=r"^Invalid Input Error: boom at"):
+        io.save(out("r/t"), new_schema_failing)
+    back = load_arrow(io, "r/t")
+    assert back.column_names == ["id", "name"]
+    assert hash_arrow(back) == version
+    assert back.equals(old)
+    # the connection is clean afterwards: the next write goes through
+    io.save(out("r/t"), pa.table({"id": [7]}))
+    assert load_arrow(io, "r/t").column("id").to_pylist() == [7]
+    con.close()
+
+
+def test_a_write_duckdb_refuses_rolls_back(io: DuckDBIOManager) -> None:
+    old = pa.table({"a": [1, 2]})
+    version = io.save(out("f"), old).data_version
+    half = pa.table({"h": pa.array(np.array([1.0, 2.0], dtype=np.float16))})
+    with pytest.raises(IOManagerError) as err:
+        io.save(out("f"), half)
+    assert str(err.value).startswith(f"f: could not write {io.path}::main.f: ")
+    assert hash_arrow(load_arrow(io, "f")) == version
+    io.close()
+    assert tables(io.path) == [("main", "f", "lumbung:f")]
+
+
+def test_delete_and_exists_never_create_the_file(tmp_path: Path) -> None:
+    manager = DuckDBIOManager(tmp_path / "sub" / "w.duckdb")
+    assert not manager.exists(out("a"))
+    manager.delete(out("a"))
+    with pytest.raises(IOManagerError) as err:
+        manager.load(inp("a"))
+    assert str(err.value) == (
+        f"a: no stored output at {tmp_path / 'sub' / 'w.duckdb'}::main.a; materialize it first."
+    )
+    assert not (tmp_path / "sub" / "w.duckdb").exists()
+
+
+def test_partitions_are_refused_clearly(io: DuckDBIOManager) -> None:
+    ctx = OutputContext(AssetKey.parse("p"), AssetSpec(key=AssetKey.parse("p")), partition="d=1")
+    with pytest.raises(IOManagerError) as err:
+        io.save(ctx, pa.table({"a": [1]}))
+    assert str(err.value) == (
+        "p: the duckdb IO manager does not store partitions yet; "
+        "use io_manager='parquet' for partitioned assets."
+    )
+
+
+# --------------------------------------------------------------------------- processes
+
+
+HOLDER = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])
+con.execute("create table if not exists held as select 1 as x")
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def test_another_process_holding_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    script = tmp_path / "holder.py"
+    script.write_text(HOLDER)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        manager = DuckDBIOManager(path, lock_timeout=0.3)
+        message = (
+            f"{path} is locked by another process; wait for it to finish, "
+            "or use another storage folder."
+        )
+        with pytest.raises(IOManagerError) as err:
+            manager.save(out("a"), pa.table({"a": [1]}))
+        assert str(err.value) == message
+        assert err.value.__cause__ is None
+        with pytest.raises(IOManagerError) as err:
+            manager.exists(out("a"))
+        assert str(err.value) == message
+    finally:
+        proc.kill()
+        proc.wait()
+    manager.save(out("a"), pa.table({"a": [1]}))  # the file is free again
+    assert load_arrow(manager, "a").column("a").to_pylist() == [1]
+    manager.close()
+
+
+def test_file_is_released_for_other_processes(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    reader = (
+        "import sys, duckdb; con = duckdb.connect(sys.argv[1]); "
+        "print(con.sql('select count(*) from main.t').fetchall()[0][0])"
+    )
+    manager = DuckDBIOManager(path, idle_close=0)  # released as soon as an operation ends
+    manager.save(out("t"), pa.table({"a": [1, 2, 3]}))
+    done = subprocess.run([sys.executable, "-c", reader, str(path)], capture_output=True, text=True)
+    assert done.stdout.strip() == "3", done.stderr
+    kept = DuckDBIOManager(path)  # the default keeps it open briefly; close() releases it
+    kept.save(out("t"), pa.table({"a": [1, 2]}))
+    kept.close()
+    done = subprocess.run([sys.executable, "-c", reader, str(path)], capture_output=True, text=True)
+    assert done.stdout.strip() == "2", done.stderr
+
+
+# --------------------------------------------------------------------------- threads
+
+
+def test_threads_save_fifty_tables_at_once(io: DuckDBIOManager) -> None:
+    def table(i: int) -> pa.Table:
+        n = 2000 + i
+        return pa.table({"i": pa.array(np.arange(n) * i), "s": pa.array([f"{i}"] * n)})
+
+    keys = [f"g{i % 5}/sub{i % 3}/t{i}" for i in range(50)]
+
+    def save(i: int) -> str:
+        return io.save(out(keys[i]), table(i)).data_version
+
+    with ThreadPoolExecutor(16) as pool:
+        versions = list(pool.map(save, range(50)))
+    for i, key in enumerate(keys):
+        back = load_arrow(io, key)
+        assert back.num_rows == 2000 + i
+        assert hash_arrow(back) == versions[i] == hash_arrow(table(i))
+    with ThreadPoolExecutor(16) as pool:  # and loads and rewrites mixed together
+        list(pool.map(lambda i: io.load(inp(keys[i])) if i % 2 else save(i), range(50)))
+
+
+# --------------------------------------------------------------------------- crashes
+
+
+WRITER = """
+import sys
+import numpy as np
+import pyarrow as pa
+from assets_core.io import OutputContext
+from assets_core.keys import AssetKey
+from assets_core.spec import AssetSpec
+from io_managers.duckdb import DuckDBIOManager
+
+def version(v):
+    n = 2_000_000
+    return pa.table({"i": pa.array(np.arange(n) + v), "x": pa.array(np.full(n, v * 0.5))})
+
+manager = DuckDBIOManager(sys.argv[1])
+key = AssetKey.parse("crash/table")
+ctx = OutputContext(key, AssetSpec(key=key))
+tables = [version(1), version(2)]
+n = 0
+while True:
+    manager.save(ctx, tables[n % 2])
+    n += 1
+    if n == 1:
+        print("ready", flush=True)
+"""
+
+
+def _versions() -> set[str]:
+    n = 2_000_000
+    return {
+        hash_arrow(pa.table({"i": pa.array(np.arange(n) + v), "x": pa.array(np.full(n, v * 0.5))}))
+        for v in (1, 2)
+    }
+
+
+def _sigkill_trials(tmp_path: Path, trials: int, seed: int) -> None:
+    path = tmp_path / "w.duckdb"
+    script = tmp_path / "writer.py"
+    script.write_text(textwrap.dedent(WRITER))
+    known = _versions()
+    rng = random.Random(seed)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for _ in range(trials):
+        proc = subprocess.Popen(
+            [sys.executable, str(script), str(path)], stdout=subprocess.PIPE, text=True, env=env
+        )
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "ready"
+            time.sleep(rng.uniform(0.0, 0.8))
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        manager = DuckDBIOManager(path, lock_timeout=10)
+        try:
+            back = load_arrow(manager, "crash/table")
+            assert back.num_rows == 2_000_000
+            assert hash_arrow(back) in known
+        finally:
+            manager.close()
+
+
+def test_sigkill_during_writes_leaves_one_complete_version(tmp_path: Path) -> None:
+    _sigkill_trials(tmp_path, trials=5, seed=1)
+
+
+@pytest.mark.slow
+def test_sigkill_during_writes_many_trials(tmp_path: Path) -> None:
+    _sigkill_trials(tmp_path, trials=25, seed=2)

@@ -263,11 +263,15 @@ class Definitions:
         from assets_core.selection import AssetInfo
 
         out = {}
+        paths: dict[str, str] = {}
         for k, a in self.assets.items():
-            try:
-                path = Path(a.file).resolve().relative_to(self.root).as_posix()
-            except ValueError:
-                path = Path(a.file).as_posix()
+            path = paths.get(a.file)
+            if path is None:
+                try:
+                    path = Path(a.file).resolve().relative_to(self.root).as_posix()
+                except ValueError:
+                    path = Path(a.file).as_posix()
+                paths[a.file] = path
             out[k] = AssetInfo(
                 key=k,
                 group=a.spec.group,

@@ -2,17 +2,21 @@
 
 Edges point from an upstream key to the key that depends on it. The graph is immutable once
 built; every order it returns is deterministic (ties broken by key), so plans, listings and
-lineage read the same on every run.
+lineage read the same on every run. The traversals planning and selection run on every
+command use plain adjacency tuples (fast); networkx serves the rarer graph algorithms.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping
 from functools import cached_property
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from assets_core.keys import AssetKey
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 class AssetGraph:
@@ -21,32 +25,52 @@ class AssetGraph:
     def __init__(self, upstream: Mapping[AssetKey, Iterable[AssetKey]]) -> None:
         """``upstream`` maps each key to its upstream keys; keys it names that are not
         themselves in the mapping are left out (validation reports them)."""
-        g: nx.DiGraph = nx.DiGraph()
-        g.add_nodes_from(upstream)
-        g.add_edges_from((u, k) for k, ups in upstream.items() for u in ups if u in upstream)
-        self._g = g
+        children: dict[AssetKey, list[AssetKey]] = {k: [] for k in upstream}
+        parents: dict[AssetKey, tuple[AssetKey, ...]] = {}
+        for k, ups in upstream.items():
+            ps = tuple(sorted({u for u in ups if u in children}))
+            parents[k] = ps
+            for p in ps:
+                children[p].append(k)
+        self._parents = parents
+        self._children = {k: tuple(sorted(v)) for k, v in children.items()}
 
-    @property
+    @cached_property
     def keys(self) -> frozenset[AssetKey]:
-        return frozenset(self._g.nodes)
+        return frozenset(self._parents)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._g
+        return key in self._parents
 
     def __len__(self) -> int:
-        return int(self._g.number_of_nodes())
+        return len(self._parents)
 
-    def parents(self, key: AssetKey) -> list[AssetKey]:
-        return sorted(self._g.predecessors(key))
+    def parents(self, key: AssetKey) -> tuple[AssetKey, ...]:
+        """Direct upstream keys, sorted."""
+        return self._parents[key]
 
-    def children(self, key: AssetKey) -> list[AssetKey]:
-        return sorted(self._g.successors(key))
+    def children(self, key: AssetKey) -> tuple[AssetKey, ...]:
+        """Direct downstream keys, sorted."""
+        return self._children[key]
+
+    @cached_property
+    def _nx(self) -> nx.DiGraph:
+        import networkx as nx
+
+        g = nx.DiGraph()
+        g.add_nodes_from(self._parents)
+        g.add_edges_from((p, k) for k, ps in self._parents.items() for p in ps)
+        return g
 
     def find_cycle(self) -> list[AssetKey] | None:
         """One cycle as a closed path ``[a, b, a]``, or ``None``; the same cycle every time."""
+        if len(self._order) == len(self._parents):
+            return None  # a full topological order exists: no cycle
+        import networkx as nx
+
         try:
-            edges = nx.find_cycle(self._g, source=sorted(self._g.nodes))
-        except nx.NetworkXNoCycle:
+            edges = nx.find_cycle(self._nx, source=sorted(self._parents))
+        except nx.NetworkXNoCycle:  # pragma: no cover - the order above says there is one
             return None
         path = [edges[0][0]] + [v for _, v in edges]
         # Rotate so the smallest key starts the path: stable wording across runs.
@@ -57,7 +81,20 @@ class AssetGraph:
 
     @cached_property
     def _order(self) -> tuple[AssetKey, ...]:
-        return tuple(nx.lexicographical_topological_sort(self._g, key=lambda k: k.path))
+        """Kahn's algorithm, always taking the smallest ready key; stops short on a cycle."""
+        waiting = {k: len(ps) for k, ps in self._parents.items()}
+        ready = [k for k, n in waiting.items() if n == 0]
+        heapq.heapify(ready)
+        out: list[AssetKey] = []
+        children = self._children
+        while ready:
+            k = heapq.heappop(ready)
+            out.append(k)
+            for c in children[k]:
+                waiting[c] -= 1
+                if waiting[c] == 0:
+                    heapq.heappush(ready, c)
+        return tuple(out)
 
     @cached_property
     def _position(self) -> dict[AssetKey, int]:
@@ -73,31 +110,34 @@ class AssetGraph:
     def ancestors(self, keys: Iterable[AssetKey], depth: int | None = None) -> set[AssetKey]:
         """Keys upstream of any of ``keys`` within ``depth`` hops (all when ``None``),
         by shortest distance; the given keys themselves are not included."""
-        return self._reach(keys, depth, self._g.predecessors)
+        return _reach(keys, depth, self._parents)
 
     def descendants(self, keys: Iterable[AssetKey], depth: int | None = None) -> set[AssetKey]:
         """Keys downstream of any of ``keys`` within ``depth`` hops (all when ``None``)."""
-        return self._reach(keys, depth, self._g.successors)
-
-    @staticmethod
-    def _reach(keys: Iterable[AssetKey], depth: int | None, step: object) -> set[AssetKey]:
-        frontier = set(keys)
-        seen = set(frontier)
-        found: set[AssetKey] = set()
-        hops = 0
-        while frontier and (depth is None or hops < depth):
-            nxt: set[AssetKey] = set()
-            for k in frontier:
-                for n in step(k):  # type: ignore[operator]
-                    if n not in seen:
-                        seen.add(n)
-                        nxt.add(n)
-            found |= nxt
-            frontier = nxt
-            hops += 1
-        return found
+        return _reach(keys, depth, self._children)
 
     def subgraph(self, keys: Iterable[AssetKey]) -> AssetGraph:
         """The graph restricted to ``keys`` (edges among them only)."""
         keep = set(keys)
-        return AssetGraph({k: [p for p in self._g.predecessors(k) if p in keep] for k in keep})
+        return AssetGraph({k: [p for p in self._parents[k] if p in keep] for k in keep})
+
+
+def _reach(
+    keys: Iterable[AssetKey],
+    depth: int | None,
+    step: Mapping[AssetKey, tuple[AssetKey, ...]],
+) -> set[AssetKey]:
+    frontier = list(keys)
+    start = set(frontier)
+    seen = set(start)
+    hops = 0
+    while frontier and (depth is None or hops < depth):
+        nxt = []
+        for k in frontier:
+            for n in step[k]:
+                if n not in seen:
+                    seen.add(n)
+                    nxt.append(n)
+        frontier = nxt
+        hops += 1
+    return seen - start

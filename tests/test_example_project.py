@@ -1,0 +1,54 @@
+"""The example project runs end to end, in a copy, the way the README runs it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assets_core import load_project
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "example_project"
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> Path:
+    dest = tmp_path / "example_project"
+    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns(".lumbung", "__pycache__"))
+    return dest
+
+
+def test_materialize_then_nothing_to_do(example: Path) -> None:
+    defs = load_project(example)
+    result = defs.materialize()
+    assert result.success, result.errors
+    assert sorted(str(k) for k in result.materialized) == [
+        "customers",
+        "orders",
+        "revenue_by_day",
+        "stg_customers",
+        "stg_orders",
+        "stg_payments",
+    ]
+    assert (example / ".lumbung" / "parquet" / "customers.parquet").exists()
+    assert (example / ".lumbung" / "warehouse.duckdb").exists()
+    customers = defs.load("customers")
+    assert customers.number_of_orders.sum() == 99  # type: ignore[union-attr]
+    defs.close()
+    again = load_project(example)
+    assert again.plan().steps == ()
+
+
+def test_editing_a_helper_replans_its_callers(example: Path) -> None:
+    load_project(example).materialize()
+    path = example / "assets.py"
+    path.write_text(path.read_text().replace("CENTS = 100", "CENTS = 100.0"))
+    plan = load_project(example).plan()
+    assert [(str(s.key), s.status) for s in plan.steps] == [
+        ("stg_payments", "stale"),
+        ("orders", "pending"),
+        ("customers", "pending"),
+        ("revenue_by_day", "pending"),
+    ]
+    assert plan.steps[0].reasons[0].message == "code changed (assets:CENTS)"

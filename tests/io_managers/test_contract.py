@@ -112,7 +112,7 @@ class Consumer:
             key,
             AssetSpec(key=key),
             expected_type=expected,
-            consumer=AssetKey("consumer"),
+            consumer=AssetKey(("consumer",)),
             param="up",
             _duckdb=self.holder,
         )

@@ -1,0 +1,434 @@
+"""ParquetIOManager: layout, path safety, pruning, metadata, temp files, crash safety, engine."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from importlib import metadata
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from assets_core.datahash import hash_arrow
+from assets_core.errors import IOManagerError
+from assets_core.io import InputContext, IOManager, OutputContext
+from assets_core.keys import AssetKey
+from assets_core.spec import AssetSpec
+from io_managers.parquet import METADATA_KEY, ParquetIOManager, from_storage
+from tests.conftest import ProjectDir
+
+KEY = AssetKey(("a", "b", "c"))
+
+
+def out(key: AssetKey = KEY, partition: str | None = None) -> OutputContext:
+    return OutputContext(key, AssetSpec(key=key), partition=partition)
+
+
+def inp(expected: object = None, key: AssetKey = KEY) -> InputContext:
+    return InputContext(key, AssetSpec(key=key), expected_type=expected)
+
+
+def forged(*parts: str) -> AssetKey:
+    """A key that skipped validation (defence in depth: the manager checks again)."""
+    key = object.__new__(AssetKey)
+    object.__setattr__(key, "path", parts)
+    object.__setattr__(key, "_str", "/".join(parts))
+    object.__setattr__(key, "_hash", hash(parts))
+    return key
+
+
+def files(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+# --------------------------------------------------------------------------- layout
+
+
+def test_protocol_entry_point_and_storage_folder(tmp_path: Path) -> None:
+    io = from_storage(tmp_path)
+    assert isinstance(io, IOManager)
+    assert io.root == tmp_path / "parquet"
+    eps = {ep.name: ep for ep in metadata.entry_points(group="lumbung.io_managers")}
+    assert eps["parquet"].load() is from_storage
+
+
+def test_layout(tmp_path: Path) -> None:
+    io = ParquetIOManager(tmp_path)
+    stored = io.save(out(), pa.table({"v": [1]}))
+    assert stored.location == str(tmp_path / "a" / "b" / "c.parquet")
+    io.save(out(AssetKey.parse("top")), pa.table({"v": [1]}))
+    io.save(out(KEY, "day=2024-01-01"), pa.table({"v": [2]}))
+    assert files(tmp_path) == ["a/b/c.parquet", "a/b/c/day=2024-01-01/part.parquet", "top.parquet"]
+    back = io.load(
+        InputContext(KEY, AssetSpec(key=KEY), expected_type=pa.Table, partition="day=2024-01-01")
+    )
+    assert back.column("v").to_pylist() == [2]  # type: ignore[attr-defined]
+
+
+def test_similar_keys_never_collide(tmp_path: Path) -> None:
+    io = ParquetIOManager(tmp_path)
+    x, y = AssetKey(("x", "a", "b")), AssetKey(("y", "a", "b"))
+    io.save(out(x), pa.table({"v": ["x"]}))
+    io.save(out(y), pa.table({"v": ["y"]}))
+    assert files(tmp_path) == ["x/a/b.parquet", "y/a/b.parquet"]
+    assert io.load(inp(pa.Table, x)).column("v").to_pylist() == ["x"]  # type: ignore[attr-defined]
+    assert io.load(inp(pa.Table, y)).column("v").to_pylist() == ["y"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "parts", [("..", "evil"), ("a", "..", "..", "evil"), ("/etc", "passwd"), ("a/b",), ("",)]
+)
+def test_no_key_escapes_the_root(tmp_path: Path, parts: tuple[str, ...]) -> None:
+    io = ParquetIOManager(tmp_path / "root")
+    key = forged(*parts)
+    with pytest.raises(IOManagerError) as err:
+        io.save(out(key), pa.table({"v": [1]}))
+    assert str(err.value) == f"{key}: the key does not name a file under {tmp_path / 'root'}."
+    assert files(tmp_path) == []
+
+
+def test_a_symlink_out_of_the_root_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "a").symlink_to(outside)
+    io = ParquetIOManager(root)
+    with pytest.raises(IOManagerError) as err:
+        io.save(out(AssetKey(("a", "b"))), pa.table({"v": [1]}))
+    assert str(err.value) == (
+        f"a/b: {root / 'a' / 'b.parquet'} is outside the storage folder {root}."
+    )
+    assert list(outside.iterdir()) == []
+
+
+@pytest.mark.parametrize("partition", ["..", "", "a/b", ".hidden", "x\\y"])
+def test_bad_partition_names(tmp_path: Path, partition: str) -> None:
+    io = ParquetIOManager(tmp_path)
+    with pytest.raises(IOManagerError) as err:
+        io.save(out(KEY, partition), pa.table({"v": [1]}))
+    assert str(err.value) == (
+        f"a/b/c: partition {partition!r} cannot be a folder name; "
+        "use letters, digits, '=', '-' and '_'."
+    )
+
+
+def test_delete_prunes_empty_folders_up_to_the_root(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    io = ParquetIOManager(root)
+    io.save(out(), pa.table({"v": [1]}))
+    io.save(out(AssetKey(("a", "d"))), pa.table({"v": [1]}))
+    io.delete(out())
+    assert files(root) == ["a/d.parquet"]
+    assert not (root / "a" / "b").exists()
+    io.delete(out(AssetKey(("a", "d"))))
+    assert root.is_dir() and list(root.iterdir()) == []  # the root itself stays
+    assert tmp_path.is_dir()
+    io.delete(out())  # nothing there: fine
+
+
+def test_missing_output_message(tmp_path: Path) -> None:
+    io = ParquetIOManager(tmp_path)
+    with pytest.raises(IOManagerError) as err:
+        io.load(inp(pa.Table))
+    path = tmp_path / "a" / "b" / "c.parquet"
+    assert str(err.value) == f"a/b/c: no stored output at {path}; materialize it first."
+
+
+# --------------------------------------------------------------------------- contents
+
+
+def test_metadata_holds_the_data_version(tmp_path: Path) -> None:
+    io = ParquetIOManager(tmp_path)
+    stored = io.save(out(), pd.DataFrame({"v": [1, 2]}))
+    meta = pq.read_metadata(stored.location).metadata
+    assert meta[METADATA_KEY.encode()].decode() == stored.data_version
+    assert stored.bytes == os.path.getsize(stored.location)
+    # our key never leaks into what loads, so a re-save of a loaded table is clean
+    back = io.load(inp(pa.Table))
+    assert isinstance(back, pa.Table)
+    assert METADATA_KEY.encode() not in (back.schema.metadata or {})
+    again = io.save(out(), back.replace_schema_metadata({METADATA_KEY: "stale"}))
+    assert again.data_version == stored.data_version
+    meta = pq.read_metadata(again.location).metadata
+    assert meta[METADATA_KEY.encode()].decode() == stored.data_version
+
+
+def test_named_index_round_trips(tmp_path: Path) -> None:
+    io = ParquetIOManager(tmp_path)
+    df = pd.DataFrame({"v": [1.5, 2.5]}, index=pd.Index(["p", "q"], name="code"))
+    io.save(out(), df)
+    pd.testing.assert_frame_equal(io.load(inp()), df)  # type: ignore[arg-type]
+
+
+def test_types_parquet_widens_still_match_their_version(tmp_path: Path) -> None:
+    io = ParquetIOManager(tmp_path)
+    t = pa.table(
+        {
+            "d64": pa.array([datetime.date(2020, 1, 2), None], pa.date64()),
+            "t32": pa.array([5, None], pa.time32("s")),
+            "ts": pa.array([1, None], pa.timestamp("s", tz="UTC")),
+            "nested": pa.array([[1], None], pa.list_(pa.timestamp("s"))),
+        }
+    )
+    stored = io.save(out(), t)
+    back = io.load(inp(pa.Table))
+    assert isinstance(back, pa.Table)
+    assert stored.data_version == hash_arrow(back)
+    assert back.to_pylist() == t.to_pylist()
+
+
+def test_unstorable_column_is_named(tmp_path: Path) -> None:
+    io = ParquetIOManager(tmp_path)
+    io.save(out(), pa.table({"v": [1]}))
+    bad = pa.table({"v": [1], "span": pa.array([None], pa.month_day_nano_interval())})
+    with pytest.raises(IOManagerError) as err:
+        io.save(out(), bad)
+    assert str(err.value) == (
+        "a/b/c: the parquet IO manager cannot store column 'span' of type "
+        "month_day_nano_interval; cast it to a supported type or use the duckdb IO manager."
+    )
+    assert files(tmp_path) == ["a/b/c.parquet"]
+
+
+def test_duckdb_load_scans_the_file_in_place(tmp_path: Path) -> None:
+    io = ParquetIOManager(tmp_path)
+    io.save(out(), pa.table({"v": list(range(10))}))
+    ctx = inp(duckdb.DuckDBPyRelation)
+    rel = io.load(ctx)
+    assert isinstance(rel, duckdb.DuckDBPyRelation)
+    assert "parquet" in rel.explain().lower()
+    assert rel.aggregate("sum(v)").fetchall() == [(45,)]
+    (tmp_path / "a" / "b" / "c.parquet").unlink()
+    with pytest.raises(duckdb.IOException):  # nothing was copied: the scan needs the file
+        rel.aggregate("sum(v)").fetchall()
+
+
+def test_duckdb_relation_is_streamed_in_row_groups(tmp_path: Path) -> None:
+    io = ParquetIOManager(tmp_path)
+    con = duckdb.connect()
+    rel = con.sql("select i, i % 7 as k from range(2500000) t(i)")
+    stored = io.save(out(), rel)
+    assert stored.rows == 2_500_000
+    assert stored.data_version == hash_arrow(rel.to_arrow_table())
+    assert pq.read_metadata(stored.location).num_row_groups >= 2
+    con.close()
+
+
+# --------------------------------------------------------------------------- temp files
+
+
+def test_no_temp_file_after_success_or_failure(tmp_path: Path) -> None:
+    io = ParquetIOManager(tmp_path)
+    io.save(out(), pa.table({"v": [1]}))
+    assert files(tmp_path) == ["a/b/c.parquet"]
+    con = duckdb.connect()
+    failing = con.sql(
+        "select case when i < 1500000 then i else error('boom') end as v from range(2000000) t(i)"
+    )
+    with pytest.raises(Exception, match="boom"):
+        io.save(out(), failing)
+    con.close()
+    with pytest.raises(IOManagerError):
+        io.save(out(), {"v": [1]})
+    with pytest.raises(pa.ArrowException):
+        io.save(out(), pd.DataFrame({"v": [1, "x"]}))
+    assert files(tmp_path) == ["a/b/c.parquet"]
+    assert io.load(inp(pa.Table)).column("v").to_pylist() == [1]  # type: ignore[attr-defined]
+
+
+def test_an_interrupt_while_writing_removes_the_temp_file(tmp_path: Path) -> None:
+    io = ParquetIOManager(tmp_path)
+    io.save(out(), pa.table({"v": [1]}))
+
+    def batches():  # type: ignore[no-untyped-def]
+        yield pa.record_batch({"v": [2]})
+        raise KeyboardInterrupt
+
+    reader = pa.RecordBatchReader.from_batches(pa.schema({"v": pa.int64()}), batches())
+    con = duckdb.connect()
+    rel = con.from_arrow(reader)
+    with pytest.raises(BaseException):  # noqa: B017 - whatever the library wraps it in
+        io.save(out(), rel)
+    con.close()
+    assert files(tmp_path) == ["a/b/c.parquet"]
+
+
+def test_delete_removes_orphaned_temp_files_of_dead_writers(tmp_path: Path) -> None:
+    io = ParquetIOManager(tmp_path)
+    io.save(out(), pa.table({"v": [1]}))
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    orphan = tmp_path / "a" / "b" / f".c.parquet.tmp-{dead.stdout.strip()}-abcd1234"
+    live = tmp_path / "a" / "b" / f".c.parquet.tmp-{os.getpid()}-abcd1234"
+    orphan.write_bytes(b"partial")
+    live.write_bytes(b"in progress")
+    assert io.exists(out())
+    io.delete(out())
+    assert not orphan.exists()
+    assert live.exists()  # a save of this process may still be writing it
+
+
+def test_concurrent_saves_of_one_key_leave_one_whole_version(tmp_path: Path) -> None:
+    io = ParquetIOManager(tmp_path)
+    tables = [pa.table({"v": [i] * 50_000}) for i in range(6)]
+    versions = {}
+    lock = threading.Lock()
+
+    def save(t: pa.Table) -> None:
+        v = io.save(out(), t).data_version
+        with lock:
+            versions[v] = t
+
+    threads = [threading.Thread(target=save, args=(t,)) for t in tables]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(versions) == 6
+    back = io.load(inp(pa.Table))
+    assert hash_arrow(back) in versions  # type: ignore[arg-type]
+    assert files(tmp_path) == ["a/b/c.parquet"]
+
+
+# --------------------------------------------------------------------------- SIGKILL
+
+WRITER = """
+import sys
+import numpy as np
+import pyarrow as pa
+from assets_core.io import OutputContext
+from assets_core.keys import AssetKey
+from assets_core.spec import AssetSpec
+from io_managers.parquet import ParquetIOManager
+
+rows = int(sys.argv[2])
+io = ParquetIOManager(sys.argv[1])
+key = AssetKey(("big", "table"))
+ctx = OutputContext(key, AssetSpec(key=key))
+base = np.arange(rows, dtype=np.int64)
+tables = [
+    pa.table({"i": base, "x": base * 0.5, "s": pa.array(base % 1000).cast(pa.string())}),
+    pa.table({"i": base + 1, "x": base * 0.25, "s": pa.array(base % 997).cast(pa.string())}),
+]
+n = 0
+while True:
+    stored = io.save(ctx, tables[n % 2])
+    print(stored.data_version, flush=True)
+    n += 1
+"""
+
+
+def _kill_trials(tmp_path: Path, trials: int, rows: int, seed: int) -> int:
+    """Kill a writer ``trials`` times; the number of kills that caught a save mid-write."""
+    mid_write = 0
+    rng = random.Random(seed)
+    root = tmp_path / "store"
+    io = ParquetIOManager(root)
+    key = AssetKey(("big", "table"))
+    path = root / "big" / "table.parquet"
+    known: set[str] = set()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    for _ in range(trials):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(WRITER), str(root), str(rows)],
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        assert proc.stdout is not None
+        start = time.monotonic()
+        first = proc.stdout.readline().strip()  # one whole save before the kill window
+        assert first, "the writer died before its first save"
+        known.add(first)
+        one_save = time.monotonic() - start
+        time.sleep(rng.uniform(0.0, min(one_save, 2.0) * 1.5))
+        os.kill(proc.pid, signal.SIGKILL)
+        rest, _ = proc.communicate()
+        known.update(rest.split())
+        assert proc.returncode == -signal.SIGKILL
+        # The stored file is one complete version: readable, and its hash is a known one.
+        assert len(known) <= 2
+        table = pq.read_table(path)
+        version = hash_arrow(table)
+        assert version in known
+        assert pq.read_metadata(path).metadata[METADATA_KEY.encode()].decode() == version
+        assert table.num_rows == rows
+        # Leftovers are hidden temp siblings, never mistaken for the output.
+        names = set(os.listdir(path.parent)) - {"table.parquet"}
+        assert all(n.startswith(".table.parquet.tmp-") for n in names), names
+        mid_write = len(names)  # each killed writer leaves at most one orphan of its own
+        ctx = OutputContext(key, AssetSpec(key=key))
+        assert io.exists(ctx)
+        back = io.load(InputContext(key, AssetSpec(key=key), expected_type=pa.Table))
+        assert hash_arrow(back) == version  # type: ignore[arg-type]
+    io.delete(OutputContext(key, AssetSpec(key=key)))
+    assert list(root.iterdir()) == []  # the orphans of the killed writers went too
+    return mid_write
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_sigkill_leaves_a_whole_version(tmp_path: Path) -> None:
+    _kill_trials(tmp_path, trials=5, rows=250_000, seed=1)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_sigkill_leaves_a_whole_version_many_trials(tmp_path: Path) -> None:
+    assert _kill_trials(tmp_path, trials=24, rows=2_500_000, seed=2) > 0
+
+
+# --------------------------------------------------------------------------- engine
+
+CHAIN = """
+import pandas as pd
+from assets_core import asset
+
+@asset
+def raw() -> pd.DataFrame:
+    return pd.DataFrame({"v": [1, 2, 3]})
+
+@asset
+def doubled(raw: pd.DataFrame) -> pd.DataFrame:
+    return raw.assign(w=raw["v"] * 2)
+"""
+
+
+def test_through_the_engine(project: ProjectDir, tmp_path: Path) -> None:
+    project.write("assets.py", CHAIN)
+    storage = tmp_path / "lumbung"
+    defs = project.defs(default_io_manager="parquet", io_managers={}, storage=storage)
+    result = defs.materialize()
+    assert sorted(map(str, result.materialized)) == ["doubled", "raw"]
+    stored = storage / "parquet" / "doubled.parquet"
+    assert stored.is_file()
+    defs.close()
+
+    again = project.defs(default_io_manager="parquet", io_managers={}, storage=storage)
+    assert not again.plan()
+    loaded = again.load("doubled")
+    assert isinstance(loaded, pd.DataFrame)
+    assert loaded.to_dict("list") == {"v": [1, 2, 3], "w": [2, 4, 6]}
+
+    stored.unlink()
+    plan = again.plan()
+    step = plan.step("doubled")
+    assert step is not None
+    assert [r.code for r in step.reasons] == ["output_missing"]
+    assert str(stored) in step.reasons[0].message
+    again.close()

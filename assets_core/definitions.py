@@ -334,7 +334,7 @@ class Definitions:
 
         scope = self.graph.ancestors(selected) | selected
         python = [k for k in scope if isinstance(self.assets[k], Asset)]
-        state = self.state.latest(python)
+        state = self.state.latest(python, detail=False)
         sources = self.observe_sources(k for k in scope if not isinstance(self.assets[k], Asset))
 
         def exists(asset: Asset) -> bool:

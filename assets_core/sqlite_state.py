@@ -101,6 +101,13 @@ _LATEST_SQL = (
     'm."rows", m.bytes, m.location, m."schema", m.error, m."partition" '
     "FROM latest l LEFT JOIN materializations m ON m.id = l.success_id"
 )
+# latest(detail=False): just what planning compares.
+_PLAN_SQL = (
+    "SELECT l.key, l.last_outcome, l.last_attempt_at, m.id, m.code_version, m.data_version, "
+    "m.inputs, m.code_components, m.started_at, m.ended_at, m.location "
+    "FROM latest l LEFT JOIN materializations m ON m.id = l.success_id"
+)
+_SCAN_ALL_ABOVE = 2000  # asking for more keys than this: read every row, filter in Python
 _EMPTY: Mapping[Any, Any] = MappingProxyType({})
 _Schema = tuple[tuple[str, str], ...]
 _IN_LIST = "(SELECT value FROM json_each(?))"  # a whole key list bound as one JSON parameter
@@ -224,29 +231,76 @@ class SQLiteStateStore:
 
     # -- reads -------------------------------------------------------------------------------
 
-    def latest(self, keys: Iterable[AssetKey] | None = None) -> dict[AssetKey, AssetState]:
+    def latest(
+        self, keys: Iterable[AssetKey] | None = None, *, detail: bool = True
+    ) -> dict[AssetKey, AssetState]:
         """The state of every given key that has records (all known keys when ``None``).
 
-        One query joining ``latest`` to the last successful record. ``inputs`` and
-        ``code_components`` are decoded from JSON on first use.
+        One query joining ``latest`` to the last successful record; ``code_components`` is
+        decoded from JSON on first use. ``detail=False`` (planning) reads only the columns
+        the planner compares.
         """
-        by_text: dict[str, AssetKey]
+        by_text: dict[str, AssetKey] = {}
+        wanted: set[str] | None = None
+        sql = _LATEST_SQL if detail else _PLAN_SQL
+        if keys is not None:
+            by_text = {str(k): k for k in keys}
+            if not by_text:
+                return {}
+            if len(by_text) > _SCAN_ALL_ABOVE:
+                wanted = set(by_text)
         with self._guard() as con:
-            if keys is None:
-                by_text = {}
-                rows = con.execute(_LATEST_SQL).fetchall()
+            if keys is None or wanted is not None:
+                rows = con.execute(sql).fetchall()
             else:
-                by_text = {str(k): k for k in keys}
-                if not by_text:
-                    return {}
-                rows = con.execute(
-                    f"{_LATEST_SQL} WHERE l.key IN {_IN_LIST}", (_json(list(by_text)),)
-                ).fetchall()
+                where = f"{sql} WHERE l.key IN {_IN_LIST}"
+                rows = con.execute(where, (_json(list(by_text)),)).fetchall()
+        if detail:
+            return self._detailed(rows, by_text)
         # The hot loop of planning: one tuple unpack and two constructors per asset.
         out: dict[AssetKey, AssetState] = {}
         empty = _EMPTY
         record = MaterializationRecord
         state = AssetState
+        for (
+            text,
+            last_outcome,
+            last_attempt_at,
+            rowid,
+            code_version,
+            data_version,
+            inputs,
+            components,
+            started_at,
+            ended_at,
+            location,
+        ) in rows:
+            if wanted is not None and text not in wanted:
+                continue
+            key = by_text.get(text)
+            if key is None:
+                key = by_text[text] = AssetKey.parse(text)
+            if rowid is None:  # never materialized (or its success was forgotten)
+                out[key] = state(None, last_outcome, last_attempt_at)
+                continue
+            last = record(
+                key,
+                "",
+                "materialized",
+                code_version,
+                data_version,
+                empty if inputs is None else _decode_inputs(inputs, by_text),
+                empty if components is None else _LazyComponents(components),
+                started_at,
+                ended_at,
+                location=location,
+            )
+            out[key] = state(last, last_outcome, last_attempt_at)
+        return out
+
+    @staticmethod
+    def _detailed(rows: list[Any], by_text: dict[str, AssetKey]) -> dict[AssetKey, AssetState]:
+        out: dict[AssetKey, AssetState] = {}
         for (
             text,
             last_outcome,
@@ -268,17 +322,17 @@ class SQLiteStateStore:
             key = by_text.get(text)
             if key is None:
                 key = by_text[text] = AssetKey.parse(text)
-            if run_id is None:  # never materialized (or its success was forgotten)
-                out[key] = state(None, last_outcome, last_attempt_at)
+            if run_id is None:
+                out[key] = AssetState(None, last_outcome, last_attempt_at)
                 continue
-            last = record(
+            last = MaterializationRecord(
                 key,
                 run_id,
                 "materialized",
                 code_version,
                 data_version,
-                empty if inputs is None else _LazyInputs(inputs, by_text),
-                empty if components is None else _LazyComponents(components),
+                _EMPTY if inputs is None else _decode_inputs(inputs, by_text),
+                _EMPTY if components is None else _LazyComponents(components),
                 started_at,
                 ended_at,
                 nrows,
@@ -288,7 +342,7 @@ class SQLiteStateStore:
                 error,
                 partition,
             )
-            out[key] = state(last, last_outcome, last_attempt_at)
+            out[key] = AssetState(last, last_outcome, last_attempt_at)
         return out
 
     def history(self, key: AssetKey | None = None, limit: int = 50) -> list[MaterializationRecord]:
@@ -513,7 +567,7 @@ def _record_from_row(
         cast(Outcome, outcome),
         code_version,
         data_version,
-        _EMPTY if inputs is None else _LazyInputs(inputs, keys),
+        _EMPTY if inputs is None else _decode_inputs(inputs, keys),
         _EMPTY if components is None else _LazyComponents(components),
         started_at,
         ended_at,
@@ -526,46 +580,15 @@ def _record_from_row(
     )
 
 
-class _LazyInputs(Mapping[AssetKey, "str | None"]):
-    """A record's ``inputs``, parsed from its JSON text on first use.
-
-    ``keys`` is shared by every record of one read, so each upstream key is parsed once.
-    """
-
-    __slots__ = ("_data", "_keys", "_text")
-
-    def __init__(self, text: str, keys: dict[str, AssetKey]) -> None:
-        self._text = text
-        self._keys = keys
-        self._data: dict[AssetKey, str | None] | None = None
-
-    def _decoded(self) -> dict[AssetKey, str | None]:
-        data = self._data
-        if data is None:
-            keys = self._keys
-            data = {}
-            for text, version in _loads(self._text).items():
-                key = keys.get(text)
-                if key is None:
-                    key = keys[text] = AssetKey.parse(text)
-                data[key] = version
-            self._data = data
-        return data
-
-    def __getitem__(self, key: AssetKey) -> str | None:
-        return self._decoded()[key]
-
-    def __iter__(self) -> Iterator[AssetKey]:
-        return iter(self._decoded())
-
-    def __len__(self) -> int:
-        return len(self._decoded())
-
-    def __repr__(self) -> str:
-        return repr(self._decoded())
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (dict, (self._decoded(),))
+def _decode_inputs(text: str, keys: dict[str, AssetKey]) -> dict[AssetKey, str | None]:
+    """A record's ``inputs`` from JSON; ``keys`` caches parsed keys across one read."""
+    out: dict[AssetKey, str | None] = {}
+    for name, version in _loads(text).items():
+        key = keys.get(name)
+        if key is None:
+            key = keys[name] = AssetKey.parse(name)
+        out[key] = version
+    return out
 
 
 class _LazyComponents(Mapping[str, str]):

@@ -94,8 +94,13 @@ class LockConflict:
 
 
 class StateReader(Protocol):
-    def latest(self, keys: Iterable[AssetKey] | None = None) -> dict[AssetKey, AssetState]:
-        """The state of every given key (all known keys when ``None``), in one query."""
+    def latest(
+        self, keys: Iterable[AssetKey] | None = None, *, detail: bool = True
+    ) -> dict[AssetKey, AssetState]:
+        """The state of every given key (all known keys when ``None``), in one query.
+
+        With ``detail=False`` (what planning needs) a record may leave out ``run_id``,
+        ``rows``, ``bytes``, ``schema`` and ``error``, so it is cheaper to read."""
         ...
 
     def history(self, key: AssetKey | None = None, limit: int = 50) -> list[MaterializationRecord]:
@@ -203,7 +208,9 @@ class MemoryStateStore:
 
     # -- reads -------------------------------------------------------------------------------
 
-    def latest(self, keys: Iterable[AssetKey] | None = None) -> dict[AssetKey, AssetState]:
+    def latest(
+        self, keys: Iterable[AssetKey] | None = None, *, detail: bool = True
+    ) -> dict[AssetKey, AssetState]:
         """The state of every given key that has records (all known keys when ``None``)."""
         with self._lock:
             if keys is None:

@@ -502,7 +502,7 @@ def _code_names(code: CodeType) -> Iterator[str]:
 class _Piece:
     """One hashed piece of code and where its references are looked up."""
 
-    __slots__ = ("closure", "digest", "edges", "follow", "name", "ns", "refs")
+    __slots__ = ("closure", "digest", "edges", "file", "follow", "name", "ns", "refs")
 
     def __init__(
         self,
@@ -512,8 +512,13 @@ class _Piece:
         ns: Mapping[str, Any] = _EMPTY,
         closure: Mapping[str, Any] = _EMPTY,
         follow: tuple[object, ...] = (),
+        file: str | None = None,
     ) -> None:
         self.name = name
+        #: the source file the digest was read from; None when the digest also depends on
+        #: something no file shows (closure values, a code object), so results built on
+        #: it are never cached across processes
+        self.file = file
         self.digest = digest
         self.refs = refs
         self.ns = ns
@@ -543,6 +548,9 @@ class CodeVersioner:
         self._const_memo: dict[tuple[str, str, int], tuple[object, _Piece | None]] = {}
         self._mod_memo: dict[str, tuple[ModuleType, bool]] = {}
         self._versions: dict[int, tuple[Asset, str, CodeVersion]] = {}
+        self._stored_results: dict[str, Any] = {}  # whole versions read from the cache file
+        self._results: dict[str, Any] = {}  # whole versions used or computed in this process
+        self._result_sigs: dict[str, tuple[object, tuple[int, int] | None]] = {}
         if self._cache_path is not None:
             self._load_cache(self._cache_path)
 
@@ -556,8 +564,14 @@ class CodeVersioner:
         hit = self._versions.get(id(asset))
         if hit is not None and hit[0] is asset and hit[1] == io_manager:
             return hit[2]
+        result_key = self._result_key(asset, io_manager)
+        if result_key is not None:
+            cached = self._cached_result(result_key, asset.fn.__globals__)
+            if cached is not None:
+                self._versions[id(asset)] = (asset, io_manager, cached)
+                return cached
         with self._lock:
-            components = self._components(self._root_piece(asset.fn))
+            components, files = self._components(self._root_piece(asset.fn))
         parts = [_SCHEME]
         parts += [f"{name}={digest}" for name, digest in components.items()]
         parts.append(f"io={io_manager}")
@@ -565,6 +579,52 @@ class CodeVersioner:
         parts += [f"dep:{d}" for d in sorted(str(d) for d in spec.deps)]
         version = CodeVersion(_digest(*parts), components)
         self._versions[id(asset)] = (asset, io_manager, version)
+        if result_key is not None and files is not None:
+            sigs = {f: _signature(f) for f in files}
+            if all(sig is not None for sig in sigs.values()):
+                with self._lock:
+                    self._results[result_key] = {
+                        "version": version.version,
+                        "components": dict(components),
+                        "files": {f: list(sig) for f, sig in sigs.items() if sig is not None},
+                    }
+                    self._dirty = True
+        return version
+
+    # -- whole results across processes ----------------------------------------------------
+
+    @staticmethod
+    def _result_key(asset: Asset, io_manager: str) -> str | None:
+        fn = asset.fn
+        code = getattr(fn, "__code__", None)
+        if not isinstance(fn, FunctionType) or code is None or code.co_filename.startswith("<"):
+            return None
+        spec = asset.spec
+        ins = ",".join(f"{p}={k}" for p, k in sorted((p, str(k)) for p, k in spec.ins.items()))
+        deps = ",".join(sorted(str(d) for d in spec.deps))
+        where = f"{code.co_filename}:{fn.__qualname__}@{code.co_firstlineno}"
+        return f"{spec.key}|{where}|{io_manager}|{ins}|{deps}"
+
+    def _cached_result(self, result_key: str, ns: object) -> CodeVersion | None:
+        """A version computed by an earlier process, if none of the files it was read from
+        changed since. Files are stat'ed once per module namespace, so a module imported
+        anew after an edit is checked again."""
+        raw = self._stored_results.get(result_key)
+        if raw is None:
+            return None
+        try:
+            files = raw["files"]
+            for path, sig in files.items():
+                seen = self._result_sigs.get(path)
+                if seen is None or seen[0] is not ns:
+                    seen = (ns, _signature(path))
+                    self._result_sigs[path] = seen
+                if seen[1] is None or list(seen[1]) != list(sig):
+                    return None
+            version = CodeVersion(str(raw["version"]), MappingProxyType(dict(raw["components"])))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
+        self._results[result_key] = raw
         return version
 
     def save_cache(self) -> None:
@@ -580,7 +640,16 @@ class CodeVersioner:
             for path, ((mtime_ns, size), index) in self._files.items():
                 if index is not None:
                     files[path] = index.to_json(mtime_ns, size)
-            payload = {"format": CACHE_FORMAT, "python": _python_tag(), "files": files}
+            results = dict(self._results)
+            for key, raw in self._stored_results.items():
+                if key not in results and _result_still_valid(raw):
+                    results[key] = raw
+            payload = {
+                "format": CACHE_FORMAT,
+                "python": _python_tag(),
+                "files": files,
+                "results": results,
+            }
             try:
                 _write_atomic(self._cache_path, json.dumps(payload, separators=(",", ":")))
             except OSError:
@@ -606,6 +675,8 @@ class CodeVersioner:
             self._dirty = True
             return
         self._stored = payload["files"]
+        results = payload.get("results")
+        self._stored_results = results if isinstance(results, dict) else {}
 
     def _index_for(self, path: str, ns: object = None) -> _FileIndex | None:
         """The index of ``path``. A file is stat'ed again only when a namespace not seen with
@@ -638,13 +709,21 @@ class CodeVersioner:
 
     # -- walking references ----------------------------------------------------------------
 
-    def _components(self, root: _Piece) -> Mapping[str, str]:
+    def _components(self, root: _Piece) -> tuple[Mapping[str, str], set[str] | None]:
+        """Every piece reachable from ``root`` by name, and the files they were read from
+        (``None`` when some piece depends on more than a file shows)."""
         found: dict[str, str] = {}
         clashes: dict[str, set[str]] = {}
+        files: set[str] | None = set()
         seen = {id(root)}
         stack = [root]
         while stack:
             piece = stack.pop()
+            if files is not None:
+                if piece.file is None:
+                    files = None
+                else:
+                    files.add(piece.file)
             old = found.setdefault(piece.name, piece.digest)
             if old != piece.digest:
                 clashes.setdefault(piece.name, {old}).add(piece.digest)
@@ -657,7 +736,7 @@ class CodeVersioner:
                     stack.append(target)
         for name, digests in clashes.items():
             found[name] = _digest(*sorted(digests))
-        return MappingProxyType(dict(sorted(found.items())))
+        return MappingProxyType(dict(sorted(found.items()))), files
 
     def _edges(self, piece: _Piece) -> list[_Piece]:
         """The pieces ``piece`` references, resolved once (the code is taken as loaded)."""
@@ -788,7 +867,8 @@ class CodeVersioner:
         if values:
             digest = _digest(digest, *values)
         follow = (wrapped,) if wrapped is not None else ()
-        return _Piece(name, digest, refs, fn.__globals__, closure or _EMPTY, follow)
+        source = file if entry is not None and not values and not closure else None
+        return _Piece(name, digest, refs, fn.__globals__, closure or _EMPTY, follow, source)
 
     def _class_piece(self, cls: type, owner: str | None, name: str) -> _Piece | None:
         hit = self._cls_memo.get(id(cls))
@@ -815,7 +895,9 @@ class CodeVersioner:
         if entry is not None:
             body, deco, refs, deco_refs = entry
             piece_name = f"{cls.__module__}:{qual}"
-            return _Piece(piece_name, _digest(body, deco), refs + deco_refs, vars(module))
+            return _Piece(
+                piece_name, _digest(body, deco), refs + deco_refs, vars(module), file=file
+            )
         if owner is not None:  # made by a call (namedtuple, type(...)): its binding statement
             piece = self._const_piece(owner, name, cls)
             if piece is not None:
@@ -845,7 +927,7 @@ class CodeVersioner:
         if index is not None:
             binding = index.consts.get(name)
             if binding is not None:
-                return _Piece(f"{owner}:{name}", binding[0], binding[1], vars(module))
+                return _Piece(f"{owner}:{name}", binding[0], binding[1], vars(module), file=file)
             imported = index.imports.get(name)
             if imported is not None and depth < 8:
                 source, attr, level = imported
@@ -895,6 +977,15 @@ def _wrapped(obj: object) -> object | None:
     except AttributeError:
         return None
     return attrs.get("__wrapped__") if isinstance(attrs, dict) else None
+
+
+def _result_still_valid(raw: object) -> bool:
+    """A cached whole version whose files all still have the signatures it was made with."""
+    try:
+        files = raw["files"]  # type: ignore[index]
+        return all(list(_signature(p) or ()) == list(sig) for p, sig in files.items())
+    except (KeyError, TypeError, AttributeError):
+        return False
 
 
 def _signature(path: str) -> tuple[int, int] | None:

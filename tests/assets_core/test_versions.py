@@ -410,3 +410,58 @@ def test_lambdas_and_cached_helpers_are_followed(project: Project) -> None:
     assert version(project.load()).version != before.version
     project.write("assets", source.replace("n + 1", "n + 2"))
     assert version(project.load()).version != before.version
+
+
+def test_whole_versions_are_reused_by_a_new_process(
+    layered: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new versioner (a new process) reuses each asset's whole version while none of the
+    files it was read from changed: no piece is rebuilt."""
+    cache = tmp_path / "code_versions.cache"
+    mod = layered.load()
+    first = CodeVersioner(cache)
+    before = first.version_of(mod.orders, "parquet")
+    first.save_cache()
+
+    built: list[str] = []
+    real = CodeVersioner._build_fn
+
+    def counting(self: CodeVersioner, fn: Any, *, as_asset: bool) -> Any:
+        built.append(fn.__qualname__)
+        return real(self, fn, as_asset=as_asset)
+
+    monkeypatch.setattr(CodeVersioner, "_build_fn", counting)
+    again = CodeVersioner(cache).version_of(mod.orders, "parquet")
+    assert again == before and dict(again.components) == dict(before.components)
+    assert built == []
+
+    layered.write("config", "THRESHOLD = 11\n")  # two files away from the asset
+    mod = layered.load()
+    changed = CodeVersioner(cache).version_of(mod.orders, "parquet")
+    assert changed.version != before.version
+    assert built  # recomputed
+
+
+def test_assets_made_by_a_factory_are_never_served_stale(project: Project, tmp_path: Path) -> None:
+    """A closure value comes from a call site that may live in another file: such versions
+    are not cached across processes."""
+    project.write(
+        "factory",
+        """
+        from assets_core.decorator import asset
+
+        def make(name, n):
+            @asset(name=name)
+            def inner(raw):
+                return raw * n
+            return inner
+        """,
+    )
+    project.write("assets", "from .factory import make\n\nscaled = make('scaled', 3)\n")
+    cache = tmp_path / "code_versions.cache"
+    first = CodeVersioner(cache)
+    before = first.version_of(project.load().scaled, "parquet")
+    first.save_cache()
+    project.write("assets", "from .factory import make\n\nscaled = make('scaled', 4)\n")
+    after = CodeVersioner(cache).version_of(project.load().scaled, "parquet")
+    assert after.version != before.version

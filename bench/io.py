@@ -1,0 +1,114 @@
+"""IO throughput: the Parquet and DuckDB managers against raw pyarrow and raw DuckDB.
+
+    python bench/io.py [--rows 5000000] [--assets 10]
+
+Writes ASSETS tables of ROWS rows (int64, float64 and string columns) through each manager,
+data-version hashing included, and the same tables through the raw libraries, alternating
+so both see the same machine state; then reads each back. Prints seconds and the ratio of
+raw time to manager time (1.0 = as fast as raw; the target is >= 0.9).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from assets_core.io import InputContext, OutputContext
+from assets_core.keys import AssetKey
+from assets_core.spec import AssetSpec
+from io_managers.duckdb import DuckDBIOManager
+from io_managers.parquet import ParquetIOManager
+
+
+def make_table(rows: int, seed: int) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    ids = np.arange(rows, dtype=np.int64)
+    words = np.array([f"customer-{i:05d}" for i in range(5000)], dtype=object)
+    return pa.table(
+        {
+            "id": ids,
+            "amount": rng.normal(100, 20, rows),
+            "qty": rng.integers(0, 50, rows),
+            "name": pa.array(words[rng.integers(0, 5000, rows)], pa.string()),
+        }
+    )
+
+
+def timed(fn: Callable[[], object]) -> float:
+    gc.collect()
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--assets", type=int, default=10)
+    args = parser.parse_args()
+    table = make_table(args.rows, 1)
+    mb = table.nbytes / 1e6
+    print(f"{args.assets} assets x {args.rows:,} rows ({mb:.0f} MB in memory each)")
+    totals = dict.fromkeys(
+        [
+            "raw pq write",
+            "parquet save",
+            "raw pq read",
+            "parquet load",
+            "raw duckdb write",
+            "duckdb save",
+            "raw duckdb read",
+            "duckdb load",
+        ],
+        0.0,
+    )
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        pm = ParquetIOManager(tmp / "parquet")
+        dm = DuckDBIOManager(tmp / "warehouse.duckdb")
+        raw_db = duckdb.connect(str(tmp / "raw.duckdb"))
+        raw_db.register("src", table)
+        for i in range(args.assets):
+            key = AssetKey.parse(f"bench/t{i}")
+            spec = AssetSpec(key)
+            out, inp = OutputContext(key, spec), InputContext(key, spec, expected_type=pa.Table)
+            raw_path = tmp / f"raw{i}.parquet"
+            totals["raw pq write"] += timed(lambda p=raw_path: pq.write_table(table, p))
+            totals["parquet save"] += timed(lambda o=out: pm.save(o, table))
+            totals["raw pq read"] += timed(lambda p=raw_path: pq.read_table(p))
+            totals["parquet load"] += timed(lambda c=inp: pm.load(c))
+            totals["raw duckdb write"] += timed(
+                lambda n=i: raw_db.execute(f"create or replace table t{n} as select * from src")
+            )
+            totals["duckdb save"] += timed(lambda o=out: dm.save(o, table))
+            totals["raw duckdb read"] += timed(
+                lambda n=i: raw_db.sql(f"select * from t{n}").to_arrow_table()
+            )
+            totals["duckdb load"] += timed(lambda c=inp: dm.load(c))
+        raw_db.close()
+        dm.close()
+    gb = mb * args.assets / 1e3
+    print(f"{'operation':18} {'seconds':>8} {'GB/s':>6}   ratio raw/manager (>= 0.9 is the target)")
+    pairs = [
+        ("raw pq write", "parquet save"),
+        ("raw pq read", "parquet load"),
+        ("raw duckdb write", "duckdb save"),
+        ("raw duckdb read", "duckdb load"),
+    ]
+    for raw, ours in pairs:
+        for name in (raw, ours):
+            print(f"{name:18} {totals[name]:8.2f} {gb / totals[name]:6.2f}")
+        print(f"{'':18} {'':8} {'':6}   {totals[raw] / totals[ours]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -9,15 +9,24 @@ Naming
     are never silent.
 
 Writes
-    The value is streamed into DuckDB as Arrow record batches. A pandas frame or polars frame
-    goes through ``values.to_arrow``, and a DuckDB relation goes through its own Arrow reader,
-    so it never makes a round trip through pandas. A generator between the source and DuckDB
-    feeds each batch to ``datahash.TableHasher`` as DuckDB pulls it. The data version
-    therefore covers exactly the rows DuckDB ingested. The table is replaced inside one
-    transaction (``BEGIN; CREATE SCHEMA IF NOT EXISTS; CREATE OR REPLACE TABLE ... AS SELECT
-    ...; COMMENT ON TABLE; COMMIT``). Any error rolls it back, and a crash leaves the last
-    committed table, which DuckDB's write-ahead log keeps intact. A schema change is an
-    ordinary replace.
+    The value reaches DuckDB as Arrow. A pandas or polars frame is converted once
+    (``values.to_arrow``) and registered as a table, which DuckDB scans in parallel while a
+    second thread hashes the same batches (``datahash.TableHasher``). A DuckDB relation is
+    streamed through its own Arrow record batch reader, never through pandas. A generator
+    between the reader and DuckDB hands each batch to the hashing thread as DuckDB pulls it.
+    The data version therefore covers exactly the rows DuckDB ingested, and it is complete
+    before the commit.
+
+    Reading a table back gives the same data version. DuckDB labels zoned timestamps with its
+    session zone, which varies by machine, so zoned timestamps are relabelled UTC both ways
+    (the instants are unchanged). A few Arrow types are not stored as given: date64, time32,
+    fixed-size binary, durations and intervals. For those, DuckDB converts the rows first,
+    and its output is hashed and stored.
+
+    The table is replaced inside one transaction (``BEGIN; CREATE SCHEMA IF NOT EXISTS;
+    CREATE OR REPLACE TABLE ... AS SELECT ...; COMMENT ON TABLE; COMMIT``). Any error rolls it
+    back. A crash leaves the last committed table, which DuckDB's write-ahead log keeps
+    intact. A schema change is an ordinary replace.
 
 Concurrency
     One DuckDB database instance per manager. Every operation uses its own cursor (a
@@ -27,8 +36,10 @@ Concurrency
     open a file read-write. When another process holds the file, opening waits with backoff
     (``lock_timeout``, default 30 s) and then raises a one-line ``IOManagerError``. The file
     is released ``idle_close`` seconds after the last operation finishes, and at once by
-    ``close()``, so other tools and a second run can open it between runs. An existing
-    file is never created by ``exists``, ``load`` or ``delete``.
+    ``close()``, so other tools and a second run can open it between runs. A manager that
+    had to wait for the file, or has held it for over two seconds, releases it as soon as no
+    operation is running, so that worker processes sharing one warehouse take turns.
+    ``exists``, ``load`` and ``delete`` never create the file.
 
 Relations as inputs (DESIGN §7: "read from the warehouse attached read-only")
     Attaching the warehouse read-only on the consumer's connection does not work inside the
@@ -48,6 +59,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import queue
 import threading
 import time
 import uuid
@@ -70,6 +82,7 @@ __all__ = ["DuckDBIOManager", "from_storage", "quote_ident", "quote_literal", "t
 
 _BATCH_ROWS = 1 << 17  # rows per record batch streamed into DuckDB
 _CONFLICT_RETRIES = 8
+_MAX_HOLD = 2.0  # seconds a busy manager keeps the file before releasing it between uses
 _OWNER_PREFIX = "lumbung:"
 _OPEN: weakref.WeakSet[DuckDBIOManager] = weakref.WeakSet()  # closed at interpreter exit
 
@@ -124,6 +137,8 @@ class DuckDBIOManager:
         self._timer: threading.Timer | None = None
         self._schemas: set[str] = set()
         self._plans: dict[pa.Schema, _Plan] = {}
+        self._contended = False  # had to wait for another process: release after each use
+        self._opened_at = 0.0
 
     def __repr__(self) -> str:
         return f"DuckDBIOManager({str(self.path)!r})"
@@ -151,6 +166,7 @@ class DuckDBIOManager:
                         f"{self.path} is locked by another process; wait for it to finish, "
                         "or use another storage folder."
                     ) from None
+                self._contended = True
                 time.sleep(min(delay, left))
                 delay = min(delay * 2, 0.5)
 
@@ -171,6 +187,7 @@ class DuckDBIOManager:
             if self._db is None and (create or self.path.exists()):
                 self._db = self._open()
                 self._pid = os.getpid()
+                self._opened_at = time.monotonic()
                 _OPEN.add(self)
             if self._db is not None:
                 cur = self._db.cursor()
@@ -189,7 +206,10 @@ class DuckDBIOManager:
             self._users -= 1
             if self._users > 0 or self._db is None:
                 return
-            if self.idle_close <= 0:
+            held = time.monotonic() - self._opened_at
+            if self.idle_close <= 0 or self._contended or held > _MAX_HOLD:
+                # Another process wants the file (we had to wait for it, or have kept it
+                # long): let it have a turn between our operations.
                 self._close_locked()
                 return
             timer = threading.Timer(self.idle_close, self._idle)
@@ -251,10 +271,11 @@ class DuckDBIOManager:
             assert cur is not None
             attempt = 0
             while True:
+                source: pa.Table | pa.RecordBatchReader
                 if arrow is None:
                     source = value.to_arrow_reader(_BATCH_ROWS)  # type: ignore[attr-defined]
                 else:
-                    source = arrow.to_reader(max_chunksize=_BATCH_ROWS)
+                    source = arrow
                 try:
                     self._ensure_schema(cur, schema)
                     return self._write(cur, ctx.key, schema, table, location, source)
@@ -314,54 +335,60 @@ class DuckDBIOManager:
         schema: str,
         table: str,
         location: str,
-        source: pa.RecordBatchReader,
+        source: pa.Table | pa.RecordBatchReader,
     ) -> StoredOutput:
-        import pyarrow as pa
+        """Replace the table with ``source`` in one transaction, hashing what DuckDB ingests.
 
-        from assets_core.datahash import TableHasher
+        An Arrow table is registered as it is, so DuckDB scans its batches in parallel, while
+        a second thread hashes the very same batches. A stream (a relation's reader) is
+        wrapped in a generator that hands each batch to the hashing thread as DuckDB pulls it.
+        The hash is complete before ``COMMIT``.
+        """
+        import pyarrow as pa
 
         plan = self._ingest_plan(cur, source.schema)
         conv: duckdb.DuckDBPyConnection | None = None
-        raw = source
+        cast = plan.cast
         if not plan.exact:
             # Types DuckDB does not store as given (date64, time32, fixed-size binary,
-            # durations, intervals with nanoseconds...): let DuckDB convert them first, and
-            # hash what it hands back, which is what it stores.
+            # durations, intervals...): let DuckDB convert them first and hash what it hands
+            # back, which is what it stores.
             assert self._db is not None
             conv = self._db.cursor()
-            conv.register("lumbung_raw", raw)
+            conv.register("lumbung_raw", source)
             source = conv.sql("SELECT * FROM lumbung_raw").to_arrow_reader(_BATCH_ROWS)
-            plan = _Plan(_utc_schema(source.schema), True)
-            if plan.cast is not None and plan.cast.equals(source.schema):
-                plan = _Plan(None, True)
-        cast = plan.cast
+            utc = _utc_schema(source.schema)
+            cast = None if utc is source.schema else utc
         out_schema = source.schema if cast is None else cast
-        hasher = TableHasher(out_schema)
-        nbytes = 0
+        hasher = _BackgroundHasher(out_schema)
         failure: list[BaseException] = []
+        ingest: pa.Table | pa.RecordBatchReader
+        if isinstance(source, pa.Table):
+            ingest = source if cast is None else source.cast(cast)
+            hasher.put(ingest)
+        else:
+            stream = source
 
-        def hashed() -> Iterator[pa.RecordBatch]:
-            nonlocal nbytes
-            it = iter(source)
-            while True:
-                try:
-                    batch = next(it)
-                except StopIteration:
-                    return
-                except BaseException as exc:
-                    failure.append(exc)
-                    raise
-                if cast is not None:
-                    batch = batch.cast(cast)
-                hasher.update(batch)
-                nbytes += batch.nbytes
-                yield batch
+            def hashed() -> Iterator[pa.RecordBatch]:
+                it = iter(stream)
+                while True:
+                    try:
+                        batch = next(it)
+                    except StopIteration:
+                        return
+                    except BaseException as exc:
+                        failure.append(exc)
+                        raise
+                    if cast is not None:
+                        batch = batch.cast(cast)
+                    hasher.put(batch)
+                    yield batch
 
-        reader = pa.RecordBatchReader.from_batches(out_schema, hashed())
+            ingest = pa.RecordBatchReader.from_batches(out_schema, hashed())
         view = f"lumbung_src_{uuid.uuid4().hex}"
         qname = f"{quote_ident(schema)}.{quote_ident(table)}"
-        cur.register(view, reader)
         try:
+            cur.register(view, ingest)
             cur.execute("BEGIN TRANSACTION")
             try:
                 cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
@@ -369,6 +396,7 @@ class DuckDBIOManager:
                 cur.execute(f"CREATE OR REPLACE TABLE {qname} AS SELECT * FROM {quote_ident(view)}")
                 owner = quote_literal(_OWNER_PREFIX + str(key))
                 cur.execute(f"COMMENT ON TABLE {qname} IS {owner}")
+                digest = hasher.finish()
                 cur.execute("COMMIT")
             except BaseException as exc:
                 _rollback(cur)
@@ -376,14 +404,15 @@ class DuckDBIOManager:
                     raise _SourceFailed(failure[0]) from exc
                 raise
         finally:
+            hasher.close()
             cur.unregister(view)
             if conv is not None:
                 conv.close()
         return StoredOutput(
             location=location,
-            data_version=hasher.hexdigest(),
+            data_version=digest,
             rows=hasher.rows,
-            bytes=nbytes,
+            bytes=hasher.nbytes,
             schema=hasher.schema,
         )
 
@@ -468,6 +497,59 @@ class DuckDBIOManager:
                     cur, f"DROP TABLE IF EXISTS {quote_ident(schema)}.{quote_ident(table)}"
                 )
             )
+
+
+class _BackgroundHasher:
+    """A ``TableHasher`` fed on its own thread, in order, from a bounded queue."""
+
+    def __init__(self, schema: pa.Schema) -> None:
+        from assets_core.datahash import TableHasher
+
+        self._hasher = TableHasher(schema)
+        self._queue: queue.Queue[pa.Table | pa.RecordBatch | None] = queue.Queue(maxsize=16)
+        self._error: BaseException | None = None
+        self._done = False
+        self.nbytes = 0
+        self._thread = threading.Thread(target=self._run, name="lumbung-duckdb-hash", daemon=True)
+        self._thread.start()
+
+    @property
+    def rows(self) -> int:
+        return self._hasher.rows
+
+    @property
+    def schema(self) -> tuple[tuple[str, str], ...]:
+        return self._hasher.schema
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self._error is None:  # after an error keep draining, so producers never block
+                try:
+                    self._hasher.update(item)
+                    self.nbytes += item.nbytes
+                except BaseException as exc:
+                    self._error = exc
+
+    def put(self, data: pa.Table | pa.RecordBatch) -> None:
+        """Hash ``data`` after everything put before it."""
+        self._queue.put(data)
+
+    def close(self) -> None:
+        """Stop the thread (idempotent)."""
+        if not self._done:
+            self._done = True
+            self._queue.put(None)
+            self._thread.join()
+
+    def finish(self) -> str:
+        """Wait for everything put so far and return the digest."""
+        self.close()
+        if self._error is not None:
+            raise self._error
+        return self._hasher.hexdigest()
 
 
 class _SourceFailed(Exception):

@@ -315,6 +315,35 @@ def test_another_process_holding_the_file(tmp_path: Path) -> None:
     manager.close()
 
 
+BRIEF_HOLDER = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])
+print("ready", flush=True)
+time.sleep(0.5)
+con.close()
+"""
+
+
+def test_waits_for_another_process_then_takes_turns(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    script = tmp_path / "holder.py"
+    script.write_text(BRIEF_HOLDER)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(path)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    manager = DuckDBIOManager(path, lock_timeout=30)  # waits for the holder to finish
+    manager.save(out("t"), pa.table({"a": [1, 2, 3, 4]}))
+    proc.wait()
+    # having waited, the manager releases the file as soon as it is done with it
+    reader = "import sys, duckdb; duckdb.connect(sys.argv[1], read_only=True); print('opened')"
+    done = subprocess.run([sys.executable, "-c", reader, str(path)], capture_output=True, text=True)
+    assert done.stdout.strip() == "opened", done.stderr
+    assert load_arrow(manager, "t").num_rows == 4
+    manager.close()
+
+
 def test_file_is_released_for_other_processes(tmp_path: Path) -> None:
     path = tmp_path / "w.duckdb"
     reader = (
@@ -371,10 +400,11 @@ def version(v):
     n = 2_000_000
     return pa.table({"i": pa.array(np.arange(n) + v), "x": pa.array(np.full(n, v * 0.5))})
 
-manager = DuckDBIOManager(sys.argv[1])
 key = AssetKey.parse("crash/table")
 ctx = OutputContext(key, AssetSpec(key=key))
 tables = [version(1), version(2)]
+sys.stdin.readline()  # started early; opens the file only when told to go
+manager = DuckDBIOManager(sys.argv[1])
 n = 0
 while True:
     manager.save(ctx, tables[n % 2])
@@ -393,30 +423,46 @@ def _versions() -> set[str]:
 
 
 def _sigkill_trials(tmp_path: Path, trials: int, seed: int) -> None:
+    """Kill a writer at random moments; the next writer starts (imports, builds its tables)
+    while the last one's result is checked, and opens the file only when told to go."""
     path = tmp_path / "w.duckdb"
     script = tmp_path / "writer.py"
     script.write_text(textwrap.dedent(WRITER))
-    known = _versions()
     rng = random.Random(seed)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    for _ in range(trials):
-        proc = subprocess.Popen(
-            [sys.executable, str(script), str(path)], stdout=subprocess.PIPE, text=True, env=env
+
+    def spawn() -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, str(script), str(path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
         )
-        try:
-            assert proc.stdout is not None
+
+    known = _versions()
+    proc = spawn()
+    try:
+        for trial in range(trials):
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
             assert proc.stdout.readline().strip() == "ready"
             time.sleep(rng.uniform(0.0, 0.8))
-        finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
-        manager = DuckDBIOManager(path, lock_timeout=10)
-        try:
-            back = load_arrow(manager, "crash/table")
-            assert back.num_rows == 2_000_000
-            assert hash_arrow(back) in known
-        finally:
-            manager.close()
+            if trial + 1 < trials:
+                proc = spawn()
+            manager = DuckDBIOManager(path, lock_timeout=10)
+            try:
+                back = load_arrow(manager, "crash/table")
+                assert back.num_rows == 2_000_000
+                assert hash_arrow(back) in known
+            finally:
+                manager.close()
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def test_sigkill_during_writes_leaves_one_complete_version(tmp_path: Path) -> None:

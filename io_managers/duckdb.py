@@ -36,9 +36,10 @@ Concurrency
     open a file read-write. When another process holds the file, opening waits with backoff
     (``lock_timeout``, default 30 s) and then raises a one-line ``IOManagerError``. The file
     is released ``idle_close`` seconds after the last operation finishes, and at once by
-    ``close()``, so other tools and a second run can open it between runs. A manager that
-    had to wait for the file, or has held it for over two seconds, releases it as soon as no
-    operation is running, so that worker processes sharing one warehouse take turns.
+    ``close()``, so other tools and a second run can open it between runs. Managers in
+    several processes (the processes executor) take turns. A manager waiting for the file
+    touches ``<file>.wait``, and a manager that sees a fresh touch releases the file as soon
+    as none of its operations is running.
     ``exists``, ``load`` and ``delete`` never create the file.
 
 Relations as inputs (DESIGN §7: "read from the warehouse attached read-only")
@@ -82,7 +83,7 @@ __all__ = ["DuckDBIOManager", "from_storage", "quote_ident", "quote_literal", "t
 
 _BATCH_ROWS = 1 << 17  # rows per record batch streamed into DuckDB
 _CONFLICT_RETRIES = 8
-_MAX_HOLD = 2.0  # seconds a busy manager keeps the file before releasing it between uses
+_WAIT_FRESH = 2.0  # seconds a touch of the wait file counts as a process still waiting
 _OWNER_PREFIX = "lumbung:"
 _OPEN: weakref.WeakSet[DuckDBIOManager] = weakref.WeakSet()  # closed at interpreter exit
 
@@ -137,8 +138,7 @@ class DuckDBIOManager:
         self._timer: threading.Timer | None = None
         self._schemas: set[str] = set()
         self._plans: dict[pa.Schema, _Plan] = {}
-        self._contended = False  # had to wait for another process: release after each use
-        self._opened_at = 0.0
+        self._wait_file = self.path.with_name(self.path.name + ".wait")
 
     def __repr__(self) -> str:
         return f"DuckDBIOManager({str(self.path)!r})"
@@ -151,9 +151,14 @@ class DuckDBIOManager:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + self.lock_timeout
         delay = 0.01
+        waited = False
         while True:
             try:
-                return duckdb.connect(str(self.path))
+                db = duckdb.connect(str(self.path))
+                if waited:
+                    with contextlib.suppress(OSError):
+                        self._wait_file.unlink()
+                return db
             except duckdb.IOException as exc:
                 if not _is_lock_error(exc):
                     raise IOManagerError(
@@ -162,13 +167,30 @@ class DuckDBIOManager:
                     ) from exc
                 left = deadline - time.monotonic()
                 if left <= 0:
+                    if waited:
+                        with contextlib.suppress(OSError):
+                            self._wait_file.unlink()
                     raise IOManagerError(
                         f"{self.path} is locked by another process; wait for it to finish, "
                         "or use another storage folder."
                     ) from None
-                self._contended = True
+                waited = True
+                self._signal_waiting()
                 time.sleep(min(delay, left))
                 delay = min(delay * 2, 0.5)
+
+    def _signal_waiting(self) -> None:
+        """Tell the process holding the file that we wait: touch ``<file>.wait``."""
+        with contextlib.suppress(OSError):
+            self._wait_file.touch()
+
+    def _someone_waits(self) -> bool:
+        """Whether another process touched the wait file lately (one ``stat``)."""
+        try:
+            touched = self._wait_file.stat().st_mtime
+        except OSError:
+            return False
+        return time.time() - touched < _WAIT_FRESH
 
     @contextmanager
     def _cursor(self, create: bool = True) -> Iterator[duckdb.DuckDBPyConnection | None]:
@@ -187,7 +209,6 @@ class DuckDBIOManager:
             if self._db is None and (create or self.path.exists()):
                 self._db = self._open()
                 self._pid = os.getpid()
-                self._opened_at = time.monotonic()
                 _OPEN.add(self)
             if self._db is not None:
                 cur = self._db.cursor()
@@ -206,10 +227,7 @@ class DuckDBIOManager:
             self._users -= 1
             if self._users > 0 or self._db is None:
                 return
-            held = time.monotonic() - self._opened_at
-            if self.idle_close <= 0 or self._contended or held > _MAX_HOLD:
-                # Another process wants the file (we had to wait for it, or have kept it
-                # long): let it have a turn between our operations.
+            if self.idle_close <= 0 or self._someone_waits():
                 self._close_locked()
                 return
             timer = threading.Timer(self.idle_close, self._idle)

@@ -315,33 +315,50 @@ def test_another_process_holding_the_file(tmp_path: Path) -> None:
     manager.close()
 
 
-BRIEF_HOLDER = """
-import sys, time, duckdb
-con = duckdb.connect(sys.argv[1])
-print("ready", flush=True)
-time.sleep(0.5)
-con.close()
+SECOND_WRITER = """
+import sys
+import pyarrow as pa
+from assets_core.io import OutputContext
+from assets_core.keys import AssetKey
+from assets_core.spec import AssetSpec
+from io_managers.duckdb import DuckDBIOManager
+
+key = AssetKey.parse("other/t")
+manager = DuckDBIOManager(sys.argv[1], lock_timeout=60)
+manager.save(OutputContext(key, AssetSpec(key=key)), pa.table({"b": [1, 2]}))
+manager.close()
+print("saved", flush=True)
 """
 
 
-def test_waits_for_another_process_then_takes_turns(tmp_path: Path) -> None:
+def test_processes_take_turns(tmp_path: Path) -> None:
+    """A manager keeping the file open (here: for an hour when idle) lets a waiting process
+    in as soon as its current operation ends."""
     path = tmp_path / "w.duckdb"
-    script = tmp_path / "holder.py"
-    script.write_text(BRIEF_HOLDER)
+    holder = DuckDBIOManager(path, idle_close=3600)
+    holder.save(out("t"), pa.table({"a": [1, 2, 3]}))
+    script = tmp_path / "second.py"
+    script.write_text(SECOND_WRITER)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
-        [sys.executable, str(script), str(path)], stdout=subprocess.PIPE, text=True
+        [sys.executable, str(script), str(path)], stdout=subprocess.PIPE, text=True, env=env
     )
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "ready"
-    manager = DuckDBIOManager(path, lock_timeout=30)  # waits for the holder to finish
-    manager.save(out("t"), pa.table({"a": [1, 2, 3, 4]}))
-    proc.wait()
-    # having waited, the manager releases the file as soon as it is done with it
-    reader = "import sys, duckdb; duckdb.connect(sys.argv[1], read_only=True); print('opened')"
-    done = subprocess.run([sys.executable, "-c", reader, str(path)], capture_output=True, text=True)
-    assert done.stdout.strip() == "opened", done.stderr
-    assert load_arrow(manager, "t").num_rows == 4
-    manager.close()
+    try:
+        wait_file = tmp_path / "w.duckdb.wait"
+        deadline = time.monotonic() + 60
+        while not wait_file.exists():  # the second process is waiting for the file
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        assert holder.exists(out("t"))  # an operation ends: the holder releases the file
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "saved"
+    finally:
+        proc.kill()
+        proc.wait()
+    assert load_arrow(holder, "other/t").column("b").to_pylist() == [1, 2]
+    assert load_arrow(holder, "t").num_rows == 3
+    assert not wait_file.exists()
+    holder.close()
 
 
 def test_file_is_released_for_other_processes(tmp_path: Path) -> None:

@@ -4,9 +4,10 @@ Naming
     Key ``a/b/c`` is table ``c`` in schema ``a__b``; a root-level key ``c`` is ``main.c``.
     Identifiers are always quoted (``quote_ident``), although the key rule already keeps them
     harmless. DuckDB matches identifiers without regard to case, and ``a__b/c`` names the same
-    table as ``a/b/c``. So every table carries its key in its comment
-    (``lumbung:<key>``), and a save into a table owned by another key is refused. Collisions
-    are never silent.
+    table as ``a/b/c``. So every table carries its key in its comment (``lumbung:<key>``). A
+    save into a table owned by another key is refused, and that table does not count as the
+    other key's output (``exists``, ``load``, ``delete``). Collisions are never silent. The
+    owners are read with one catalog query when the file is opened (``_Catalog``).
 
 Writes
     The value reaches DuckDB as Arrow. A pandas or polars frame is converted once
@@ -69,7 +70,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from assets_core.errors import IOManagerError
 from assets_core.io import InputContext, OutputContext, StoredOutput
@@ -88,10 +89,44 @@ _OWNER_PREFIX = "lumbung:"
 _OPEN: weakref.WeakSet[DuckDBIOManager] = weakref.WeakSet()  # closed at interpreter exit
 
 
+_reaper_lock = threading.Lock()
+_reaper: threading.Thread | None = None
+_REAP_EVERY = 0.1  # seconds between checks for idle managers
+
+
 @atexit.register
 def _close_all() -> None:
-    for manager in list(_OPEN):
+    with _reaper_lock:
+        managers = list(_OPEN)
+    for manager in managers:
         manager.close()
+
+
+def _track(manager: DuckDBIOManager) -> None:
+    """Note an open manager, and start the thread that closes idle files unless it runs."""
+    global _reaper
+    with _reaper_lock:
+        _OPEN.add(manager)
+        if _reaper is None:
+            _reaper = threading.Thread(target=_reap, name="lumbung-duckdb-idle", daemon=True)
+            _reaper.start()
+
+
+def _reap() -> None:
+    """Close managers' files once idle; stop when none is open (``_track`` restarts it)."""
+    global _reaper
+    while True:
+        time.sleep(_REAP_EVERY)
+        with _reaper_lock:
+            managers = list(_OPEN)
+        now = time.monotonic()
+        still_open = [m for m in managers if m._close_if_idle(now)]  # checks every one
+        if still_open:
+            continue
+        with _reaper_lock:  # a manager opened meanwhile sets _db before calling _track
+            if not any(m._db is not None for m in _OPEN):
+                _reaper = None
+                return
 
 
 def quote_ident(name: str) -> str:
@@ -135,8 +170,9 @@ class DuckDBIOManager:
         self._db: duckdb.DuckDBPyConnection | None = None
         self._pid = 0
         self._users = 0
-        self._timer: threading.Timer | None = None
+        self._idle_since = 0.0
         self._schemas: set[str] = set()
+        self._catalog: _Catalog | None = None
         self._plans: dict[pa.Schema, _Plan] = {}
         self._wait_file = self.path.with_name(self.path.name + ".wait")
 
@@ -199,17 +235,15 @@ class DuckDBIOManager:
         with self._lock:
             if self._db is not None and self._pid != os.getpid():
                 self._db = None  # inherited through fork: never use or close the parent's
+                self._catalog = None
                 self._users = 0
-                self._timer = None
                 self._schemas.clear()
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
             cur = None
             if self._db is None and (create or self.path.exists()):
                 self._db = self._open()
                 self._pid = os.getpid()
-                _OPEN.add(self)
+                self._catalog = _Catalog.acquire(self.path)
+                _track(self)
             if self._db is not None:
                 cur = self._db.cursor()
                 self._users += 1
@@ -229,24 +263,25 @@ class DuckDBIOManager:
                 return
             if self.idle_close <= 0 or self._someone_waits():
                 self._close_locked()
-                return
-            timer = threading.Timer(self.idle_close, self._idle)
-            timer.daemon = True
-            self._timer = timer
-            timer.start()
+            else:
+                self._idle_since = time.monotonic()  # the reaper closes it when idle long
 
-    def _idle(self) -> None:
+    def _close_if_idle(self, now: float) -> bool:
+        """Close the file if no operation has run for ``idle_close``; whether it is open."""
         with self._lock:
-            if self._users == 0 and self._timer is threading.current_thread():
-                self._timer = None
+            if self._db is None:
+                return False
+            if self._users == 0 and now - self._idle_since >= self.idle_close:
                 self._close_locked()
+                return False
+            return True
 
     def _close_locked(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
         db, self._db = self._db, None
         self._schemas.clear()
+        if self._catalog is not None:
+            self._catalog.release()
+            self._catalog = None
         if db is not None and self._pid == os.getpid():
             db.close()
 
@@ -364,6 +399,7 @@ class DuckDBIOManager:
         """
         import pyarrow as pa
 
+        catalog = self._check_owner(cur, key, schema, table)  # before BEGIN: a fresh snapshot
         plan = self._ingest_plan(cur, source.schema)
         conv: duckdb.DuckDBPyConnection | None = None
         cast = plan.cast
@@ -410,12 +446,12 @@ class DuckDBIOManager:
             cur.execute("BEGIN TRANSACTION")
             try:
                 cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
-                self._check_owner(cur, key, schema, table)
                 cur.execute(f"CREATE OR REPLACE TABLE {qname} AS SELECT * FROM {quote_ident(view)}")
                 owner = quote_literal(_OWNER_PREFIX + str(key))
                 cur.execute(f"COMMENT ON TABLE {qname} IS {owner}")
                 digest = hasher.finish()
                 cur.execute("COMMIT")
+                catalog.put(schema, table, str(key))
             except BaseException as exc:
                 _rollback(cur)
                 if failure:
@@ -436,20 +472,23 @@ class DuckDBIOManager:
 
     def _check_owner(
         self, cur: duckdb.DuckDBPyConnection, key: AssetKey, schema: str, table: str
-    ) -> None:
-        row = cur.execute(
-            "SELECT comment FROM duckdb_tables() WHERE database_name = current_database() "
-            "AND lower(schema_name) = lower(?) AND lower(table_name) = lower(?)",
-            [schema, table],
-        ).fetchone()
-        if row is None or not isinstance(row[0], str) or not row[0].startswith(_OWNER_PREFIX):
-            return
-        other = row[0][len(_OWNER_PREFIX) :]
-        if other != str(key):
+    ) -> _Catalog:
+        catalog = self._catalog
+        assert catalog is not None
+        owner = catalog.owner(cur, schema, table)
+        if owner is not None and owner != str(key):
             raise IOManagerError(
-                f"{key}: table {schema}.{table} in {self.path} already holds asset {other}; "
+                f"{key}: table {schema}.{table} in {self.path} already holds asset {owner}; "
                 "rename one of the two keys."
             )
+        return catalog
+
+    def _holds(self, cur: duckdb.DuckDBPyConnection, key: AssetKey) -> bool:
+        """Whether the warehouse holds ``key``'s table (not another key's of the same name)."""
+        catalog = self._catalog
+        assert catalog is not None
+        schema, table = table_for(key)
+        return catalog.holds(cur, schema, table, str(key))
 
     # ---- load / exists / delete ---------------------------------------------------------------
 
@@ -464,17 +503,15 @@ class DuckDBIOManager:
         target = target_of(ctx.expected_type)
         schema, table = table_for(ctx.key)
         location = f"{self.path}::{schema}.{table}"
-        missing = IOManagerError(
-            f"{ctx.key}: no stored output at {location}; materialize it first."
-        )
+        missing = f"{ctx.key}: no stored output at {location}; materialize it first."
         qname = f"{quote_ident(schema)}.{quote_ident(table)}"
         with self._cursor(create=False) as cur:
-            if cur is None:
-                raise missing
+            if cur is None or not self._holds(cur, ctx.key):
+                raise IOManagerError(missing)
             try:
                 data = cur.sql(f"SELECT * FROM {qname}").to_arrow_table()
             except duckdb.CatalogException:
-                raise missing from None
+                raise IOManagerError(missing) from None
             except duckdb.Error as exc:
                 raise IOManagerError(
                     f"{ctx.key}: could not read {location}: {_first_line(exc)}"
@@ -489,32 +526,108 @@ class DuckDBIOManager:
         return convert(data, ctx.expected_type)
 
     def exists(self, ctx: OutputContext) -> bool:
-        """Whether the asset's table exists (one catalog query; never creates the file)."""
+        """Whether the asset's table exists. Never creates the file; at most one catalog
+        query per opening of the file, then a dictionary lookup."""
         if ctx.partition is not None:
             return False
-        schema, table = table_for(ctx.key)
         with self._cursor(create=False) as cur:
-            if cur is None:
-                return False
-            row = cur.execute(
-                "SELECT 1 FROM duckdb_tables() WHERE database_name = current_database() "
-                "AND schema_name = ? AND table_name = ?",
-                [schema, table],
-            ).fetchone()
-            return row is not None
+            return cur is not None and self._holds(cur, ctx.key)
 
     def delete(self, ctx: OutputContext) -> None:
-        """Drop the asset's table, if any, in a transaction."""
+        """Drop the asset's table, if it holds one, in a transaction."""
         self._unpartitioned(ctx)
         schema, table = table_for(ctx.key)
         with self._cursor(create=False) as cur:
-            if cur is None:
+            if cur is None or not self._holds(cur, ctx.key):
                 return
             _retry_conflicts(
                 lambda: _in_transaction(
                     cur, f"DROP TABLE IF EXISTS {quote_ident(schema)}.{quote_ident(table)}"
                 )
             )
+            assert self._catalog is not None
+            self._catalog.drop(schema, table)
+
+
+class _Catalog:
+    """The tables of one warehouse file, for every manager of it in this process.
+
+    While any manager here has the file open, no other process can write it. So one scan of
+    ``duckdb_tables()`` is enough, and the saves and deletes keep the result up to date after
+    that. Keys are lower-cased ``(schema, table)``, because DuckDB matches names without
+    regard to case. Values are the stored names and the owning key, or ``None`` for a table
+    that no Lumbung manager wrote.
+    """
+
+    __slots__ = ("key", "lock", "pid", "tables", "users")
+    _all: ClassVar[dict[str, _Catalog]] = {}
+    _all_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.lock = threading.Lock()
+        self.pid = os.getpid()
+        self.tables: dict[tuple[str, str], tuple[str, str, str | None]] | None = None
+        self.users = 0
+
+    @classmethod
+    def acquire(cls, path: Path) -> _Catalog:
+        """The catalog of ``path``, shared with the other open managers of it."""
+        key = os.path.realpath(path)
+        with cls._all_lock:
+            catalog = cls._all.get(key)
+            if catalog is None or catalog.pid != os.getpid():
+                catalog = cls._all[key] = _Catalog(key)
+            catalog.users += 1
+            return catalog
+
+    def release(self) -> None:
+        """One manager closed the file; forget the catalog when none has it open."""
+        with self._all_lock:
+            self.users -= 1
+            if self.users <= 0 and self._all.get(self.key) is self:
+                del self._all[self.key]
+
+    def _load(
+        self, cur: duckdb.DuckDBPyConnection
+    ) -> dict[tuple[str, str], tuple[str, str, str | None]]:
+        if self.tables is None:
+            rows = cur.execute(
+                "SELECT schema_name, table_name, comment FROM duckdb_tables() "
+                "WHERE database_name = current_database()"
+            ).fetchall()
+            tables = {}
+            for schema, table, comment in rows:
+                owner = None
+                if isinstance(comment, str) and comment.startswith(_OWNER_PREFIX):
+                    owner = comment[len(_OWNER_PREFIX) :]
+                tables[(schema.lower(), table.lower())] = (schema, table, owner)
+            self.tables = tables
+        return self.tables
+
+    def owner(self, cur: duckdb.DuckDBPyConnection, schema: str, table: str) -> str | None:
+        """The key owning the table DuckDB resolves ``schema.table`` to, if any."""
+        with self.lock:
+            entry = self._load(cur).get((schema.lower(), table.lower()))
+        return None if entry is None else entry[2]
+
+    def holds(self, cur: duckdb.DuckDBPyConnection, schema: str, table: str, key: str) -> bool:
+        """Whether ``schema.table`` is ``key``'s table (or, unowned, has exactly that name)."""
+        with self.lock:
+            entry = self._load(cur).get((schema.lower(), table.lower()))
+        if entry is None:
+            return False
+        return entry[2] == key or (entry[2] is None and entry[:2] == (schema, table))
+
+    def put(self, schema: str, table: str, key: str) -> None:
+        with self.lock:
+            if self.tables is not None:
+                self.tables[(schema.lower(), table.lower())] = (schema, table, key)
+
+    def drop(self, schema: str, table: str) -> None:
+        with self.lock:
+            if self.tables is not None:
+                self.tables.pop((schema.lower(), table.lower()), None)
 
 
 class _BackgroundHasher:

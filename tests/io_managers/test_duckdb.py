@@ -378,6 +378,24 @@ def test_file_is_released_for_other_processes(tmp_path: Path) -> None:
     assert done.stdout.strip() == "2", done.stderr
 
 
+def test_idle_file_is_released_without_close(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    manager = DuckDBIOManager(path, idle_close=0.05)
+    manager.save(out("t"), pa.table({"a": [1]}))
+    deadline = time.monotonic() + 30
+    while True:  # opening read-only in this process works once the manager let go
+        try:
+            con = duckdb.connect(str(path), read_only=True)
+            break
+        except duckdb.Error:
+            assert time.monotonic() < deadline, "the idle manager never released the file"
+            time.sleep(0.02)
+    assert con.sql("select a from main.t").fetchall() == [(1,)]
+    con.close()
+    assert manager.exists(out("t"))  # and it reopens on the next use
+    manager.close()
+
+
 # --------------------------------------------------------------------------- threads
 
 

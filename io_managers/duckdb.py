@@ -107,7 +107,7 @@ def _track(manager: DuckDBIOManager) -> None:
     global _reaper
     with _reaper_lock:
         _OPEN.add(manager)
-        if _reaper is None:
+        if _reaper is None or not _reaper.is_alive():  # not alive: inherited through fork
             _reaper = threading.Thread(target=_reap, name="lumbung-duckdb-idle", daemon=True)
             _reaper.start()
 

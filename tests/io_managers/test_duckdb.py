@@ -153,7 +153,11 @@ def test_keys_mapping_to_one_table_are_refused(io: DuckDBIOManager) -> None:
         io.save(out("X"), pa.table({"v": [5]}))  # DuckDB identifiers ignore case
     assert load_arrow(io, "a/b/c").column("v").to_pylist() == [1]
     assert load_arrow(io, "x").column("v").to_pylist() == [3]
-    assert not io.exists(out("X"))
+    assert not io.exists(out("X"))  # x's table is not X's output
+    with pytest.raises(IOManagerError, match=r"^X: no stored output at .*::main\.X; materialize"):
+        io.load(inp("X"))
+    io.delete(out("X"))  # nor does deleting X drop it
+    assert io.exists(out("x"))
 
 
 # --------------------------------------------------------------------------- values

@@ -424,9 +424,18 @@ class Definitions:
                 )
 
     def close(self) -> None:
-        if self._state is not None:
+        """Release the SQLite state store and every IO manager this object built (a DuckDB
+        warehouse file, for one); stores and managers passed in stay the caller's to close."""
+        if self._state is not None and self._state_arg in (None, "sqlite"):
             self._state.close()
             self._state = None
+        with self._io_lock:
+            built = [m for name, m in self._io.items() if name not in self._given_io]
+            self._io = dict(self._given_io)
+        for manager in built:
+            close = getattr(manager, "close", None)
+            if callable(close):
+                close()
 
 
 def load_project(path: str | Path | None = None) -> Definitions:

@@ -411,25 +411,31 @@ class SQLiteStateStore:
         if not records:
             return
         rows = [_row_from_record(r) for r in records]
+        latest: dict[str, tuple[str, float]] = {}
+        for rec, row in zip(records, rows, strict=True):
+            latest[row[0]] = (rec.outcome, rec.ended_at or rec.started_at)
         with self._write() as con:
-            latest: dict[str, tuple[int | None, str, float]] = {}
-            succeeded: dict[str, int] = {}
-            insert = (
+            (before,) = con.execute("SELECT coalesce(max(id), 0) FROM materializations").fetchone()
+            con.executemany(
                 f"INSERT INTO materializations ({_RECORD_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
             )
-            for rec, row in zip(records, rows, strict=True):
-                rowid = con.execute(insert, row).lastrowid
-                text = row[0]
-                if rec.outcome == "materialized" and rowid is not None:
-                    succeeded[text] = rowid
-                latest[text] = (succeeded.get(text), rec.outcome, rec.ended_at or rec.started_at)
+            # Each key's newest success among the rows just written (ids only grow, and this
+            # transaction holds the write lock, so nobody else's rows are in the range).
+            succeeded = dict(
+                con.execute(
+                    "SELECT key, max(id) FROM materializations "
+                    "WHERE id > ? AND outcome = 'materialized' GROUP BY key",
+                    (before,),
+                ).fetchall()
+            )
             con.executemany(
                 "INSERT INTO latest (key, success_id, last_outcome, last_attempt_at) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
                 "success_id = coalesce(excluded.success_id, success_id), "
                 "last_outcome = excluded.last_outcome, last_attempt_at = excluded.last_attempt_at",
-                [(text, *values) for text, values in latest.items()],
+                [(text, succeeded.get(text), *values) for text, values in latest.items()],
             )
 
     def save_file_observations(self, observations: Iterable[FileObservation]) -> None:

@@ -1,0 +1,5 @@
+"""``python -m assets_core.cli`` runs the ``lumbung`` command."""
+
+from assets_core.cli import main
+
+main()

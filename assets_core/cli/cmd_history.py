@@ -1,0 +1,1 @@
+"""`lumbung history` (to be written)."""

@@ -1,0 +1,1 @@
+"""`lumbung init` (to be written)."""

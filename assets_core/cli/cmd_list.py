@@ -1,0 +1,1 @@
+"""`lumbung list` (to be written)."""

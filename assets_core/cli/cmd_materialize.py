@@ -1,0 +1,1 @@
+"""`lumbung materialize` (to be written)."""

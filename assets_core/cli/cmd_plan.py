@@ -1,0 +1,1 @@
+"""`lumbung plan` (to be written)."""

@@ -1,0 +1,1 @@
+"""`lumbung show` (to be written)."""

@@ -1,0 +1,1 @@
+"""`lumbung wipe` (to be written)."""

@@ -7,6 +7,7 @@ the Python API of DESIGN §10; the CLI is a thin layer over them.
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -332,24 +333,29 @@ class Definitions:
     def _plan(self, selected: frozenset[AssetKey], force: bool = False) -> Plan:
         from assets_core.planner import build_plan
 
-        scope = self.graph.ancestors(selected) | selected
-        python = [k for k in scope if isinstance(self.assets[k], Asset)]
-        state = self.state.latest(python, detail=False)
-        sources = self.observe_sources(k for k in scope if not isinstance(self.assets[k], Asset))
-
         def exists(asset: Asset) -> bool:
             return self.io_manager_for(asset).exists(OutputContext(asset.key, asset.spec))
 
-        plan = build_plan(
-            graph=self.graph,
-            assets=self.assets,
-            selected=selected,
-            state=state,
-            source_versions=sources,
-            code_version=self.code_version,
-            output_exists=exists,
-            force=force,
-        )
+        gc.freeze()  # what exists now outlives planning; spare the collector rescanning it
+        try:
+            scope = self.graph.ancestors(selected) | selected
+            python = [k for k in scope if isinstance(self.assets[k], Asset)]
+            state = self.state.latest(python, detail=False)
+            sources = self.observe_sources(
+                k for k in scope if not isinstance(self.assets[k], Asset)
+            )
+            plan = build_plan(
+                graph=self.graph,
+                assets=self.assets,
+                selected=selected,
+                state=state,
+                source_versions=sources,
+                code_version=self.code_version,
+                output_exists=exists,
+                force=force,
+            )
+        finally:
+            gc.unfreeze()
         self._versioner.save_cache()
         return plan
 

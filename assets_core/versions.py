@@ -600,8 +600,9 @@ class CodeVersioner:
         if not isinstance(fn, FunctionType) or code is None or code.co_filename.startswith("<"):
             return None
         spec = asset.spec
-        ins = ",".join(f"{p}={k}" for p, k in sorted((p, str(k)) for p, k in spec.ins.items()))
-        deps = ",".join(sorted(str(d) for d in spec.deps))
+        # ins and deps keep declaration order, which the asset's own source fixes.
+        ins = ",".join([f"{p}={k}" for p, k in spec.ins.items()])
+        deps = ",".join([str(d) for d in spec.deps])
         where = f"{code.co_filename}:{fn.__qualname__}@{code.co_firstlineno}"
         return f"{spec.key}|{where}|{io_manager}|{ins}|{deps}"
 

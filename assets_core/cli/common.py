@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from assets_core.definitions import Definitions
+    from assets_core.keys import AssetKey
+    from assets_core.planner import Plan
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -115,3 +117,125 @@ def joined(values: list[str] | None) -> str | None:
         return None
     text = " ".join(v for v in values if v.strip())
     return text or None
+
+
+# ---- helpers shared by the commands ------------------------------------------------------
+
+
+def warn(message: str) -> None:
+    """A warning on stderr (``warning: ...``), never on stdout where data goes."""
+    sys.stderr.write(f"warning: {message}\n")
+    sys.stderr.flush()
+
+
+@contextmanager
+def open_definitions(ctx: typer.Context) -> Iterator[Definitions]:
+    """``load_definitions`` that closes the project's state store and IO managers after."""
+    defs = load_definitions(ctx)
+    try:
+        yield defs
+    finally:
+        defs.close()
+
+
+class Statuses:
+    """``defs.statuses()`` computed at most once per command, however often it is asked for
+    (a ``status:`` selection and the status column share one plan of every asset)."""
+
+    def __init__(self, defs: Definitions) -> None:
+        self._defs = defs
+        self._found: Mapping[AssetKey, str] | None = None
+
+    def __call__(self) -> Mapping[AssetKey, str]:
+        if self._found is None:
+            self._found = self._defs.statuses()
+        return self._found
+
+
+def select_keys(
+    defs: Definitions,
+    select: list[str] | None,
+    exclude: list[str] | None,
+    statuses: Callable[[], Mapping[AssetKey, str]] | None = None,
+) -> frozenset[AssetKey]:
+    """The keys ``-s``/``--exclude`` name (DESIGN §6); its warnings go to stderr."""
+    from assets_core.selection import select as run_select
+
+    found = run_select(
+        defs.graph,
+        defs.infos,
+        joined(select),
+        joined(exclude),
+        status=statuses or defs.statuses,
+    )
+    for message in found.warnings:
+        warn(message)
+    return found.keys
+
+
+def plan_selection(
+    defs: Definitions,
+    select: list[str] | None,
+    exclude: list[str] | None,
+    force: bool = False,
+) -> Plan:
+    """``defs.plan`` for ``-s``/``--exclude``, with the selection's warnings put in front of
+    the plan's own (so ``plan --json`` carries them too). Prints nothing."""
+    from dataclasses import replace
+
+    from assets_core.selection import select as run_select
+
+    found = run_select(
+        defs.graph, defs.infos, joined(select), joined(exclude), status=defs.statuses
+    )
+    plan = defs._plan(found.keys, force=force)  # the keys are chosen; plan exactly those
+    if found.warnings:
+        plan = replace(plan, warnings=(*found.warnings, *plan.warnings))
+    return plan
+
+
+def when(timestamp: float | None) -> str:
+    """A moment as people read it: local time, to the second, with its UTC offset."""
+    if not timestamp:
+        return "-"
+    from datetime import datetime
+
+    return datetime.fromtimestamp(timestamp).astimezone().isoformat(sep=" ", timespec="seconds")
+
+
+def iso_utc(timestamp: float | None) -> str | None:
+    """A moment for machines: ISO 8601 in UTC (``None`` stays ``None``)."""
+    if not timestamp:
+        return None
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).isoformat(timespec="milliseconds")
+
+
+def seconds(value: float | None) -> str:
+    """A duration: ``0.04s``, ``12.3s``, ``4m 05s``."""
+    if value is None:
+        return "-"
+    if value < 10:
+        return f"{value:.2f}s"
+    if value < 60:
+        return f"{value:.1f}s"
+    minutes, rest = divmod(round(value), 60)
+    return f"{minutes}m {rest:02d}s"
+
+
+def size(n: int | None) -> str:
+    """A byte count: ``812 B``, ``4.1 KiB``, ``2.0 MiB``."""
+    if n is None:
+        return "-"
+    value, unit = float(n), "B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            break
+        value /= 1024
+    return f"{n} B" if unit == "B" else f"{value:.1f} {unit}"
+
+
+def first_line(text: str | None) -> str:
+    """The first line of an error (its one-line summary)."""
+    return (text or "").strip().splitlines()[0] if (text or "").strip() else ""

@@ -1,1 +1,123 @@
-"""`lumbung history` (to be written)."""
+"""``lumbung history [KEY]``: materializations (of one asset, or all), newest first, under the
+run each belongs to; failures show their error's first line (``--json``: the whole error)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from assets_core.cli.app import app
+from assets_core.cli.common import (
+    JsonOpt,
+    console,
+    first_line,
+    guard,
+    iso_utc,
+    open_definitions,
+    print_json,
+    seconds,
+    when,
+)
+
+if TYPE_CHECKING:
+    from assets_core.state import MaterializationRecord, RunRecord
+
+#: Runs looked up to describe the runs of the records shown (a run not among them is shown
+#: by its id alone).
+RUNS_LOOKED_UP = 1000
+OUTCOME_STYLE = {"materialized": "green", "up_to_date": "dim", "failed": "red", "skipped": "yellow"}
+
+
+def record_dict(rec: MaterializationRecord) -> dict[str, Any]:
+    """A materialization record as ``history --json`` prints it."""
+    return {
+        "key": str(rec.key),
+        "run_id": rec.run_id,
+        "outcome": rec.outcome,
+        "started_at": iso_utc(rec.started_at),
+        "ended_at": iso_utc(rec.ended_at),
+        "duration": round(rec.duration, 6),
+        "rows": rec.rows,
+        "bytes": rec.bytes,
+        "location": rec.location,
+        "data_version": rec.data_version,
+        "code_version": rec.code_version or None,
+        "error": rec.error,
+    }
+
+
+def run_dict(run: RunRecord) -> dict[str, Any]:
+    """A run as ``history --json`` prints it."""
+    return {
+        "run_id": run.run_id,
+        "status": run.status,
+        "started_at": iso_utc(run.started_at),
+        "ended_at": iso_utc(run.ended_at),
+        "selection": run.selection,
+    }
+
+
+@app.command("history")
+def history(
+    ctx: typer.Context,
+    key: Annotated[str | None, typer.Argument(help="Only this asset's records.")] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, help="How many records to show.")
+    ] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show past materializations, newest first, with the runs they belong to."""
+    with guard(ctx), open_definitions(ctx) as defs:
+        asset_key = None
+        if key is not None:
+            from assets_core.keys import AssetKey
+
+            asset_key = AssetKey.parse(key)
+        records = defs.state.history(asset_key, limit=limit)
+        if key is not None and not records:
+            defs.get(key)  # an unknown key with no past either: "no asset 'x'. Did you mean"
+        wanted = dict.fromkeys(r.run_id for r in records)
+        known = {r.run_id: r for r in defs.state.runs(limit=RUNS_LOOKED_UP)} if wanted else {}
+        runs = [known[r] for r in wanted if r in known]
+        if as_json:
+            print_json(
+                {
+                    "runs": [run_dict(r) for r in runs],
+                    "materializations": [record_dict(r) for r in records],
+                }
+            )
+            return
+        _render(records, known, key)
+
+
+def _render(
+    records: list[MaterializationRecord], runs: dict[str, RunRecord], key: str | None
+) -> None:
+    from rich.markup import escape
+
+    out = console()
+    if not records:
+        out.print(f"No materializations of {key} yet." if key else "No runs yet.")
+        return
+    width = max(len(str(r.key)) for r in records)
+    current = None
+    for rec in records:
+        if rec.run_id != current:
+            current = rec.run_id
+            run = runs.get(rec.run_id)
+            head = f"run {rec.run_id}"
+            if run is not None:
+                took = seconds(run.ended_at - run.started_at) if run.ended_at else "-"
+                head += f"  {run.status}  {when(run.started_at)}  {took}"
+                if run.selection:
+                    head += f"  -s {run.selection}"
+            out.print(f"[bold]{escape(head)}[/]", soft_wrap=True)
+        style = OUTCOME_STYLE.get(rec.outcome, "")
+        parts = [f"[{style}]{rec.outcome:<12}[/]", f"{escape(str(rec.key)):<{width}}"]
+        if rec.outcome == "materialized":
+            rows = "-" if rec.rows is None else f"{rec.rows} rows"
+            parts += [f"{seconds(rec.duration):>7}", rows]
+        elif rec.error:
+            parts.append(escape(first_line(rec.error)))
+        out.print(("  " + "  ".join(parts)).rstrip(), soft_wrap=True)

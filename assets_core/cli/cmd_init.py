@@ -1,1 +1,134 @@
-"""`lumbung init` (to be written)."""
+"""``lumbung init [PATH]``: scaffold a small project that materializes at once.
+
+It writes ``lumbung.toml``, ``data/orders.csv``, ``assets.py`` (a CSV source, a Parquet asset
+and a DuckDB asset) and a ``.gitignore`` that keeps ``.lumbung/`` out of version control. It
+never overwrites a file: if any of them exists it stops before writing anything, naming it
+(an existing ``.gitignore`` only gains the ``.lumbung/`` line it lacks).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from assets_core.cli.app import app
+from assets_core.cli.common import guard
+
+LUMBUNG_TOML = """\
+# A Lumbung project: the modules scanned for assets, and where outputs and state are kept.
+modules = ["assets"]
+storage = ".lumbung"
+"""
+
+ORDERS_CSV = """\
+order_id,day,customer,status,amount
+1,2024-01-01,ana,completed,12.50
+2,2024-01-01,budi,completed,30.00
+3,2024-01-02,citra,cancelled,8.75
+4,2024-01-02,ana,completed,5.25
+5,2024-01-03,dewi,completed,19.90
+6,2024-01-03,budi,cancelled,42.00
+"""
+
+ASSETS_PY = '''\
+"""The project's assets: a CSV source, a Parquet asset and a DuckDB asset.
+
+Run `lumbung materialize` to build them, then edit a function and run `lumbung plan`
+to see exactly what would rebuild, and why.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from assets_core import asset, source
+
+raw_orders = source("raw_orders", path="data/orders.csv")
+
+
+@asset(group="staging")
+def orders(raw_orders: pd.DataFrame) -> pd.DataFrame:
+    """Orders that were not cancelled (stored as Parquet, the default)."""
+    return raw_orders[raw_orders.status != "cancelled"]
+
+
+@asset(group="marts", io_manager="duckdb")
+def revenue_by_day(orders: pd.DataFrame) -> pd.DataFrame:
+    """Revenue per day (a table in .lumbung/warehouse.duckdb)."""
+    return orders.groupby("day", as_index=False).amount.sum()
+'''
+
+GITIGNORE_LINE = ".lumbung/"
+
+#: What ``init`` writes, relative to the project folder, in the order it writes them.
+FILES: dict[str, str] = {
+    "lumbung.toml": LUMBUNG_TOML,
+    "data/orders.csv": ORDERS_CSV,
+    "assets.py": ASSETS_PY,
+}
+
+
+def scaffold(folder: Path) -> list[str]:
+    """Write the project into ``folder`` (created if needed); return what was created or
+    updated. Raises ``ProjectError`` naming the first file that already exists."""
+    from assets_core.errors import ProjectError
+
+    if folder.exists() and not folder.is_dir():
+        raise ProjectError(f"{folder} is a file; pass a folder to `lumbung init`.")
+    for name in FILES:
+        if (folder / name).exists():
+            raise ProjectError(
+                f"{folder / name} already exists; `lumbung init` never overwrites a file. "
+                "Move it aside or pick another folder."
+            )
+    (folder / "data").mkdir(parents=True, exist_ok=True)
+    done = []
+    for name, text in FILES.items():
+        with open(folder / name, "x", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        done.append(name)
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text(GITIGNORE_LINE + "\n", encoding="utf-8")
+        done.append(".gitignore")
+    else:
+        text = ignore.read_text(encoding="utf-8")
+        lines = {line.strip() for line in text.splitlines()}
+        if not lines & {GITIGNORE_LINE, ".lumbung", "/.lumbung", "/.lumbung/"}:
+            sep = "" if text.endswith("\n") or not text else "\n"
+            ignore.write_text(text + sep + GITIGNORE_LINE + "\n", encoding="utf-8")
+            done.append(".gitignore (added .lumbung/)")
+    return done
+
+
+@app.command("init")
+def init(
+    ctx: typer.Context,
+    path: Annotated[
+        str | None,
+        typer.Argument(help="Folder for the new project (created if needed). Default: here."),
+    ] = None,
+) -> None:
+    """Create a small working project: config, sample data, a source and two assets."""
+    with guard(ctx):
+        folder = Path(path or ".").expanduser()
+        done = scaffold(folder)
+        where = "" if path is None else f" in {path}"
+        typer.echo(f"Created a Lumbung project{where}:")
+        for name in done:
+            typer.echo(f"  {name}")
+        here = path is None or folder.resolve() == Path.cwd().resolve()
+        project = "" if here else f"--project {_quoted(path or '.')} "
+        typer.echo(f"Next: lumbung {project}materialize")
+
+
+def _quoted(text: str) -> str:
+    """``text`` as one shell word."""
+    if text and all(c.isalnum() or c in "-_./" for c in text.replace(os.sep, "/")):
+        return text
+    import shlex
+
+    return shlex.quote(text)

@@ -101,9 +101,7 @@ def describe(
         version = defs.observe_sources([key]).get(key)
         out["source"] = {"path": getattr(a, "path", None), "data_version": version}
     if state is not None and state.last_outcome == "failed":
-        failure = next(
-            (r for r in defs.state.history(key, limit=1) if r.outcome == "failed"), None
-        )
+        failure = next((r for r in defs.state.history(key, limit=1) if r.outcome == "failed"), None)
         out["last_error"] = failure.error if failure else None
     return out
 

@@ -1,0 +1,150 @@
+"""Shared fixtures for the CLI tests: ``lumbung`` run as a subprocess, the way a user runs it,
+in copies of example_project.
+
+Starting ``lumbung`` on the example costs about a second and a half (importing pandas and
+DuckDB), so read-only checks share one materialized copy for the whole folder (``built``),
+and a module runs its independent invocations at once with ``run_many``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "example_project"
+_SCRIPT = Path(sys.executable).parent / "lumbung"
+#: The installed console script when it sits beside this interpreter, else ``-m``.
+LUMBUNG: list[str] = (
+    [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "assets_core.cli"]
+)
+#: Keys of the example in dependency order (ties broken by key), sources first.
+EXAMPLE_KEYS = [
+    "raw_customers",
+    "raw_orders",
+    "raw_payments",
+    "stg_customers",
+    "stg_orders",
+    "stg_payments",
+    "orders",
+    "customers",
+    "revenue_by_day",
+]
+EXAMPLE_ASSETS = EXAMPLE_KEYS[3:]
+
+
+@dataclass(frozen=True)
+class Result:
+    """One finished ``lumbung`` run."""
+
+    code: int
+    out: str
+    err: str
+
+    @property
+    def err_lines(self) -> list[str]:
+        return self.err.splitlines()
+
+
+def _env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"COLUMNS": "200", "NO_COLOR": "1", "PYTHONDONTWRITEBYTECODE": "1"})
+    env.pop("FORCE_COLOR", None)
+    env.update(extra or {})
+    return env
+
+
+def run(
+    args: Sequence[str],
+    cwd: Path,
+    stdin: int | None = subprocess.DEVNULL,
+    env: Mapping[str, str] | None = None,
+) -> Result:
+    """Run ``lumbung ARGS`` in ``cwd`` with no terminal (stdin from /dev/null)."""
+    proc = subprocess.run(
+        [*LUMBUNG, *args],
+        cwd=cwd,
+        stdin=stdin,
+        capture_output=True,
+        text=True,
+        env=_env(env),
+        timeout=120,
+        check=False,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def run_many(jobs: Mapping[str, tuple[Sequence[str], Path]]) -> dict[str, Result]:
+    """Run several ``lumbung`` invocations at once: name -> (args, cwd)."""
+    workers = max(2, min(4, os.cpu_count() or 2))
+    with ThreadPoolExecutor(workers) as pool:
+        futures = {name: pool.submit(run, args, cwd) for name, (args, cwd) in jobs.items()}
+        return {name: f.result() for name, f in futures.items()}
+
+
+def copy_example(dest: Path) -> Path:
+    """A copy of example_project (without its ``.lumbung`` storage) at ``dest``."""
+    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns(".lumbung", "__pycache__"))
+    return dest
+
+
+def python_materialize(project: Path, select: str | None = None) -> str:
+    """Materialize through the Python API in a fresh interpreter; returns its summary."""
+    code = (
+        "import sys\n"
+        "from assets_core import load_project\n"
+        "d = load_project(sys.argv[1])\n"
+        "r = d.materialize(sys.argv[2] or None)\n"
+        "d.close()\n"
+        "print(r.summary())\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(project), select or ""],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace ``old`` by ``new`` in a file, moving its mtime on as a real edit would."""
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new))
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A materialized copy of the example, shared by every test that only reads it."""
+    project = copy_example(tmp_path_factory.mktemp("built") / "example_project")
+    assert python_materialize(project) == "6 materialized, 0 up to date, 0 failed, 0 skipped"
+    return project
+
+
+@pytest.fixture(scope="session")
+def unbuilt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the example that was never materialized (read-only tests only)."""
+    return copy_example(tmp_path_factory.mktemp("unbuilt") / "example_project")
+
+
+@pytest.fixture
+def lumbung() -> Callable[..., Result]:
+    """``lumbung(*args, cwd=...)``: run the CLI once."""
+
+    def call(*args: str, cwd: Path, stdin: int | None = subprocess.DEVNULL) -> Result:
+        return run(args, cwd, stdin)
+
+    return call

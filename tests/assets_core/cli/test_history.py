@@ -1,0 +1,119 @@
+"""``lumbung history [KEY]``: records newest first under their runs; failures with their
+error's first line (the whole error in ``--json``); ``--limit``; unknown keys."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.assets_core.cli.conftest import Result, edit, python_materialize, run_many
+
+RECORD_FIELDS = {
+    "key",
+    "run_id",
+    "outcome",
+    "started_at",
+    "ended_at",
+    "duration",
+    "rows",
+    "bytes",
+    "location",
+    "data_version",
+    "code_version",
+    "error",
+}
+RUN_FIELDS = {"run_id", "status", "started_at", "ended_at", "selection"}
+
+
+@pytest.fixture(scope="module")
+def failed(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The built example after a second run in which revenue_by_day raised."""
+    dest = tmp_path_factory.mktemp("failed") / "example_project"
+    shutil.copytree(built, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    edit(
+        dest / "assets.py",
+        "    kept = orders[",
+        '    raise ValueError("boom\\nsecond line")\n    kept = orders[',
+    )
+    summary = python_materialize(dest)
+    assert summary == "0 materialized, 0 up to date, 1 failed, 0 skipped"
+    return dest
+
+
+@pytest.fixture(scope="module")
+def r(built: Path, failed: Path) -> dict[str, Result]:
+    return run_many(
+        {
+            "text": (["history"], built),
+            "json": (["history", "--json"], built),
+            "one": (["history", "orders", "--json", "--limit", "1"], built),
+            "limit": (["history", "-n", "2"], built),
+            "unknown": (["history", "nope"], built),
+            "zero": (["history", "--limit", "0"], built),
+            "failed": (["history"], failed),
+            "failed_json": (["history", "revenue_by_day", "--json"], failed),
+            "failed_list": (["list", "-s", "revenue_by_day", "-o", "json"], failed),
+            "failed_show": (["show", "revenue_by_day"], failed),
+        }
+    )
+
+
+def test_text_groups_records_under_their_run(r: dict[str, Result]) -> None:
+    res = r["text"]
+    assert res.code == 0, res.err
+    lines = res.out.splitlines()
+    assert re.fullmatch(r"run \S+  success  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\S*  \S+s", lines[0])
+    assert len(lines) == 7
+    assert sorted(line.split()[1] for line in lines[1:]) == sorted(
+        ["stg_customers", "stg_orders", "stg_payments", "orders", "customers", "revenue_by_day"]
+    )
+    assert all(line.split()[0] == "materialized" for line in lines[1:])
+    assert all(line.endswith(" rows") for line in lines[1:])
+    assert len(r["limit"].out.splitlines()) == 3
+
+
+def test_json_has_runs_and_records(r: dict[str, Result]) -> None:
+    data = json.loads(r["json"].out)
+    assert set(data) == {"runs", "materializations"}
+    assert len(data["runs"]) == 1 and set(data["runs"][0]) == RUN_FIELDS
+    assert data["runs"][0]["status"] == "success"
+    records = data["materializations"]
+    assert len(records) == 6 and all(set(rec) == RECORD_FIELDS for rec in records)
+    assert {rec["run_id"] for rec in records} == {data["runs"][0]["run_id"]}
+    one = json.loads(r["one"].out)["materializations"]
+    assert [(x["key"], x["outcome"], x["rows"]) for x in one] == [("orders", "materialized", 99)]
+
+
+def test_failures_show_their_first_line(r: dict[str, Result]) -> None:
+    res = r["failed"]
+    assert res.code == 0, res.err
+    lines = res.out.splitlines()
+    assert re.fullmatch(r"run \S+  failed  .*", lines[0])
+    assert lines[1] == "  failed        revenue_by_day  revenue_by_day: ValueError: boom"
+    assert lines[2].startswith("run ") and "  success  " in lines[2]
+
+
+def test_json_carries_the_whole_error(r: dict[str, Result]) -> None:
+    records = json.loads(r["failed_json"].out)["materializations"]
+    assert [x["outcome"] for x in records] == ["failed", "materialized"]
+    error = records[0]["error"]
+    assert error.startswith("revenue_by_day: ValueError: boom\nsecond line\n")
+    assert "Traceback (most recent call last):" in error
+    assert records[1]["error"] is None
+
+
+def test_a_failed_asset_in_list_and_show(r: dict[str, Result]) -> None:
+    assert [x["status"] for x in json.loads(r["failed_list"].out)] == ["failed"]
+    lines = r["failed_show"].out.splitlines()
+    assert "  status:         failed (code changed (assets:revenue_by_day))" in lines
+    assert "  last error:     revenue_by_day: ValueError: boom" in lines
+
+
+def test_bad_arguments_exit_2(r: dict[str, Result]) -> None:
+    assert (r["unknown"].code, r["unknown"].err_lines) == (2, ["error: no asset 'nope'."])
+    assert r["zero"].code == 2
+    assert "Invalid value for '--limit' / '-n'" in r["zero"].err

@@ -71,3 +71,20 @@ def project(tmp_path: Path) -> Iterator[ProjectDir]:
     yield p
     for mod in [m for m in sys.modules if m == p.pkg or m.startswith(p.pkg + ".")]:
         del sys.modules[mod]
+
+
+_EXIT_STATUS: list[int] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _EXIT_STATUS.append(int(exitstatus))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """End the test process right after pytest's summary. DuckDB's bindings otherwise print
+    a 'leaked instances' report during interpreter shutdown after long runs (objects still
+    referenced from module globals at exit, not a leak of ours), burying the summary line."""
+    if _EXIT_STATUS and os.environ.get("LUMBUNG_TESTS_FULL_SHUTDOWN") != "1":
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_EXIT_STATUS[-1])

@@ -1,13 +1,19 @@
-"""Shared fixtures for the CLI tests: ``lumbung`` run as a subprocess, the way a user runs it,
-in copies of example_project.
+"""Shared fixtures for the CLI tests: ``lumbung`` run in another process, the way a user runs
+it, in copies of example_project.
 
-Starting ``lumbung`` on the example costs about a second and a half (importing pandas and
-DuckDB), so read-only checks share one materialized copy for the whole folder (``built``),
-and a module runs its independent invocations at once with ``run_many``.
+Starting ``lumbung`` on the example costs about a second and a half, nearly all of it importing
+the project (pandas, DuckDB). So read-only checks share one materialized copy for the whole
+folder (``built``), and ``run_many`` runs a module's read-only invocations in a few worker
+processes: each calls the console script's entry point (``assets_core.cli.main``) once per
+invocation with its own argv, working folder, stdin (/dev/null), stdout and stderr, and
+records the exit code, so pandas is imported once per worker instead of once per invocation.
+``run`` (and every ``run_many`` job when ``LUMBUNG_CLI_ISOLATED=1``) starts the installed
+``lumbung`` script itself, one process per invocation.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -81,12 +87,64 @@ def run(
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
+#: Runs invocations one after another in this process, as the console script would run each.
+_WORKER = r"""
+import contextlib, io, json, os, sys
+from assets_core.cli import main
+
+results = []
+for args, cwd in json.load(sys.stdin):
+    os.chdir(cwd)
+    out, err = io.StringIO(), io.StringIO()
+    sys.argv = ["lumbung", *args]
+    code = 0
+    with open(os.devnull) as stdin:
+        sys.stdin = stdin
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main()
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    results.append([code, out.getvalue(), err.getvalue()])
+sys.__stdout__.write(json.dumps(results))
+"""
+ISOLATED = os.environ.get("LUMBUNG_CLI_ISOLATED") == "1"
+JOBS_PER_WORKER = 5
+
+
+def _run_in_worker(jobs: list[tuple[Sequence[str], Path]]) -> list[Result]:
+    proc = subprocess.run(
+        [sys.executable, "-c", _WORKER],
+        input=json.dumps([[list(args), str(cwd)] for args, cwd in jobs]),
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return [Result(*item) for item in json.loads(proc.stdout)]
+
+
 def run_many(jobs: Mapping[str, tuple[Sequence[str], Path]]) -> dict[str, Result]:
-    """Run several ``lumbung`` invocations at once: name -> (args, cwd)."""
-    workers = max(2, min(4, os.cpu_count() or 2))
-    with ThreadPoolExecutor(workers) as pool:
-        futures = {name: pool.submit(run, args, cwd) for name, (args, cwd) in jobs.items()}
-        return {name: f.result() for name, f in futures.items()}
+    """Run several ``lumbung`` invocations that change nothing on disk: name -> (args, cwd).
+
+    They run in worker processes (one per CPU, at most 4, each given at least
+    ``JOBS_PER_WORKER`` jobs: starting one costs several invocations), or each in its own
+    ``lumbung`` process with ``LUMBUNG_CLI_ISOLATED=1``."""
+    names = list(jobs)
+    n = max(1, min(4, os.cpu_count() or 1, len(names) // JOBS_PER_WORKER))
+    with ThreadPoolExecutor(n) as pool:
+        if ISOLATED:
+            futures = [pool.submit(run, *jobs[name]) for name in names]
+            return {name: f.result() for name, f in zip(names, futures, strict=True)}
+        chunks = [names[i::n] for i in range(n)]
+        done = pool.map(lambda chunk: _run_in_worker([jobs[x] for x in chunk]), chunks)
+        return {
+            name: res
+            for chunk, results in zip(chunks, done, strict=True)
+            for name, res in zip(chunk, results, strict=True)
+        }
 
 
 def copy_example(dest: Path) -> Path:

@@ -1,1 +1,254 @@
-"""`lumbung materialize` (to be written)."""
+"""``lumbung materialize``: plan, then run what is missing or stale, with progress and a summary.
+
+Exit codes: 0 every step succeeded (or nothing to do), 1 an asset failed, 2 a usage,
+definition or selection error, 130 interrupted (finished steps stay recorded).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+
+from assets_core.cli.app import app
+from assets_core.cli.common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    ExcludeOpt,
+    ForceOpt,
+    JsonOpt,
+    SelectOpt,
+    guard,
+    joined,
+    load_definitions,
+    print_json,
+)
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from assets_core.cli.progress import Tracker
+    from assets_core.definitions import Definitions
+    from assets_core.executor import RunResult
+    from assets_core.planner import Plan
+
+SLOWEST = 3
+
+
+@app.command("materialize")
+def materialize(
+    ctx: typer.Context,
+    select: SelectOpt = None,
+    exclude: ExcludeOpt = None,
+    force: ForceOpt = False,
+    executor: Annotated[
+        str,
+        typer.Option(
+            "--executor",
+            "-e",
+            help="Where assets run: threads (default), in-process (one at a time, for "
+            "debugging) or processes.",
+        ),
+    ] = "threads",
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", "-w", help="How many assets run at once (default: CPUs)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would run, and why; run nothing.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run every selected asset that is missing or stale, in dependency order."""
+    with guard(ctx):
+        check_options(executor, workers)
+        began = time.perf_counter()
+        defs = load_definitions(ctx)
+        try:
+            code = _materialize(
+                defs,
+                joined(select),
+                joined(exclude),
+                force=force,
+                executor=executor,
+                workers=workers,
+                dry_run=dry_run,
+                as_json=as_json,
+                began=began,
+            )
+        finally:
+            defs.close()
+    raise typer.Exit(code)
+
+
+def check_options(executor: str, workers: int | None) -> None:
+    """Reject a bad ``--executor`` or ``--workers`` before loading anything."""
+    from assets_core.errors import PlanError
+    from assets_core.executor import EXECUTORS
+
+    if executor not in EXECUTORS:
+        raise PlanError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}.")
+    if workers is not None and workers < 1:
+        raise PlanError(f"workers must be 1 or more, got {workers}.")
+
+
+def _materialize(
+    defs: Definitions,
+    select: str | None,
+    exclude: str | None,
+    *,
+    force: bool,
+    executor: str,
+    workers: int | None,
+    dry_run: bool,
+    as_json: bool,
+    began: float,
+) -> int:
+    from assets_core.cli.progress import make_progress
+
+    warnings: list[str] = []
+    if select is not None or exclude is not None:
+        warnings += defs.selection(select, exclude).warnings
+    plan = defs.plan(select, exclude, force=force)
+    warnings += plan.warnings
+    for text in dict.fromkeys(warnings):
+        _err(f"warning: {text}")
+
+    if dry_run:
+        if as_json:
+            print_json(plan.to_dict())
+        else:
+            _print_plan(plan)
+        return EXIT_OK
+
+    console = None if as_json else _console()
+    tracker = make_progress(len(plan.steps), enabled=not as_json, console=console)
+    try:
+        with tracker:
+            result = defs.materialize(
+                plan=plan, executor=executor, workers=workers, on_event=tracker
+            )
+    except KeyboardInterrupt:
+        _interrupted(tracker)
+    if as_json:
+        _report_errors(result)
+        print_json(result.to_dict())
+    else:
+        _summary(plan, result, time.perf_counter() - began, console)
+    return EXIT_FAILED if result.failed else EXIT_OK
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _err(text: str) -> None:
+    sys.stdout.flush()
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def fresh_count(plan: Plan) -> int:
+    """How many selected assets (not sources) the planner found fresh."""
+    return sum(
+        1 for k in plan.selected if (s := plan.statuses.get(k)) is not None and s.status == "fresh"
+    )
+
+
+def nothing_to_do(plan: Plan) -> str:
+    """``Nothing to do: 6 selected assets are fresh.``"""
+    n = fresh_count(plan)
+    if n == 0:
+        return "Nothing to do: no assets selected."
+    noun = "asset is" if n == 1 else "assets are"
+    return f"Nothing to do: {n} selected {noun} fresh."
+
+
+def _print_plan(plan: Plan) -> None:
+    """The plan as ``--dry-run`` shows it: each step with its status and reasons."""
+    if not plan.steps:
+        _out(nothing_to_do(plan))
+        return
+    n = len(plan.steps)
+    _out(f"Would materialize {n} asset{'s' if n != 1 else ''}:")
+    width = max(len(str(s.key)) for s in plan.steps)
+    for step in plan.steps:
+        why = "; ".join(r.message for r in step.reasons)
+        _out(f"  {str(step.key).ljust(width)}  {step.status.ljust(7)}  {why}".rstrip())
+
+
+def _report_errors(result: RunResult) -> None:
+    """Each failed asset's error, with the user's traceback, on stderr."""
+    from assets_core.cli.progress import without_key
+
+    for key in result.failed:
+        lines = without_key(result.errors.get(key) or "failed", key).splitlines() or ["failed"]
+        _err(f"\n{key} failed: {lines[0]}")
+        for line in lines[1:]:
+            _err(f"  {line}")
+
+
+def summary_line(result: RunResult, elapsed: float) -> str:
+    """``6 materialized, 0 up to date, 0 failed, 0 skipped in 1.23s``."""
+    from assets_core.cli.progress import seconds
+
+    return f"{result.summary()} in {seconds(elapsed)}"
+
+
+def slowest_line(result: RunResult) -> str | None:
+    """The slowest steps that ran, when more than one ran."""
+    from assets_core.cli.progress import seconds
+
+    if len(result.durations) < 2:
+        return None
+    top = sorted(result.durations.items(), key=lambda kv: (-kv[1], str(kv[0])))[:SLOWEST]
+    return "slowest: " + ", ".join(f"{k} {seconds(d)}" for k, d in top)
+
+
+def _summary(plan: Plan, result: RunResult, elapsed: float, console: Console | None) -> None:
+    if not plan.steps:
+        _out(nothing_to_do(plan))
+        return
+    _report_errors(result)
+    line = summary_line(result, elapsed)
+    slow = slowest_line(result)
+    if console is not None and console.is_terminal:
+        style = "bold red" if result.failed else "bold green"
+        console.print(line, style=style, markup=False)
+        if slow:
+            console.print(slow, style="dim", markup=False)
+        return
+    _out(line)
+    if slow:
+        _out(slow)
+
+
+def _interrupted(tracker: Tracker) -> NoReturn:
+    """Ctrl-C: say what finished, then leave with 130. Worker threads or processes still
+    running an asset are not waited for (their results are not recorded)."""
+    _err(tracker.interrupted_line())
+    import multiprocessing
+
+    for child in multiprocessing.active_children():
+        child.terminate()
+    busy = any(
+        t.is_alive() and not t.daemon and t is not threading.main_thread()
+        for t in threading.enumerate()
+    )
+    if busy:  # interpreter exit would join them: an asset could keep us waiting for minutes
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
+    raise typer.Exit(EXIT_INTERRUPTED)

@@ -10,14 +10,16 @@ import typer
 from assets_core.cli.app import app
 from assets_core.cli.common import (
     JsonOpt,
-    console,
     first_line,
     guard,
     iso_utc,
     open_definitions,
+    paint,
     print_json,
     seconds,
+    use_color,
     when,
+    write_lines,
 )
 
 if TYPE_CHECKING:
@@ -94,13 +96,12 @@ def history(
 def _render(
     records: list[MaterializationRecord], runs: dict[str, RunRecord], key: str | None
 ) -> None:
-    from rich.markup import escape
-
-    out = console()
     if not records:
-        out.print(f"No materializations of {key} yet." if key else "No runs yet.")
+        write_lines([f"No materializations of {key} yet." if key else "No runs yet."])
         return
+    color = use_color()
     width = max(len(str(r.key)) for r in records)
+    lines = []
     current = None
     for rec in records:
         if rec.run_id != current:
@@ -112,12 +113,13 @@ def _render(
                 head += f"  {run.status}  {when(run.started_at)}  {took}"
                 if run.selection:
                     head += f"  -s {run.selection}"
-            out.print(f"[bold]{escape(head)}[/]", soft_wrap=True)
-        style = OUTCOME_STYLE.get(rec.outcome, "")
-        parts = [f"[{style}]{rec.outcome:<12}[/]", f"{escape(str(rec.key)):<{width}}"]
+            lines.append(paint(head, "bold", color))
+        parts = [paint(f"{rec.outcome:<12}", OUTCOME_STYLE.get(rec.outcome, ""), color)]
+        parts.append(f"{rec.key!s:<{width}}")
         if rec.outcome == "materialized":
             rows = "-" if rec.rows is None else f"{rec.rows} rows"
             parts += [f"{seconds(rec.duration):>7}", rows]
         elif rec.error:
-            parts.append(escape(first_line(rec.error)))
-        out.print(("  " + "  ".join(parts)).rstrip(), soft_wrap=True)
+            parts.append(first_line(rec.error))
+        lines.append(("  " + "  ".join(parts)).rstrip())
+    write_lines(lines)

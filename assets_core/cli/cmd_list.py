@@ -1,7 +1,7 @@
 """``lumbung list``: every selected asset with its group, IO manager, kind and status.
 
 ``--output name`` is the stable machine form (one key per line, in dependency order, nothing
-else) and never computes statuses; ``table`` (rich) and ``json`` do.
+else) and never computes statuses; ``table`` and ``json`` do.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from assets_core.cli.common import (
     ExcludeOpt,
     SelectOpt,
     Statuses,
-    console,
+    columns,
     guard,
     open_definitions,
     print_json,
     select_keys,
+    write_lines,
 )
 
 if TYPE_CHECKING:
@@ -89,30 +90,19 @@ def list_assets(
 
 
 def _table(defs: Definitions, keys: list[AssetKey], found: Mapping[AssetKey, str]) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    out = console()
     if not keys:
-        out.print("No assets selected.")
+        write_lines(["No assets selected."])
         return
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("key", "group", "io manager", "kind", "status"):
-        table.add_column(column, no_wrap=column != "key")
-    for k in keys:
-        info = defs.infos[k]
-        status = found.get(k)
-        table.add_row(
-            Text(str(k)),
-            Text(info.group),
-            Text(info.io_manager or "-"),
-            Text(info.kind),
-            Text(status or "-", style=STATUS_STYLE.get(status or "", "")),
-        )
-    out.print(table)
+    rows = [["key", "group", "io manager", "kind", "status"]]
+    styles = [["bold"] * 5]
     counts: dict[str, int] = {}
+    infos = defs.infos
     for k in keys:
-        name = found.get(k) or "source"
+        info = infos[k]
+        status = found.get(k)
+        rows.append([str(k), info.group, info.io_manager or "-", info.kind, status or "-"])
+        styles.append(["", "", "", "", STATUS_STYLE.get(status or "", "")])
+        name = status or "source"
         counts[name] = counts.get(name, 0) + 1
     order = ("fresh", "stale", "missing", "failed", "source")
     summary = ", ".join(
@@ -120,4 +110,5 @@ def _table(defs: Definitions, keys: list[AssetKey], found: Mapping[AssetKey, str
         for s in order
         if s in counts
     )
-    out.print(f"{len(keys)} asset{'s' if len(keys) != 1 else ''}: {summary}")
+    plural = "s" if len(keys) != 1 else ""
+    write_lines([*columns(rows, styles), f"{len(keys)} asset{plural}: {summary}"])

@@ -17,12 +17,14 @@ from assets_core.cli.common import (
     ForceOpt,
     JsonOpt,
     SelectOpt,
-    console,
     guard,
     open_definitions,
+    paint,
     plan_selection,
     print_json,
+    use_color,
     warn,
+    write_lines,
 )
 
 if TYPE_CHECKING:
@@ -64,21 +66,17 @@ def plan_command(
 
 def render_plan(plan: Plan, explain: bool = False) -> None:
     """The plan as aligned lines: status, key, reasons (and the root-cause chain)."""
-    from rich.markup import escape
-
-    out = console()
     if not plan.steps:
-        out.print(nothing_to_do(len(plan.selected)))
+        write_lines([nothing_to_do(len(plan.selected))])
         return
-    n = len(plan.steps)
-    plural = "s" if len(plan.selected) != 1 else ""
-    out.print(f"{n} of {len(plan.selected)} selected asset{plural} would run:", soft_wrap=True)
+    color = use_color()
+    n, total = len(plan.steps), len(plan.selected)
+    lines = [f"{n} of {total} selected asset{'s' if total != 1 else ''} would run:"]
     width = max(len(str(s.key)) for s in plan.steps)
     for step in plan.steps:
-        style = STEP_STYLE.get(step.status, "")
+        status = paint(f"{step.status:<8}", STEP_STYLE.get(step.status, ""), color)
         reasons = "; ".join(r.message for r in step.reasons)
-        status = f"[{style}]{step.status:<8}[/]" if style else f"{step.status:<8}"
-        key = escape(str(step.key))
-        out.print(f"  {status} {key:<{width}}  {escape(reasons)}", soft_wrap=True)
+        lines.append(f"  {status} {step.key!s:<{width}}  {reasons}".rstrip())
         if explain:
-            out.print(f"  {'':<8} why: {escape(plan.explain(step.key))}", soft_wrap=True)
+            lines.append(f"  {'':<8} why: {plan.explain(step.key)}")
+    write_lines(lines)

@@ -8,9 +8,10 @@ traceback.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
@@ -239,3 +240,61 @@ def size(n: int | None) -> str:
 def first_line(text: str | None) -> str:
     """The first line of an error (its one-line summary)."""
     return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+
+
+# ---- plain, fast text output ------------------------------------------------------------
+# rich renders a few hundred lines per second at best; a list or plan of 10,000 assets must
+# print in well under a second, so long outputs are padded by hand and coloured with ANSI
+# codes (on a terminal only, and never with NO_COLOR set).
+
+_ANSI = {
+    "bold": "1",
+    "dim": "2",
+    "red": "31",
+    "green": "32",
+    "yellow": "33",
+    "blue": "34",
+    "magenta": "35",
+    "cyan": "36",
+}
+
+
+def use_color() -> bool:
+    """Whether stdout is a terminal that may be coloured."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    isatty = getattr(sys.stdout, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def paint(text: str, style: str, color: bool) -> str:
+    """``text`` in ``style`` (words from ``bold dim red green yellow blue magenta cyan``)
+    when ``color``; pad before painting, since the codes take no room on screen."""
+    if not color or not style:
+        return text
+    codes = ";".join(_ANSI[s] for s in style.split() if s in _ANSI)
+    return f"\x1b[{codes}m{text}\x1b[0m" if codes else text
+
+
+def write_lines(lines: Iterable[str]) -> None:
+    """Lines on stdout, in one write."""
+    sys.stdout.write("".join(line + "\n" for line in lines))
+    sys.stdout.flush()
+
+
+def columns(
+    rows: Sequence[Sequence[str]], styles: Sequence[Sequence[str]] | None = None
+) -> list[str]:
+    """Rows as left-aligned columns two spaces apart (the last column unpadded); ``styles``
+    (same shape, ``""`` for none) paints cells on a terminal."""
+    if not rows:
+        return []
+    color = styles is not None and use_color()
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    out = []
+    for r, row in enumerate(rows):
+        cells = [cell.ljust(widths[i]) if i < len(widths) else cell for i, cell in enumerate(row)]
+        if color and styles is not None:
+            cells = [paint(c, s, True) for c, s in zip(cells, styles[r], strict=True)]
+        out.append("  ".join(cells).rstrip())
+    return out

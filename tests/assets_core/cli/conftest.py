@@ -126,6 +126,14 @@ def _run_in_worker(jobs: list[tuple[Sequence[str], Path]]) -> list[Result]:
     return [Result(*item) for item in json.loads(proc.stdout)]
 
 
+def run_sequence(jobs: Sequence[tuple[Sequence[str], Path]]) -> list[Result]:
+    """Run invocations one after another, in order (a later one sees what an earlier one
+    wrote): all in one worker process, or each in its own with ``LUMBUNG_CLI_ISOLATED=1``."""
+    if ISOLATED:
+        return [run(args, cwd) for args, cwd in jobs]
+    return _run_in_worker(list(jobs))
+
+
 def run_many(jobs: Mapping[str, tuple[Sequence[str], Path]]) -> dict[str, Result]:
     """Run several ``lumbung`` invocations that change nothing on disk: name -> (args, cwd).
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.assets_core.cli.conftest import Result, edit, python_materialize, run_many
+from tests.assets_core.cli.conftest import Result, edit, run_sequence
 
 RECORD_FIELDS = {
     "key",
@@ -30,36 +31,37 @@ RUN_FIELDS = {"run_id", "status", "started_at", "ended_at", "selection"}
 
 
 @pytest.fixture(scope="module")
-def failed(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The built example after a second run in which revenue_by_day raised."""
-    dest = tmp_path_factory.mktemp("failed") / "example_project"
-    shutil.copytree(built, dest, ignore=shutil.ignore_patterns("__pycache__"))
+def r(built: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Result]:
+    # ``failed``: the built example after a second run, in which revenue_by_day raised.
+    failed = tmp_path_factory.mktemp("failed") / "example_project"
+    shutil.copytree(built, failed, ignore=shutil.ignore_patterns("__pycache__"))
     edit(
-        dest / "assets.py",
+        failed / "assets.py",
         "    kept = orders[",
         '    raise ValueError("boom\\nsecond line")\n    kept = orders[',
     )
-    summary = python_materialize(dest)
-    assert summary == "0 materialized, 0 up to date, 1 failed, 0 skipped"
-    return dest
-
-
-@pytest.fixture(scope="module")
-def r(built: Path, failed: Path) -> dict[str, Result]:
-    return run_many(
-        {
-            "text": (["history"], built),
-            "json": (["history", "--json"], built),
-            "one": (["history", "orders", "--json", "--limit", "1"], built),
-            "limit": (["history", "-n", "2"], built),
-            "unknown": (["history", "nope"], built),
-            "zero": (["history", "--limit", "0"], built),
-            "failed": (["history"], failed),
-            "failed_json": (["history", "revenue_by_day", "--json"], failed),
-            "failed_list": (["list", "-s", "revenue_by_day", "-o", "json"], failed),
-            "failed_show": (["show", "revenue_by_day"], failed),
-        }
-    )
+    on_built = {
+        "text": ["history"],
+        "json": ["history", "--json"],
+        "one": ["history", "orders", "--json", "--limit", "1"],
+        "limit": ["history", "-n", "2"],
+        "unknown": ["history", "nope"],
+        "zero": ["history", "--limit", "0"],
+    }
+    on_failed = {
+        "materialize": ["materialize"],
+        "failed": ["history"],
+        "failed_json": ["history", "revenue_by_day", "--json"],
+        "failed_list": ["list", "-s", "revenue_by_day", "-o", "json"],
+        "failed_show": ["show", "revenue_by_day"],
+    }
+    with ThreadPoolExecutor(2) as pool:
+        a = pool.submit(run_sequence, [(args, built) for args in on_built.values()])
+        b = pool.submit(run_sequence, [(args, failed) for args in on_failed.values()])
+        results = dict(zip(on_built, a.result(), strict=True))
+        results.update(zip(on_failed, b.result(), strict=True))
+    assert results["materialize"].code == 1, results["materialize"].err
+    return results
 
 
 def test_text_groups_records_under_their_run(r: dict[str, Result]) -> None:

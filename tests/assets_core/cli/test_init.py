@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.assets_core.cli.conftest import run, run_many
+from tests.assets_core.cli.conftest import run, run_many, run_sequence
 
 CREATED = [
     "Created a Lumbung project in new:",
@@ -24,22 +24,21 @@ def test_init_then_materialize_at_once(tmp_path: Path) -> None:
     assert (new / ".gitignore").read_text() == ".lumbung/\n"
     assert (new / "data" / "orders.csv").read_text().startswith("order_id,day,customer,")
 
-    done = run(["--project", "new", "materialize"], tmp_path)
-    assert done.code == 0, done.err
-    r = run_many(
-        {
-            "plan": (["--project", "new", "plan"], tmp_path),
-            "list": (["list", "-o", "name"], new),
-            "again": (["init", "new"], tmp_path),
-        }
+    done, plan, listed, again = run_sequence(
+        [
+            (["--project", "new", "materialize"], tmp_path),
+            (["--project", "new", "plan"], tmp_path),
+            (["list", "-o", "name"], new),
+            (["init", "new"], tmp_path),
+        ]
     )
-    assert r["plan"].out == "Nothing to do: 2 selected assets are fresh.\n"
-    assert r["list"].out == "raw_orders\norders\nrevenue_by_day\n"
+    assert done.code == 0, done.err
+    assert plan.out == "Nothing to do: 2 selected assets are fresh.\n"
+    assert listed.out == "raw_orders\norders\nrevenue_by_day\n"
     assert (new / ".lumbung" / "parquet" / "orders.parquet").exists()
     assert (new / ".lumbung" / "warehouse.duckdb").exists()
-    res = r["again"]
-    assert (res.code, res.out) == (2, "")
-    assert res.err_lines == [
+    assert (again.code, again.out) == (2, "")
+    assert again.err_lines == [
         "error: new/lumbung.toml already exists; `lumbung init` never overwrites a file. "
         "Move it aside or pick another folder."
     ]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from assets_core.keys import AssetKey
-from tests.assets_core.cli.conftest import Result, run, run_many
+from tests.assets_core.cli.conftest import Result, run, run_many, run_sequence
 
 
 @pytest.fixture
@@ -69,7 +69,13 @@ def test_refusals_delete_nothing(project: Path) -> None:
 
 
 def test_wipe_with_yes_deletes_outputs_and_records(project: Path) -> None:
-    res = run(["wipe", "-s", "orders+", "--exclude", "customers", "--yes"], project)
+    res, listed, history = run_sequence(
+        [
+            (["wipe", "-s", "orders+", "--exclude", "customers", "--yes"], project),
+            (["list", "-o", "json"], project),
+            (["history", "orders", "--json"], project),
+        ]
+    )
     assert res.code == 0, res.err
     lines = res.out.splitlines()
     assert lines[0] == "2 assets would be wiped:"
@@ -81,20 +87,14 @@ def test_wipe_with_yes_deletes_outputs_and_records(project: Path) -> None:
     assert (project / ".lumbung" / "parquet" / "customers.parquet").exists()
     assert (project / "data" / "raw_orders.csv").exists()
 
-    r = run_many(
-        {
-            "list": (["list", "-o", "json"], project),
-            "history": (["history", "orders", "--json"], project),
-        }
-    )
-    status = {row["key"]: row["status"] for row in json.loads(r["list"].out)}
+    status = {row["key"]: row["status"] for row in json.loads(listed.out)}
     assert (status["orders"], status["revenue_by_day"], status["customers"]) == (
         "missing",
         "missing",
         "stale",
     )
     assert status["stg_orders"] == "fresh"
-    assert json.loads(r["history"].out) == {"runs": [], "materializations": []}
+    assert json.loads(history.out) == {"runs": [], "materializations": []}
 
 
 def test_assets_a_run_holds_are_refused(project: Path) -> None:

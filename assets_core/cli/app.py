@@ -71,6 +71,7 @@ def run() -> None:
 from assets_core.cli import (  # noqa: E402, F401
     cmd_history,
     cmd_init,
+    cmd_lineage,
     cmd_list,
     cmd_materialize,
     cmd_plan,

@@ -1,0 +1,1 @@
+"""`lumbung lineage` (to be written)."""

@@ -63,6 +63,7 @@ class Current:
 
     @property
     def step(self) -> PlanStep | None:
+        """The status shown: the asset alone, or with its ancestors when that plan failed."""
         return self.alone or self.chain
 
 

@@ -126,7 +126,7 @@ def _materialize(
             _print_plan(plan)
         return EXIT_OK
 
-    console = None if as_json else _console()
+    console = None if as_json else _terminal_console()
     tracker = make_progress(len(plan.steps), enabled=not as_json, console=console)
     try:
         with tracker:
@@ -143,10 +143,16 @@ def _materialize(
     return EXIT_FAILED if result.failed else EXIT_OK
 
 
-def _console() -> Console:
+def _terminal_console() -> Console | None:
+    """A rich console when stdout is a terminal (or rich is told to treat it as one), else
+    None: plain output needs no rich at all."""
+    isatty = getattr(sys.stdout, "isatty", None)
+    if not (isatty is not None and isatty()) and not os.environ.get("FORCE_TERMINAL"):
+        return None
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False, soft_wrap=True)
+    return console if console.is_terminal else None
 
 
 def _out(text: str) -> None:
@@ -224,7 +230,7 @@ def _summary(plan: Plan, result: RunResult, elapsed: float, console: Console | N
     _report_errors(result)
     line = summary_line(result, elapsed)
     slow = slowest_line(result)
-    if console is not None and console.is_terminal:
+    if console is not None:
         style = "bold red" if result.failed else "bold green"
         console.print(line, style=style, markup=False)
         if slow:

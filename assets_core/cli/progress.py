@@ -154,8 +154,9 @@ class LiveProgress(Tracker):
         from rich.text import Text
 
         label = LABELS.get(event.kind, event.kind).ljust(_WIDTH)
-        line = Text(label, style=STYLES.get(event.kind, ""))
-        line.append(f"  {event.key}")
+        line = Text()
+        line.append(label, style=STYLES.get(event.kind, ""))
+        line.append(f"  {event.key}", style="bold")
         rest = step_line(event)[len(label) + 2 + len(str(event.key)) :]
         if rest:
             line.append(rest, style="dim" if event.kind != "failed" else "red")
@@ -186,10 +187,10 @@ class LiveProgress(Tracker):
 
 
 def make_progress(total: int, enabled: bool, console: Console | None = None) -> Tracker:
-    """The display for a run of ``total`` steps: live on a terminal, plain lines otherwise,
-    nothing but counting when not ``enabled``."""
+    """The display for a run of ``total`` steps: live on ``console`` (given when stdout is a
+    terminal), plain lines otherwise, nothing but counting when not ``enabled``."""
     if not enabled:
         return Tracker(total)
-    if console is not None and console.is_terminal:
+    if console is not None:
         return LiveProgress(total, console)
     return PlainProgress(total)

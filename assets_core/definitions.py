@@ -291,7 +291,7 @@ class Definitions:
         select: str | Sequence[str] | None = None,
         exclude: str | Sequence[str] | None = None,
     ) -> frozenset[AssetKey]:
-        """The keys a selection (DESIGN §6) names; warnings are logged."""
+        """The keys a selection (DESIGN §6) names; ``selection()`` also gives its warnings."""
         return self.selection(select, exclude).keys
 
     def selection(
@@ -327,8 +327,18 @@ class Definitions:
         exclude: str | Sequence[str] | None = None,
         force: bool = False,
     ) -> Plan:
-        """What ``materialize`` would run with the same arguments, and why. Runs nothing."""
-        return self._plan(self.select(select, exclude), force=force)
+        """What ``materialize`` would run with the same arguments, and why. Runs nothing.
+        The selection's warnings (a glob or method that matched nothing) come first in
+        ``Plan.warnings``."""
+        found = self.selection(select, exclude)
+        plan = self.plan_keys(found.keys, force=force)
+        if found.warnings:
+            plan = replace(plan, warnings=(*found.warnings, *plan.warnings))
+        return plan
+
+    def plan_keys(self, keys: Iterable[AssetKey | str], force: bool = False) -> Plan:
+        """The plan for exactly these assets (no selection syntax)."""
+        return self._plan(frozenset(AssetKey.parse(k) for k in keys), force=force)
 
     def _plan(self, selected: frozenset[AssetKey], force: bool = False) -> Plan:
         from assets_core.planner import build_plan

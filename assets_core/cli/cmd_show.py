@@ -51,12 +51,12 @@ class Current:
         if not isinstance(a, Asset):
             return
         try:
-            plan = defs._plan(frozenset({a.key}))
+            plan = defs.plan_keys({a.key})
             self.alone = plan.step(a.key)
             self.warnings = list(plan.warnings)
         except PlanError:
             pass
-        full = defs._plan(frozenset(defs.graph.ancestors({a.key}) | {a.key}))
+        full = defs.plan_keys(defs.graph.ancestors({a.key}) | {a.key})
         self.chain = full.step(a.key)
         if self.chain is not None and self.chain.status != "fresh":
             self.explain = full.explain(a.key)

@@ -180,19 +180,9 @@ def plan_selection(
     exclude: list[str] | None,
     force: bool = False,
 ) -> Plan:
-    """``defs.plan`` for ``-s``/``--exclude``, with the selection's warnings put in front of
-    the plan's own (so ``plan --json`` carries them too). Prints nothing."""
-    from dataclasses import replace
-
-    from assets_core.selection import select as run_select
-
-    found = run_select(
-        defs.graph, defs.infos, joined(select), joined(exclude), status=defs.statuses
-    )
-    plan = defs._plan(found.keys, force=force)  # the keys are chosen; plan exactly those
-    if found.warnings:
-        plan = replace(plan, warnings=(*found.warnings, *plan.warnings))
-    return plan
+    """``defs.plan`` for ``-s``/``--exclude`` (the selection's warnings come first in
+    ``Plan.warnings``, so ``plan --json`` carries them too). Prints nothing."""
+    return defs.plan(joined(select), joined(exclude), force=force)
 
 
 def when(timestamp: float | None) -> str:

@@ -67,7 +67,6 @@ def materialize(
     """Run every selected asset that is missing or stale, in dependency order."""
     with guard(ctx):
         check_options(executor, workers)
-        began = time.perf_counter()
         defs = load_definitions(ctx)
         try:
             code = _materialize(
@@ -79,7 +78,6 @@ def materialize(
                 workers=workers,
                 dry_run=dry_run,
                 as_json=as_json,
-                began=began,
             )
         finally:
             defs.close()
@@ -107,10 +105,10 @@ def _materialize(
     workers: int | None,
     dry_run: bool,
     as_json: bool,
-    began: float,
 ) -> int:
     from assets_core.cli.progress import make_progress
 
+    began = time.perf_counter()  # the summary's time: planning and running, not importing
     warnings: list[str] = []
     if select is not None or exclude is not None:
         warnings += defs.selection(select, exclude).warnings

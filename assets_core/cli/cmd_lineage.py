@@ -1,1 +1,136 @@
-"""`lumbung lineage` (to be written)."""
+"""``lumbung lineage``: what feeds an asset and what it feeds, in five formats.
+
+The assets shown are the selection (positional terms and ``-s``, DESIGN §6, less
+``--exclude``) with ``--upstream N`` / ``--downstream N`` hops around it (default: all
+ancestors and descendants), or the whole project when nothing is selected. Formats: ``tree``
+(rich, coloured by status), ``mermaid``, ``dot`` (Graphviz), ``json`` and ``html`` (one
+self-contained page). The format defaults to the ``-o`` file's suffix, else ``tree``.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from assets_core.cli.app import app
+from assets_core.cli.common import ExcludeOpt, SelectOpt, guard, joined, open_definitions, warn
+
+if TYPE_CHECKING:
+    from assets_core.lineage.model import Lineage
+
+
+class Format(str, Enum):
+    """The forms ``lumbung lineage`` writes."""
+
+    tree = "tree"
+    mermaid = "mermaid"
+    dot = "dot"
+    json = "json"
+    html = "html"
+
+
+#: The format an ``-o`` file's suffix implies when ``--format`` is not given.
+SUFFIXES = {
+    ".html": Format.html,
+    ".htm": Format.html,
+    ".dot": Format.dot,
+    ".gv": Format.dot,
+    ".mmd": Format.mermaid,
+    ".mermaid": Format.mermaid,
+    ".json": Format.json,
+}
+
+
+@app.command("lineage")
+def lineage(
+    ctx: typer.Context,
+    selection: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Assets to centre on (same syntax as -s); default: the whole project.",
+            show_default=False,
+        ),
+    ] = None,
+    select: SelectOpt = None,
+    exclude: ExcludeOpt = None,
+    upstream: Annotated[
+        int | None,
+        typer.Option("--upstream", min=0, help="Hops upstream of the selection (default: all)."),
+    ] = None,
+    downstream: Annotated[
+        int | None,
+        typer.Option(
+            "--downstream", min=0, help="Hops downstream of the selection (default: all)."
+        ),
+    ] = None,
+    fmt: Annotated[
+        Format | None,
+        typer.Option(
+            "--format",
+            "-f",
+            case_sensitive=False,
+            help="tree, mermaid, dot, json or html (default: from -o's suffix, else tree).",
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write to this file instead of stdout."),
+    ] = None,
+) -> None:
+    """Show lineage: upstream and downstream of assets, as a tree, Mermaid, DOT, JSON or HTML."""
+    from assets_core.lineage.model import build_lineage
+
+    chosen = fmt or (SUFFIXES.get(output.suffix.lower()) if output else None) or Format.tree
+    terms = [*(selection or []), *(select or [])]
+    with guard(ctx), open_definitions(ctx) as defs:
+        found = build_lineage(
+            defs,
+            joined(terms),
+            joined(exclude),
+            upstream=upstream,
+            downstream=downstream,
+        )
+        for message in found.warnings:
+            warn(message)
+        if chosen is Format.tree:
+            _print_tree(found, output)
+            return
+        text = _render(found, chosen)
+        if output is None:
+            typer.echo(text, nl=False)
+            return
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output} ({chosen.value}, {len(found.nodes)} assets)", err=True)
+
+
+def _render(found: Lineage, chosen: Format) -> str:
+    from assets_core.lineage import dot, html, jsonfmt, mermaid
+
+    if chosen is Format.mermaid:
+        return mermaid.render(found)
+    if chosen is Format.dot:
+        return dot.render(found)
+    if chosen is Format.json:
+        return jsonfmt.render(found)
+    return html.render(found)
+
+
+def _print_tree(found: Lineage, output: Path | None) -> None:
+    from assets_core.cli.common import console
+    from assets_core.lineage import tree
+
+    if output is None:
+        out = console()
+        for item in tree.render(found):
+            out.print(item)
+        return
+    from rich.console import Console
+
+    with output.open("w", encoding="utf-8") as fh:
+        file_console = Console(file=fh, highlight=False, width=200, no_color=True)
+        for item in tree.render(found):
+            file_console.print(item)
+    typer.echo(f"wrote {output} (tree, {len(found.nodes)} assets)", err=True)

@@ -1,0 +1,285 @@
+"""The neutral lineage structure every format renders, and how it is read from a project.
+
+``build_lineage`` picks the assets to show (a selection plus N hops up and downstream, or the
+whole project), plans them once for their status and reasons, reads their latest
+materializations in one query, and returns a frozen ``Lineage``: nodes in dependency order
+(with their depth layer) and the edges among them. Keys are plain strings here (``a/b/c``);
+the formats never touch the engine.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from assets_core.definitions import Definitions
+    from assets_core.keys import AssetKey
+    from assets_core.state import MaterializationRecord
+
+K = TypeVar("K", bound=Hashable)
+
+#: The statuses a node may have; ``None`` for a source (observed, never materialized).
+STATUSES: tuple[str, ...] = ("fresh", "stale", "missing", "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class LastRun:
+    """An asset's latest successful materialization, as lineage shows it."""
+
+    run_id: str | None
+    started_at: float
+    ended_at: float
+    duration: float
+    rows: int | None
+    bytes: int | None
+    data_version: str | None
+    code_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class LineageNode:
+    """One asset or source in the lineage view."""
+
+    key: str
+    group: str
+    kind: str
+    tags: tuple[str, ...] = ()
+    owners: tuple[str, ...] = ()
+    io_manager: str | None = None
+    status: str | None = None  # fresh | stale | missing | failed; None for a source
+    reasons: tuple[tuple[str, str], ...] = ()  # (code, message)
+    description: str | None = None
+    file: str | None = None
+    location: str | None = None
+    last: LastRun | None = None
+    schema: tuple[tuple[str, str], ...] = ()  # (column, type)
+    selected: bool = False
+    layer: int = 0  # longest path from a root of the shown graph
+
+    @property
+    def name(self) -> str:
+        """The last segment of the key."""
+        return self.key.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Nodes in dependency order (upstream first, ties by key) and the edges among them."""
+
+    nodes: tuple[LineageNode, ...]
+    edges: tuple[tuple[str, str], ...]  # (upstream, downstream)
+    selected: tuple[str, ...] = ()
+    upstream: int | None = None
+    downstream: int | None = None
+    generated_at: float = field(default_factory=time.time)
+    warnings: tuple[str, ...] = ()
+
+    @cached_property
+    def by_key(self) -> Mapping[str, LineageNode]:
+        return {n.key: n for n in self.nodes}
+
+    @cached_property
+    def parents(self) -> Mapping[str, tuple[str, ...]]:
+        """Direct upstream keys of each node (sorted)."""
+        out: dict[str, list[str]] = {n.key: [] for n in self.nodes}
+        for a, b in self.edges:
+            out[b].append(a)
+        return {k: tuple(sorted(v)) for k, v in out.items()}
+
+    @cached_property
+    def children(self) -> Mapping[str, tuple[str, ...]]:
+        """Direct downstream keys of each node (sorted)."""
+        out: dict[str, list[str]] = {n.key: [] for n in self.nodes}
+        for a, b in self.edges:
+            out[a].append(b)
+        return {k: tuple(sorted(v)) for k, v in out.items()}
+
+    @cached_property
+    def groups(self) -> tuple[str, ...]:
+        """Group names in order of first appearance (dependency order)."""
+        return tuple(dict.fromkeys(n.group for n in self.nodes))
+
+
+def layers(order: Sequence[K], parents: Mapping[K, Iterable[K]]) -> dict[K, int]:
+    """Each key's layer: the longest path to it from a key with no parent (``order`` must be
+    topological; parents outside ``order`` are ignored)."""
+    out: dict[K, int] = {}
+    for k in order:
+        best = 0
+        for p in parents[k]:
+            lp = out.get(p)
+            if lp is not None and lp + 1 > best:
+                best = lp + 1
+        out[k] = best
+    return out
+
+
+def shown_keys(
+    defs: Definitions,
+    selected: frozenset[AssetKey] | None,
+    upstream: int | None,
+    downstream: int | None,
+) -> set[AssetKey]:
+    """The selection plus ``upstream``/``downstream`` hops (all when ``None``); the whole
+    project when ``selected`` is ``None``."""
+    if selected is None:
+        return set(defs.assets)
+    g = defs.graph
+    out = set(selected)
+    if upstream is None or upstream > 0:
+        out |= g.ancestors(selected, upstream)
+    if downstream is None or downstream > 0:
+        out |= g.descendants(selected, downstream)
+    return out
+
+
+def build_lineage(
+    defs: Definitions,
+    select: str | Sequence[str] | None = None,
+    exclude: str | Sequence[str] | None = None,
+    upstream: int | None = None,
+    downstream: int | None = None,
+) -> Lineage:
+    """The lineage of ``select`` (DESIGN §6 grammar; ``None``: the whole project, less
+    ``exclude``) with ``upstream``/``downstream`` hops around it (``None``: all)."""
+    warnings: tuple[str, ...] = ()
+    if select is None or (not isinstance(select, str) and not select):
+        chosen: frozenset[AssetKey] | None = None
+        keys = set(defs.selection(None, exclude).keys) if exclude else set(defs.assets)
+    else:
+        found = defs.selection(select, exclude)
+        warnings = tuple(found.warnings)
+        chosen = found.keys
+        keys = shown_keys(defs, chosen, upstream, downstream)
+    return from_definitions(
+        defs, keys, chosen or frozenset(), upstream, downstream, warnings=warnings
+    )
+
+
+def from_definitions(
+    defs: Definitions,
+    keys: Iterable[AssetKey],
+    selected: Iterable[AssetKey] = (),
+    upstream: int | None = None,
+    downstream: int | None = None,
+    warnings: Sequence[str] = (),
+) -> Lineage:
+    """A ``Lineage`` of exactly ``keys``: status and reasons from one plan (of those assets
+    and their ancestors), the latest materializations from one state query."""
+    from assets_core.spec import Asset, SourceAsset
+
+    shown = set(keys)
+    chosen = set(selected)
+    order = defs.graph.toposorted(shown)
+    python = [k for k in order if isinstance(defs.assets[k], Asset)]
+    steps: Mapping[AssetKey, Any] = {}
+    latest: Mapping[AssetKey, Any] = {}
+    if python:
+        scope = defs.graph.ancestors(python) | set(python)
+        planned = frozenset(k for k in scope if isinstance(defs.assets[k], Asset))
+        steps = defs._plan(planned).statuses
+        latest = defs.state.latest(python, detail=True)
+    parents = {k: [p for p in defs.graph.parents(k) if p in shown] for k in order}
+    depth = layers(order, parents)
+    infos = defs.infos
+    nodes = []
+    for k in order:
+        a = defs.assets[k]
+        info = infos[k]
+        status: str | None = None
+        reasons: tuple[tuple[str, str], ...] = ()
+        last: MaterializationRecord | None = None
+        location: str | None = None
+        if isinstance(a, Asset):
+            st = latest.get(k)
+            step = steps.get(k)
+            last = st.last if st is not None else None
+            if st is not None and st.last_outcome == "failed":
+                status = "failed"
+            elif step is None:
+                status = None
+            elif step.status in ("missing", "fresh"):
+                status = step.status
+            else:
+                status = "stale"
+            if step is not None:
+                reasons = tuple((r.code, r.message) for r in step.reasons)
+            location = last.location if last is not None else None
+        elif isinstance(a, SourceAsset) and a.path is not None:
+            location = str(defs.root / a.path)
+        nodes.append(
+            LineageNode(
+                key=str(k),
+                group=info.group,
+                kind=info.kind,
+                tags=tuple(sorted(info.tags)),
+                owners=tuple(info.owners),
+                io_manager=info.io_manager or None,
+                status=status,
+                reasons=reasons,
+                description=a.spec.description,
+                file=f"{info.path}:{a.line}",
+                location=location,
+                last=_last_run(last),
+                schema=tuple(last.schema) if last is not None else (),
+                selected=k in chosen,
+                layer=depth[k],
+            )
+        )
+    edges = tuple((str(p), str(k)) for k in order for p in parents[k])
+    return Lineage(
+        nodes=tuple(nodes),
+        edges=edges,
+        selected=tuple(str(k) for k in order if k in chosen),
+        upstream=upstream,
+        downstream=downstream,
+        warnings=tuple(warnings),
+    )
+
+
+def _last_run(rec: MaterializationRecord | None) -> LastRun | None:
+    if rec is None:
+        return None
+    return LastRun(
+        run_id=rec.run_id or None,
+        started_at=rec.started_at,
+        ended_at=rec.ended_at,
+        duration=rec.duration,
+        rows=rec.rows,
+        bytes=rec.bytes,
+        data_version=rec.data_version,
+        code_version=rec.code_version,
+    )
+
+
+def age(then: float | None, now: float | None = None) -> str:
+    """How long ago, as people say it: ``just now``, ``42s ago``, ``3m ago``, ``5h ago``,
+    ``2d ago``; ``never`` for ``None``."""
+    if not then:
+        return "never"
+    delta = max(0.0, (time.time() if now is None else now) - then)
+    if delta < 1:
+        return "just now"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if delta >= size:
+            return f"{int(delta // size)}{unit} ago"
+    return f"{int(delta)}s ago"
+
+
+#: Colours shared by every format: per status, and for sources (status ``None``).
+STATUS_COLORS: Mapping[str, str] = {
+    "fresh": "#2f9e57",
+    "stale": "#d99a00",
+    "missing": "#3b82c4",
+    "failed": "#d64545",
+    "source": "#7d8590",
+}
+
+
+def status_name(node: LineageNode) -> str:
+    """The node's status, or ``source`` for a source (the key of ``STATUS_COLORS``)."""
+    return node.status or "source"

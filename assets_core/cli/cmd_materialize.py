@@ -109,12 +109,8 @@ def _materialize(
     from assets_core.cli.progress import make_progress
 
     began = time.perf_counter()  # the summary's time: planning and running, not importing
-    warnings: list[str] = []
-    if select is not None or exclude is not None:
-        warnings += defs.selection(select, exclude).warnings
-    plan = defs.plan(select, exclude, force=force)
-    warnings += plan.warnings
-    for text in dict.fromkeys(warnings):
+    plan = defs.plan(select, exclude, force=force)  # warnings: the selection's, then its own
+    for text in plan.warnings:
         _err(f"warning: {text}")
 
     if dry_run:

@@ -11,7 +11,6 @@ batches, never one transaction per event.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import contextlib
 import gc
 import heapq
 import os
@@ -433,28 +432,30 @@ def _schedule(
         settle(key)
 
     try:
-        with pool if pool is not None else contextlib.nullcontext():
-            while ready or running:
-                while ready and running < workers:
-                    key = heapq.heappop(ready)[1]
-                    if not decide(key):
-                        continue
-                    emit(Event("started", key))
-                    if inline(key):
-                        handle(key, run_step(defs, key, run_id, cancelled))
-                        continue
-                    running += 1
-                    submit(key)
-                if not running:
+        while ready or running:
+            while ready and running < workers:
+                key = heapq.heappop(ready)[1]
+                if not decide(key):
                     continue
-                key, out = done.get()
-                running -= 1
-                handle(key, out)
+                emit(Event("started", key))
+                if inline(key):
+                    handle(key, run_step(defs, key, run_id, cancelled))
+                    continue
+                running += 1
+                submit(key)
+            if not running:
+                continue
+            key, out = done.get()
+            running -= 1
+            handle(key, out)
     except BaseException:
+        # Do not wait for running steps: they see ``cancelled`` and are not recorded.
         cancelled.set()
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
         raise
+    if pool is not None:
+        pool.shutdown(wait=True)
     return "failed" if result.failed else "success"
 
 

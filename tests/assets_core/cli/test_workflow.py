@@ -203,11 +203,12 @@ def _sigint_while_running(project: Path, executor: str, wait: float) -> tuple[in
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-def test_ctrl_c_exits_130_and_keeps_what_finished(project: Path) -> None:
+@pytest.mark.parametrize("executor", ["in-process", "threads"])
+def test_ctrl_c_exits_130_and_keeps_what_finished(project: Path, executor: str) -> None:
     # Only customer_names is left to run, so the line's counts are certain.
     run_ok = run(["materialize", "-s", "clean_orders+"], project)
     assert run_ok.code == 0, run_ok.err
-    code, out, err = _sigint_while_running(project, "in-process", wait=30)
+    code, out, err = _sigint_while_running(project, executor, wait=30)
     assert (code, out) == (130, ""), err
     assert err == (
         "interrupted: 0 of 1 assets finished and are recorded; 1 did not (1 was running).\n"

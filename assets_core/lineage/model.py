@@ -100,8 +100,15 @@ class Lineage:
 
     @cached_property
     def groups(self) -> tuple[str, ...]:
-        """Group names in order of first appearance (dependency order)."""
-        return tuple(dict.fromkeys(n.group for n in self.nodes))
+        """Group names, upstream groups first: by their shallowest layer, then their mean
+        layer, then first appearance in dependency order."""
+        found: dict[str, list[int]] = {}
+        for n in self.nodes:
+            found.setdefault(n.group, []).append(n.layer)
+        first = {g: i for i, g in enumerate(found)}
+        return tuple(
+            sorted(found, key=lambda g: (min(found[g]), sum(found[g]) / len(found[g]), first[g]))
+        )
 
 
 def layers(order: Sequence[K], parents: Mapping[K, Iterable[K]]) -> dict[K, int]:
@@ -181,7 +188,7 @@ def from_definitions(
     if python:
         scope = defs.graph.ancestors(python) | set(python)
         planned = frozenset(k for k in scope if isinstance(defs.assets[k], Asset))
-        steps = defs._plan(planned).statuses
+        steps = defs.plan_keys(planned).statuses
         latest = defs.state.latest(python, detail=True)
     parents = {k: [p for p in defs.graph.parents(k) if p in shown] for k in order}
     depth = layers(order, parents)

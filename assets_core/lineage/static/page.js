@@ -161,9 +161,10 @@
 
   function fitAll() {
     var w = Math.max(data.size.width, 1), h = Math.max(data.size.height, 1);
-    var k = Math.min((cssW - 40) / w, (cssH - 40) / h, 1.2);
+    var visibleW = panel.hidden ? cssW : cssW - panel.offsetWidth;
+    var k = Math.min((visibleW - 40) / w, (cssH - 40) / h, 1.2);
     view.k = Math.max(k, 0.02);
-    view.tx = (cssW - w * view.k) / 2;
+    view.tx = (visibleW - w * view.k) / 2;
     view.ty = Math.max(20, (cssH - h * view.k) / 2);
     redraw();
   }
@@ -379,6 +380,7 @@
     links("Upstream", parents[i]);
     links("Downstream", children[i]);
     panel.hidden = false;
+    panel.scrollTop = 0;
   }
 
   // ---- search ---------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.assets_core.cli.conftest import Result, edit, run_sequence
+from tests.assets_core.cli.conftest import EXAMPLE_ASSETS, Result, edit, run_sequence
 
 RECORD_FIELDS = {
     "key",
@@ -37,8 +37,8 @@ def r(built: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Result
     shutil.copytree(built, failed, ignore=shutil.ignore_patterns("__pycache__"))
     edit(
         failed / "assets.py",
-        "    kept = orders[",
-        '    raise ValueError("boom\\nsecond line")\n    kept = orders[',
+        "    daily = kept.",
+        '    raise ValueError("boom\\nsecond line")\n    daily = kept.',
     )
     on_built = {
         "text": ["history"],
@@ -69,10 +69,8 @@ def test_text_groups_records_under_their_run(r: dict[str, Result]) -> None:
     assert res.code == 0, res.err
     lines = res.out.splitlines()
     assert re.fullmatch(r"run \S+  success  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\S*  \S+s", lines[0])
-    assert len(lines) == 7
-    assert sorted(line.split()[1] for line in lines[1:]) == sorted(
-        ["stg_customers", "stg_orders", "stg_payments", "orders", "customers", "revenue_by_day"]
-    )
+    assert len(lines) == 13
+    assert sorted(line.split()[1] for line in lines[1:]) == sorted(EXAMPLE_ASSETS)
     assert all(line.split()[0] == "materialized" for line in lines[1:])
     assert all(line.endswith(" rows") for line in lines[1:])
     assert len(r["limit"].out.splitlines()) == 3
@@ -84,10 +82,10 @@ def test_json_has_runs_and_records(r: dict[str, Result]) -> None:
     assert len(data["runs"]) == 1 and set(data["runs"][0]) == RUN_FIELDS
     assert data["runs"][0]["status"] == "success"
     records = data["materializations"]
-    assert len(records) == 6 and all(set(rec) == RECORD_FIELDS for rec in records)
+    assert len(records) == 12 and all(set(rec) == RECORD_FIELDS for rec in records)
     assert {rec["run_id"] for rec in records} == {data["runs"][0]["run_id"]}
     one = json.loads(r["one"].out)["materializations"]
-    assert [(x["key"], x["outcome"], x["rows"]) for x in one] == [("orders", "materialized", 99)]
+    assert [(x["key"], x["outcome"], x["rows"]) for x in one] == [("orders", "materialized", 2000)]
 
 
 def test_failures_show_their_first_line(r: dict[str, Result]) -> None:
@@ -95,8 +93,9 @@ def test_failures_show_their_first_line(r: dict[str, Result]) -> None:
     assert res.code == 0, res.err
     lines = res.out.splitlines()
     assert re.fullmatch(r"run \S+  failed  .*", lines[0])
-    assert lines[1] == "  failed        revenue_by_day  revenue_by_day: ValueError: boom"
-    assert lines[2].startswith("run ") and "  success  " in lines[2]
+    assert lines[1] == "  skipped       shop_report      upstream revenue_by_day failed"
+    assert lines[2] == "  failed        revenue_by_day   revenue_by_day: ValueError: boom"
+    assert lines[3].startswith("run ") and "  success  " in lines[3]
 
 
 def test_json_carries_the_whole_error(r: dict[str, Result]) -> None:

@@ -56,17 +56,17 @@ def test_table_shows_every_asset_with_status(r: dict[str, Result]) -> None:
     rows = [line.split() for line in lines[1:-1]]
     assert [row[0] for row in rows] == EXAMPLE_KEYS
     assert rows[0] == ["raw_customers", "sources", "-", "source", "-"]
-    assert rows[6] == ["orders", "marts", "duckdb", "python", "fresh"]
-    assert rows[8] == ["revenue_by_day", "marts", "parquet", "python", "fresh"]
-    assert lines[-1] == "9 assets: 6 fresh, 3 sources"
+    assert rows[12] == ["orders", "intermediate", "duckdb", "python", "fresh"]
+    assert rows[15] == ["revenue_by_day", "marts", "parquet", "python", "fresh"]
+    assert lines[-1] == "17 assets: 12 fresh, 5 sources"
 
 
 def test_table_of_a_project_never_built(r: dict[str, Result]) -> None:
     res = r["table_unbuilt"]
     assert res.code == 0, res.err
-    statuses = [line.split()[-1] for line in res.out.splitlines()[4:-1]]
-    assert statuses == ["missing"] * 6
-    assert res.out.splitlines()[-1] == "9 assets: 6 missing, 3 sources"
+    statuses = [line.split()[-1] for line in res.out.splitlines()[6:-1]]
+    assert statuses == ["missing"] * 12
+    assert res.out.splitlines()[-1] == "17 assets: 12 missing, 5 sources"
 
 
 def test_output_name_is_keys_in_dependency_order_and_nothing_else(r: dict[str, Result]) -> None:
@@ -79,7 +79,7 @@ def test_output_name_is_keys_in_dependency_order_and_nothing_else(r: dict[str, R
 def test_output_name_keeps_warnings_off_stdout(r: dict[str, Result]) -> None:
     res = r["name_warn"]
     assert res.code == 0
-    assert res.out == "stg_customers\nstg_orders\nstg_payments\n"
+    assert res.out == "stg_customers\nstg_order_items\nstg_orders\nstg_payments\nstg_products\n"
     assert res.err == "warning: Selection criterion 'tag:nope' matches no asset.\n"
 
 
@@ -88,7 +88,9 @@ def test_selection_union_and_exclude(r: dict[str, Result]) -> None:
         "stg_orders",
         "stg_payments",
         "orders",
+        "product_sales",
         "revenue_by_day",
+        "shop_report",
     ]
     assert r["status_sel"].out.split() == EXAMPLE_ASSETS
 
@@ -102,13 +104,13 @@ def test_json_objects_have_the_documented_fields(r: dict[str, Result]) -> None:
     by_key = {row["key"]: row for row in rows}
     assert by_key["orders"] == {
         "key": "orders",
-        "group": "marts",
+        "group": "intermediate",
         "tags": [],
         "owners": ["finance@shop.test"],
         "io_manager": "duckdb",
         "kind": "python",
         "status": "fresh",
-        "description": "Completed and shipped orders with what was paid, computed in DuckDB.",
+        "description": "One row per order with its item count, order total and what was paid.",
         "file": by_key["orders"]["file"],
     }
     assert by_key["orders"]["file"].startswith("assets.py:")

@@ -40,7 +40,7 @@ def test_json_is_the_run_result_then_plain_lines(example: Path) -> None:
     again = run(["materialize"], example)
     assert (again.code, again.out, again.err) == (
         0,
-        "Nothing to do: 6 selected assets are fresh.\n",
+        "Nothing to do: 12 selected assets are fresh.\n",
         "",
     )
 
@@ -51,27 +51,28 @@ def test_json_is_the_run_result_then_plain_lines(example: Path) -> None:
     assert "\x1b" not in forced.out
     steps = [line for line in lines if line.startswith("materialized  ")]
     order = [line.split()[1] for line in steps]
-    assert order[:2] == ["stg_orders", "orders"]  # dependency order; the last two may swap
-    assert sorted(order[2:]) == ["customers", "revenue_by_day"]
+    assert order[:2] == ["stg_orders", "orders"]  # dependency order; the next three may swap
+    assert sorted(order[2:5]) == ["customers", "product_sales", "revenue_by_day"]
+    assert order[5:] == ["shop_report"]
     assert all(re.fullmatch(r"materialized  \S+  \d+\.\d\ds", line) for line in steps)
     summary = SUMMARY.match(lines[-2])
-    assert summary is not None and summary.groups() == ("4", "0", "0", "0")
+    assert summary is not None and summary.groups() == ("6", "0", "0", "0")
     assert re.fullmatch(r"slowest: (\S+ \d+\.\d\ds, ){2}\S+ \d+\.\d\ds", lines[-1])
-    assert len(lines) == 6
+    assert len(lines) == 8
 
 
 def test_dry_run_runs_nothing(example: Path) -> None:
     text = run(["materialize", "--dry-run"], example)
     assert text.code == 0, text.err
     lines = text.out.splitlines()
-    assert lines[0] == "Would materialize 6 assets:"
+    assert lines[0] == "Would materialize 12 assets:"
     assert sorted(line.split()[0] for line in lines[1:]) == sorted(EXAMPLE_ASSETS)
     for line in lines[1:]:
         assert re.fullmatch(r"  \S+ +missing  never materialized(; waits on \S+)*", line), line
-    orders = "orders".ljust(len("revenue_by_day"))
+    orders = "orders".ljust(len("stg_order_items"))
     assert (
-        f"  {orders}  missing  never materialized; waits on stg_orders; waits on stg_payments"
-        in (lines)
+        f"  {orders}  missing  never materialized; waits on stg_orders; waits on order_items; "
+        "waits on stg_payments" in (lines)
     )
 
     storage = example / ".lumbung"

@@ -59,7 +59,7 @@ def r(built: Path, unbuilt: Path, edited: Path) -> dict[str, Result]:
 def test_nothing_to_do(r: dict[str, Result]) -> None:
     assert (r["fresh"].code, r["fresh"].out, r["fresh"].err) == (
         0,
-        "Nothing to do: 6 selected assets are fresh.\n",
+        "Nothing to do: 12 selected assets are fresh.\n",
         "",
     )
     assert r["fresh_one"].out == "Nothing to do: 1 selected asset is fresh.\n"
@@ -70,10 +70,10 @@ def test_missing_assets_in_dependency_order(r: dict[str, Result]) -> None:
     res = r["missing"]
     assert res.code == 0, res.err
     lines = res.out.splitlines()
-    assert lines[0] == "6 of 6 selected assets would run:"
+    assert lines[0] == "12 of 12 selected assets would run:"
     assert [line.split()[:2] for line in lines[1:]] == [["missing", k] for k in EXAMPLE_ASSETS]
-    assert lines[4] == "  missing  orders          never materialized; waits on stg_orders; " + (
-        "waits on stg_payments"
+    assert lines[8] == "  missing  orders           never materialized; waits on stg_orders; " + (
+        "waits on order_items; waits on stg_payments"
     )
 
 
@@ -81,11 +81,17 @@ def test_stale_steps_with_reasons(r: dict[str, Result]) -> None:
     res = r["stale"]
     assert res.code == 0, res.err
     assert res.out.splitlines() == [
-        "4 of 6 selected assets would run:",
-        "  stale    stg_payments    code changed (assets:CENTS)",
-        "  pending  orders          waits on stg_payments",
-        "  pending  customers       waits on orders",
-        "  pending  revenue_by_day  waits on orders",
+        "9 of 12 selected assets would run:",
+        "  stale    stg_order_items  code changed (assets:CENTS)",
+        "  stale    stg_payments     code changed (assets:CENTS)",
+        "  pending  payment_methods  waits on stg_payments",
+        "  pending  order_items      waits on stg_order_items",
+        "  pending  orders           waits on order_items; waits on stg_payments",
+        "  pending  customers        waits on orders",
+        "  pending  product_sales    waits on order_items; waits on orders",
+        "  pending  revenue_by_day   waits on orders",
+        "  pending  shop_report      waits on revenue_by_day; waits on customers; "
+        "waits on product_sales",
     ]
 
 
@@ -93,13 +99,18 @@ def test_explain_prints_the_chain_to_the_root_cause(r: dict[str, Result]) -> Non
     res = r["explain"]
     assert res.code == 0, res.err
     assert res.out.splitlines() == [
-        "3 of 4 selected assets would run:",
-        "  stale    stg_payments    code changed (assets:CENTS)",
+        "5 of 7 selected assets would run:",
+        "  stale    stg_order_items  code changed (assets:CENTS)",
+        "           why: stg_order_items: code changed (assets:CENTS)",
+        "  stale    stg_payments     code changed (assets:CENTS)",
         "           why: stg_payments: code changed (assets:CENTS)",
-        "  pending  orders          waits on stg_payments",
-        "           why: orders ← stg_payments: code changed (assets:CENTS)",
-        "  pending  revenue_by_day  waits on orders",
-        "           why: revenue_by_day ← orders ← stg_payments: code changed (assets:CENTS)",
+        "  pending  order_items      waits on stg_order_items",
+        "           why: order_items ← stg_order_items: code changed (assets:CENTS)",
+        "  pending  orders           waits on order_items; waits on stg_payments",
+        "           why: orders ← order_items ← stg_order_items: code changed (assets:CENTS)",
+        "  pending  revenue_by_day   waits on orders",
+        "           why: revenue_by_day ← orders ← order_items ← stg_order_items: "
+        "code changed (assets:CENTS)",
     ]
 
 
@@ -107,10 +118,15 @@ def test_json_is_plan_to_dict(r: dict[str, Result]) -> None:
     data = json.loads(r["stale_json"].out)
     assert set(data) == {"steps", "warnings"}
     assert [(s["key"], s["status"]) for s in data["steps"]] == [
+        ("stg_order_items", "stale"),
         ("stg_payments", "stale"),
+        ("payment_methods", "pending"),
+        ("order_items", "pending"),
         ("orders", "pending"),
         ("customers", "pending"),
+        ("product_sales", "pending"),
         ("revenue_by_day", "pending"),
+        ("shop_report", "pending"),
     ]
     for step in data["steps"]:
         assert set(step) == {"key", "status", "reasons"}
@@ -122,19 +138,27 @@ def test_json_is_plan_to_dict(r: dict[str, Result]) -> None:
         "code changed (assets:CENTS)",
         ["assets:CENTS"],
     )
-    assert data["steps"][1]["reasons"] == [
+    assert data["steps"][2]["reasons"] == [
         {"code": "waits_on", "message": "waits on stg_payments", "upstream": "stg_payments"}
     ]
     forced = json.loads(r["forced_json"].out)["steps"]
     assert [(s["key"], s["status"]) for s in forced] == [
         ("stg_customers", "forced"),
+        ("stg_order_items", "forced"),
         ("stg_orders", "forced"),
         ("stg_payments", "forced"),
+        ("stg_products", "forced"),
+        ("product_sales", "forced"),
         ("revenue_by_day", "forced"),
+        ("shop_report", "forced"),
     ]
     assert r["forced_json"].err_lines == [
+        "warning: order_items is pending (waits on stg_order_items) but not selected; its stored "
+        "output will be read. Select +product_sales to rebuild it too.",
         "warning: orders is pending (waits on stg_orders) but not selected; its stored output "
-        "will be read. Select +revenue_by_day to rebuild it too."
+        "will be read. Select +product_sales to rebuild it too.",
+        "warning: customers is pending (waits on stg_customers) but not selected; its stored "
+        "output will be read. Select +shop_report to rebuild it too.",
     ]
 
 

@@ -69,28 +69,30 @@ def test_text_shows_definition_storage_and_last_run(r: dict[str, Result], built:
     lines = res.out.splitlines()
     assert lines[:2] == [
         "orders  (python)",
-        "  Completed and shipped orders with what was paid, computed in DuckDB.",
+        "  One row per order with its item count, order total and what was paid.",
     ]
     assert lines[2].startswith("  defined in:     assets.py:")
     assert lines[3:12] == [
-        "  group:          marts",
+        "  group:          intermediate",
         "  tags:           -",
         "  owners:         finance@shop.test",
-        "  upstream:       stg_orders, stg_payments",
-        "  downstream:     customers, revenue_by_day",
+        "  upstream:       order_items, stg_orders, stg_payments",
+        "  downstream:     customers, product_sales, revenue_by_day",
         "  io manager:     duckdb",
         f"  location:       {built / '.lumbung' / 'warehouse.duckdb'}::main.orders",
         "  status:         fresh",
         "  last materialization:",
     ]
-    assert "    rows:         99" in lines
-    assert lines[-6:] == [
+    assert "    rows:         2000" in lines
+    assert lines[-8:] == [
         "  columns:",
         "    order_id     int64",
         "    customer_id  int64",
         "    order_date   timestamp[us]",
         "    status       string",
-        "    amount       float64",
+        "    items        int64",
+        "    order_total  float64",
+        "    amount_paid  float64",
     ]
 
 
@@ -103,12 +105,12 @@ def test_json_has_the_documented_fields(r: dict[str, Result]) -> None:
         {"status": "fresh", "explain": None},
     )
     assert (data["upstream"], data["downstream"]) == (
-        ["stg_orders", "stg_payments"],
-        ["customers", "revenue_by_day"],
+        ["order_items", "stg_orders", "stg_payments"],
+        ["customers", "product_sales", "revenue_by_day"],
     )
     last = data["last_materialization"]
     assert set(last) == RECORD_FIELDS
-    assert last["rows"] == 99 and last["bytes"] > 0 and last["duration"] >= 0
+    assert last["rows"] == 2000 and last["bytes"] > 0 and last["duration"] >= 0
     assert len(last["data_version"]) >= 16 and last["code_version"]
     assert last["started_at"].endswith("+00:00")
     assert [c["name"] for c in last["schema"]] == [
@@ -116,7 +118,9 @@ def test_json_has_the_documented_fields(r: dict[str, Result]) -> None:
         "customer_id",
         "order_date",
         "status",
-        "amount",
+        "items",
+        "order_total",
+        "amount_paid",
     ]
     assert data["last_outcome"] == "materialized"
 
@@ -147,11 +151,15 @@ def test_an_upstream_never_built_shows_status_instead_of_failing(r: dict[str, Re
 def test_an_asset_fresh_alone_but_stale_upstream(r: dict[str, Result]) -> None:
     lines = r["stale_up"].out.splitlines()
     assert "  status:         fresh" in lines
-    assert "  with upstream:  pending: orders ← stg_payments: code changed (assets:CENTS)" in lines
+    assert (
+        "  with upstream:  pending: orders ← order_items ← stg_order_items: "
+        "code changed (assets:CENTS)"
+    ) in lines
     data = json.loads(r["stale_up_json"].out)
     assert data["with_upstream"] == {
         "status": "pending",
-        "explain": "customers ← orders ← stg_payments: code changed (assets:CENTS)",
+        "explain": "customers ← orders ← order_items ← stg_order_items: "
+        "code changed (assets:CENTS)",
     }
 
 

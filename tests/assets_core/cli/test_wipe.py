@@ -39,16 +39,18 @@ def test_refusals_delete_nothing(project: Path) -> None:
     res = r["no_tty"]
     assert res.code == 2
     lines = res.out.splitlines()
-    assert lines[0] == "3 assets would be wiped:"
+    assert lines[0] == "5 assets would be wiped:"
     assert [line.split()[0] for line in lines[1:]] == [
         "stg_customers",
+        "stg_order_items",
         "stg_orders",
         "stg_payments",
+        "stg_products",
     ]
     for line in lines[1:]:  # where each was written (in the copied-from project: a copy)
         assert line.endswith(f"/.lumbung/parquet/{line.split()[0]}.parquet")
     assert res.err_lines == [
-        "error: wipe needs confirmation; pass --yes to delete 3 assets' outputs and records."
+        "error: wipe needs confirmation; pass --yes to delete 5 assets' outputs and records."
     ]
 
     res = r["sources"]
@@ -61,10 +63,14 @@ def test_refusals_delete_nothing(project: Path) -> None:
 
     assert sorted(p.name for p in (project / ".lumbung" / "parquet").iterdir()) == [
         "customers.parquet",
+        "product_sales.parquet",
         "revenue_by_day.parquet",
+        "shop_report.parquet",
         "stg_customers.parquet",
+        "stg_order_items.parquet",
         "stg_orders.parquet",
         "stg_payments.parquet",
+        "stg_products.parquet",
     ]
 
 
@@ -78,11 +84,15 @@ def test_wipe_with_yes_deletes_outputs_and_records(project: Path) -> None:
     )
     assert res.code == 0, res.err
     lines = res.out.splitlines()
-    assert lines[0] == "2 assets would be wiped:"
+    assert lines[0] == "4 assets would be wiped:"
     assert lines[1].split()[0] == "orders" and lines[1].endswith("warehouse.duckdb::main.orders")
-    assert lines[2].split()[0] == "revenue_by_day"
-    assert lines[2].endswith("parquet/revenue_by_day.parquet")
-    assert lines[3] == "Wiped 2 assets."
+    assert [line.split()[0] for line in lines[2:5]] == [
+        "product_sales",
+        "revenue_by_day",
+        "shop_report",
+    ]
+    assert lines[3].endswith("parquet/revenue_by_day.parquet")
+    assert lines[5] == "Wiped 4 assets."
     assert not (project / ".lumbung" / "parquet" / "revenue_by_day.parquet").exists()
     assert (project / ".lumbung" / "parquet" / "customers.parquet").exists()
     assert (project / "data" / "raw_orders.csv").exists()

@@ -127,7 +127,11 @@ class Definitions:
             by_key.setdefault(a.key, a)
         self._list = resolved
         self.assets: Mapping[AssetKey, AnyAsset] = MappingProxyType(by_key)
-        self.graph = AssetGraph({k: a.spec.upstream for k, a in by_key.items()})
+        #: each asset's upstream keys in declaration order (loaded first, then ``deps``)
+        self.upstream: Mapping[AssetKey, tuple[AssetKey, ...]] = MappingProxyType(
+            {k: a.spec.upstream for k, a in by_key.items()}
+        )
+        self.graph = AssetGraph(self.upstream)
         validate(
             resolved,
             self.graph,
@@ -357,6 +361,7 @@ class Definitions:
             plan = build_plan(
                 graph=self.graph,
                 assets=self.assets,
+                upstream=self.upstream,
                 selected=selected,
                 state=state,
                 source_versions=sources,

@@ -372,7 +372,7 @@ def _schedule(
 
     def decide(key: AssetKey) -> bool:
         """Skip ``key`` (upstream failed, or early cutoff); True if it must run."""
-        upstream = defs.assets[key].spec.upstream
+        upstream = defs.upstream[key]
         bad = [u for u in upstream if u in failed_up]
         if bad:
             failed_up.add(key)
@@ -494,7 +494,7 @@ def _complete(
         _record(
             recorder,
             key,
-            defs.assets[key].spec.upstream,
+            defs.upstream[key],
             run_id,
             "failed",
             plan,
@@ -509,7 +509,7 @@ def _complete(
     _record(
         recorder,
         key,
-        defs.assets[key].spec.upstream,
+        defs.upstream[key],
         run_id,
         "materialized",
         plan,

@@ -171,6 +171,7 @@ def build_plan(
     *,
     graph: AssetGraph,
     assets: Mapping[AssetKey, AnyAsset],
+    upstream: Mapping[AssetKey, tuple[AssetKey, ...]],
     selected: Iterable[AssetKey],
     state: Mapping[AssetKey, AssetState],
     source_versions: Mapping[AssetKey, str],
@@ -203,6 +204,7 @@ def build_plan(
         current[key] = last.data_version if last is not None else None
         if last is not None:
             last_of[key] = last
+        ups = upstream[key]
         cv = code_version(a)
         versions[key] = cv
         is_selected = key in chosen
@@ -218,11 +220,10 @@ def build_plan(
         if last is not None and not missing:
             if last.code_version != cv.version:
                 reasons.append(_code_changed(last, cv))
-            upstream = a.spec.upstream
-            changed_deps = _deps_changed(last.inputs, upstream)
+            changed_deps = _deps_changed(last.inputs, ups)
             if changed_deps is not None:
                 reasons.append(changed_deps)
-        for up in a.spec.upstream:
+        for up in ups:
             if up in planned:
                 reasons.append(Reason("waits_on", f"waits on {up}", upstream=up))
                 continue

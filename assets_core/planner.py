@@ -275,7 +275,11 @@ def build_plan(
         step_ = statuses.get(key)
         if step_ is None or step_.status == "fresh" or current.get(key) is None:
             continue
-        readers = sorted(c for c in graph.children(key) if c in planned)
+        # Read directly, or through unselected assets in between: either way a planned
+        # asset downstream will see this asset's stored (stale) output.
+        readers = sorted(c for c in graph.children(key) if c in planned) or sorted(
+            graph.descendants([key]) & planned
+        )
         if readers:
             warnings.append(
                 f"{key} is {step_.status} ({step_.reasons[0].message}) but not selected; its "

@@ -335,3 +335,16 @@ def test_explain_follows_the_chain_to_the_root_cause(project: ProjectDir) -> Non
         "status": "pending",
         "reasons": [{"code": "waits_on", "message": "waits on b", "upstream": "b"}],
     }
+
+
+def test_unselected_stale_upstream_two_hops_away_is_warned(project: ProjectDir) -> None:
+    project.write("assets.py", CHAIN)
+    project.defs().materialize()
+    project.edit("assets.py", '"x": [1, 2, 3]', '"x": [1, 2, 4]')  # a, two hops above c
+    project.edit("assets.py", "return b + 1", "return b + 2")
+    plan = project.defs().plan(select="c")
+    assert steps(plan) == {"c": ("stale", ["code_changed"])}
+    assert plan.warnings == (
+        "a is stale (code changed (" + project.pkg + ".assets:a)) but not selected; its "
+        "stored output will be read. Select +c to rebuild it too.",
+    )

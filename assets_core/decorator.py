@@ -23,7 +23,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 CONTEXT_PARAM = "context"
 DEFAULT_GROUP = "default"
-_FORMATS: dict[str, SourceFormat] = {
+#: a source file's format by its extension (also used when reading sources)
+SOURCE_FORMATS: dict[str, SourceFormat] = {
     ".csv": "csv",
     ".parquet": "parquet",
     ".pq": "parquet",
@@ -311,7 +312,7 @@ def source(
     if path is not None:
         path = str(path)
         if fmt is None:
-            fmt = _FORMATS.get(PurePath(path).suffix.lower())
+            fmt = SOURCE_FORMATS.get(PurePath(path).suffix.lower())
             if fmt is None:
                 c.add(
                     f"cannot tell the format of {path!r} from its extension; "

@@ -17,6 +17,7 @@ from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 from assets_core.datahash import file_digest
+from assets_core.decorator import SOURCE_FORMATS
 from assets_core.errors import IOManagerError, ProjectError
 from assets_core.spec import SourceAsset, SourceFormat
 from assets_core.state import FileObservation
@@ -30,15 +31,6 @@ __all__ = ["load_source", "observe_source", "source_files"]
 #: An observation of a file modified this recently is not cached. Another write within the
 #: filesystem's timestamp granularity could keep the same size and mtime (the "racy" case).
 RACY_WINDOW_NS = 2_000_000_000
-
-_FORMATS: dict[str, SourceFormat] = {
-    ".csv": "csv",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".json": "json",
-    ".jsonl": "json",
-    ".ndjson": "json",
-}
 
 
 def _pattern(src: SourceAsset, root: Path) -> Path:
@@ -141,7 +133,7 @@ def _format(src: SourceAsset) -> SourceFormat:
     if src.format is not None:
         return src.format
     assert src.path is not None
-    fmt = _FORMATS.get(PurePath(src.path).suffix.lower())
+    fmt = SOURCE_FORMATS.get(PurePath(src.path).suffix.lower())
     if fmt is None:
         raise IOManagerError(
             f"source {src.key}: cannot tell the format of {src.path!r}; "

@@ -14,10 +14,11 @@ from tests.assets_core.cli.conftest import EXAMPLE_ASSETS, copy_example, edit, r
 
 RUN_ID = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{6}$")
 SUMMARY = re.compile(r"^(\d+) materialized, (\d+) up to date, (\d+) failed, (\d+) skipped in \S+s$")
-STALE_WARNING = (
-    "warning: stg_payments is stale (code changed (assets:CENTS)) but not selected; its stored "
+STALE_WARNINGS = [
+    f"warning: {name} is stale (code changed (assets:CENTS)) but not selected; its stored "
     "output will be read. Select +orders to rebuild it too."
-)
+    for name in ("stg_order_items", "stg_payments")  # stg_order_items feeds orders via order_items
+]
 
 
 @pytest.fixture
@@ -91,7 +92,7 @@ def test_dry_run_runs_nothing(example: Path) -> None:
     assert warned.code == 0
     assert warned.err_lines == [
         "warning: Selection criterion 'tag:nope' matches no asset.",
-        STALE_WARNING,
+        *STALE_WARNINGS,
     ]
     plan = json.loads(warned.out)  # exactly what `lumbung plan --json` prints
     assert [(s["key"], s["status"]) for s in plan["steps"]] == [("orders", "forced")]

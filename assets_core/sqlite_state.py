@@ -90,16 +90,29 @@ CREATE TABLE file_observations (
 """
 
 # The columns that rebuild a MaterializationRecord, in _record_from_row's order.
-_RECORD_COLUMNS = (
-    "key, run_id, outcome, code_version, data_version, inputs, code_components, started_at, "
-    'ended_at, "rows", bytes, location, "schema", error, "partition"'
-)
-# latest(): the state columns, then the last success's columns but key and outcome (known).
+_COLUMNS = [
+    "key",
+    "run_id",
+    "outcome",
+    "code_version",
+    "data_version",
+    "inputs",
+    "code_components",
+    "started_at",
+    "ended_at",
+    '"rows"',
+    "bytes",
+    "location",
+    '"schema"',
+    "error",
+    '"partition"',
+]
+_RECORD_COLUMNS = ", ".join(_COLUMNS)
+# latest(): the state columns, then every column of the last success (NULLs when none).
 _LATEST_SQL = (
-    "SELECT l.key, l.last_outcome, l.last_attempt_at, m.run_id, m.code_version, "
-    "m.data_version, m.inputs, m.code_components, m.started_at, m.ended_at, "
-    'm."rows", m.bytes, m.location, m."schema", m.error, m."partition" '
-    "FROM latest l LEFT JOIN materializations m ON m.id = l.success_id"
+    "SELECT l.key, l.last_outcome, l.last_attempt_at, "
+    + ", ".join(f"m.{c}" for c in _COLUMNS)
+    + " FROM latest l LEFT JOIN materializations m ON m.id = l.success_id"
 )
 # latest(detail=False): just what planning compares.
 _PLAN_SQL = (
@@ -256,7 +269,7 @@ class SQLiteStateStore:
                 where = f"{sql} WHERE l.key IN {_IN_LIST}"
                 rows = con.execute(where, (_json(list(by_text)),)).fetchall()
         if detail:
-            return self._detailed(rows, by_text)
+            return self._detailed(rows, by_text, wanted)
         # The hot loop of planning: one tuple unpack and two constructors per asset.
         out: dict[AssetKey, AssetState] = {}
         empty = _EMPTY
@@ -299,49 +312,18 @@ class SQLiteStateStore:
         return out
 
     @staticmethod
-    def _detailed(rows: list[Any], by_text: dict[str, AssetKey]) -> dict[AssetKey, AssetState]:
+    def _detailed(
+        rows: list[Any], by_text: dict[str, AssetKey], wanted: set[str] | None
+    ) -> dict[AssetKey, AssetState]:
         out: dict[AssetKey, AssetState] = {}
-        for (
-            text,
-            last_outcome,
-            last_attempt_at,
-            run_id,
-            code_version,
-            data_version,
-            inputs,
-            components,
-            started_at,
-            ended_at,
-            nrows,
-            nbytes,
-            location,
-            schema,
-            error,
-            partition,
-        ) in rows:
+        for row in rows:
+            text, last_outcome, last_attempt_at = row[0], row[1], row[2]
+            if wanted is not None and text not in wanted:
+                continue
             key = by_text.get(text)
             if key is None:
                 key = by_text[text] = AssetKey.parse(text)
-            if run_id is None:
-                out[key] = AssetState(None, last_outcome, last_attempt_at)
-                continue
-            last = MaterializationRecord(
-                key,
-                run_id,
-                "materialized",
-                code_version,
-                data_version,
-                _EMPTY if inputs is None else _decode_inputs(inputs, by_text),
-                _EMPTY if components is None else _LazyComponents(components),
-                started_at,
-                ended_at,
-                nrows,
-                nbytes,
-                location,
-                () if schema is None else _decode_schema(schema),
-                error,
-                partition,
-            )
+            last = None if row[3] is None else _record_from_row(row, 3, by_text)
             out[key] = AssetState(last, last_outcome, last_attempt_at)
         return out
 

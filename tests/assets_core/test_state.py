@@ -99,6 +99,22 @@ def test_latest_returns_known_keys_only_and_all_when_none(store: StateStore) -> 
     assert all(isinstance(k, AssetKey) for k in store.latest())
 
 
+@pytest.mark.parametrize("detail", [True, False])
+def test_latest_of_many_keys_returns_only_those_keys(
+    store: StateStore, detail: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past a number of keys the SQLite store scans every row; it still filters them."""
+    import assets_core.sqlite_state as sqlite_state
+
+    monkeypatch.setattr(sqlite_state, "_SCAN_ALL_ABOVE", 2)
+    keys = [AssetKey.parse(f"k{i}") for i in range(6)]
+    store.record([rec(k) for k in keys] + [rec(A, outcome="failed")])
+    found = store.latest(keys[:4], detail=detail)
+    assert set(found) == set(keys[:4])
+    last = found[keys[0]].last
+    assert last is not None and last.data_version == "data-k0-r1"
+
+
 def test_a_failure_keeps_the_last_success(store: StateStore) -> None:
     good = rec(A, "r1", t=1.0)
     store.record([good])

@@ -147,13 +147,10 @@ class Definitions:
         """Definitions from every asset found as an attribute of the given modules."""
         import importlib
 
-        found: dict[int, AnyAsset] = {}
-        for m in modules:
-            mod = importlib.import_module(m) if isinstance(m, str) else m
-            for value in vars(mod).values():
-                if isinstance(value, Asset | SourceAsset):
-                    found.setdefault(id(value), value)
-        return cls(found.values(), **kwargs)
+        from assets_core.project import collect_assets
+
+        mods = [importlib.import_module(m) if isinstance(m, str) else m for m in modules]
+        return cls(collect_assets(mods), **kwargs)
 
     def _known_io_names(self, assets: Sequence[AnyAsset]) -> set[str]:
         names = set(self._given_io) | {MEMORY}

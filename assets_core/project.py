@@ -275,7 +275,7 @@ def import_assets(config: ProjectConfig, fresh: bool = True) -> list[Asset | Sou
         modules.append(module)
         if hasattr(module, "__path__"):
             modules.extend(_submodules(config, module))
-    return _collect(modules)
+    return collect_assets(modules)
 
 
 def _submodules(config: ProjectConfig, package: ModuleType) -> Iterator[ModuleType]:
@@ -290,7 +290,7 @@ def _submodules(config: ProjectConfig, package: ModuleType) -> Iterator[ModuleTy
             yield from _submodules(config, module)
 
 
-def _collect(modules: list[ModuleType]) -> list[Asset | SourceAsset]:
+def collect_assets(modules: list[ModuleType]) -> list[Asset | SourceAsset]:
     """Each asset once, by the scanned module that defines it, then line. An asset defined in
     a file that is not scanned goes after the assets of the first module that imports it."""
     order: dict[str, int] = {}

@@ -35,7 +35,6 @@ from assets_core.state import MaterializationRecord, Outcome, RunRecord, StateSt
 if TYPE_CHECKING:
     from assets_core.definitions import Definitions
 
-ExecutorName = Literal["threads", "in-process", "processes"]
 EXECUTORS: tuple[str, ...] = ("threads", "in-process", "processes")
 RETRY_BASE_DELAY = 0.5  # seconds; doubled after every failed attempt
 RETRY_MAX_DELAY = 30.0

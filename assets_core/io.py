@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -92,11 +91,6 @@ class InputContext:
         assert self._duckdb is not None
         return self._duckdb.get()
 
-    @property
-    def output_context(self) -> OutputContext:
-        """The context the upstream was saved with, for managers that derive locations."""
-        return OutputContext(self.key, self.spec, self.run_id, self.partition)
-
 
 @runtime_checkable
 class IOManager(Protocol):
@@ -138,10 +132,6 @@ class AssetContext:
 
     def __repr__(self) -> str:
         return f"AssetContext(key={self.key!s}, run_id={self.run_id!r})"
-
-
-IOManagerFactory = Callable[[str], IOManager]
-"""Builds a manager from the project's storage folder (used for the built-in names)."""
 
 
 class MemoryIOManager:

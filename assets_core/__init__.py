@@ -1,8 +1,7 @@
 """Lumbung: asset-centric data pipelines with exact, explained staleness.
 
-The public API is the names in ``__all__``; everything else is internal. Heavy modules (the
-graph, the planner, pandas and pyarrow) load on first use, so ``import assets_core`` stays
-cheap for the command line.
+The public API is the names in ``__all__``; everything else is internal. Every name loads on
+first use, so ``import assets_core`` (and with it ``lumbung --help``) stays cheap.
 """
 
 from __future__ import annotations
@@ -10,12 +9,10 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from assets_core.decorator import asset, source
-from assets_core.errors import LumbungError
-from assets_core.keys import AssetKey
-
 if TYPE_CHECKING:
+    from assets_core.decorator import asset, source
     from assets_core.definitions import Definitions, load_project
+    from assets_core.errors import LumbungError
     from assets_core.executor import RunResult
     from assets_core.io import (
         AssetContext,
@@ -25,6 +22,7 @@ if TYPE_CHECKING:
         OutputContext,
         StoredOutput,
     )
+    from assets_core.keys import AssetKey
     from assets_core.planner import Plan
 
 __all__ = [
@@ -45,6 +43,10 @@ __all__ = [
 ]
 
 _LAZY = {
+    "asset": "assets_core.decorator",
+    "source": "assets_core.decorator",
+    "LumbungError": "assets_core.errors",
+    "AssetKey": "assets_core.keys",
     "Definitions": "assets_core.definitions",
     "load_project": "assets_core.definitions",
     "RunResult": "assets_core.executor",

@@ -18,6 +18,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -42,7 +43,8 @@ def _main(
         typer.Option(
             "--project",
             "-p",
-            help="Project folder (with lumbung.toml or \\[tool.lumbung] in pyproject.toml), "
+            metavar="PATH",
+            help="Project folder (with lumbung.toml or [tool.lumbung] in pyproject.toml), "
             "a .py file, or a module name. Default: search upward from here.",
         ),
     ] = None,

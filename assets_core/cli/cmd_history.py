@@ -63,9 +63,11 @@ def run_dict(run: RunRecord) -> dict[str, Any]:
 @app.command("history")
 def history(
     ctx: typer.Context,
-    key: Annotated[str | None, typer.Argument(help="Only this asset's records.")] = None,
+    key: Annotated[
+        str | None, typer.Argument(metavar="KEY", help="Only this asset's records.")
+    ] = None,
     limit: Annotated[
-        int, typer.Option("--limit", "-n", min=1, help="How many records to show.")
+        int, typer.Option("--limit", "-n", min=1, metavar="N", help="How many records to show.")
     ] = 20,
     as_json: JsonOpt = False,
 ) -> None:

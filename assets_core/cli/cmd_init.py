@@ -109,7 +109,9 @@ def init(
     ctx: typer.Context,
     path: Annotated[
         str | None,
-        typer.Argument(help="Folder for the new project (created if needed). Default: here."),
+        typer.Argument(
+            metavar="PATH", help="Folder for the new project (created if needed). Default: here."
+        ),
     ] = None,
 ) -> None:
     """Create a small working project: config, sample data, a source and two assets."""

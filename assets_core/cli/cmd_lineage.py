@@ -50,6 +50,7 @@ def lineage(
     selection: Annotated[
         list[str] | None,
         typer.Argument(
+            metavar="SELECTOR",
             help="Assets to centre on (same syntax as -s); default: the whole project.",
             show_default=False,
         ),
@@ -58,12 +59,17 @@ def lineage(
     exclude: ExcludeOpt = None,
     upstream: Annotated[
         int | None,
-        typer.Option("--upstream", min=0, help="Hops upstream of the selection (default: all)."),
+        typer.Option(
+            "--upstream", min=0, metavar="N", help="Hops upstream of the selection (default: all)."
+        ),
     ] = None,
     downstream: Annotated[
         int | None,
         typer.Option(
-            "--downstream", min=0, help="Hops downstream of the selection (default: all)."
+            "--downstream",
+            min=0,
+            metavar="N",
+            help="Hops downstream of the selection (default: all).",
         ),
     ] = None,
     fmt: Annotated[
@@ -77,7 +83,9 @@ def lineage(
     ] = None,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write to this file instead of stdout."),
+        typer.Option(
+            "--output", "-o", metavar="FILE", help="Write to this file instead of stdout."
+        ),
     ] = None,
 ) -> None:
     """Show lineage: upstream and downstream of assets, as a tree, Mermaid, DOT, JSON or HTML."""

@@ -51,13 +51,16 @@ def materialize(
         typer.Option(
             "--executor",
             "-e",
+            metavar="NAME",
             help="Where assets run: threads (default), in-process (one at a time, for "
             "debugging) or processes.",
         ),
     ] = "threads",
     workers: Annotated[
         int | None,
-        typer.Option("--workers", "-w", help="How many assets run at once (default: CPUs)."),
+        typer.Option(
+            "--workers", "-w", metavar="N", help="How many assets run at once (default: CPUs)."
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print what would run, and why; run nothing.")

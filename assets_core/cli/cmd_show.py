@@ -136,7 +136,7 @@ def _record(rec: MaterializationRecord) -> dict[str, Any]:
 @app.command("show")
 def show(
     ctx: typer.Context,
-    key: Annotated[str, typer.Argument(help="The asset's key, e.g. marts/revenue.")],
+    key: Annotated[str, typer.Argument(metavar="KEY", help="The asset's key, e.g. marts/revenue.")],
     as_json: JsonOpt = False,
 ) -> None:
     """Show one asset: definition, storage, last materialization, and why it is stale."""

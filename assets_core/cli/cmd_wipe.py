@@ -46,6 +46,7 @@ def wipe(
         typer.Option(
             "--select",
             "-s",
+            metavar="SELECTOR",
             help="Assets to wipe (required; same syntax as everywhere; '*' for all).",
         ),
     ],

@@ -100,13 +100,16 @@ SelectOpt = Annotated[
     typer.Option(
         "--select",
         "-s",
+        metavar="SELECTOR",
         help="Assets to include (dbt selection syntax: +x, x+, @x, tag:, group:, ...). "
         "Repeat or separate with spaces for a union.",
     ),
 ]
 ExcludeOpt = Annotated[
     list[str] | None,
-    typer.Option("--exclude", help="Assets to leave out, same syntax; subtracted last."),
+    typer.Option(
+        "--exclude", metavar="SELECTOR", help="Assets to leave out, same syntax; subtracted last."
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Treat every selected asset as stale.")]

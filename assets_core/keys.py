@@ -78,3 +78,9 @@ class AssetKey(tuple[str, ...]):
 
     def __reduce__(self) -> tuple[type[AssetKey], tuple[tuple[str, ...]]]:
         return (AssetKey, (tuple(self),))
+
+
+def checked_key(parts: tuple[str, ...]) -> AssetKey:
+    """An ``AssetKey`` of segments the caller has already matched against ``SEGMENT_RE``
+    (skips the check ``AssetKey(...)`` makes; for hot paths only)."""
+    return tuple.__new__(AssetKey, parts)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import queue
 import secrets
+import stat
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -152,8 +153,10 @@ class ParquetIOManager:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).absolute()
-        self._root_resolved: Path | None = None
-        self._paths: dict[tuple[AssetKey, str | None], Path] = {}
+        self._root_text = str(self.root)
+        self._root_real: str | None = None
+        self._files: dict[tuple[AssetKey, str | None], str] = {}
+        self._safe_folders: set[str] = set()
 
     def __repr__(self) -> str:
         return f"ParquetIOManager({str(self.root)!r})"
@@ -161,10 +164,24 @@ class ParquetIOManager:
     # ---- paths ----------------------------------------------------------------------------
 
     def path(self, key: AssetKey, partition: str | None = None) -> Path:
-        """Where ``key`` (and ``partition``) is stored; checked to lie under the root."""
-        cached = self._paths.get((key, partition))
-        if cached is not None:
-            return cached
+        """Where ``key`` (and ``partition``) is stored; checked to lie under the root, also
+        through symlinks (each folder is resolved once per manager, the file on every call)."""
+        return Path(self._checked_file(key, partition))
+
+    def _checked_file(self, key: AssetKey, partition: str | None) -> str:
+        # Plain strings and os.path: planning calls this for every asset, and pathlib costs
+        # about ten times as much here.
+        file = self._files.get((key, partition)) or self._place(key, partition)
+        folder = os.path.dirname(file)  # noqa: PTH120
+        if folder not in self._safe_folders:
+            if not self._inside(folder):
+                raise IOManagerError(f"{key}: {file} is outside the storage folder {self.root}.")
+            self._safe_folders.add(folder)
+        if os.path.islink(file) and not self._inside(file):  # noqa: PTH114
+            raise IOManagerError(f"{key}: {file} is outside the storage folder {self.root}.")
+        return file
+
+    def _place(self, key: AssetKey, partition: str | None) -> str:
         parts = list(key.path)
         if not all(_safe_segment(p) for p in parts):
             raise IOManagerError(f"{key}: the key does not name a file under {self.root}.")
@@ -177,13 +194,15 @@ class ParquetIOManager:
                     "use letters, digits, '=', '-' and '_'."
                 )
             parts += [partition, PART_FILE]
-        path = self.root.joinpath(*parts)
-        if self._root_resolved is None:
-            self._root_resolved = self.root.resolve()
-        if not path.resolve().is_relative_to(self._root_resolved):
-            raise IOManagerError(f"{key}: {path} is outside the storage folder {self.root}.")
-        self._paths[(key, partition)] = path
-        return path
+        file = os.path.join(self._root_text, *parts)  # noqa: PTH118
+        self._files[(key, partition)] = file
+        return file
+
+    def _inside(self, path: str) -> bool:
+        if self._root_real is None:
+            self._root_real = os.path.realpath(self._root_text)
+        real = os.path.realpath(path)
+        return real == self._root_real or real.startswith(self._root_real + os.sep)
 
     # ---- the protocol ---------------------------------------------------------------------
 
@@ -263,8 +282,12 @@ class ParquetIOManager:
         return table if target == "arrow" else table.to_pandas()
 
     def exists(self, ctx: OutputContext) -> bool:
-        """Whether a stored file is there (one ``stat``)."""
-        return self.path(ctx.key, ctx.partition).is_file()
+        """Whether a stored file is there: one ``lstat`` once its folder has been checked."""
+        file = self._checked_file(ctx.key, ctx.partition)
+        try:
+            return stat.S_ISREG(os.stat(file).st_mode)  # noqa: PTH116
+        except OSError:
+            return False
 
     def delete(self, ctx: OutputContext) -> None:
         """Remove the stored file and prune the folders it leaves empty, up to the root."""

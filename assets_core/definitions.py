@@ -303,7 +303,7 @@ class Definitions:
         """The selection with its warnings (globs or methods that matched nothing)."""
         from assets_core.selection import select as run_select
 
-        return run_select(self.graph, self.infos, select, exclude, status=self.statuses)
+        return run_select(self.graph, lambda: self.infos, select, exclude, status=self.statuses)
 
     def statuses(self) -> Mapping[AssetKey, str]:
         """fresh / stale / missing / failed for every asset (the ``status:`` method)."""

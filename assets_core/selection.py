@@ -240,7 +240,7 @@ def _as_texts(value: str | Sequence[str] | None) -> list[str]:
 
 def select(
     graph: AssetGraph,
-    infos: Mapping[AssetKey, AssetInfo],
+    infos: Mapping[AssetKey, AssetInfo] | Callable[[], Mapping[AssetKey, AssetInfo]],
     select: str | Sequence[str] | None = None,
     exclude: str | Sequence[str] | None = None,
     status: Callable[[], Mapping[AssetKey, str]] | None = None,
@@ -249,7 +249,8 @@ def select(
 
     ``select`` and ``exclude`` use the grammar of DESIGN.md §6; a list of strings is their
     union (like repeated ``--select`` arguments). No selection (``None``, empty, or only
-    whitespace) selects every asset. ``status`` is called at most once, and only when a
+    whitespace) selects every asset. ``infos`` may be a function giving them, called only when
+    a method needs them (selecting everything never does). ``status`` is called at most once, and only when a
     ``status:`` criterion is used; it maps keys to ``fresh|stale|missing|failed``.
     Raises ``SelectionError`` for a malformed selection or a plain name matching nothing.
     """
@@ -304,16 +305,20 @@ class _Evaluator:
     def __init__(
         self,
         graph: AssetGraph,
-        infos: Mapping[AssetKey, AssetInfo],
+        infos: Mapping[AssetKey, AssetInfo] | Callable[[], Mapping[AssetKey, AssetInfo]],
         status: Callable[[], Mapping[AssetKey, str]] | None,
     ) -> None:
         self.graph = graph
-        self.infos = infos
+        self._infos = infos
         self.status_fn = status
         self.warnings: list[str] = []
         self._distinct: dict[str, frozenset[str]] = {}
 
     # -- lazily computed, once per call ----------------------------------------------------
+
+    @cached_property
+    def infos(self) -> Mapping[AssetKey, AssetInfo]:
+        return self._infos() if callable(self._infos) else self._infos
 
     @cached_property
     def universe(self) -> frozenset[AssetKey]:

@@ -46,7 +46,7 @@ _THREAD_MIN_BYTES = 8 << 20  # hash on a second thread only when the value is at
 
 
 def _safe_segment(part: str) -> bool:
-    return bool(part) and part not in (".", "..") and not (set(part) & {"/", "\\", "\0"})
+    return part not in ("", ".", "..") and "/" not in part and "\\" not in part and "\0" not in part
 
 
 class _Hashing:
@@ -182,8 +182,8 @@ class ParquetIOManager:
         return file
 
     def _place(self, key: AssetKey, partition: str | None) -> str:
-        parts = list(key.path)
-        if not all(_safe_segment(p) for p in parts):
+        parts = list(key)
+        if not all(map(_safe_segment, parts)):
             raise IOManagerError(f"{key}: the key does not name a file under {self.root}.")
         if partition is None:
             parts[-1] += SUFFIX
@@ -282,12 +282,18 @@ class ParquetIOManager:
         return table if target == "arrow" else table.to_pandas()
 
     def exists(self, ctx: OutputContext) -> bool:
-        """Whether a stored file is there: one ``lstat`` once its folder has been checked."""
-        file = self._checked_file(ctx.key, ctx.partition)
+        """Whether a stored file is there: one ``lstat`` once its folder has been checked (a
+        symlink is followed, and refused when it leads out of the root)."""
+        file = self._files.get((ctx.key, ctx.partition))
+        if file is None or os.path.dirname(file) not in self._safe_folders:  # noqa: PTH120
+            file = self._checked_file(ctx.key, ctx.partition)
         try:
-            return stat.S_ISREG(os.stat(file).st_mode)  # noqa: PTH116
+            mode = os.lstat(file).st_mode
         except OSError:
             return False
+        if stat.S_ISLNK(mode):
+            return self.path(ctx.key, ctx.partition).is_file()
+        return stat.S_ISREG(mode)
 
     def delete(self, ctx: OutputContext) -> None:
         """Remove the stored file and prune the folders it leaves empty, up to the root."""

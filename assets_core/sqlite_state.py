@@ -436,8 +436,8 @@ class SQLiteStateStore:
         """Take every lock among ``keys`` for ``run_id`` in one transaction (all or nothing).
 
         Returns the conflicts: locks held by another run whose process is alive (or on another
-        host). Locks of dead processes on this host are taken over, and a run of theirs still
-        marked ``running`` is marked ``interrupted``.
+        host). Locks of dead processes on this host are taken over: all locks of such a run are
+        dropped, and the run, if still marked ``running``, is marked ``interrupted``.
         """
         wanted = list(dict.fromkeys(str(k) for k in keys))
         if not wanted:
@@ -458,12 +458,14 @@ class SQLiteStateStore:
             if conflicts:
                 return sorted(conflicts, key=lambda c: c.key)  # commits having written nothing
             now = time.time()
-            if dead:  # a killed run never finished: say so in its record
+            if dead:  # a killed run never finished: say so, and drop every lock it left
+                runs = _json(sorted(dead))
                 con.execute(
                     "UPDATE runs SET status = 'interrupted', ended_at = ? "
                     f"WHERE status = 'running' AND run_id IN {_IN_LIST}",
-                    (now, _json(sorted(dead))),
+                    (now, runs),
                 )
+                con.execute(f"DELETE FROM locks WHERE run_id IN {_IN_LIST}", (runs,))
             con.executemany(
                 "INSERT OR REPLACE INTO locks (key, run_id, pid, host, acquired_at) "
                 "VALUES (?, ?, ?, ?, ?)",

@@ -130,7 +130,8 @@ class StateStore(StateReader, Protocol):
     def acquire_locks(self, run_id: str, keys: Iterable[AssetKey], pid: int) -> list[LockConflict]:
         """Take every free lock among ``keys`` for ``run_id`` at once (all or nothing);
         return the conflicts (locks held by another live run). Locks of dead processes on
-        this host are taken over, and their runs still ``running`` become ``interrupted``."""
+        this host are taken over: all locks of such a run are dropped, and the run, if still
+        ``running``, becomes ``interrupted``."""
         ...
 
     def release_locks(self, run_id: str, keys: Iterable[AssetKey] | None = None) -> None: ...
@@ -293,6 +294,8 @@ class MemoryStateStore:
             if conflicts:
                 return sorted(conflicts, key=lambda c: c.key)
             now = time.time()
+            for key in [k for k, lock in self._locks.items() if lock.run_id in dead]:
+                del self._locks[key]
             for gone in dead:
                 run = self._runs.get(gone)
                 if run is not None and run.status == "running":

@@ -154,11 +154,18 @@ def test_a_dead_runs_locks_are_taken_over_and_its_run_marked_interrupted(
     defs = project.defs()
     gone = dead_pid()
     defs.state.start_run(RunRecord("crashed", 1.0, pid=gone))
-    assert defs.state.acquire_locks("crashed", [_k("a"), _k("b")], gone) == []
+    assert defs.state.acquire_locks("crashed", [_k("a"), _k("b"), _k("zzz")], gone) == []
     result = defs.materialize(wait=False)
     assert result.success and len(result.materialized) == 5
     status = {r.run_id: r.status for r in defs.state.runs()}
     assert status == {"crashed": "interrupted", result.run_id: "success"}
+    # every lock the dead run left is gone, also those no run asked for (zzz)
+    assert defs.state.acquire_locks("next", [_k("zzz")], os.getpid()) == []
+    import sqlite3
+
+    con = sqlite3.connect(project.storage / "state.db")
+    assert con.execute("SELECT key, run_id FROM locks").fetchall() == [("zzz", "next")]
+    con.close()
 
 
 def test_wait_must_not_be_negative(project: ProjectDir) -> None:

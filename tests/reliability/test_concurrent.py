@@ -253,13 +253,26 @@ def snapshot(project: Path) -> Snapshot:
     return Snapshot(values, versions, pending)
 
 
+def build(project: Path, select: str | None) -> list[str]:
+    """Materialize through the Python API in this process (no gates: the variable is unset
+    here); the keys materialized."""
+    from assets_core import load_project
+
+    assert "LUMBUNG_TEST_GATES" not in os.environ
+    defs = load_project(project)
+    try:
+        result = defs.materialize(select)
+    finally:
+        defs.close()
+    assert result.success
+    return [str(k) for k in result.materialized]
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
     """A clean single run of everything: what every concurrent outcome must equal."""
     project = write_project(tmp_path_factory.mktemp("reference") / "project")
-    code, out, err = run(project, ["materialize", "--json"])
-    assert code == 0, err
-    assert sorted(json.loads(out)["materialized"]) == sorted(ALL)
+    assert sorted(build(project, None)) == sorted(ALL)
     snap = snapshot(project)
     assert snap.pending == []
     return snap
@@ -393,22 +406,31 @@ def test_no_wait_and_lock_timeout_refuse_and_record_nothing(tmp_path: Path, gate
     noun = "asset" if len(held) == 1 else "assets"
     holds = f"run {run_id} (pid {pid}) holds {len(held)} selected {noun} ({named})"
 
-    code, out, err = run(project, ["materialize", "-s", "+right/r14", "--no-wait"])
-    assert (code, out) == (1, "")
-    assert err == (
+    refused = {  # at once: none of them records anything that could disturb another
+        name: start(project, ["materialize", *args], None, name)
+        for name, args in {
+            "no-wait": ["-s", "+right/r14", "--no-wait"],
+            "timeout": ["-s", "+right/r14", "--lock-timeout", "1"],
+            "both": ["--no-wait", "--lock-timeout", "1"],
+        }.items()
+    }
+    outcomes = {name: proc.finish() for name, proc in refused.items()}
+    assert outcomes["no-wait"] == (
+        1,
+        "",
         f"error: {holds}; nothing was run. Try again when it finishes, or let this run wait "
-        "for it.\n"
+        "for it.\n",
     )
-    code, out, err = run(project, ["materialize", "-s", "+right/r14", "--lock-timeout", "1"])
-    assert (code, out) == (1, "")
-    assert err == (
+    assert outcomes["timeout"] == (
+        1,
+        "",
         f"waiting: {holds}; this run starts when they are free.\n"
         f"error: {holds.replace(' holds ', ' still holds ')} after 1s of waiting; nothing was "
-        "run. Try again when it finishes.\n"
+        "run. Try again when it finishes.\n",
     )
-    code, _, err = run(project, ["materialize", "--no-wait", "--lock-timeout", "1"])
-    assert (code, err) == (
+    assert outcomes["both"] == (
         2,
+        "",
         "error: --no-wait and --lock-timeout exclude each other; use one of them.\n",
     )
     # Nothing was recorded for the refused runs.
@@ -455,8 +477,7 @@ def test_two_runs_write_one_duckdb_warehouse_at_once(
     tmp_path: Path, reference: Snapshot, gates: Path
 ) -> None:
     project = write_project(tmp_path / "project")
-    code, _, err = run(project, ["materialize", "-s", "shared/"])
-    assert (code, err) == (0, "")
+    assert build(project, "shared/") == SHARED
     procs = [
         start(project, ["materialize", "-s", f"{side}/", "--no-wait", "--json"], gates, side)
         for side in ("left", "right")

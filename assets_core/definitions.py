@@ -400,10 +400,21 @@ class Definitions:
         workers: int | None = None,
         on_event: Callable[[Event], None] | None = None,
         plan: Plan | None = None,
+        wait: bool | float = True,
     ) -> RunResult:
-        """Run what is missing or stale in the selection (or everything with ``force``)."""
+        """Run what is missing or stale in the selection (or everything with ``force``).
+
+        When another run holds some of the assets to run, ``wait=True`` waits for them,
+        ``wait=False`` raises ``AssetsLockedError`` at once, and a number waits at most that
+        many seconds; a refused run runs and records nothing."""
         from assets_core.executor import execute
 
+        if isinstance(wait, bool):
+            lock_wait, lock_timeout = wait, None
+        else:
+            if wait < 0:
+                raise PlanError(f"wait must be True, False or 0 seconds or more, got {wait}.")
+            lock_wait, lock_timeout = True, float(wait)
         if plan is None:
             plan = self.plan(select, exclude, force=force)
         text = select if isinstance(select, str) or select is None else " ".join(select)
@@ -415,6 +426,8 @@ class Definitions:
             workers=workers,
             on_event=on_event,
             selection=text,
+            lock_wait=lock_wait,
+            lock_timeout=lock_timeout,
         )
 
     def load_input(self, ctx: InputContext) -> object:

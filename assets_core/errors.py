@@ -7,6 +7,7 @@
     │   └── InvalidKeyError            a key segment breaks the key rule
     ├── SelectionError (ValueError)    a selection string is malformed or matches nothing
     ├── PlanError                      a plan cannot run (an unselected upstream was never built)
+    │   └── AssetsLockedError          another live run holds assets of the plan (no wait)
     ├── ProjectError                   no project found, bad config, a module fails to import
     ├── StateError                     the state store is corrupt, newer, or locked
     ├── IOManagerError                 a manager cannot store or load a value
@@ -20,6 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from assets_core.state import LockConflict
 
 
 class LumbungError(Exception):
@@ -71,6 +76,15 @@ class SelectionError(LumbungError, ValueError):
 
 class PlanError(LumbungError):
     """A plan cannot be carried out as asked (for example, an upstream was never built)."""
+
+
+class AssetsLockedError(PlanError):
+    """Another live run holds some of the plan's assets and this run did not (or no longer)
+    wait for them. Nothing was run or recorded. ``conflicts`` lists the held locks."""
+
+    def __init__(self, message: str, conflicts: Sequence[LockConflict] = ()) -> None:
+        self.conflicts = tuple(conflicts)
+        super().__init__(message)
 
 
 class ProjectError(LumbungError):

@@ -20,7 +20,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -28,9 +28,16 @@ from typing import TYPE_CHECKING, Any, Literal
 from assets_core.errors import AssetExecutionError, LumbungError, PlanError
 from assets_core.io import AssetContext, InputContext, OutputContext, StoredOutput, _DuckDBHolder
 from assets_core.keys import AssetKey
+from assets_core.locking import lock_plan
 from assets_core.planner import Plan
 from assets_core.spec import Asset
-from assets_core.state import MaterializationRecord, Outcome, RunRecord, StateStore
+from assets_core.state import (
+    LockConflict,
+    MaterializationRecord,
+    Outcome,
+    RunRecord,
+    StateStore,
+)
 
 if TYPE_CHECKING:
     from assets_core.definitions import Definitions
@@ -46,9 +53,11 @@ _ENGINE_DIR = str(Path(__file__).resolve().parent)
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """Something that happened to one step, for progress displays."""
+    """Something that happened to one step, for progress displays. ``waiting`` (before any
+    step starts, at most once) says that another run holds assets of the plan: ``key`` is the
+    first of them and ``message`` the line to show."""
 
-    kind: Literal["started", "materialized", "up_to_date", "failed", "skipped", "retry"]
+    kind: Literal["started", "materialized", "up_to_date", "failed", "skipped", "retry", "waiting"]
     key: AssetKey
     duration: float = 0.0
     message: str = ""
@@ -271,7 +280,13 @@ def execute(
     lock_timeout: float | None = None,
 ) -> RunResult:
     """Run every step of ``plan``. Raises ``KeyboardInterrupt`` after recording what finished
-    when interrupted; otherwise returns a ``RunResult`` (failures are in it, not raised)."""
+    when interrupted; otherwise returns a ``RunResult`` (failures are in it, not raised).
+
+    The run first locks the plan's assets (``assets_core.locking``): while another live run
+    holds any of them it waits (``lock_wait``, at most ``lock_timeout`` seconds), else raises
+    ``AssetsLockedError`` having run and recorded nothing. When the state changed since the
+    plan was made, the selection is planned again; steps another run built meanwhile are
+    reported ``up to date``."""
     if executor not in EXECUTORS:
         raise PlanError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}.")
     if workers is not None and workers < 1:
@@ -281,17 +296,30 @@ def execute(
         defs.check_processes_ok(plan.keys)
 
     run_id = new_run_id()
-    started = time.time()
     emit = on_event or (lambda e: None)
-    result = RunResult(run_id=run_id, started_at=started)
-    state.start_run(RunRecord(run_id, started, selection=selection, pid=os.getpid()))
     if not plan.steps:
+        started = time.time()
+        state.start_run(RunRecord(run_id, started, selection=selection, pid=os.getpid()))
         state.finish_run(run_id, "success", time.time())
-        return _finish(result, time.time())
+        return _finish(RunResult(run_id=run_id, started_at=started), time.time())
 
-    keys = plan.keys
-    _acquire(state, run_id, keys, lock_wait, lock_timeout)
+    def waiting(conflicts: Sequence[LockConflict], line: str) -> None:
+        emit(Event("waiting", conflicts[0].key, message=line))
+
+    # Nothing is recorded for a run until it holds its locks: a refused run leaves no trace.
+    planned = plan
+    plan = lock_plan(
+        plan, defs, state, run_id, wait=lock_wait, timeout=lock_timeout, notify=waiting
+    )
+    started = time.time()
+    result = RunResult(run_id=run_id, started_at=started)
     recorder = _Recorder(state)
+    try:
+        state.start_run(RunRecord(run_id, started, selection=selection, pid=os.getpid()))
+        _built_meanwhile(planned, plan, run_id, recorder, emit, result)
+    except BaseException:
+        state.release_locks(run_id)
+        raise
     # Everything alive now (the project, its modules, the plan) outlives the run: keep the
     # collector from rescanning it after every few thousand allocations of the assets.
     gc.freeze()
@@ -315,23 +343,23 @@ def _finish(result: RunResult, ended: float) -> RunResult:
     return result
 
 
-def _acquire(
-    state: StateStore, run_id: str, keys: list[AssetKey], wait: bool, timeout: float | None
+def _built_meanwhile(
+    planned: Plan,
+    plan: Plan,
+    run_id: str,
+    recorder: _Recorder,
+    emit: Callable[[Event], None],
+    result: RunResult,
 ) -> None:
-    deadline = None if timeout is None else time.monotonic() + timeout
-    delay = 0.05
-    while True:
-        conflicts = state.acquire_locks(run_id, keys, os.getpid())
-        if not conflicts:
-            return
-        if not wait or (deadline is not None and time.monotonic() > deadline):
-            held = ", ".join(f"{c.key} (run {c.run_id}, pid {c.pid})" for c in conflicts[:5])
-            more = f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else ""
-            raise PlanError(
-                f"another run holds {held}{more}; wait for it to finish, or select other assets."
-            )
-        time.sleep(delay)
-        delay = min(delay * 2, 1.0)
+    """Steps of the first plan that another run built while this one waited: up to date."""
+    if plan is planned:
+        return
+    now = set(plan.keys)
+    for key in planned.keys:
+        if key not in now and key in plan.last:
+            result.up_to_date.append(key)
+            _record(recorder, key, (), run_id, "up_to_date", plan, plan.current)
+            emit(Event("up_to_date", key))
 
 
 def _schedule(

@@ -436,7 +436,8 @@ class SQLiteStateStore:
         """Take every lock among ``keys`` for ``run_id`` in one transaction (all or nothing).
 
         Returns the conflicts: locks held by another run whose process is alive (or on another
-        host). Locks of dead processes on this host are taken over.
+        host). Locks of dead processes on this host are taken over: all locks of such a run are
+        dropped, and the run, if still marked ``running``, is marked ``interrupted``.
         """
         wanted = list(dict.fromkeys(str(k) for k in keys))
         if not wanted:
@@ -447,14 +448,24 @@ class SQLiteStateStore:
                 f"SELECT key, run_id, pid, host FROM locks WHERE key IN {_IN_LIST} AND run_id != ?",
                 (_json(wanted), run_id),
             ).fetchall()
-            conflicts = [
-                LockConflict(AssetKey.parse(text), other, other_pid)
-                for text, other, other_pid, other_host in held
-                if not lock_holder_is_gone(other_pid, other_host)
-            ]
+            conflicts: list[LockConflict] = []
+            dead: set[str] = set()
+            for text, other, other_pid, other_host in held:
+                if lock_holder_is_gone(other_pid, other_host):
+                    dead.add(other)
+                else:
+                    conflicts.append(LockConflict(AssetKey.parse(text), other, other_pid))
             if conflicts:
                 return sorted(conflicts, key=lambda c: c.key)  # commits having written nothing
             now = time.time()
+            if dead:  # a killed run never finished: say so, and drop every lock it left
+                runs = _json(sorted(dead))
+                con.execute(
+                    "UPDATE runs SET status = 'interrupted', ended_at = ? "
+                    f"WHERE status = 'running' AND run_id IN {_IN_LIST}",
+                    (now, runs),
+                )
+                con.execute(f"DELETE FROM locks WHERE run_id IN {_IN_LIST}", (runs,))
             con.executemany(
                 "INSERT OR REPLACE INTO locks (key, run_id, pid, host, acquired_at) "
                 "VALUES (?, ?, ?, ?, ?)",

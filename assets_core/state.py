@@ -130,7 +130,8 @@ class StateStore(StateReader, Protocol):
     def acquire_locks(self, run_id: str, keys: Iterable[AssetKey], pid: int) -> list[LockConflict]:
         """Take every free lock among ``keys`` for ``run_id`` at once (all or nothing);
         return the conflicts (locks held by another live run). Locks of dead processes on
-        this host are taken over."""
+        this host are taken over: all locks of such a run are dropped, and the run, if still
+        ``running``, becomes ``interrupted``."""
         ...
 
     def release_locks(self, run_id: str, keys: Iterable[AssetKey] | None = None) -> None: ...
@@ -281,15 +282,24 @@ class MemoryStateStore:
         host = socket.gethostname()
         with self._lock:
             conflicts: list[LockConflict] = []
+            dead: set[str] = set()
             for key in wanted:
                 held = self._locks.get(key)
                 if held is None or held.run_id == run_id:
                     continue
-                if not lock_holder_is_gone(held.pid, held.host):
+                if lock_holder_is_gone(held.pid, held.host):
+                    dead.add(held.run_id)
+                else:
                     conflicts.append(LockConflict(key, held.run_id, held.pid))
             if conflicts:
                 return sorted(conflicts, key=lambda c: c.key)
             now = time.time()
+            for key in [k for k, lock in self._locks.items() if lock.run_id in dead]:
+                del self._locks[key]
+            for gone in dead:
+                run = self._runs.get(gone)
+                if run is not None and run.status == "running":
+                    self._runs[gone] = replace(run, status="interrupted", ended_at=now)
             for key in wanted:
                 self._locks[key] = _HeldLock(run_id, pid, host, now)
         return []

@@ -1,6 +1,7 @@
 """``lumbung materialize``: plan, then run what is missing or stale, with progress and a summary.
 
-Exit codes: 0 every step succeeded (or nothing to do), 1 an asset failed, 2 a usage,
+Exit codes: 0 every step succeeded (or nothing to do), 1 an asset failed (or, with
+``--no-wait`` or ``--lock-timeout``, another run holds assets to run), 2 a usage,
 definition or selection error, 130 interrupted (finished steps stay recorded).
 """
 
@@ -23,10 +24,12 @@ from assets_core.cli.common import (
     ForceOpt,
     JsonOpt,
     SelectOpt,
+    fail,
     guard,
     joined,
     load_definitions,
     print_json,
+    state_of,
 )
 
 if TYPE_CHECKING:
@@ -65,11 +68,29 @@ def materialize(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print what would run, and why; run nothing.")
     ] = False,
+    no_wait: Annotated[
+        bool,
+        typer.Option(
+            "--no-wait",
+            help="When another run holds some of the assets to run, say which and exit 1 "
+            "instead of waiting for it.",
+        ),
+    ] = False,
+    lock_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--lock-timeout",
+            metavar="SECONDS",
+            help="Wait at most this long for assets another run holds, then exit 1 "
+            "(default: wait as long as it takes).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run every selected asset that is missing or stale, in dependency order."""
     with guard(ctx):
         check_options(executor, workers)
+        wait = _wait_option(no_wait, lock_timeout)
         defs = load_definitions(ctx)
         try:
             code = _materialize(
@@ -81,10 +102,25 @@ def materialize(
                 workers=workers,
                 dry_run=dry_run,
                 as_json=as_json,
+                wait=wait,
+                debug=state_of(ctx).debug,
             )
         finally:
             defs.close()
     raise typer.Exit(code)
+
+
+def _wait_option(no_wait: bool, lock_timeout: float | None) -> bool | float:
+    """``--no-wait`` / ``--lock-timeout`` as ``Definitions.materialize``'s ``wait``."""
+    from assets_core.errors import PlanError
+
+    if lock_timeout is None:
+        return not no_wait
+    if no_wait:
+        raise PlanError("--no-wait and --lock-timeout exclude each other; use one of them.")
+    if not lock_timeout >= 0:
+        raise PlanError(f"--lock-timeout must be 0 seconds or more, got {lock_timeout:g}.")
+    return lock_timeout
 
 
 def check_options(executor: str, workers: int | None) -> None:
@@ -108,8 +144,11 @@ def _materialize(
     workers: int | None,
     dry_run: bool,
     as_json: bool,
+    wait: bool | float = True,
+    debug: bool = False,
 ) -> int:
     from assets_core.cli.progress import make_progress
+    from assets_core.errors import AssetsLockedError
 
     began = time.perf_counter()  # the summary's time: planning and running, not importing
     plan = defs.plan(select, exclude, force=force)  # warnings: the selection's, then its own
@@ -128,8 +167,10 @@ def _materialize(
     try:
         with tracker:
             result = defs.materialize(
-                plan=plan, executor=executor, workers=workers, on_event=tracker
+                plan=plan, executor=executor, workers=workers, on_event=tracker, wait=wait
             )
+    except AssetsLockedError as exc:  # nothing ran: like a failed run, not a usage error
+        raise fail(str(exc), EXIT_FAILED, debug) from None
     except KeyboardInterrupt:
         _interrupted(tracker)
     if as_json:

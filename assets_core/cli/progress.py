@@ -78,6 +78,9 @@ class Tracker:
         self.started = time.monotonic()
 
     def __call__(self, event: Event) -> None:
+        if event.kind == "waiting":  # before anything runs: another run holds assets
+            self.note(event.message)
+            return
         if event.kind == "started":
             self.running[event.key] = time.monotonic()
         elif event.kind in FINISHED:
@@ -88,6 +91,12 @@ class Tracker:
 
     def show(self, event: Event) -> None:
         """Render one event (nothing here)."""
+
+    def note(self, text: str) -> None:
+        """A line about the run rather than a step (that it waits for another run): stderr."""
+        sys.stdout.flush()
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
 
     def __enter__(self) -> Tracker:
         return self
@@ -147,6 +156,12 @@ class LiveProgress(Tracker):
         if self._live is not None:
             self._live.__exit__(None, None, None)
             self._live = None
+
+    def note(self, text: str) -> None:
+        """Printed above the live block (stderr would break its redrawing)."""
+        from rich.text import Text
+
+        self.console.print(Text(text, style="yellow"))
 
     def show(self, event: Event) -> None:
         if event.kind == "started":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assets_core.errors import PlanError
+from assets_core.errors import AssetsLockedError, PlanError
 from assets_core.executor import Event
 from tests.conftest import ProjectDir
 
@@ -166,9 +166,13 @@ def test_a_second_run_refuses_assets_another_live_run_holds(project: ProjectDir)
     defs = project.defs()
     plan = defs.plan()
     assert defs.state.acquire_locks("other-run", [defs.get("left").key], os.getpid()) == []
-    with pytest.raises(PlanError) as err:
+    with pytest.raises(AssetsLockedError) as err:
         execute(plan, defs, defs.state, lock_wait=False)
-    assert str(err.value).startswith("another run holds left (run other-run, pid ")
+    assert str(err.value) == (
+        f"run other-run (pid {os.getpid()}) holds 1 selected asset (left); nothing was run. "
+        "Try again when it finishes, or let this run wait for it."
+    )
+    assert defs.state.runs() == []  # a refused run leaves no trace
     defs.state.release_locks("other-run")
     assert execute(plan, defs, defs.state, lock_wait=False).success
 

@@ -249,9 +249,10 @@ def select(
 
     ``select`` and ``exclude`` use the grammar of DESIGN.md §6; a list of strings is their
     union (like repeated ``--select`` arguments). No selection (``None``, empty, or only
-    whitespace) selects every asset. ``infos`` may be a function giving them, called only when
-    a method needs them (selecting everything never does). ``status`` is called at most once, and only when a
-    ``status:`` criterion is used; it maps keys to ``fresh|stale|missing|failed``.
+    whitespace) selects every asset. ``infos`` may be a function giving them, called only
+    when a method needs them (selecting everything never does). ``status`` is called at most
+    once, and only when a ``status:`` criterion is used; it maps keys to
+    ``fresh|stale|missing|failed``.
     Raises ``SelectionError`` for a malformed selection or a plain name matching nothing.
     """
     chosen = [parse(t) for t in _as_texts(select)]

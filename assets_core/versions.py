@@ -550,7 +550,7 @@ class CodeVersioner:
         self._versions: dict[int, tuple[Asset, str, CodeVersion]] = {}
         self._stored_results: dict[str, Any] = {}  # whole versions read from the cache file
         self._results: dict[str, Any] = {}  # whole versions used or computed in this process
-        self._result_sigs: dict[str, tuple[object, tuple[int, int] | None]] = {}
+        self._result_sigs: dict[str, tuple[object, list[int] | None]] = {}
         if self._cache_path is not None:
             self._load_cache(self._cache_path)
 
@@ -618,11 +618,13 @@ class CodeVersioner:
             for path, sig in files.items():
                 seen = self._result_sigs.get(path)
                 if seen is None or seen[0] is not ns:
-                    seen = (ns, _signature(path))
+                    now = _signature(path)
+                    seen = (ns, None if now is None else list(now))
                     self._result_sigs[path] = seen
-                if seen[1] is None or list(seen[1]) != list(sig):
+                if seen[1] is None or seen[1] != sig:
                     return None
-            version = CodeVersion(str(raw["version"]), MappingProxyType(dict(raw["components"])))
+            # the cache file's entries are never changed after reading: share, do not copy
+            version = CodeVersion(str(raw["version"]), MappingProxyType(raw["components"]))
         except (KeyError, TypeError, ValueError, AttributeError):
             return None
         self._results[result_key] = raw

@@ -284,8 +284,9 @@ class ParquetIOManager:
     def exists(self, ctx: OutputContext) -> bool:
         """Whether a stored file is there: one ``lstat`` once its folder has been checked (a
         symlink is followed, and refused when it leads out of the root)."""
-        file = self._files.get((ctx.key, ctx.partition))
-        if file is None or os.path.dirname(file) not in self._safe_folders:  # noqa: PTH120
+        file = self._files.get((ctx.key, ctx.partition)) or self._place(ctx.key, ctx.partition)
+        folder = os.path.dirname(file)  # noqa: PTH120
+        if folder not in self._safe_folders:
             file = self._checked_file(ctx.key, ctx.partition)
         try:
             mode = os.lstat(file).st_mode

@@ -428,3 +428,32 @@ def test_through_the_engine(project: ProjectDir, tmp_path: Path) -> None:
     assert [r.code for r in step.reasons] == ["output_missing"]
     assert str(stored) in step.reasons[0].message
     again.close()
+
+
+@pytest.mark.parametrize(
+    ("fsync", "env", "flushes"),
+    [(None, None, 0), (None, "1", 2), (True, None, 2), (False, "1", 0)],
+)
+def test_fsync_is_opt_in(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fsync: bool | None,
+    env: str | None,
+    flushes: int,
+) -> None:
+    if env is None:
+        monkeypatch.delenv("LUMBUNG_FSYNC", raising=False)
+    else:
+        monkeypatch.setenv("LUMBUNG_FSYNC", env)
+    calls: list[int] = []
+    real_fsync = os.fsync
+
+    def counting_fsync(fd: int) -> None:
+        calls.append(fd)
+        real_fsync(fd)
+
+    io = ParquetIOManager(tmp_path, fsync=fsync)
+    monkeypatch.setattr(os, "fsync", counting_fsync)
+    io.save(out(), pa.table({"v": [1, 2]}))
+    assert len(calls) == flushes
+    assert pq.read_table(io.path(KEY)).column("v").to_pylist() == [1, 2]

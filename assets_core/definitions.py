@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from assets_core.planner import Plan
     from assets_core.project import ProjectConfig
     from assets_core.selection import AssetInfo, Selection
-    from assets_core.state import StateStore
+    from assets_core.state import AssetState, StateStore
     from assets_core.versions import CodeVersion, CodeVersioner
 
 ENTRY_POINT_GROUP = "lumbung.io_managers"
@@ -307,8 +307,8 @@ class Definitions:
 
     def statuses(self) -> Mapping[AssetKey, str]:
         """fresh / stale / missing / failed for every asset (the ``status:`` method)."""
-        plan = self._plan(frozenset(k for k, a in self.assets.items() if isinstance(a, Asset)))
-        latest = self.state.latest()
+        python = frozenset(k for k, a in self.assets.items() if isinstance(a, Asset))
+        plan, latest = self._plan_and_state(python)
         out: dict[AssetKey, str] = {}
         for k, step in plan.statuses.items():
             st = latest.get(k)
@@ -342,6 +342,12 @@ class Definitions:
         return self._plan(frozenset(AssetKey.parse(k) for k in keys), force=force)
 
     def _plan(self, selected: frozenset[AssetKey], force: bool = False) -> Plan:
+        return self._plan_and_state(selected, force)[0]
+
+    def _plan_and_state(
+        self, selected: frozenset[AssetKey], force: bool = False
+    ) -> tuple[Plan, Mapping[AssetKey, AssetState]]:
+        """The plan, and the state it was made from (read in one query)."""
         from assets_core.planner import build_plan
 
         def exists(asset: Asset) -> bool:
@@ -369,7 +375,7 @@ class Definitions:
         finally:
             gc.unfreeze()
         self._versioner.save_cache()
-        return plan
+        return plan, state
 
     def observe_sources(self, keys: Iterable[AssetKey]) -> dict[AssetKey, str]:
         """The current version of each source, using cached file hashes where the file's size

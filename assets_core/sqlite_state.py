@@ -581,13 +581,13 @@ def _record_from_row(
 
 def _decode_inputs(text: str, keys: dict[str, AssetKey]) -> dict[AssetKey, str | None]:
     """A record's ``inputs`` from JSON; ``keys`` caches parsed keys across one read."""
-    out: dict[AssetKey, str | None] = {}
-    for name, version in _loads(text).items():
-        key = keys.get(name)
-        if key is None:
-            key = keys[name] = AssetKey.parse(name)
-        out[key] = version
-    return out
+    get = keys.get
+    return {get(name) or _parsed(name, keys): v for name, v in _loads(text).items()}
+
+
+def _parsed(name: str, keys: dict[str, AssetKey]) -> AssetKey:
+    key = keys[name] = AssetKey.parse(name)
+    return key
 
 
 class _LazyComponents(Mapping[str, str]):

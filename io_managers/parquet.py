@@ -168,6 +168,7 @@ class ParquetIOManager:
         self._root_real: str | None = None
         self._files: dict[tuple[AssetKey, str | None], str] = {}
         self._safe_folders: set[str] = set()
+        self._safe_files: set[str] = set()  # files whose folder is known to be safe
 
     def __repr__(self) -> str:
         return f"ParquetIOManager({str(self.root)!r})"
@@ -297,10 +298,10 @@ class ParquetIOManager:
     def exists(self, ctx: OutputContext) -> bool:
         """Whether a stored file is there: one ``lstat`` once its folder has been checked (a
         symlink is followed, and refused when it leads out of the root)."""
-        file = self._files.get((ctx.key, ctx.partition)) or self._place(ctx.key, ctx.partition)
-        folder = os.path.dirname(file)  # noqa: PTH120
-        if folder not in self._safe_folders:
+        file = self._files.get((ctx.key, ctx.partition))
+        if file is None or file not in self._safe_files:
             file = self._checked_file(ctx.key, ctx.partition)
+            self._safe_files.add(file)
         try:
             mode = os.lstat(file).st_mode
         except OSError:

@@ -128,7 +128,17 @@ _IN_LIST = "(SELECT value FROM json_each(?))"  # a whole key list bound as one J
 
 def open_state_store(storage_dir: Path) -> SQLiteStateStore:
     """Open (creating the folder and file if needed) the state store at ``<storage>/state.db``."""
-    storage_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        storage_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file in the way, no permission, a read-only file system
+        if isinstance(exc, FileExistsError | NotADirectoryError):
+            reason = "a file is in the way"
+        else:
+            reason = exc.strerror or type(exc).__name__
+        raise StateError(
+            f"storage folder {storage_dir} cannot be created ({reason}); point storage at a "
+            "folder this user may write, or move aside what is in the way."
+        ) from exc
     return SQLiteStateStore(storage_dir / STATE_FILE)
 
 

@@ -206,6 +206,11 @@ def _build_asset(fn: Callable[..., Any], options: Mapping[str, Any]) -> Asset:
             elif SEGMENT_RE.match(p.name):
                 ins[p.name] = AssetKey((p.name,))
                 implicit.add(p.name)
+            else:  # a non-ASCII identifier: a valid parameter, never a key
+                c.add(
+                    f"parameter {p.name!r} cannot name an asset: keys use only ASCII letters, "
+                    f"digits and '_'; rename it, or map it with ins={{{p.name!r}: 'a_key'}}."
+                )
     for extra in sorted(set(raw_ins) - {p.name for p in params}):
         c.add(f"ins names {extra!r}, which is not a parameter of {fname}(); rename one to match.")
 

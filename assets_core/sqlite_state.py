@@ -123,6 +123,8 @@ _PLAN_SQL = (
 _SCAN_ALL_ABOVE = 2000  # asking for more keys than this: read every row, filter in Python
 _EMPTY: Mapping[Any, Any] = MappingProxyType({})
 _Schema = tuple[tuple[str, str], ...]
+#: SQLite's words for a store this process cannot write (permissions, a read-only mount, I/O)
+_CANNOT_WRITE = ("readonly", "read-only", "disk I/O error", "disk is full", "unable to open")
 _IN_LIST = "(SELECT value FROM json_each(?))"  # a whole key list bound as one JSON parameter
 
 
@@ -232,6 +234,11 @@ class SQLiteStateStore:
                         f"{self.path} stayed locked by another process for "
                         f"{BUSY_TIMEOUT_S:.0f} s; wait for the other Lumbung run to finish, "
                         "then retry."
+                    ) from exc
+                if any(word in text for word in _CANNOT_WRITE):
+                    raise StateError(
+                        f"{self.path} cannot be written ({text}); check that this user may "
+                        "read and write it and its folder, and that the disk has room."
                     ) from exc
                 raise
             except sqlite3.DatabaseError as exc:

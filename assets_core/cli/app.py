@@ -78,7 +78,7 @@ def run() -> None:
         raise SystemExit(exc.exit_code) from None
     except errors.ClickException as exc:
         raise SystemExit(usage_error(exc)) from None
-    except errors.Abort:
+    except typer.Abort:
         sys.stderr.write("Aborted!\n")
         raise SystemExit(1) from None
     except SystemExit as exc:

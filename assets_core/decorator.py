@@ -172,6 +172,10 @@ def _build_asset(fn: Callable[..., Any], options: Mapping[str, Any]) -> Asset:
     key = _asset_key(c, fname, options.get("key"), options.get("name"))
     c.name = str(key)
 
+    if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
+        c.add("is an async function; Lumbung calls assets synchronously, so use a plain def.")
+    elif inspect.isgeneratorfunction(fn):
+        c.add("is a generator function (it yields); return the asset's data instead.")
     try:
         signature = inspect.signature(fn)
     except (TypeError, ValueError):

@@ -209,6 +209,20 @@ CASES: list[Case] = [
         "upstream assets; give each upstream its own parameter.",
         append='\n\n@asset\ndef total(*args): return pd.DataFrame({"x": [1]})\n',
     ),
+    Case(
+        "async_function",
+        ("list",),
+        "error: total (assets.py:22): is an async function; Lumbung calls assets "
+        "synchronously, so use a plain def.",
+        append='\n\n@asset\nasync def total(): return pd.DataFrame({"x": [1]})\n',
+    ),
+    Case(
+        "generator_function",
+        ("list",),
+        "error: total (assets.py:22): is a generator function (it yields); return the asset's "
+        "data instead.",
+        append='\n\n@asset\ndef total():\n    yield pd.DataFrame({"x": [1]})\n',
+    ),
     # ---- definitions: keys and options --------------------------------------------------------
     Case(
         "key_dotdot",

@@ -209,6 +209,10 @@ def _build_asset(fn: Callable[..., Any], options: Mapping[str, Any]) -> Asset:
     key = _asset_key(c, fname, options.get("key"), options.get("name"))
     c.name = str(key)
 
+    if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
+        c.add("is an async function; Lumbung calls assets synchronously, so use a plain def.")
+    elif inspect.isgeneratorfunction(fn):
+        c.add("is a generator function (it yields); return the asset's data instead.")
     try:
         parameters: list[_Parameter] | None = _parameters(fn)
     except (TypeError, ValueError):
@@ -242,6 +246,11 @@ def _build_asset(fn: Callable[..., Any], options: Mapping[str, Any]) -> Asset:
         elif SEGMENT_RE.match(pname):
             ins[pname] = checked_key((pname,))
             implicit.add(pname)
+        else:  # a non-ASCII identifier: a valid parameter, never a key
+            c.add(
+                f"parameter {pname!r} cannot name an asset: keys use only ASCII letters, "
+                f"digits and '_'; rename it, or map it with ins={{{pname!r}: 'a_key'}}."
+            )
     for extra in sorted(set(raw_ins) - {p.name for p in params}) if raw_ins else ():
         c.add(f"ins names {extra!r}, which is not a parameter of {fname}(); rename one to match.")
 

@@ -230,11 +230,12 @@ def _is_module_name(text: str) -> bool:
 
 
 def _module_under(folder: Path, name: str) -> bool:
-    """Whether ``name`` names a module or package inside ``folder`` (a filesystem check: no
-    code runs)."""
+    """Whether ``name`` names a module or a regular package (a folder with ``__init__.py``)
+    inside ``folder`` (a filesystem check: no code runs). A bare folder is not a package: as
+    ``--project`` it would load as an empty project instead of asking for a config."""
     *parents, last = name.split(".")
     base = folder.joinpath(*parents)
-    return (base / f"{last}.py").is_file() or (base / last).is_dir()
+    return (base / f"{last}.py").is_file() or (base / last / "__init__.py").is_file()
 
 
 def _importable(name: str) -> bool:

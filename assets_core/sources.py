@@ -170,11 +170,11 @@ def load_source(
         if fmt == "parquet":
             return con.read_parquet(files)
         return con.read_json(files, format="newline_delimited")  # type: ignore[arg-type]
-    table = _read_arrow(files, fmt)
+    table = _read_arrow(src, files, fmt)
     return convert(table, annotation)
 
 
-def _read_arrow(files: list[str], fmt: SourceFormat) -> pa.Table:
+def _read_arrow(src: SourceAsset, files: list[str], fmt: SourceFormat) -> pa.Table:
     import pyarrow as pa
 
     reader: Callable[[str], Any]
@@ -190,7 +190,38 @@ def _read_arrow(files: list[str], fmt: SourceFormat) -> pa.Table:
         import pyarrow.json as pjson
 
         reader = pjson.read_json
-    tables = [reader(f) for f in files]
+    tables = []
+    for f in files:
+        try:
+            if fmt == "parquet" and not _looks_like_parquet(f):
+                raise OSError("truncated or not Parquet")
+            tables.append(reader(f))
+        except (pa.ArrowException, OSError) as exc:  # a damaged file, or not this format
+            raise IOManagerError(
+                f"source {src.key}: cannot read {f} as {fmt} ({_reason(exc)}); fix the file, "
+                f"or pass format= if it is not {fmt}."
+            ) from exc
     if len(tables) == 1:
         return tables[0]
-    return pa.concat_tables(tables, promote_options="permissive")
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except pa.ArrowException as exc:
+        raise IOManagerError(
+            f"source {src.key}: the files matching {src.path!r} do not share one schema "
+            f"({_reason(exc)}); make their columns agree."
+        ) from exc
+
+
+def _looks_like_parquet(file: str) -> bool:
+    """Whether ``file`` begins and ends with Parquet's magic bytes (two small reads)."""
+    with open(file, "rb") as fh:
+        head = fh.read(4)
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(max(size - 4, 0))
+        return size >= 12 and head == b"PAR1" and fh.read(4) == b"PAR1"
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of an exception, as a short reason."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

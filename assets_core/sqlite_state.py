@@ -123,12 +123,24 @@ _PLAN_SQL = (
 _SCAN_ALL_ABOVE = 2000  # asking for more keys than this: read every row, filter in Python
 _EMPTY: Mapping[Any, Any] = MappingProxyType({})
 _Schema = tuple[tuple[str, str], ...]
+#: SQLite's words for a store this process cannot write (permissions, a read-only mount, I/O)
+_CANNOT_WRITE = ("readonly", "read-only", "disk I/O error", "disk is full", "unable to open")
 _IN_LIST = "(SELECT value FROM json_each(?))"  # a whole key list bound as one JSON parameter
 
 
 def open_state_store(storage_dir: Path) -> SQLiteStateStore:
     """Open (creating the folder and file if needed) the state store at ``<storage>/state.db``."""
-    storage_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        storage_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file in the way, no permission, a read-only file system
+        if isinstance(exc, FileExistsError | NotADirectoryError):
+            reason = "a file is in the way"
+        else:
+            reason = exc.strerror or type(exc).__name__
+        raise StateError(
+            f"storage folder {storage_dir} cannot be created ({reason}); point storage at a "
+            "folder this user may write, or move aside what is in the way."
+        ) from exc
     return SQLiteStateStore(storage_dir / STATE_FILE)
 
 
@@ -222,6 +234,11 @@ class SQLiteStateStore:
                         f"{self.path} stayed locked by another process for "
                         f"{BUSY_TIMEOUT_S:.0f} s; wait for the other Lumbung run to finish, "
                         "then retry."
+                    ) from exc
+                if any(word in text for word in _CANNOT_WRITE):
+                    raise StateError(
+                        f"{self.path} cannot be written ({text}); check that this user may "
+                        "read and write it and its folder, and that the disk has room."
                     ) from exc
                 raise
             except sqlite3.DatabaseError as exc:

@@ -284,15 +284,20 @@ class ParquetIOManager:
         path = self.path(ctx.key, ctx.partition)
         if not path.is_file():
             raise IOManagerError(f"{ctx.key}: no stored output at {path}; materialize it first.")
+        _check_parquet(ctx.key, path)
         if target == "duckdb":
             return ctx.duckdb.read_parquet(str(path))
         if target == "polars":
             import polars as pl
 
             return pl.read_parquet(path)
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pq.read_table(path)
+        try:
+            table = pq.read_table(path)
+        except (pa.ArrowException, OSError) as exc:
+            raise IOManagerError(_unreadable(ctx.key, path, type(exc).__name__)) from exc
         return table if target == "arrow" else table.to_pandas()
 
     def exists(self, ctx: OutputContext) -> bool:
@@ -323,6 +328,33 @@ class ParquetIOManager:
                 if folder.exists():
                     break
             folder = folder.parent
+
+
+_MAGIC = b"PAR1"
+
+
+def _check_parquet(key: AssetKey, path: Path) -> None:
+    """Refuse a stored file that cannot be Parquet (truncated, or overwritten by something
+    else) with one clear line, before any reader fails on it: it begins and ends with
+    ``PAR1``. Two small reads."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4)
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(size - 4, 0))
+            tail = fh.read(4)
+    except OSError as exc:
+        raise IOManagerError(_unreadable(key, path, exc.strerror or type(exc).__name__)) from exc
+    if size < 12 or head != _MAGIC or tail != _MAGIC:
+        raise IOManagerError(_unreadable(key, path, "truncated or not Parquet"))
+
+
+def _unreadable(key: AssetKey, path: Path, reason: str) -> str:
+    return (
+        f"{key}: the stored file {path} is corrupt ({reason}); materialize {key} again "
+        f"(lumbung materialize -s {key} --force)."
+    )
 
 
 def _unstorable_column(key: AssetKey, schema: pa.Schema) -> str | None:

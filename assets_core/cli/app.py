@@ -6,7 +6,9 @@ Each command lives in its own module under ``assets_core.cli`` and registers its
 
 from __future__ import annotations
 
-from typing import Annotated
+import importlib
+import sys
+from typing import Annotated, Any
 
 import typer
 
@@ -59,14 +61,49 @@ def _main(
     ctx.obj = CliState(project=project, debug=debug)
 
 
-def run() -> None:
-    """Run the app; usage errors exit 2 (click's convention, and ours)."""
+def _click_exceptions() -> Any:
+    """click's exceptions module: vendored by newer typer (``typer._click``), else click's."""
     try:
-        app()
+        return importlib.import_module("typer._click.exceptions")
+    except ImportError:  # pragma: no cover - typer releases that depend on click
+        return importlib.import_module("click.exceptions")
+
+
+def run() -> None:
+    """Run the app; usage errors exit 2 (click's convention, and ours) with one line,
+    ``error: <what> (see `lumbung CMD -h`).``, like every other error."""
+    errors = _click_exceptions()
+    no_args = getattr(errors, "NoArgsIsHelpError", ())
+    try:
+        code = app(standalone_mode=False)
+    except no_args as exc:  # the help is printed already
+        raise SystemExit(exc.exit_code) from None
+    except errors.ClickException as exc:
+        raise SystemExit(usage_error(exc)) from None
+    except typer.Abort:
+        sys.stderr.write("Aborted!\n")
+        raise SystemExit(1) from None
     except SystemExit as exc:
         if exc.code not in (None, 0) and not isinstance(exc.code, int):
             raise SystemExit(EXIT_USAGE) from exc
         raise
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def usage_error(exc: Exception) -> int:
+    """Print a command-line usage error (unknown command or option, bad option value) as one
+    line on stderr; return its exit code."""
+    format_message = getattr(exc, "format_message", None)
+    message = " ".join(str(format_message() if callable(format_message) else exc).split())
+    message = message.replace("Value error, ", "").rstrip(".") or "invalid usage"
+    ctx = getattr(exc, "ctx", None)
+    command_path = getattr(ctx, "command_path", None)
+    help_names = getattr(ctx, "help_option_names", None) or ["-h"]
+    hint = f" (see `{command_path} {help_names[0]}`)" if command_path else ""
+    sys.stderr.write(f"error: {message}{hint}.\n")
+    sys.stderr.flush()
+    code = getattr(exc, "exit_code", EXIT_USAGE)
+    return code if isinstance(code, int) else EXIT_USAGE
 
 
 # Commands register themselves on import.

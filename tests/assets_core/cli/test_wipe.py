@@ -34,7 +34,7 @@ def test_refusals_delete_nothing(project: Path) -> None:
     )
     res = r["no_select"]
     assert (res.code, res.out) == (2, "")
-    assert "Missing option '--select' / '-s'." in res.err
+    assert res.err == "error: Missing option '--select' / '-s' (see `lumbung wipe -h`).\n"
 
     res = r["no_tty"]
     assert res.code == 2

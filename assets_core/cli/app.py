@@ -75,8 +75,9 @@ def run() -> None:
     errors = _click_exceptions()
     no_args = getattr(errors, "NoArgsIsHelpError", ())
     try:
-        code = app(standalone_mode=False)
-    except no_args as exc:  # the help is printed already
+        code = app(standalone_mode=False, prog_name="lumbung")
+    except no_args as exc:  # `lumbung` alone: the help, on stderr, exit 2 (like click)
+        exc.show()
         raise SystemExit(exc.exit_code) from None
     except errors.ClickException as exc:
         raise SystemExit(usage_error(exc)) from None

@@ -50,3 +50,21 @@ def test_no_heavy_imports(args: list[str]) -> None:
     assert code in (0, None)
     assert out.strip()
     assert sorted(loaded.intersection(HEAVY)) == []
+
+
+def test_help_loads_neither_rich_markup_nor_pydantic() -> None:
+    # rich's markdown renderer and pydantic cost more than the rest of `--help` together
+    code, out, loaded = modules_after("--help")
+    assert code in (0, None)
+    assert out.startswith("Usage: lumbung [OPTIONS] COMMAND [ARGS]...")
+    assert sorted(loaded.intersection({"markdown_it", "pydantic", "pydantic_core"})) == []
+
+
+def test_no_command_prints_the_help_and_exits_2() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "assets_core.cli"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.startswith("Usage: lumbung [OPTIONS] COMMAND [ARGS]...")
+    assert "materialize" in proc.stderr

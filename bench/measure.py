@@ -9,6 +9,7 @@ suite; ``same_outputs`` compares two folders of Parquet outputs value for value.
 
 from __future__ import annotations
 
+import resource
 import statistics
 import subprocess
 import sys
@@ -84,12 +85,17 @@ class Runner:
     python: str = sys.executable
     warmup: bool = True
     """whether every measurement starts with one run that is not counted"""
+    last_cpu: float = 0.0
+    """CPU seconds (user + system) of the last process run, its children included"""
+    median_cpu: float = 0.0
+    """the median CPU seconds of the runs of the last ``median``"""
 
     def run(
         self, cmd: Sequence[str], cwd: Path, expect: str | None = None
     ) -> tuple[float, subprocess.CompletedProcess[str]]:
         """Run ``cmd`` in ``cwd``; its wall-clock seconds and result. A non-zero exit, a
         timeout, or output lacking ``expect`` raises ``Failed``."""
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         try:
             proc = subprocess.run(
@@ -105,6 +111,8 @@ class Runner:
         except OSError as exc:
             raise Failed(f"cannot start {cmd[0]}: {exc.strerror}") from exc
         elapsed = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.last_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         if proc.returncode != 0:
             last = (proc.stderr.strip() or proc.stdout.strip() or "?").splitlines()[-1]
             raise Failed(f"exit {proc.returncode}: {last[:80]}")
@@ -122,7 +130,12 @@ class Runner:
         """The median seconds of ``repeat`` runs after one warm-up run."""
         if self.warmup:
             self.run(cmd, cwd, expect)
-        return statistics.median(self.run(cmd, cwd, expect)[0] for _ in range(repeat))
+        walls, cpus = [], []
+        for _ in range(repeat):
+            walls.append(self.run(cmd, cwd, expect)[0])
+            cpus.append(self.last_cpu)
+        self.median_cpu = statistics.median(cpus)
+        return statistics.median(walls)
 
 
 @contextmanager

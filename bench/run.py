@@ -2,7 +2,9 @@
 
 Every figure is the wall-clock time of a whole process (``lumbung ...`` as a user runs it, or
 the plain-Python baseline ``bench/baseline.py``), the median of ``--repeat`` runs after one
-warm-up run, all measured in this one run so the ratios compare like with like. The rows:
+warm-up run, all measured in this one run so the ratios compare like with like. Notes add the
+median CPU time (user + system, children included), steadier than wall clock on a busy
+machine. The rows:
 
 - startup: ``python -c pass`` (for reference), ``lumbung --version``, ``lumbung --help``;
 - for each size in ``--fresh-sizes`` and each shape: ``lumbung materialize`` of N never
@@ -66,9 +68,11 @@ def bench_startup(runner: Runner, repeat: int, tmp: Path) -> list[Row]:
     many = max(repeat, 5)
     with attempt(rows, Row("python -c pass (interpreter start, reference)")) as row:
         row.value = runner.median(many, [runner.python, "-c", "pass"], tmp)
+        row.note = f"CPU {runner.median_cpu:.2f}s"
     for flag in ("--version", "--help"):
         with attempt(rows, Row(f"lumbung {flag}", kind=flag.strip("-"))) as row:
             row.value = runner.median(many, runner.lumbung_cmd(flag), tmp)
+            row.note = f"CPU {runner.median_cpu:.2f}s"
     return rows
 
 
@@ -77,19 +81,22 @@ def use_storage(project: Path, storage: str) -> None:
     write_config(project, list(read_graph(project)["modules"]), storage=storage)
 
 
-def fresh_pair(runner: Runner, project: Path, n: int, r: int | str) -> tuple[float, float]:
+def fresh_pair(
+    runner: Runner, project: Path, n: int, r: int | str
+) -> tuple[float, float, float, float]:
     """One Lumbung run into new storage ``.lumbung-fresh-R`` and one baseline run into
-    ``baseline-out-R``, in alternating order; their seconds."""
+    ``baseline-out-R``, in alternating order; their wall-clock and CPU seconds."""
     use_storage(project, f".lumbung-fresh-{r}")
     baseline = [runner.python, str(HERE / "baseline.py"), str(project), f"baseline-out-{r}"]
     lumbung = runner.lumbung_cmd("materialize")
+    done = f"{n} materialized"
     if isinstance(r, int) and r % 2:
-        base = runner.run(baseline, project)[0]
-        ours = runner.run(lumbung, project, f"{n} materialized")[0]
+        base, base_cpu = runner.run(baseline, project)[0], runner.last_cpu
+        ours, ours_cpu = runner.run(lumbung, project, done)[0], runner.last_cpu
     else:
-        ours = runner.run(lumbung, project, f"{n} materialized")[0]
-        base = runner.run(baseline, project)[0]
-    return ours, base
+        ours, ours_cpu = runner.run(lumbung, project, done)[0], runner.last_cpu
+        base, base_cpu = runner.run(baseline, project)[0], runner.last_cpu
+    return ours, base, ours_cpu, base_cpu
 
 
 def bench_fresh(runner: Runner, project: Path, shape: str, n: int, repeat: int) -> Row:
@@ -104,9 +111,14 @@ def bench_fresh(runner: Runner, project: Path, shape: str, n: int, repeat: int) 
         row.value = statistics.median(t[0] for t in times)
         row.versus = statistics.median(t[1] for t in times)
         row.ratio = row.value / row.versus
+        cpu = statistics.median(t[2] for t in times)
+        cpu_base = statistics.median(t[3] for t in times)
         last = repeat - 1
         ours = project / f".lumbung-fresh-{last}" / "parquet"
-        row.note = "vs: baseline; " + same_outputs(project, ours, project / f"baseline-out-{last}")
+        row.note = (
+            f"vs: baseline; CPU {cpu:.1f}s vs {cpu_base:.1f}s ({cpu / cpu_base:.2f}x); "
+            + same_outputs(project, ours, project / f"baseline-out-{last}")
+        )
     return rows[0]
 
 
@@ -120,12 +132,15 @@ def bench_fresh_project(
     what = f"{n:,} fresh assets, {shape}"
     with attempt(rows, Row(f"materialize (no-op), {what}", kind="noop", n=n)) as row:
         row.value = runner.median(repeat, runner.lumbung_cmd("materialize"), project, nothing)
+        row.note = f"CPU {runner.median_cpu:.2f}s"
     if not with_plan:
         return rows
     with attempt(rows, Row(f"plan, {what}", kind="plan", n=n)) as row:
         row.value = runner.median(repeat, runner.lumbung_cmd("plan"), project, nothing)
+        row.note = f"CPU {runner.median_cpu:.2f}s"
     with attempt(rows, Row(f"list, {what}", kind="list", n=n)) as row:
         row.value = runner.median(repeat, runner.lumbung_cmd("list"), project, "a000000")
+        row.note = f"CPU {runner.median_cpu:.2f}s"
     bench_planning(rows, runner, project, n, repeat, f"planning itself (in-process), {what}")
     return rows
 
@@ -229,7 +244,11 @@ def options(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, help="keep the generated projects here")
     parser.add_argument("--no-warmup", action="store_true", help="count every run")
     parser.add_argument("--no-startup", action="store_true", help="skip the startup rows")
-    parser.add_argument("--compare-dagster", action="store_true")
+    parser.add_argument("--compare-dagster", action="store_true", help="also run Dagster")
+    parser.add_argument(
+        "--dagster-shapes",
+        help="shapes Dagster runs (default: --big-shape; at the smallest fresh size)",
+    )
     parser.add_argument(
         "--dagster-python",
         default=os.environ.get("DAGSTER_PYTHON", sys.executable),
@@ -242,6 +261,8 @@ def options(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     args.fresh_sizes = parse_sizes(args.fresh_sizes if args.fresh_sizes is not None else "1000")
     args.shapes = [s for s in args.shapes.split(",") if s]
+    dagster_shapes = args.dagster_shapes or args.big_shape
+    args.dagster_shapes = [s for s in dagster_shapes.split(",") if s]
     if args.plan_n is None:
         args.plan_n = 20_000 if quick else 100_000
     if args.heavy is None:
@@ -293,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         runner, project, shape, n, args.repeat, with_plan=shape == args.big_shape
                     )
                 rows += done
-                if n == dagster_n:
+                if n == dagster_n and shape in args.dagster_shapes:
                     projects[shape] = project
                     refs.update({f"{r.kind}:{shape}": r for r in done if r.kind})
         if args.plan_n:

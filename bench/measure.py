@@ -9,6 +9,7 @@ suite; ``same_outputs`` compares two folders of Parquet outputs value for value.
 
 from __future__ import annotations
 
+import os
 import resource
 import statistics
 import subprocess
@@ -75,6 +76,10 @@ class Row:
 
 # --------------------------------------------------------------------------- running
 
+#: the environment of every measured process: this one, but free to write bytecode caches as a
+#: user's Python is (a ``PYTHONDONTWRITEBYTECODE`` here would make every start recompile)
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
 
 @dataclass
 class Runner:
@@ -105,6 +110,7 @@ class Runner:
                 text=True,
                 timeout=self.timeout,
                 check=False,
+                env=CHILD_ENV,
             )
         except subprocess.TimeoutExpired as exc:
             raise Failed(f"timeout after {self.timeout:.0f}s") from exc

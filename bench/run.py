@@ -215,6 +215,17 @@ def machine() -> str:
 # --------------------------------------------------------------------------- main
 
 
+def compile_lumbung() -> None:
+    """Write the bytecode caches of Lumbung's own packages, as an installed package has them
+    (an editable install run under ``PYTHONDONTWRITEBYTECODE`` would otherwise have none)."""
+    import assets_core
+    import io_managers
+
+    for package in (assets_core, io_managers):
+        if package.__file__ is not None:
+            compileall.compile_dir(str(Path(package.__file__).parent), quiet=1)
+
+
 def fresh_dir(path: Path) -> Path:
     """``path``, emptied of anything an earlier run of the suite left there."""
     shutil.rmtree(path, ignore_errors=True)
@@ -278,6 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     runner = Runner(timeout=args.timeout, lumbung=lumbung_command(), warmup=not args.no_warmup)
     started = time.perf_counter()
     header = machine()
+    compile_lumbung()
     with tempfile.TemporaryDirectory(prefix="lumbung-bench-") as scratch:
         tmp = args.workdir or Path(scratch)
         tmp.mkdir(parents=True, exist_ok=True)

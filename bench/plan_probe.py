@@ -1,0 +1,52 @@
+"""Planning itself, timed in-process: load a project, then time ``defs.plan()``.
+
+Run in a fresh process by ``bench/run.py`` so every measurement starts as a CLI command would:
+the project is imported and its ``Definitions`` built (timed as ``load_s``), then the first
+``defs.plan()`` of the process is timed (``plan_s``: state read, output checks, code versions
+from the on-disk cache, the staleness rules). The process's peak resident memory
+(``resource.getrusage`` maxrss) is reported with it. Prints one JSON object.
+
+    python bench/plan_probe.py PROJECT_DIR
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+
+def probe(project: Path) -> dict[str, object]:
+    """Load ``project`` and plan it once; the timings, step counts and peak memory."""
+    t0 = time.perf_counter()
+    from assets_core import load_project
+
+    defs = load_project(project)
+    t1 = time.perf_counter()
+    plan = defs.plan()
+    t2 = time.perf_counter()
+    statuses = Counter(step.status for step in plan.steps)
+    defs.close()
+    maxrss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return {
+        "assets": len(defs),
+        "load_s": t1 - t0,
+        "plan_s": t2 - t1,
+        "steps": len(plan.steps),
+        "statuses": dict(statuses),
+        "maxrss_mb": maxrss_kb / 1024,
+    }
+
+
+def main() -> None:
+    """Command line: ``plan_probe.py PROJECT_DIR``."""
+    if len(sys.argv) != 2:
+        sys.exit(f"usage: {Path(sys.argv[0]).name} PROJECT_DIR")
+    print(json.dumps(probe(Path(sys.argv[1]).resolve())))
+
+
+if __name__ == "__main__":
+    main()

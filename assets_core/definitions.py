@@ -350,14 +350,16 @@ class Definitions:
         """The plan, and the state it was made from (read in one query)."""
         from assets_core.planner import build_plan
 
-        def exists(asset: Asset) -> bool:
-            return self.io_manager_for(asset).exists(OutputContext(asset.key, asset.spec))
-
         gc.freeze()  # what exists now outlives planning; spare the collector rescanning it
         try:
             scope = self.graph.ancestors(selected) | selected
             python = [k for k in scope if isinstance(self.assets[k], Asset)]
             state = self.state.latest(python, detail=False)
+            # The planner asks about the outputs of selected assets that have a record: ask
+            # each manager about all of them at once.
+            stored = self._existing(
+                k for k in selected if (st := state.get(k)) is not None and st.last is not None
+            )
             sources = self.observe_sources(
                 k for k in scope if not isinstance(self.assets[k], Asset)
             )
@@ -369,13 +371,28 @@ class Definitions:
                 state=state,
                 source_versions=sources,
                 code_version=self.code_version,
-                output_exists=exists,
+                output_exists=lambda asset: asset.key in stored,
                 force=force,
             )
         finally:
             gc.unfreeze()
         self._versioner.save_cache()
         return plan, state
+
+    def _existing(self, keys: Iterable[AssetKey]) -> set[AssetKey]:
+        """The keys among ``keys`` whose IO manager holds their output, one call per manager."""
+        from assets_core.io import existing
+
+        by_manager: dict[str, list[OutputContext]] = {}
+        for k in keys:
+            a = self.assets[k]
+            if isinstance(a, Asset):
+                by_manager.setdefault(self.io_manager_name(a), []).append(OutputContext(k, a.spec))
+        found: set[AssetKey] = set()
+        for contexts in by_manager.values():
+            manager = self.io_manager_for(cast(Asset, self.assets[contexts[0].key]))
+            found |= existing(manager, contexts)
+        return found
 
     def observe_sources(self, keys: Iterable[AssetKey]) -> dict[AssetKey, str]:
         """The current version of each source, using cached file hashes where the file's size

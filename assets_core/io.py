@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 from assets_core.keys import AssetKey
 from assets_core.spec import AssetSpec
@@ -103,6 +104,16 @@ class IOManager(Protocol):
     def exists(self, ctx: OutputContext) -> bool: ...
 
     def delete(self, ctx: OutputContext) -> None: ...
+
+
+def existing(manager: IOManager, contexts: Sequence[OutputContext]) -> set[AssetKey]:
+    """The keys among ``contexts`` whose output ``manager`` holds. A manager may answer for
+    many at once with an ``existing(contexts)`` method (one directory listing instead of a
+    ``stat`` per asset, say); otherwise ``exists`` is asked for each."""
+    bulk = getattr(manager, "existing", None)
+    if callable(bulk):
+        return cast("set[AssetKey]", bulk(contexts))
+    return {c.key for c in contexts if manager.exists(c)}
 
 
 class AssetContext:

@@ -26,9 +26,12 @@ RunStatus = Literal["running", "success", "failed", "interrupted"]
 _EMPTY: Mapping[Any, Any] = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MaterializationRecord:
     """One outcome for one asset in one run; successful ones carry full provenance.
+
+    A value: nothing changes a record once made. It is not ``frozen`` only because a frozen
+    dataclass's constructor costs four times as much, and planning reads one per asset.
 
     ``inputs`` holds the data version of every upstream (loaded or ``deps``) as it was read;
     ``code_components`` maps each function that went into the code version (the asset's own
@@ -57,9 +60,10 @@ class MaterializationRecord:
         return max(0.0, self.ended_at - self.started_at)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AssetState:
-    """What the planner needs about one asset: its last success and its last attempt."""
+    """What the planner needs about one asset: its last success and its last attempt (a
+    value, like ``MaterializationRecord``)."""
 
     last: MaterializationRecord | None  # latest outcome == "materialized"
     last_outcome: Outcome | None = None  # latest outcome of any kind

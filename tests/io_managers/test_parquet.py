@@ -457,3 +457,20 @@ def test_fsync_is_opt_in(
     io.save(out(), pa.table({"v": [1, 2]}))
     assert len(calls) == flushes
     assert pq.read_table(io.path(KEY)).column("v").to_pylist() == [1, 2]
+
+
+def test_existing_answers_for_many_at_once(tmp_path: Path) -> None:
+    io = ParquetIOManager(tmp_path / "root")
+    keys = [AssetKey(("a",)), AssetKey(("b",)), AssetKey(("x", "c")), AssetKey(("x", "d"))]
+    for k in keys[::2]:
+        io.save(out(k), pa.table({"v": [1]}))
+    (tmp_path / "root" / "x" / "d.parquet").mkdir()  # a folder is not an output
+    elsewhere = tmp_path / "elsewhere.parquet"
+    pq.write_table(pa.table({"v": [2]}), elsewhere)
+    (tmp_path / "root" / "b.parquet").symlink_to(elsewhere)  # leads out of the root
+    asked = [out(k) for k in keys] + [out(AssetKey(("nowhere", "e")))]
+    with pytest.raises(IOManagerError, match="is outside the storage folder"):
+        io.existing(asked)
+    (tmp_path / "root" / "b.parquet").unlink()
+    assert io.existing(asked) == {AssetKey(("a",)), AssetKey(("x", "c"))}
+    assert io.existing(asked) == {k for k in keys if io.exists(out(k))}

@@ -601,10 +601,11 @@ class CodeVersioner:
             return None
         spec = asset.spec
         # ins and deps keep declaration order, which the asset's own source fixes.
-        ins = ",".join([f"{p}={k}" for p, k in spec.ins.items()])
-        deps = ",".join([str(d) for d in spec.deps])
+        # "/".join(key) is str(key) without a Python-level call: this runs once per asset
+        ins = ",".join([p + "=" + "/".join(k) for p, k in spec.ins.items()])
+        deps = ",".join(["/".join(d) for d in spec.deps]) if spec.deps else ""
         where = f"{code.co_filename}:{fn.__qualname__}@{code.co_firstlineno}"
-        return f"{spec.key}|{where}|{io_manager}|{ins}|{deps}"
+        return f"{'/'.join(spec.key)}|{where}|{io_manager}|{ins}|{deps}"
 
     def _cached_result(self, result_key: str, ns: object) -> CodeVersion | None:
         """A version computed by an earlier process, if none of the files it was read from

@@ -36,12 +36,18 @@ SOURCE_FORMATS: dict[str, SourceFormat] = {
 
 
 class _Collector:
-    """Gathers the problems of one definition, keyed to its name and location."""
+    """Gathers the problems of one definition, keyed to its name and location (``file:line``,
+    formatted only when there is a problem to report)."""
 
-    def __init__(self, name: str, location: str) -> None:
+    def __init__(self, name: str, file: str, line: int) -> None:
         self.name = name
-        self.location = location
+        self.file = file
+        self.line = line
         self.problems: list[Problem] = []
+
+    @property
+    def location(self) -> str:
+        return f"{_short(self.file)}:{self.line}"
 
     def add(self, message: str) -> None:
         self.problems.append(Problem(message, self.name, self.location))
@@ -202,16 +208,23 @@ def _build_asset(fn: Callable[..., Any], options: Mapping[str, Any]) -> Asset:
         raise TypeError(f"@asset decorates a function, got {type(fn).__name__}.")
     file, line = _location(fn)
     fname = getattr(fn, "__name__", "<asset>")
-    c = _Collector(fname, f"{_short(file)}:{line}")
+    c = _Collector(fname, file, line)
     for unknown in sorted(set(options) - _ASSET_OPTIONS) if options else ():
         c.add(f"@asset got an unknown option {unknown!r}; options are {sorted(_ASSET_OPTIONS)}.")
 
     key = _asset_key(c, fname, options.get("key"), options.get("name"))
     c.name = str(key)
 
-    if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
+    if type(fn) is FunctionType:  # read the flags directly: inspect's checks cost 3x more
+        flags = fn.__code__.co_flags
+        is_async = bool(flags & (inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR))
+        is_generator = bool(flags & inspect.CO_GENERATOR)
+    else:
+        is_async = inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
+        is_generator = inspect.isgeneratorfunction(fn)
+    if is_async:
         c.add("is an async function; Lumbung calls assets synchronously, so use a plain def.")
-    elif inspect.isgeneratorfunction(fn):
+    elif is_generator:
         c.add("is a generator function (it yields); return the asset's data instead.")
     try:
         parameters: list[_Parameter] | None = _parameters(fn)
@@ -344,7 +357,7 @@ def source(
     materialized. A relative ``path`` is relative to the project folder."""
     frame = sys._getframe(1)
     file, line = frame.f_code.co_filename, frame.f_lineno
-    c = _Collector(str(name), f"{_short(file)}:{line}")
+    c = _Collector(str(name), file, line)
     key = c.key(name, "source name") or AssetKey(("_invalid_",))
     if (path is None) == (observe is None):
         c.add("give a source exactly one of path= or observe=.")

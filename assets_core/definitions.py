@@ -498,4 +498,13 @@ def load_project(path: str | Path | None = None) -> Definitions:
     from assets_core.project import find_project, import_assets
 
     config = find_project(path)
-    return Definitions(import_assets(config), config=config)
+    # Importing a project allocates a few objects per asset, all of which live on: with the
+    # collector on, its full passes over the growing heap cost a third of loading 100,000
+    # assets. Whatever cyclic garbage the modules leave is collected once it is back on.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return Definitions(import_assets(config), config=config)
+    finally:
+        if enabled:
+            gc.enable()

@@ -141,6 +141,11 @@ class Plan:
         }
 
 
+# Reasons that are the same wherever they occur (values: one instance serves every step).
+_NEVER = Reason("never_materialized", "never materialized")
+_FORCED = Reason("forced", "forced")
+
+
 def _deps_changed(recorded: Iterable[AssetKey], current: Iterable[AssetKey]) -> Reason | None:
     old, new = set(recorded), set(current)
     if old == new:
@@ -193,6 +198,7 @@ def build_plan(
     planned: set[AssetKey] = set()
     never_built: dict[AssetKey, list[AssetKey]] = {}
     warnings: list[str] = []
+    waits: dict[AssetKey, Reason] = {}
 
     for key in graph.toposorted(scope):
         a = assets[key]
@@ -213,7 +219,7 @@ def build_plan(
 
         if last is None:
             missing = True
-            reasons.append(Reason("never_materialized", "never materialized"))
+            reasons.append(_NEVER)
         elif is_selected and not output_exists(a):
             missing = True
             reasons.append(Reason("output_missing", f"output missing at {last.location}"))
@@ -225,7 +231,10 @@ def build_plan(
                 reasons.append(changed_deps)
         for up in ups:
             if up in planned:
-                reasons.append(Reason("waits_on", f"waits on {up}", upstream=up))
+                wait = waits.get(up)
+                if wait is None:  # one value per upstream, shared by all its waiting children
+                    wait = waits[up] = Reason("waits_on", f"waits on {up}", upstream=up)
+                reasons.append(wait)
                 continue
             now = current.get(up)
             if now is None and not isinstance(assets[up], Asset):
@@ -257,7 +266,7 @@ def build_plan(
         status: Status
         if is_selected and force:
             status = "forced"
-            reasons.insert(0, Reason("forced", "forced"))
+            reasons.insert(0, _FORCED)
         elif missing:
             status = "missing"
         elif any(r.code != "waits_on" for r in reasons):

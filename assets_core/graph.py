@@ -104,6 +104,10 @@ class AssetGraph:
         """Keys in dependency order, upstream first, ties broken by key. Needs no cycle."""
         if keys is None:
             return list(self._order)
+        if not isinstance(keys, set | frozenset):
+            keys = set(keys)
+        if len(keys) == len(self._order) and keys.issuperset(self._order):
+            return list(self._order)  # everything: no sort needed
         pos = self._position
         return sorted(keys, key=pos.__getitem__)
 
@@ -129,6 +133,8 @@ def _reach(
 ) -> set[AssetKey]:
     frontier = list(keys)
     start = set(frontier)
+    if len(start) == len(step) and depth is None:
+        return set()  # every key is given: nothing lies beyond them
     seen = set(start)
     hops = 0
     while frontier and (depth is None or hops < depth):

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import gc
 import hashlib
 import json
 import os
@@ -664,7 +665,7 @@ class CodeVersioner:
 
     def _load_cache(self, path: Path) -> None:
         try:
-            payload = json.loads(path.read_bytes())
+            payload = _read_json(path)
         except FileNotFoundError:
             return
         except (OSError, ValueError):
@@ -990,6 +991,20 @@ def _result_still_valid(raw: object) -> bool:
         return all(list(_signature(p) or ()) == list(sig) for p, sig in files.items())
     except (KeyError, TypeError, AttributeError):
         return False
+
+
+def _read_json(path: Path) -> Any:
+    """``json.loads`` of a file with the collector off: decoding makes a few objects per asset,
+    all kept, and the collector's full passes over them made reading the cache of 100,000
+    assets thirty times slower."""
+    data = path.read_bytes()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return json.loads(data)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _signature(path: str) -> tuple[int, int] | None:

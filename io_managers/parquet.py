@@ -6,7 +6,9 @@ A save streams the value's Arrow record batches into a hidden temporary sibling
 (``.c.parquet.tmp-<pid>-<random>``), hashing the very same batches on a second thread
 (``assets_core.datahash.TableHasher``) while the Parquet writer compresses them. The file is
 flushed and fsynced, renamed over the final name with ``os.replace`` and the folder is fsynced,
-so a crash at any moment leaves either the previous complete file or the new one. The data
+so a crash at any moment leaves either the previous complete file or the new one. A killed
+writer's temporary file is removed by the next save into its folder (once per folder and
+manager) or by ``delete``: any whose process is gone. The data
 version is also written into the file's key-value metadata as ``lumbung.data_version``.
 
 Loads read the file into the consumer's annotation: pandas, a ``pyarrow.Table``, a polars
@@ -154,6 +156,7 @@ class ParquetIOManager:
         self.root = Path(root).absolute()
         self._root_resolved: Path | None = None
         self._paths: dict[tuple[AssetKey, str | None], Path] = {}
+        self._swept: set[Path] = set()  # folders cleared of dead writers' temporary files
 
     def __repr__(self) -> str:
         return f"ParquetIOManager({str(self.root)!r})"
@@ -194,6 +197,9 @@ class ParquetIOManager:
             raise IOManagerError(unstorable_message(str(ctx.key), self.name, value))
         path = self.path(ctx.key, ctx.partition)
         path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent not in self._swept:  # once per folder: a killed run's leftovers
+            self._swept.add(path.parent)
+            _remove_orphans(path.parent, f".*{_TMP_MARK}*")
         tmp = path.with_name(f".{path.name}{_TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}")
         try:
             version, rows, schema = self._write(ctx, tmp, kind, value)
@@ -270,7 +276,7 @@ class ParquetIOManager:
         """Remove the stored file and prune the folders it leaves empty, up to the root."""
         path = self.path(ctx.key, ctx.partition)
         path.unlink(missing_ok=True)
-        _remove_orphans(path)
+        _remove_orphans(path.parent, f".{path.name}{_TMP_MARK}*")
         folder = path.parent
         while folder != self.root and folder.is_relative_to(self.root):
             try:
@@ -309,10 +315,11 @@ def _conform(
         yield chunk.cast(target)
 
 
-def _remove_orphans(path: Path) -> None:
-    """Remove temporary files left next to ``path`` by writers that were killed."""
-    for tmp in path.parent.glob(f".{path.name}{_TMP_MARK}*"):
-        pid = tmp.name[len(path.name) + len(_TMP_MARK) + 1 :].partition("-")[0]
+def _remove_orphans(folder: Path, pattern: str) -> None:
+    """Remove the temporary files matching ``pattern`` in ``folder`` whose writer process is
+    gone (killed while writing): ``.<name>.tmp-<pid>-<random>``."""
+    for tmp in folder.glob(pattern):
+        pid = tmp.name.rpartition(_TMP_MARK)[2].partition("-")[0]
         if pid.isdigit() and not _alive(int(pid)):
             tmp.unlink(missing_ok=True)
 

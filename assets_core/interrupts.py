@@ -15,11 +15,14 @@ that thread is. During a run, that goes wrong in two ways:
 later SIGINT is ignored until the outermost ``watch`` ends. Code that catches an exception
 can check ``event.is_set()`` to tell an interrupt from a failure. In any thread but the main
 one, or when the program has installed its own SIGINT handler, ``watch`` changes nothing.
+A first Ctrl-C that lands where Python can only print exceptions (a weakref callback, a
+destructor) is not printed: its events are set, and the run stops at its next step.
 """
 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +34,15 @@ __all__ = ["watch"]
 _events: list[threading.Event] = []  # of the watches open now, outermost first
 _fired = False  # a SIGINT came since the outermost watch began
 _previous: Any = None  # the handler the outermost watch replaced
+_previous_hook: Any = None  # sys.unraisablehook before the outermost watch
+
+
+def _unraisable(info: Any) -> None:
+    # The first Ctrl-C can land in a callback whose exceptions Python only prints (a weakref
+    # callback of the import system, say): it is not lost, the events are set, so say nothing.
+    if isinstance(info.exc_value, KeyboardInterrupt):
+        return
+    (_previous_hook or sys.__unraisablehook__)(info)
 
 
 def _on_sigint(signum: int, frame: FrameType | None) -> None:
@@ -47,7 +59,7 @@ def _on_sigint(signum: int, frame: FrameType | None) -> None:
 def watch(event: threading.Event) -> Iterator[threading.Event]:
     """Within the block, the first Ctrl-C sets ``event`` and raises ``KeyboardInterrupt``;
     later ones are ignored until the outermost ``watch`` ends (see the module docstring)."""
-    global _fired, _previous
+    global _fired, _previous, _previous_hook
     if threading.current_thread() is not threading.main_thread():
         yield event
         return
@@ -58,6 +70,7 @@ def watch(event: threading.Event) -> Iterator[threading.Event]:
     outermost = current is not _on_sigint
     if outermost:
         _previous, _fired = current, False
+        _previous_hook, sys.unraisablehook = sys.unraisablehook, _unraisable
         signal.signal(signal.SIGINT, _on_sigint)
     elif _fired:
         event.set()
@@ -68,4 +81,5 @@ def watch(event: threading.Event) -> Iterator[threading.Event]:
         _events.remove(event)
         if outermost:
             signal.signal(signal.SIGINT, _previous)
-            _previous, _fired = None, False
+            sys.unraisablehook = _previous_hook
+            _previous, _previous_hook, _fired = None, None, False

@@ -254,8 +254,13 @@ def _interrupted(tracker: Tracker | None, defs: Definitions | None) -> NoReturn:
     _err(tracker.interrupted_line() if tracker is not None else INTERRUPTED_BEFORE_RUN)
     import multiprocessing
 
-    for child in multiprocessing.active_children():
+    children = multiprocessing.active_children()
+    for child in children:
         child.terminate()
+    if children:  # release the pool's semaphores, or the resource tracker warns about them
+        import multiprocessing.util
+
+        getattr(multiprocessing.util, "_run_finalizers", lambda minpriority: None)(0)
     busy = any(
         t.is_alive() and not t.daemon and t is not threading.main_thread()
         for t in threading.enumerate()

@@ -16,6 +16,7 @@ import heapq
 import os
 import queue
 import secrets
+import signal
 import threading
 import time
 import traceback
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from assets_core import interrupts
 from assets_core.errors import AssetExecutionError, LumbungError, PlanError
 from assets_core.io import AssetContext, InputContext, OutputContext, StoredOutput, _DuckDBHolder
 from assets_core.keys import AssetKey
@@ -145,6 +147,8 @@ def run_step(
         except _Cancelled:
             return _Outcome(key, None, started, time.time(), error="interrupted")
         except Exception as exc:
+            if cancelled is not None and cancelled.is_set():  # e.g. DuckDB's "Query interrupted"
+                return _Outcome(key, None, started, time.time(), error="interrupted")
             if attempts <= asset.spec.retries and not (cancelled and cancelled.is_set()):
                 delay = min(RETRY_BASE_DELAY * 2 ** (attempts - 1), RETRY_MAX_DELAY)
                 time.sleep(delay)
@@ -212,6 +216,10 @@ _WORKER_DEFS: Definitions | None = None
 
 def _worker_init(project_path: str | None) -> None:
     global _WORKER_DEFS
+    # Ctrl-C reaches every process of the terminal's group: the parent alone handles it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     if project_path is not None:
         from assets_core.definitions import load_project
 
@@ -241,7 +249,12 @@ def _make_pool(defs: Definitions, executor: str, workers: int) -> cf.Executor | 
         )
     # Definitions built in code cannot be re-imported by name: fork inherits them.
     _WORKER_DEFS = defs
-    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"))
+    return cf.ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=mp.get_context("fork"),
+        initializer=_worker_init,
+        initargs=(None,),
+    )
 
 
 # ---- the scheduler ---------------------------------------------------------------------
@@ -320,18 +333,23 @@ def execute(
     except BaseException:
         state.release_locks(run_id)
         raise
+    cancelled = threading.Event()
     # Everything alive now (the project, its modules, the plan) outlives the run: keep the
     # collector from rescanning it after every few thousand allocations of the assets.
     gc.freeze()
-    try:
-        outcome = _schedule(plan, defs, run_id, executor, n_workers, recorder, emit, result)
-    except BaseException:
-        recorder.flush()
-        state.finish_run(run_id, "interrupted", time.time())
-        state.release_locks(run_id)
-        raise
-    finally:
-        gc.unfreeze()
+    # A second Ctrl-C must not cut the cleanup short (see assets_core.interrupts).
+    with interrupts.watch(cancelled):
+        try:
+            outcome = _schedule(
+                plan, defs, run_id, executor, n_workers, recorder, emit, result, cancelled
+            )
+        except BaseException:
+            recorder.flush()
+            state.finish_run(run_id, "interrupted", time.time())
+            state.release_locks(run_id)
+            raise
+        finally:
+            gc.unfreeze()
     recorder.flush()
     state.finish_run(run_id, outcome, time.time())
     state.release_locks(run_id)
@@ -371,6 +389,7 @@ def _schedule(
     recorder: _Recorder,
     emit: Callable[[Event], None],
     result: RunResult,
+    cancelled: threading.Event,
 ) -> Literal["success", "failed"]:
     graph = defs.graph
     in_plan = {s.key: s for s in plan.steps}
@@ -388,7 +407,6 @@ def _schedule(
     heapq.heapify(ready)
     done: queue.SimpleQueue[tuple[AssetKey, _Outcome | BaseException]] = queue.SimpleQueue()
     running = 0
-    cancelled = threading.Event()
     pool = _make_pool(defs, executor, workers)
 
     def settle(key: AssetKey) -> None:
@@ -430,7 +448,7 @@ def _schedule(
             pool.submit(_run_into, done, defs, key, run_id, cancelled)
         else:
             assert pool is not None
-            fut = pool.submit(_worker_run, key, run_id)
+            fut = _submit_blocking_sigint(pool, key, run_id)
 
             def finished(f: cf.Future[_Outcome], k: AssetKey = key) -> None:
                 exc = f.exception()
@@ -452,11 +470,28 @@ def _schedule(
         return len(recent) >= 8 and sorted(recent)[len(recent) // 2] < INLINE_BELOW
 
     def handle(key: AssetKey, out: _Outcome | BaseException) -> None:
+        if cancelled.is_set():  # interrupted: a failure now may be the interrupt's doing
+            keep(key, out)
+            raise KeyboardInterrupt
         if isinstance(out, BaseException):  # a worker process died or could not start
             out = _Outcome(key, None, time.time(), time.time(), error=f"{key}: {out!r}")
         recent.append(out.ended_at - out.started_at)
         _complete(out, plan, defs, run_id, recorder, versions, failed_up, result, emit)
         settle(key)
+
+    def keep(key: AssetKey, out: _Outcome | BaseException) -> None:
+        """Record a step that finished whole, though the run was interrupted meanwhile."""
+        if isinstance(out, _Outcome) and out.stored is not None:
+            _complete(out, plan, defs, run_id, recorder, versions, failed_up, result, emit)
+
+    def drain() -> None:
+        """Record the steps that finished before the interrupt was noticed."""
+        while True:
+            try:
+                key, out = done.get_nowait()
+            except queue.Empty:
+                return
+            keep(key, out)
 
     try:
         while ready or running:
@@ -480,10 +515,25 @@ def _schedule(
         cancelled.set()
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
+        drain()
         raise
     if pool is not None:
         pool.shutdown(wait=True)
     return "failed" if result.failed else "success"
+
+
+def _submit_blocking_sigint(pool: cf.Executor, key: AssetKey, run_id: str) -> cf.Future[_Outcome]:
+    """``pool.submit`` with SIGINT blocked meanwhile, so a worker process it starts inherits
+    the block until ``_worker_init`` ignores SIGINT: a Ctrl-C to the terminal's process group
+    then never reaches a worker (nor prints its traceback). Here the signal waits, then
+    arrives."""
+    if not hasattr(signal, "pthread_sigmask"):
+        return pool.submit(_worker_run, key, run_id)
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        return pool.submit(_worker_run, key, run_id)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _run_into(

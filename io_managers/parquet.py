@@ -11,8 +11,10 @@ With ``fsync=True`` (or ``LUMBUNG_FSYNC=1`` in the environment) the file is also
 the rename and the folder after it, which extends that guarantee to a power loss or an
 operating-system crash on every filesystem, at the cost of two disk flushes per asset (about
 3 ms each on a typical cloud disk, more than the rest of a small asset's work together). Off,
-it matches the state store, whose SQLite runs with ``synchronous=NORMAL``. The data version is
-also written into the file's key-value metadata as ``lumbung.data_version``.
+it matches the state store, whose SQLite runs with ``synchronous=NORMAL``. A killed writer's
+temporary file is removed by the next save into its folder (once per folder and manager) or by
+``delete``: any whose process is gone. The data version is also written into the file's
+key-value metadata as ``lumbung.data_version``.
 
 Loads read the file into the consumer's annotation: pandas, a ``pyarrow.Table``, a polars
 DataFrame, or a DuckDB relation that scans the file in place on the consumer's connection.
@@ -169,6 +171,7 @@ class ParquetIOManager:
         self._files: dict[tuple[AssetKey, str | None], str] = {}
         self._safe_folders: set[str] = set()
         self._safe_files: set[str] = set()  # files whose folder is known to be safe
+        self._swept: set[Path] = set()  # folders cleared of dead writers' temporary files
 
     def __repr__(self) -> str:
         return f"ParquetIOManager({str(self.root)!r})"
@@ -225,6 +228,9 @@ class ParquetIOManager:
             raise IOManagerError(unstorable_message(str(ctx.key), self.name, value))
         path = self.path(ctx.key, ctx.partition)
         path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent not in self._swept:  # once per folder: a killed run's leftovers
+            self._swept.add(path.parent)
+            _remove_orphans(path.parent, f".*{_TMP_MARK}*")
         tmp = path.with_name(f".{path.name}{_TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}")
         try:
             version, rows, schema = self._write(ctx, tmp, kind, value)
@@ -354,7 +360,7 @@ class ParquetIOManager:
         """Remove the stored file and prune the folders it leaves empty, up to the root."""
         path = self.path(ctx.key, ctx.partition)
         path.unlink(missing_ok=True)
-        _remove_orphans(path)
+        _remove_orphans(path.parent, f".{path.name}{_TMP_MARK}*")
         folder = path.parent
         while folder != self.root and folder.is_relative_to(self.root):
             try:
@@ -420,10 +426,11 @@ def _conform(
         yield chunk.cast(target)
 
 
-def _remove_orphans(path: Path) -> None:
-    """Remove temporary files left next to ``path`` by writers that were killed."""
-    for tmp in path.parent.glob(f".{path.name}{_TMP_MARK}*"):
-        pid = tmp.name[len(path.name) + len(_TMP_MARK) + 1 :].partition("-")[0]
+def _remove_orphans(folder: Path, pattern: str) -> None:
+    """Remove the temporary files matching ``pattern`` in ``folder`` whose writer process is
+    gone (killed while writing): ``.<name>.tmp-<pid>-<random>``."""
+    for tmp in folder.glob(pattern):
+        pid = tmp.name.rpartition(_TMP_MARK)[2].partition("-")[0]
         if pid.isdigit() and not _alive(int(pid)):
             tmp.unlink(missing_ok=True)
 

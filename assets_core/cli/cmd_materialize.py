@@ -8,6 +8,7 @@ definition or selection error, 130 interrupted (finished steps stay recorded).
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 import time
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from assets_core.planner import Plan
 
 SLOWEST = 3
+INTERRUPTED_BEFORE_RUN = "interrupted before any asset ran; run the same command again."
 
 
 @app.command("materialize")
@@ -88,11 +90,16 @@ def materialize(
     as_json: JsonOpt = False,
 ) -> None:
     """Run every selected asset that is missing or stale, in dependency order."""
-    with guard(ctx):
+    from assets_core.interrupts import watch
+
+    # Ctrl-C anywhere in the command: one line, exit 130; a second one is ignored while the
+    # first is handled (assets_core.interrupts).
+    with guard(ctx), watch(threading.Event()):
         check_options(executor, workers)
         wait = _wait_option(no_wait, lock_timeout)
-        defs = load_definitions(ctx)
+        defs = None
         try:
+            defs = load_definitions(ctx)
             code = _materialize(
                 defs,
                 joined(select),
@@ -105,8 +112,11 @@ def materialize(
                 wait=wait,
                 debug=state_of(ctx).debug,
             )
+        except KeyboardInterrupt:  # before the run began (during it: _materialize)
+            _interrupted(None, defs)
         finally:
-            defs.close()
+            if defs is not None:
+                defs.close()
     raise typer.Exit(code)
 
 
@@ -169,15 +179,15 @@ def _materialize(
             result = defs.materialize(
                 plan=plan, executor=executor, workers=workers, on_event=tracker, wait=wait
             )
+        if as_json:
+            _report_errors(result)
+            print_json(result.to_dict())
+        else:
+            _summary(plan, result, time.perf_counter() - began, console)
     except AssetsLockedError as exc:  # nothing ran: like a failed run, not a usage error
         raise fail(str(exc), EXIT_FAILED, debug) from None
     except KeyboardInterrupt:
-        _interrupted(tracker)
-    if as_json:
-        _report_errors(result)
-        print_json(result.to_dict())
-    else:
-        _summary(plan, result, time.perf_counter() - began, console)
+        _interrupted(tracker, defs)
     return EXIT_FAILED if result.failed else EXIT_OK
 
 
@@ -279,20 +289,30 @@ def _summary(plan: Plan, result: RunResult, elapsed: float, console: Console | N
         _out(slow)
 
 
-def _interrupted(tracker: Tracker) -> NoReturn:
-    """Ctrl-C: say what finished, then leave with 130. Worker threads or processes still
-    running an asset are not waited for (their results are not recorded)."""
-    _err(tracker.interrupted_line())
+def _interrupted(tracker: Tracker | None, defs: Definitions | None) -> NoReturn:
+    """Ctrl-C: say what finished (``tracker`` is ``None`` before the run began), then leave
+    with 130. What finished is recorded already (the executor saw to that). Worker threads
+    or processes still running an asset are not waited for: their results are not recorded,
+    which the next run redoes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # from here on, nothing may cut us short
+    _err(tracker.interrupted_line() if tracker is not None else INTERRUPTED_BEFORE_RUN)
     import multiprocessing
 
-    for child in multiprocessing.active_children():
+    children = multiprocessing.active_children()
+    for child in children:
         child.terminate()
+    if children:  # release the pool's semaphores, or the resource tracker warns about them
+        import multiprocessing.util
+
+        getattr(multiprocessing.util, "_run_finalizers", lambda minpriority: None)(0)
     busy = any(
         t.is_alive() and not t.daemon and t is not threading.main_thread()
         for t in threading.enumerate()
     )
-    if busy:  # interpreter exit would join them: an asset could keep us waiting for minutes
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(EXIT_INTERRUPTED)
-    raise typer.Exit(EXIT_INTERRUPTED)
+    if not busy and defs is not None:
+        defs.close()  # else an asset still uses it; the files are safe left open (crash-safe)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Not a normal exit: interpreter shutdown would join running workers (an asset could keep
+    # us waiting for minutes) and run native libraries' teardown next to them.
+    os._exit(EXIT_INTERRUPTED)

@@ -52,9 +52,19 @@ def console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False, soft_wrap=False)
 
 
+_REPORTED: list[bool] = []  # holds True once an interrupt was reported on stderr
+
+
+def interrupt_reported() -> bool:
+    """Whether this process has printed its line about a Ctrl-C already."""
+    return bool(_REPORTED)
+
+
 def fail(message: str, code: int = EXIT_USAGE, debug: bool = False) -> typer.Exit:
     """Print ``error: <message>`` (each line of a multi-line message indented) on stderr
     and return the ``typer.Exit`` to raise."""
+    if code == EXIT_INTERRUPTED:
+        _REPORTED.append(True)
     if debug:
         traceback.print_exc()
     lines = str(message).splitlines() or [""]
@@ -74,6 +84,9 @@ def guard(ctx: typer.Context) -> Iterator[None]:
     except typer.Exit:
         raise
     except KeyboardInterrupt:
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the exit
         raise fail("interrupted", EXIT_INTERRUPTED, debug) from None
     except LumbungError as exc:
         raise fail(str(exc), EXIT_USAGE, debug) from None

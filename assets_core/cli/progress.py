@@ -105,13 +105,16 @@ class Tracker:
         return None
 
     def interrupted_line(self) -> str:
-        """What an interrupted run did: how many steps finished, how many did not."""
+        """What an interrupted run did, in one line: how many steps finished (and are
+        recorded), how many did not, and what to do."""
+        if self.done >= self.total:
+            return f"interrupted: all {self.total} assets finished and are recorded."
         left = self.total - self.done
         running = len(self.running)
         was = f" ({running} {'was' if running == 1 else 'were'} running)" if running else ""
         return (
             f"interrupted: {self.done} of {self.total} assets finished and are recorded; "
-            f"{left} did not{was}."
+            f"{left} did not{was}; run the same command again to finish them."
         )
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import sys
+
 import pytest
 
 from assets_core.errors import AssetsLockedError, PlanError
@@ -150,11 +153,60 @@ def test_interrupt_keeps_finished_records_and_releases_locks(project: ProjectDir
         defs.materialize(on_event=stop, executor="in-process")
     (run,) = defs.state.runs()
     assert run.status == "interrupted"
+    # ``right`` had finished too (in-process runs each ready step before handling outcomes):
+    # a step that finished whole is recorded even when the interrupt is noticed first.
     recorded = {str(r.key) for r in defs.state.history()}
-    assert recorded == {"src", "left"}
+    assert recorded == {"src", "left", "right"}
     assert defs.state.acquire_locks("next", [defs.get("src").key], 1) == []
     # the next plan holds exactly what did not finish
-    assert [str(k) for k in defs.plan().keys] == ["right", "joined"]
+    assert [str(k) for k in defs.plan().keys] == ["joined"]
+
+
+SWALLOWED = """
+import os
+import signal
+import threading
+
+import duckdb
+import pyarrow as pa
+from assets_core import asset
+
+
+@asset
+def first() -> pa.Table:
+    return pa.table({"v": [1]})
+
+
+@asset
+def long_query(first: pa.Table) -> pa.Table:
+    # Ctrl-C while DuckDB runs a query: DuckDB raises RuntimeError("Query interrupted").
+    threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+    con = duckdb.connect()
+    con.execute("select sum(hash(i)) from range(100000000000) t(i)").fetchall()
+    return first
+
+
+@asset
+def after(long_query: pa.Table) -> pa.Table:
+    return long_query
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_that_duckdb_turns_into_an_error_still_interrupts_the_run(
+    project: ProjectDir,
+) -> None:
+    # Before the fix the interrupted asset was recorded as failed ("Query interrupted"), the
+    # run went on and returned normally: Ctrl-C did not stop it.
+    project.write("assets.py", SWALLOWED)
+    defs = project.defs()
+    with pytest.raises(KeyboardInterrupt):
+        defs.materialize(executor="in-process")
+    (run,) = defs.state.runs()
+    assert run.status == "interrupted"
+    assert [(str(r.key), r.outcome) for r in defs.state.history()] == [("first", "materialized")]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    assert [str(k) for k in defs.plan().keys] == ["long_query", "after"]
 
 
 def test_a_second_run_refuses_assets_another_live_run_holds(project: ProjectDir) -> None:

@@ -280,6 +280,29 @@ def test_delete_removes_orphaned_temp_files_of_dead_writers(tmp_path: Path) -> N
     assert live.exists()  # a save of this process may still be writing it
 
 
+def test_the_next_save_into_a_folder_removes_a_killed_writers_temp_files(tmp_path: Path) -> None:
+    # A run killed (SIGKILL) while writing leaves its temporary file; nothing deleted the
+    # asset, so only a save can clean up. Any asset's save does, once per folder.
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    folder = tmp_path / "a" / "b"
+    folder.mkdir(parents=True)
+    orphans = [folder / f".c.parquet.tmp-{dead}-abcd1234", folder / f".d.parquet.tmp-{dead}-0a"]
+    live = folder / f".e.parquet.tmp-{os.getpid()}-abcd1234"
+    for path in [*orphans, live]:
+        path.write_bytes(b"partial")
+    io = ParquetIOManager(tmp_path)
+    io.save(out(AssetKey.parse("a/b/other")), pa.table({"v": [1]}))
+    assert files(tmp_path) == [
+        "a/b/.e.parquet.tmp-" + f"{os.getpid()}-abcd1234",
+        "a/b/other.parquet",
+    ]
+
+
 def test_concurrent_saves_of_one_key_leave_one_whole_version(tmp_path: Path) -> None:
     io = ParquetIOManager(tmp_path)
     tables = [pa.table({"v": [i] * 50_000}) for i in range(6)]

@@ -211,7 +211,8 @@ def test_ctrl_c_exits_130_and_keeps_what_finished(project: Path, executor: str) 
     code, out, err = _sigint_while_running(project, executor, wait=30)
     assert (code, out) == (130, ""), err
     assert err == (
-        "interrupted: 0 of 1 assets finished and are recorded; 1 did not (1 was running).\n"
+        "interrupted: 0 of 1 assets finished and are recorded; 1 did not (1 was running); "
+        "run the same command again to finish them.\n"
     )
     # The store is consistent: the interrupted asset is still to do, nothing else is.
     assert plan_json(project) == {"customer_names": ["never_materialized"]}

@@ -289,13 +289,31 @@ def _summary(plan: Plan, result: RunResult, elapsed: float, console: Console | N
         _out(slow)
 
 
+def _recorded(defs: Definitions | None, total: int) -> int | None:
+    """How many steps the interrupted run recorded, read back from the state: exact even
+    when the interrupt struck between a step's record and its progress event."""
+    if defs is None:
+        return None
+    try:
+        runs = defs.state.runs(limit=1)
+        if not runs or runs[0].pid != os.getpid() or runs[0].status != "interrupted":
+            return None
+        run_id = runs[0].run_id
+        return sum(1 for r in defs.state.history(limit=2 * total + 100) if r.run_id == run_id)
+    except Exception:  # the line must be printed whatever the state says
+        return None
+
+
 def _interrupted(tracker: Tracker | None, defs: Definitions | None) -> NoReturn:
     """Ctrl-C: say what finished (``tracker`` is ``None`` before the run began), then leave
     with 130. What finished is recorded already (the executor saw to that). Worker threads
     or processes still running an asset are not waited for: their results are not recorded,
     which the next run redoes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # from here on, nothing may cut us short
-    _err(tracker.interrupted_line() if tracker is not None else INTERRUPTED_BEFORE_RUN)
+    if tracker is None:
+        _err(INTERRUPTED_BEFORE_RUN)
+    else:
+        _err(tracker.interrupted_line(_recorded(defs, tracker.total)))
     import multiprocessing
 
     children = multiprocessing.active_children()

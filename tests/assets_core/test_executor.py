@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import signal
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -165,9 +166,8 @@ def test_interrupt_keeps_finished_records_and_releases_locks(project: ProjectDir
 SWALLOWED = """
 import os
 import signal
-import threading
+import time
 
-import duckdb
 import pyarrow as pa
 from assets_core import asset
 
@@ -179,10 +179,13 @@ def first() -> pa.Table:
 
 @asset
 def long_query(first: pa.Table) -> pa.Table:
-    # Ctrl-C while DuckDB runs a query: DuckDB raises RuntimeError("Query interrupted").
-    threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
-    con = duckdb.connect()
-    con.execute("select sum(hash(i)) from range(100000000000) t(i)").fetchall()
+    # What DuckDB does when Ctrl-C lands in a query it runs: it turns the interrupt into
+    # RuntimeError("Query interrupted").
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(30)
+    except KeyboardInterrupt:
+        raise RuntimeError("Query interrupted") from None
     return first
 
 
@@ -192,21 +195,46 @@ def after(long_query: pa.Table) -> pa.Table:
 """
 
 
+SWALLOWED_RUN = """
+import signal
+import sys
+
+from assets_core.definitions import Definitions
+
+sys.path.insert(0, sys.argv[1])
+defs = Definitions.from_modules("assets", storage=sys.argv[2], root=sys.argv[1])
+try:
+    defs.materialize(executor="in-process")
+    print("returned")
+except KeyboardInterrupt:
+    print("interrupted")
+print(defs.state.runs()[0].status)
+print([(str(r.key), r.outcome) for r in defs.state.history()])
+print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+print([str(k) for k in defs.plan().keys])
+"""
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-def test_ctrl_c_that_duckdb_turns_into_an_error_still_interrupts_the_run(
-    project: ProjectDir,
-) -> None:
+def test_ctrl_c_that_duckdb_turns_into_an_error_still_interrupts_the_run(tmp_path: Path) -> None:
     # Before the fix the interrupted asset was recorded as failed ("Query interrupted"), the
-    # run went on and returned normally: Ctrl-C did not stop it.
-    project.write("assets.py", SWALLOWED)
-    defs = project.defs()
-    with pytest.raises(KeyboardInterrupt):
-        defs.materialize(executor="in-process")
-    (run,) = defs.state.runs()
-    assert run.status == "interrupted"
-    assert [(str(r.key), r.outcome) for r in defs.state.history()] == [("first", "materialized")]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
-    assert [str(k) for k in defs.plan().keys] == ["long_query", "after"]
+    # run went on and returned normally: Ctrl-C did not stop it. Run in a fresh interpreter,
+    # as a command runs (one run per process, Python's own SIGINT handler in place).
+    (tmp_path / "assets.py").write_text(SWALLOWED)
+    proc = subprocess.run(
+        [sys.executable, "-c", SWALLOWED_RUN, str(tmp_path), str(tmp_path / "storage")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.stdout.splitlines() == [
+        "interrupted",
+        "interrupted",
+        "[('first', 'materialized')]",
+        "True",
+        "['long_query', 'after']",
+    ], proc.stderr
 
 
 def test_a_second_run_refuses_assets_another_live_run_holds(project: ProjectDir) -> None:

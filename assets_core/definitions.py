@@ -358,13 +358,13 @@ class Definitions:
             scope = self.graph.ancestors(selected) | selected
             python = [k for k in scope if isinstance(self.assets[k], Asset)]
             state = self.state.latest(python, detail=False)
+            sources = self.observe_sources(
+                k for k in scope if not isinstance(self.assets[k], Asset)
+            )
             # The planner asks about the outputs of selected assets that have a record: ask
             # each manager about all of them at once.
             stored = self._existing(
                 k for k in selected if (st := state.get(k)) is not None and st.last is not None
-            )
-            sources = self.observe_sources(
-                k for k in scope if not isinstance(self.assets[k], Asset)
             )
             plan = build_plan(
                 graph=self.graph,

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from assets_core.keys import AssetKey
     from assets_core.planner import Plan
 
+#: the one place the version is written (pyproject.toml reads it from here)
+__version__ = "0.1.0"
+
 __all__ = [
     "AssetContext",
     "AssetKey",

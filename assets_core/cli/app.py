@@ -27,13 +27,10 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from importlib.metadata import PackageNotFoundError, version
+        # the package's own constant: importlib.metadata scans every installed distribution
+        from assets_core import __version__
 
-        try:
-            text = version("lumbung")
-        except PackageNotFoundError:  # pragma: no cover - running from a source tree
-            text = "unknown"
-        typer.echo(f"lumbung {text}")
+        typer.echo(f"lumbung {__version__}")
         raise typer.Exit()
 
 

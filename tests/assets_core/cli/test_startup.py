@@ -68,3 +68,11 @@ def test_no_command_prints_the_help_and_exits_2() -> None:
     assert proc.stdout == ""
     assert proc.stderr.startswith("Usage: lumbung [OPTIONS] COMMAND [ARGS]...")
     assert "materialize" in proc.stderr
+
+
+def test_version_is_the_installed_distributions() -> None:
+    from importlib.metadata import version
+
+    code, out, _ = modules_after("--version")
+    assert code in (0, None)
+    assert out == f"lumbung {version('lumbung')}\n"

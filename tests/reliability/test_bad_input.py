@@ -16,31 +16,28 @@ left behind. Only a case that runs a failing asset may add rows, and only rows o
 attempt (``outcome = 'failed'``) in a failed run. A state file Lumbung cannot read is compared
 byte for byte: it is never reset.
 
-The invocations run in a few worker processes (``_pool``, like ``run_many`` of the CLI
-tests but tolerant of a crash in one invocation: an escaping exception is reported the way
-Python reports it, exit 1 and a traceback, so the case fails instead of the whole batch).
+The invocations run in a few worker processes (``run_many`` of the CLI tests: an exception
+escaping one invocation is reported the way Python reports it, exit 1 and a traceback, so that
+case fails instead of the whole batch).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.assets_core.cli.conftest import LUMBUNG, Result, _env
+from tests.assets_core.cli.conftest import LUMBUNG, Result, _env, run_many
 
 # --------------------------------------------------------------------------- the project
 
@@ -768,60 +765,6 @@ def check_nothing_lost(case: Case, before: dict[str, Any], after: dict[str, Any]
 # --------------------------------------------------------------------------- running
 
 
-#: Runs invocations one after another in this process, as the console script would run each;
-#: an exception escaping ``main`` is printed and gives exit 1, as the script would.
-_WORKER = r"""
-import contextlib, io, json, os, sys, traceback
-from assets_core.cli import main
-
-results = []
-for args, cwd in json.load(sys.stdin):
-    os.chdir(cwd)
-    out, err = io.StringIO(), io.StringIO()
-    sys.argv = ["lumbung", *args]
-    code = 0
-    with open(os.devnull) as stdin:
-        sys.stdin = stdin
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                main()
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-            except BaseException:
-                traceback.print_exc()
-                code = 1
-    results.append([code, out.getvalue(), err.getvalue()])
-sys.__stdout__.write(json.dumps(results))
-"""
-
-
-def _run_batch(jobs: list[tuple[tuple[str, ...], Path]]) -> list[Result]:
-    proc = subprocess.run(
-        [sys.executable, "-c", _WORKER],
-        input=json.dumps([[list(args), str(cwd)] for args, cwd in jobs]),
-        capture_output=True,
-        text=True,
-        env=_env(),
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return [Result(*item) for item in json.loads(proc.stdout)]
-
-
-def _pool(jobs: Mapping[str, tuple[tuple[str, ...], Path]], workers: int) -> dict[str, Result]:
-    """Run invocations in ``workers`` processes (each pays for importing pandas once)."""
-    names = list(jobs)
-    chunks = [names[i::workers] for i in range(workers)]
-    with ThreadPoolExecutor(workers) as pool:
-        done = pool.map(lambda chunk: _run_batch([jobs[x] for x in chunk]), chunks)
-        return {
-            name: res
-            for chunk, results in zip(chunks, done, strict=True)
-            for name, res in zip(chunk, results, strict=True)
-        }
-
-
 @dataclass
 class Outcome:
     """A case after its run: where it ran, what it printed, its snapshots."""
@@ -885,8 +828,7 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory, base: Path) -> dict[str, 
             cwd.mkdir()
         found[case.name] = Outcome(case, root, Result(-1, "", ""), snapshot(root / STORAGE))
         jobs[case.name] = (case.args, cwd)
-    workers = max(1, min(3, os.cpu_count() or 1))
-    for name, result in _pool(jobs, workers).items():
+    for name, result in run_many(jobs).items():
         found[name].result = result
         found[name].after = snapshot(found[name].root / STORAGE)
     return found

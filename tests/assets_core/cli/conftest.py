@@ -95,9 +95,11 @@ def run(
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
-#: Runs invocations one after another in this process, as the console script would run each.
+#: Runs invocations one after another in this process, as the console script would run each;
+#: an exception escaping ``main`` is printed and gives exit 1, as the script would, so one
+#: broken invocation fails its own test instead of the whole batch.
 _WORKER = r"""
-import contextlib, io, json, os, sys
+import contextlib, io, json, os, sys, traceback
 from assets_core.cli import main
 
 results = []
@@ -113,6 +115,9 @@ for args, cwd in json.load(sys.stdin):
                 main()
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            except BaseException:
+                traceback.print_exc()
+                code = 1
     results.append([code, out.getvalue(), err.getvalue()])
 sys.__stdout__.write(json.dumps(results))
 """
@@ -127,7 +132,7 @@ def _run_in_worker(jobs: list[tuple[Sequence[str], Path]]) -> list[Result]:
         capture_output=True,
         text=True,
         env=_env(),
-        timeout=300,
+        timeout=600,
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
@@ -143,7 +148,8 @@ def run_sequence(jobs: Sequence[tuple[Sequence[str], Path]]) -> list[Result]:
 
 
 def run_many(jobs: Mapping[str, tuple[Sequence[str], Path]]) -> dict[str, Result]:
-    """Run several ``lumbung`` invocations that change nothing on disk: name -> (args, cwd).
+    """Run several independent ``lumbung`` invocations (each reads only, or works in a folder
+    of its own): name -> (args, cwd).
 
     They run in worker processes (one per CPU, at most 4, each given at least
     ``JOBS_PER_WORKER`` jobs: starting one costs several invocations), or each in its own

@@ -25,7 +25,6 @@ from __future__ import annotations
 import os
 import queue
 import secrets
-import stat
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -170,7 +169,6 @@ class ParquetIOManager:
         self._root_real: str | None = None
         self._files: dict[tuple[AssetKey, str | None], str] = {}
         self._safe_folders: set[str] = set()
-        self._safe_files: set[str] = set()  # files whose folder is known to be safe
         self._swept: set[Path] = set()  # folders cleared of dead writers' temporary files
 
     def __repr__(self) -> str:
@@ -307,19 +305,9 @@ class ParquetIOManager:
         return table if target == "arrow" else table.to_pandas()
 
     def exists(self, ctx: OutputContext) -> bool:
-        """Whether a stored file is there: one ``lstat`` once its folder has been checked (a
-        symlink is followed, and refused when it leads out of the root)."""
-        file = self._files.get((ctx.key, ctx.partition))
-        if file is None or file not in self._safe_files:
-            file = self._checked_file(ctx.key, ctx.partition)
-            self._safe_files.add(file)
-        try:
-            mode = os.lstat(file).st_mode
-        except OSError:
-            return False
-        if stat.S_ISLNK(mode):
-            return self.path(ctx.key, ctx.partition).is_file()
-        return stat.S_ISREG(mode)
+        """Whether a stored file is there (a symlink leading out of the root is refused).
+        Planning asks ``existing`` instead, for all its outputs at once."""
+        return os.path.isfile(self._checked_file(ctx.key, ctx.partition))  # noqa: PTH113
 
     def existing(self, contexts: Iterable[OutputContext]) -> set[AssetKey]:
         """The keys among ``contexts`` with a stored file: one directory listing per folder

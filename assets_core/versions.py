@@ -49,7 +49,7 @@ __all__ = ["CACHE_FORMAT", "CodeVersion", "CodeVersioner"]
 #: Bump when the normalization changes: every code version changes with it.
 _SCHEME = "lumbung-code/1"
 #: Bump when the layout of the on-disk cache changes.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 _FRAMEWORK = frozenset({"assets_core", "io_managers"})
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _MISSING: Any = object()
@@ -316,14 +316,8 @@ class _FileIndex:
     imports: dict[str, tuple[str, str, int]] = field(default_factory=dict)  # from M import A
     last: dict[str, str] = field(default_factory=dict)  # qualname -> key of its last def
 
-    def to_json(self, mtime_ns: int, size: int) -> dict[str, Any]:
-        return {
-            "mtime_ns": mtime_ns,
-            "size": size,
-            "defs": self.defs,
-            "consts": self.consts,
-            "imports": self.imports,
-        }
+    def to_json(self) -> dict[str, Any]:
+        return {"defs": self.defs, "consts": self.consts, "imports": self.imports}
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> _FileIndex:
@@ -531,9 +525,16 @@ class _Piece:
 class CodeVersioner:
     """Computes code versions; keeps parsed files and hashed pieces for its lifetime.
 
-    ``cache_path``, when given, is a JSON file of per-file parse results keyed by
-    (path, mtime_ns, size). It is read at construction (a corrupt or foreign file is ignored
-    and rewritten) and written atomically by ``save_cache``.
+    ``cache_path``, when given, is a JSON file read at construction (a corrupt or foreign
+    file is ignored and rewritten) and written atomically by ``save_cache``. It holds:
+
+    - ``files``: each parsed source file as ``[mtime_ns, size, index]``, the index being JSON
+      text decoded only when a version has to be computed from that file again;
+    - ``results``: each asset's whole version as ``[version, pieces, paths]``, where
+      ``pieces`` index the ``pieces`` table (``[name, digest]``, its components) and
+      ``paths`` index the ``paths`` table (``[path, mtime_ns, size]``, the files it was read
+      from). A result is reused while all its files keep their size and mtime; each file is
+      stat'ed once however many results name it.
     """
 
     def __init__(self, cache_path: Path | None = None) -> None:
@@ -541,7 +542,7 @@ class CodeVersioner:
         self._lock = threading.RLock()
         self._files: dict[str, tuple[tuple[int, int], _FileIndex | None]] = {}
         self._seen_ns: dict[str, object] = {}  # path -> the module namespace last checked
-        self._stored: dict[str, Any] = {}  # raw entries read from the cache file, by path
+        self._stored: dict[str, Any] = {}  # [mtime_ns, size, index text] read from the cache
         self._dirty = False
         self._fn_memo: dict[int, tuple[object, _Piece | None]] = {}
         self._asset_memo: dict[int, tuple[object, _Piece | None]] = {}
@@ -549,9 +550,14 @@ class CodeVersioner:
         self._const_memo: dict[tuple[str, str, int], tuple[object, _Piece | None]] = {}
         self._mod_memo: dict[str, tuple[ModuleType, bool]] = {}
         self._versions: dict[int, tuple[Asset, str, CodeVersion]] = {}
-        self._stored_results: dict[str, Any] = {}  # whole versions read from the cache file
-        self._results: dict[str, Any] = {}  # whole versions used or computed in this process
-        self._result_sigs: dict[str, tuple[object, list[int] | None]] = {}
+        # whole versions read from the cache file, and the two tables they index
+        self._stored_results: dict[str, Any] = {}
+        self._stored_paths: list[Any] = []
+        self._stored_pieces: list[Any] = []
+        # (stored path index, id(namespace)) -> (namespace, whether the file is unchanged)
+        self._path_ok: dict[tuple[int, int], tuple[object, bool]] = {}
+        # whole versions computed in this process: version, components, file signatures
+        self._results: dict[str, tuple[str, Mapping[str, str], dict[str, tuple[int, int]]]] = {}
         if self._cache_path is not None:
             self._load_cache(self._cache_path)
 
@@ -584,11 +590,11 @@ class CodeVersioner:
             sigs = {f: _signature(f) for f in files}
             if all(sig is not None for sig in sigs.values()):
                 with self._lock:
-                    self._results[result_key] = {
-                        "version": version.version,
-                        "components": dict(components),
-                        "files": {f: list(sig) for f, sig in sigs.items() if sig is not None},
-                    }
+                    self._results[result_key] = (
+                        version.version,
+                        dict(components),
+                        {f: sig for f, sig in sigs.items() if sig is not None},
+                    )
                     self._dirty = True
         return version
 
@@ -603,7 +609,7 @@ class CodeVersioner:
         spec = asset.spec
         # ins and deps keep declaration order, which the asset's own source fixes.
         # "/".join(key) is str(key) without a Python-level call: this runs once per asset
-        ins = ",".join([p + "=" + "/".join(k) for p, k in spec.ins.items()])
+        ins = ",".join([p + "=" + "/".join(k) for p, k in spec.ins.items()]) if spec.ins else ""
         deps = ",".join(["/".join(d) for d in spec.deps]) if spec.deps else ""
         where = f"{code.co_filename}:{fn.__qualname__}@{code.co_firstlineno}"
         return f"{'/'.join(spec.key)}|{where}|{io_manager}|{ins}|{deps}"
@@ -616,21 +622,28 @@ class CodeVersioner:
         if raw is None:
             return None
         try:
-            files = raw["files"]
-            for path, sig in files.items():
-                seen = self._result_sigs.get(path)
+            version, pieces, paths = raw
+            ok = self._path_ok
+            for i in paths:
+                seen = ok.get((i, id(ns)))
                 if seen is None or seen[0] is not ns:
-                    now = _signature(path)
-                    seen = (ns, None if now is None else list(now))
-                    self._result_sigs[path] = seen
-                if seen[1] is None or seen[1] != sig:
+                    seen = ok[i, id(ns)] = (ns, self._stored_path_unchanged(i))
+                if not seen[1]:
                     return None
+            table = self._stored_pieces
+            components = {table[i][0]: table[i][1] for i in pieces}
             # the cache file's entries are never changed after reading: share, do not copy
-            version = CodeVersion(str(raw["version"]), MappingProxyType(raw["components"]))
-        except (KeyError, TypeError, ValueError, AttributeError):
+            return CodeVersion(str(version), MappingProxyType(components))
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError):
             return None
-        self._results[result_key] = raw
-        return version
+
+    def _stored_path_unchanged(self, i: int) -> bool:
+        """Whether the file of the cache's paths table at ``i`` still has its signature."""
+        try:
+            path, mtime_ns, size = self._stored_paths[i]
+        except (IndexError, TypeError, ValueError):
+            return False
+        return isinstance(path, str) and _signature(path) == (mtime_ns, size)
 
     def save_cache(self) -> None:
         """Write the cache file if one was given and something new was parsed. A cache that
@@ -644,15 +657,50 @@ class CodeVersioner:
                     files[path] = raw
             for path, ((mtime_ns, size), index) in self._files.items():
                 if index is not None:
-                    files[path] = index.to_json(mtime_ns, size)
-            results = dict(self._results)
+                    text = json.dumps(index.to_json(), separators=(",", ":"))
+                    files[path] = [mtime_ns, size, text]
+            paths: dict[tuple[str, int, int], int] = {}
+            pieces: dict[tuple[str, str], int] = {}
+
+            def at(table: dict[Any, int], item: Any) -> int:
+                found = table.get(item)
+                if found is None:
+                    found = table[item] = len(table)
+                return found
+
+            results: dict[str, list[Any]] = {}
+            for key, (version, components, sigs) in self._results.items():
+                results[key] = [
+                    version,
+                    [at(pieces, item) for item in components.items()],
+                    [at(paths, (f, *sig)) for f, sig in sigs.items()],
+                ]
+            unchanged: dict[int, bool] = {}
             for key, raw in self._stored_results.items():
-                if key not in results and _result_still_valid(raw):
-                    results[key] = raw
+                if key in results:
+                    continue
+                try:
+                    version, old_pieces, old_paths = raw
+                    if not all(
+                        unchanged[i]
+                        if i in unchanged
+                        else unchanged.setdefault(i, self._stored_path_unchanged(i))
+                        for i in old_paths
+                    ):
+                        continue
+                    results[key] = [
+                        version,
+                        [at(pieces, tuple(self._stored_pieces[i])) for i in old_pieces],
+                        [at(paths, tuple(self._stored_paths[i])) for i in old_paths],
+                    ]
+                except (IndexError, TypeError, ValueError):
+                    continue
             payload = {
                 "format": CACHE_FORMAT,
                 "python": _python_tag(),
                 "files": files,
+                "paths": [list(p) for p in paths],
+                "pieces": [list(p) for p in pieces],
                 "results": results,
             }
             try:
@@ -680,8 +728,9 @@ class CodeVersioner:
             self._dirty = True
             return
         self._stored = payload["files"]
-        results = payload.get("results")
-        self._stored_results = results if isinstance(results, dict) else {}
+        results, paths, pieces = (payload.get(k) for k in ("results", "paths", "pieces"))
+        if isinstance(results, dict) and isinstance(paths, list) and isinstance(pieces, list):
+            self._stored_results, self._stored_paths, self._stored_pieces = results, paths, pieces
 
     def _index_for(self, path: str, ns: object = None) -> _FileIndex | None:
         """The index of ``path``. A file is stat'ed again only when a namespace not seen with
@@ -700,8 +749,8 @@ class CodeVersioner:
         raw = self._stored.get(path)
         if raw is not None and _raw_signature(raw) == sig:
             try:
-                index = _FileIndex.from_json(raw)
-            except (KeyError, TypeError, ValueError, AttributeError):
+                index = _FileIndex.from_json(json.loads(raw[2]))
+            except (KeyError, IndexError, TypeError, ValueError, AttributeError):
                 index = None
         if index is None:
             try:
@@ -984,15 +1033,6 @@ def _wrapped(obj: object) -> object | None:
     return attrs.get("__wrapped__") if isinstance(attrs, dict) else None
 
 
-def _result_still_valid(raw: object) -> bool:
-    """A cached whole version whose files all still have the signatures it was made with."""
-    try:
-        files = raw["files"]  # type: ignore[index]
-        return all(list(_signature(p) or ()) == list(sig) for p, sig in files.items())
-    except (KeyError, TypeError, AttributeError):
-        return False
-
-
 def _read_json(path: Path) -> Any:
     """``json.loads`` of a file with the collector off: decoding makes a few objects per asset,
     all kept, and the collector's full passes over them made reading the cache of 100,000
@@ -1016,8 +1056,9 @@ def _signature(path: str) -> tuple[int, int] | None:
 
 
 def _raw_signature(raw: object) -> tuple[int, int] | None:
-    if isinstance(raw, dict):
-        mtime_ns, size = raw.get("mtime_ns"), raw.get("size")
+    """The (mtime_ns, size) a cached file entry ``[mtime_ns, size, index]`` was parsed at."""
+    if isinstance(raw, list) and len(raw) == 3:
+        mtime_ns, size = raw[0], raw[1]
         if isinstance(mtime_ns, int) and isinstance(size, int):
             return (mtime_ns, size)
     return None

@@ -18,7 +18,7 @@ import pytest
 
 from assets_core.decorator import asset
 from assets_core.spec import Asset
-from assets_core.versions import CodeVersion, CodeVersioner
+from assets_core.versions import CACHE_FORMAT, CodeVersion, CodeVersioner
 
 
 class Project:
@@ -337,7 +337,7 @@ def test_cache_reuse_and_invalidation(
     before = first.version_of(mod.orders, "parquet")
     first.save_cache()
     assert len(parsed) == 3  # assets, helpers, config
-    assert json.loads(cache.read_text())["format"] == 1
+    assert json.loads(cache.read_text())["format"] == CACHE_FORMAT
 
     parsed.clear()
     second = CodeVersioner(cache)
@@ -372,7 +372,7 @@ def test_corrupt_cache_is_ignored_and_rewritten(
     v = CodeVersioner(cache)
     assert v.version_of(mod.orders, "parquet") == version(mod)
     v.save_cache()
-    assert json.loads(cache.read_text())["format"] == 1
+    assert json.loads(cache.read_text())["format"] == CACHE_FORMAT
 
 
 def test_malformed_cache_entry_is_reparsed(layered: Project, tmp_path: Path) -> None:
@@ -382,8 +382,8 @@ def test_malformed_cache_entry_is_reparsed(layered: Project, tmp_path: Path) -> 
     expected = v.version_of(mod.orders, "parquet")
     v.save_cache()
     payload = json.loads(cache.read_text())
-    for entry in payload["files"].values():
-        entry["defs"] = {"x@1": [1]}
+    for entry in payload["files"].values():  # [mtime_ns, size, index as JSON text]
+        entry[2] = json.dumps({"defs": {"x@1": [1]}, "consts": {}, "imports": {}})
     cache.write_text(json.dumps(payload))
     assert CodeVersioner(cache).version_of(mod.orders, "parquet") == expected
 
@@ -465,3 +465,40 @@ def test_assets_made_by_a_factory_are_never_served_stale(project: Project, tmp_p
     project.write("assets", "from .factory import make\n\nscaled = make('scaled', 4)\n")
     after = CodeVersioner(cache).version_of(project.load().scaled, "parquet")
     assert after.version != before.version
+
+
+def test_a_save_keeps_the_still_valid_versions_it_did_not_use(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that computed one asset anew and saved the cache keeps every other stored
+    version whose files are unchanged, so the next process builds nothing again."""
+    body = "from assets_core.decorator import asset\n\n@asset\ndef {0}(x):\n    return x + {1}\n"
+    project.write("one", body.format("one", 1))
+    project.write("two", body.format("two", 2))
+    cache = tmp_path / "code_versions.cache"
+    first = CodeVersioner(cache)
+    one = first.version_of(project.load("one").one, "parquet")
+    first.save_cache()
+    second = CodeVersioner(cache)  # uses nothing of the cache: only `two` is new
+    two = second.version_of(project.load("two").two, "parquet")
+    second.save_cache()
+    payload = json.loads(cache.read_text())
+    assert len(payload["results"]) == 2 and len(payload["paths"]) == 2
+
+    built: list[str] = []
+    real = CodeVersioner._build_fn
+
+    def counting(self: CodeVersioner, fn: Any, *, as_asset: bool) -> Any:
+        built.append(fn.__qualname__)
+        return real(self, fn, as_asset=as_asset)
+
+    monkeypatch.setattr(CodeVersioner, "_build_fn", counting)
+    third = CodeVersioner(cache)
+    assert third.version_of(project.load("one").one, "parquet") == one
+    assert third.version_of(project.load("two").two, "parquet") == two
+    assert built == []
+    project.write("one", body.format("one", 10))  # an edit drops that version only
+    fourth = CodeVersioner(cache)
+    assert fourth.version_of(project.load("one").one, "parquet").version != one.version
+    assert fourth.version_of(project.load("two").two, "parquet") == two
+    assert built == ["one"]

@@ -16,7 +16,7 @@ from assets_core.errors import PlanError
 from assets_core.graph import AssetGraph
 from assets_core.keys import AssetKey
 from assets_core.spec import AnyAsset, Asset
-from assets_core.state import AssetState, MaterializationRecord
+from assets_core.state import AssetState, EncodedInputs, MaterializationRecord, encode_inputs
 from assets_core.versions import CodeVersion
 
 Status = Literal["missing", "stale", "pending", "forced", "fresh"]
@@ -223,12 +223,20 @@ def build_plan(
         elif is_selected and not output_exists(a):
             missing = True
             reasons.append(Reason("output_missing", f"output missing at {last.location}"))
+        # Inputs read back from a store keep their stored text: when it equals the current
+        # inputs encoded the same way, the dependencies and every upstream version are as
+        # recorded, and the record need not be decoded (what a fresh project's plan is).
+        same_inputs = False
         if last is not None and not missing:
             if last.code_version != cv.version:
                 reasons.append(_code_changed(last, cv))
-            changed_deps = _deps_changed(last.inputs, ups)
-            if changed_deps is not None:
-                reasons.append(changed_deps)
+            inputs = last.inputs
+            if type(inputs) is EncodedInputs:
+                same_inputs = inputs.text == encode_inputs({u: current.get(u) for u in ups})
+            if not same_inputs:
+                changed_deps = _deps_changed(inputs, ups)
+                if changed_deps is not None:
+                    reasons.append(changed_deps)
         for up in ups:
             if up in planned:
                 wait = waits.get(up)
@@ -243,7 +251,7 @@ def build_plan(
                 if is_selected:
                     never_built.setdefault(up, []).append(key)
                 continue
-            if last is None or missing or up not in last.inputs:
+            if same_inputs or last is None or missing or up not in last.inputs:
                 continue
             before = last.inputs[up]
             if before != now:

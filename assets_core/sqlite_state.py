@@ -25,12 +25,14 @@ from assets_core.errors import StateError
 from assets_core.keys import AssetKey
 from assets_core.state import (
     AssetState,
+    EncodedInputs,
     FileObservation,
     LockConflict,
     MaterializationRecord,
     Outcome,
     RunRecord,
     RunStatus,
+    encode_inputs,
     lock_holder_is_gone,
 )
 
@@ -319,7 +321,7 @@ class SQLiteStateStore:
                 "materialized",
                 code_version,
                 data_version,
-                empty if inputs is None else _decode_inputs(inputs, by_text),
+                empty if inputs is None else EncodedInputs(inputs, by_text),
                 empty if components is None else _LazyComponents(components),
                 started_at,
                 ended_at,
@@ -542,14 +544,14 @@ def _loads(text: str) -> Any:
 
 
 def _row_from_record(rec: MaterializationRecord) -> tuple[Any, ...]:
-    inputs = {str(k): v for k, v in rec.inputs.items()}
+    inputs = rec.inputs
     return (
         str(rec.key),
         rec.run_id,
         rec.outcome,
         rec.code_version,
         rec.data_version,
-        _json(inputs) if inputs else None,
+        _stored_inputs(inputs) if inputs else None,
         _json(dict(rec.code_components)) if rec.code_components else None,
         rec.started_at,
         rec.ended_at,
@@ -583,7 +585,7 @@ def _record_from_row(
         cast(Outcome, outcome),
         code_version,
         data_version,
-        _EMPTY if inputs is None else _decode_inputs(inputs, keys),
+        _EMPTY if inputs is None else EncodedInputs(inputs, keys),
         _EMPTY if components is None else _LazyComponents(components),
         started_at,
         ended_at,
@@ -596,15 +598,11 @@ def _record_from_row(
     )
 
 
-def _decode_inputs(text: str, keys: dict[str, AssetKey]) -> dict[AssetKey, str | None]:
-    """A record's ``inputs`` from JSON; ``keys`` caches parsed keys across one read."""
-    get = keys.get
-    return {get(name) or _parsed(name, keys): v for name, v in _loads(text).items()}
-
-
-def _parsed(name: str, keys: dict[str, AssetKey]) -> AssetKey:
-    key = keys[name] = AssetKey.parse(name)
-    return key
+def _stored_inputs(inputs: Mapping[AssetKey, str | None]) -> str:
+    """The text stored for a record's ``inputs``; a record read back keeps its text."""
+    if type(inputs) is EncodedInputs:
+        return inputs.text
+    return encode_inputs(inputs)
 
 
 class _LazyComponents(Mapping[str, str]):

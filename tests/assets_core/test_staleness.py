@@ -9,7 +9,9 @@ from __future__ import annotations
 import pytest
 
 from assets_core.errors import PlanError
+from assets_core.keys import AssetKey
 from assets_core.planner import Plan
+from assets_core.state import EncodedInputs
 from tests.conftest import ProjectDir
 
 CHAIN = """
@@ -348,3 +350,21 @@ def test_unselected_stale_upstream_two_hops_away_is_warned(project: ProjectDir) 
         "a is stale (code changed (" + project.pkg + ".assets:a)) but not selected; its "
         "stored output will be read. Select +c to rebuild it too.",
     )
+
+
+def test_a_fresh_plan_compares_stored_inputs_without_decoding_them(project: ProjectDir) -> None:
+    """On a fresh project the planner compares each record's stored inputs text with the
+    current versions encoded alike; a change still decodes and names the upstream."""
+    project.write("assets.py", CHAIN)
+    project.defs().materialize()
+    defs = project.defs()
+    plan = defs.plan()
+    assert steps(plan) == {}
+    read = [plan.last[AssetKey.parse(k)].inputs for k in ("b", "c")]
+    assert all(isinstance(i, EncodedInputs) and i._data is None for i in read)
+    project.write("assets.py", CHAIN.replace("[1, 2, 3]", "[1, 2, 4]"))
+    project.defs().materialize(select="a")
+    assert steps(project.defs().plan()) == {
+        "b": ("stale", ["upstream_changed"]),
+        "c": ("pending", ["waits_on"]),
+    }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import socket
 import sqlite3
 import subprocess
@@ -24,6 +25,7 @@ from assets_core.keys import AssetKey
 from assets_core.sqlite_state import SCHEMA_VERSION, SQLiteStateStore, open_state_store
 from assets_core.state import (
     AssetState,
+    EncodedInputs,
     FileObservation,
     LockConflict,
     MaterializationRecord,
@@ -31,6 +33,7 @@ from assets_core.state import (
     Outcome,
     RunRecord,
     StateStore,
+    encode_inputs,
 )
 
 A = AssetKey.parse("raw/a")
@@ -403,3 +406,25 @@ def test_a_failing_batch_records_nothing_and_the_store_stays_usable(tmp_path: Pa
         assert store.latest() == {}
         store.record([rec(A)])
         assert set(store.latest()) == {A}
+
+
+def test_inputs_read_back_keep_their_stored_text(tmp_path: Path) -> None:
+    """A record read from SQLite keeps the text its inputs were stored as, decoded only on
+    use; equal text is what lets the planner skip decoding a fresh asset's inputs."""
+    store = open_state_store(tmp_path / "s")
+    store.record([rec(C, inputs={A: "va", B: None})])
+    last = store.latest([C], detail=False)[C].last
+    assert last is not None
+    inputs = last.inputs
+    assert isinstance(inputs, EncodedInputs)
+    assert inputs.text == encode_inputs({A: "va", B: None}) == '{"raw/a":"va","b":null}'
+    assert inputs.text != encode_inputs({B: None, A: "va"})  # order is part of the text
+    assert dict(inputs) == {A: "va", B: None} and list(inputs) == [A, B]
+    assert pickle.loads(pickle.dumps(inputs)) == {A: "va", B: None}
+    again = MaterializationRecord(C, "r2", "up_to_date", inputs=inputs)
+    store.record([again])  # written back as the very same text
+    (row,) = sqlite3.connect(tmp_path / "s" / "state.db").execute(
+        "SELECT inputs FROM materializations WHERE run_id = 'r2'"
+    )
+    assert row == (inputs.text,)
+    store.close()

@@ -87,6 +87,17 @@ class _Collector:
         return MappingProxyType({})
 
 
+_NO_TAGS: frozenset[str] = frozenset()
+_NO_METADATA: Mapping[str, Any] = MappingProxyType({})
+
+
+def _cleandoc(doc: str) -> str:
+    """``inspect.cleandoc``, answering a one-line docstring (most of them) directly."""
+    if "\n" not in doc and "\t" not in doc:
+        return doc.lstrip()
+    return inspect.cleandoc(doc)
+
+
 def _location(fn: Callable[..., Any]) -> tuple[str, int]:
     code = getattr(fn, "__code__", None)
     if code is None:
@@ -213,7 +224,7 @@ def _build_asset(fn: Callable[..., Any], options: Mapping[str, Any]) -> Asset:
         c.add(f"@asset got an unknown option {unknown!r}; options are {sorted(_ASSET_OPTIONS)}.")
 
     key = _asset_key(c, fname, options.get("key"), options.get("name"))
-    c.name = str(key)
+    c.name = "/".join(key)  # str(key), without a Python-level call: this runs per asset
 
     if type(fn) is FunctionType:  # read the flags directly: inspect's checks cost 3x more
         flags = fn.__code__.co_flags
@@ -233,7 +244,7 @@ def _build_asset(fn: Callable[..., Any], options: Mapping[str, Any]) -> Asset:
         c.add("cannot read the function's signature; decorate a plain Python function.")
 
     raw_ins = options.get("ins") or {}
-    if not isinstance(raw_ins, Mapping):
+    if type(raw_ins) is not dict and not isinstance(raw_ins, Mapping):
         c.add(f"ins={raw_ins!r} is not valid: give a dict of parameter name to asset key.")
         raw_ins = {}
 
@@ -269,7 +280,7 @@ def _build_asset(fn: Callable[..., Any], options: Mapping[str, Any]) -> Asset:
 
     deps: list[AssetKey] = []
     raw_deps = options.get("deps") or ()
-    if isinstance(raw_deps, str | AssetKey) or not isinstance(raw_deps, Iterable):
+    if raw_deps and (isinstance(raw_deps, str | AssetKey) or not isinstance(raw_deps, Iterable)):
         raw_deps = [raw_deps]
     for d in raw_deps:
         k = c.key(d.key if isinstance(d, Asset | SourceAsset) else d, "deps")
@@ -284,7 +295,7 @@ def _build_asset(fn: Callable[..., Any], options: Mapping[str, Any]) -> Asset:
     description = options.get("description")
     if description is None:
         doc = fn.__doc__ if type(fn) is FunctionType else inspect.getdoc(fn)
-        description = inspect.cleandoc(doc) if isinstance(doc, str) else None
+        description = _cleandoc(doc) if isinstance(doc, str) else None
     elif not isinstance(description, str):
         c.add(f"description={description!r} is not valid: give a string.")
         description = None
@@ -304,13 +315,17 @@ def _build_asset(fn: Callable[..., Any], options: Mapping[str, Any]) -> Asset:
         ins=MappingProxyType(ins),
         deps=tuple(deps),
         group=DEFAULT_GROUP if group is None else c.segment(group, "group", DEFAULT_GROUP),
-        tags=frozenset(c.strings(options.get("tags"), "tags")),
-        owners=c.strings(options.get("owners"), "owners"),
+        tags=_NO_TAGS
+        if (tags := options.get("tags")) is None
+        else frozenset(c.strings(tags, "tags")),
+        owners=() if (owners := options.get("owners")) is None else c.strings(owners, "owners"),
         description=description,
         io_manager=io_manager,
         code_version=code_version,
         retries=retries,
-        metadata=c.mapping(options.get("metadata"), "metadata"),
+        metadata=_NO_METADATA
+        if (metadata := options.get("metadata")) is None
+        else c.mapping(metadata, "metadata"),
         kind="python",
     )
     return Asset(

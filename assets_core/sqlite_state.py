@@ -276,7 +276,7 @@ class SQLiteStateStore:
         wanted: set[str] | None = None
         sql = _LATEST_SQL if detail else _PLAN_SQL
         if keys is not None:
-            by_text = {str(k): k for k in keys}
+            by_text = {"/".join(k): k for k in keys}  # str(k), at C speed
             if not by_text:
                 return {}
             if len(by_text) > _SCAN_ALL_ABOVE:
@@ -458,7 +458,7 @@ class SQLiteStateStore:
         host). Locks of dead processes on this host are taken over: all locks of such a run are
         dropped, and the run, if still marked ``running``, is marked ``interrupted``.
         """
-        wanted = list(dict.fromkeys(str(k) for k in keys))
+        wanted = list(dict.fromkeys("/".join(k) for k in keys))
         if not wanted:
             return []
         host = socket.gethostname()

@@ -34,8 +34,20 @@ _decode = json.JSONDecoder().raw_decode
 def encode_inputs(inputs: Mapping[AssetKey, str | None]) -> str:
     """A record's ``inputs`` as stored: compact JSON of ``{"a/b": version}`` in the mapping's
     order. Equal text means equal inputs, which lets a planner compare a stored record with
-    the current data versions without decoding it (``EncodedInputs.text``)."""
-    return _encode({"/".join(k): v for k, v in inputs.items()})
+    the current data versions without decoding it (``EncodedInputs.text``).
+
+    Keys never need escaping (segments are ASCII letters, digits and ``_``), and nor do the
+    hex digests data versions are, so the text is written directly, exactly as the JSON
+    encoder would write it; any other value goes through the encoder."""
+    parts = []
+    for k, v in inputs.items():
+        if v is None:
+            parts.append(f'"{"/".join(k)}":null')
+        elif v.isalnum() and v.isascii():
+            parts.append(f'"{"/".join(k)}":"{v}"')
+        else:
+            return _encode({"/".join(k): v for k, v in inputs.items()})
+    return "{" + ",".join(parts) + "}"
 
 
 class EncodedInputs(Mapping[AssetKey, "str | None"]):

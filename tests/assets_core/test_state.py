@@ -6,6 +6,7 @@ files (never reset), and safety across threads and processes.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import pickle
@@ -428,3 +429,20 @@ def test_inputs_read_back_keep_their_stored_text(tmp_path: Path) -> None:
     )
     assert row == (inputs.text,)
     store.close()
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        {},
+        {A: "0123abcdef", B: None},
+        {C: 'quote"and\\backslash', A: "tab\there"},
+        {A: "ünïcödé", B: ""},
+    ],
+)
+def test_encoded_inputs_are_exactly_the_json_encoding(inputs: dict[AssetKey, Any]) -> None:
+    """Written directly for digests, through the encoder otherwise: the same text either way."""
+    plain = {str(k): v for k, v in inputs.items()}
+    text = encode_inputs(inputs)
+    assert text == json.dumps(plain, separators=(",", ":"), ensure_ascii=False)
+    assert json.loads(text) == plain

@@ -2,9 +2,62 @@
 
 This package is the only part of ``assets_core`` that may import ``io_managers`` (lazily).
 Importing it must stay cheap: ``lumbung --help`` loads no pandas, pyarrow or duckdb.
+
+``entry`` is the console script: ``main``, then the process ends without tearing the
+interpreter down (see ``leave``). ``main`` raises ``SystemExit`` like any click program, for
+callers that run the command inside their own process (tests).
 """
 
 from __future__ import annotations
+
+import os
+import sys
+import threading
+
+#: Set when asset code ran in this process: its objects' finalizers then get to run at exit.
+_keep_teardown = False
+
+
+def keep_teardown() -> None:
+    """Exit the ordinary way, finalizers and all (asset code ran and may rely on them)."""
+    global _keep_teardown
+    _keep_teardown = True
+
+
+def entry() -> None:
+    """The ``lumbung`` console script."""
+    try:
+        main()
+        code: object = 0
+    except SystemExit as exc:
+        code = exc.code
+    leave(code)
+
+
+def leave(code: object) -> None:
+    """End the process with ``code`` (a ``SystemExit`` code). Tearing down an interpreter
+    that imported pandas and a project of 10,000 assets takes longer than planning them
+    (freeing every object, one last collection), so when nothing needs it the process runs
+    its exit hooks, flushes its output and ends with ``os._exit``. The ordinary exit stays
+    for when asset code ran here, or a thread other than daemons is still alive."""
+    others = [t for t in threading.enumerate() if t is not threading.main_thread()]
+    if _keep_teardown or any(not t.daemon for t in others):
+        raise SystemExit(code)
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:  # SystemExit("message"): printed, status 1, as the interpreter does
+        sys.stderr.write(f"{code}\n")
+        status = 1
+    import atexit
+    import contextlib
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing left to say
+            stream.flush()
+    os._exit(status)
 
 
 def main() -> None:

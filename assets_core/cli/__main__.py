@@ -1,5 +1,5 @@
 """``python -m assets_core.cli`` runs the ``lumbung`` command."""
 
-from assets_core.cli import main
+from assets_core.cli import entry
 
-main()
+entry()

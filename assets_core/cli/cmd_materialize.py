@@ -7,6 +7,7 @@ definition or selection error, 130 interrupted (finished steps stay recorded).
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -178,6 +179,11 @@ def _materialize(
         from assets_core.cli import keep_teardown
 
         keep_teardown()
+    # The collector was off while loading and planning (common.load_definitions): what
+    # exists now lives to the end, so freeze it out of the passes and let asset code's
+    # garbage be collected as usual.
+    gc.freeze()
+    gc.enable()
     try:
         with tracker:
             result = defs.materialize(

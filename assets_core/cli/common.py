@@ -7,6 +7,7 @@ traceback.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -95,9 +96,15 @@ def guard(ctx: typer.Context) -> Iterator[None]:
 
 
 def load_definitions(ctx: typer.Context) -> Definitions:
-    """The project named by ``--project`` (or found upward from the current folder)."""
+    """The project named by ``--project`` (or found upward from the current folder).
+
+    The garbage collector is switched off from here on: nearly everything a command makes
+    (the project, its state, its plan) lives until the command ends, so the collector's
+    passes over it would find nothing to free. ``materialize`` switches it back on, with
+    these objects frozen out of its passes, before any asset code runs."""
     from assets_core.definitions import load_project
 
+    gc.disable()
     return load_project(state_of(ctx).project)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from assets_core.decorator import _parameters, asset
+from assets_core.decorator import _build_asset, _parameters, _plain_asset, asset
 
 
 def _by_inspect(fn: Callable[..., Any]) -> list[tuple[str, Any, Any]]:
@@ -91,3 +91,73 @@ def test_asset_from_a_wrapped_function_sees_the_wrapped_parameters() -> None:
     plain_built = asset(orders)
     assert plain_built.spec.description == "Orders.\n\nIndented detail."
     assert [str(k) for k in plain_built.spec.ins.values()] == ["customers"]
+
+
+def documented(orders: int, context: Any, customers) -> int:  # type: ignore[no-untyped-def]
+    """Revenue.
+
+    Summed per day."""
+    return orders
+
+
+def context_only(context):  # type: ignore[no-untyped-def]
+    """One line."""
+
+
+def kw_context(*, raw: int, context: Any) -> None:
+    pass
+
+
+def _underscore(_a, b_2: pd.DataFrame) -> None:  # type: ignore[name-defined,no-untyped-def]  # noqa: F821
+    pass
+
+
+def non_ascii(ünï) -> None:  # type: ignore[no-untyped-def]
+    pass
+
+
+def generator(a):  # type: ignore[no-untyped-def]
+    yield a
+
+
+async def coroutine(a):  # type: ignore[no-untyped-def]
+    return a
+
+
+def with_attribute(a):  # type: ignore[no-untyped-def]
+    return a
+
+
+with_attribute.extra = 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        plain,
+        every_kind,
+        keyword_only,
+        documented,
+        context_only,
+        kw_context,
+        _underscore,
+        non_ascii,
+        generator,
+        coroutine,
+        with_attribute,
+        functools.partial(plain, 1),
+        lambda x, y: x,
+    ],
+)
+def test_bare_asset_fast_path_builds_what_the_general_path_builds(fn: Any) -> None:
+    """Bare ``@asset`` on a plain function skips the option checks; the asset (and every
+    problem, for functions the fast path declines) is the same as the general path's."""
+    assert _build_asset(fn, {}) == _build_asset(fn, {}, fast=False)
+    plain_fn = type(fn).__name__ == "function" and not fn.__dict__
+    took_fast = _plain_asset(fn) is not None
+    assert took_fast == (
+        plain_fn
+        and fn.__name__.isidentifier()
+        and fn.__name__ != "<lambda>"
+        and fn not in (every_kind, non_ascii, generator, coroutine)
+    )

@@ -45,12 +45,13 @@ def _resolve_ins(
     out: list[AnyAsset] = []
     unresolved: dict[AssetKey, dict[str, AssetKey]] = {}
     for a in assets:
-        if not isinstance(a, Asset) or not a.implicit_ins or not a.key.prefix:
+        if not isinstance(a, Asset) or not a.implicit_ins or len(a.spec.key) == 1:
             out.append(a)
             if isinstance(a, Asset):
+                ins = a.spec.ins
                 for p in a.implicit_ins:
-                    if a.spec.ins[p] not in known:
-                        unresolved.setdefault(a.key, {})[p] = a.spec.ins[p]
+                    if ins[p] not in known:
+                        unresolved.setdefault(a.key, {})[p] = ins[p]
             continue
         ins = dict(a.spec.ins)
         for p in a.implicit_ins:
@@ -138,6 +139,7 @@ class Definitions:
             unresolved,
             self._known_io_names(resolved),
             self.default_io_manager,
+            by_key,
         )
 
     # ---- construction helpers -------------------------------------------------------------

@@ -28,12 +28,15 @@ class AssetGraph:
         children: dict[AssetKey, list[AssetKey]] = {k: [] for k in upstream}
         parents: dict[AssetKey, tuple[AssetKey, ...]] = {}
         for k, ups in upstream.items():
-            ps = tuple(sorted({u for u in ups if u in children}))
+            known = [u for u in ups if u in children]
+            ps = tuple(sorted(set(known))) if len(known) > 1 else tuple(known)
             parents[k] = ps
             for p in ps:
                 children[p].append(k)
         self._parents = parents
-        self._children = {k: tuple(sorted(v)) for k, v in children.items()}
+        self._children = {
+            k: tuple(sorted(v)) if len(v) > 1 else tuple(v) for k, v in children.items()
+        }
 
     @cached_property
     def keys(self) -> frozenset[AssetKey]:

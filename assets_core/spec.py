@@ -43,7 +43,8 @@ class AssetSpec:
     def upstream(self) -> tuple[AssetKey, ...]:
         """Every upstream key, loaded ones first, each once, in declaration order."""
         seen: dict[AssetKey, None] = dict.fromkeys(self.ins.values())
-        seen.update(dict.fromkeys(self.deps))
+        if self.deps:
+            seen.update(dict.fromkeys(self.deps))
         return tuple(seen)
 
 

@@ -30,7 +30,13 @@ def check_decoration(assets: Sequence[AnyAsset]) -> list[Problem]:
     return [p for a in assets for p in a.problems]
 
 
-def check_unique_keys(assets: Sequence[AnyAsset]) -> list[Problem]:
+def check_unique_keys(
+    assets: Sequence[AnyAsset], by_key: Mapping[AssetKey, AnyAsset] | None = None
+) -> list[Problem]:
+    """Two assets with one key. ``by_key`` (each key's first asset), when the caller has
+    it, answers the common case, no duplicates, without another pass."""
+    if by_key is not None and len(by_key) == len(assets):
+        return []
     first: dict[AssetKey, AnyAsset] = {}
     problems = []
     for a in assets:
@@ -56,17 +62,23 @@ def _suggest(missing: AssetKey, known: Collection[AssetKey]) -> str:
 
 
 def check_dependencies(
-    assets: Sequence[AnyAsset], unresolved: Mapping[AssetKey, Mapping[str, AssetKey]]
+    assets: Sequence[AnyAsset],
+    unresolved: Mapping[AssetKey, Mapping[str, AssetKey]],
+    by_key: Mapping[AssetKey, AnyAsset] | None = None,
 ) -> list[Problem]:
     """Every loaded parameter and every ``deps`` entry must name a defined asset; a parameter
     cannot load a source that has no path (``observe=`` sources are for ``deps``)."""
-    by_key = {a.key: a for a in assets}
+    if by_key is None:
+        by_key = {a.key: a for a in assets}
     problems = []
+    get = by_key.get
     for a in assets:
-        if not isinstance(a, Asset):
+        if type(a) is not Asset and not isinstance(a, Asset):
             continue
         for param, up in a.spec.ins.items():
-            target = by_key.get(up)
+            target = get(up)
+            if type(target) is Asset:
+                continue  # the common case: an asset (sources are checked below)
             if target is None:
                 looked = unresolved.get(a.key, {}).get(param)
                 where = f"'{up}'" if looked is None else f"'{up.name}'"
@@ -139,12 +151,14 @@ def validate(
     unresolved: Mapping[AssetKey, Mapping[str, AssetKey]],
     io_managers: Collection[str],
     default_io_manager: str,
+    by_key: Mapping[AssetKey, AnyAsset] | None = None,
 ) -> None:
-    """Run every check; raise one ``DefinitionError`` listing all problems, if any."""
+    """Run every check; raise one ``DefinitionError`` listing all problems, if any.
+    ``by_key`` maps each key to its first asset, when the caller has built it already."""
     problems = [
         *check_decoration(assets),
-        *check_unique_keys(assets),
-        *check_dependencies(assets, unresolved),
+        *check_unique_keys(assets, by_key),
+        *check_dependencies(assets, unresolved, by_key),
         *check_io_managers(assets, io_managers, default_io_manager),
     ]
     if not any(p.message.startswith("duplicate key") for p in problems):

@@ -166,10 +166,10 @@ def load_source(
     if target == "duckdb":
         con = con_provider()
         if fmt == "csv":
-            return con.read_csv(files)  # type: ignore[arg-type]  # a list works
+            return con.read_csv(files)  # type: ignore[arg-type, unused-ignore]  # a list works
         if fmt == "parquet":
             return con.read_parquet(files)
-        return con.read_json(files, format="newline_delimited")  # type: ignore[arg-type]
+        return con.read_json(files, format="newline_delimited")  # type: ignore[arg-type, unused-ignore]
     table = _read_arrow(src, files, fmt)
     return convert(table, annotation)
 

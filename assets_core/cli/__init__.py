@@ -10,6 +10,7 @@ callers that run the command inside their own process (tests).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -39,7 +40,14 @@ def leave(code: object) -> None:
     that imported pandas and a project of 10,000 assets takes longer than planning them
     (freeing every object, one last collection), so when nothing needs it the process runs
     its exit hooks, flushes its output and ends with ``os._exit``. The ordinary exit stays
-    for when asset code ran here, or a thread other than daemons is still alive."""
+    for when asset code ran here, or a thread other than daemons is still alive.
+
+    The command has finished and said so: a Ctrl-C from here on is ignored, so it cannot turn
+    a finished run into a death by SIGINT with its exit hooks half run."""
+    import signal
+
+    with contextlib.suppress(ValueError):  # not the main thread: nothing to change
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     others = [t for t in threading.enumerate() if t is not threading.main_thread()]
     if _keep_teardown or any(not t.daemon for t in others):
         raise SystemExit(code)
@@ -51,7 +59,6 @@ def leave(code: object) -> None:
         sys.stderr.write(f"{code}\n")
         status = 1
     import atexit
-    import contextlib
 
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):

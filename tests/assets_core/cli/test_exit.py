@@ -25,10 +25,14 @@ sys.stdout.write("buffered output\n")  # no flush: leave() must flush it
 mode = sys.argv[1]
 if mode == "keep":
     keep_teardown()
+if mode == "ctrl-c":  # pressed as the process ends: inside an exit hook
+    import os, signal
+    atexit.register(lambda: sys.stdout.write("after the press\n"))
+    atexit.register(lambda: os.kill(os.getpid(), signal.SIGINT))
 if mode == "thread":
     gate = threading.Event()
     threading.Thread(target=gate.wait, args=(0.5,)).start()
-leave({"int": 3, "none": None, "text": "error: bad", "keep": 4, "thread": 5}[mode])
+leave({"int": 3, "none": None, "text": "error: bad", "keep": 4, "thread": 5, "ctrl-c": 0}[mode])
 """
 
 
@@ -60,3 +64,10 @@ def test_the_console_script_and_python_m_exit_with_the_commands_status() -> None
         assert ok.returncode == 0 and ok.stdout.startswith("lumbung ")
         bad = subprocess.run([*argv, "nope"], capture_output=True, text=True, timeout=60)
         assert bad.returncode == 2 and bad.stderr.startswith("error: ")
+
+
+def test_a_ctrl_c_while_the_process_ends_changes_nothing() -> None:
+    proc = end("ctrl-c")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "buffered output\nafter the press\nexit hook ran\n"
+    assert proc.stderr == ""

@@ -22,6 +22,8 @@ DataFrame, or a DuckDB relation that scans the file in place on the consumer's c
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import queue
 import secrets
@@ -43,6 +45,7 @@ __all__ = ["METADATA_KEY", "ParquetIOManager", "from_storage"]
 
 METADATA_KEY = "lumbung.data_version"
 """The Parquet key-value metadata entry holding the file's data version."""
+_METADATA_BYTES = METADATA_KEY.encode()
 
 SUFFIX = ".parquet"
 PART_FILE = "part.parquet"
@@ -169,7 +172,13 @@ class ParquetIOManager:
         self._root_real: str | None = None
         self._files: dict[tuple[AssetKey, str | None], str] = {}
         self._safe_folders: set[str] = set()
-        self._swept: set[Path] = set()  # folders cleared of dead writers' temporary files
+        # folders this manager created (or found) and cleared of dead writers' temporary
+        # files: a save into one needs no mkdir; ``delete`` forgets the folders it prunes
+        self._ready: set[str] = set()
+        # temporary names: pid, a random tag per manager, and a counter (next() on a count
+        # is atomic, so threads never share a name)
+        self._tmp_tag = f"{_TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}"
+        self._tmp_count = itertools.count()
 
     def __repr__(self) -> str:
         return f"ParquetIOManager({str(self.root)!r})"
@@ -224,29 +233,49 @@ class ParquetIOManager:
         kind = kind_of(value)
         if kind is None:
             raise IOManagerError(unstorable_message(str(ctx.key), self.name, value))
-        path = self.path(ctx.key, ctx.partition)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.parent not in self._swept:  # once per folder: a killed run's leftovers
-            self._swept.add(path.parent)
-            _remove_orphans(path.parent, f".*{_TMP_MARK}*")
-        tmp = path.with_name(f".{path.name}{_TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}")
+        # Plain strings and os functions: this runs once per asset, and pathlib's objects
+        # cost more than the rest of a small asset's bookkeeping.
+        file = self._checked_file(ctx.key, ctx.partition)
+        folder, name = os.path.split(file)
+        if folder not in self._ready:
+            self._prepare(folder)
+        tmp = os.path.join(folder, f".{name}{self._tmp_tag}-{next(self._tmp_count)}")  # noqa: PTH118
         try:
-            version, rows, schema = self._write(ctx, tmp, kind, value)
+            version, rows, schema = self._write(ctx, tmp, folder, kind, value)
             if self.fsync:
-                _fsync_file(tmp)
-            size = tmp.stat().st_size
-            tmp.replace(path)  # os.replace: atomic on the same filesystem
+                _fsync_file(Path(tmp))
+            size = os.stat(tmp).st_size  # noqa: PTH116
+            os.replace(tmp, file)  # noqa: PTH105  # atomic on the same filesystem
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)  # noqa: PTH108
             raise
         if self.fsync:
-            _fsync_dir(path.parent)
+            _fsync_dir(Path(folder))
         return StoredOutput(
-            location=str(path), data_version=version, rows=rows, bytes=size, schema=schema
+            location=file, data_version=version, rows=rows, bytes=size, schema=schema
         )
 
+    def _prepare(self, folder: str) -> None:
+        """Create ``folder`` (and its parents) and remove what killed writers left in it."""
+        os.makedirs(folder, exist_ok=True)  # noqa: PTH103
+        _remove_orphans(Path(folder), f".*{_TMP_MARK}*")
+        self._ready.add(folder)
+
+    def _open(self, tmp: str, folder: str) -> pa.NativeFile:
+        """A new file to write ``tmp`` into; its folder is made again if it went away since
+        (removed by hand, or by another manager's ``delete``)."""
+        import pyarrow as pa
+
+        try:
+            return pa.OSFile(tmp, "wb")
+        except FileNotFoundError:
+            self._ready.discard(folder)
+            self._prepare(folder)
+            return pa.OSFile(tmp, "wb")
+
     def _write(
-        self, ctx: OutputContext, tmp: Path, kind: str, value: object
+        self, ctx: OutputContext, tmp: str, folder: str, kind: str, value: object
     ) -> tuple[str, int, tuple[tuple[str, str], ...]]:
         import pyarrow.parquet as pq
 
@@ -262,46 +291,64 @@ class ParquetIOManager:
         target = _storage_schema(schema)
         try:
             hasher = TableHasher(target)
-            writer = pq.ParquetWriter(str(tmp), target)
-        except Exception as exc:  # a type that has no data version or no Parquet mapping
-            message = _unstorable_column(ctx.key, target)
-            raise IOManagerError(
-                message or f"{ctx.key}: cannot store this value in Parquet: {exc}"
-            ) from exc
-        hashing = _Hashing(hasher, threaded=big)
-        try:
+        except Exception as exc:  # a type that has no data version
+            raise IOManagerError(_cannot_store(ctx.key, target, exc)) from exc
+        with self._open(tmp, folder) as sink:
             try:
-                for chunk in _conform(chunks, schema, target):
-                    hashing.feed(chunk)
-                    writer.write(chunk)
-                version = hashing.finish()
-                writer.add_key_value_metadata({METADATA_KEY: version})
+                writer = pq.ParquetWriter(sink, target)
+            except Exception as exc:  # a type with no Parquet mapping
+                raise IOManagerError(_cannot_store(ctx.key, target, exc)) from exc
+            hashing = _Hashing(hasher, threaded=big)
+            try:
+                try:
+                    for chunk in _conform(chunks, schema, target):
+                        hashing.feed(chunk)
+                        writer.write(chunk)
+                    version = hashing.finish()
+                    writer.add_key_value_metadata({METADATA_KEY: version})
+                finally:
+                    writer.close()
             finally:
-                writer.close()
-        finally:
-            hashing.stop()
+                hashing.stop()
         return version, hashing.hasher.rows, hashing.hasher.schema
 
     def load(self, ctx: InputContext) -> object:
         """The stored output as ``ctx.expected_type`` asks (a relation scans the file lazily)."""
         target = target_of(ctx.expected_type)
-        path = self.path(ctx.key, ctx.partition)
-        if not path.is_file():
-            raise IOManagerError(f"{ctx.key}: no stored output at {path}; materialize it first.")
-        _check_parquet(ctx.key, path)
-        if target == "duckdb":
-            return ctx.duckdb.read_parquet(str(path))
-        if target == "polars":
+        file = self._checked_file(ctx.key, ctx.partition)
+        if target in ("duckdb", "polars"):
+            # read later, or by another library: refuse a corrupt file with one line now
+            path = Path(file)
+            if not path.is_file():
+                raise IOManagerError(_not_stored(ctx.key, file))
+            _check_parquet(ctx.key, path)
+            if target == "duckdb":
+                return ctx.duckdb.read_parquet(file)
             import polars as pl
 
             return pl.read_parquet(path)
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        # ParquetFile reads one file directly: pq.read_table goes through the datasets API,
+        # three times the cost for a small file and no faster for a big one.
         try:
-            table = pq.read_table(path)
+            with pq.ParquetFile(file, pre_buffer=False) as fh:
+                table = fh.read()
+        except FileNotFoundError:
+            raise IOManagerError(_not_stored(ctx.key, file)) from None
         except (pa.ArrowException, OSError) as exc:
-            raise IOManagerError(_unreadable(ctx.key, path, type(exc).__name__)) from exc
+            if not os.path.isfile(file):  # noqa: PTH113  # a folder in the way, say
+                raise IOManagerError(_not_stored(ctx.key, file)) from exc
+            reason = "truncated or not Parquet"
+            if isinstance(exc, OSError) and not isinstance(exc, pa.ArrowException):
+                reason = exc.strerror or type(exc).__name__
+            raise IOManagerError(_unreadable(ctx.key, Path(file), reason)) from exc
+        meta = table.schema.metadata
+        if meta and _METADATA_BYTES in meta:  # ours, not the data's: read_table drops it too
+            table = table.replace_schema_metadata(
+                {k: v for k, v in meta.items() if k != _METADATA_BYTES}
+            )
         return table if target == "arrow" else table.to_pandas()
 
     def exists(self, ctx: OutputContext) -> bool:
@@ -356,6 +403,7 @@ class ParquetIOManager:
             except OSError:  # not empty (or already gone)
                 if folder.exists():
                     break
+            self._ready.discard(str(folder))
             folder = folder.parent
 
 
@@ -377,6 +425,14 @@ def _check_parquet(key: AssetKey, path: Path) -> None:
         raise IOManagerError(_unreadable(key, path, exc.strerror or type(exc).__name__)) from exc
     if size < 12 or head != _MAGIC or tail != _MAGIC:
         raise IOManagerError(_unreadable(key, path, "truncated or not Parquet"))
+
+
+def _not_stored(key: AssetKey, file: str) -> str:
+    return f"{key}: no stored output at {file}; materialize it first."
+
+
+def _cannot_store(key: AssetKey, schema: pa.Schema, exc: Exception) -> str:
+    return _unstorable_column(key, schema) or f"{key}: cannot store this value in Parquet: {exc}"
 
 
 def _unreadable(key: AssetKey, path: Path, reason: str) -> str:

@@ -134,6 +134,35 @@ def test_delete_prunes_empty_folders_up_to_the_root(tmp_path: Path) -> None:
     io.delete(out())  # nothing there: fine
 
 
+def test_a_save_after_its_folder_went_away_makes_it_again(tmp_path: Path) -> None:
+    """The manager remembers the folders it made; one removed since (by ``delete``, by hand,
+    or by another process's manager) is made again, never an error."""
+    import shutil
+
+    root = tmp_path / "root"
+    io = ParquetIOManager(root)
+    other = ParquetIOManager(root)
+    io.save(out(), pa.table({"v": [1]}))
+    other.delete(out())  # another manager prunes a/b and a
+    assert not (root / "a").exists()
+    io.save(out(), pa.table({"v": [2]}))
+    shutil.rmtree(root)  # by hand, root and all
+    io.save(out(), pa.table({"v": [3]}))
+    assert io.load(inp(pa.Table)).column("v").to_pylist() == [3]  # type: ignore[union-attr]
+    io.delete(out())
+    io.save(out(), pa.table({"v": [4]}))  # its own delete pruned the folders
+    assert files(root) == ["a/b/c.parquet"]
+
+
+def test_a_folder_where_the_file_should_be_is_not_an_output(tmp_path: Path) -> None:
+    io = ParquetIOManager(tmp_path)
+    (tmp_path / "a" / "b" / "c.parquet").mkdir(parents=True)
+    with pytest.raises(IOManagerError) as err:
+        io.load(inp(pa.Table))
+    path = tmp_path / "a" / "b" / "c.parquet"
+    assert str(err.value) == f"a/b/c: no stored output at {path}; materialize it first."
+
+
 def test_missing_output_message(tmp_path: Path) -> None:
     io = ParquetIOManager(tmp_path)
     with pytest.raises(IOManagerError) as err:

@@ -501,9 +501,15 @@ class Definitions:
 def load_project(path: str | Path | None = None) -> Definitions:
     """Find the project at ``path`` (a folder, a ``.py`` file or a module name; default: search
     upward from the current folder), import its modules and build its ``Definitions``."""
-    from assets_core.project import find_project, import_assets
+    from assets_core.project import find_project
 
-    config = find_project(path)
+    return load_config(find_project(path))
+
+
+def load_config(config: ProjectConfig) -> Definitions:
+    """Import the project ``config`` describes and build its ``Definitions``."""
+    from assets_core.project import import_assets
+
     # Importing a project allocates a few objects per asset, all of which live on: with the
     # collector on, its full passes over the growing heap cost a third of loading 100,000
     # assets. Whatever cyclic garbage the modules leave is collected once it is back on.

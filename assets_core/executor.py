@@ -209,52 +209,14 @@ def _attempt(
         holder.close()
 
 
-# ---- processes executor: each worker loads the project once --------------------------------
-
-_WORKER_DEFS: Definitions | None = None
-
-
-def _worker_init(project_path: str | None) -> None:
-    global _WORKER_DEFS
-    # Ctrl-C reaches every process of the terminal's group: the parent alone handles it.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    if project_path is not None:
-        from assets_core.definitions import load_project
-
-        _WORKER_DEFS = load_project(project_path)
-
-
-def _worker_run(key: AssetKey, run_id: str) -> _Outcome:
-    assert _WORKER_DEFS is not None, "worker has no project loaded"
-    return run_step(_WORKER_DEFS, key, run_id)
-
-
 def _make_pool(defs: Definitions, executor: str, workers: int) -> cf.Executor | None:
-    global _WORKER_DEFS
     if executor == "in-process":
         return None
     if executor == "threads":
         return cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lumbung")
-    import multiprocessing as mp
+    from assets_core.workers import make_pool
 
-    if defs.config is not None:
-        ctx = mp.get_context("spawn")
-        return cf.ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=ctx,
-            initializer=_worker_init,
-            initargs=(str(defs.config.config_file or defs.config.root),),
-        )
-    # Definitions built in code cannot be re-imported by name: fork inherits them.
-    _WORKER_DEFS = defs
-    return cf.ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=mp.get_context("fork"),
-        initializer=_worker_init,
-        initargs=(None,),
-    )
+    return make_pool(defs, workers)
 
 
 # ---- the scheduler ---------------------------------------------------------------------
@@ -524,14 +486,16 @@ def _schedule(
 
 def _submit_blocking_sigint(pool: cf.Executor, key: AssetKey, run_id: str) -> cf.Future[_Outcome]:
     """``pool.submit`` with SIGINT blocked meanwhile, so a worker process it starts inherits
-    the block until ``_worker_init`` ignores SIGINT: a Ctrl-C to the terminal's process group
+    the block until ``workers._init`` ignores SIGINT: a Ctrl-C to the terminal's process group
     then never reaches a worker (nor prints its traceback). Here the signal waits, then
     arrives."""
+    from assets_core.workers import run
+
     if not hasattr(signal, "pthread_sigmask"):
-        return pool.submit(_worker_run, key, run_id)
+        return pool.submit(run, key, run_id)
     old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
-        return pool.submit(_worker_run, key, run_id)
+        return pool.submit(run, key, run_id)
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 

@@ -100,6 +100,8 @@ def materialize(
         wait = _wait_option(no_wait, lock_timeout)
         defs = None
         try:
+            if executor == "processes" and not dry_run:
+                _start_workers_server(ctx)
             defs = load_definitions(ctx)
             code = _materialize(
                 defs,
@@ -119,6 +121,15 @@ def materialize(
             if defs is not None:
                 defs.close()
     raise typer.Exit(code)
+
+
+def _start_workers_server(ctx: typer.Context) -> None:
+    """Let the processes executor's fork server load the project while this process loads
+    it too (``assets_core.workers``): a run's workers then start with it already imported."""
+    from assets_core.project import find_project
+    from assets_core.workers import start_server
+
+    start_server(find_project(state_of(ctx).project))
 
 
 def _wait_option(no_wait: bool, lock_timeout: float | None) -> bool | float:

@@ -6,14 +6,15 @@ the data is chunked in memory (chunks, record batches, slices with offsets), and
 same across library upgrades. To get that, it never hashes raw Arrow buffers as they are, and
 never uses ``str(pa_type)``. Every byte hashed is defined below.
 
-Encoding, format version 1 (``FORMAT_VERSION``)
+Encoding, format version 2 (``FORMAT_VERSION``)
 ------------------------------------------------
-``H`` is SHA-1 (``hashlib.sha1``, always available; the fastest guaranteed algorithm on the
-machines measured, see ``bench/hashing.py``). It fingerprints content; there is no adversary
-here. Integers are little-endian. ``u32``/``u64`` are unsigned, and ``str(s)`` is
-``u32 len(utf8) ‖ utf8``.
+``H(x)`` is XXH3-128 of ``x`` with seed 0 and the default secret (``xxhash.xxh3_128``), as its
+16-byte canonical digest: the 128-bit value, big-endian (``xxh3_128(x).digest()``). The xxHash
+specification has frozen XXH3's output since xxHash 0.8.0, so the digests do not change with
+library upgrades. It fingerprints content; there is no adversary here. Integers are
+little-endian. ``u32``/``u64`` are unsigned, and ``str(s)`` is ``u32 len(utf8) ‖ utf8``.
 
-*Table digest* (the data version, 40 hex characters)::
+*Table digest* (the data version: its 32 lowercase hex characters)::
 
     H( b"lumbung-datahash" ‖ u32 FORMAT_VERSION ‖ u64 rows ‖ u32 columns
        ‖ for each column in order: str(name) ‖ node(column) )
@@ -23,10 +24,9 @@ here. Integers are little-endian. ``u32``/``u64`` are unsigned, and ``str(s)`` i
                     u64 byte_length ‖ stream_digest
               ‖ node(child) for each child, in order
 
-*Stream digest*: a stream is a sequence of bytes. A stream of at most ``BLOCK`` = 4 MiB is
-``H(bytes)``. A longer one is cut into 4 MiB blocks at fixed offsets (the last may be shorter),
-and its digest is ``H(H(block_0) ‖ H(block_1) ‖ …)``. The fixed blocks let big streams be hashed
-on several threads, and the result does not depend on how the rows were batched.
+*Stream digest*: a stream is a sequence of bytes, and its digest is ``H(bytes)`` over all of
+them (16 bytes; an empty stream's is ``H(b"")``). The hash is fed incrementally, batch by
+batch, which gives the same digest however the rows were batched.
 
 *Validity stream*: empty when the node has no nulls. Otherwise it holds one byte per row:
 1 for valid, 0 for null.
@@ -60,25 +60,30 @@ on several threads, and the result does not depend on how the rows were batched.
 Field nullability and schema metadata are not part of the hash. Nor are a list's child
 field name ("item" vs "element") and the physical variant (large or view). Any change to
 these rules must bump ``FORMAT_VERSION``.
+
+*Format 1* (Lumbung before format 2) used SHA-1 (20-byte digests, data versions of 40 hex
+characters) and cut streams longer than 4 MiB into fixed blocks hashed on a thread pool; the
+rest of the encoding was the same. A version of one format never equals one of the other, so
+versions recorded before an upgrade simply differ from new ones: the first time an upstream
+is written again after the upgrade, each asset reading it runs once even if the content is
+unchanged (at most one missed early cutoff per input), and nothing is ever wrongly fresh.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import struct
 import sys
-import threading
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import xxhash
+
 from assets_core.errors import IOManagerError
 
 if TYPE_CHECKING:
-    from concurrent.futures import ThreadPoolExecutor
-
     import numpy as np
     import pandas as pd
     import pyarrow as pa
@@ -95,10 +100,7 @@ __all__ = [
     "hash_pandas",
 ]
 
-FORMAT_VERSION = 1
-BLOCK = 1 << 22  # 4 MiB: stream block size (part of the format)
-_PARALLEL_MIN = 8 << 20  # hash on the thread pool only when a flush has this many bytes
-_SMALL = 1 << 16  # smaller pieces are hashed at once, on the calling thread
+FORMAT_VERSION = 2
 _BIG = sys.byteorder == "big"
 _HEADER = b"lumbung-datahash"
 _ESCAPE = 0xFFFFFFFF
@@ -107,16 +109,11 @@ _U64 = struct.Struct("<Q")
 _QQ = struct.Struct("<QQ")
 
 
-_new = hashlib.sha1
+_new = xxhash.xxh3_128  # H, incremental
+_digest = xxhash.xxh3_128_digest  # H(x) in one call
 
 
-_EMPTY_DIGEST = _new().digest()
-
-
-def _put_str(h: Any, s: str) -> None:
-    b = s.encode("utf-8")
-    h.update(struct.pack("<I", len(b)))
-    h.update(b)
+_EMPTY_DIGEST = _digest(b"")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,129 +126,31 @@ class DataVersion:
     nbytes: int | None
 
 
-# --------------------------------------------------------------------------- thread pool
-
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _get_pool() -> ThreadPoolExecutor | None:
-    global _pool
-    if _pool is None:
-        workers = min(8, os.cpu_count() or 1)
-        if workers < 2:
-            return None
-        with _pool_lock:
-            if _pool is None:
-                from concurrent.futures import ThreadPoolExecutor
-
-                _pool = ThreadPoolExecutor(workers, thread_name_prefix="lumbung-hash")
-    return _pool
-
-
 # --------------------------------------------------------------------------- streams
 
 
-class _Job:
-    """Pending updates of one block's hasher; the jobs of one flush are independent."""
-
-    __slots__ = ("blocks", "h", "pieces", "queued", "size", "slot")
-
-    def __init__(self, blocks: list[bytes]) -> None:
-        self.h = _new()
-        self.pieces: list[memoryview] = []
-        self.size = 0
-        self.slot = -1  # index in ``blocks`` once the block is complete
-        self.blocks = blocks
-        self.queued = False
-
-    def run(self) -> None:
-        h = self.h
-        for p in self.pieces:
-            h.update(p)
-        self.pieces.clear()
-        self.size = 0
-        self.queued = False
-        if self.slot >= 0:
-            self.blocks[self.slot] = h.digest()
-
-
 class _Stream:
-    """A byte stream hashed in fixed blocks (see the module docstring).
+    """A byte stream, hashed incrementally as it is fed (see the module docstring)."""
 
-    Small pieces are hashed at once; big ones are queued on the owning hasher's job list
-    and hashed on the thread pool when it flushes.
-    """
+    __slots__ = ("h", "length")
 
-    __slots__ = ("blocks", "jobs", "length", "open", "open_len")
-
-    def __init__(self, jobs: list[_Job]) -> None:
-        self.jobs = jobs  # the owning hasher's queue
-        self.blocks: list[bytes] = []
+    def __init__(self) -> None:
+        self.h: Any = None  # created at the first byte
         self.length = 0
-        self.open: _Job | None = None
-        self.open_len = 0
 
     def feed(self, buf: Any, n: int) -> None:
         """Append ``n`` bytes held by ``buf`` (any C-contiguous buffer)."""
-        if not n:
-            return
-        self.length += n
-        job = self.open
-        if job is None:
-            job = self.open = _Job(self.blocks)
-            self.open_len = 0
-        if n < _SMALL and n < BLOCK - self.open_len and not job.pieces:
-            job.h.update(buf)
-            self.open_len += n
-            return
-        mv = memoryview(buf).cast("B")
-        pos = 0
-        while pos < n:
-            if job is None:
-                job = self.open = _Job(self.blocks)
-                self.open_len = 0
-            take = min(BLOCK - self.open_len, n - pos)
-            job.pieces.append(mv[pos : pos + take])
-            job.size += take
-            if not job.queued:
-                job.queued = True
-                self.jobs.append(job)
-            pos += take
-            self.open_len += take
-            if self.open_len == BLOCK:
-                job.slot = len(self.blocks)
-                self.blocks.append(b"")
-                job = self.open = None
+        if n:
+            h = self.h
+            if h is None:
+                h = self.h = _new()
+            h.update(buf)
+            self.length += n
 
     def digest(self) -> bytes:
-        """The stream digest (queued jobs must have run)."""
-        blocks = self.blocks
-        if not blocks:
-            return bytes(self.open.h.digest()) if self.open is not None else _EMPTY_DIGEST
-        if self.open is None and len(blocks) == 1:
-            return blocks[0]
-        h = _new()
-        h.update(b"".join(blocks))
-        if self.open is not None:
-            h.update(self.open.h.digest())
-        return bytes(h.digest())
-
-
-def _run_jobs(jobs: list[_Job]) -> None:
-    if not jobs:
-        return
-    pool = None
-    if len(jobs) > 1 and sum(j.size for j in jobs) >= _PARALLEL_MIN:
-        pool = _get_pool()
-    if pool is None:
-        for j in jobs:
-            j.run()
-    else:
-        jobs.sort(key=lambda j: -j.size)  # biggest first balances the threads
-        for f in [pool.submit(j.run) for j in jobs]:
-            f.result()
-    jobs.clear()
+        """The stream digest of everything fed so far."""
+        h = self.h
+        return _EMPTY_DIGEST if h is None else bytes(h.digest())
 
 
 # --------------------------------------------------------------------------- numpy helpers
@@ -292,13 +191,12 @@ def _lengths(lens: np.ndarray) -> Any:
 
 def canonical_type(t: pa.DataType) -> str:
     """Lumbung's own, version-stable name of an Arrow type (see the module docstring)."""
-    return _make_node(t, []).name
+    return _make_node(t).name
 
 
 def canonical_schema(schema: pa.Schema) -> tuple[tuple[str, str], ...]:
     """``(column name, canonical type name)`` for every column, in order."""
-    jobs: list[_Job] = []
-    return tuple((f.name, _make_node(f.type, jobs).name) for f in schema)
+    return tuple((f.name, _make_node(f.type).name) for f in schema)
 
 
 # --------------------------------------------------------------------------- nodes
@@ -313,7 +211,6 @@ class _Node:
     __slots__ = (
         "children",
         "float_width",
-        "jobs",
         "kind",
         "name",
         "nulls",
@@ -324,10 +221,9 @@ class _Node:
         "width",
     )
 
-    def __init__(self, name: str, kind: int, jobs: list[_Job], width: int = 0) -> None:
+    def __init__(self, name: str, kind: int, width: int = 0) -> None:
         self.name = name
         self.kind = kind
-        self.jobs = jobs
         self.rows = 0
         self.nulls = 0
         self.validity: _Stream | None = None  # created at the first null
@@ -336,11 +232,11 @@ class _Node:
         self.float_width = 0
         self.swap = True
         if kind == _BINARY:
-            self.streams = [_Stream(jobs), _Stream(jobs)]
+            self.streams = [_Stream(), _Stream()]
         elif kind in (_NULL, _STRUCT):
             self.streams = []
         else:
-            self.streams = [_Stream(jobs)]
+            self.streams = [_Stream()]
 
     # -- feeding ------------------------------------------------------------------------
 
@@ -350,7 +246,7 @@ class _Node:
         if valid is not None:
             v = self.validity
             if v is None:
-                v = self.validity = _Stream(self.jobs)
+                v = self.validity = _Stream()
                 left = self.rows  # every earlier row was valid
                 ones = b"\x01" * min(left, 1 << 20)
                 while left:
@@ -484,10 +380,9 @@ def _prefix(name: str) -> bytes:
 
 
 def _flat_part(name: str, n: int, values: Any, nbytes: int, valid: Any, nulls: int) -> bytes:
-    """A one-stream node (fixed width or bool) serialized directly; streams of at most BLOCK
-    bytes only."""
-    v = _NO_NULLS if valid is None else _U64.pack(n) + _new(valid).digest()
-    return _prefix(name) + _QQ.pack(n, nulls) + v + _U64.pack(nbytes) + _new(values).digest()
+    """A one-stream node (fixed width or bool) serialized directly from its whole streams."""
+    v = _NO_NULLS if valid is None else _U64.pack(n) + _digest(valid)
+    return _prefix(name) + _QQ.pack(n, nulls) + v + _U64.pack(nbytes) + _digest(values)
 
 
 def _feed_lengths(stream: _Stream, lens: np.ndarray) -> None:
@@ -566,30 +461,30 @@ def _init_ids() -> None:
     _PLAIN_IDS = frozenset(_PLAIN_SPECS)
 
 
-def _make_node(t: Any, jobs: list[_Job]) -> _Node:
+def _make_node(t: Any) -> _Node:
     """Build the node tree for an Arrow type; its ``name`` is the canonical type name."""
     if not _PLAIN_IDS:
         _init_ids()
     spec = _PLAIN_SPECS.get(t.id)
     if spec is not None:
-        node = _Node(spec[0], spec[1], jobs, spec[2])
+        node = _Node(spec[0], spec[1], spec[2])
         node.float_width = spec[3]
         return node
     import pyarrow as pa
 
     types = pa.types
     if types.is_dictionary(t):
-        return _make_node(t.value_type, jobs)
+        return _make_node(t.value_type)
     if isinstance(t, pa.ExtensionType):
-        inner = _make_node(t.storage_type, jobs)
+        inner = _make_node(t.storage_type)
         inner.name = f"extension<{t.extension_name}>[{inner.name}]"
         return inner
     if types.is_run_end_encoded(t):
-        return _make_node(t.value_type, jobs)
+        return _make_node(t.value_type)
     if types.is_string_view(t):
-        return _Node("string", _BINARY, jobs)
+        return _Node("string", _BINARY)
     if types.is_binary_view(t):
-        return _Node("binary", _BINARY, jobs)
+        return _Node("binary", _BINARY)
     name, width, swap = "", 0, True
     if types.is_fixed_size_binary(t) and not types.is_decimal(t):
         name, width, swap = f"fixed_binary[{t.byte_width}]", t.byte_width, False
@@ -609,14 +504,14 @@ def _make_node(t: Any, jobs: list[_Job]) -> _Node:
     elif types.is_interval(t):
         name, width, swap = "interval[month_day_nano]", 16, False
     if width:
-        node = _Node(name, _FIXED, jobs, width)
+        node = _Node(name, _FIXED, width)
         node.swap = swap
         return node
     if types.is_map(t):
-        key, item = _make_node(t.key_type, jobs), _make_node(t.item_type, jobs)
-        entry = _Node(f'struct<"key":{key.name},"value":{item.name}>', _STRUCT, jobs)
+        key, item = _make_node(t.key_type), _make_node(t.item_type)
+        entry = _Node(f'struct<"key":{key.name},"value":{item.name}>', _STRUCT)
         entry.children = [key, item]
-        node = _Node(f"map<{key.name},{item.name}>", _LIST, jobs)
+        node = _Node(f"map<{key.name},{item.name}>", _LIST)
         node.children = [entry]
         return node
     if (
@@ -626,19 +521,19 @@ def _make_node(t: Any, jobs: list[_Job]) -> _Node:
         or types.is_list_view(t)
         or types.is_large_list_view(t)
     ):
-        child = _make_node(t.value_type, jobs)
+        child = _make_node(t.value_type)
         suffix = f"[{t.list_size}]" if types.is_fixed_size_list(t) else ""
-        node = _Node(f"list<{child.name}>{suffix}", _LIST, jobs)
+        node = _Node(f"list<{child.name}>{suffix}", _LIST)
         node.children = [child]
         return node
     if types.is_struct(t):
         import json
 
         fields = [t.field(i) for i in range(t.num_fields)]
-        children = [_make_node(fld.type, jobs) for fld in fields]
+        children = [_make_node(fld.type) for fld in fields]
         parts = [json.dumps(fld.name, ensure_ascii=False) for fld in fields]
         body = ",".join(f"{p}:{c.name}" for p, c in zip(parts, children, strict=True))
-        node = _Node(f"struct<{body}>", _STRUCT, jobs)
+        node = _Node(f"struct<{body}>", _STRUCT)
         node.children = children
         return node
     raise IOManagerError(
@@ -654,16 +549,16 @@ class TableHasher:
     """Streaming table hash: feed record batches or tables in any batching, then digest.
 
     Feeding the same rows in any batching gives the same ``hexdigest()``, equal to
-    ``hash_arrow`` of the whole table. Big streams are hashed on a shared thread pool.
+    ``hash_arrow`` of the whole table. Each stream is hashed as it is fed, on the calling
+    thread.
     """
 
-    __slots__ = ("_arrow_schema", "_jobs", "_names", "_nodes", "_rows", "_schema")
+    __slots__ = ("_arrow_schema", "_names", "_nodes", "_rows", "_schema")
 
     def __init__(self, schema: pa.Schema) -> None:
-        self._jobs: list[_Job] = []
         self._arrow_schema = schema
         self._names = [f.name for f in schema]
-        self._nodes = [_make_node(f.type, self._jobs) for f in schema]
+        self._nodes = [_make_node(f.type) for f in schema]
         self._schema = tuple(
             (n, node.name) for n, node in zip(self._names, self._nodes, strict=True)
         )
@@ -698,11 +593,9 @@ class TableHasher:
             else:
                 node.feed(col)
         self._rows += data.num_rows
-        _run_jobs(self._jobs)
 
     def hexdigest(self) -> str:
         """The data version of everything fed so far (may be called more than once)."""
-        _run_jobs(self._jobs)
         return _table_digest(self._rows, self._names, list(self._nodes))
 
 
@@ -716,7 +609,7 @@ def _table_digest(rows: int, names: list[str], nodes: list[_Node | bytes]) -> st
             out.append(node)
         else:
             node.serialize(out)  # type: ignore[union-attr]
-    return str(_new(b"".join(out)).hexdigest())
+    return str(xxhash.xxh3_128_hexdigest(b"".join(out)))
 
 
 def hash_arrow(table: pa.Table) -> str:
@@ -762,8 +655,6 @@ def _pandas_fast(df: Any) -> tuple[str, tuple[tuple[str, str], ...], int] | None
     if len(set(names)) != ncols:
         return None
     n = len(index)
-    small = n <= _SMALL // 16  # every numeric stream fits one block: serialize directly
-    jobs: list[_Job] = []
     nodes: list[_Node | bytes | None] = [None] * ncols
     nbytes = 0
     schema: list[str] = [""] * ncols
@@ -799,34 +690,28 @@ def _pandas_fast(df: Any) -> tuple[str, tuple[tuple[str, str], ...], int] | None
                 if _BIG:
                     col = col.byteswap()
                 schema[loc] = name
-                if small:
-                    nodes[loc] = _flat_part(name, n, col, col.nbytes, valid, nulls)
-                    continue
-                node = _Node(name, _BOOL if k == "b" else _FIXED, jobs, dt.itemsize)
-                node.account(n, valid, nulls)
-                node.streams[0].feed(col, col.nbytes)
-                nodes[loc] = node
+                nodes[loc] = _flat_part(name, n, col, col.nbytes, valid, nulls)
         elif type(vals).__name__ == "DatetimeArray" and vals.tz is None:
             arr2 = vals._ndarray
             unit = np.datetime_data(arr2.dtype)[0]
             if arr2.ndim != 2 or unit not in ("s", "ms", "us", "ns") or not arr2.dtype.isnative:
                 return None
             nbytes += arr2.nbytes
+            name = f"timestamp[{unit}]"
             for j, loc in enumerate(locs):
                 col = np.ascontiguousarray(arr2[j]).view(np.int64)
-                node = _Node(f"timestamp[{unit}]", _FIXED, jobs, 8)
                 mask = col == _NAT
+                valid = None
+                nulls = 0
                 if mask.any():
                     col = col.copy()
                     col[mask] = 0
-                    node.account(n, (~mask).view(np.uint8), int(mask.sum()))
-                else:
-                    node.rows = n
+                    valid = (~mask).view(np.uint8)
+                    nulls = int(mask.sum())
                 if _BIG:
                     col = col.byteswap()
-                node.streams[0].feed(col, col.nbytes)
-                nodes[loc] = node
-                schema[loc] = node.name
+                nodes[loc] = _flat_part(name, n, col, col.nbytes, valid, nulls)
+                schema[loc] = name
         elif hasattr(vals, "_pa_array") and type(vals).__module__.startswith("pandas."):
             # ArrowStringArray (pandas' default str dtype) and ArrowExtensionArray: Arrow
             # data already, exactly what pa.Table.from_pandas takes over.
@@ -839,7 +724,7 @@ def _pandas_fast(df: Any) -> tuple[str, tuple[tuple[str, str], ...], int] | None
                     nodes[loc], schema[loc], size = part
                     nbytes += size
                     continue
-            node = _make_node(chunked.type, jobs)
+            node = _make_node(chunked.type)
             for chunk in chunks:
                 node.feed(chunk)
                 nbytes += chunk.get_total_buffer_size()
@@ -850,7 +735,6 @@ def _pandas_fast(df: Any) -> tuple[str, tuple[tuple[str, str], ...], int] | None
     done = [node for node in nodes if node is not None]
     if len(done) != ncols:
         return None
-    _run_jobs(jobs)
     out_schema = tuple(zip(names, schema, strict=True))
     return _table_digest(n, names, done), out_schema, nbytes
 
@@ -876,9 +760,9 @@ def _small_binary_part(arr: Any, n: int) -> tuple[bytes, str, int] | None:
         + _QQ.pack(n, 0)
         + _NO_NULLS
         + _U64.pack(4 * n)
-        + _new(struct.pack(f"<{n}I", *lens)).digest()
+        + _digest(struct.pack(f"<{n}I", *lens))
         + _U64.pack(end - start)
-        + _new(data).digest()
+        + _digest(data)
     )
     return part, spec[0], (n + 1) * (8 if large else 4) + end - start
 

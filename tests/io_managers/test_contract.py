@@ -291,7 +291,7 @@ def test_stored_output_describes_what_load_returns(
     stored = io.save(out(), value)
     back = io.load(consumer.ctx(pa.Table))
     assert isinstance(back, pa.Table)
-    assert re.fullmatch(r"[0-9a-f]{40}", stored.data_version)
+    assert re.fullmatch(r"[0-9a-f]{32}", stored.data_version)
     assert stored.data_version == hash_arrow(back)
     assert stored.rows == back.num_rows == expected.num_rows
     assert stored.schema == canonical_schema(back.schema)

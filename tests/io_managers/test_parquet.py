@@ -420,7 +420,7 @@ def _kill_trials(tmp_path: Path, trials: int, rows: int, seed: int) -> int:
         # Leftovers are hidden temp siblings, never mistaken for the output.
         names = set(os.listdir(path.parent)) - {"table.parquet"}
         assert all(n.startswith(".table.parquet.tmp-") for n in names), names
-        mid_write = len(names)  # each killed writer leaves at most one orphan of its own
+        mid_write += len(names)  # each killed writer leaves at most one orphan of its own
         ctx = OutputContext(key, AssetSpec(key=key))
         assert io.exists(ctx)
         back = io.load(InputContext(key, AssetSpec(key=key), expected_type=pa.Table))

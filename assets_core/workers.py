@@ -17,6 +17,7 @@ Workers ignore Ctrl-C: the parent handles it for the whole run (``assets_core.in
 from __future__ import annotations
 
 import concurrent.futures as cf
+import gc
 import os
 import signal
 from typing import TYPE_CHECKING
@@ -29,9 +30,10 @@ if TYPE_CHECKING:
     from assets_core.keys import AssetKey
     from assets_core.project import ProjectConfig
 
-#: The project a new fork server loads (its ``ProjectConfig`` as JSON); set only while the
-#: parent starts the server, so nothing else inherits it.
+#: The project a new fork server loads (its ``ProjectConfig`` as JSON, or ``-`` for none); set
+#: only while the parent starts the server, so nothing else inherits it.
 PROJECT_ENV = "LUMBUNG_FORKSERVER_PROJECT"
+_NO_PROJECT = "-"
 #: Libraries every server imports, so workers never pay for them.
 PRELOAD = ("pandas", "pyarrow", "pyarrow.parquet", "assets_core.definitions")
 
@@ -49,8 +51,7 @@ def start_server(config: ProjectConfig | None = None) -> None:
     from multiprocessing import forkserver
 
     mp.set_forkserver_preload([*PRELOAD, __name__])
-    if config is not None:
-        os.environ[PROJECT_ENV] = config.model_dump_json()
+    os.environ[PROJECT_ENV] = _NO_PROJECT if config is None else config.model_dump_json()
     try:
         forkserver.ensure_running()
     finally:
@@ -81,14 +82,16 @@ def _init(config: ProjectConfig | None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    if config is None:
-        return
-    if _PRELOADED is not None and _PRELOADED[0] == config.model_dump_json():
-        _DEFS = _PRELOADED[1]
-        return
-    from assets_core.definitions import load_config
+    if config is not None:
+        if _PRELOADED is not None and _PRELOADED[0] == config.model_dump_json():
+            _DEFS = _PRELOADED[1]
+        else:
+            from assets_core.definitions import load_config
 
-    _DEFS = load_config(config)
+            _DEFS = load_config(config)
+    # What is loaded now lives as long as the worker: keep it out of the collector's passes,
+    # which asset code's allocations trigger often (as the parent does before a run).
+    gc.freeze()
 
 
 def run(key: AssetKey, run_id: str) -> _Outcome:
@@ -109,6 +112,8 @@ def _preload() -> None:
         return
     # The server's children take its signal handlers: they must ignore Ctrl-C from birth.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if text == _NO_PROJECT:
+        return
     try:
         from assets_core.definitions import load_config
         from assets_core.project import ProjectConfig
@@ -118,5 +123,5 @@ def _preload() -> None:
         _PRELOADED = None
 
 
-if os.environ.get(PROJECT_ENV):  # imported as the fork server's preload
+if PROJECT_ENV in os.environ:  # imported as the fork server's preload
     _preload()

@@ -186,7 +186,8 @@ def _materialize(
 
     console = None if as_json else _terminal_console()
     tracker = make_progress(len(plan.steps), enabled=not as_json, console=console)
-    if plan.steps:  # asset code will run here: let its objects' finalizers run at exit
+    if plan.steps and executor != "processes":  # asset code runs here: let its objects'
+        # finalizers run at exit (worker processes end on their own)
         from assets_core.cli import keep_teardown
 
         keep_teardown()

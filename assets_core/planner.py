@@ -172,6 +172,26 @@ def _code_changed(last: MaterializationRecord, cv: CodeVersion) -> Reason:
     return Reason("code_changed", message, old=last.code_version, new=cv.version, changed=changed)
 
 
+def _encode_now(
+    ups: tuple[AssetKey, ...], current: Mapping[AssetKey, str | None], texts: dict[AssetKey, str]
+) -> str:
+    """``encode_inputs`` of the upstreams' current versions, without building the mapping,
+    each key's text made once per plan (an upstream is an input of several assets)."""
+    parts = []
+    for u in ups:
+        text = texts.get(u)
+        if text is None:
+            text = texts[u] = "/".join(u)
+        v = current.get(u)
+        if v is None:
+            parts.append(f'"{text}":null')
+        elif v.isalnum() and v.isascii():
+            parts.append(f'"{text}":"{v}"')
+        else:  # not a plain digest: the encoder's way
+            return encode_inputs({u: current.get(u) for u in ups})
+    return "{" + ",".join(parts) + "}"
+
+
 def build_plan(
     *,
     graph: AssetGraph,
@@ -199,6 +219,7 @@ def build_plan(
     never_built: dict[AssetKey, list[AssetKey]] = {}
     warnings: list[str] = []
     waits: dict[AssetKey, Reason] = {}
+    texts: dict[AssetKey, str] = {}  # "a/b" of each upstream key, made once per plan
 
     for key in graph.toposorted(scope):
         a = assets[key]
@@ -232,7 +253,7 @@ def build_plan(
                 reasons.append(_code_changed(last, cv))
             inputs = last.inputs
             if type(inputs) is EncodedInputs:
-                same_inputs = inputs.text == encode_inputs({u: current.get(u) for u in ups})
+                same_inputs = inputs.text == _encode_now(ups, current, texts)
             if not same_inputs:
                 changed_deps = _deps_changed(inputs, ups)
                 if changed_deps is not None:

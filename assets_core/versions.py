@@ -522,6 +522,40 @@ class _Piece:
         self.edges: list[_Piece] | None = None  # resolved on first use
 
 
+class _StoredComponents(Mapping[str, str]):
+    """A cached version's components, read from the cache's pieces table on first use (a plan
+    of fresh assets compares versions only)."""
+
+    __slots__ = ("_data", "_pieces", "_table")
+
+    def __init__(self, table: list[Any], pieces: list[int]) -> None:
+        self._table = table
+        self._pieces = pieces
+        self._data: dict[str, str] | None = None
+
+    def _decoded(self) -> dict[str, str]:
+        data = self._data
+        if data is None:
+            table = self._table
+            data = self._data = {str(table[i][0]): str(table[i][1]) for i in self._pieces}
+        return data
+
+    def __getitem__(self, name: str) -> str:
+        return self._decoded()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._decoded())
+
+    def __len__(self) -> int:
+        return len(self._decoded())
+
+    def __repr__(self) -> str:
+        return repr(self._decoded())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (dict, (self._decoded(),))
+
+
 class CodeVersioner:
     """Computes code versions; keeps parsed files and hashed pieces for its lifetime.
 
@@ -630,10 +664,10 @@ class CodeVersioner:
                     seen = ok[i, id(ns)] = (ns, self._stored_path_unchanged(i))
                 if not seen[1]:
                     return None
-            table = self._stored_pieces
-            components = {table[i][0]: table[i][1] for i in pieces}
+            if pieces and not 0 <= min(pieces) <= max(pieces) < len(self._stored_pieces):
+                return None  # a damaged cache: compute it again
             # the cache file's entries are never changed after reading: share, do not copy
-            return CodeVersion(str(version), MappingProxyType(components))
+            return CodeVersion(str(version), _StoredComponents(self._stored_pieces, pieces))
         except (KeyError, IndexError, TypeError, ValueError, AttributeError):
             return None
 
@@ -729,7 +763,15 @@ class CodeVersioner:
             return
         self._stored = payload["files"]
         results, paths, pieces = (payload.get(k) for k in ("results", "paths", "pieces"))
-        if isinstance(results, dict) and isinstance(paths, list) and isinstance(pieces, list):
+        if (
+            isinstance(results, dict)
+            and isinstance(paths, list)
+            and isinstance(pieces, list)
+            and all(  # read lazily later (_StoredComponents), so checked whole now
+                type(p) is list and len(p) == 2 and type(p[0]) is str and type(p[1]) is str
+                for p in pieces
+            )
+        ):
             self._stored_results, self._stored_paths, self._stored_pieces = results, paths, pieces
 
     def _index_for(self, path: str, ns: object = None) -> _FileIndex | None:

@@ -388,6 +388,28 @@ def test_malformed_cache_entry_is_reparsed(layered: Project, tmp_path: Path) -> 
     assert CodeVersioner(cache).version_of(mod.orders, "parquet") == expected
 
 
+@pytest.mark.parametrize("damage", ["piece index out of range", "pieces table malformed"])
+def test_damaged_whole_results_are_computed_again(
+    layered: Project, tmp_path: Path, damage: str
+) -> None:
+    """Cached versions read their components lazily: a damaged table is caught on reading."""
+    cache = tmp_path / "code_versions.cache"
+    mod = layered.load()
+    v = CodeVersioner(cache)
+    expected = v.version_of(mod.orders, "parquet")
+    v.save_cache()
+    payload = json.loads(cache.read_text())
+    if damage == "piece index out of range":
+        for result in payload["results"].values():  # [version, pieces, paths]
+            result[1] = [*result[1], len(payload["pieces"])]
+    else:
+        payload["pieces"][0] = ["name only"]
+    cache.write_text(json.dumps(payload))
+    got = CodeVersioner(cache).version_of(mod.orders, "parquet")
+    assert got == expected
+    assert dict(got.components) == dict(expected.components)
+
+
 def test_lambdas_and_cached_helpers_are_followed(project: Project) -> None:
     source = """
         import functools

@@ -265,7 +265,7 @@ def options(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--shapes", default="chain,wide,diamond", help="shapes at fresh sizes")
     parser.add_argument("--big-shape", default="wide", help="the one shape at other sizes")
     parser.add_argument("--plan-n", type=int, help="in-process planning size (default 100000)")
-    parser.add_argument("--heavy", type=int, help="heavy assets for the speedup (default 32)")
+    parser.add_argument("--heavy", type=int, help="heavy assets for the speedup (default 64)")
     parser.add_argument("--heavy-rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, help="runs per median (default 5)")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per process")
@@ -294,7 +294,7 @@ def options(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.plan_n is None:
         args.plan_n = 20_000 if quick else 100_000
     if args.heavy is None:
-        args.heavy = 4 if quick else 32
+        args.heavy = 4 if quick else 64
     if args.repeat is None:
         args.repeat = 1 if quick else 5
     return args

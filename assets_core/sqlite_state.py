@@ -169,11 +169,29 @@ class SQLiteStateStore:
 
     # -- opening -----------------------------------------------------------------------------
 
+    def _patiently(self, sql: str) -> Any:
+        """Execute ``sql`` and fetch one row, retrying while the file is locked. SQLite's
+        busy timeout does not cover every lock: while another process creates the file or
+        switches it to WAL, these statements fail at once with "database is locked"."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        delay = 0.002
+        while True:
+            try:
+                return self._con.execute(sql).fetchone()
+            except sqlite3.OperationalError as exc:
+                text = str(exc)
+                if ("locked" not in text and "busy" not in text) or time.monotonic() > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
     def _open(self) -> None:
         con = self._con
         try:
-            found = con.execute("PRAGMA user_version").fetchone()[0]
+            found = self._patiently("PRAGMA user_version")[0]
         except sqlite3.OperationalError as exc:  # cannot open or read the file at all
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise StateError(_locked_message(self.path)) from exc
             raise StateError(
                 f"{self.path} cannot be opened ({exc}); check that its folder exists and that "
                 "this user may read and write it."
@@ -183,11 +201,11 @@ class SQLiteStateStore:
         self._check_version(found)
         with self._guard():
             con.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            con.execute("PRAGMA journal_mode = WAL")
+            self._patiently("PRAGMA journal_mode = WAL")
             con.execute("PRAGMA synchronous = NORMAL")
             con.execute("PRAGMA cache_size = -32768")  # up to 32 MiB, only as pages are read
             if found == 0:
-                con.execute("BEGIN IMMEDIATE")
+                self._patiently("BEGIN IMMEDIATE")
                 try:
                     # Another process may have created the schema while we waited.
                     found = con.execute("PRAGMA user_version").fetchone()[0]
@@ -232,11 +250,7 @@ class SQLiteStateStore:
             except sqlite3.OperationalError as exc:
                 text = str(exc)
                 if "locked" in text or "busy" in text:
-                    raise StateError(
-                        f"{self.path} stayed locked by another process for "
-                        f"{BUSY_TIMEOUT_S:.0f} s; wait for the other Lumbung run to finish, "
-                        "then retry."
-                    ) from exc
+                    raise StateError(_locked_message(self.path)) from exc
                 if any(word in text for word in _CANNOT_WRITE):
                     raise StateError(
                         f"{self.path} cannot be written ({text}); check that this user may "
@@ -526,6 +540,13 @@ class SQLiteStateStore:
 
 
 # -- encoding ----------------------------------------------------------------------------------
+
+
+def _locked_message(path: Path) -> str:
+    return (
+        f"{path} stayed locked by another process for {BUSY_TIMEOUT_S:.0f} s; wait for the "
+        "other Lumbung run to finish, then retry."
+    )
 
 
 def _corrupt_message(path: Path, reason: object) -> str:

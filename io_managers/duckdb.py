@@ -267,11 +267,14 @@ class DuckDBIOManager:
                 self._idle_since = time.monotonic()  # the reaper closes it when idle long
 
     def _close_if_idle(self, now: float) -> bool:
-        """Close the file if no operation has run for ``idle_close``; whether it is open."""
+        """Close the file if no operation has run for ``idle_close``, or at once when idle and
+        another process waits for it; whether it is open."""
         with self._lock:
             if self._db is None:
                 return False
-            if self._users == 0 and now - self._idle_since >= self.idle_close:
+            if self._users == 0 and (
+                now - self._idle_since >= self.idle_close or self._someone_waits()
+            ):
                 self._close_locked()
                 return False
             return True

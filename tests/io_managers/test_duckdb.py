@@ -365,6 +365,25 @@ def test_processes_take_turns(tmp_path: Path) -> None:
     holder.close()
 
 
+def test_an_idle_holder_lets_a_waiting_process_in(tmp_path: Path) -> None:
+    """A manager that keeps the file open while idle (here: for an hour) closes it as soon as
+    another process waits for it, with no operation of its own to end (the processes
+    executor's command holds the warehouse from planning while its workers write)."""
+    path = tmp_path / "w.duckdb"
+    holder = DuckDBIOManager(path, idle_close=3600)
+    holder.save(out("t"), pa.table({"a": [1, 2, 3]}))
+    script = tmp_path / "second.py"
+    script.write_text(SECOND_WRITER)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(  # its lock_timeout is 60 s: well under the holder's idle hour
+        [sys.executable, str(script), str(path)], capture_output=True, text=True, env=env
+    )
+    assert done.stdout.strip() == "saved", done.stderr
+    assert load_arrow(holder, "other/t").column("b").to_pylist() == [1, 2]
+    assert load_arrow(holder, "t").num_rows == 3
+    holder.close()
+
+
 def test_file_is_released_for_other_processes(tmp_path: Path) -> None:
     path = tmp_path / "w.duckdb"
     reader = (

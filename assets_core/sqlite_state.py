@@ -23,6 +23,7 @@ from typing import Any, cast
 
 from assets_core.errors import StateError
 from assets_core.keys import AssetKey
+from assets_core.lazymap import LazyMapping
 from assets_core.state import (
     AssetState,
     EncodedInputs,
@@ -179,8 +180,7 @@ class SQLiteStateStore:
             try:
                 return self._con.execute(sql).fetchone()
             except sqlite3.OperationalError as exc:
-                text = str(exc)
-                if ("locked" not in text and "busy" not in text) or time.monotonic() > deadline:
+                if not _is_busy(exc) or time.monotonic() > deadline:
                     raise
             time.sleep(delay)
             delay = min(delay * 2, 0.1)
@@ -190,7 +190,7 @@ class SQLiteStateStore:
         try:
             found = self._patiently("PRAGMA user_version")[0]
         except sqlite3.OperationalError as exc:  # cannot open or read the file at all
-            if "locked" in str(exc) or "busy" in str(exc):
+            if _is_busy(exc):
                 raise StateError(_locked_message(self.path)) from exc
             raise StateError(
                 f"{self.path} cannot be opened ({exc}); check that its folder exists and that "
@@ -249,7 +249,7 @@ class SQLiteStateStore:
                 yield self._con
             except sqlite3.OperationalError as exc:
                 text = str(exc)
-                if "locked" in text or "busy" in text:
+                if _is_busy(exc):
                     raise StateError(_locked_message(self.path)) from exc
                 if any(word in text for word in _CANNOT_WRITE):
                     raise StateError(
@@ -542,6 +542,12 @@ class SQLiteStateStore:
 # -- encoding ----------------------------------------------------------------------------------
 
 
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    """Whether SQLite refused because another connection holds a lock."""
+    text = str(exc)
+    return "locked" in text or "busy" in text
+
+
 def _locked_message(path: Path) -> str:
     return (
         f"{path} stayed locked by another process for {BUSY_TIMEOUT_S:.0f} s; wait for the "
@@ -626,32 +632,14 @@ def _stored_inputs(inputs: Mapping[AssetKey, str | None]) -> str:
     return encode_inputs(inputs)
 
 
-class _LazyComponents(Mapping[str, str]):
+class _LazyComponents(LazyMapping[str, str]):
     """A record's ``code_components``, parsed from its JSON text on first use."""
 
-    __slots__ = ("_data", "_text")
+    __slots__ = ("_text",)
 
     def __init__(self, text: str) -> None:
         self._text = text
-        self._data: dict[str, str] | None = None
+        self._data = None
 
-    def _decoded(self) -> dict[str, str]:
-        data = self._data
-        if data is None:
-            data = self._data = cast(dict[str, str], _loads(self._text))
-        return data
-
-    def __getitem__(self, key: str) -> str:
-        return self._decoded()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._decoded())
-
-    def __len__(self) -> int:
-        return len(self._decoded())
-
-    def __repr__(self) -> str:
-        return repr(self._decoded())
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (dict, (self._decoded(),))
+    def _load(self) -> dict[str, str]:
+        return cast(dict[str, str], _loads(self._text))

@@ -14,12 +14,13 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal, Protocol
 
 from assets_core.keys import AssetKey
+from assets_core.lazymap import LazyMapping
 
 Outcome = Literal["materialized", "up_to_date", "failed", "skipped"]
 RunStatus = Literal["running", "success", "failed", "interrupted"]
@@ -50,45 +51,27 @@ def encode_inputs(inputs: Mapping[AssetKey, str | None]) -> str:
     return "{" + ",".join(parts) + "}"
 
 
-class EncodedInputs(Mapping[AssetKey, "str | None"]):
+class EncodedInputs(LazyMapping[AssetKey, "str | None"]):
     """A record's ``inputs`` as read from a store: the stored text (``encode_inputs``),
     decoded into keys on first use. ``keys`` is a cache of parsed keys, shared by every
     record of one read."""
 
-    __slots__ = ("_data", "_keys", "text")
+    __slots__ = ("_keys", "text")
 
     def __init__(self, text: str, keys: dict[str, AssetKey]) -> None:
         self.text = text
         self._keys = keys
-        self._data: dict[AssetKey, str | None] | None = None
+        self._data = None
 
-    def _decoded(self) -> dict[AssetKey, str | None]:
-        data = self._data
-        if data is None:
-            keys = self._keys
-            data = {}
-            for name, version in _decode(self.text)[0].items():
-                key = keys.get(name)
-                if key is None:
-                    key = keys[name] = AssetKey.parse(name)
-                data[key] = version
-            self._data = data
+    def _load(self) -> dict[AssetKey, str | None]:
+        keys = self._keys
+        data = {}
+        for name, version in _decode(self.text)[0].items():
+            key = keys.get(name)
+            if key is None:
+                key = keys[name] = AssetKey.parse(name)
+            data[key] = version
         return data
-
-    def __getitem__(self, key: AssetKey) -> str | None:
-        return self._decoded()[key]
-
-    def __iter__(self) -> Iterator[AssetKey]:
-        return iter(self._decoded())
-
-    def __len__(self) -> int:
-        return len(self._decoded())
-
-    def __repr__(self) -> str:
-        return repr(self._decoded())
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (dict, (self._decoded(),))
 
 
 @dataclass(slots=True)

@@ -42,6 +42,7 @@ from pathlib import Path
 from types import CodeType, FunctionType, MappingProxyType, MethodType, ModuleType
 from typing import Any
 
+from assets_core.lazymap import LazyMapping
 from assets_core.spec import Asset
 
 __all__ = ["CACHE_FORMAT", "CodeVersion", "CodeVersioner"]
@@ -522,38 +523,20 @@ class _Piece:
         self.edges: list[_Piece] | None = None  # resolved on first use
 
 
-class _StoredComponents(Mapping[str, str]):
+class _StoredComponents(LazyMapping[str, str]):
     """A cached version's components, read from the cache's pieces table on first use (a plan
     of fresh assets compares versions only)."""
 
-    __slots__ = ("_data", "_pieces", "_table")
+    __slots__ = ("_pieces", "_table")
 
     def __init__(self, table: list[Any], pieces: list[int]) -> None:
         self._table = table
         self._pieces = pieces
-        self._data: dict[str, str] | None = None
+        self._data = None
 
-    def _decoded(self) -> dict[str, str]:
-        data = self._data
-        if data is None:
-            table = self._table
-            data = self._data = {str(table[i][0]): str(table[i][1]) for i in self._pieces}
-        return data
-
-    def __getitem__(self, name: str) -> str:
-        return self._decoded()[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._decoded())
-
-    def __len__(self) -> int:
-        return len(self._decoded())
-
-    def __repr__(self) -> str:
-        return repr(self._decoded())
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (dict, (self._decoded(),))
+    def _load(self) -> dict[str, str]:
+        table = self._table
+        return {str(table[i][0]): str(table[i][1]) for i in self._pieces}
 
 
 class CodeVersioner:

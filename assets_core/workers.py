@@ -23,8 +23,6 @@ import signal
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    import multiprocessing.context
-
     from assets_core.definitions import Definitions
     from assets_core.executor import _Outcome
     from assets_core.keys import AssetKey
@@ -41,13 +39,14 @@ _DEFS: Definitions | None = None  # this worker's project
 _PRELOADED: tuple[str, Definitions] | None = None  # (config as JSON, project): fork server only
 
 
-def start_server(config: ProjectConfig | None = None) -> None:
+def start_server(config: ProjectConfig | None = None) -> bool:
     """Start the fork server now (if this platform has one and none is running), loading
-    ``config``'s project in it for a run about to start, or only the libraries without one."""
+    ``config``'s project in it for a run about to start, or only the libraries without one.
+    Whether the platform has a fork server."""
     import multiprocessing as mp
 
     if "forkserver" not in mp.get_all_start_methods():
-        return
+        return False
     from multiprocessing import forkserver
 
     mp.set_forkserver_preload([*PRELOAD, __name__])
@@ -56,6 +55,7 @@ def start_server(config: ProjectConfig | None = None) -> None:
         forkserver.ensure_running()
     finally:
         os.environ.pop(PROJECT_ENV, None)
+    return True
 
 
 def make_pool(defs: Definitions, workers: int) -> cf.ProcessPoolExecutor:
@@ -66,12 +66,8 @@ def make_pool(defs: Definitions, workers: int) -> cf.ProcessPoolExecutor:
     if defs.config is None:  # built in code: cannot be imported by name, so inherit it
         _DEFS = defs
         return cf.ProcessPoolExecutor(workers, mp.get_context("fork"), _init, (None,))
-    ctx: multiprocessing.context.BaseContext
-    if "forkserver" in mp.get_all_start_methods():
-        start_server()  # the CLI started it already, with the project loaded
-        ctx = mp.get_context("forkserver")
-    else:
-        ctx = mp.get_context("spawn")
+    # the CLI started the server already, with the project loaded
+    ctx = mp.get_context("forkserver" if start_server() else "spawn")
     return cf.ProcessPoolExecutor(workers, ctx, _init, (defs.config,))
 
 

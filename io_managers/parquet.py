@@ -292,10 +292,8 @@ class ParquetIOManager:
         except (pa.ArrowException, OSError) as exc:
             if not os.path.isfile(file):  # noqa: PTH113  # a folder in the way, say
                 raise IOManagerError(_not_stored(ctx.key, file)) from exc
-            reason = "truncated or not Parquet"
-            if isinstance(exc, OSError) and not isinstance(exc, pa.ArrowException):
-                reason = exc.strerror or type(exc).__name__
-            raise IOManagerError(_unreadable(ctx.key, Path(file), reason)) from exc
+            _check_parquet(ctx.key, Path(file))  # a truncated or foreign file: its own line
+            raise IOManagerError(_unreadable(ctx.key, Path(file), type(exc).__name__)) from exc
         meta = table.schema.metadata
         if meta and _METADATA_BYTES in meta:  # ours, not the data's: read_table drops it too
             table = table.replace_schema_metadata(

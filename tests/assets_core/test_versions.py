@@ -375,13 +375,18 @@ def test_corrupt_cache_is_ignored_and_rewritten(
     assert json.loads(cache.read_text())["format"] == CACHE_FORMAT
 
 
-def test_malformed_cache_entry_is_reparsed(layered: Project, tmp_path: Path) -> None:
+def _saved_cache(layered: Project, tmp_path: Path) -> tuple[Path, Any, CodeVersion, Any]:
+    """A cache holding ``orders``'s version: its path, the module, the version, its JSON."""
     cache = tmp_path / "code_versions.cache"
     mod = layered.load()
     v = CodeVersioner(cache)
     expected = v.version_of(mod.orders, "parquet")
     v.save_cache()
-    payload = json.loads(cache.read_text())
+    return cache, mod, expected, json.loads(cache.read_text())
+
+
+def test_malformed_cache_entry_is_reparsed(layered: Project, tmp_path: Path) -> None:
+    cache, mod, expected, payload = _saved_cache(layered, tmp_path)
     for entry in payload["files"].values():  # [mtime_ns, size, index as JSON text]
         entry[2] = json.dumps({"defs": {"x@1": [1]}, "consts": {}, "imports": {}})
     cache.write_text(json.dumps(payload))
@@ -393,12 +398,7 @@ def test_damaged_whole_results_are_computed_again(
     layered: Project, tmp_path: Path, damage: str
 ) -> None:
     """Cached versions read their components lazily: a damaged table is caught on reading."""
-    cache = tmp_path / "code_versions.cache"
-    mod = layered.load()
-    v = CodeVersioner(cache)
-    expected = v.version_of(mod.orders, "parquet")
-    v.save_cache()
-    payload = json.loads(cache.read_text())
+    cache, mod, expected, payload = _saved_cache(layered, tmp_path)
     if damage == "piece index out of range":
         for result in payload["results"].values():  # [version, pieces, paths]
             result[1] = [*result[1], len(payload["pieces"])]

@@ -335,18 +335,20 @@ print("saved", flush=True)
 """
 
 
+def _second_writer(tmp_path: Path, path: Path) -> list[str]:
+    """The command line of a process saving ``other/t`` into the warehouse at ``path``."""
+    script = tmp_path / "second.py"
+    script.write_text(f"import sys\nsys.path.insert(0, {str(REPO)!r})\n{SECOND_WRITER}")
+    return [sys.executable, str(script), str(path)]
+
+
 def test_processes_take_turns(tmp_path: Path) -> None:
     """A manager keeping the file open (here: for an hour when idle) lets a waiting process
     in as soon as its current operation ends."""
     path = tmp_path / "w.duckdb"
     holder = DuckDBIOManager(path, idle_close=3600)
     holder.save(out("t"), pa.table({"a": [1, 2, 3]}))
-    script = tmp_path / "second.py"
-    script.write_text(SECOND_WRITER)
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(
-        [sys.executable, str(script), str(path)], stdout=subprocess.PIPE, text=True, env=env
-    )
+    proc = subprocess.Popen(_second_writer(tmp_path, path), stdout=subprocess.PIPE, text=True)
     try:
         wait_file = tmp_path / "w.duckdb.wait"
         deadline = time.monotonic() + 60
@@ -372,12 +374,8 @@ def test_an_idle_holder_lets_a_waiting_process_in(tmp_path: Path) -> None:
     path = tmp_path / "w.duckdb"
     holder = DuckDBIOManager(path, idle_close=3600)
     holder.save(out("t"), pa.table({"a": [1, 2, 3]}))
-    script = tmp_path / "second.py"
-    script.write_text(SECOND_WRITER)
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    done = subprocess.run(  # its lock_timeout is 60 s: well under the holder's idle hour
-        [sys.executable, str(script), str(path)], capture_output=True, text=True, env=env
-    )
+    # its lock_timeout is 60 s: well under the holder's idle hour
+    done = subprocess.run(_second_writer(tmp_path, path), capture_output=True, text=True)
     assert done.stdout.strip() == "saved", done.stderr
     assert load_arrow(holder, "other/t").column("b").to_pylist() == [1, 2]
     assert load_arrow(holder, "t").num_rows == 3

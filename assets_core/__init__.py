@@ -10,11 +10,13 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from assets_core.decorator import asset, source
-    from assets_core.definitions import Definitions, load_project
     from assets_core.errors import LumbungError
-    from assets_core.executor import RunResult
-    from assets_core.io import (
+    from assets_core.execution.executor import RunResult
+    from assets_core.model.decorator import asset, source
+    from assets_core.model.definitions import Definitions, load_project
+    from assets_core.model.keys import AssetKey
+    from assets_core.planning.planner import Plan
+    from assets_core.storage.io import (
         AssetContext,
         InputContext,
         IOManager,
@@ -22,8 +24,6 @@ if TYPE_CHECKING:
         OutputContext,
         StoredOutput,
     )
-    from assets_core.keys import AssetKey
-    from assets_core.planner import Plan
 
 #: the one place the version is written (pyproject.toml reads it from here)
 __version__ = "0.1.0"
@@ -46,20 +46,20 @@ __all__ = [
 ]
 
 _LAZY = {
-    "asset": "assets_core.decorator",
-    "source": "assets_core.decorator",
+    "asset": "assets_core.model.decorator",
+    "source": "assets_core.model.decorator",
     "LumbungError": "assets_core.errors",
-    "AssetKey": "assets_core.keys",
-    "Definitions": "assets_core.definitions",
-    "load_project": "assets_core.definitions",
-    "RunResult": "assets_core.executor",
-    "Plan": "assets_core.planner",
-    "AssetContext": "assets_core.io",
-    "IOManager": "assets_core.io",
-    "InputContext": "assets_core.io",
-    "MemoryIOManager": "assets_core.io",
-    "OutputContext": "assets_core.io",
-    "StoredOutput": "assets_core.io",
+    "AssetKey": "assets_core.model.keys",
+    "Definitions": "assets_core.model.definitions",
+    "load_project": "assets_core.model.definitions",
+    "RunResult": "assets_core.execution.executor",
+    "Plan": "assets_core.planning.planner",
+    "AssetContext": "assets_core.storage.io",
+    "IOManager": "assets_core.storage.io",
+    "InputContext": "assets_core.storage.io",
+    "MemoryIOManager": "assets_core.storage.io",
+    "OutputContext": "assets_core.storage.io",
+    "StoredOutput": "assets_core.storage.io",
 }
 
 

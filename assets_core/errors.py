@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from assets_core.state import LockConflict
+    from assets_core.storage.state import LockConflict
 
 
 class LumbungError(Exception):

@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate import edges, generate
 
-from assets_core.definitions import Definitions
-from assets_core.io import MemoryIOManager
-from assets_core.project import find_project, import_assets
+from assets_core.model.definitions import Definitions
+from assets_core.model.project import find_project, import_assets
+from assets_core.storage.io import MemoryIOManager
 
 
 def best(fn: Callable[[], object], repeat: int) -> float:

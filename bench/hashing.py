@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
 
-from assets_core.datahash import hash_arrow, hash_pandas
+from assets_core.storage.datahash import hash_arrow, hash_pandas
 
 
 def best(fn: Callable[[], object], repeat: int) -> float:

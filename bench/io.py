@@ -22,9 +22,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from assets_core.io import InputContext, OutputContext
-from assets_core.keys import AssetKey
-from assets_core.spec import AssetSpec
+from assets_core.model.keys import AssetKey
+from assets_core.model.spec import AssetSpec
+from assets_core.storage.io import InputContext, OutputContext
 from io_managers.duckdb import DuckDBIOManager
 from io_managers.parquet import ParquetIOManager
 

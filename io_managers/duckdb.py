@@ -73,8 +73,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from assets_core.errors import IOManagerError
-from assets_core.io import InputContext, OutputContext, StoredOutput
-from assets_core.keys import AssetKey
+from assets_core.model.keys import AssetKey
+from assets_core.storage.io import InputContext, OutputContext, StoredOutput
 
 if TYPE_CHECKING:
     import duckdb
@@ -314,7 +314,7 @@ class DuckDBIOManager:
         """Replace the asset's table with ``value`` in one transaction; return its version."""
         import duckdb
 
-        from assets_core.values import kind_of, unstorable_message
+        from assets_core.storage.values import kind_of, unstorable_message
 
         self._unpartitioned(ctx)
         kind = kind_of(value)
@@ -369,7 +369,7 @@ class DuckDBIOManager:
             return plan
         import pyarrow as pa
 
-        from assets_core.datahash import canonical_schema
+        from assets_core.storage.datahash import canonical_schema
 
         utc = _utc_schema(key)
         empty = pa.Table.from_batches([], utc)
@@ -500,7 +500,7 @@ class DuckDBIOManager:
         (through Arrow: see the module docstring)."""
         import duckdb
 
-        from assets_core.values import convert, target_of
+        from assets_core.storage.values import convert, target_of
 
         self._unpartitioned(ctx)
         target = target_of(ctx.expected_type)
@@ -637,7 +637,7 @@ class _BackgroundHasher:
     """A ``TableHasher`` fed on its own thread, in order, from a bounded queue."""
 
     def __init__(self, schema: pa.Schema) -> None:
-        from assets_core.datahash import TableHasher
+        from assets_core.storage.datahash import TableHasher
 
         self._hasher = TableHasher(schema)
         self._queue: queue.Queue[pa.Table | pa.RecordBatch | None] = queue.Queue(maxsize=16)
@@ -773,7 +773,7 @@ def _as_duckdb_error(exc: BaseException) -> BaseException:
 
 
 def _as_arrow(value: object) -> pa.Table:
-    from assets_core.values import kind_of, to_arrow
+    from assets_core.storage.values import kind_of, to_arrow
 
     if kind_of(value) == "polars":
         return value.to_arrow()  # type: ignore[attr-defined]

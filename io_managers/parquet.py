@@ -3,9 +3,9 @@
 Layout: key ``a/b/c`` is stored at ``<root>/a/b/c.parquet``; a partition ``p`` of it at
 ``<root>/a/b/c/<p>/part.parquet`` (``p`` is the partition folder name, e.g. ``day=2024-01-01``).
 A save streams the value's Arrow record batches into a hidden temporary sibling
-(``.c.parquet.tmp-<pid>-<tag>-<n>``), hashing each batch (``assets_core.datahash.TableHasher``)
-before the Parquet writer compresses it. The file is
-closed and renamed over the final name with ``os.replace``, so a crash of the process at any
+(``.c.parquet.tmp-<pid>-<tag>-<n>``), hashing each batch
+(``assets_core.storage.datahash.TableHasher``) before the Parquet writer compresses it. The file
+is closed and renamed over the final name with ``os.replace``, so a crash of the process at any
 moment (an exception, Ctrl-C, SIGKILL) leaves either the previous complete file or the new one.
 With ``fsync=True`` (or ``LUMBUNG_FSYNC=1`` in the environment) the file is also fsynced before
 the rename and the folder after it, which extends that guarantee to a power loss or an
@@ -32,11 +32,11 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assets_core.datahash import TableHasher
 from assets_core.errors import IOManagerError
-from assets_core.io import InputContext, OutputContext, StoredOutput
-from assets_core.keys import AssetKey
-from assets_core.values import kind_of, target_of, to_arrow, unstorable_message
+from assets_core.model.keys import AssetKey
+from assets_core.storage.datahash import TableHasher
+from assets_core.storage.io import InputContext, OutputContext, StoredOutput
+from assets_core.storage.values import kind_of, target_of, to_arrow, unstorable_message
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from assets_core.definitions import Definitions
-from assets_core.io import MemoryIOManager
+from assets_core.model.definitions import Definitions
+from assets_core.storage.io import MemoryIOManager
 
 # Edited modules must never be served from a stale .pyc written in the same second.
 sys.dont_write_bytecode = True

@@ -23,7 +23,7 @@ from assets_core.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from assets_core.state import MaterializationRecord, RunRecord
+    from assets_core.storage.state import MaterializationRecord, RunRecord
 
 #: Runs looked up to describe the runs of the records shown (a run not among them is shown
 #: by its id alone).
@@ -75,7 +75,7 @@ def history(
     with guard(ctx), open_definitions(ctx) as defs:
         asset_key = None
         if key is not None:
-            from assets_core.keys import AssetKey
+            from assets_core.model.keys import AssetKey
 
             asset_key = AssetKey.parse(key)
         records = defs.state.history(asset_key, limit=limit)

@@ -27,8 +27,8 @@ from assets_core.cli.common import (
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from assets_core.definitions import Definitions
-    from assets_core.keys import AssetKey
+    from assets_core.model.definitions import Definitions
+    from assets_core.model.keys import AssetKey
 
 #: How each status is coloured in the table.
 STATUS_STYLE = {"fresh": "green", "stale": "yellow", "missing": "cyan", "failed": "bold red"}

@@ -38,9 +38,9 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from assets_core.cli.progress import Tracker
-    from assets_core.definitions import Definitions
-    from assets_core.executor import RunResult
-    from assets_core.planner import Plan
+    from assets_core.execution.executor import RunResult
+    from assets_core.model.definitions import Definitions
+    from assets_core.planning.planner import Plan
 
 SLOWEST = 3
 INTERRUPTED_BEFORE_RUN = "interrupted before any asset ran; run the same command again."
@@ -91,10 +91,10 @@ def materialize(
     as_json: JsonOpt = False,
 ) -> None:
     """Run every selected asset that is missing or stale, in dependency order."""
-    from assets_core.interrupts import watch
+    from assets_core.execution.interrupts import watch
 
     # Ctrl-C anywhere in the command: one line, exit 130; a second one is ignored while the
-    # first is handled (assets_core.interrupts).
+    # first is handled (assets_core.execution.interrupts).
     with guard(ctx), watch(threading.Event()):
         check_options(executor, workers)
         wait = _wait_option(no_wait, lock_timeout)
@@ -125,9 +125,10 @@ def materialize(
 
 def _start_workers_server(ctx: typer.Context) -> None:
     """Let the processes executor's fork server load the project while this process loads
-    it too (``assets_core.workers``): a run's workers then start with it already imported."""
-    from assets_core.project import find_project
-    from assets_core.workers import start_server
+    it too (``assets_core.execution.workers``): a run's workers then start with it already
+    imported."""
+    from assets_core.execution.workers import start_server
+    from assets_core.model.project import find_project
 
     start_server(find_project(state_of(ctx).project))
 
@@ -148,7 +149,7 @@ def _wait_option(no_wait: bool, lock_timeout: float | None) -> bool | float:
 def check_options(executor: str, workers: int | None) -> None:
     """Reject a bad ``--executor`` or ``--workers`` before loading anything."""
     from assets_core.errors import PlanError
-    from assets_core.executor import EXECUTORS
+    from assets_core.execution.executor import EXECUTORS
 
     if executor not in EXECUTORS:
         raise PlanError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}.")

@@ -28,7 +28,7 @@ from assets_core.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from assets_core.planner import Plan
+    from assets_core.planning.planner import Plan
 
 #: How each step status is coloured on a terminal.
 STEP_STYLE = {"missing": "cyan", "stale": "yellow", "pending": "blue", "forced": "magenta"}

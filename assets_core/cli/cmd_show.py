@@ -29,10 +29,10 @@ from assets_core.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from assets_core.definitions import Definitions
-    from assets_core.planner import PlanStep
-    from assets_core.spec import AnyAsset
-    from assets_core.state import AssetState, MaterializationRecord
+    from assets_core.model.definitions import Definitions
+    from assets_core.model.spec import AnyAsset
+    from assets_core.planning.planner import PlanStep
+    from assets_core.storage.state import AssetState, MaterializationRecord
 
 
 class Current:
@@ -42,7 +42,7 @@ class Current:
 
     def __init__(self, defs: Definitions, a: AnyAsset) -> None:
         from assets_core.errors import PlanError
-        from assets_core.spec import Asset
+        from assets_core.model.spec import Asset
 
         self.alone: PlanStep | None = None
         self.chain: PlanStep | None = None
@@ -108,7 +108,7 @@ def describe(
 
 
 def _location(defs: Definitions, a: AnyAsset, state: AssetState | None) -> str | None:
-    from assets_core.spec import SourceAsset
+    from assets_core.model.spec import SourceAsset
 
     if isinstance(a, SourceAsset):
         if a.path is None:
@@ -140,7 +140,7 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """Show one asset: definition, storage, last materialization, and why it is stale."""
-    from assets_core.spec import Asset
+    from assets_core.model.spec import Asset
 
     with guard(ctx), open_definitions(ctx) as defs:
         a = defs.get(key)
@@ -158,7 +158,7 @@ def show(
 def _render(data: dict[str, Any], state: AssetState | None) -> None:
     from rich.markup import escape
 
-    from assets_core.planner import short
+    from assets_core.planning.planner import short
 
     out = console()
 

@@ -28,8 +28,8 @@ from assets_core.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from assets_core.definitions import Definitions
-    from assets_core.keys import AssetKey
+    from assets_core.model.definitions import Definitions
+    from assets_core.model.keys import AssetKey
 
 
 def confirmation_refused(n: int) -> str:
@@ -54,7 +54,7 @@ def wipe(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete the selected assets' stored outputs and records (sources are never touched)."""
-    from assets_core.spec import Asset
+    from assets_core.model.spec import Asset
 
     with guard(ctx), open_definitions(ctx) as defs:
         chosen = select_keys(defs, select, exclude)
@@ -88,9 +88,9 @@ def _delete(defs: Definitions, keys: list[AssetKey]) -> None:
     """Under the assets' locks, delete each output, then forget the records of those deleted
     (also when a later deletion fails, so no record points at a deleted output)."""
     from assets_core.errors import PlanError
-    from assets_core.executor import new_run_id
-    from assets_core.io import OutputContext
-    from assets_core.spec import Asset
+    from assets_core.execution.executor import new_run_id
+    from assets_core.model.spec import Asset
+    from assets_core.storage.io import OutputContext
 
     state = defs.state
     run_id = "wipe-" + new_run_id()

@@ -24,9 +24,9 @@ from assets_core.errors import LumbungError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from assets_core.definitions import Definitions
-    from assets_core.keys import AssetKey
-    from assets_core.planner import Plan
+    from assets_core.model.definitions import Definitions
+    from assets_core.model.keys import AssetKey
+    from assets_core.planning.planner import Plan
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -102,7 +102,7 @@ def load_definitions(ctx: typer.Context) -> Definitions:
     (the project, its state, its plan) lives until the command ends, so the collector's
     passes over it would find nothing to free. ``materialize`` switches it back on, with
     these objects frozen out of its passes, before any asset code runs."""
-    from assets_core.definitions import load_project
+    from assets_core.model.definitions import load_project
 
     gc.disable()
     return load_project(state_of(ctx).project)
@@ -183,7 +183,7 @@ def select_keys(
     statuses: Callable[[], Mapping[AssetKey, str]] | None = None,
 ) -> frozenset[AssetKey]:
     """The keys ``-s``/``--exclude`` name (DESIGN §6); its warnings go to stderr."""
-    from assets_core.selection import select as run_select
+    from assets_core.planning.selection import select as run_select
 
     found = run_select(
         defs.graph,

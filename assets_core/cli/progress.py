@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.live import Live
 
-    from assets_core.executor import Event
-    from assets_core.keys import AssetKey
+    from assets_core.execution.executor import Event
+    from assets_core.model.keys import AssetKey
 
 FINISHED = frozenset({"materialized", "up_to_date", "failed", "skipped"})
 LABELS = {

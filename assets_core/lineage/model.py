@@ -16,9 +16,9 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from assets_core.definitions import Definitions
-    from assets_core.keys import AssetKey
-    from assets_core.state import MaterializationRecord
+    from assets_core.model.definitions import Definitions
+    from assets_core.model.keys import AssetKey
+    from assets_core.storage.state import MaterializationRecord
 
 K = TypeVar("K", bound=Hashable)
 
@@ -177,7 +177,7 @@ def from_definitions(
 ) -> Lineage:
     """A ``Lineage`` of exactly ``keys``: status and reasons from one plan (of those assets
     and their ancestors), the latest materializations from one state query."""
-    from assets_core.spec import Asset, SourceAsset
+    from assets_core.model.spec import Asset, SourceAsset
 
     shown = set(keys)
     chosen = set(selected)

@@ -20,12 +20,18 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from assets_core.datahash import canonical_schema, data_version, hash_arrow
 from assets_core.errors import IOManagerError
-from assets_core.io import InputContext, IOManager, MemoryIOManager, OutputContext, _DuckDBHolder
-from assets_core.keys import AssetKey
-from assets_core.spec import AssetSpec
-from assets_core.values import to_arrow, unstorable_message
+from assets_core.model.keys import AssetKey
+from assets_core.model.spec import AssetSpec
+from assets_core.storage.datahash import canonical_schema, data_version, hash_arrow
+from assets_core.storage.io import (
+    InputContext,
+    IOManager,
+    MemoryIOManager,
+    OutputContext,
+    _DuckDBHolder,
+)
+from assets_core.storage.values import to_arrow, unstorable_message
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,11 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from assets_core.datahash import canonical_schema, hash_arrow
 from assets_core.errors import IOManagerError
-from assets_core.io import InputContext, OutputContext
-from assets_core.keys import AssetKey
-from assets_core.spec import AssetSpec
+from assets_core.model.keys import AssetKey
+from assets_core.model.spec import AssetSpec
+from assets_core.storage.datahash import canonical_schema, hash_arrow
+from assets_core.storage.io import InputContext, OutputContext
 from io_managers.duckdb import DuckDBIOManager, from_storage, quote_ident, quote_literal, table_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -322,9 +322,9 @@ def test_another_process_holding_the_file(tmp_path: Path) -> None:
 SECOND_WRITER = """
 import sys
 import pyarrow as pa
-from assets_core.io import OutputContext
-from assets_core.keys import AssetKey
-from assets_core.spec import AssetSpec
+from assets_core.storage.io import OutputContext
+from assets_core.model.keys import AssetKey
+from assets_core.model.spec import AssetSpec
 from io_managers.duckdb import DuckDBIOManager
 
 key = AssetKey.parse("other/t")
@@ -447,9 +447,9 @@ WRITER = """
 import sys
 import numpy as np
 import pyarrow as pa
-from assets_core.io import OutputContext
-from assets_core.keys import AssetKey
-from assets_core.spec import AssetSpec
+from assets_core.storage.io import OutputContext
+from assets_core.model.keys import AssetKey
+from assets_core.model.spec import AssetSpec
 from io_managers.duckdb import DuckDBIOManager
 
 def version(v):

@@ -20,11 +20,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from assets_core.datahash import hash_arrow
 from assets_core.errors import IOManagerError
-from assets_core.io import InputContext, IOManager, OutputContext
-from assets_core.keys import AssetKey
-from assets_core.spec import AssetSpec
+from assets_core.model.keys import AssetKey
+from assets_core.model.spec import AssetSpec
+from assets_core.storage.datahash import hash_arrow
+from assets_core.storage.io import InputContext, IOManager, OutputContext
 from io_managers.parquet import METADATA_KEY, ParquetIOManager, from_storage
 from tests.conftest import ProjectDir
 
@@ -360,9 +360,9 @@ WRITER = """
 import sys
 import numpy as np
 import pyarrow as pa
-from assets_core.io import OutputContext
-from assets_core.keys import AssetKey
-from assets_core.spec import AssetSpec
+from assets_core.storage.io import OutputContext
+from assets_core.model.keys import AssetKey
+from assets_core.model.spec import AssetSpec
 from io_managers.parquet import ParquetIOManager
 
 rows = int(sys.argv[2])

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from assets_core.keys import AssetKey
+from assets_core.model.keys import AssetKey
 
 JOIN_PROJECT = '''
 import duckdb

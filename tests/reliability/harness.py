@@ -11,7 +11,7 @@ The invariant checks read the storage folder directly (pyarrow, duckdb, sqlite3)
 through Lumbung's own readers, so a bug there cannot hide itself:
 
 - ``read_outputs``: every stored output reads, and its data version (recomputed with
-  ``assets_core.datahash``) is known; Parquet files also carry the version in their footer.
+  ``assets_core.storage.datahash``) is known; Parquet files also carry the version in their footer.
 - ``stray_files``: files in the storage folder that are neither outputs nor state.
 - ``check_state_db``: SQLite ``integrity_check`` is ``ok``, and the ``latest`` table agrees
   with the append-only ``materializations`` it summarizes.
@@ -267,7 +267,7 @@ def read_outputs(project: Project) -> Stored:
     import duckdb
     import pyarrow.parquet as pq
 
-    from assets_core.datahash import hash_arrow
+    from assets_core.storage.datahash import hash_arrow
 
     found = Stored()
     folder = project.storage / "parquet"
@@ -489,11 +489,11 @@ def count_outputs(project: Project, since_ns: int) -> int:
 
 def oracle(project: Project) -> dict[str, str]:
     """Each asset's data version computed without Lumbung: the generated helper called in
-    dependency order, each frame hashed with ``assets_core.datahash``. What a clean run must
+    dependency order, each frame hashed with ``assets_core.storage.datahash``. What a clean run must
     store."""
     import runpy
 
-    from assets_core.datahash import hash_pandas
+    from assets_core.storage.datahash import hash_pandas
 
     step = runpy.run_path(str(project.root / project.package / "helpers.py"))["step"]
     frames = {}
@@ -532,7 +532,7 @@ class InProcess:
     started next finds the files free."""
 
     def __init__(self, project: Project) -> None:
-        from assets_core.definitions import load_project
+        from assets_core.model.definitions import load_project
 
         self.defs = load_project(project.root)
 
@@ -545,7 +545,7 @@ class InProcess:
 
     def code_versions(self) -> dict[str, str]:
         """Each asset's current code version."""
-        from assets_core.spec import Asset
+        from assets_core.model.spec import Asset
 
         try:
             return {

@@ -31,10 +31,10 @@ from assets_core.errors import (
     LumbungError,
     SelectionError,
 )
-from assets_core.io import MemoryIOManager
-from assets_core.keys import SEGMENT_RE
-from assets_core.project import ProjectConfig, find_project, import_assets
-from assets_core.selection import Selection, select
+from assets_core.model.keys import SEGMENT_RE
+from assets_core.model.project import ProjectConfig, find_project, import_assets
+from assets_core.planning.selection import Selection, select
+from assets_core.storage.io import MemoryIOManager
 
 FUZZ_EXAMPLES = int(os.environ.get("LUMBUNG_FUZZ_EXAMPLES", "50"))
 SLOW_EXAMPLES = 2000

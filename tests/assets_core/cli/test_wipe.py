@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from assets_core.keys import AssetKey
+from assets_core.model.keys import AssetKey
 from tests.assets_core.cli.conftest import Result, run, run_many, run_sequence
 
 
@@ -108,7 +108,7 @@ def test_wipe_with_yes_deletes_outputs_and_records(project: Path) -> None:
 
 
 def test_assets_a_run_holds_are_refused(project: Path) -> None:
-    from assets_core.sqlite_state import open_state_store
+    from assets_core.storage.sqlite import open_state_store
 
     store = open_state_store(project / ".lumbung")
     try:

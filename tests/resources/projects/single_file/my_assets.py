@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assets_core.decorator import asset
+from assets_core.model.decorator import asset
 
 
 @asset

@@ -1,6 +1,6 @@
 """An asset module with a syntax error on line 8."""
 
-from assets_core.decorator import asset
+from assets_core.model.decorator import asset
 
 
 @asset

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from assets_core.decorator import asset
+from assets_core.model.decorator import asset
 
 
 @asset

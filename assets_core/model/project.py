@@ -1,0 +1,438 @@
+"""Finding a Lumbung project on disk and importing its assets.
+
+A project is a folder with ``lumbung.toml`` or a ``pyproject.toml`` holding ``[tool.lumbung]``,
+a single ``.py`` file, or a module name importable from the current folder. ``find_project``
+turns one of those (or, given nothing, the nearest configured folder at or above the current
+one) into a frozen ``ProjectConfig``; ``import_assets`` imports the configured modules, and
+every submodule of a configured package, and returns each ``Asset`` and ``SourceAsset`` found
+at module level, once, in a stable order. Every problem becomes a one-line ``ProjectError``
+naming the file (and line) and the fix; the original exception stays as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+import operator
+import os
+import pkgutil
+import site
+import sys
+import traceback
+from collections.abc import Iterator, Mapping
+from functools import lru_cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pydantic
+
+from assets_core.errors import ProjectError
+from assets_core.model.keys import SEGMENT_RE
+from assets_core.model.spec import Asset, SourceAsset
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+
+__all__ = ["CONFIG_KEYS", "ProjectConfig", "find_project", "import_assets"]
+
+LUMBUNG_TOML = "lumbung.toml"
+PYPROJECT_TOML = "pyproject.toml"
+DEFAULT_STORAGE = ".lumbung"
+#: the keys a project config may hold
+CONFIG_KEYS = ("default_io_manager", "modules", "storage")
+#: top-level packages that are Lumbung itself: never purged, or ``isinstance`` would break
+_OWN_PACKAGES = frozenset({"assets_core", "io_managers"})
+
+
+class ProjectConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
+    """Where a project lives and how to load it. Paths are absolute."""
+
+    root: Path
+    """The project folder; it goes first on ``sys.path`` when the project is imported."""
+    config_file: Path | None
+    """``lumbung.toml`` or ``pyproject.toml``; ``None`` for a ``.py`` file or module name."""
+    modules: tuple[str, ...] = ("assets",)
+    """Modules or packages scanned for assets (packages recursively)."""
+    storage: Path
+    """State, Parquet files and the DuckDB warehouse live here (default ``root/.lumbung``)."""
+    default_io_manager: str = "parquet"
+    """The IO manager of every asset that does not name one."""
+
+
+# --------------------------------------------------------------------------- finding
+
+
+def find_project(path: str | Path | None = None, cwd: Path | None = None) -> ProjectConfig:
+    """Find the project named by ``path`` (as given to ``--project``), or, with no ``path``,
+    the first folder at or above ``cwd`` (default: the current folder) that holds
+    ``lumbung.toml`` or a ``pyproject.toml`` with ``[tool.lumbung]``.
+
+    ``path`` may be a project folder, a ``.py`` file (the project is that one module), a
+    config file, or a module name importable from ``cwd`` such as ``my_pkg.assets``.
+    """
+    here = (Path.cwd() if cwd is None else Path(cwd)).resolve()
+    if path is None:
+        for folder in (here, *here.parents):
+            found = _config_in(folder)
+            if found is not None:
+                return found
+        raise ProjectError(
+            f"No Lumbung project found in {here} or any folder above it; create one with "
+            "`lumbung init`, or pass --project PATH."
+        )
+
+    given = str(path)
+    candidate = (here / Path(path).expanduser()).resolve()
+    if candidate.is_dir():
+        found = _config_in(candidate)
+        if found is not None:
+            return found
+        if _is_module_name(given) and _module_under(here, given):
+            return _module_project(here, given)
+        raise ProjectError(
+            f"--project {given}: this folder has no {LUMBUNG_TOML} and no {PYPROJECT_TOML} "
+            "with [tool.lumbung]; create one with `lumbung init`, or pass the folder that has one."
+        )
+    if candidate.is_file():
+        if candidate.name in (LUMBUNG_TOML, PYPROJECT_TOML):
+            found = _read_config(candidate, required=True)
+            assert found is not None
+            return found
+        if candidate.suffix == ".py":
+            name = candidate.stem
+            if not name.isidentifier():
+                raise ProjectError(
+                    f"--project {given}: {name!r} cannot be imported as a module; rename the "
+                    "file to use only letters, digits and '_'."
+                )
+            root = candidate.parent
+            return ProjectConfig(
+                root=root, config_file=None, modules=(name,), storage=root / DEFAULT_STORAGE
+            )
+        raise ProjectError(
+            f"--project {given}: not a project folder, config file, .py file or module name; "
+            "pass one of those."
+        )
+    if _is_module_name(given) and (_module_under(here, given) or _importable(given)):
+        return _module_project(here, given)
+    raise ProjectError(f"--project {given}: no such file, folder or importable module.")
+
+
+def _config_in(folder: Path) -> ProjectConfig | None:
+    """The project configured in ``folder``, or ``None`` if it has no Lumbung config.
+    ``lumbung.toml`` wins over ``pyproject.toml``."""
+    toml = folder / LUMBUNG_TOML
+    if toml.is_file():
+        return _read_config(toml, required=True)
+    pyproject = folder / PYPROJECT_TOML
+    if pyproject.is_file():
+        return _read_config(pyproject, required=False)
+    return None
+
+
+def _read_config(file: Path, *, required: bool) -> ProjectConfig | None:
+    """Parse and check one config file. A ``pyproject.toml`` without ``[tool.lumbung]`` gives
+    ``None`` unless ``required``; one that never mentions Lumbung is not even parsed, so a
+    broken unrelated ``pyproject.toml`` above a project is no obstacle."""
+    is_pyproject = file.name == PYPROJECT_TOML
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise ProjectError(
+            f"{file}: cannot be read ({exc.strerror}); check its permissions."
+        ) from exc
+    if is_pyproject and not required and b"lumbung" not in raw:
+        return None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ProjectError(f"{file}: invalid TOML ({exc}); fix the file.") from exc
+
+    where = f"{file}: [tool.lumbung]" if is_pyproject else f"{file}:"
+    if is_pyproject:
+        tool = data.get("tool", {})
+        table = tool.get("lumbung") if isinstance(tool, dict) else None
+        if table is None:
+            if not required:
+                return None
+            raise ProjectError(
+                f"{file}: has no [tool.lumbung] table; add one (it may be empty) to make this "
+                "folder a Lumbung project."
+            )
+        if not isinstance(table, dict):
+            raise ProjectError(
+                f"{file}: tool.lumbung must be a table; write it as a [tool.lumbung] section."
+            )
+    else:
+        table = data
+    return _build_config(file, where, table)
+
+
+def _build_config(file: Path, where: str, table: Mapping[str, Any]) -> ProjectConfig:
+    root = file.parent
+    for key in sorted(table):
+        if key not in CONFIG_KEYS:
+            close = difflib.get_close_matches(key, CONFIG_KEYS, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ProjectError(
+                f"{where} {key}: unknown key; {hint}valid keys are {', '.join(CONFIG_KEYS)}."
+            )
+
+    modules: tuple[str, ...] = ("assets",)
+    if "modules" in table:
+        value = table["modules"]
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(m, str) and _is_module_name(m) for m in value)
+        ):
+            raise ProjectError(
+                f"{where} modules: must be a non-empty list of module names, got {value!r}; "
+                'write for example modules = ["assets"].'
+            )
+        modules = tuple(dict.fromkeys(value))
+
+    storage = root / DEFAULT_STORAGE
+    if "storage" in table:
+        value = table["storage"]
+        if not isinstance(value, str) or not value.strip():
+            raise ProjectError(
+                f"{where} storage: must be a folder path as a string, got {value!r}; "
+                'write for example storage = ".lumbung".'
+            )
+        storage = (root / Path(value).expanduser()).resolve()
+
+    io_manager = "parquet"
+    if "default_io_manager" in table:
+        value = table["default_io_manager"]
+        if not isinstance(value, str) or not SEGMENT_RE.match(value):
+            raise ProjectError(
+                f"{where} default_io_manager: must be the name of an IO manager, got {value!r}; "
+                'write for example default_io_manager = "parquet".'
+            )
+        io_manager = value
+
+    return ProjectConfig(
+        root=root,
+        config_file=file,
+        modules=modules,
+        storage=storage,
+        default_io_manager=io_manager,
+    )
+
+
+def _is_module_name(text: str) -> bool:
+    return bool(text) and all(part.isidentifier() for part in text.split("."))
+
+
+def _module_under(folder: Path, name: str) -> bool:
+    """Whether ``name`` names a module or a regular package (a folder with ``__init__.py``)
+    inside ``folder`` (a filesystem check: no code runs). A bare folder is not a package: as
+    ``--project`` it would load as an empty project instead of asking for a config."""
+    *parents, last = name.split(".")
+    base = folder.joinpath(*parents)
+    return (base / f"{last}.py").is_file() or (base / last / "__init__.py").is_file()
+
+
+def _importable(name: str) -> bool:
+    """Whether ``name`` is importable from the current ``sys.path`` (an installed module)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _module_project(cwd: Path, name: str) -> ProjectConfig:
+    return ProjectConfig(root=cwd, config_file=None, modules=(name,), storage=cwd / DEFAULT_STORAGE)
+
+
+# --------------------------------------------------------------------------- importing
+
+
+def import_assets(config: ProjectConfig, fresh: bool = True) -> list[Asset | SourceAsset]:
+    """Import the project's modules (each configured package with all its public submodules,
+    recursively) and return every ``Asset`` and ``SourceAsset`` defined at module level.
+
+    Each object appears once even when several modules import it, ordered by the module that
+    defines it (in import order), then by line. With ``fresh`` (the default), modules loaded
+    earlier from the project folder are forgotten first, so edits made since are seen.
+    """
+    root = str(config.root)
+    if fresh:
+        _forget_project_modules(config.root)
+        importlib.invalidate_caches()
+    if not sys.path or sys.path[0] != root:
+        while root in sys.path:
+            sys.path.remove(root)
+        sys.path.insert(0, root)
+
+    modules: list[ModuleType] = []
+    for name in config.modules:
+        module = _import(config, name, configured=True)
+        modules.append(module)
+        if hasattr(module, "__path__"):
+            modules.extend(_submodules(config, module))
+    return collect_assets(modules)
+
+
+def _submodules(config: ProjectConfig, package: ModuleType) -> Iterator[ModuleType]:
+    """Every public submodule of ``package``, depth first, siblings sorted by name."""
+    infos = sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name)
+    for info in infos:
+        if info.name.startswith("_"):
+            continue
+        module = _import(config, f"{package.__name__}.{info.name}", configured=False)
+        yield module
+        if info.ispkg:
+            yield from _submodules(config, module)
+
+
+def collect_assets(modules: list[ModuleType]) -> list[Asset | SourceAsset]:
+    """Each asset once, by the scanned module that defines it, then line. An asset defined in
+    a file that is not scanned goes after the assets of the first module that imports it."""
+    order: dict[str, int] = {}
+    for index, module in enumerate(modules):
+        file = getattr(module, "__file__", None)
+        if file is not None:
+            order.setdefault(file, index)
+    owned: list[list[Asset | SourceAsset]] = [[] for _ in modules]
+    foreign: list[list[Asset | SourceAsset]] = [[] for _ in modules]
+    seen: set[int] = set()
+    kinds = (Asset, SourceAsset)
+    for index, module in enumerate(modules):
+        for value in vars(module).values():
+            if isinstance(value, kinds) and id(value) not in seen:
+                seen.add(id(value))
+                own = order.get(value.file)
+                if own is None:
+                    foreign[index].append(value)
+                else:
+                    owned[own].append(value)
+    found: list[Asset | SourceAsset] = []
+    for mine, theirs in zip(owned, foreign, strict=True):
+        mine.sort(key=_by_line)  # stable: same line keeps the order of vars()
+        theirs.sort(key=_by_file_line)
+        found += mine
+        found += theirs
+    return found
+
+
+_by_line = operator.attrgetter("line")
+_by_file_line = operator.attrgetter("file", "line")
+
+
+def _import(config: ProjectConfig, name: str, *, configured: bool) -> ModuleType:
+    """Import one module, turning any failure into a one-line ``ProjectError``."""
+    try:
+        return importlib.import_module(name)
+    except SyntaxError as exc:
+        if exc.filename and Path(exc.filename).is_file():
+            where = f"{_relative(config.root, exc.filename)}:{exc.lineno or 0}"
+            raise ProjectError(f"{where}: syntax error: {exc.msg}; fix the file.") from exc
+        raise ProjectError(_raised(config, name, exc)) from exc
+    except ModuleNotFoundError as exc:
+        if configured and exc.name is not None and _is_prefix(exc.name, name):
+            listed_in = config.config_file.name if config.config_file else "--project"
+            raise ProjectError(
+                f"module {name!r} listed in {listed_in} was not found under {config.root}; "
+                "fix `modules`."
+            ) from exc
+        raise ProjectError(_raised(config, name, exc)) from exc
+    except (Exception, SystemExit) as exc:
+        raise ProjectError(_raised(config, name, exc)) from exc
+
+
+def _is_prefix(missing: str, name: str) -> bool:
+    return name == missing or name.startswith(missing + ".")
+
+
+def _raised(config: ProjectConfig, name: str, exc: BaseException) -> str:
+    """``file:line: importing NAME raised TYPE: message``, at the innermost project frame."""
+    root = str(config.root)
+    excluded = _environment_prefixes()
+    location = None
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        file = frame.filename
+        if _under(file, root) and not file.startswith(excluded):
+            location = f"{_relative(config.root, file)}:{frame.lineno}"
+            break
+    if location is None:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (Exception, SystemExit):
+            spec = None
+        origin = spec.origin if spec is not None else None
+        location = f"{_relative(config.root, origin)}:1" if origin else f"{name}:1"
+    message = " ".join(str(exc).split())
+    detail = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return f"{location}: importing {name} raised {detail}"
+
+
+def _relative(root: Path, file: str) -> str:
+    try:
+        return Path(file).relative_to(root).as_posix()
+    except ValueError:
+        return file
+
+
+def _under(file: str, root: str) -> bool:
+    return file.startswith(root) and file[len(root) : len(root) + 1] in ("/", "\\")
+
+
+@lru_cache(maxsize=1)
+def _environment_prefixes() -> tuple[str, ...]:
+    """Folders whose modules are never the project's: the interpreter, its site-packages
+    (a ``.venv`` inside the project folder is common) and Lumbung's own packages."""
+    prefixes = {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix}
+    # Some embedded interpreters lack getsitepackages.
+    prefixes.update(getattr(site, "getsitepackages", list)())
+    prefixes.add(site.getusersitepackages())
+    own = Path(__file__).resolve().parent
+    prefixes.add(str(own))
+    prefixes.add(str(own.parent / "io_managers"))
+    return tuple(sorted(p.rstrip("/\\") + os.sep for p in prefixes if p))
+
+
+def _module_files(module: ModuleType) -> list[str]:
+    file = getattr(module, "__file__", None)
+    if isinstance(file, str):
+        return [file]
+    path = getattr(module, "__path__", None)  # a namespace package has no __file__
+    try:
+        return [p for p in path if isinstance(p, str)] if path is not None else []
+    except TypeError:
+        return []
+
+
+def _forget_project_modules(root: Path) -> None:
+    """Drop from ``sys.modules`` every module loaded from under ``root`` (outside the
+    environment and Lumbung itself), and every module whose top-level name is also a module in
+    ``root`` but was loaded from elsewhere (say, another project loaded earlier), so the next
+    import reads the project's current files."""
+    base = str(root)
+    excluded = _environment_prefixes()
+    try:
+        local_names = {
+            entry.name.removesuffix(".py")
+            for entry in root.iterdir()
+            if entry.suffix == ".py" or entry.is_dir()
+        }
+    except OSError:
+        local_names = set()
+    local_names -= _OWN_PACKAGES
+    doomed = []
+    for name, module in list(sys.modules.items()):
+        top = name.partition(".")[0]
+        if name == "__main__" or top in _OWN_PACKAGES or module is None:
+            continue
+        files = _module_files(module)
+        if not files or any(f.startswith(excluded) for f in files):
+            continue
+        if top in local_names or any(_under(f, base) for f in files):
+            doomed.append(name)
+    for name in doomed:
+        del sys.modules[name]

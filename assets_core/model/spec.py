@@ -1,0 +1,118 @@
+"""What an asset is: a frozen ``AssetSpec``, and the ``Asset`` / ``SourceAsset`` that carry one.
+
+An ``AssetSpec`` holds everything Lumbung knows about an asset apart from its code. An
+``Asset`` is a spec plus the user's function, and stays callable as that plain function, so
+``orders(df)`` works in a unit test. A ``SourceAsset`` is external data that Lumbung observes
+but never materializes. Changed copies go through ``dataclasses.replace``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+from assets_core.errors import Problem
+from assets_core.model.keys import AssetKey
+
+Kind = Literal["python", "source"]
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class AssetSpec:
+    """The description of one asset. ``ins`` maps parameter names to the keys they load;
+    ``deps`` are ordering and lineage only (never loaded, but their data versions count)."""
+
+    key: AssetKey
+    ins: Mapping[str, AssetKey] = field(default_factory=lambda: _EMPTY)
+    deps: tuple[AssetKey, ...] = ()
+    group: str = "default"
+    tags: frozenset[str] = frozenset()
+    owners: tuple[str, ...] = ()
+    description: str | None = None
+    io_manager: str | None = None  # None: the project's default manager
+    code_version: str | None = None  # an explicit pin replaces the computed version
+    retries: int = 0
+    metadata: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    kind: Kind = "python"
+
+    @property
+    def upstream(self) -> tuple[AssetKey, ...]:
+        """Every upstream key, loaded ones first, each once, in declaration order."""
+        seen: dict[AssetKey, None] = dict.fromkeys(self.ins.values())
+        if self.deps:
+            seen.update(dict.fromkeys(self.deps))
+        return tuple(seen)
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One parameter of an asset function: its name and its annotation (maybe a string)."""
+
+    name: str
+    annotation: Any = inspect.Parameter.empty
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    """A spec plus the function that computes it. Calling it calls the function."""
+
+    spec: AssetSpec
+    fn: Callable[..., Any]
+    params: tuple[Param, ...] = ()
+    wants_context: bool = False
+    file: str = "<unknown>"
+    line: int = 0
+    #: parameter names whose key is relative: resolved in the asset's own prefix, then the root
+    implicit_ins: frozenset[str] = frozenset()
+    #: problems found while decorating, reported together when the project is validated
+    problems: tuple[Problem, ...] = ()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+    @property
+    def key(self) -> AssetKey:
+        return self.spec.key
+
+    @property
+    def location(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+SourceFormat = Literal["csv", "parquet", "json"]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceAsset:
+    """External data: a file or glob of files (``path``), or anything ``observe`` can version.
+
+    Sources are observed, never materialized; their observed version is their data version.
+    ``path`` is kept as written; ``Definitions`` resolves a relative path against its root.
+    """
+
+    spec: AssetSpec
+    path: str | None = None
+    format: SourceFormat | None = None
+    observe: Callable[[], object] | None = None
+    file: str = "<unknown>"
+    line: int = 0
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def key(self) -> AssetKey:
+        return self.spec.key
+
+    @property
+    def location(self) -> str:
+        return f"{self.file}:{self.line}"
+
+    @property
+    def is_glob(self) -> bool:
+        return self.path is not None and any(c in self.path for c in "*?[")
+
+
+AnyAsset = Asset | SourceAsset

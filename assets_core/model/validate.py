@@ -1,0 +1,167 @@
+"""Pure checks over a project's definitions; every problem is reported at once.
+
+Each check takes the resolved assets (and what else it needs) and returns a list of
+``Problem``s; ``validate`` runs them all and raises one ``DefinitionError`` holding every
+problem found, so a user fixes a project in one pass, not one error at a time.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Collection, Mapping, Sequence
+from pathlib import PurePath
+
+from assets_core.errors import DefinitionError, Problem
+from assets_core.model.graph import AssetGraph
+from assets_core.model.keys import AssetKey
+from assets_core.model.spec import AnyAsset, Asset, SourceAsset
+
+
+def _where(a: AnyAsset) -> str:
+    return f"{PurePath(a.file).name}:{a.line}"
+
+
+def _problem(a: AnyAsset, message: str) -> Problem:
+    return Problem(message, str(a.key), _where(a))
+
+
+def check_decoration(assets: Sequence[AnyAsset]) -> list[Problem]:
+    """Problems the decorator found (bad keys, bad option values)."""
+    return [p for a in assets for p in a.problems]
+
+
+def check_unique_keys(
+    assets: Sequence[AnyAsset], by_key: Mapping[AssetKey, AnyAsset] | None = None
+) -> list[Problem]:
+    """Two assets with one key. ``by_key`` (each key's first asset), when the caller has
+    it, answers the common case, no duplicates, without another pass."""
+    if by_key is not None and len(by_key) == len(assets):
+        return []
+    first: dict[AssetKey, AnyAsset] = {}
+    problems = []
+    for a in assets:
+        other = first.setdefault(a.key, a)
+        if other is not a:
+            problems.append(
+                _problem(
+                    a,
+                    f"duplicate key '{a.key}': also defined at {_where(other)}; "
+                    "give one of them another name (name= or key=).",
+                )
+            )
+    return problems
+
+
+def _suggest(missing: AssetKey, known: Collection[AssetKey]) -> str:
+    names = {str(k): k for k in known}
+    names.update({k.name: k for k in known if k.name not in names})
+    close = difflib.get_close_matches(str(missing), list(names), n=1, cutoff=0.6)
+    if not close:
+        close = difflib.get_close_matches(missing.name, list(names), n=1, cutoff=0.6)
+    return f" Did you mean '{names[close[0]]}'?" if close else ""
+
+
+def check_dependencies(
+    assets: Sequence[AnyAsset],
+    unresolved: Mapping[AssetKey, Mapping[str, AssetKey]],
+    by_key: Mapping[AssetKey, AnyAsset] | None = None,
+) -> list[Problem]:
+    """Every loaded parameter and every ``deps`` entry must name a defined asset; a parameter
+    cannot load a source that has no path (``observe=`` sources are for ``deps``)."""
+    if by_key is None:
+        by_key = {a.key: a for a in assets}
+    problems = []
+    get = by_key.get
+    for a in assets:
+        if type(a) is not Asset and not isinstance(a, Asset):
+            continue
+        for param, up in a.spec.ins.items():
+            target = get(up)
+            if type(target) is Asset:
+                continue  # the common case: an asset (sources are checked below)
+            if target is None:
+                looked = unresolved.get(a.key, {}).get(param)
+                where = f"'{up}'" if looked is None else f"'{up.name}'"
+                problems.append(
+                    _problem(
+                        a,
+                        f"parameter '{param}' names {where}, which is not defined."
+                        + _suggest(up, by_key)
+                        + " Define that asset, fix the name, or map it with ins=.",
+                    )
+                )
+            elif isinstance(target, SourceAsset) and target.path is None:
+                problems.append(
+                    _problem(
+                        a,
+                        f"parameter '{param}' reads source '{up}', which has no path to "
+                        f"read; list it in deps=['{up}'] instead.",
+                    )
+                )
+        for up in a.spec.deps:
+            if up not in by_key:
+                problems.append(
+                    _problem(
+                        a,
+                        f"deps names '{up}', which is not defined." + _suggest(up, by_key),
+                    )
+                )
+    return problems
+
+
+def check_acyclic(assets: Sequence[AnyAsset], graph: AssetGraph) -> list[Problem]:
+    cycle = graph.find_cycle()
+    if cycle is None:
+        return []
+    by_key = {a.key: a for a in assets}
+    path = " -> ".join(str(k) for k in cycle)
+    return [
+        _problem(
+            by_key[cycle[0]],
+            f"dependency cycle: {path} (each feeds the next); remove one of these dependencies.",
+        )
+    ]
+
+
+def check_io_managers(
+    assets: Sequence[AnyAsset], known: Collection[str], default: str
+) -> list[Problem]:
+    problems = []
+    names = ", ".join(sorted(known))
+    for a in assets:
+        if not isinstance(a, Asset):
+            continue
+        name = a.spec.io_manager or default
+        if name not in known:
+            hint = difflib.get_close_matches(name, list(known), n=1)
+            mean = f" Did you mean '{hint[0]}'?" if hint else ""
+            problems.append(
+                _problem(
+                    a,
+                    f"unknown io manager '{name}'.{mean} Known: {names}; register others with "
+                    "Definitions(io_managers={...}).",
+                )
+            )
+    return problems
+
+
+def validate(
+    assets: Sequence[AnyAsset],
+    graph: AssetGraph,
+    unresolved: Mapping[AssetKey, Mapping[str, AssetKey]],
+    io_managers: Collection[str],
+    default_io_manager: str,
+    by_key: Mapping[AssetKey, AnyAsset] | None = None,
+) -> None:
+    """Run every check; raise one ``DefinitionError`` listing all problems, if any.
+    ``by_key`` maps each key to its first asset, when the caller has built it already."""
+    problems = [
+        *check_decoration(assets),
+        *check_unique_keys(assets, by_key),
+        *check_dependencies(assets, unresolved, by_key),
+        *check_io_managers(assets, io_managers, default_io_manager),
+    ]
+    if not any(p.message.startswith("duplicate key") for p in problems):
+        problems += check_acyclic(assets, graph)
+    if problems:
+        raise DefinitionError(problems)

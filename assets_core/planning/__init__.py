@@ -1,0 +1,1 @@
+"""Selection (the dbt grammar) and the planner: which steps run, and exactly why. Pure."""

@@ -1,0 +1,209 @@
+"""The IO manager contract, its contexts, and ``MemoryIOManager``.
+
+An IO manager stores an asset's output and loads it for the assets downstream. ``save``
+returns a ``StoredOutput`` describing what it wrote, including the content hash (the data
+version, see ``assets_core.storage.datahash``) that the planner compares. Managers live in
+``io_managers/``; the engine knows them only through this protocol, by name.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
+
+from assets_core.model.keys import AssetKey
+from assets_core.model.spec import AssetSpec
+
+if TYPE_CHECKING:
+    import duckdb
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOutput:
+    """What a save wrote: where, its data version, and its shape (for ``lumbung show``)."""
+
+    location: str
+    data_version: str
+    rows: int | None = None
+    bytes: int | None = None
+    schema: tuple[tuple[str, str], ...] = ()
+
+
+class _DuckDBHolder:
+    """A lazily opened, per-asset DuckDB connection, closed when the asset is done."""
+
+    __slots__ = ("_con", "_lock")
+
+    def __init__(self) -> None:
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            if self._con is None:
+                import duckdb
+
+                self._con = duckdb.connect()
+            return self._con
+
+    def close(self) -> None:
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutputContext:
+    """Everything a manager needs to store one asset's output."""
+
+    key: AssetKey
+    spec: AssetSpec
+    run_id: str = ""
+    partition: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InputContext:
+    """Everything a manager needs to load an upstream's output for one consumer.
+
+    ``expected_type`` is the consuming parameter's annotation (``pd.DataFrame``,
+    ``pa.Table``, ``duckdb.DuckDBPyRelation``, a polars frame, or ``None`` for pandas).
+    Relations must be bound on ``duckdb``, the consumer's own connection.
+    """
+
+    key: AssetKey
+    spec: AssetSpec
+    expected_type: Any = None
+    consumer: AssetKey | None = None
+    param: str | None = None
+    run_id: str = ""
+    partition: str | None = None
+    _duckdb: _DuckDBHolder | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def duckdb(self) -> duckdb.DuckDBPyConnection:
+        """The consuming asset's own DuckDB connection (opened on first use)."""
+        if self._duckdb is None:
+            object.__setattr__(self, "_duckdb", _DuckDBHolder())
+        assert self._duckdb is not None
+        return self._duckdb.get()
+
+
+@runtime_checkable
+class IOManager(Protocol):
+    """Stores and loads asset outputs. ``save`` returns what it wrote."""
+
+    def save(self, ctx: OutputContext, value: object) -> StoredOutput: ...
+
+    def load(self, ctx: InputContext) -> object: ...
+
+    def exists(self, ctx: OutputContext) -> bool: ...
+
+    def delete(self, ctx: OutputContext) -> None: ...
+
+
+def existing(manager: IOManager, contexts: Sequence[OutputContext]) -> set[AssetKey]:
+    """The keys among ``contexts`` whose output ``manager`` holds. A manager may answer for
+    many at once with an ``existing(contexts)`` method (one directory listing instead of a
+    ``stat`` per asset, say); otherwise ``exists`` is asked for each."""
+    bulk = getattr(manager, "existing", None)
+    if callable(bulk):
+        return cast("set[AssetKey]", bulk(contexts))
+    return {c.key for c in contexts if manager.exists(c)}
+
+
+class AssetContext:
+    """What an asset function receives when it takes a ``context`` parameter."""
+
+    __slots__ = ("_duckdb", "key", "log", "partition", "run_id", "spec")
+
+    def __init__(
+        self,
+        key: AssetKey,
+        spec: AssetSpec,
+        run_id: str,
+        partition: str | None = None,
+        duckdb_holder: _DuckDBHolder | None = None,
+    ) -> None:
+        self.key = key
+        self.spec = spec
+        self.run_id = run_id
+        self.partition = partition
+        self.log = logging.getLogger(f"lumbung.asset.{key}")
+        self._duckdb = duckdb_holder or _DuckDBHolder()
+
+    @property
+    def duckdb(self) -> duckdb.DuckDBPyConnection:
+        """This asset's own DuckDB connection; inputs annotated as relations are views on it."""
+        return self._duckdb.get()
+
+    def __repr__(self) -> str:
+        return f"AssetContext(key={self.key!s}, run_id={self.run_id!r})"
+
+
+class MemoryIOManager:
+    """Keeps each output in a dict, as returned (no copy); for tests and throwaway runs.
+
+    ``save`` hashes the value (its data version) and ``load`` hands back the very object when
+    the consumer's annotation asks for its kind, converting otherwise. A DuckDB relation is
+    stored as the Arrow table it evaluates to, because its connection closes when the asset
+    finishes. Thread-safe.
+    """
+
+    def __init__(self) -> None:
+        self._values: dict[tuple[AssetKey, str | None], object] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _location(key: AssetKey, partition: str | None) -> str:
+        return f"memory://{key}" if partition is None else f"memory://{key}/{partition}"
+
+    def save(self, ctx: OutputContext, value: object) -> StoredOutput:
+        from assets_core.errors import IOManagerError
+        from assets_core.storage.datahash import data_version
+        from assets_core.storage.values import kind_of, to_arrow, unstorable_message
+
+        kind = kind_of(value)
+        if kind is None:
+            raise IOManagerError(unstorable_message(str(ctx.key), "memory", value))
+        if kind == "duckdb":
+            value = to_arrow(value)
+        dv = data_version(value)
+        with self._lock:
+            self._values[(ctx.key, ctx.partition)] = value
+        return StoredOutput(
+            location=self._location(ctx.key, ctx.partition),
+            data_version=dv.version,
+            rows=dv.rows,
+            bytes=dv.nbytes,
+            schema=dv.schema,
+        )
+
+    def load(self, ctx: InputContext) -> object:
+        from assets_core.errors import IOManagerError
+        from assets_core.storage.values import convert, kind_of, target_of
+
+        with self._lock:
+            try:
+                value = self._values[(ctx.key, ctx.partition)]
+            except KeyError:
+                where = self._location(ctx.key, ctx.partition)
+                raise IOManagerError(
+                    f"{ctx.key}: nothing stored at {where}; materialize it first."
+                ) from None
+        target = target_of(ctx.expected_type)
+        if target == kind_of(value) and (target != "arrow" or type(value).__name__ == "Table"):
+            return value
+        return convert(value, ctx.expected_type, ctx.duckdb if target == "duckdb" else None)
+
+    def exists(self, ctx: OutputContext) -> bool:
+        with self._lock:
+            return (ctx.key, ctx.partition) in self._values
+
+    def delete(self, ctx: OutputContext) -> None:
+        with self._lock:
+            self._values.pop((ctx.key, ctx.partition), None)

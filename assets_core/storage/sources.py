@@ -1,0 +1,227 @@
+"""Reading and observing sources: the external files (or other data) a project consumes.
+
+``source_files`` expands a source's path or glob, and ``observe_source`` gives the source's
+version. For files, the version is a content hash; a file whose size and mtime match a cached
+observation is not read again. ``load_source`` reads the data into the kind a consumer asks
+for. For DuckDB, the files are scanned lazily in place and never copied into memory first.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Any
+
+from assets_core.errors import IOManagerError, ProjectError
+from assets_core.model.decorator import SOURCE_FORMATS
+from assets_core.model.spec import SourceAsset, SourceFormat
+from assets_core.storage.datahash import file_digest
+from assets_core.storage.state import FileObservation
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+__all__ = ["load_source", "observe_source", "source_files"]
+
+#: An observation of a file modified this recently is not cached. Another write within the
+#: filesystem's timestamp granularity could keep the same size and mtime (the "racy" case).
+RACY_WINDOW_NS = 2_000_000_000
+
+
+def _pattern(src: SourceAsset, root: Path) -> Path:
+    assert src.path is not None
+    p = Path(src.path).expanduser()
+    return p if p.is_absolute() else root / p
+
+
+def source_files(src: SourceAsset, root: Path) -> list[Path]:
+    """The files of a path source: the file itself, or a glob's matches in sorted order.
+
+    A relative path is resolved against ``root``. If nothing matches, raises ``ProjectError``.
+    An ``observe=`` source has no files.
+    """
+    if src.path is None:
+        return []
+    full = _pattern(src, root)
+    if src.is_glob:
+        found = sorted(Path(m) for m in glob.glob(str(full), recursive=True) if Path(m).is_file())  # noqa: PTH207
+        if not found:
+            raise ProjectError(
+                f"source {src.key}: no file matches {src.path!r} (looked in {root}); "
+                "create it or fix path=."
+            )
+        return found
+    if not full.is_file():
+        raise ProjectError(
+            f"source {src.key}: file {src.path!r} not found (looked in {root}); "
+            "create it or fix path=."
+        )
+    return [full]
+
+
+def _glob_base(pattern: Path) -> Path:
+    """The folder part of a glob before its first wildcard."""
+    parts: list[str] = []
+    for part in pattern.parts:
+        if any(c in part for c in "*?["):
+            break
+        parts.append(part)
+    return Path(*parts) if parts else Path()
+
+
+def observe_source(
+    src: SourceAsset, root: Path, cache: Mapping[str, FileObservation]
+) -> tuple[str, list[FileObservation]]:
+    """The source's current version, and the new file observations worth caching.
+
+    For a file, the version is the SHA-256 of its bytes. For a glob, it is a hash of the sorted
+    ``(path relative to the glob's folder, digest)`` pairs. A file whose size and ``mtime_ns``
+    equal its cached observation (``cache`` is keyed by ``str(path)`` as ``source_files``
+    returns it) is not read again. The returned observations are only the new or changed
+    ones, leaving out files modified in the last ``RACY_WINDOW_NS``. For an ``observe=``
+    source, the version is ``str(observe())``.
+    """
+    if src.path is None:
+        return _observe_fn(src), []
+    files = source_files(src, root)
+    fresh: list[FileObservation] = []
+    now = time.time_ns()
+    digests: list[str] = []
+    for f in files:
+        key = str(f)
+        st = f.stat()
+        cached = cache.get(key)
+        if cached is not None and cached.size == st.st_size and cached.mtime_ns == st.st_mtime_ns:
+            digests.append(cached.digest)
+            continue
+        digest = file_digest(f)
+        digests.append(digest)
+        if now - st.st_mtime_ns > RACY_WINDOW_NS:
+            fresh.append(FileObservation(key, st.st_size, st.st_mtime_ns, digest))
+    if not src.is_glob:
+        return digests[0], fresh
+    base = _glob_base(_pattern(src, root))
+    h = hashlib.sha256(b"lumbung-glob-v1\n")
+    for f, digest in zip(files, digests, strict=True):
+        rel = PurePath(os.path.relpath(f, base)).as_posix()
+        h.update(f"{rel}\0{digest}\n".encode())
+    return h.hexdigest(), fresh
+
+
+def _observe_fn(src: SourceAsset) -> str:
+    assert src.observe is not None
+    try:
+        version = src.observe()
+    except Exception as exc:
+        raise ProjectError(
+            f"source {src.key}: observe function raised {type(exc).__name__}: {exc}"
+        ) from exc
+    if version is None:
+        raise ProjectError(
+            f"source {src.key}: observe function returned None; return a version string "
+            "(for example a timestamp, an ETag or a row count) that changes when the data does."
+        )
+    return str(version)
+
+
+def _format(src: SourceAsset) -> SourceFormat:
+    if src.format is not None:
+        return src.format
+    assert src.path is not None
+    fmt = SOURCE_FORMATS.get(PurePath(src.path).suffix.lower())
+    if fmt is None:
+        raise IOManagerError(
+            f"source {src.key}: cannot tell the format of {src.path!r}; "
+            "pass format='csv', 'parquet' or 'json'."
+        )
+    return fmt
+
+
+def load_source(
+    src: SourceAsset,
+    root: Path,
+    annotation: object,
+    con_provider: Callable[[], duckdb.DuckDBPyConnection],
+) -> object:
+    """Read a source's files (CSV, Parquet or JSON lines) as the kind ``annotation`` asks for.
+
+    A glob's files are concatenated in sorted order. A ``duckdb.DuckDBPyRelation`` target
+    scans the files in place, lazily, on the consumer's connection (``con_provider()``). Other
+    targets read through pyarrow and convert.
+    """
+    from assets_core.storage.values import convert, target_of
+
+    if src.path is None:
+        raise IOManagerError(
+            f"source {src.key} has no path to read; list it in deps=[...] instead of as a parameter"
+        )
+    target = target_of(annotation)
+    fmt = _format(src)
+    files = [str(f) for f in source_files(src, root)]
+    if target == "duckdb":
+        con = con_provider()
+        if fmt == "csv":
+            return con.read_csv(files)  # type: ignore[arg-type, unused-ignore]  # a list works
+        if fmt == "parquet":
+            return con.read_parquet(files)
+        return con.read_json(files, format="newline_delimited")  # type: ignore[arg-type, unused-ignore]
+    table = _read_arrow(src, files, fmt)
+    return convert(table, annotation)
+
+
+def _read_arrow(src: SourceAsset, files: list[str], fmt: SourceFormat) -> pa.Table:
+    import pyarrow as pa
+
+    reader: Callable[[str], Any]
+    if fmt == "csv":
+        import pyarrow.csv as pcsv
+
+        reader = pcsv.read_csv
+    elif fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        reader = pq.read_table
+    else:
+        import pyarrow.json as pjson
+
+        reader = pjson.read_json
+    tables = []
+    for f in files:
+        try:
+            if fmt == "parquet" and not _looks_like_parquet(f):
+                raise OSError("truncated or not Parquet")
+            tables.append(reader(f))
+        except (pa.ArrowException, OSError) as exc:  # a damaged file, or not this format
+            raise IOManagerError(
+                f"source {src.key}: cannot read {f} as {fmt} ({_reason(exc)}); fix the file, "
+                f"or pass format= if it is not {fmt}."
+            ) from exc
+    if len(tables) == 1:
+        return tables[0]
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except pa.ArrowException as exc:
+        raise IOManagerError(
+            f"source {src.key}: the files matching {src.path!r} do not share one schema "
+            f"({_reason(exc)}); make their columns agree."
+        ) from exc
+
+
+def _looks_like_parquet(file: str) -> bool:
+    """Whether ``file`` begins and ends with Parquet's magic bytes (two small reads)."""
+    with open(file, "rb") as fh:
+        head = fh.read(4)
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(max(size - 4, 0))
+        return size >= 12 and head == b"PAR1" and fh.read(4) == b"PAR1"
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of an exception, as a short reason."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

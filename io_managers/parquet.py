@@ -33,9 +33,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assets_core.errors import IOManagerError
-from assets_core.model.keys import AssetKey
+from assets_core.model.keys import AssetKey, StepKey
 from assets_core.storage.datahash import TableHasher
 from assets_core.storage.io import InputContext, OutputContext, StoredOutput
+from assets_core.storage.liveness import pid_alive
 from assets_core.storage.values import kind_of, target_of, to_arrow, unstorable_message
 
 if TYPE_CHECKING:
@@ -116,6 +117,9 @@ class ParquetIOManager:
     """
 
     name = "parquet"
+    #: loading what ``save`` stored gives back an equal value (for the plain types of
+    #: ``values.round_trips``), so a run may hand a stored value over in memory
+    round_trips = True
 
     def __init__(self, root: str | Path, *, fsync: bool | None = None) -> None:
         self.root = Path(root).absolute()
@@ -306,16 +310,16 @@ class ParquetIOManager:
         Planning asks ``existing`` instead, for all its outputs at once."""
         return os.path.isfile(self._checked_file(ctx.key, ctx.partition))  # noqa: PTH113
 
-    def existing(self, contexts: Iterable[OutputContext]) -> set[AssetKey]:
-        """The keys among ``contexts`` with a stored file: one directory listing per folder
+    def existing(self, contexts: Iterable[OutputContext]) -> set[StepKey]:
+        """The steps among ``contexts`` with a stored file: one directory listing per folder
         instead of a ``stat`` per asset (what planning thousands of assets asks)."""
         by_prefix: dict[tuple[str, ...], list[tuple[str, OutputContext]]] = {}
-        found: set[AssetKey] = set()
+        found: set[StepKey] = set()
         for ctx in contexts:
             key = ctx.key
             if ctx.partition is not None or not _safe_segment(key[-1]):
                 if self.exists(ctx):  # partitions, and odd keys, the careful way
-                    found.add(ctx.key)
+                    found.add(ctx.step)
                 continue
             prefix = key[:-1]
             group = by_prefix.get(prefix)
@@ -336,9 +340,9 @@ class ParquetIOManager:
                     continue
                 if entry.is_symlink():
                     if self.exists(ctx):
-                        found.add(ctx.key)
+                        found.add(ctx.step)
                 elif entry.is_file(follow_symlinks=False):
-                    found.add(ctx.key)
+                    found.add(ctx.step)
         return found
 
     def delete(self, ctx: OutputContext) -> None:
@@ -425,20 +429,8 @@ def _remove_orphans(folder: Path, pattern: str) -> None:
     gone (killed while writing): ``.<name>.tmp-<pid>-<tag>-<n>``."""
     for tmp in folder.glob(pattern):
         pid = tmp.name.rpartition(_TMP_MARK)[2].partition("-")[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             tmp.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # it exists but is not ours (or the platform cannot tell): keep its file
-        return True
-    return True
 
 
 def _fsync_file(path: Path) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
-from assets_core.model.keys import AssetKey
+from assets_core.model.keys import AssetKey, StepKey
 from assets_core.model.spec import AssetSpec
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ class StoredOutput:
     schema: tuple[tuple[str, str], ...] = ()
 
 
-class _DuckDBHolder:
+class DuckDBHolder:
     """A lazily opened, per-asset DuckDB connection, closed when the asset is done."""
 
     __slots__ = ("_con", "_lock")
@@ -65,6 +65,10 @@ class OutputContext:
     run_id: str = ""
     partition: str | None = None
 
+    @property
+    def step(self) -> StepKey:
+        return StepKey(self.key, self.partition)
+
 
 @dataclass(frozen=True, slots=True)
 class InputContext:
@@ -82,13 +86,13 @@ class InputContext:
     param: str | None = None
     run_id: str = ""
     partition: str | None = None
-    _duckdb: _DuckDBHolder | None = field(default=None, repr=False, compare=False)
+    _duckdb: DuckDBHolder | None = field(default=None, repr=False, compare=False)
 
     @property
     def duckdb(self) -> duckdb.DuckDBPyConnection:
         """The consuming asset's own DuckDB connection (opened on first use)."""
         if self._duckdb is None:
-            object.__setattr__(self, "_duckdb", _DuckDBHolder())
+            object.__setattr__(self, "_duckdb", DuckDBHolder())
         assert self._duckdb is not None
         return self._duckdb.get()
 
@@ -106,14 +110,14 @@ class IOManager(Protocol):
     def delete(self, ctx: OutputContext) -> None: ...
 
 
-def existing(manager: IOManager, contexts: Sequence[OutputContext]) -> set[AssetKey]:
-    """The keys among ``contexts`` whose output ``manager`` holds. A manager may answer for
-    many at once with an ``existing(contexts)`` method (one directory listing instead of a
-    ``stat`` per asset, say); otherwise ``exists`` is asked for each."""
+def existing(manager: IOManager, contexts: Sequence[OutputContext]) -> set[StepKey]:
+    """The steps among ``contexts`` whose output ``manager`` holds. A manager may answer for
+    many at once with an ``existing(contexts)`` method returning those steps (one directory
+    listing instead of a ``stat`` per asset, say); otherwise ``exists`` is asked for each."""
     bulk = getattr(manager, "existing", None)
     if callable(bulk):
-        return cast("set[AssetKey]", bulk(contexts))
-    return {c.key for c in contexts if manager.exists(c)}
+        return cast("set[StepKey]", bulk(contexts))
+    return {c.step for c in contexts if manager.exists(c)}
 
 
 class AssetContext:
@@ -127,14 +131,14 @@ class AssetContext:
         spec: AssetSpec,
         run_id: str,
         partition: str | None = None,
-        duckdb_holder: _DuckDBHolder | None = None,
+        duckdb_holder: DuckDBHolder | None = None,
     ) -> None:
         self.key = key
         self.spec = spec
         self.run_id = run_id
         self.partition = partition
         self.log = logging.getLogger(f"lumbung.asset.{key}")
-        self._duckdb = duckdb_holder or _DuckDBHolder()
+        self._duckdb = duckdb_holder or DuckDBHolder()
 
     @property
     def duckdb(self) -> duckdb.DuckDBPyConnection:

@@ -45,22 +45,35 @@ def _plain(text: str) -> bool:
     return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
 
 
-def encode_inputs(inputs: Mapping[StepKey, str | None]) -> str:
+def encode_inputs(
+    inputs: Mapping[StepKey, str | None] | Iterable[tuple[StepKey, str | None]],
+    names: dict[StepKey, str] | None = None,
+) -> str:
     """A record's ``inputs`` as stored: compact JSON of ``{"a/b": version}`` (a partition as
-    ``"a/b[p]"``) in the mapping's order. Equal text means equal inputs, which lets a planner
+    ``"a/b[p]"``) in the given order. Equal text means equal inputs, which lets a planner
     compare a stored record with the current data versions without decoding it.
 
-    Asset keys and hex digests never need escaping, so the usual text is written directly,
-    exactly as the JSON encoder would write it; anything else goes through the encoder."""
+    Takes a mapping or ``(step, version)`` pairs (the planner's current versions, without
+    building a mapping); ``names`` caches each step's text across calls. Step names and hex
+    digests never need escaping, so the usual text is written directly, exactly as the JSON
+    encoder would write it; anything else goes through the encoder."""
+    items = list(inputs.items() if isinstance(inputs, Mapping) else inputs)
+    if names is None:
+        names = {}
     parts = []
-    for step, v in inputs.items():
-        name = "/".join(step[0]) if step[1] is None else str(step)
+    for step, v in items:
+        name = names.get(step)
+        if name is None:
+            name = "/".join(step[0]) if step[1] is None else str(step)
+            if step[1] is not None and not _plain(name):
+                return _encode({str(k): v for k, v in items})
+            names[step] = name
         if v is None:
             parts.append(f'"{name}":null')
-        elif v.isalnum() and v.isascii() and (step[1] is None or _plain(step[1])):
+        elif v.isalnum() and v.isascii():
             parts.append(f'"{name}":"{v}"')
         else:
-            return _encode({str(k): v for k, v in inputs.items()})
+            return _encode({str(k): v for k, v in items})
     return "{" + ",".join(parts) + "}"
 
 
@@ -286,9 +299,9 @@ class MemoryStateStore:
             return out
         with self._lock:
             for rec in reversed(self._history):
-                if key is not None and (rec.step[0] != key or (
-                    partition is not None and rec.step[1] != partition
-                )):
+                if key is not None and (
+                    rec.step[0] != key or (partition is not None and rec.step[1] != partition)
+                ):
                     continue
                 out.append(rec)
                 if len(out) >= limit:

@@ -20,7 +20,16 @@ if TYPE_CHECKING:
 
 Kind = Literal["pandas", "arrow", "duckdb", "polars"]
 
-__all__ = ["Kind", "convert", "kind_of", "target_of", "to_arrow", "unstorable_message"]
+__all__ = [
+    "Kind",
+    "convert",
+    "kind_of",
+    "memory_size",
+    "round_trips",
+    "target_of",
+    "to_arrow",
+    "unstorable_message",
+]
 
 _STRING_TARGETS: dict[str, Kind] = {
     "pd.DataFrame": "pandas",
@@ -178,3 +187,87 @@ def unstorable_message(asset: str, manager: str, value: object) -> str:
         f"{asset}: the {manager} IO manager cannot store a value of type {_qualname(value)}; "
         "return a pandas.DataFrame, pyarrow.Table or duckdb.DuckDBPyRelation."
     )
+
+
+# ---- handing values over in memory ---------------------------------------------------------
+# A run hands a value it has just stored to the assets that read it, instead of reading it back,
+# when reading it back would give an equal value of the same kind. These types come back from
+# Parquet and DuckDB exactly as they went in; anything else is read back.
+
+_PANDAS_SAFE = frozenset(
+    {
+        "bool",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "uint8",
+        "uint16",
+        "uint32",
+        "float32",
+        "float64",
+        "datetime64[ns]",
+        "datetime64[us]",
+        "str",
+    }
+)
+
+
+def _arrow_safe(t: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(
+        pa.types.is_boolean(t)
+        or (pa.types.is_integer(t) and t != pa.uint64())
+        or pa.types.is_float32(t)
+        or pa.types.is_float64(t)
+        or pa.types.is_string(t)
+        or pa.types.is_date32(t)
+        or (pa.types.is_timestamp(t) and t.tz is None and t.unit in ("us", "ns"))
+    )
+
+
+def round_trips(value: object) -> bool:
+    """Whether storing ``value`` in Parquet or DuckDB and reading it back as its own kind gives
+    an equal value: a pandas frame with a default ``RangeIndex``, string column names and
+    columns of plain types (numbers, booleans, naive timestamps, strings), or an Arrow table of
+    such types without schema metadata. pandas frames count only under copy-on-write (pandas 3,
+    or the option set), so a consumer that changes its input never changes another's."""
+    kind = kind_of(value)
+    v: Any = value
+    if kind == "arrow":
+        return (
+            type(v).__name__ == "Table"
+            and not v.schema.metadata
+            and all(_arrow_safe(f.type) for f in v.schema)
+        )
+    if kind != "pandas":
+        return False
+    import pandas as pd
+
+    if not _copy_on_write(pd):
+        return False
+    index = v.index
+    if type(index) is not pd.RangeIndex or index.start != 0 or index.step != 1 or index.name:
+        return False
+    if v.attrs or v.columns.has_duplicates or not all(type(c) is str for c in v.columns):
+        return False
+    return all(str(d) in _PANDAS_SAFE for d in v.dtypes)
+
+
+def _copy_on_write(pd: Any) -> bool:
+    major = int(pd.__version__.split(".", 1)[0])
+    return major >= 3 or bool(pd.options.mode.copy_on_write is True)
+
+
+def memory_size(value: object) -> int:
+    """About how many bytes ``value`` holds in memory (its buffers, not Python objects)."""
+    kind = kind_of(value)
+    v: Any = value
+    if kind == "arrow":
+        return int(v.nbytes)
+    if kind == "pandas":
+        return int(v.memory_usage(index=False, deep=False).sum())
+    if kind == "polars":
+        return int(v.estimated_size())
+    return 0

@@ -460,14 +460,14 @@ def doubled(raw: pd.DataFrame) -> pd.DataFrame:
 def test_through_the_engine(project: ProjectDir, tmp_path: Path) -> None:
     project.write("assets.py", CHAIN)
     storage = tmp_path / "lumbung"
-    defs = project.defs(default_io_manager="parquet", io_managers={}, storage=storage)
-    result = defs.materialize()
+    session = project.session(default_io_manager="parquet", io_managers={}, storage=storage)
+    result = session.materialize()
     assert sorted(map(str, result.materialized)) == ["doubled", "raw"]
     stored = storage / "parquet" / "doubled.parquet"
     assert stored.is_file()
-    defs.close()
+    session.close()
 
-    again = project.defs(default_io_manager="parquet", io_managers={}, storage=storage)
+    again = project.session(default_io_manager="parquet", io_managers={}, storage=storage)
     assert not again.plan()
     loaded = again.load("doubled")
     assert isinstance(loaded, pd.DataFrame)

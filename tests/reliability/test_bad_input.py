@@ -275,7 +275,7 @@ CASES: list[Case] = [
         "unknown_io_manager",
         ("list",),
         "error: total (assets.py:22): unknown io manager 'parquett'. Did you mean 'parquet'? "
-        "Known: duckdb, memory, parquet; register others with Definitions(io_managers={...}).",
+        "Known: duckdb, memory, parquet; register others with Session(defs, io_managers={...}).",
         append='\n\n@asset(io_manager="parquett")\ndef total(): return pd.DataFrame()\n',
     ),
     Case(
@@ -283,9 +283,9 @@ CASES: list[Case] = [
         ("list",),
         "error: 2 problems in the project's definitions:\n"
         "    - orders (assets.py:7): unknown io manager 'csv'. Known: duckdb, memory, parquet; "
-        "register others with Definitions(io_managers={...}).\n"
+        "register others with Session(defs, io_managers={...}).\n"
         "    - report (assets.py:17): unknown io manager 'csv'. Known: duckdb, memory, parquet; "
-        "register others with Definitions(io_managers={...}).",
+        "register others with Session(defs, io_managers={...}).",
         toml=BASE_TOML + 'default_io_manager = "csv"\n',
     ),
     Case(

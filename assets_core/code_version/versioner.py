@@ -25,23 +25,24 @@ file is re-read if it changed; after reloading modules in place, make a new vers
 
 from __future__ import annotations
 
-import ast
 import functools
 import gc
-import hashlib
 import json
 import os
 import sys
 import sysconfig
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.util import resolve_name
 from pathlib import Path
-from types import CodeType, FunctionType, MappingProxyType, MethodType, ModuleType
+from types import FunctionType, MappingProxyType, MethodType, ModuleType
 from typing import Any
 
+from assets_core.code_version.index import Def, FileIndex, index_source
+from assets_core.code_version.names import code_names
+from assets_core.code_version.normalize import code_parts, digest_of, literal_repr
 from assets_core.lazymap import LazyMapping
 from assets_core.model.spec import Asset
 
@@ -70,367 +71,6 @@ class CodeVersion:
     components: Mapping[str, str] = field(default_factory=lambda: _EMPTY, hash=False)
 
 
-def _digest(*parts: str) -> str:
-    data = "\0".join(parts).encode("utf-8", "surrogatepass")
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
-
-
-# --- normalized AST text ------------------------------------------------------------------
-
-_SKIP_FIELDS = frozenset({"ctx", "type_comment", "kind"})
-_DOC_OWNERS = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef})
-_FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
-
-
-def _is_docstring(stmt: ast.stmt) -> bool:
-    return (
-        isinstance(stmt, ast.Expr)
-        and isinstance(stmt.value, ast.Constant)
-        and isinstance(stmt.value.value, str)
-    )
-
-
-_LABELS: dict[type, tuple[str, tuple[tuple[str, str], ...]]] = {}
-
-
-def _labels(cls: type) -> tuple[str, tuple[tuple[str, str], ...]]:
-    fields = tuple((n, n + "=") for n in cls._fields if n not in _SKIP_FIELDS)  # type: ignore[attr-defined]
-    _LABELS[cls] = labels = (cls.__name__ + "(", fields)
-    return labels
-
-
-def _write(node: object, out: list[str], skip: str = "") -> None:
-    """Append a canonical text of ``node`` to ``out``: no positions, no docstrings, no empty
-    fields (so it reads the same on every Python >= 3.10), and no field named ``skip``."""
-    cls = type(node)
-    if cls is list:
-        out.append("[")
-        for item in node:  # type: ignore[attr-defined]
-            _write(item, out)
-            out.append(",")
-        out.append("]")
-        return
-    labels = _LABELS.get(cls)
-    if labels is None:
-        if not isinstance(node, ast.AST):
-            out.append(repr(node))
-            return
-        labels = _labels(cls)
-    out.append(labels[0])
-    doc_owner = cls in _DOC_OWNERS
-    for name, label in labels[1]:
-        value = getattr(node, name, None)
-        if value is None or name == skip:
-            continue
-        if type(value) is list:
-            if doc_owner and name == "body" and value and _is_docstring(value[0]):
-                value = value[1:]
-            if not value:
-                continue
-        out.append(label)
-        _write(value, out)
-        out.append(",")
-    out.append(")")
-
-
-def _text_digest(node: object, skip: str = "") -> str:
-    out: list[str] = []
-    _write(node, out, skip)
-    return _digest("".join(out))
-
-
-# --- free names ----------------------------------------------------------------------------
-
-_LEAVES = frozenset({ast.Constant, ast.Pass, ast.Break, ast.Continue, ast.Load, ast.Store})
-_COMPS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
-
-
-def _root(chain: str) -> str:
-    return chain.partition(".")[0]
-
-
-class _Scope:
-    """Names one scope binds and the dotted names (``helpers.clean``) it reads."""
-
-    __slots__ = ("bound", "declared_global", "inner", "loads")
-
-    def __init__(self) -> None:
-        self.bound: set[str] = set()
-        self.declared_global: set[str] = set()
-        self.loads: list[str] = []
-        self.inner: list[str] = []  # free names of nested scopes
-
-    def free(self, *, class_scope: bool) -> list[str]:
-        local = self.bound - self.declared_global
-        out = [c for c in self.loads if _root(c) not in local]
-        # Names bound in a class body are invisible to the functions nested in it.
-        out += self.inner if class_scope else [c for c in self.inner if _root(c) not in local]
-        return out
-
-
-def _chain(node: ast.Attribute) -> str | None:
-    parts: list[str] = []
-    cur: ast.expr = node
-    while isinstance(cur, ast.Attribute):
-        parts.append(cur.attr)
-        cur = cur.value
-    if isinstance(cur, ast.Name):
-        parts.append(cur.id)
-        return ".".join(reversed(parts))
-    return None
-
-
-def _visit_header(args: ast.arguments, scope: _Scope) -> None:
-    for default in (*args.defaults, *args.kw_defaults):
-        if default is not None:
-            _visit(default, scope)
-    every = (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg)
-    for arg in every:
-        if arg is not None and arg.annotation is not None:
-            _visit(arg.annotation, scope)
-
-
-def _bind_args(args: ast.arguments, scope: _Scope) -> None:
-    for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
-        if arg is not None:
-            scope.bound.add(arg.arg)
-
-
-def _function_free(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> list[str]:
-    scope = _Scope()
-    _bind_args(node.args, scope)
-    if isinstance(node, ast.Lambda):
-        _visit(node.body, scope)
-    else:
-        for stmt in node.body:
-            _visit(stmt, scope)
-    return scope.free(class_scope=False)
-
-
-def _class_free(node: ast.ClassDef) -> list[str]:
-    scope = _Scope()
-    for stmt in node.body:
-        _visit(stmt, scope)
-    return scope.free(class_scope=True)
-
-
-def _visit(node: ast.AST, scope: _Scope) -> None:
-    if type(node) in _LEAVES:
-        return
-    if isinstance(node, ast.Name):
-        if isinstance(node.ctx, ast.Load):
-            scope.loads.append(node.id)
-        else:
-            scope.bound.add(node.id)
-    elif isinstance(node, ast.Attribute):
-        chain = _chain(node) if isinstance(node.ctx, ast.Load) else None
-        if chain is not None:
-            scope.loads.append(chain)
-        else:
-            _visit(node.value, scope)
-    elif isinstance(node, _FUNCS):
-        scope.bound.add(node.name)
-        for deco in node.decorator_list:
-            _visit(deco, scope)
-        _visit_header(node.args, scope)
-        if node.returns is not None:
-            _visit(node.returns, scope)
-        scope.inner += _function_free(node)
-    elif isinstance(node, ast.Lambda):
-        _visit_header(node.args, scope)
-        scope.inner += _function_free(node)
-    elif isinstance(node, ast.ClassDef):
-        scope.bound.add(node.name)
-        for expr in (*node.decorator_list, *node.bases, *(k.value for k in node.keywords)):
-            _visit(expr, scope)
-        scope.inner += _class_free(node)
-    elif isinstance(node, _COMPS):
-        _visit_comprehension(node, scope)
-    elif isinstance(node, ast.Import | ast.ImportFrom):
-        for alias in node.names:
-            if alias.name != "*":
-                scope.bound.add(alias.asname or alias.name.partition(".")[0])
-    elif isinstance(node, ast.Global):
-        scope.declared_global.update(node.names)
-    elif isinstance(node, ast.Nonlocal):
-        scope.bound.update(node.names)
-    else:
-        if isinstance(node, ast.ExceptHandler | ast.pattern):
-            for attr in ("name", "rest"):  # `except E as name`, match captures, `**rest`
-                bound = getattr(node, attr, None)
-                if isinstance(bound, str):
-                    scope.bound.add(bound)
-        labels = _LABELS.get(type(node)) or _labels(type(node))
-        for attr, _ in labels[1]:
-            value = getattr(node, attr, None)
-            if type(value) is list:
-                for item in value:
-                    if isinstance(item, ast.AST):
-                        _visit(item, scope)
-            elif isinstance(value, ast.AST):
-                _visit(value, scope)
-
-
-def _visit_comprehension(
-    node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp, scope: _Scope
-) -> None:
-    gens = node.generators
-    _visit(gens[0].iter, scope)  # the first iterable is evaluated in the enclosing scope
-    inner = _Scope()
-    for i, gen in enumerate(gens):
-        _visit(gen.target, inner)
-        if i:
-            _visit(gen.iter, inner)
-        for cond in gen.ifs:
-            _visit(cond, inner)
-    if isinstance(node, ast.DictComp):
-        _visit(node.key, inner)
-        _visit(node.value, inner)
-    else:
-        _visit(node.elt, inner)
-    scope.inner += inner.free(class_scope=False)
-
-
-def _loads(nodes: Sequence[ast.AST]) -> list[str]:
-    scope = _Scope()
-    for node in nodes:
-        _visit(node, scope)
-    return scope.loads + scope.inner
-
-
-def _unique(items: list[str]) -> list[str]:
-    return list(dict.fromkeys(items))
-
-
-# --- per-file index ------------------------------------------------------------------------
-
-#: (hash without decorators, hash of the decorators, free names, names in the decorators)
-_Def = tuple[str, str, list[str], list[str]]
-
-
-@dataclass(slots=True)
-class _FileIndex:
-    """What one parse of a source file yields; plain data, so it round-trips through JSON."""
-
-    defs: dict[str, _Def] = field(default_factory=dict)  # "qualname@first line" -> def
-    consts: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # name -> binding
-    imports: dict[str, tuple[str, str, int]] = field(default_factory=dict)  # from M import A
-    last: dict[str, str] = field(default_factory=dict)  # qualname -> key of its last def
-
-    def to_json(self) -> dict[str, Any]:
-        return {"defs": self.defs, "consts": self.consts, "imports": self.imports}
-
-    @classmethod
-    def from_json(cls, raw: Mapping[str, Any]) -> _FileIndex:
-        """Rebuild an index from the cache; raises on any malformed entry."""
-        index = cls()
-        for key, (body, deco, refs, deco_refs) in raw["defs"].items():
-            index.defs[str(key)] = (
-                str(body),
-                str(deco),
-                list(map(str, refs)),
-                list(map(str, deco_refs)),
-            )
-            index.last[str(key).rpartition("@")[0]] = str(key)
-        for name, (digest, refs) in raw["consts"].items():
-            index.consts[str(name)] = (str(digest), list(map(str, refs)))
-        for name, (module, attr, level) in raw["imports"].items():
-            index.imports[str(name)] = (str(module), str(attr), int(level))
-        return index
-
-
-def _index_source(source: bytes, path: str) -> _FileIndex:
-    tree = ast.parse(source, filename=path)
-    index = _FileIndex()
-    _index_body(tree.body, "", index, module_level=True)
-    if b"lambda" in source:
-        by_line: dict[int, list[ast.Lambda]] = {}
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Lambda):
-                by_line.setdefault(node.lineno, []).append(node)
-        for line, nodes in by_line.items():
-            refs = _unique([c for n in nodes for c in _loads(n.args.defaults) + _function_free(n)])
-            index.defs[f"<lambda>@{line}"] = (_text_digest(nodes), "", refs, [])
-    return index
-
-
-def _index_body(
-    body: list[ast.stmt], prefix: str, index: _FileIndex, *, module_level: bool
-) -> None:
-    for stmt in body:
-        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            qual = prefix + stmt.name
-            line = stmt.decorator_list[0].lineno if stmt.decorator_list else stmt.lineno
-            key = f"{qual}@{line}"
-            if isinstance(stmt, ast.ClassDef):
-                header = _loads([*stmt.bases, *(k.value for k in stmt.keywords)])
-                free = _class_free(stmt)
-                inner = qual + "."
-            else:
-                scope = _Scope()
-                _visit_header(stmt.args, scope)
-                header = scope.loads + scope.inner
-                header += _loads([stmt.returns]) if stmt.returns is not None else []
-                free = _function_free(stmt)
-                inner = qual + ".<locals>."
-            index.defs[key] = (
-                _text_digest(stmt, skip="decorator_list"),
-                _text_digest(stmt.decorator_list),
-                _unique(header + free),
-                _unique(_loads(stmt.decorator_list)),
-            )
-            index.last[qual] = key
-            _index_body(stmt.body, inner, index, module_level=False)
-            continue
-        if module_level:
-            _index_module_stmt(stmt, index)
-        for name in ("body", "orelse", "finalbody"):
-            nested = getattr(stmt, name, None)
-            if isinstance(nested, list):
-                _index_body(nested, prefix, index, module_level=module_level)
-        for part in (*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())):
-            _index_body(part.body, prefix, index, module_level=module_level)
-
-
-def _bound_names(target: ast.expr) -> Iterator[str]:
-    if isinstance(target, ast.Name):
-        yield target.id
-    elif isinstance(target, ast.Tuple | ast.List):
-        for elt in target.elts:
-            yield from _bound_names(elt)
-    elif isinstance(target, ast.Starred):
-        yield from _bound_names(target.value)
-    elif isinstance(target, ast.Attribute | ast.Subscript):
-        # `CONFIG["x"] = 1` changes CONFIG: count the statement as part of it
-        base: ast.expr = target
-        while isinstance(base, ast.Attribute | ast.Subscript):
-            base = base.value
-        if isinstance(base, ast.Name):
-            yield base.id
-
-
-def _index_module_stmt(stmt: ast.stmt, index: _FileIndex) -> None:
-    if isinstance(stmt, ast.Assign | ast.AnnAssign | ast.AugAssign):
-        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-        digest = _text_digest(stmt)
-        refs = _loads([stmt])
-        for target in targets:
-            for name in _bound_names(target):
-                old = index.consts.get(name)
-                if old is None:
-                    index.consts[name] = (digest, refs)
-                else:
-                    index.consts[name] = (_digest(old[0], digest), _unique(old[1] + refs))
-    elif isinstance(stmt, ast.ImportFrom):
-        for alias in stmt.names:
-            if alias.name != "*":
-                index.imports[alias.asname or alias.name] = (
-                    stmt.module or "",
-                    alias.name,
-                    stmt.level,
-                )
-
-
 # --- what counts as project code -------------------------------------------------------------
 
 
@@ -456,40 +96,6 @@ def _is_local_file(path: str) -> bool:
 
 def _is_framework(module: str | None) -> bool:
     return bool(module) and str(module).partition(".")[0] in _FRAMEWORK
-
-
-def _literal_repr(value: object, depth: int = 0) -> str | None:
-    """A repr that is the same in every process, for plain literal values; else None."""
-    if value is None or isinstance(value, bool | int | float | complex | str | bytes):
-        return repr(value)
-    if depth < 3 and isinstance(value, tuple | frozenset):
-        items = [_literal_repr(v, depth + 1) for v in value]
-        if any(i is None for i in items):
-            return None
-        text = [i for i in items if i is not None]
-        if isinstance(value, frozenset):
-            return "frozenset({" + ", ".join(sorted(text)) + "})"
-        return "(" + ", ".join(text) + ")"
-    return None
-
-
-def _code_parts(code: CodeType, out: list[str], doc: object = _MISSING) -> None:
-    out.append(code.co_code.hex())
-    out.append(",".join(code.co_names))
-    for i, const in enumerate(code.co_consts):
-        if i == 0 and isinstance(const, str) and const == doc:
-            continue  # the docstring
-        if isinstance(const, CodeType):
-            _code_parts(const, out)
-        else:
-            out.append(_literal_repr(const) or type(const).__name__)
-
-
-def _code_names(code: CodeType) -> Iterator[str]:
-    yield from code.co_names
-    for const in code.co_consts:
-        if isinstance(const, CodeType):
-            yield from _code_names(const)
 
 
 # --- the versioner -------------------------------------------------------------------------
@@ -557,7 +163,7 @@ class CodeVersioner:
     def __init__(self, cache_path: Path | None = None) -> None:
         self._cache_path = Path(cache_path) if cache_path is not None else None
         self._lock = threading.RLock()
-        self._files: dict[str, tuple[tuple[int, int], _FileIndex | None]] = {}
+        self._files: dict[str, tuple[tuple[int, int], FileIndex | None]] = {}
         self._seen_ns: dict[str, object] = {}  # path -> the module namespace last checked
         self._stored: dict[str, Any] = {}  # [mtime_ns, size, index text] read from the cache
         self._dirty = False
@@ -601,7 +207,7 @@ class CodeVersioner:
         parts.append(f"io={io_manager}")
         parts += [f"in:{p}={k}" for p, k in sorted((p, str(k)) for p, k in spec.ins.items())]
         parts += [f"dep:{d}" for d in sorted(str(d) for d in spec.deps)]
-        version = CodeVersion(_digest(*parts), components)
+        version = CodeVersion(digest_of(*parts), components)
         self._versions[id(asset)] = (asset, io_manager, version)
         if result_key is not None and files is not None:
             sigs = {f: _signature(f) for f in files}
@@ -757,7 +363,7 @@ class CodeVersioner:
         ):
             self._stored_results, self._stored_paths, self._stored_pieces = results, paths, pieces
 
-    def _index_for(self, path: str, ns: object = None) -> _FileIndex | None:
+    def _index_for(self, path: str, ns: object = None) -> FileIndex | None:
         """The index of ``path``. A file is stat'ed again only when a namespace not seen with
         it yet asks (a module imported anew), so a re-imported, edited file is re-read."""
         known = self._files.get(path)
@@ -770,16 +376,16 @@ class CodeVersioner:
             self._seen_ns[path] = ns
         if known is not None and known[0] == sig:
             return known[1]
-        index: _FileIndex | None = None
+        index: FileIndex | None = None
         raw = self._stored.get(path)
         if raw is not None and _raw_signature(raw) == sig:
             try:
-                index = _FileIndex.from_json(json.loads(raw[2]))
+                index = FileIndex.from_json(json.loads(raw[2]))
             except (KeyError, IndexError, TypeError, ValueError, AttributeError):
                 index = None
         if index is None:
             try:
-                index = _index_source(Path(path).read_bytes(), path)
+                index = index_source(Path(path).read_bytes(), path)
             except (OSError, SyntaxError, ValueError):
                 index = None
             self._dirty = True
@@ -814,7 +420,7 @@ class CodeVersioner:
                     seen.add(id(target))
                     stack.append(target)
         for name, digests in clashes.items():
-            found[name] = _digest(*sorted(digests))
+            found[name] = digest_of(*sorted(digests))
         return MappingProxyType(dict(sorted(found.items()))), files
 
     def _edges(self, piece: _Piece) -> list[_Piece]:
@@ -887,7 +493,7 @@ class CodeVersioner:
         if piece is None:  # code from outside the project: name it, do not read it
             module = getattr(fn, "__module__", None) or "?"
             qual = getattr(fn, "__qualname__", None) or type(fn).__qualname__
-            piece = _Piece(f"{module}:{qual}", _digest("external", str(module), str(qual)))
+            piece = _Piece(f"{module}:{qual}", digest_of("external", str(module), str(qual)))
         return piece
 
     # -- pieces ----------------------------------------------------------------------------
@@ -915,7 +521,7 @@ class CodeVersioner:
                 value = cell.cell_contents
             except ValueError:  # an empty cell
                 continue
-            text = _literal_repr(value)
+            text = literal_repr(value)
             if text is None:
                 closure[var] = value
             else:
@@ -924,7 +530,7 @@ class CodeVersioner:
         name = f"{module}:{qual}@{code.co_firstlineno}" if lambda_ else f"{module}:{qual}"
         file = code.co_filename
         index = self._index_for(file, fn.__globals__) if _is_local_file(file) else None
-        entry: _Def | None = None
+        entry: Def | None = None
         if index is not None:
             if lambda_:
                 entry = index.defs.get(f"<lambda>@{code.co_firstlineno}")
@@ -935,16 +541,16 @@ class CodeVersioner:
         refs: Sequence[str]
         if entry is not None:
             body, deco, body_refs, deco_refs = entry
-            digest = body if as_asset else _digest(body, deco)
+            digest = body if as_asset else digest_of(body, deco)
             refs = body_refs if as_asset else body_refs + deco_refs
         else:  # no readable source: the code object, less stable (changes with Python)
             parts: list[str] = []
-            _code_parts(code, parts, fn.__doc__)
-            digest = _digest("code", *parts)
+            code_parts(code, parts, fn.__doc__)
+            digest = digest_of("code", *parts)
             globals_ = fn.__globals__
-            refs = [n for n in dict.fromkeys(_code_names(code)) if n in globals_]
+            refs = [n for n in dict.fromkeys(code_names(code)) if n in globals_]
         if values:
-            digest = _digest(digest, *values)
+            digest = digest_of(digest, *values)
         follow = (wrapped,) if wrapped is not None else ()
         source = file if entry is not None and not values and not closure else None
         return _Piece(name, digest, refs, fn.__globals__, closure or _EMPTY, follow, source)
@@ -964,7 +570,7 @@ class CodeVersioner:
         file = getattr(module, "__file__", None)
         index = self._index_for(file, vars(module)) if isinstance(file, str) else None
         qual = cls.__qualname__
-        entry: _Def | None = None
+        entry: Def | None = None
         if index is not None:
             first = getattr(cls, "__firstlineno__", None)  # Python >= 3.13
             if first is not None:
@@ -975,7 +581,7 @@ class CodeVersioner:
             body, deco, refs, deco_refs = entry
             piece_name = f"{cls.__module__}:{qual}"
             return _Piece(
-                piece_name, _digest(body, deco), refs + deco_refs, vars(module), file=file
+                piece_name, digest_of(body, deco), refs + deco_refs, vars(module), file=file
             )
         if owner is not None:  # made by a call (namedtuple, type(...)): its binding statement
             piece = self._const_piece(owner, name, cls)
@@ -985,8 +591,8 @@ class CodeVersioner:
         for attr, value in sorted(vars(cls).items()):
             if isinstance(value, FunctionType):
                 parts.append(attr)
-                _code_parts(value.__code__, parts, value.__doc__)
-        return _Piece(f"{cls.__module__}:{qual}", _digest("class", *parts))
+                code_parts(value.__code__, parts, value.__doc__)
+        return _Piece(f"{cls.__module__}:{qual}", digest_of("class", *parts))
 
     def _const_piece(self, owner: str, name: str, value: object, depth: int = 0) -> _Piece | None:
         key = (owner, name, id(value))
@@ -1016,8 +622,8 @@ class CodeVersioner:
                     target = ""
                 if target:
                     return self._const_piece(target, attr, value, depth + 1)
-        text = _literal_repr(value)
-        return None if text is None else _Piece(f"{owner}:{name}", _digest("value", text))
+        text = literal_repr(value)
+        return None if text is None else _Piece(f"{owner}:{name}", digest_of("value", text))
 
     # -- locality --------------------------------------------------------------------------
 

@@ -30,7 +30,6 @@ import gc
 import json
 import os
 import sys
-import sysconfig
 import tempfile
 import threading
 from collections.abc import Mapping, Sequence
@@ -41,6 +40,12 @@ from types import FunctionType, MappingProxyType, MethodType, ModuleType
 from typing import Any
 
 from assets_core.code_version.index import Def, FileIndex, index_source
+from assets_core.code_version.locality import (
+    ModuleMemo,
+    fn_is_local,
+    is_local_file,
+    module_is_local,
+)
 from assets_core.code_version.names import code_names
 from assets_core.code_version.normalize import code_parts, digest_of, literal_repr
 from assets_core.lazymap import LazyMapping
@@ -52,7 +57,6 @@ __all__ = ["CACHE_FORMAT", "CodeVersion", "CodeVersioner"]
 _SCHEME = "lumbung-code/1"
 #: Bump when the layout of the on-disk cache changes.
 CACHE_FORMAT = 2
-_FRAMEWORK = frozenset({"assets_core", "io_managers"})
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _MISSING: Any = object()
 
@@ -69,33 +73,6 @@ class CodeVersion:
 
     version: str
     components: Mapping[str, str] = field(default_factory=lambda: _EMPTY, hash=False)
-
-
-# --- what counts as project code -------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=1)
-def _outside_dirs() -> tuple[str, ...]:
-    paths = sysconfig.get_paths()
-    dirs = {os.path.realpath(paths[k]) for k in ("stdlib", "platstdlib") if k in paths}
-    return tuple(d.rstrip(os.sep) + os.sep for d in dirs)
-
-
-@functools.lru_cache(maxsize=4096)
-def _is_local_file(path: str) -> bool:
-    """True for a real source file of the project: not in site-packages/dist-packages and
-    not in the standard library."""
-    if not path or path.startswith("<"):
-        return False
-    real = os.path.realpath(path)
-    parts = Path(real).parts
-    if "site-packages" in parts or "dist-packages" in parts:
-        return False
-    return not real.startswith(_outside_dirs())
-
-
-def _is_framework(module: str | None) -> bool:
-    return bool(module) and str(module).partition(".")[0] in _FRAMEWORK
 
 
 # --- the versioner -------------------------------------------------------------------------
@@ -171,7 +148,7 @@ class CodeVersioner:
         self._asset_memo: dict[int, tuple[object, _Piece | None]] = {}
         self._cls_memo: dict[int, tuple[object, _Piece | None]] = {}
         self._const_memo: dict[tuple[str, str, int], tuple[object, _Piece | None]] = {}
-        self._mod_memo: dict[str, tuple[ModuleType, bool]] = {}
+        self._mod_memo: ModuleMemo = {}
         self._versions: dict[int, tuple[Asset, str, CodeVersion]] = {}
         # whole versions read from the cache file, and the two tables they index
         self._stored_results: dict[str, Any] = {}
@@ -451,7 +428,7 @@ class CodeVersioner:
         name = root
         if isinstance(obj, ModuleType):
             for part in rest.split(".") if rest else ():
-                if not self._module_is_local(obj):
+                if not module_is_local(obj, self._mod_memo):
                     return None
                 owner, name = obj.__name__, part
                 try:
@@ -509,7 +486,7 @@ class CodeVersioner:
 
     def _build_fn(self, fn: FunctionType, *, as_asset: bool) -> _Piece | None:
         wrapped = _wrapped(fn)
-        if not self._fn_is_local(fn):
+        if not fn_is_local(fn, self._mod_memo):
             return None if wrapped is None else self._piece_for(wrapped, None, "")
         code = fn.__code__
         module = fn.__module__ or "<exec>"
@@ -529,7 +506,7 @@ class CodeVersioner:
         lambda_ = qual.endswith("<lambda>")
         name = f"{module}:{qual}@{code.co_firstlineno}" if lambda_ else f"{module}:{qual}"
         file = code.co_filename
-        index = self._index_for(file, fn.__globals__) if _is_local_file(file) else None
+        index = self._index_for(file, fn.__globals__) if is_local_file(file) else None
         entry: Def | None = None
         if index is not None:
             if lambda_:
@@ -565,7 +542,7 @@ class CodeVersioner:
 
     def _build_class(self, cls: type, owner: str | None, name: str) -> _Piece | None:
         module = sys.modules.get(cls.__module__)
-        if module is None or not self._module_is_local(module):
+        if module is None or not module_is_local(module, self._mod_memo):
             return None
         file = getattr(module, "__file__", None)
         index = self._index_for(file, vars(module)) if isinstance(file, str) else None
@@ -605,7 +582,7 @@ class CodeVersioner:
 
     def _build_const(self, owner: str, name: str, value: object, depth: int) -> _Piece | None:
         module = sys.modules.get(owner)
-        if module is None or not self._module_is_local(module):
+        if module is None or not module_is_local(module, self._mod_memo):
             return None
         file = getattr(module, "__file__", None)
         index = self._index_for(file, vars(module)) if isinstance(file, str) else None
@@ -624,35 +601,6 @@ class CodeVersioner:
                     return self._const_piece(target, attr, value, depth + 1)
         text = literal_repr(value)
         return None if text is None else _Piece(f"{owner}:{name}", digest_of("value", text))
-
-    # -- locality --------------------------------------------------------------------------
-
-    def _fn_is_local(self, fn: FunctionType) -> bool:
-        module = fn.__module__
-        if _is_framework(module):
-            return False
-        file = fn.__code__.co_filename
-        if file and not file.startswith("<"):
-            return _is_local_file(file)
-        # No source file (exec, a REPL): project code unless its module is not.
-        mod = sys.modules.get(module) if module else None
-        return mod is None or mod.__name__ == "__main__" or self._module_is_local(mod)
-
-    def _module_is_local(self, module: ModuleType) -> bool:
-        name = module.__name__
-        hit = self._mod_memo.get(name)
-        if hit is not None and hit[0] is module:
-            return hit[1]
-        local = False
-        if name not in sys.builtin_module_names and not _is_framework(name):
-            file = getattr(module, "__file__", None)
-            if isinstance(file, str):
-                local = _is_local_file(file)
-            else:  # a namespace package
-                paths = getattr(module, "__path__", None) or ()
-                local = any(_is_local_file(str(Path(p, "__init__.py"))) for p in paths)
-        self._mod_memo[name] = (module, local)
-        return local
 
 
 def _wrapped(obj: object) -> object | None:

@@ -26,20 +26,16 @@ file is re-read if it changed; after reloading modules in place, make a new vers
 from __future__ import annotations
 
 import functools
-import gc
-import json
-import os
 import sys
-import tempfile
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from importlib.util import resolve_name
 from pathlib import Path
 from types import FunctionType, MappingProxyType, MethodType, ModuleType
 from typing import Any
 
-from assets_core.code_version.index import Def, FileIndex, index_source
+from assets_core.code_version.cache import CACHE_FORMAT, VersionCache, result_key
+from assets_core.code_version.index import Def
 from assets_core.code_version.locality import (
     ModuleMemo,
     fn_is_local,
@@ -48,34 +44,14 @@ from assets_core.code_version.locality import (
 )
 from assets_core.code_version.names import code_names
 from assets_core.code_version.normalize import code_parts, digest_of, literal_repr
-from assets_core.lazymap import LazyMapping
+from assets_core.code_version.version import EMPTY, CodeVersion
 from assets_core.model.spec import Asset
 
 __all__ = ["CACHE_FORMAT", "CodeVersion", "CodeVersioner"]
 
 #: Bump when the normalization changes: every code version changes with it.
 _SCHEME = "lumbung-code/1"
-#: Bump when the layout of the on-disk cache changes.
-CACHE_FORMAT = 2
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
 _MISSING: Any = object()
-
-
-@dataclass(frozen=True, slots=True)
-class CodeVersion:
-    """The code version of one asset.
-
-    ``version`` is a hex digest, or the pin itself when the asset sets ``code_version``.
-    ``components`` maps each piece of code that went into it (``"module:qualname"`` for the
-    asset's function, every followed helper function or class, and every followed constant)
-    to the hash of that piece alone, so a planner can name what changed. Empty for a pin.
-    """
-
-    version: str
-    components: Mapping[str, str] = field(default_factory=lambda: _EMPTY, hash=False)
-
-
-# --- the versioner -------------------------------------------------------------------------
 
 
 class _Piece:
@@ -88,8 +64,8 @@ class _Piece:
         name: str,
         digest: str,
         refs: Sequence[str] = (),
-        ns: Mapping[str, Any] = _EMPTY,
-        closure: Mapping[str, Any] = _EMPTY,
+        ns: Mapping[str, Any] = EMPTY,
+        closure: Mapping[str, Any] = EMPTY,
         follow: tuple[object, ...] = (),
         file: str | None = None,
     ) -> None:
@@ -106,60 +82,24 @@ class _Piece:
         self.edges: list[_Piece] | None = None  # resolved on first use
 
 
-class _StoredComponents(LazyMapping[str, str]):
-    """A cached version's components, read from the cache's pieces table on first use (a plan
-    of fresh assets compares versions only)."""
-
-    __slots__ = ("_pieces", "_table")
-
-    def __init__(self, table: list[Any], pieces: list[int]) -> None:
-        self._table = table
-        self._pieces = pieces
-        self._data = None
-
-    def _load(self) -> dict[str, str]:
-        table = self._table
-        return {str(table[i][0]): str(table[i][1]) for i in self._pieces}
-
-
 class CodeVersioner:
     """Computes code versions; keeps parsed files and hashed pieces for its lifetime.
 
     ``cache_path``, when given, is a JSON file read at construction (a corrupt or foreign
-    file is ignored and rewritten) and written atomically by ``save_cache``. It holds:
-
-    - ``files``: each parsed source file as ``[mtime_ns, size, index]``, the index being JSON
-      text decoded only when a version has to be computed from that file again;
-    - ``results``: each asset's whole version as ``[version, pieces, paths]``, where
-      ``pieces`` index the ``pieces`` table (``[name, digest]``, its components) and
-      ``paths`` index the ``paths`` table (``[path, mtime_ns, size]``, the files it was read
-      from). A result is reused while all its files keep their size and mtime; each file is
-      stat'ed once however many results name it.
+    file is ignored and rewritten) and written atomically by ``save_cache``: the files parsed
+    and each asset's whole version, reused by the next process while the files they were read
+    from are unchanged (``cache.VersionCache`` describes its layout).
     """
 
     def __init__(self, cache_path: Path | None = None) -> None:
-        self._cache_path = Path(cache_path) if cache_path is not None else None
         self._lock = threading.RLock()
-        self._files: dict[str, tuple[tuple[int, int], FileIndex | None]] = {}
-        self._seen_ns: dict[str, object] = {}  # path -> the module namespace last checked
-        self._stored: dict[str, Any] = {}  # [mtime_ns, size, index text] read from the cache
-        self._dirty = False
+        self._cache = VersionCache(cache_path, self._lock)
         self._fn_memo: dict[int, tuple[object, _Piece | None]] = {}
         self._asset_memo: dict[int, tuple[object, _Piece | None]] = {}
         self._cls_memo: dict[int, tuple[object, _Piece | None]] = {}
         self._const_memo: dict[tuple[str, str, int], tuple[object, _Piece | None]] = {}
         self._mod_memo: ModuleMemo = {}
         self._versions: dict[int, tuple[Asset, str, CodeVersion]] = {}
-        # whole versions read from the cache file, and the two tables they index
-        self._stored_results: dict[str, Any] = {}
-        self._stored_paths: list[Any] = []
-        self._stored_pieces: list[Any] = []
-        # (stored path index, id(namespace)) -> (namespace, whether the file is unchanged)
-        self._path_ok: dict[tuple[int, int], tuple[object, bool]] = {}
-        # whole versions computed in this process: version, components, file signatures
-        self._results: dict[str, tuple[str, Mapping[str, str], dict[str, tuple[int, int]]]] = {}
-        if self._cache_path is not None:
-            self._load_cache(self._cache_path)
 
     # -- public ----------------------------------------------------------------------------
 
@@ -171,9 +111,9 @@ class CodeVersioner:
         hit = self._versions.get(id(asset))
         if hit is not None and hit[0] is asset and hit[1] == io_manager:
             return hit[2]
-        result_key = self._result_key(asset, io_manager)
-        if result_key is not None:
-            cached = self._cached_result(result_key, asset.fn.__globals__)
+        key = result_key(asset, io_manager)
+        if key is not None:
+            cached = self._cache.result(key, asset.fn.__globals__)
             if cached is not None:
                 self._versions[id(asset)] = (asset, io_manager, cached)
                 return cached
@@ -186,188 +126,14 @@ class CodeVersioner:
         parts += [f"dep:{d}" for d in sorted(str(d) for d in spec.deps)]
         version = CodeVersion(digest_of(*parts), components)
         self._versions[id(asset)] = (asset, io_manager, version)
-        if result_key is not None and files is not None:
-            sigs = {f: _signature(f) for f in files}
-            if all(sig is not None for sig in sigs.values()):
-                with self._lock:
-                    self._results[result_key] = (
-                        version.version,
-                        dict(components),
-                        {f: sig for f, sig in sigs.items() if sig is not None},
-                    )
-                    self._dirty = True
+        if key is not None and files is not None:
+            self._cache.record(key, version.version, components, files)
         return version
-
-    # -- whole results across processes ----------------------------------------------------
-
-    @staticmethod
-    def _result_key(asset: Asset, io_manager: str) -> str | None:
-        fn = asset.fn
-        code = getattr(fn, "__code__", None)
-        if not isinstance(fn, FunctionType) or code is None or code.co_filename.startswith("<"):
-            return None
-        spec = asset.spec
-        # ins and deps keep declaration order, which the asset's own source fixes.
-        # "/".join(key) is str(key) without a Python-level call: this runs once per asset
-        ins = ",".join([p + "=" + "/".join(k) for p, k in spec.ins.items()]) if spec.ins else ""
-        deps = ",".join(["/".join(d) for d in spec.deps]) if spec.deps else ""
-        where = f"{code.co_filename}:{fn.__qualname__}@{code.co_firstlineno}"
-        return f"{'/'.join(spec.key)}|{where}|{io_manager}|{ins}|{deps}"
-
-    def _cached_result(self, result_key: str, ns: object) -> CodeVersion | None:
-        """A version computed by an earlier process, if none of the files it was read from
-        changed since. Files are stat'ed once per module namespace, so a module imported
-        anew after an edit is checked again."""
-        raw = self._stored_results.get(result_key)
-        if raw is None:
-            return None
-        try:
-            version, pieces, paths = raw
-            ok = self._path_ok
-            for i in paths:
-                seen = ok.get((i, id(ns)))
-                if seen is None or seen[0] is not ns:
-                    seen = ok[i, id(ns)] = (ns, self._stored_path_unchanged(i))
-                if not seen[1]:
-                    return None
-            if pieces and not 0 <= min(pieces) <= max(pieces) < len(self._stored_pieces):
-                return None  # a damaged cache: compute it again
-            # the cache file's entries are never changed after reading: share, do not copy
-            return CodeVersion(str(version), _StoredComponents(self._stored_pieces, pieces))
-        except (KeyError, IndexError, TypeError, ValueError, AttributeError):
-            return None
-
-    def _stored_path_unchanged(self, i: int) -> bool:
-        """Whether the file of the cache's paths table at ``i`` still has its signature."""
-        try:
-            path, mtime_ns, size = self._stored_paths[i]
-        except (IndexError, TypeError, ValueError):
-            return False
-        return isinstance(path, str) and _signature(path) == (mtime_ns, size)
 
     def save_cache(self) -> None:
         """Write the cache file if one was given and something new was parsed. A cache that
         cannot be written is skipped silently: it only saves time."""
-        if self._cache_path is None or not self._dirty:
-            return
-        with self._lock:
-            files: dict[str, Any] = {}
-            for path, raw in self._stored.items():
-                if path not in self._files and _signature(path) == _raw_signature(raw):
-                    files[path] = raw
-            for path, ((mtime_ns, size), index) in self._files.items():
-                if index is not None:
-                    text = json.dumps(index.to_json(), separators=(",", ":"))
-                    files[path] = [mtime_ns, size, text]
-            paths: dict[tuple[str, int, int], int] = {}
-            pieces: dict[tuple[str, str], int] = {}
-
-            def at(table: dict[Any, int], item: Any) -> int:
-                found = table.get(item)
-                if found is None:
-                    found = table[item] = len(table)
-                return found
-
-            results: dict[str, list[Any]] = {}
-            for key, (version, components, sigs) in self._results.items():
-                results[key] = [
-                    version,
-                    [at(pieces, item) for item in components.items()],
-                    [at(paths, (f, *sig)) for f, sig in sigs.items()],
-                ]
-            unchanged: dict[int, bool] = {}
-            for key, raw in self._stored_results.items():
-                if key in results:
-                    continue
-                try:
-                    version, old_pieces, old_paths = raw
-                    if not all(
-                        unchanged[i]
-                        if i in unchanged
-                        else unchanged.setdefault(i, self._stored_path_unchanged(i))
-                        for i in old_paths
-                    ):
-                        continue
-                    results[key] = [
-                        version,
-                        [at(pieces, tuple(self._stored_pieces[i])) for i in old_pieces],
-                        [at(paths, tuple(self._stored_paths[i])) for i in old_paths],
-                    ]
-                except (IndexError, TypeError, ValueError):
-                    continue
-            payload = {
-                "format": CACHE_FORMAT,
-                "python": _python_tag(),
-                "files": files,
-                "paths": [list(p) for p in paths],
-                "pieces": [list(p) for p in pieces],
-                "results": results,
-            }
-            try:
-                _write_atomic(self._cache_path, json.dumps(payload, separators=(",", ":")))
-            except OSError:
-                return
-            self._dirty = False
-
-    # -- cache file ------------------------------------------------------------------------
-
-    def _load_cache(self, path: Path) -> None:
-        try:
-            payload = _read_json(path)
-        except FileNotFoundError:
-            return
-        except (OSError, ValueError):
-            self._dirty = True  # rewrite it
-            return
-        if (
-            not isinstance(payload, dict)
-            or payload.get("format") != CACHE_FORMAT
-            or payload.get("python") != _python_tag()
-            or not isinstance(payload.get("files"), dict)
-        ):
-            self._dirty = True
-            return
-        self._stored = payload["files"]
-        results, paths, pieces = (payload.get(k) for k in ("results", "paths", "pieces"))
-        if (
-            isinstance(results, dict)
-            and isinstance(paths, list)
-            and isinstance(pieces, list)
-            and all(  # read lazily later (_StoredComponents), so checked whole now
-                type(p) is list and len(p) == 2 and type(p[0]) is str and type(p[1]) is str
-                for p in pieces
-            )
-        ):
-            self._stored_results, self._stored_paths, self._stored_pieces = results, paths, pieces
-
-    def _index_for(self, path: str, ns: object = None) -> FileIndex | None:
-        """The index of ``path``. A file is stat'ed again only when a namespace not seen with
-        it yet asks (a module imported anew), so a re-imported, edited file is re-read."""
-        known = self._files.get(path)
-        if known is not None and ns is not None and self._seen_ns.get(path) is ns:
-            return known[1]
-        sig = _signature(path)
-        if sig is None:
-            return None
-        if ns is not None:
-            self._seen_ns[path] = ns
-        if known is not None and known[0] == sig:
-            return known[1]
-        index: FileIndex | None = None
-        raw = self._stored.get(path)
-        if raw is not None and _raw_signature(raw) == sig:
-            try:
-                index = FileIndex.from_json(json.loads(raw[2]))
-            except (KeyError, IndexError, TypeError, ValueError, AttributeError):
-                index = None
-        if index is None:
-            try:
-                index = index_source(Path(path).read_bytes(), path)
-            except (OSError, SyntaxError, ValueError):
-                index = None
-            self._dirty = True
-        self._files[path] = (sig, index)
-        return index
+        self._cache.save()
 
     # -- walking references ----------------------------------------------------------------
 
@@ -506,7 +272,7 @@ class CodeVersioner:
         lambda_ = qual.endswith("<lambda>")
         name = f"{module}:{qual}@{code.co_firstlineno}" if lambda_ else f"{module}:{qual}"
         file = code.co_filename
-        index = self._index_for(file, fn.__globals__) if is_local_file(file) else None
+        index = self._cache.index_for(file, fn.__globals__) if is_local_file(file) else None
         entry: Def | None = None
         if index is not None:
             if lambda_:
@@ -530,7 +296,7 @@ class CodeVersioner:
             digest = digest_of(digest, *values)
         follow = (wrapped,) if wrapped is not None else ()
         source = file if entry is not None and not values and not closure else None
-        return _Piece(name, digest, refs, fn.__globals__, closure or _EMPTY, follow, source)
+        return _Piece(name, digest, refs, fn.__globals__, closure or EMPTY, follow, source)
 
     def _class_piece(self, cls: type, owner: str | None, name: str) -> _Piece | None:
         hit = self._cls_memo.get(id(cls))
@@ -545,7 +311,7 @@ class CodeVersioner:
         if module is None or not module_is_local(module, self._mod_memo):
             return None
         file = getattr(module, "__file__", None)
-        index = self._index_for(file, vars(module)) if isinstance(file, str) else None
+        index = self._cache.index_for(file, vars(module)) if isinstance(file, str) else None
         qual = cls.__qualname__
         entry: Def | None = None
         if index is not None:
@@ -585,7 +351,7 @@ class CodeVersioner:
         if module is None or not module_is_local(module, self._mod_memo):
             return None
         file = getattr(module, "__file__", None)
-        index = self._index_for(file, vars(module)) if isinstance(file, str) else None
+        index = self._cache.index_for(file, vars(module)) if isinstance(file, str) else None
         if index is not None:
             binding = index.consts.get(name)
             if binding is not None:
@@ -610,50 +376,3 @@ def _wrapped(obj: object) -> object | None:
     except AttributeError:
         return None
     return attrs.get("__wrapped__") if isinstance(attrs, dict) else None
-
-
-def _read_json(path: Path) -> Any:
-    """``json.loads`` of a file with the collector off: decoding makes a few objects per asset,
-    all kept, and the collector's full passes over them made reading the cache of 100,000
-    assets thirty times slower."""
-    data = path.read_bytes()
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return json.loads(data)
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _signature(path: str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)  # noqa: PTH116 - hot path, no Path object
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size)
-
-
-def _raw_signature(raw: object) -> tuple[int, int] | None:
-    """The (mtime_ns, size) a cached file entry ``[mtime_ns, size, index]`` was parsed at."""
-    if isinstance(raw, list) and len(raw) == 3:
-        mtime_ns, size = raw[0], raw[1]
-        if isinstance(mtime_ns, int) and isinstance(size, int):
-            return (mtime_ns, size)
-    return None
-
-
-def _python_tag() -> str:
-    return f"{sys.implementation.name}-{sys.version_info[0]}.{sys.version_info[1]}"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -1,26 +1,11 @@
-"""Code versions: a stable hash of what an asset's code computes (DESIGN.md §4).
-
-An asset's code version hashes the normalized AST of its function (docstrings, comments,
-formatting and its own ``@asset(...)`` decorator removed; annotations kept), the same for every
-project-local function, class and module-level constant it references, followed transitively,
-and the options that change its output: the resolved IO manager, ``ins`` and ``deps``.
-Description, tags, owners, group, metadata and retries never count. A pin
-(``code_version="v3"``) replaces the computed hash.
-
-References are the free names of the code (``clean``, ``helpers.clean``), resolved through the
-function's globals and closure cells. Code outside the project (site-packages, dist-packages,
-the standard library, builtins) and Lumbung itself are never followed. A constant is versioned
-by the module-level statement(s) that bind it in its defining module, so ``THRESHOLD = 10`` and
-``PAT = re.compile("x")`` both count. A function with no readable source (``exec``, a REPL) is
-versioned by its code object instead; that hash also changes with the Python version.
-
-Each source file is parsed once per (path, mtime_ns, size) and indexed: every def and class by
-``qualname@first line`` with its hash and free names, every module-level binding by name. The
-index can be kept in an on-disk JSON cache across processes. Hashed pieces, their resolved
-references and each asset's result are memoized per object for the versioner's lifetime: a
-versioner takes the loaded code as it is. A module imported anew (new objects) is seen, and its
-file is re-read if it changed; after reloading modules in place, make a new versioner (a new
-``Definitions`` does).
+"""``CodeVersioner`` and ``CodeVersion``, the public API: an asset's version from the pieces of
+code it reaches (its function, then every project-local function, class and constant those
+reference, resolved through globals and closure cells, transitively) and the options that
+change its output. Pieces, their resolved references and each asset's result are memoized per
+object for the versioner's lifetime: a versioner takes the loaded code as it is. A module
+imported anew (new objects) is seen, and its file is re-read if it changed; after reloading
+modules in place, make a new versioner (a new ``Definitions`` does). The package docstring
+says what counts in a version.
 """
 
 from __future__ import annotations

@@ -123,7 +123,7 @@ class Session:
         return CodeVersioner(self.storage / CODE_VERSION_CACHE if persistent else None)
 
     def code_version(self, asset: AnyAsset) -> CodeVersion:
-        return self.versioner.version_of(asset, self.defs.io_manager_name(asset))
+        return self.versioner.version_of(asset, self.defs.io_manager_name(asset), self.root)
 
     def io_manager(self, asset: AnyAsset) -> IOManager:
         """The IO manager that stores ``asset``'s output."""

@@ -13,7 +13,7 @@ import os
 import sys
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import FunctionType
 from typing import Any
@@ -21,7 +21,7 @@ from typing import Any
 from assets_core.code_version.index import FileIndex, index_source
 from assets_core.code_version.version import CodeVersion
 from assets_core.lazymap import LazyMapping
-from assets_core.model.spec import Asset
+from assets_core.model.spec import AssetSpec
 
 __all__ = ["CACHE_FORMAT", "VersionCache", "result_key"]
 
@@ -45,14 +45,12 @@ class _StoredComponents(LazyMapping[str, str]):
         return {str(table[i][0]): str(table[i][1]) for i in self._pieces}
 
 
-def result_key(asset: Asset, io_manager: str) -> str | None:
-    """The key of ``asset``'s whole version in the cache, or None when it is not cached across
-    processes (its function has no source file)."""
-    fn = asset.fn
+def result_key(spec: AssetSpec, fn: Callable[..., Any], io_manager: str) -> str | None:
+    """The key of a whole version in the cache (an asset of ``spec`` whose code is ``fn``), or
+    None when it is not cached across processes (the function has no source file)."""
     code = getattr(fn, "__code__", None)
     if not isinstance(fn, FunctionType) or code is None or code.co_filename.startswith("<"):
         return None
-    spec = asset.spec
     # ins and deps keep declaration order, which the asset's own source fixes.
     # "/".join(key) is str(key) without a Python-level call: this runs once per asset
     ins = ",".join([p + "=" + "/".join(k) for p, k in spec.ins.items()]) if spec.ins else ""

@@ -11,6 +11,7 @@ says what counts in a version.
 from __future__ import annotations
 
 import functools
+import hashlib
 import sys
 import threading
 from collections.abc import Mapping, Sequence
@@ -30,6 +31,7 @@ from assets_core.code_version.locality import (
 from assets_core.code_version.names import code_names
 from assets_core.code_version.normalize import code_parts, digest_of, literal_repr
 from assets_core.code_version.version import EMPTY, CodeVersion
+from assets_core.model.kinds import AnyAsset
 from assets_core.model.spec import Asset
 
 __all__ = ["CACHE_FORMAT", "CodeVersion", "CodeVersioner"]
@@ -84,26 +86,42 @@ class CodeVersioner:
         self._cls_memo: dict[int, tuple[object, _Piece | None]] = {}
         self._const_memo: dict[tuple[str, str, int], tuple[object, _Piece | None]] = {}
         self._mod_memo: ModuleMemo = {}
-        self._versions: dict[int, tuple[Asset, str, CodeVersion]] = {}
+        self._versions: dict[int, tuple[AnyAsset, str, CodeVersion]] = {}
 
     # -- public ----------------------------------------------------------------------------
 
-    def version_of(self, asset: Asset, io_manager: str) -> CodeVersion:
-        """The code version of ``asset`` stored through the IO manager named ``io_manager``."""
+    def version_of(
+        self, asset: AnyAsset, io_manager: str, root: Path | None = None
+    ) -> CodeVersion:
+        """The code version of ``asset`` stored through the IO manager named ``io_manager``:
+        what its kind's ``code()`` names (Python code followed through its helpers, texts,
+        files read from ``root``), and the options that change its output."""
         spec = asset.spec
         if spec.code_version is not None:
             return CodeVersion(spec.code_version)
         hit = self._versions.get(id(asset))
         if hit is not None and hit[0] is asset and hit[1] == io_manager:
             return hit[2]
-        key = result_key(asset, io_manager)
-        if key is not None:
-            cached = self._cache.result(key, asset.fn.__globals__)
-            if cached is not None:
-                self._versions[id(asset)] = (asset, io_manager, cached)
-                return cached
-        with self._lock:
-            components, files = self._components(self._root_piece(asset.fn))
+        source = asset.code()
+        fn = source.function
+        key = None
+        if fn is not None and not source.texts and not source.files:
+            key = result_key(asset.spec, fn, io_manager)
+            if key is not None:
+                cached = self._cache.result(key, getattr(fn, "__globals__", None))
+                if cached is not None:
+                    self._versions[id(asset)] = (asset, io_manager, cached)
+                    return cached
+        components: dict[str, str] = {}
+        files: set[str] | None = set()
+        if fn is not None:
+            with self._lock:
+                found, files = self._components(self._root_piece(fn))
+            components.update(found)
+        for name, text in source.texts:
+            components[name] = digest_of(text)
+        for name in source.files:
+            components[f"file:{name}"] = _file_digest((root or Path.cwd()) / name)
         parts = [_SCHEME]
         parts += [f"{name}={digest}" for name, digest in components.items()]
         parts.append(f"io={io_manager}")
@@ -361,3 +379,11 @@ def _wrapped(obj: object) -> object | None:
     except AttributeError:
         return None
     return attrs.get("__wrapped__") if isinstance(attrs, dict) else None
+
+
+def _file_digest(path: Path) -> str:
+    """The hash of a file read as code (``missing`` when it is not there)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return "missing"

@@ -47,7 +47,14 @@ def upgrade(con: sqlite3.Connection, path: Path, root: str) -> int:
     if not 0 < found < SCHEMA_VERSION:
         return found
     backup = backup_path(path, found)
-    _copy(path, backup)
+    try:
+        _copy(path, backup)
+    except (OSError, sqlite3.Error) as exc:
+        raise StateError(
+            f"{path} is at state schema {found} and must be upgraded to {SCHEMA_VERSION}, but "
+            f"it could not be copied to {backup.name} first ({exc}); it is unchanged. Check "
+            "that this user may write its folder and that the disk has room."
+        ) from exc
     for version in range(found, SCHEMA_VERSION):
         try:
             MIGRATIONS[version - 1](con, root)

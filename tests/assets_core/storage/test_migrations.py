@@ -433,3 +433,21 @@ def test_processes_opening_a_schema1_file_at_once_upgrade_it_once(
         assert user_version(storage / "state.db") == 2
         assert dump(storage / "state.db.bak-1") == old
         assert sorted(p.name for p in storage.glob("state.db.bak-*")) == ["state.db.bak-1"]
+
+
+def test_a_file_that_cannot_be_copied_first_is_not_upgraded(tmp_path: Path) -> None:
+    storage = copy_fixture(tmp_path)
+    db = storage / "state.db"
+    before = dump(db)
+    (storage / "state.db.bak-1").mkdir()  # in the way of the copy
+    with pytest.raises(StateError) as info:
+        open_state_store(storage)
+    assert str(info.value).startswith(
+        f"{db} is at state schema 1 and must be upgraded to 2, but it could not be copied to "
+        "state.db.bak-1 first ("
+    )
+    assert str(info.value).endswith(
+        "); it is unchanged. Check that this user may write its folder and that the disk has room."
+    )
+    assert user_version(db) == 1 and dump(db) == before
+    assert not [p.name for p in storage.iterdir() if ".tmp-" in p.name]  # no half copy left

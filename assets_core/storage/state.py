@@ -8,6 +8,7 @@ capability, so each part of the engine asks only for what it uses:
 - ``RunWriter``: the writes a run makes (its records in few transactions);
 - ``LockTable``: per-step run locks, all or nothing;
 - ``ObservationCache``: source files' content hashes, valid while their size and mtime hold;
+- ``LogStore``: what each step logged and printed, by run;
 - ``StateStore``: all of them, with ``forget`` and ``close``.
 
 ``SQLiteStateStore`` (``assets_core.storage.sqlite``) is the durable default at
@@ -32,6 +33,7 @@ from assets_core.storage.liveness import holder_is_gone, this_host
 
 Outcome = Literal["materialized", "up_to_date", "failed", "skipped"]
 RunStatus = Literal["running", "success", "failed", "interrupted"]
+LogStream = Literal["log", "stdout", "stderr"]
 
 _EMPTY: Mapping[Any, Any] = MappingProxyType({})
 
@@ -186,6 +188,20 @@ class LockConflict:
         return self.step[0]
 
 
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One line a step logged (``context.log``, ``stream="log"``, with its ``level``) or
+    printed (``stdout``/``stderr``) in one run. ``seq`` orders a step's lines within a run."""
+
+    step: StepKey
+    run_id: str
+    seq: int
+    at: float
+    stream: LogStream
+    level: str | None
+    message: str
+
+
 class StateReader(Protocol):
     """What planning and the read-only commands read."""
 
@@ -245,7 +261,21 @@ class ObservationCache(Protocol):
     def save_file_observations(self, observations: Iterable[FileObservation]) -> None: ...
 
 
-class StateStore(StateReader, RunWriter, LockTable, ObservationCache, Protocol):
+class LogStore(Protocol):
+    """Each step's captured log lines, by run."""
+
+    def append_logs(self, lines: Iterable[LogLine]) -> None:
+        """Store lines in one transaction; a line with the run, step and ``seq`` of a stored
+        one replaces it (so a batch sent again is stored once)."""
+        ...
+
+    def logs(self, run_id: str, key: AssetKey | None = None) -> list[LogLine]:
+        """The lines of one run (of one asset's steps when ``key`` is given), ordered by step
+        (the unpartitioned one, then partitions in key order), then by ``seq``."""
+        ...
+
+
+class StateStore(StateReader, RunWriter, LockTable, ObservationCache, LogStore, Protocol):
     """Every capability, as the SQLite and memory stores provide them."""
 
     def forget(self, keys: Iterable[AssetKey]) -> None:
@@ -277,6 +307,7 @@ class MemoryStateStore:
         self._latest: dict[StepKey, StepState] = {}
         self._locks: dict[StepKey, _HeldLock] = {}
         self._files: dict[str, FileObservation] = {}
+        self._logs: dict[tuple[str, StepKey, int], LogLine] = {}
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -321,6 +352,16 @@ class MemoryStateStore:
             files = self._files
             return {p: files[p] for p in paths if p in files}
 
+    def logs(self, run_id: str, key: AssetKey | None = None) -> list[LogLine]:
+        """The lines of one run (of one asset), ordered by step, then by ``seq``."""
+        with self._lock:
+            found = [
+                line
+                for (run, step, _), line in self._logs.items()
+                if run == run_id and (key is None or step[0] == key)
+            ]
+        return sorted(found, key=_log_order)
+
     # -- writes ------------------------------------------------------------------------------
 
     def start_run(self, run: RunRecord) -> None:
@@ -354,6 +395,12 @@ class MemoryStateStore:
             for obs in observations:
                 self._files[obs.path] = obs
 
+    def append_logs(self, lines: Iterable[LogLine]) -> None:
+        """Store lines; one with the run, step and ``seq`` of a stored one replaces it."""
+        with self._lock:
+            for line in lines:
+                self._logs[(line.run_id, line.step, line.seq)] = line
+
     def acquire_locks(self, run_id: str, steps: Iterable[StepKey], pid: int) -> list[LockConflict]:
         """Take every lock among ``steps`` for ``run_id`` (all or nothing); return conflicts."""
         wanted = list(dict.fromkeys(steps))
@@ -370,7 +417,7 @@ class MemoryStateStore:
                 else:
                     conflicts.append(LockConflict(step, held.run_id, held.pid))
             if conflicts:
-                return sorted(conflicts, key=lambda c: c.step)
+                return sorted(conflicts, key=lambda c: step_order(c.step))
             now = time.time()
             for step in [s for s, lock in self._locks.items() if lock.run_id in dead]:
                 del self._locks[step]
@@ -408,6 +455,16 @@ class MemoryStateStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def step_order(step: StepKey) -> tuple[AssetKey, str]:
+    """How steps sort where they are listed: by asset key, the unpartitioned step first, then
+    partitions in key order (a plain sort of step keys fails on ``None`` beside a partition)."""
+    return (step[0], step[1] or "")
+
+
+def _log_order(line: LogLine) -> tuple[AssetKey, str, int]:
+    return (line.step[0], line.step[1] or "", line.seq)
 
 
 def _frozen(rec: MaterializationRecord) -> MaterializationRecord:

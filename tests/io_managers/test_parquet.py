@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from assets_core.errors import IOManagerError
-from assets_core.model.keys import AssetKey
+from assets_core.model.keys import AssetKey, StepKey
 from assets_core.model.spec import AssetSpec
 from assets_core.storage.datahash import hash_arrow
 from assets_core.storage.io import InputContext, IOManager, OutputContext
@@ -361,7 +361,7 @@ import sys
 import numpy as np
 import pyarrow as pa
 from assets_core.storage.io import OutputContext
-from assets_core.model.keys import AssetKey
+from assets_core.model.keys import AssetKey, StepKey
 from assets_core.model.spec import AssetSpec
 from io_managers.parquet import ParquetIOManager
 
@@ -524,5 +524,5 @@ def test_existing_answers_for_many_at_once(tmp_path: Path) -> None:
     with pytest.raises(IOManagerError, match="is outside the storage folder"):
         io.existing(asked)
     (tmp_path / "root" / "b.parquet").unlink()
-    assert io.existing(asked) == {AssetKey(("a",)), AssetKey(("x", "c"))}
-    assert io.existing(asked) == {k for k in keys if io.exists(out(k))}
+    assert io.existing(asked) == {StepKey(AssetKey(("a",))), StepKey(AssetKey(("x", "c")))}
+    assert io.existing(asked) == {StepKey(k) for k in keys if io.exists(out(k))}

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from assets_core.model.keys import AssetKey
+from assets_core.model.keys import AssetKey, StepKey
 
 JOIN_PROJECT = '''
 import duckdb
@@ -74,7 +74,7 @@ def test_relation_inputs_from_three_managers_joined_in_one_query(project: Any) -
         "total": [3 * 0.5 + 2 * 1.25, 1 * 1.25 + 4 * 2.0, 5 * 0.5],
     }
     key = AssetKey.parse("revenue")
-    stored = session.state.latest([key])[key].last
+    stored = session.state.latest([key])[StepKey(key)].last
     assert stored is not None
     assert stored.location == f"{session.storage / 'warehouse.duckdb'}::main.revenue"
     assert stored.rows == 3

@@ -9,11 +9,11 @@ import subprocess
 import sys
 
 import pytest
-from assets_core.execution.executor import Event
+from assets_core.execution.result import Event
 
 from assets_core.errors import AssetsLockedError
 from assets_core.execution.locking import describe
-from assets_core.model.keys import AssetKey
+from assets_core.model.keys import AssetKey, StepKey
 from assets_core.storage.state import LockConflict, RunRecord
 from tests.conftest import ProjectDir
 
@@ -50,8 +50,8 @@ def dead_pid() -> int:
     return proc.pid
 
 
-def _k(name: str) -> AssetKey:
-    return AssetKey.parse(name)
+def _k(name: str) -> StepKey:
+    return StepKey(AssetKey.parse(name))
 
 
 def test_describe_names_the_first_assets_and_every_holder() -> None:
@@ -76,7 +76,7 @@ def test_no_wait_refuses_and_records_nothing(project: ProjectDir) -> None:
         f"run other (pid {me}) holds 4 selected assets (a, b, c and 1 more); nothing was run. "
         "Try again when it finishes, or let this run wait for it."
     )
-    assert [c.key for c in err.value.conflicts] == [_k(n) for n in "abcd"]
+    assert [c.step for c in err.value.conflicts] == [_k(n) for n in "abcd"]
     assert session.state.runs() == [] and session.state.history() == []
     # the refused run took no lock: e is free for anyone else
     assert session.state.acquire_locks("third", [_k("e")], me) == []

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from assets_core.errors import PlanError
-from assets_core.model.keys import AssetKey
+from assets_core.model.keys import AssetKey, StepKey
 from assets_core.planning.planner import Plan
 from assets_core.storage.state import EncodedInputs
 from tests.conftest import ProjectDir
@@ -334,6 +334,7 @@ def test_explain_follows_the_chain_to_the_root_cause(project: ProjectDir) -> Non
     assert plan.explain("c") == f"c ← b: code changed ({project.pkg}.assets:scale)"
     assert plan.to_dict()["steps"][1] == {
         "key": "c",
+        "partition": None,
         "status": "pending",
         "reasons": [{"code": "waits_on", "message": "waits on b", "upstream": "b"}],
     }
@@ -360,7 +361,7 @@ def test_a_fresh_plan_compares_stored_inputs_without_decoding_them(project: Proj
     session = project.session()
     plan = session.plan()
     assert steps(plan) == {}
-    read = [plan.last[AssetKey.parse(k)].inputs for k in ("b", "c")]
+    read = [plan.last[StepKey(AssetKey.parse(k))].inputs for k in ("b", "c")]
     assert all(isinstance(i, EncodedInputs) and i._data is None for i in read)
     project.write("assets.py", CHAIN.replace("[1, 2, 3]", "[1, 2, 4]"))
     project.session().materialize(select="a")

@@ -123,7 +123,7 @@ def test_a_failure_keeps_the_users_exception_as_its_cause(
     project: ProjectDir, executor: str
 ) -> None:
     project.write("assets.py", PROJECT)
-    result = project.session().materialize(select="broken", executor=executor)
+    result = project.session().materialize(select="+broken", executor=executor)
     [step] = result.failed
     error = result.exceptions[step]
     assert isinstance(error, AssetExecutionError)

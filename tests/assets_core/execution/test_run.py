@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from assets_core.execution.executor import Event
+from assets_core.execution.result import Event
+from assets_core.model.keys import StepKey
 
 from assets_core.errors import AssetsLockedError, PlanError
 from tests.conftest import ProjectDir
@@ -98,9 +99,7 @@ def hopeless() -> pd.DataFrame:
 
 
 def test_retries_with_backoff(project: ProjectDir, monkeypatch: pytest.MonkeyPatch) -> None:
-    import assets_core.execution.executor as ex
-
-    monkeypatch.setattr(ex, "RETRY_BASE_DELAY", 0.01)
+    monkeypatch.setattr("assets_core.execution.scheduler.RETRY_BASE_DELAY", 0.01)
     project.write("assets.py", RETRY)
     session = project.session()
     result = session.materialize()
@@ -158,7 +157,7 @@ def test_interrupt_keeps_finished_records_and_releases_locks(project: ProjectDir
     # a step that finished whole is recorded even when the interrupt is noticed first.
     recorded = {str(r.key) for r in session.state.history()}
     assert recorded == {"src", "left", "right"}
-    assert session.state.acquire_locks("next", [session.get("src").key], 1) == []
+    assert session.state.acquire_locks("next", [StepKey(session.get("src").key)], 1) == []
     # the next plan holds exactly what did not finish
     assert [str(k) for k in session.plan().keys] == ["joined"]
 
@@ -199,10 +198,10 @@ SWALLOWED_RUN = """
 import signal
 import sys
 
-from assets_core.model.definitions import Definitions
+from assets_core import Definitions, Session
 
 sys.path.insert(0, sys.argv[1])
-session = Definitions.from_modules("assets", storage=sys.argv[2], root=sys.argv[1])
+session = Session(Definitions.from_modules("assets", root=sys.argv[1]), storage=sys.argv[2])
 try:
     session.materialize(executor="in-process")
     print("returned")
@@ -240,21 +239,20 @@ def test_ctrl_c_that_duckdb_turns_into_an_error_still_interrupts_the_run(tmp_pat
 def test_a_second_run_refuses_assets_another_live_run_holds(project: ProjectDir) -> None:
     import os
 
-    from assets_core.execution.executor import execute
-
     project.write("assets.py", WIDE)
     session = project.session()
     plan = session.plan()
-    assert session.state.acquire_locks("other-run", [session.get("left").key], os.getpid()) == []
+    left = StepKey(session.get("left").key)
+    assert session.state.acquire_locks("other-run", [left], os.getpid()) == []
     with pytest.raises(AssetsLockedError) as err:
-        execute(plan, session, session.state, lock_wait=False)
+        session.materialize(plan=plan, wait=False)
     assert str(err.value) == (
         f"run other-run (pid {os.getpid()}) holds 1 selected asset (left); nothing was run. "
         "Try again when it finishes, or let this run wait for it."
     )
     assert session.state.runs() == []  # a refused run leaves no trace
     session.state.release_locks("other-run")
-    assert execute(plan, session, session.state, lock_wait=False).success
+    assert session.materialize(plan=plan, wait=False).success
 
 
 def test_none_and_unsupported_returns_fail_with_a_clear_message(project: ProjectDir) -> None:

@@ -90,9 +90,7 @@ class CodeVersioner:
 
     # -- public ----------------------------------------------------------------------------
 
-    def version_of(
-        self, asset: AnyAsset, io_manager: str, root: Path | None = None
-    ) -> CodeVersion:
+    def version_of(self, asset: AnyAsset, io_manager: str, root: Path | None = None) -> CodeVersion:
         """The code version of ``asset`` stored through the IO manager named ``io_manager``:
         what its kind's ``code()`` names (Python code followed through its helpers, texts,
         files read from ``root``), and the options that change its output."""

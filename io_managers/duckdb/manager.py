@@ -75,6 +75,10 @@ class DuckDBIOManager:
     ``idle_close``: seconds the file stays open after the last operation (0 closes at once).
     """
 
+    #: loading what ``save`` stored gives back an equal value (for the plain types of
+    #: ``values.round_trips``), so a run may hand a stored value over in memory
+    round_trips = True
+
     def __init__(self, path: Path, *, lock_timeout: float = 30.0, idle_close: float = 0.5) -> None:
         self._warehouse = _Warehouse(Path(path), lock_timeout=lock_timeout, idle_close=idle_close)
         self._plans = _IngestPlans()

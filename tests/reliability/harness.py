@@ -532,26 +532,24 @@ class InProcess:
     started next finds the files free."""
 
     def __init__(self, project: Project) -> None:
-        from assets_core.model.definitions import load_project
+        from assets_core import load_project
 
-        self.defs = load_project(project.root)
+        self.session = load_project(project.root)
 
     def planned(self) -> set[str]:
         """The keys the next plan lists."""
         try:
-            return {str(s.key) for s in self.defs.plan().steps}
+            return {str(s.key) for s in self.session.plan().steps}
         finally:
-            self.defs.close()
+            self.session.close()
 
     def code_versions(self) -> dict[str, str]:
         """Each asset's current code version."""
-        from assets_core.model.spec import Asset
-
         try:
             return {
-                str(k): self.defs.code_version(a).version
-                for k, a in self.defs.assets.items()
-                if isinstance(a, Asset)
+                str(k): self.session.code_version(a).version
+                for k, a in self.session.defs.assets.items()
+                if not a.observed
             }
         finally:
-            self.defs.close()
+            self.session.close()

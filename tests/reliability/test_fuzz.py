@@ -53,9 +53,7 @@ def memory_session(assets: list[Any], config: ProjectConfig | None = None) -> Se
         default_io_manager="memory",
         root=config.root if config else tempfile.gettempdir(),
     )
-    return Session(
-        defs, io_managers={"memory": MemoryIOManager()}, state="memory", config=config
-    )
+    return Session(defs, io_managers={"memory": MemoryIOManager()}, state="memory", config=config)
 
 
 def one_line(exc: BaseException) -> None:

@@ -153,7 +153,9 @@ def test_an_upstream_never_built_shows_status_instead_of_failing(r: dict[str, Re
 def test_an_asset_fresh_alone_but_stale_upstream(r: dict[str, Result]) -> None:
     lines = r["stale_up"].out.splitlines()
     assert "  status:         fresh (upstream stale)" in lines
-    assert "  hint:           stg_order_items is not fresh; select +orders to rebuild it too" in lines
+    assert (
+        "  hint:           stg_order_items is not fresh; select +orders to rebuild it too" in lines
+    )
     assert (
         "  with upstream:  pending: orders ← order_items ← stg_order_items: "
         "code changed (assets:CENTS)"

@@ -9,10 +9,10 @@ import subprocess
 import sys
 
 import pytest
-from assets_core.execution.result import Event
 
 from assets_core.errors import AssetsLockedError
 from assets_core.execution.locking import describe
+from assets_core.execution.result import Event
 from assets_core.model.keys import AssetKey, StepKey
 from assets_core.storage.state import LockConflict, RunRecord
 from tests.conftest import ProjectDir

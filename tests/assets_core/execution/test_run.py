@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from assets_core.execution.result import Event
-from assets_core.model.keys import StepKey
 
 from assets_core.errors import AssetsLockedError, PlanError
+from assets_core.execution.result import Event
+from assets_core.model.keys import StepKey
 from tests.conftest import ProjectDir
 
 WIDE = """

@@ -451,3 +451,33 @@ def test_a_file_that_cannot_be_copied_first_is_not_upgraded(tmp_path: Path) -> N
     )
     assert user_version(db) == 1 and dump(db) == before
     assert not [p.name for p in storage.iterdir() if ".tmp-" in p.name]  # no half copy left
+
+
+def test_the_cli_plans_nothing_after_upgrading_a_schema_1_project(tmp_path: Path) -> None:
+    """As a user upgrading meets it: ``lumbung plan`` on a project last run by the schema-1
+    release upgrades its state, keeps a backup, rebuilds nothing, and shows the new paths."""
+    from tests.assets_core.cli.conftest import run_sequence
+
+    project = tmp_path / "moved" / "schema1_project"
+    shutil.copytree(FIXTURE, project)
+    planned, listed, shown = run_sequence(
+        [
+            (["plan"], project),
+            (["list", "--output", "json"], project),
+            (["show", "orders", "--json"], project),
+        ]
+    )
+    assert (planned.code, planned.err) == (0, "")
+    assert planned.out.strip() == "Nothing to do: 4 selected assets are fresh."
+    assert {row["key"]: row["status"] for row in json.loads(listed.out)} == {
+        "raw_orders": None,
+        "orders": "fresh",
+        "marts/revenue_by_day": "fresh",
+        "marts/top_customers": "fresh",
+        "marts/customer_report": "fresh",
+    }
+    location = json.loads(shown.out)["location"]
+    assert location == str(project / ".lumbung" / "parquet" / "orders.parquet")
+    assert (project / ".lumbung" / "state.db.bak-1").is_file()
+    with sqlite3.connect(project / ".lumbung" / "state.db") as con:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

@@ -123,7 +123,10 @@ class Session:
         return CodeVersioner(self.storage / CODE_VERSION_CACHE if persistent else None)
 
     def code_version(self, asset: AnyAsset) -> CodeVersion:
-        return self.versioner.version_of(asset, self.defs.io_manager_name(asset), self.root)
+        defs = self.defs
+        return self.versioner.version_of(
+            asset, asset.spec.io_manager or defs.default_io_manager, defs.root
+        )
 
     def io_manager(self, asset: AnyAsset) -> IOManager:
         """The IO manager that stores ``asset``'s output."""
@@ -220,6 +223,7 @@ class Session:
                 graph=defs.graph,
                 assets=defs.assets,
                 upstream=defs.upstream,
+                upstream_steps=defs.upstream_steps,
                 selected=selected,
                 state=state,
                 source_versions=sources,
@@ -242,10 +246,14 @@ class Session:
         """The steps among ``steps`` whose IO manager holds their output, one call per manager."""
         by_manager: dict[str, list[OutputContext]] = {}
         defs = self.defs
-        for step in steps:
-            a = defs.assets[step.asset]
-            ctx = OutputContext(step.asset, a.spec, partition=step.partition)
-            by_manager.setdefault(defs.io_manager_name(a), []).append(ctx)
+        assets = defs.assets
+        default = defs.default_io_manager
+        for key, partition in steps:
+            spec = assets[key].spec
+            contexts = by_manager.get(spec.io_manager or default)
+            if contexts is None:
+                contexts = by_manager[spec.io_manager or default] = []
+            contexts.append(OutputContext(key, spec, "", partition))
         found: set[StepKey] = set()
         for name, contexts in by_manager.items():
             found |= existing(self.io.get(name), contexts)

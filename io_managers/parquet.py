@@ -198,10 +198,9 @@ class ParquetIOManager:
             self._prepare(folder)
         tmp = os.path.join(folder, f".{name}{self._tmp_tag}-{next(self._tmp_count)}")  # noqa: PTH118
         try:
-            version, rows, schema = self._write(ctx, tmp, folder, kind, value)
+            version, rows, schema, memory, size = self._write(ctx, tmp, folder, kind, value)
             if self.fsync:
                 _fsync_file(Path(tmp))
-            size = os.stat(tmp).st_size  # noqa: PTH116
             os.replace(tmp, file)  # noqa: PTH105  # atomic on the same filesystem
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
@@ -210,7 +209,12 @@ class ParquetIOManager:
         if self.fsync:
             _fsync_dir(Path(folder))
         return StoredOutput(
-            location=file, data_version=version, rows=rows, bytes=size, schema=schema
+            location=file,
+            data_version=version,
+            rows=rows,
+            bytes=size,
+            schema=schema,
+            memory=memory,
         )
 
     def _prepare(self, folder: str) -> None:
@@ -233,7 +237,9 @@ class ParquetIOManager:
 
     def _write(
         self, ctx: OutputContext, tmp: str, folder: str, kind: str, value: object
-    ) -> tuple[str, int, tuple[tuple[str, str], ...]]:
+    ) -> tuple[str, int, tuple[tuple[str, str], ...], int, int]:
+        """Write ``value`` to ``tmp``: its data version, rows, schema, bytes in memory and
+        bytes in the file."""
         import pyarrow.parquet as pq
 
         chunks: Iterable[pa.Table | pa.RecordBatch]
@@ -257,14 +263,17 @@ class ParquetIOManager:
                 raise IOManagerError(_cannot_store(ctx.key, target, exc)) from exc
             try:
                 # XXH3 hashes at memory speed: about 2% of the write, on this thread
+                memory = 0
                 for chunk in _conform(chunks, schema, target):
                     hasher.update(chunk)
                     writer.write(chunk)
+                    memory += chunk.nbytes
                 version = hasher.hexdigest()
                 writer.add_key_value_metadata({METADATA_KEY: version})
             finally:
                 writer.close()
-        return version, hasher.rows, hasher.schema
+            size = sink.tell()
+        return version, hasher.rows, hasher.schema, memory, size
 
     def load(self, ctx: InputContext) -> object:
         """The stored output as ``ctx.expected_type`` asks (a relation scans the file lazily)."""

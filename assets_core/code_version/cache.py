@@ -124,8 +124,10 @@ class VersionCache:
         self, key: str, version: str, components: Mapping[str, str], files: Iterable[str]
     ) -> None:
         """Keep a version computed in this process, with the files it was read from, for the
-        next process; not if one of those files is gone."""
-        sigs = {f: _signature(f) for f in files}
+        next process; not if one of those files is gone. Each file is kept with the signature
+        it had when it was read, so an edit made since makes the next process compute anew."""
+        known = self._files
+        sigs = {f: known[f][0] if f in known else _signature(f) for f in files}
         if all(sig is not None for sig in sigs.values()):
             with self._lock:
                 self._results[key] = (

@@ -69,12 +69,14 @@ class Handover:
         with self._lock:
             self._readers = dict(readers)
 
-    def offer(self, step: StepKey, value: object) -> None:
-        """Keep ``value``, the output ``step`` has just stored, for its readers in this run."""
+    def offer(self, step: StepKey, value: object, size: int | None = None) -> None:
+        """Keep ``value``, the output ``step`` has just stored, for its readers in this run.
+        ``size`` is what it takes in memory, when the IO manager measured it."""
         if self._readers.get(step, 0) <= 0 or not round_trips(value):
             return
         kind = kind_of(value)
-        size = memory_size(value)
+        if size is None:
+            size = memory_size(value)
         with self._lock:
             if kind is None or self._used + size > self._budget:
                 return

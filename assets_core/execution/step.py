@@ -178,7 +178,7 @@ def _attempt(
         manager = env.io.get(defs.io_manager_name(asset))
         stored = manager.save(OutputContext(step.asset, asset.spec, run_id, step.partition), result)
         if handover is not None and getattr(manager, "round_trips", False):
-            handover.offer(step, result)
+            handover.offer(step, result, stored.memory)
         return stored
     finally:
         holder.close()

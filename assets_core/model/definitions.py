@@ -12,13 +12,14 @@ import difflib
 import operator
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType, ModuleType
 from typing import Any, cast
 
 from assets_core.errors import DefinitionError, Problem, UnknownAssetError
 from assets_core.model.graph import AssetGraph
-from assets_core.model.keys import AssetKey, CoercibleToKey
+from assets_core.model.keys import AssetKey, CoercibleToKey, StepKey, step_of
 from assets_core.model.kinds import AnyAsset
 from assets_core.model.spec import ASSET_KINDS, SourceAsset
 from assets_core.model.validate import check_io_managers, validate
@@ -140,6 +141,12 @@ class Definitions:
     def io_manager_name(self, asset: AnyAsset) -> str:
         """The name of the IO manager that stores ``asset``'s output."""
         return asset.spec.io_manager or self.default_io_manager
+
+    @cached_property
+    def upstream_steps(self) -> Mapping[AssetKey, tuple[StepKey, ...]]:
+        """Each asset's upstream steps: ``upstream`` as step keys (the one step of each
+        unpartitioned upstream)."""
+        return MappingProxyType({k: tuple(map(step_of, ups)) for k, ups in self.upstream.items()})
 
     @property
     def materialized(self) -> list[AssetKey]:

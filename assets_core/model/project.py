@@ -15,18 +15,18 @@ import difflib
 import gc
 import importlib
 import importlib.util
+import json
 import os
 import pkgutil
 import site
 import sys
 import traceback
 from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-
-import pydantic
 
 from assets_core.errors import ProjectError
 from assets_core.model.definitions import Definitions, collect_assets
@@ -49,8 +49,11 @@ CONFIG_KEYS = ("default_io_manager", "modules", "storage")
 _OWN_PACKAGES = frozenset({"assets_core", "io_managers"})
 
 
-class ProjectConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
-    """Where a project lives and how to load it. Paths are absolute."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProjectConfig:
+    """Where a project lives and how to load it. Paths are absolute.
+
+    A plain frozen value (a worker process gets it as JSON: ``to_json``, ``from_json``)."""
 
     root: Path
     """The project folder; it goes first on ``sys.path`` when the project is imported."""
@@ -62,6 +65,23 @@ class ProjectConfig(pydantic.BaseModel, frozen=True, extra="forbid"):
     """State, Parquet files and the DuckDB warehouse live here (default ``root/.lumbung``)."""
     default_io_manager: str = "parquet"
     """The IO manager of every asset that does not name one."""
+
+    def to_json(self) -> str:
+        """The config as JSON text (what ``from_json`` reads back)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        return json.dumps(data, default=str, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ProjectConfig:
+        """A config written by ``to_json``."""
+        data = json.loads(text)
+        return cls(
+            root=Path(data["root"]),
+            config_file=None if data["config_file"] is None else Path(data["config_file"]),
+            modules=tuple(data["modules"]),
+            storage=Path(data["storage"]),
+            default_io_manager=data["default_io_manager"],
+        )
 
 
 # --------------------------------------------------------------------------- finding

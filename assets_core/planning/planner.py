@@ -18,7 +18,12 @@ from assets_core.errors import PlanError
 from assets_core.model.graph import AssetGraph
 from assets_core.model.keys import AssetKey, StepKey, step_of
 from assets_core.model.kinds import AnyAsset
-from assets_core.storage.state import EncodedInputs, MaterializationRecord, StepState, encode_inputs
+from assets_core.storage.state import (
+    EncodedInputs,
+    MaterializationRecord,
+    StepState,
+    encode_versions,
+)
 
 Status = Literal["missing", "stale", "pending", "forced", "fresh"]
 ReasonCode = Literal[
@@ -63,11 +68,14 @@ class Reason:
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PlanStep:
     """One step's status and reasons. ``failed``: its last attempt failed with the code and
     inputs it has now. ``upstream_stale``: an unselected upstream (or one further up, through
-    unselected assets) is not fresh, so the stored output this step reads is out of date."""
+    unselected assets) is not fresh, so the stored output this step reads is out of date.
+
+    A value: nothing changes a step once planned. It is not ``frozen`` only because a frozen
+    dataclass's constructor costs twice as much, and a plan makes one per step."""
 
     key: AssetKey
     status: Status
@@ -204,7 +212,7 @@ def _same_inputs(
     """Whether recorded ``inputs`` equal the upstreams' current versions (the same steps, the
     same versions); a record read back is compared as text, without decoding it."""
     if type(inputs) is EncodedInputs:
-        return inputs.text == encode_inputs(((u, current.get(u)) for u in ups), texts)
+        return inputs.text == encode_versions(ups, current, texts)
     return dict(inputs) == {u: current.get(u) for u in ups}
 
 
@@ -213,6 +221,7 @@ def build_plan(
     graph: AssetGraph,
     assets: Mapping[AssetKey, AnyAsset],
     upstream: Mapping[AssetKey, tuple[AssetKey, ...]],
+    upstream_steps: Mapping[AssetKey, tuple[StepKey, ...]],
     selected: Iterable[AssetKey],
     state: Mapping[StepKey, StepState],
     source_versions: Mapping[StepKey, str],
@@ -222,6 +231,7 @@ def build_plan(
 ) -> Plan:
     """Decide the status of every selected step (DESIGN §5).
 
+    ``upstream_steps`` gives each asset's upstream steps (``upstream`` as step keys).
     ``output_exists(step)`` asks the step's IO manager whether its stored output is still
     there; it is called only for selected steps that have a record.
     """
@@ -254,7 +264,7 @@ def build_plan(
         if last is not None:
             last_of[step] = last
         up_keys = upstream[key]
-        ups = tuple(map(step_of, up_keys))
+        ups = upstream_steps[key]
         cv = code_version(a)
         versions[key] = cv
         is_selected = key in chosen
@@ -333,15 +343,17 @@ def build_plan(
             and failure.code_version == cv.version
             and _same_inputs(failure.inputs, ups, current, texts)
         )
+        # the nearest unselected upstream that is not fresh: what a fresh step reads stale,
+        # and what an unselected step passes on to the steps reading it
         stale_up = None
-        for up in up_keys:
-            if up in chosen or assets[up].observed:
-                continue
-            stale_up = up if statuses[step_of(up)].status != "fresh" else dirty.get(up)
-            if stale_up is not None:
-                break
-        if stale_up is not None:
-            dirty[key] = stale_up
+        if status == "fresh" or not is_selected:
+            for up in up_keys:
+                if up in chosen or assets[up].observed:
+                    continue
+                stale_up = up if statuses[step_of(up)].status != "fresh" else dirty.get(up)
+                if stale_up is not None:
+                    dirty[key] = stale_up
+                    break
         plan_step = PlanStep(key, status, tuple(reasons), None, failed, stale_up)
         statuses[step] = plan_step
         if is_selected and status in RUNNABLE:

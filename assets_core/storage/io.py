@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
-from assets_core.model.keys import AssetKey, StepKey
+from assets_core.model.keys import AssetKey, StepKey, step_of
 from assets_core.model.spec import AssetSpec
 
 if TYPE_CHECKING:
@@ -30,6 +30,9 @@ class StoredOutput:
     rows: int | None = None
     bytes: int | None = None
     schema: tuple[tuple[str, str], ...] = ()
+    #: what the data takes in memory as Arrow (about what loading it back allocates), when
+    #: the manager knows it: a run keeps a value for its readers only within its budget
+    memory: int | None = None
 
 
 class DuckDBHolder:
@@ -67,7 +70,7 @@ class OutputContext:
 
     @property
     def step(self) -> StepKey:
-        return StepKey(self.key, self.partition)
+        return step_of(self.key) if self.partition is None else StepKey(self.key, self.partition)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +126,7 @@ def existing(manager: IOManager, contexts: Sequence[OutputContext]) -> set[StepK
 class AssetContext:
     """What an asset function receives when it takes a ``context`` parameter."""
 
-    __slots__ = ("_duckdb", "key", "log", "partition", "run_id", "spec")
+    __slots__ = ("_duckdb", "key", "partition", "run_id", "spec")
 
     def __init__(
         self,
@@ -137,8 +140,12 @@ class AssetContext:
         self.spec = spec
         self.run_id = run_id
         self.partition = partition
-        self.log = logging.getLogger(f"lumbung.asset.{key}")
         self._duckdb = duckdb_holder or DuckDBHolder()
+
+    @property
+    def log(self) -> logging.Logger:
+        """The asset's logger (``lumbung.asset.<key>``)."""
+        return logging.getLogger(f"lumbung.asset.{self.key}")
 
     @property
     def duckdb(self) -> duckdb.DuckDBPyConnection:
@@ -185,6 +192,7 @@ class MemoryIOManager:
             rows=dv.rows,
             bytes=dv.nbytes,
             schema=dv.schema,
+            memory=dv.nbytes,
         )
 
     def load(self, ctx: InputContext) -> object:

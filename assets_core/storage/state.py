@@ -48,34 +48,42 @@ def _plain(text: str) -> bool:
 
 
 def encode_inputs(
-    inputs: Mapping[StepKey, str | None] | Iterable[tuple[StepKey, str | None]],
-    names: dict[StepKey, str] | None = None,
+    inputs: Mapping[StepKey, str | None], names: dict[StepKey, str] | None = None
 ) -> str:
     """A record's ``inputs`` as stored: compact JSON of ``{"a/b": version}`` (a partition as
-    ``"a/b[p]"``) in the given order. Equal text means equal inputs, which lets a planner
-    compare a stored record with the current data versions without decoding it.
+    ``"a/b[p]"``) in the mapping's order. Equal text means equal inputs, which lets a planner
+    compare a stored record with the current data versions without decoding it."""
+    return encode_versions(list(inputs), inputs, names)
 
-    Takes a mapping or ``(step, version)`` pairs (the planner's current versions, without
-    building a mapping); ``names`` caches each step's text across calls. Step names and hex
-    digests never need escaping, so the usual text is written directly, exactly as the JSON
-    encoder would write it; anything else goes through the encoder."""
-    items = list(inputs.items() if isinstance(inputs, Mapping) else inputs)
+
+def encode_versions(
+    steps: Sequence[StepKey],
+    versions: Mapping[StepKey, str | None],
+    names: dict[StepKey, str] | None = None,
+) -> str:
+    """``encode_inputs`` of ``steps`` with their versions in ``versions`` (which may hold
+    more), without building a mapping of them: what a planner compares with a stored record.
+    ``names`` caches each step's text across calls. Step names and hex digests never need
+    escaping, so the usual text is written directly, exactly as the JSON encoder would write
+    it; anything else goes through the encoder."""
     if names is None:
         names = {}
     parts = []
-    for step, v in items:
+    get = versions.get
+    for step in steps:
         name = names.get(step)
         if name is None:
             name = "/".join(step[0]) if step[1] is None else str(step)
             if step[1] is not None and not _plain(name):
-                return _encode({str(k): v for k, v in items})
+                return _encode({str(k): get(k) for k in steps})
             names[step] = name
+        v = get(step)
         if v is None:
             parts.append(f'"{name}":null')
         elif v.isalnum() and v.isascii():
             parts.append(f'"{name}":"{v}"')
         else:
-            return _encode({str(k): v for k, v in items})
+            return _encode({str(k): get(k) for k in steps})
     return "{" + ",".join(parts) + "}"
 
 

@@ -194,23 +194,38 @@ def unstorable_message(asset: str, manager: str, value: object) -> str:
 # when reading it back would give an equal value of the same kind. These types come back from
 # Parquet and DuckDB exactly as they went in; anything else is read back.
 
-_PANDAS_SAFE = frozenset(
-    {
-        "bool",
-        "int8",
-        "int16",
-        "int32",
-        "int64",
-        "uint8",
-        "uint16",
-        "uint32",
-        "float32",
-        "float64",
-        "datetime64[ns]",
-        "datetime64[us]",
-        "str",
-    }
+_PANDAS_SAFE_NAMES = (
+    "bool",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "float32",
+    "float64",
+    "datetime64[ns]",
+    "datetime64[us]",
 )
+_pandas_safe: frozenset[object] | None = None  # the dtype objects, made on first use
+
+
+def _pandas_dtypes(pd: Any) -> frozenset[object] | None:
+    """The pandas dtypes that come back from Parquet and DuckDB as they went in (numpy
+    numbers, booleans, naive timestamps, and pandas' default string dtype); ``None`` when
+    pandas runs without copy-on-write, under which a shared frame is not safe to hand over."""
+    global _pandas_safe
+    if _pandas_safe is None:
+        import numpy as np
+
+        major = int(pd.__version__.split(".", 1)[0])
+        if major < 3 and pd.options.mode.copy_on_write is not True:
+            return None
+        found: set[object] = {np.dtype(name) for name in _PANDAS_SAFE_NAMES}
+        found.add(pd.DataFrame({"s": ["x"]}).dtypes.iloc[0])  # the default string dtype
+        _pandas_safe = frozenset(found)
+    return _pandas_safe
 
 
 def _arrow_safe(t: Any) -> bool:
@@ -245,19 +260,16 @@ def round_trips(value: object) -> bool:
         return False
     import pandas as pd
 
-    if not _copy_on_write(pd):
+    safe = _pandas_dtypes(pd)
+    if safe is None:
         return False
     index = v.index
     if type(index) is not pd.RangeIndex or index.start != 0 or index.step != 1 or index.name:
         return False
-    if v.attrs or v.columns.has_duplicates or not all(type(c) is str for c in v.columns):
+    columns = v.columns
+    if v.attrs or columns.has_duplicates or columns.inferred_type != "string":
         return False
-    return all(str(d) in _PANDAS_SAFE for d in v.dtypes)
-
-
-def _copy_on_write(pd: Any) -> bool:
-    major = int(pd.__version__.split(".", 1)[0])
-    return major >= 3 or bool(pd.options.mode.copy_on_write is True)
+    return all(d in safe for d in v.dtypes)
 
 
 def memory_size(value: object) -> int:

@@ -265,6 +265,7 @@ class DuckDBIOManager:
             rows=hasher.rows,
             bytes=hasher.nbytes,
             schema=hasher.schema,
+            memory=hasher.nbytes,
         )
 
     def _check_owner(

@@ -57,7 +57,7 @@ def start_server(config: ProjectConfig | None = None) -> bool:
     from multiprocessing import forkserver
 
     mp.set_forkserver_preload([*PRELOAD, __name__])
-    os.environ[PROJECT_ENV] = _NO_PROJECT if config is None else config.model_dump_json()
+    os.environ[PROJECT_ENV] = _NO_PROJECT if config is None else config.to_json()
     try:
         forkserver.ensure_running()
     finally:
@@ -126,7 +126,7 @@ def _init(config: ProjectConfig | None) -> None:
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     if config is not None:
-        if _PRELOADED is not None and _PRELOADED[0] == config.model_dump_json():
+        if _PRELOADED is not None and _PRELOADED[0] == config.to_json():
             _ENV = _PRELOADED[1]
         else:
             _ENV = StepEnvironment.from_config(config)
@@ -156,7 +156,7 @@ def _preload() -> None:
     try:
         from assets_core.model.project import ProjectConfig
 
-        config = ProjectConfig.model_validate_json(text)
+        config = ProjectConfig.from_json(text)
         _PRELOADED = (text, StepEnvironment.from_config(config))
     except BaseException:  # the workers will load it and say what is wrong
         _PRELOADED = None

@@ -25,7 +25,7 @@ from assets_core.model.keys import AssetKey, StepKey
 from assets_core.model.spec import AssetSpec
 from assets_core.storage.datahash import hash_arrow
 from assets_core.storage.io import InputContext, IOManager, OutputContext
-from io_managers.parquet import METADATA_KEY, ParquetIOManager, from_storage
+from io_managers.parquet import METADATA_KEY, STAGING, ParquetIOManager, from_storage
 from tests.conftest import ProjectDir
 
 KEY = AssetKey(("a", "b", "c"))
@@ -129,7 +129,8 @@ def test_delete_prunes_empty_folders_up_to_the_root(tmp_path: Path) -> None:
     assert files(root) == ["a/d.parquet"]
     assert not (root / "a" / "b").exists()
     io.delete(out(AssetKey(("a", "d"))))
-    assert root.is_dir() and list(root.iterdir()) == []  # the root itself stays
+    assert root.is_dir() and list(root.iterdir()) == [root / STAGING]  # the root stays
+    assert list((root / STAGING).iterdir()) == []
     assert tmp_path.is_dir()
     io.delete(out())  # nothing there: fine
 
@@ -417,8 +418,10 @@ def _kill_trials(tmp_path: Path, trials: int, rows: int, seed: int) -> int:
         assert version in known
         assert pq.read_metadata(path).metadata[METADATA_KEY.encode()].decode() == version
         assert table.num_rows == rows
-        # Leftovers are hidden temp siblings, never mistaken for the output.
-        names = set(os.listdir(path.parent)) - {"table.parquet"}
+        # Leftovers are hidden temporary files in the staging folder, never mistaken for the
+        # output (nothing else is beside it).
+        assert set(os.listdir(path.parent)) <= {"table.parquet", STAGING}
+        names = os.listdir(root / STAGING)
         assert all(n.startswith(".table.parquet.tmp-") for n in names), names
         mid_write += len(names)  # each killed writer leaves at most one orphan of its own
         ctx = OutputContext(key, AssetSpec(key=key))
@@ -426,7 +429,8 @@ def _kill_trials(tmp_path: Path, trials: int, rows: int, seed: int) -> int:
         back = io.load(InputContext(key, AssetSpec(key=key), expected_type=pa.Table))
         assert hash_arrow(back) == version  # type: ignore[arg-type]
     io.delete(OutputContext(key, AssetSpec(key=key)))
-    assert list(root.iterdir()) == []  # the orphans of the killed writers went too
+    assert list(root.iterdir()) == [root / STAGING]
+    assert list((root / STAGING).iterdir()) == []  # the orphans of the killed writers went too
     return mid_write
 
 

@@ -61,7 +61,8 @@ def test_refusals_delete_nothing(project: Path) -> None:
     assert r["bad"].code == 2
     assert r["bad"].err_lines[0].startswith("error: Unknown selection method 'foo' in 'foo:x'")
 
-    assert sorted(p.name for p in (project / ".lumbung" / "parquet").iterdir()) == [
+    stored = (project / ".lumbung" / "parquet").glob("*.parquet")
+    assert sorted(p.name for p in stored) == [
         "customers.parquet",
         "product_sales.parquet",
         "revenue_by_day.parquet",

@@ -208,16 +208,13 @@ class Session:
         try:
             defs = self.defs
             scope = defs.graph.ancestors(selected) | selected
-            state = self.state.latest(
-                [k for k in scope if not defs.assets[k].observed], detail=False
-            )
-            sources = self.observe_sources(k for k in scope if k in defs.sources)
+            in_sources = scope.intersection(defs.sources)
+            state = self.state.latest(scope.difference(in_sources), detail=False)
+            sources = self.observe_sources(in_sources)
             # The planner asks about the outputs of selected steps that have a record: ask
             # each manager about all of them at once.
             stored = self._existing(
-                step
-                for k in selected
-                if (st := state.get(step := step_of(k))) is not None and st.last is not None
+                s for s, st in state.items() if st.last is not None and s[0] in selected
             )
             plan = build_plan(
                 graph=defs.graph,

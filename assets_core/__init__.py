@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from assets_core.errors import LumbungError
-    from assets_core.execution.executor import RunResult
+    from assets_core.execution.result import RunResult
     from assets_core.model.decorator import asset, source
-    from assets_core.model.definitions import Definitions, load_project
-    from assets_core.model.keys import AssetKey
+    from assets_core.model.definitions import Definitions
+    from assets_core.model.keys import AssetKey, StepKey
     from assets_core.planning.planner import Plan
+    from assets_core.session import Session, load_project
     from assets_core.storage.io import (
         AssetContext,
         InputContext,
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     )
 
 #: the one place the version is written (pyproject.toml reads it from here)
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "AssetContext",
@@ -39,6 +40,8 @@ __all__ = [
     "OutputContext",
     "Plan",
     "RunResult",
+    "Session",
+    "StepKey",
     "StoredOutput",
     "asset",
     "load_project",
@@ -50,9 +53,11 @@ _LAZY = {
     "source": "assets_core.model.decorator",
     "LumbungError": "assets_core.errors",
     "AssetKey": "assets_core.model.keys",
+    "StepKey": "assets_core.model.keys",
     "Definitions": "assets_core.model.definitions",
-    "load_project": "assets_core.model.definitions",
-    "RunResult": "assets_core.execution.executor",
+    "Session": "assets_core.session",
+    "load_project": "assets_core.session",
+    "RunResult": "assets_core.execution.result",
     "Plan": "assets_core.planning.planner",
     "AssetContext": "assets_core.storage.io",
     "IOManager": "assets_core.storage.io",

@@ -6,6 +6,7 @@
     ├── DefinitionError (ValueError)   the project's assets are invalid; carries every problem
     │   └── InvalidKeyError            a key segment breaks the key rule
     ├── SelectionError (ValueError)    a selection string is malformed or matches nothing
+    ├── UnknownAssetError (KeyError)   a key names no asset of the project
     ├── PlanError                      a plan cannot run (an unselected upstream was never built)
     │   └── AssetsLockedError          another live run holds assets of the plan (no wait)
     ├── ProjectError                   no project found, bad config, a module fails to import
@@ -21,10 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from assets_core.storage.state import LockConflict
+from typing import Any
 
 
 class LumbungError(Exception):
@@ -74,15 +72,23 @@ class SelectionError(LumbungError, ValueError):
     """A selection string is malformed, or a plain name in it matches no asset."""
 
 
+class UnknownAssetError(LumbungError, KeyError):
+    """A key names no asset of the project; the message suggests the closest one."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
 class PlanError(LumbungError):
     """A plan cannot be carried out as asked (for example, an upstream was never built)."""
 
 
 class AssetsLockedError(PlanError):
     """Another live run holds some of the plan's assets and this run did not (or no longer)
-    wait for them. Nothing was run or recorded. ``conflicts`` lists the held locks."""
+    wait for them. Nothing was run or recorded. ``conflicts`` lists the held locks
+    (``assets_core.storage.state.LockConflict``: step, run id and pid)."""
 
-    def __init__(self, message: str, conflicts: Sequence[LockConflict] = ()) -> None:
+    def __init__(self, message: str, conflicts: Sequence[Any] = ()) -> None:
         self.conflicts = tuple(conflicts)
         super().__init__(message)
 
@@ -100,9 +106,17 @@ class IOManagerError(LumbungError):
 
 
 class AssetExecutionError(LumbungError):
-    """An asset's own code raised. The user's exception is ``__cause__``."""
+    """An asset's own code raised, or gave back what cannot be stored. The user's exception is
+    ``__cause__`` (when the step ran in this process); ``user_traceback`` holds its traceback
+    with Lumbung's own frames left out, wherever it ran."""
 
     def __init__(self, key: str, message: str, user_traceback: str = "") -> None:
         self.key = key
         self.user_traceback = user_traceback
         super().__init__(f"{key}: {message}")
+
+    def __reduce__(self) -> tuple[Any, ...]:  # crosses process boundaries with its fields
+        return (
+            type(self),
+            (self.key, str(self).removeprefix(f"{self.key}: "), self.user_traceback),
+        )

@@ -6,7 +6,7 @@
    manager and the SQLite state store on disk, against a baseline that calls the same
    functions in topological order and keeps results in a dict. Reports the overhead per asset.
 2. Plan a project of PLAN_N assets that are all fresh (after one materialize), in a new
-   ``Definitions`` as a new process would, with the code-version cache on disk warm.
+   ``Session`` as a new process would, with the code-version cache on disk warm.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from generate import edges, generate
 
 from assets_core.model.definitions import Definitions
 from assets_core.model.project import find_project, import_assets
+from assets_core.session import Session
 from assets_core.storage.io import MemoryIOManager
 
 
@@ -39,14 +40,11 @@ def best(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
-def load(root: Path, storage: Path, memory: MemoryIOManager | None = None) -> Definitions:
+def load(root: Path, storage: Path, memory: MemoryIOManager | None = None) -> Session:
     config = find_project(root)
-    return Definitions(
-        import_assets(config, fresh=False),
-        config=config,
-        storage=storage,
-        io_managers={"memory": memory or MemoryIOManager()},
-        default_io_manager="memory",
+    defs = Definitions(import_assets(config, fresh=False), root=root, default_io_manager="memory")
+    return Session(
+        defs, storage=storage, io_managers={"memory": memory or MemoryIOManager()}, config=config
     )
 
 
@@ -56,8 +54,8 @@ def bench_materialize(tmp: Path, shape: str, n: int, repeat: int) -> dict[str, f
     root = tmp / f"{shape}_{n}"
     order = generate(root, shape, n)
     ups = edges(shape, n)
-    defs = load(root, root / ".lumbung")
-    fns = {name: defs.get(name).fn for name in order}  # type: ignore[union-attr]
+    session = load(root, root / ".lumbung")
+    fns = {name: session.get(name).fn for name in order}  # type: ignore[attr-defined]
 
     def baseline() -> None:
         results: dict[str, object] = {}
@@ -85,17 +83,17 @@ def bench_plan(tmp: Path, n: int) -> dict[str, float]:
     generate(root, "wide", n)
     memory = MemoryIOManager()
     t = time.perf_counter()
-    defs = load(root, root / ".lumbung", memory)
+    session = load(root, root / ".lumbung", memory)
     load_s = time.perf_counter() - t
-    defs.materialize(executor="in-process")
-    defs.close()
+    session.materialize(executor="in-process")
+    session.close()
     fresh = load(root, root / ".lumbung", memory)
     t = time.perf_counter()
     plan = fresh.plan()
     cold = time.perf_counter() - t
     assert not plan.steps, f"{len(plan.steps)} steps in a fresh plan"
     warm = best(fresh.plan, 3)
-    return {"load": load_s, "plan_new_defs": cold, "plan_again": warm}
+    return {"load": load_s, "plan_new_session": cold, "plan_again": warm}
 
 
 def main() -> None:
@@ -129,7 +127,7 @@ def main() -> None:
         p = bench_plan(tmp, args.plan_n)
         print(
             f"\nplan {args.plan_n} fresh assets (wide): load {p['load']:.2f}s, "
-            f"plan in new Definitions {p['plan_new_defs']:.3f}s, plan again {p['plan_again']:.3f}s"
+            f"plan in a new Session {p['plan_new_session']:.3f}s, plan again {p['plan_again']:.3f}s"
         )
 
 

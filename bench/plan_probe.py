@@ -1,13 +1,13 @@
-"""Planning itself, timed in-process: load a project, then time ``defs.plan()``.
+"""Planning itself, timed in-process: load a project, then time ``session.plan()``.
 
 Run in a fresh process by ``bench/run.py`` so every measurement starts as a CLI command would:
-the project is imported and its ``Definitions`` built (timed as ``load_s``), then the first
-``defs.plan()`` of the process is timed (``plan_s``: state read, output checks, code versions
+the project is imported and its ``Session`` opened (timed as ``load_s``), then the first
+``session.plan()`` of the process is timed (``plan_s``: state read, output checks, code versions
 from the on-disk cache, the staleness rules). The process's peak resident memory
 (``resource.getrusage`` maxrss) is reported with it. Prints one JSON object.
 
 The garbage collector is off from the load through the plan, as in every ``lumbung`` command
-(``assets_core.cli.common.load_definitions``): that is the planning ``lumbung plan`` does. A
+(``assets_core.cli.common.load_session``): that is the planning ``lumbung plan`` does. A
 Python session that keeps the collector on pays, once after loading a project, one pass of
 the collector over everything the load made (about 0.1 s for 10,000 assets here), wherever its
 next allocations happen; that pass is the load's cost, not the plan's.
@@ -32,15 +32,15 @@ def probe(project: Path) -> dict[str, object]:
     t0 = time.perf_counter()
     from assets_core import load_project
 
-    defs = load_project(project)
+    session = load_project(project)
     t1 = time.perf_counter()
-    plan = defs.plan()
+    plan = session.plan()
     t2 = time.perf_counter()
     statuses = Counter(step.status for step in plan.steps)
-    defs.close()
+    session.close()
     maxrss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     return {
-        "assets": len(defs),
+        "assets": len(session.defs),
         "load_s": t1 - t0,
         "plan_s": t2 - t1,
         "steps": len(plan.steps),

@@ -9,8 +9,9 @@ machine. The rows:
 - startup: ``python -c pass`` (for reference), ``lumbung --version``, ``lumbung --help``;
 - for each size in ``--fresh-sizes`` and each shape: ``lumbung materialize`` of N never
   materialized trivial assets (Parquet IO, SQLite store, fresh storage for every run) against
-  the baseline writing the same results with ``pyarrow.parquet``; the outputs of both are then
-  compared value for value;
+  the plain-Python baseline writing the same results with ``pyarrow.parquet`` and passing
+  values in memory (the ratio), and against the same baseline reading every input back from
+  its file (in the note); the outputs are then compared value for value;
 - for each size in ``--sizes``: a no-op ``lumbung materialize`` (everything fresh),
   ``lumbung plan``, ``lumbung list``, and planning itself in-process (``bench/plan_probe.py``:
   the first ``defs.plan()`` after the project is loaded);
@@ -84,20 +85,27 @@ def use_storage(project: Path, storage: str) -> None:
 
 def fresh_pair(
     runner: Runner, project: Path, n: int, r: int | str
-) -> tuple[float, float, float, float]:
-    """One Lumbung run into new storage ``.lumbung-fresh-R`` and one baseline run into
-    ``baseline-out-R``, in alternating order; their wall-clock and CPU seconds."""
+) -> tuple[float, float, float, float, float]:
+    """One Lumbung run into new storage ``.lumbung-fresh-R``, one in-memory baseline run into
+    ``baseline-out-R`` and one read-back baseline run into ``readback-out-R``, in rotating
+    order; the wall-clock seconds of the three and the CPU seconds of the first two."""
     use_storage(project, f".lumbung-fresh-{r}")
-    baseline = [runner.python, str(HERE / "baseline.py"), str(project), f"baseline-out-{r}"]
+    script = [runner.python, str(HERE / "baseline.py"), str(project)]
+    memory = [*script, f"baseline-out-{r}", "--in-memory"]
+    readback = [*script, f"readback-out-{r}"]
     lumbung = runner.lumbung_cmd("materialize")
     done = f"{n} materialized"
-    if isinstance(r, int) and r % 2:
-        base, base_cpu = runner.run(baseline, project)[0], runner.last_cpu
-        ours, ours_cpu = runner.run(lumbung, project, done)[0], runner.last_cpu
-    else:
-        ours, ours_cpu = runner.run(lumbung, project, done)[0], runner.last_cpu
-        base, base_cpu = runner.run(baseline, project)[0], runner.last_cpu
-    return ours, base, ours_cpu, base_cpu
+    times: dict[str, tuple[float, float]] = {}
+    order = ["ours", "memory", "readback"]
+    shift = r % 3 if isinstance(r, int) else 0
+    for which in order[shift:] + order[:shift]:
+        if which == "ours":
+            times[which] = runner.run(lumbung, project, done)[0], runner.last_cpu
+        else:
+            cmd = memory if which == "memory" else readback
+            times[which] = runner.run(cmd, project)[0], runner.last_cpu
+    ours, memory_base, read_base = times["ours"], times["memory"], times["readback"]
+    return ours[0], memory_base[0], read_base[0], ours[1], memory_base[1]
 
 
 def bench_fresh(runner: Runner, project: Path, shape: str, n: int, repeat: int) -> Row:
@@ -111,13 +119,15 @@ def bench_fresh(runner: Runner, project: Path, shape: str, n: int, repeat: int) 
         times = [fresh_pair(runner, project, n, r) for r in range(repeat)]
         row.value = statistics.median(t[0] for t in times)
         row.versus = statistics.median(t[1] for t in times)
-        row.ratio = row.value / row.versus
-        cpu = statistics.median(t[2] for t in times)
-        cpu_base = statistics.median(t[3] for t in times)
+        row.ratio = statistics.median(t[0] / t[1] for t in times)
+        read_back = statistics.median(t[0] / t[2] for t in times)
+        cpu = statistics.median(t[3] for t in times)
+        cpu_base = statistics.median(t[4] for t in times)
         last = repeat - 1
         ours = project / f".lumbung-fresh-{last}" / "parquet"
         row.note = (
-            f"vs: baseline; CPU {cpu:.1f}s vs {cpu_base:.1f}s ({cpu / cpu_base:.2f}x); "
+            f"vs: in-memory baseline; {read_back:.2f}x the read-back baseline; "
+            f"CPU {cpu:.1f}s vs {cpu_base:.1f}s ({cpu / cpu_base:.2f}x); "
             + same_outputs(project, ours, project / f"baseline-out-{last}")
         )
     return rows[0]

@@ -7,14 +7,16 @@ import os
 import sys
 import textwrap
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from assets_core.model.definitions import Definitions
+from assets_core.session import Session
 from assets_core.storage.io import MemoryIOManager
+from assets_core.storage.registry import installed_names
 
 # Edited modules must never be served from a stale .pyc written in the same second.
 sys.dont_write_bytecode = True
@@ -56,13 +58,26 @@ class ProjectDir:
         importlib.invalidate_caches()
         return [importlib.import_module(f"{self.pkg}.{n}") for n in names]
 
-    def defs(self, *names: str, **kwargs: Any) -> Definitions:
-        """Fresh ``Definitions`` from the current files; memory IO, SQLite state on disk."""
+    def definitions(
+        self,
+        *names: str,
+        default_io_manager: str = "memory",
+        io_managers: Collection[str] | None = None,
+    ) -> Definitions:
+        """Fresh ``Definitions`` from the current files (memory IO by default)."""
+        modules = self.modules(*(names or ("assets",)))
+        return Definitions.from_modules(
+            *modules, root=self.dir, default_io_manager=default_io_manager, io_managers=io_managers
+        )
+
+    def session(self, *names: str, default_io_manager: str = "memory", **kwargs: Any) -> Session:
+        """A ``Session`` over fresh ``Definitions`` of the current files: memory IO by
+        default, SQLite state in ``storage``."""
         kwargs.setdefault("io_managers", {"memory": self.memory})
-        kwargs.setdefault("default_io_manager", "memory")
         kwargs.setdefault("storage", self.storage)
-        kwargs.setdefault("root", self.dir)
-        return Definitions.from_modules(*self.modules(*(names or ("assets",))), **kwargs)
+        known = installed_names() | set(kwargs["io_managers"])  # every problem reported at once
+        defs = self.definitions(*names, default_io_manager=default_io_manager, io_managers=known)
+        return Session(defs, **kwargs)
 
 
 @pytest.fixture

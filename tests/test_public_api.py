@@ -18,6 +18,8 @@ EXPECTED = [
     "OutputContext",
     "Plan",
     "RunResult",
+    "Session",
+    "StepKey",
     "StoredOutput",
     "asset",
     "load_project",

@@ -1,7 +1,7 @@
-"""The typer application: global options and the list of commands.
+"""The typer application: global options, and the one list of commands.
 
-Each command lives in its own module under ``assets_core.cli`` and registers itself on
-``app``; they are imported at the bottom of this module so ``lumbung --help`` lists them all.
+Each command is a plain function in its own module under ``assets_core.cli``; ``COMMANDS``
+below is the only place they are registered, in the order ``lumbung --help`` lists them.
 """
 
 from __future__ import annotations
@@ -12,6 +12,16 @@ from typing import Annotated, Any
 
 import typer
 
+from assets_core.cli import (
+    cmd_history,
+    cmd_init,
+    cmd_lineage,
+    cmd_list,
+    cmd_materialize,
+    cmd_plan,
+    cmd_show,
+    cmd_wipe,
+)
 from assets_core.cli.common import EXIT_USAGE, CliState
 
 app = typer.Typer(
@@ -104,14 +114,16 @@ def usage_error(exc: Exception) -> int:
     return code if isinstance(code, int) else EXIT_USAGE
 
 
-# Commands register themselves on import.
-from assets_core.cli import (  # noqa: E402, F401
-    cmd_history,
-    cmd_init,
-    cmd_lineage,
-    cmd_list,
-    cmd_materialize,
-    cmd_plan,
-    cmd_show,
-    cmd_wipe,
-)
+#: every command, by name, in the order of ``lumbung --help``
+COMMANDS: dict[str, Any] = {
+    "list": cmd_list.list_assets,
+    "plan": cmd_plan.plan_command,
+    "materialize": cmd_materialize.materialize,
+    "show": cmd_show.show,
+    "lineage": cmd_lineage.lineage,
+    "history": cmd_history.history,
+    "wipe": cmd_wipe.wipe,
+    "init": cmd_init.init,
+}
+for _name, _command in COMMANDS.items():
+    app.command(_name)(_command)

@@ -7,13 +7,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from assets_core.cli.app import app
 from assets_core.cli.common import (
     JsonOpt,
     first_line,
     guard,
     iso_utc,
-    open_definitions,
+    open_session,
     paint,
     print_json,
     seconds,
@@ -60,7 +59,6 @@ def run_dict(run: RunRecord) -> dict[str, Any]:
     }
 
 
-@app.command("history")
 def history(
     ctx: typer.Context,
     key: Annotated[
@@ -72,17 +70,17 @@ def history(
     as_json: JsonOpt = False,
 ) -> None:
     """Show past materializations, newest first, with the runs they belong to."""
-    with guard(ctx), open_definitions(ctx) as defs:
+    with guard(ctx), open_session(ctx) as session:
         asset_key = None
         if key is not None:
             from assets_core.model.keys import AssetKey
 
             asset_key = AssetKey.parse(key)
-        records = defs.state.history(asset_key, limit=limit)
+        records = session.state.history(asset_key, limit=limit)
         if key is not None and not records:
-            defs.get(key)  # an unknown key with no past either: "no asset 'x'. Did you mean"
+            session.get(key)  # an unknown key with no past either: "no asset 'x'. Did you mean"
         wanted = dict.fromkeys(r.run_id for r in records)
-        known = {r.run_id: r for r in defs.state.runs(limit=RUNS_LOOKED_UP)} if wanted else {}
+        known = {r.run_id: r for r in session.state.runs(limit=RUNS_LOOKED_UP)} if wanted else {}
         runs = [known[r] for r in wanted if r in known]
         if as_json:
             print_json(

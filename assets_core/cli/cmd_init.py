@@ -14,7 +14,6 @@ from typing import Annotated
 
 import typer
 
-from assets_core.cli.app import app
 from assets_core.cli.common import guard
 
 LUMBUNG_TOML = """\
@@ -104,7 +103,6 @@ def scaffold(folder: Path) -> list[str]:
     return done
 
 
-@app.command("init")
 def init(
     ctx: typer.Context,
     path: Annotated[

@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from assets_core.cli.app import app
-from assets_core.cli.common import ExcludeOpt, SelectOpt, guard, joined, open_definitions, warn
+from assets_core.cli.common import ExcludeOpt, SelectOpt, guard, joined, open_session, warn
 
 if TYPE_CHECKING:
     from assets_core.lineage.model import Lineage
@@ -44,7 +43,6 @@ SUFFIXES = {
 }
 
 
-@app.command("lineage")
 def lineage(
     ctx: typer.Context,
     selection: Annotated[
@@ -93,9 +91,9 @@ def lineage(
 
     chosen = fmt or (SUFFIXES.get(output.suffix.lower()) if output else None) or Format.tree
     terms = [*(selection or []), *(select or [])]
-    with guard(ctx), open_definitions(ctx) as defs:
+    with guard(ctx), open_session(ctx) as session:
         found = build_lineage(
-            defs,
+            session,
             joined(terms),
             joined(exclude),
             upstream=upstream,

@@ -1,7 +1,8 @@
 """``lumbung list``: every selected asset with its group, IO manager, kind and status.
 
 ``--output name`` is the stable machine form (one key per line, in dependency order, nothing
-else) and never computes statuses; ``table`` and ``json`` do.
+else) and never computes statuses; ``table`` and ``json`` do, by the one status rule
+(``assets_core.planning.status``): what ``materialize`` with the same selection would do.
 """
 
 from __future__ import annotations
@@ -11,14 +12,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from assets_core.cli.app import app
 from assets_core.cli.common import (
     ExcludeOpt,
     SelectOpt,
-    Statuses,
     columns,
     guard,
-    open_definitions,
+    open_session,
     print_json,
     select_keys,
     write_lines,
@@ -27,8 +26,9 @@ from assets_core.cli.common import (
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from assets_core.model.definitions import Definitions
     from assets_core.model.keys import AssetKey
+    from assets_core.planning.status import AssetStatus
+    from assets_core.session import Session
 
 #: How each status is coloured in the table.
 STATUS_STYLE = {"fresh": "green", "stale": "yellow", "missing": "cyan", "failed": "bold red"}
@@ -42,10 +42,10 @@ class Output(str, Enum):
     json = "json"
 
 
-def asset_row(defs: Definitions, key: AssetKey, status: str | None) -> dict[str, Any]:
+def asset_row(session: Session, key: AssetKey, status: AssetStatus | None) -> dict[str, Any]:
     """The JSON object ``list --output json`` prints for one asset."""
-    a = defs.assets[key]
-    info = defs.infos[key]
+    a = session.defs.assets[key]
+    info = session.infos[key]
     return {
         "key": str(key),
         "group": info.group,
@@ -53,13 +53,15 @@ def asset_row(defs: Definitions, key: AssetKey, status: str | None) -> dict[str,
         "owners": list(info.owners),
         "io_manager": info.io_manager or None,
         "kind": info.kind,
-        "status": status,
+        "status": status.status if status is not None else None,
+        "upstream_stale": str(status.upstream_stale)
+        if status is not None and status.upstream_stale is not None
+        else None,
         "description": a.spec.description,
         "file": f"{info.path}:{a.line}",
     }
 
 
-@app.command("list")
 def list_assets(
     ctx: typer.Context,
     select: SelectOpt = None,
@@ -75,35 +77,38 @@ def list_assets(
     ] = Output.table,
 ) -> None:
     """List assets: key, group, io manager, kind and status (fresh/stale/missing/failed)."""
-    with guard(ctx), open_definitions(ctx) as defs:
-        statuses = Statuses(defs)
-        keys = defs.graph.toposorted(select_keys(defs, select, exclude, statuses))
+    with guard(ctx), open_session(ctx) as session:
+        keys = session.graph.toposorted(select_keys(session, select, exclude))
         if output is Output.name:
             if keys:
                 typer.echo("\n".join(str(k) for k in keys))
             return
-        found = statuses() if keys else {}
+        found = session.statuses(keys) if keys else {}
         if output is Output.json:
-            print_json([asset_row(defs, k, found.get(k)) for k in keys])
+            print_json([asset_row(session, k, found.get(k)) for k in keys])
             return
-        _table(defs, keys, found)
+        _table(session, keys, found)
 
 
-def _table(defs: Definitions, keys: list[AssetKey], found: Mapping[AssetKey, str]) -> None:
+def _table(session: Session, keys: list[AssetKey], found: Mapping[AssetKey, AssetStatus]) -> None:
     if not keys:
         write_lines(["No assets selected."])
         return
     rows = [["key", "group", "io manager", "kind", "status"]]
     styles = [["bold"] * 5]
     counts: dict[str, int] = {}
-    infos = defs.infos
+    infos = session.infos
+    hints: list[str] = []
     for k in keys:
         info = infos[k]
         status = found.get(k)
-        rows.append([str(k), info.group, info.io_manager or "-", info.kind, status or "-"])
-        styles.append(["", "", "", "", STATUS_STYLE.get(status or "", "")])
-        name = status or "source"
+        shown = str(status) if status is not None else "-"
+        rows.append([str(k), info.group, info.io_manager or "-", info.kind, shown])
+        name = status.status if status is not None else "source"
+        styles.append(["", "", "", "", STATUS_STYLE.get(name, "")])
         counts[name] = counts.get(name, 0) + 1
+        if status is not None and status.hint is not None:
+            hints.append(f"{k}: {status.hint}.")
     order = ("fresh", "stale", "missing", "failed", "source")
     summary = ", ".join(
         f"{counts[s]} {s}{'s' if s == 'source' and counts[s] != 1 else ''}"
@@ -111,4 +116,4 @@ def _table(defs: Definitions, keys: list[AssetKey], found: Mapping[AssetKey, str
         if s in counts
     )
     plural = "s" if len(keys) != 1 else ""
-    write_lines([*columns(rows, styles), f"{len(keys)} asset{plural}: {summary}"])
+    write_lines([*columns(rows, styles), f"{len(keys)} asset{plural}: {summary}", *hints])

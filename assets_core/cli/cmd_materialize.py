@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from assets_core.cli.app import app
 from assets_core.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -29,7 +28,7 @@ from assets_core.cli.common import (
     fail,
     guard,
     joined,
-    load_definitions,
+    load_session,
     print_json,
     state_of,
 )
@@ -38,15 +37,14 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from assets_core.cli.progress import Tracker
-    from assets_core.execution.executor import RunResult
-    from assets_core.model.definitions import Definitions
+    from assets_core.execution.result import RunResult
     from assets_core.planning.planner import Plan
+    from assets_core.session import Session
 
 SLOWEST = 3
 INTERRUPTED_BEFORE_RUN = "interrupted before any asset ran; run the same command again."
 
 
-@app.command("materialize")
 def materialize(
     ctx: typer.Context,
     select: SelectOpt = None,
@@ -98,13 +96,13 @@ def materialize(
     with guard(ctx), watch(threading.Event()):
         check_options(executor, workers)
         wait = _wait_option(no_wait, lock_timeout)
-        defs = None
+        session = None
         try:
             if executor == "processes" and not dry_run:
                 _start_workers_server(ctx)
-            defs = load_definitions(ctx)
+            session = load_session(ctx)
             code = _materialize(
-                defs,
+                session,
                 joined(select),
                 joined(exclude),
                 force=force,
@@ -116,10 +114,10 @@ def materialize(
                 debug=state_of(ctx).debug,
             )
         except KeyboardInterrupt:  # before the run began (during it: _materialize)
-            _interrupted(None, defs)
+            _interrupted(None, session)
         finally:
-            if defs is not None:
-                defs.close()
+            if session is not None:
+                session.close()
     raise typer.Exit(code)
 
 
@@ -127,14 +125,14 @@ def _start_workers_server(ctx: typer.Context) -> None:
     """Let the processes executor's fork server load the project while this process loads
     it too (``assets_core.execution.workers``): a run's workers then start with it already
     imported."""
-    from assets_core.execution.workers import start_server
+    from assets_core.execution.backends.processes import start_server
     from assets_core.model.project import find_project
 
     start_server(find_project(state_of(ctx).project))
 
 
 def _wait_option(no_wait: bool, lock_timeout: float | None) -> bool | float:
-    """``--no-wait`` / ``--lock-timeout`` as ``Definitions.materialize``'s ``wait``."""
+    """``--no-wait`` / ``--lock-timeout`` as ``Session.materialize``'s ``wait``."""
     from assets_core.errors import PlanError
 
     if lock_timeout is None:
@@ -149,16 +147,16 @@ def _wait_option(no_wait: bool, lock_timeout: float | None) -> bool | float:
 def check_options(executor: str, workers: int | None) -> None:
     """Reject a bad ``--executor`` or ``--workers`` before loading anything."""
     from assets_core.errors import PlanError
-    from assets_core.execution.executor import EXECUTORS
+    from assets_core.execution.backends import BACKENDS
 
-    if executor not in EXECUTORS:
-        raise PlanError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}.")
+    if executor not in BACKENDS:
+        raise PlanError(f"unknown executor {executor!r}; use one of {', '.join(BACKENDS)}.")
     if workers is not None and workers < 1:
         raise PlanError(f"workers must be 1 or more, got {workers}.")
 
 
 def _materialize(
-    defs: Definitions,
+    session: Session,
     select: str | None,
     exclude: str | None,
     *,
@@ -174,7 +172,7 @@ def _materialize(
     from assets_core.errors import AssetsLockedError
 
     began = time.perf_counter()  # the summary's time: planning and running, not importing
-    plan = defs.plan(select, exclude, force=force)  # warnings: the selection's, then its own
+    plan = session.plan(select, exclude, force=force)  # warnings: the selection's, then its own
     for text in plan.warnings:
         _err(f"warning: {text}")
 
@@ -192,14 +190,14 @@ def _materialize(
         from assets_core.cli import keep_teardown
 
         keep_teardown()
-    # The collector was off while loading and planning (common.load_definitions): what
+    # The collector was off while loading and planning (common.load_session): what
     # exists now lives to the end, so freeze it out of the passes and let asset code's
     # garbage be collected as usual.
     gc.freeze()
     gc.enable()
     try:
         with tracker:
-            result = defs.materialize(
+            result = session.materialize(
                 plan=plan, executor=executor, workers=workers, on_event=tracker, wait=wait
             )
         if as_json:
@@ -210,7 +208,7 @@ def _materialize(
     except AssetsLockedError as exc:  # nothing ran: like a failed run, not a usage error
         raise fail(str(exc), EXIT_FAILED, debug) from None
     except KeyboardInterrupt:
-        _interrupted(tracker, defs)
+        _interrupted(tracker, session)
     return EXIT_FAILED if result.failed else EXIT_OK
 
 
@@ -239,9 +237,7 @@ def _err(text: str) -> None:
 
 def fresh_count(plan: Plan) -> int:
     """How many selected assets (not sources) the planner found fresh."""
-    return sum(
-        1 for k in plan.selected if (s := plan.statuses.get(k)) is not None and s.status == "fresh"
-    )
+    return sum(1 for k in plan.selected if (s := plan.step(k)) is not None and s.status == "fresh")
 
 
 def nothing_to_do(plan: Plan) -> str:
@@ -312,22 +308,22 @@ def _summary(plan: Plan, result: RunResult, elapsed: float, console: Console | N
         _out(slow)
 
 
-def _recorded(defs: Definitions | None, total: int) -> int | None:
+def _recorded(session: Session | None, total: int) -> int | None:
     """How many steps the interrupted run recorded, read back from the state: exact even
     when the interrupt struck between a step's record and its progress event."""
-    if defs is None:
+    if session is None:
         return None
     try:
-        runs = defs.state.runs(limit=1)
+        runs = session.state.runs(limit=1)
         if not runs or runs[0].pid != os.getpid() or runs[0].status != "interrupted":
             return None
         run_id = runs[0].run_id
-        return sum(1 for r in defs.state.history(limit=2 * total + 100) if r.run_id == run_id)
+        return sum(1 for r in session.state.history(limit=2 * total + 100) if r.run_id == run_id)
     except Exception:  # the line must be printed whatever the state says
         return None
 
 
-def _interrupted(tracker: Tracker | None, defs: Definitions | None) -> NoReturn:
+def _interrupted(tracker: Tracker | None, session: Session | None) -> NoReturn:
     """Ctrl-C: say what finished (``tracker`` is ``None`` before the run began), then leave
     with 130. What finished is recorded already (the executor saw to that). Worker threads
     or processes still running an asset are not waited for: their results are not recorded,
@@ -336,7 +332,7 @@ def _interrupted(tracker: Tracker | None, defs: Definitions | None) -> NoReturn:
     if tracker is None:
         _err(INTERRUPTED_BEFORE_RUN)
     else:
-        _err(tracker.interrupted_line(_recorded(defs, tracker.total)))
+        _err(tracker.interrupted_line(_recorded(session, tracker.total)))
     import multiprocessing
 
     children = multiprocessing.active_children()
@@ -350,8 +346,8 @@ def _interrupted(tracker: Tracker | None, defs: Definitions | None) -> NoReturn:
         t.is_alive() and not t.daemon and t is not threading.main_thread()
         for t in threading.enumerate()
     )
-    if not busy and defs is not None:
-        defs.close()  # else an asset still uses it; the files are safe left open (crash-safe)
+    if not busy and session is not None:
+        session.close()  # else an asset still uses it; the files are safe left open (crash-safe)
     sys.stdout.flush()
     sys.stderr.flush()
     # Not a normal exit: interpreter shutdown would join running workers (an asset could keep

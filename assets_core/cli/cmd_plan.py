@@ -11,14 +11,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from assets_core.cli.app import app
 from assets_core.cli.common import (
     ExcludeOpt,
     ForceOpt,
     JsonOpt,
     SelectOpt,
     guard,
-    open_definitions,
+    open_session,
     paint,
     plan_selection,
     print_json,
@@ -41,7 +40,6 @@ def nothing_to_do(n: int) -> str:
     return f"Nothing to do: {n} selected assets are fresh."
 
 
-@app.command("plan")
 def plan_command(
     ctx: typer.Context,
     select: SelectOpt = None,
@@ -54,8 +52,8 @@ def plan_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Show what would run and why; nothing runs."""
-    with guard(ctx), open_definitions(ctx) as defs:
-        plan = plan_selection(defs, select, exclude, force=force)
+    with guard(ctx), open_session(ctx) as session:
+        plan = plan_selection(session, select, exclude, force=force)
         for message in plan.warnings:
             warn(message)
         if as_json:

@@ -2,9 +2,9 @@
 
 Its definition (description, file:line, kind, group, tags, owners, upstream, downstream, IO
 manager), its last materialization (location, time, duration, rows, bytes, versions, schema),
-and its current status with reasons, from a plan of that asset alone; when an upstream was
-never built that plan cannot be made, and the status comes from a plan of the asset with its
-ancestors instead (the ``lumbung list`` view).
+and its current status with reasons by the one status rule (``assets_core.planning.status``):
+what ``materialize -s KEY`` would do. A plan with its ancestors adds why an ancestor's change
+matters to it.
 """
 
 from __future__ import annotations
@@ -13,71 +13,55 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from assets_core.cli.app import app
 from assets_core.cli.common import (
     JsonOpt,
     console,
     first_line,
     guard,
     iso_utc,
-    open_definitions,
+    open_session,
     print_json,
     seconds,
     size,
-    warn,
     when,
 )
+from assets_core.model.keys import step_of
 
 if TYPE_CHECKING:
-    from assets_core.model.definitions import Definitions
-    from assets_core.model.spec import AnyAsset
+    from assets_core.model.kinds import AnyAsset
     from assets_core.planning.planner import PlanStep
-    from assets_core.storage.state import AssetState, MaterializationRecord
+    from assets_core.planning.status import AssetStatus
+    from assets_core.session import Session
+    from assets_core.storage.state import MaterializationRecord, StepState
 
 
 class Current:
-    """An asset's status now: ``alone`` from a plan of the asset alone (what
-    ``materialize -s KEY`` would do), ``chain`` from a plan with its ancestors (what
-    ``lumbung list`` shows); ``alone`` is ``None`` when an ancestor was never built."""
+    """An asset's status now, by the one status rule: ``status`` from a plan of the asset
+    alone (what ``materialize -s KEY`` would do); ``chain`` from a plan with its ancestors,
+    which explains what an ancestor's change means for it. Both ``None`` for a source."""
 
-    def __init__(self, defs: Definitions, a: AnyAsset) -> None:
-        from assets_core.errors import PlanError
-        from assets_core.model.spec import Asset
-
-        self.alone: PlanStep | None = None
+    def __init__(self, session: Session, a: AnyAsset) -> None:
+        self.status: AssetStatus | None = None
         self.chain: PlanStep | None = None
         self.explain: str | None = None
-        self.warnings: list[str] = []
-        if not isinstance(a, Asset):
+        if a.observed:
             return
-        try:
-            plan = defs.plan_keys({a.key})
-            self.alone = plan.step(a.key)
-            self.warnings = list(plan.warnings)
-        except PlanError:
-            pass
-        full = defs.plan_keys(defs.graph.ancestors({a.key}) | {a.key})
+        self.status = session.statuses([a.key]).get(a.key)
+        full = session.plan_keys(session.graph.ancestors({a.key}) | {a.key})
         self.chain = full.step(a.key)
         if self.chain is not None and self.chain.status != "fresh":
             self.explain = full.explain(a.key)
 
-    @property
-    def step(self) -> PlanStep | None:
-        """The status shown: the asset alone, or with its ancestors when that plan failed."""
-        return self.alone or self.chain
-
 
 def describe(
-    defs: Definitions, a: AnyAsset, state: AssetState | None, now: Current
+    session: Session, a: AnyAsset, state: StepState | None, now: Current
 ) -> dict[str, Any]:
     """The JSON object ``lumbung show --json`` prints, from the asset's latest state and
     its current status (both empty for a source)."""
     key = a.key
-    step = now.step
-    info = defs.infos[key]
-    status: str | None = None
-    if step is not None:
-        status = "failed" if state and state.last_outcome == "failed" else step.status
+    current = now.status
+    step = current.step if current is not None else None
+    info = session.infos[key]
     out: dict[str, Any] = {
         "key": str(key),
         "kind": info.kind,
@@ -86,34 +70,36 @@ def describe(
         "group": info.group,
         "tags": sorted(info.tags),
         "owners": list(info.owners),
-        "upstream": [str(k) for k in defs.graph.parents(key)],
-        "downstream": [str(k) for k in defs.graph.children(key)],
+        "upstream": [str(k) for k in session.graph.parents(key)],
+        "downstream": [str(k) for k in session.graph.children(key)],
         "io_manager": info.io_manager or None,
-        "location": _location(defs, a, state),
+        "location": _location(session, a, state),
         "last_materialization": _record(state.last) if state and state.last else None,
         "last_outcome": state.last_outcome if state else None,
-        "status": status,
+        "status": current.status if current is not None else None,
+        "upstream_stale": None
+        if current is None or current.upstream_stale is None
+        else str(current.upstream_stale),
+        "hint": current.hint if current is not None else None,
         "reasons": [r.to_dict() for r in step.reasons] if step is not None else [],
         "with_upstream": None
         if now.chain is None
         else {"status": now.chain.status, "explain": now.explain},
     }
-    if step is None:
-        version = defs.observe_sources([key]).get(key)
-        out["source"] = {"path": getattr(a, "path", None), "data_version": version}
+    source = session.defs.sources.get(key)
+    if source is not None:
+        version = session.observe_sources([key]).get(step_of(key))
+        out["source"] = {"path": source.path, "data_version": version}
     if state is not None and state.last_outcome == "failed":
-        failure = next((r for r in defs.state.history(key, limit=1) if r.outcome == "failed"), None)
+        failure = state.failure
         out["last_error"] = failure.error if failure else None
     return out
 
 
-def _location(defs: Definitions, a: AnyAsset, state: AssetState | None) -> str | None:
-    from assets_core.model.spec import SourceAsset
-
-    if isinstance(a, SourceAsset):
-        if a.path is None:
-            return None
-        return str(defs.root / a.path)
+def _location(session: Session, a: AnyAsset, state: StepState | None) -> str | None:
+    source = session.defs.sources.get(a.key)
+    if source is not None:
+        return None if source.path is None else str(session.root / source.path)
     if state is not None and state.last is not None:
         return state.last.location
     return None
@@ -133,29 +119,24 @@ def _record(rec: MaterializationRecord) -> dict[str, Any]:
     }
 
 
-@app.command("show")
 def show(
     ctx: typer.Context,
     key: Annotated[str, typer.Argument(metavar="KEY", help="The asset's key, e.g. marts/revenue.")],
     as_json: JsonOpt = False,
 ) -> None:
     """Show one asset: definition, storage, last materialization, and why it is stale."""
-    from assets_core.model.spec import Asset
-
-    with guard(ctx), open_definitions(ctx) as defs:
-        a = defs.get(key)
-        state = defs.state.latest([a.key]).get(a.key) if isinstance(a, Asset) else None
-        now = Current(defs, a)
-        for message in now.warnings:
-            warn(message)
-        data = describe(defs, a, state, now)
+    with guard(ctx), open_session(ctx) as session:
+        a = session.get(key)
+        state = None if a.observed else session.state.latest([a.key]).get(step_of(a.key))
+        now = Current(session, a)
+        data = describe(session, a, state, now)
         if as_json:
             print_json(data)
             return
         _render(data, state)
 
 
-def _render(data: dict[str, Any], state: AssetState | None) -> None:
+def _render(data: dict[str, Any], state: StepState | None) -> None:
     from rich.markup import escape
 
     from assets_core.planning.planner import short
@@ -182,9 +163,11 @@ def _render(data: dict[str, Any], state: AssetState | None) -> None:
         return
     line("io manager", data["io_manager"])
     line("location", data["location"])
-    status = data["status"]
+    status = data["status"] + (" (upstream stale)" if data["upstream_stale"] else "")
     reasons = [r["message"] for r in data["reasons"]]
     line("status", status + (f" ({'; '.join(reasons)})" if reasons else ""))
+    if data["hint"]:
+        line("hint", data["hint"])
     chain = data["with_upstream"]
     if chain and chain["explain"]:
         if chain["status"] != data["status"] and data["status"] != "failed":

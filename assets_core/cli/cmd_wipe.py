@@ -15,21 +15,21 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from assets_core.cli.app import app
 from assets_core.cli.common import (
     EXIT_USAGE,
     ExcludeOpt,
     console,
     fail,
     guard,
-    open_definitions,
+    open_session,
     select_keys,
     state_of,
 )
+from assets_core.model.keys import step_of
 
 if TYPE_CHECKING:
-    from assets_core.model.definitions import Definitions
     from assets_core.model.keys import AssetKey
+    from assets_core.session import Session
 
 
 def confirmation_refused(n: int) -> str:
@@ -38,7 +38,6 @@ def confirmation_refused(n: int) -> str:
     return f"wipe needs confirmation; pass --yes to delete {what} outputs and records."
 
 
-@app.command("wipe")
 def wipe(
     ctx: typer.Context,
     select: Annotated[
@@ -54,20 +53,20 @@ def wipe(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete the selected assets' stored outputs and records (sources are never touched)."""
-    from assets_core.model.spec import Asset
-
-    with guard(ctx), open_definitions(ctx) as defs:
-        chosen = select_keys(defs, select, exclude)
-        keys = [k for k in defs.graph.toposorted(chosen) if isinstance(defs.assets[k], Asset)]
+    with guard(ctx), open_session(ctx) as session:
+        chosen = select_keys(session, select, exclude)
+        assets = session.defs.assets
+        keys = [k for k in session.graph.toposorted(chosen) if not assets[k].observed]
         out = console()
         if not keys:
             out.print("Nothing to wipe: the selection holds no assets (sources are never wiped).")
             return
-        latest = defs.state.latest(keys)
+        latest = session.state.latest(keys)
         out.print(f"{_count(len(keys))} would be wiped:", soft_wrap=True)
         width = max(len(str(k)) for k in keys)
         for k in keys:
-            last = latest[k].last if k in latest else None
+            st = latest.get(step_of(k))
+            last = st.last if st is not None else None
             where = last.location if last is not None and last.location else "(no record)"
             out.print(f"  {k!s:<{width}}  {where}", soft_wrap=True, markup=False)
         if not yes:
@@ -76,7 +75,7 @@ def wipe(
             if not typer.confirm(f"Delete the outputs and records of {_count(len(keys))}?"):
                 out.print("Nothing was deleted.")
                 return
-        _delete(defs, keys)
+        _delete(session, keys)
         out.print(f"Wiped {_count(len(keys))}.")
 
 
@@ -84,27 +83,25 @@ def _count(n: int) -> str:
     return "1 asset" if n == 1 else f"{n} assets"
 
 
-def _delete(defs: Definitions, keys: list[AssetKey]) -> None:
+def _delete(session: Session, keys: list[AssetKey]) -> None:
     """Under the assets' locks, delete each output, then forget the records of those deleted
     (also when a later deletion fails, so no record points at a deleted output)."""
     from assets_core.errors import PlanError
-    from assets_core.execution.executor import new_run_id
-    from assets_core.model.spec import Asset
+    from assets_core.execution.result import new_run_id
     from assets_core.storage.io import OutputContext
 
-    state = defs.state
+    state = session.state
     run_id = "wipe-" + new_run_id()
-    conflicts = state.acquire_locks(run_id, keys, os.getpid())
+    conflicts = state.acquire_locks(run_id, [step_of(k) for k in keys], os.getpid())
     if conflicts:
-        held = ", ".join(f"{c.key} (run {c.run_id}, pid {c.pid})" for c in conflicts[:5])
+        held = ", ".join(f"{c.step} (run {c.run_id}, pid {c.pid})" for c in conflicts[:5])
         more = f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else ""
         raise PlanError(f"another run holds {held}{more}; wait for it to finish, then wipe again.")
     done: list[AssetKey] = []
     try:
         for k in keys:
-            a = defs.assets[k]
-            assert isinstance(a, Asset)
-            defs.io_manager_for(a).delete(OutputContext(k, a.spec))
+            a = session.defs.assets[k]
+            session.io_manager(a).delete(OutputContext(k, a.spec))
             done.append(k)
     finally:
         if done:

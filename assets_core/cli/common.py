@@ -24,9 +24,10 @@ from assets_core.errors import LumbungError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from assets_core.model.definitions import Definitions
     from assets_core.model.keys import AssetKey
     from assets_core.planning.planner import Plan
+    from assets_core.planning.status import AssetStatus
+    from assets_core.session import Session
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -91,18 +92,16 @@ def guard(ctx: typer.Context) -> Iterator[None]:
         raise fail("interrupted", EXIT_INTERRUPTED, debug) from None
     except LumbungError as exc:
         raise fail(str(exc), EXIT_USAGE, debug) from None
-    except KeyError as exc:  # Definitions.get: "no asset 'x'. Did you mean 'y'?"
-        raise fail(str(exc.args[0]) if exc.args else str(exc), EXIT_USAGE, debug) from None
 
 
-def load_definitions(ctx: typer.Context) -> Definitions:
+def load_session(ctx: typer.Context) -> Session:
     """The project named by ``--project`` (or found upward from the current folder).
 
     The garbage collector is switched off from here on: nearly everything a command makes
     (the project, its state, its plan) lives until the command ends, so the collector's
     passes over it would find nothing to free. ``materialize`` switches it back on, with
     these objects frozen out of its passes, before any asset code runs."""
-    from assets_core.model.definitions import load_project
+    from assets_core.session import load_project
 
     gc.disable()
     return load_project(state_of(ctx).project)
@@ -153,44 +152,46 @@ def warn(message: str) -> None:
 
 
 @contextmanager
-def open_definitions(ctx: typer.Context) -> Iterator[Definitions]:
-    """``load_definitions`` that closes the project's state store and IO managers after."""
-    defs = load_definitions(ctx)
+def open_session(ctx: typer.Context) -> Iterator[Session]:
+    """``load_session`` that closes the project's state store and IO managers after."""
+    session = load_session(ctx)
     try:
-        yield defs
+        yield session
     finally:
-        defs.close()
+        session.close()
 
 
 class Statuses:
-    """``defs.statuses()`` computed at most once per command, however often it is asked for
-    (a ``status:`` selection and the status column share one plan of every asset)."""
+    """``session.statuses()`` of every asset, computed at most once per command however often
+    it is asked for (a ``status:`` selection and a status column share one plan)."""
 
-    def __init__(self, defs: Definitions) -> None:
-        self._defs = defs
-        self._found: Mapping[AssetKey, str] | None = None
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._found: Mapping[AssetKey, AssetStatus] | None = None
 
-    def __call__(self) -> Mapping[AssetKey, str]:
+    def __call__(self) -> Mapping[AssetKey, AssetStatus]:
         if self._found is None:
-            self._found = self._defs.statuses()
+            self._found = self._session.statuses()
         return self._found
 
 
 def select_keys(
-    defs: Definitions,
+    session: Session,
     select: list[str] | None,
     exclude: list[str] | None,
-    statuses: Callable[[], Mapping[AssetKey, str]] | None = None,
+    statuses: Callable[[], Mapping[AssetKey, AssetStatus]] | None = None,
 ) -> frozenset[AssetKey]:
-    """The keys ``-s``/``--exclude`` name (DESIGN §6); its warnings go to stderr."""
+    """The keys ``-s``/``--exclude`` name (DESIGN §6); its warnings go to stderr. A
+    ``status:`` criterion reads ``statuses`` (default: the session's, of every asset)."""
     from assets_core.planning.selection import select as run_select
 
+    found_statuses = statuses or Statuses(session)
+
+    def status() -> Mapping[AssetKey, str]:
+        return {k: s.status for k, s in found_statuses().items()}
+
     found = run_select(
-        defs.graph,
-        defs.infos,
-        joined(select),
-        joined(exclude),
-        status=statuses or defs.statuses,
+        session.graph, lambda: session.infos, joined(select), joined(exclude), status
     )
     for message in found.warnings:
         warn(message)
@@ -198,14 +199,14 @@ def select_keys(
 
 
 def plan_selection(
-    defs: Definitions,
+    session: Session,
     select: list[str] | None,
     exclude: list[str] | None,
     force: bool = False,
 ) -> Plan:
-    """``defs.plan`` for ``-s``/``--exclude`` (the selection's warnings come first in
+    """``session.plan`` for ``-s``/``--exclude`` (the selection's warnings come first in
     ``Plan.warnings``, so ``plan --json`` carries them too). Prints nothing."""
-    return defs.plan(joined(select), joined(exclude), force=force)
+    return session.plan(joined(select), joined(exclude), force=force)
 
 
 def when(timestamp: float | None) -> str:

@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.live import Live
 
-    from assets_core.execution.executor import Event
-    from assets_core.model.keys import AssetKey
+    from assets_core.execution.result import Event
+    from assets_core.model.keys import StepKey
 
 FINISHED = frozenset({"materialized", "up_to_date", "failed", "skipped"})
 LABELS = {
@@ -47,7 +47,7 @@ def seconds(value: float) -> str:
     return f"{minutes}m {rest:02d}s"
 
 
-def without_key(message: str, key: AssetKey) -> str:
+def without_key(message: str, key: StepKey) -> str:
     """An error message without the ``<key>: `` it starts with (the line already names it)."""
     prefix = f"{key}: "
     return message[len(prefix) :] if message.startswith(prefix) else message
@@ -74,7 +74,7 @@ class Tracker:
         self.total = total
         self.done = 0
         self.counts: dict[str, int] = dict.fromkeys(FINISHED, 0)
-        self.running: dict[AssetKey, float] = {}
+        self.running: dict[StepKey, float] = {}
         self.started = time.monotonic()
 
     def __call__(self, event: Event) -> None:

@@ -1,498 +1,44 @@
-"""Code versions: a stable hash of what an asset's code computes (DESIGN.md §4).
-
-An asset's code version hashes the normalized AST of its function (docstrings, comments,
-formatting and its own ``@asset(...)`` decorator removed; annotations kept), the same for every
-project-local function, class and module-level constant it references, followed transitively,
-and the options that change its output: the resolved IO manager, ``ins`` and ``deps``.
-Description, tags, owners, group, metadata and retries never count. A pin
-(``code_version="v3"``) replaces the computed hash.
-
-References are the free names of the code (``clean``, ``helpers.clean``), resolved through the
-function's globals and closure cells. Code outside the project (site-packages, dist-packages,
-the standard library, builtins) and Lumbung itself are never followed. A constant is versioned
-by the module-level statement(s) that bind it in its defining module, so ``THRESHOLD = 10`` and
-``PAT = re.compile("x")`` both count. A function with no readable source (``exec``, a REPL) is
-versioned by its code object instead; that hash also changes with the Python version.
-
-Each source file is parsed once per (path, mtime_ns, size) and indexed: every def and class by
-``qualname@first line`` with its hash and free names, every module-level binding by name. The
-index can be kept in an on-disk JSON cache across processes. Hashed pieces, their resolved
-references and each asset's result are memoized per object for the versioner's lifetime: a
-versioner takes the loaded code as it is. A module imported anew (new objects) is seen, and its
-file is re-read if it changed; after reloading modules in place, make a new versioner (a new
-``Definitions`` does).
+"""``CodeVersioner`` and ``CodeVersion``, the public API: an asset's version from the pieces of
+code it reaches (its function, then every project-local function, class and constant those
+reference, resolved through globals and closure cells, transitively) and the options that
+change its output. Pieces, their resolved references and each asset's result are memoized per
+object for the versioner's lifetime: a versioner takes the loaded code as it is. A module
+imported anew (new objects) is seen, and its file is re-read if it changed; after reloading
+modules in place, make a new versioner (a new ``Definitions`` does). The package docstring
+says what counts in a version.
 """
 
 from __future__ import annotations
 
-import ast
 import functools
-import gc
 import hashlib
-import json
-import os
 import sys
-import sysconfig
-import tempfile
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from importlib.util import resolve_name
 from pathlib import Path
-from types import CodeType, FunctionType, MappingProxyType, MethodType, ModuleType
+from types import FunctionType, MappingProxyType, MethodType, ModuleType
 from typing import Any
 
-from assets_core.lazymap import LazyMapping
+from assets_core.code_version.cache import CACHE_FORMAT, VersionCache, result_key
+from assets_core.code_version.index import Def
+from assets_core.code_version.locality import (
+    ModuleMemo,
+    fn_is_local,
+    is_local_file,
+    module_is_local,
+)
+from assets_core.code_version.names import code_names
+from assets_core.code_version.normalize import code_parts, digest_of, literal_repr
+from assets_core.code_version.version import EMPTY, CodeVersion
+from assets_core.model.kinds import AnyAsset
 from assets_core.model.spec import Asset
 
 __all__ = ["CACHE_FORMAT", "CodeVersion", "CodeVersioner"]
 
 #: Bump when the normalization changes: every code version changes with it.
 _SCHEME = "lumbung-code/1"
-#: Bump when the layout of the on-disk cache changes.
-CACHE_FORMAT = 2
-_FRAMEWORK = frozenset({"assets_core", "io_managers"})
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
 _MISSING: Any = object()
-
-
-@dataclass(frozen=True, slots=True)
-class CodeVersion:
-    """The code version of one asset.
-
-    ``version`` is a hex digest, or the pin itself when the asset sets ``code_version``.
-    ``components`` maps each piece of code that went into it (``"module:qualname"`` for the
-    asset's function, every followed helper function or class, and every followed constant)
-    to the hash of that piece alone, so a planner can name what changed. Empty for a pin.
-    """
-
-    version: str
-    components: Mapping[str, str] = field(default_factory=lambda: _EMPTY, hash=False)
-
-
-def _digest(*parts: str) -> str:
-    data = "\0".join(parts).encode("utf-8", "surrogatepass")
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
-
-
-# --- normalized AST text ------------------------------------------------------------------
-
-_SKIP_FIELDS = frozenset({"ctx", "type_comment", "kind"})
-_DOC_OWNERS = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef})
-_FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
-
-
-def _is_docstring(stmt: ast.stmt) -> bool:
-    return (
-        isinstance(stmt, ast.Expr)
-        and isinstance(stmt.value, ast.Constant)
-        and isinstance(stmt.value.value, str)
-    )
-
-
-_LABELS: dict[type, tuple[str, tuple[tuple[str, str], ...]]] = {}
-
-
-def _labels(cls: type) -> tuple[str, tuple[tuple[str, str], ...]]:
-    fields = tuple((n, n + "=") for n in cls._fields if n not in _SKIP_FIELDS)  # type: ignore[attr-defined]
-    _LABELS[cls] = labels = (cls.__name__ + "(", fields)
-    return labels
-
-
-def _write(node: object, out: list[str], skip: str = "") -> None:
-    """Append a canonical text of ``node`` to ``out``: no positions, no docstrings, no empty
-    fields (so it reads the same on every Python >= 3.10), and no field named ``skip``."""
-    cls = type(node)
-    if cls is list:
-        out.append("[")
-        for item in node:  # type: ignore[attr-defined]
-            _write(item, out)
-            out.append(",")
-        out.append("]")
-        return
-    labels = _LABELS.get(cls)
-    if labels is None:
-        if not isinstance(node, ast.AST):
-            out.append(repr(node))
-            return
-        labels = _labels(cls)
-    out.append(labels[0])
-    doc_owner = cls in _DOC_OWNERS
-    for name, label in labels[1]:
-        value = getattr(node, name, None)
-        if value is None or name == skip:
-            continue
-        if type(value) is list:
-            if doc_owner and name == "body" and value and _is_docstring(value[0]):
-                value = value[1:]
-            if not value:
-                continue
-        out.append(label)
-        _write(value, out)
-        out.append(",")
-    out.append(")")
-
-
-def _text_digest(node: object, skip: str = "") -> str:
-    out: list[str] = []
-    _write(node, out, skip)
-    return _digest("".join(out))
-
-
-# --- free names ----------------------------------------------------------------------------
-
-_LEAVES = frozenset({ast.Constant, ast.Pass, ast.Break, ast.Continue, ast.Load, ast.Store})
-_COMPS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
-
-
-def _root(chain: str) -> str:
-    return chain.partition(".")[0]
-
-
-class _Scope:
-    """Names one scope binds and the dotted names (``helpers.clean``) it reads."""
-
-    __slots__ = ("bound", "declared_global", "inner", "loads")
-
-    def __init__(self) -> None:
-        self.bound: set[str] = set()
-        self.declared_global: set[str] = set()
-        self.loads: list[str] = []
-        self.inner: list[str] = []  # free names of nested scopes
-
-    def free(self, *, class_scope: bool) -> list[str]:
-        local = self.bound - self.declared_global
-        out = [c for c in self.loads if _root(c) not in local]
-        # Names bound in a class body are invisible to the functions nested in it.
-        out += self.inner if class_scope else [c for c in self.inner if _root(c) not in local]
-        return out
-
-
-def _chain(node: ast.Attribute) -> str | None:
-    parts: list[str] = []
-    cur: ast.expr = node
-    while isinstance(cur, ast.Attribute):
-        parts.append(cur.attr)
-        cur = cur.value
-    if isinstance(cur, ast.Name):
-        parts.append(cur.id)
-        return ".".join(reversed(parts))
-    return None
-
-
-def _visit_header(args: ast.arguments, scope: _Scope) -> None:
-    for default in (*args.defaults, *args.kw_defaults):
-        if default is not None:
-            _visit(default, scope)
-    every = (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg)
-    for arg in every:
-        if arg is not None and arg.annotation is not None:
-            _visit(arg.annotation, scope)
-
-
-def _bind_args(args: ast.arguments, scope: _Scope) -> None:
-    for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
-        if arg is not None:
-            scope.bound.add(arg.arg)
-
-
-def _function_free(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> list[str]:
-    scope = _Scope()
-    _bind_args(node.args, scope)
-    if isinstance(node, ast.Lambda):
-        _visit(node.body, scope)
-    else:
-        for stmt in node.body:
-            _visit(stmt, scope)
-    return scope.free(class_scope=False)
-
-
-def _class_free(node: ast.ClassDef) -> list[str]:
-    scope = _Scope()
-    for stmt in node.body:
-        _visit(stmt, scope)
-    return scope.free(class_scope=True)
-
-
-def _visit(node: ast.AST, scope: _Scope) -> None:
-    if type(node) in _LEAVES:
-        return
-    if isinstance(node, ast.Name):
-        if isinstance(node.ctx, ast.Load):
-            scope.loads.append(node.id)
-        else:
-            scope.bound.add(node.id)
-    elif isinstance(node, ast.Attribute):
-        chain = _chain(node) if isinstance(node.ctx, ast.Load) else None
-        if chain is not None:
-            scope.loads.append(chain)
-        else:
-            _visit(node.value, scope)
-    elif isinstance(node, _FUNCS):
-        scope.bound.add(node.name)
-        for deco in node.decorator_list:
-            _visit(deco, scope)
-        _visit_header(node.args, scope)
-        if node.returns is not None:
-            _visit(node.returns, scope)
-        scope.inner += _function_free(node)
-    elif isinstance(node, ast.Lambda):
-        _visit_header(node.args, scope)
-        scope.inner += _function_free(node)
-    elif isinstance(node, ast.ClassDef):
-        scope.bound.add(node.name)
-        for expr in (*node.decorator_list, *node.bases, *(k.value for k in node.keywords)):
-            _visit(expr, scope)
-        scope.inner += _class_free(node)
-    elif isinstance(node, _COMPS):
-        _visit_comprehension(node, scope)
-    elif isinstance(node, ast.Import | ast.ImportFrom):
-        for alias in node.names:
-            if alias.name != "*":
-                scope.bound.add(alias.asname or alias.name.partition(".")[0])
-    elif isinstance(node, ast.Global):
-        scope.declared_global.update(node.names)
-    elif isinstance(node, ast.Nonlocal):
-        scope.bound.update(node.names)
-    else:
-        if isinstance(node, ast.ExceptHandler | ast.pattern):
-            for attr in ("name", "rest"):  # `except E as name`, match captures, `**rest`
-                bound = getattr(node, attr, None)
-                if isinstance(bound, str):
-                    scope.bound.add(bound)
-        labels = _LABELS.get(type(node)) or _labels(type(node))
-        for attr, _ in labels[1]:
-            value = getattr(node, attr, None)
-            if type(value) is list:
-                for item in value:
-                    if isinstance(item, ast.AST):
-                        _visit(item, scope)
-            elif isinstance(value, ast.AST):
-                _visit(value, scope)
-
-
-def _visit_comprehension(
-    node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp, scope: _Scope
-) -> None:
-    gens = node.generators
-    _visit(gens[0].iter, scope)  # the first iterable is evaluated in the enclosing scope
-    inner = _Scope()
-    for i, gen in enumerate(gens):
-        _visit(gen.target, inner)
-        if i:
-            _visit(gen.iter, inner)
-        for cond in gen.ifs:
-            _visit(cond, inner)
-    if isinstance(node, ast.DictComp):
-        _visit(node.key, inner)
-        _visit(node.value, inner)
-    else:
-        _visit(node.elt, inner)
-    scope.inner += inner.free(class_scope=False)
-
-
-def _loads(nodes: Sequence[ast.AST]) -> list[str]:
-    scope = _Scope()
-    for node in nodes:
-        _visit(node, scope)
-    return scope.loads + scope.inner
-
-
-def _unique(items: list[str]) -> list[str]:
-    return list(dict.fromkeys(items))
-
-
-# --- per-file index ------------------------------------------------------------------------
-
-#: (hash without decorators, hash of the decorators, free names, names in the decorators)
-_Def = tuple[str, str, list[str], list[str]]
-
-
-@dataclass(slots=True)
-class _FileIndex:
-    """What one parse of a source file yields; plain data, so it round-trips through JSON."""
-
-    defs: dict[str, _Def] = field(default_factory=dict)  # "qualname@first line" -> def
-    consts: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # name -> binding
-    imports: dict[str, tuple[str, str, int]] = field(default_factory=dict)  # from M import A
-    last: dict[str, str] = field(default_factory=dict)  # qualname -> key of its last def
-
-    def to_json(self) -> dict[str, Any]:
-        return {"defs": self.defs, "consts": self.consts, "imports": self.imports}
-
-    @classmethod
-    def from_json(cls, raw: Mapping[str, Any]) -> _FileIndex:
-        """Rebuild an index from the cache; raises on any malformed entry."""
-        index = cls()
-        for key, (body, deco, refs, deco_refs) in raw["defs"].items():
-            index.defs[str(key)] = (
-                str(body),
-                str(deco),
-                list(map(str, refs)),
-                list(map(str, deco_refs)),
-            )
-            index.last[str(key).rpartition("@")[0]] = str(key)
-        for name, (digest, refs) in raw["consts"].items():
-            index.consts[str(name)] = (str(digest), list(map(str, refs)))
-        for name, (module, attr, level) in raw["imports"].items():
-            index.imports[str(name)] = (str(module), str(attr), int(level))
-        return index
-
-
-def _index_source(source: bytes, path: str) -> _FileIndex:
-    tree = ast.parse(source, filename=path)
-    index = _FileIndex()
-    _index_body(tree.body, "", index, module_level=True)
-    if b"lambda" in source:
-        by_line: dict[int, list[ast.Lambda]] = {}
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Lambda):
-                by_line.setdefault(node.lineno, []).append(node)
-        for line, nodes in by_line.items():
-            refs = _unique([c for n in nodes for c in _loads(n.args.defaults) + _function_free(n)])
-            index.defs[f"<lambda>@{line}"] = (_text_digest(nodes), "", refs, [])
-    return index
-
-
-def _index_body(
-    body: list[ast.stmt], prefix: str, index: _FileIndex, *, module_level: bool
-) -> None:
-    for stmt in body:
-        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            qual = prefix + stmt.name
-            line = stmt.decorator_list[0].lineno if stmt.decorator_list else stmt.lineno
-            key = f"{qual}@{line}"
-            if isinstance(stmt, ast.ClassDef):
-                header = _loads([*stmt.bases, *(k.value for k in stmt.keywords)])
-                free = _class_free(stmt)
-                inner = qual + "."
-            else:
-                scope = _Scope()
-                _visit_header(stmt.args, scope)
-                header = scope.loads + scope.inner
-                header += _loads([stmt.returns]) if stmt.returns is not None else []
-                free = _function_free(stmt)
-                inner = qual + ".<locals>."
-            index.defs[key] = (
-                _text_digest(stmt, skip="decorator_list"),
-                _text_digest(stmt.decorator_list),
-                _unique(header + free),
-                _unique(_loads(stmt.decorator_list)),
-            )
-            index.last[qual] = key
-            _index_body(stmt.body, inner, index, module_level=False)
-            continue
-        if module_level:
-            _index_module_stmt(stmt, index)
-        for name in ("body", "orelse", "finalbody"):
-            nested = getattr(stmt, name, None)
-            if isinstance(nested, list):
-                _index_body(nested, prefix, index, module_level=module_level)
-        for part in (*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())):
-            _index_body(part.body, prefix, index, module_level=module_level)
-
-
-def _bound_names(target: ast.expr) -> Iterator[str]:
-    if isinstance(target, ast.Name):
-        yield target.id
-    elif isinstance(target, ast.Tuple | ast.List):
-        for elt in target.elts:
-            yield from _bound_names(elt)
-    elif isinstance(target, ast.Starred):
-        yield from _bound_names(target.value)
-    elif isinstance(target, ast.Attribute | ast.Subscript):
-        # `CONFIG["x"] = 1` changes CONFIG: count the statement as part of it
-        base: ast.expr = target
-        while isinstance(base, ast.Attribute | ast.Subscript):
-            base = base.value
-        if isinstance(base, ast.Name):
-            yield base.id
-
-
-def _index_module_stmt(stmt: ast.stmt, index: _FileIndex) -> None:
-    if isinstance(stmt, ast.Assign | ast.AnnAssign | ast.AugAssign):
-        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-        digest = _text_digest(stmt)
-        refs = _loads([stmt])
-        for target in targets:
-            for name in _bound_names(target):
-                old = index.consts.get(name)
-                if old is None:
-                    index.consts[name] = (digest, refs)
-                else:
-                    index.consts[name] = (_digest(old[0], digest), _unique(old[1] + refs))
-    elif isinstance(stmt, ast.ImportFrom):
-        for alias in stmt.names:
-            if alias.name != "*":
-                index.imports[alias.asname or alias.name] = (
-                    stmt.module or "",
-                    alias.name,
-                    stmt.level,
-                )
-
-
-# --- what counts as project code -------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=1)
-def _outside_dirs() -> tuple[str, ...]:
-    paths = sysconfig.get_paths()
-    dirs = {os.path.realpath(paths[k]) for k in ("stdlib", "platstdlib") if k in paths}
-    return tuple(d.rstrip(os.sep) + os.sep for d in dirs)
-
-
-@functools.lru_cache(maxsize=4096)
-def _is_local_file(path: str) -> bool:
-    """True for a real source file of the project: not in site-packages/dist-packages and
-    not in the standard library."""
-    if not path or path.startswith("<"):
-        return False
-    real = os.path.realpath(path)
-    parts = Path(real).parts
-    if "site-packages" in parts or "dist-packages" in parts:
-        return False
-    return not real.startswith(_outside_dirs())
-
-
-def _is_framework(module: str | None) -> bool:
-    return bool(module) and str(module).partition(".")[0] in _FRAMEWORK
-
-
-def _literal_repr(value: object, depth: int = 0) -> str | None:
-    """A repr that is the same in every process, for plain literal values; else None."""
-    if value is None or isinstance(value, bool | int | float | complex | str | bytes):
-        return repr(value)
-    if depth < 3 and isinstance(value, tuple | frozenset):
-        items = [_literal_repr(v, depth + 1) for v in value]
-        if any(i is None for i in items):
-            return None
-        text = [i for i in items if i is not None]
-        if isinstance(value, frozenset):
-            return "frozenset({" + ", ".join(sorted(text)) + "})"
-        return "(" + ", ".join(text) + ")"
-    return None
-
-
-def _code_parts(code: CodeType, out: list[str], doc: object = _MISSING) -> None:
-    out.append(code.co_code.hex())
-    out.append(",".join(code.co_names))
-    for i, const in enumerate(code.co_consts):
-        if i == 0 and isinstance(const, str) and const == doc:
-            continue  # the docstring
-        if isinstance(const, CodeType):
-            _code_parts(const, out)
-        else:
-            out.append(_literal_repr(const) or type(const).__name__)
-
-
-def _code_names(code: CodeType) -> Iterator[str]:
-    yield from code.co_names
-    for const in code.co_consts:
-        if isinstance(const, CodeType):
-            yield from _code_names(const)
-
-
-# --- the versioner -------------------------------------------------------------------------
 
 
 class _Piece:
@@ -505,8 +51,8 @@ class _Piece:
         name: str,
         digest: str,
         refs: Sequence[str] = (),
-        ns: Mapping[str, Any] = _EMPTY,
-        closure: Mapping[str, Any] = _EMPTY,
+        ns: Mapping[str, Any] = EMPTY,
+        closure: Mapping[str, Any] = EMPTY,
         follow: tuple[object, ...] = (),
         file: str | None = None,
     ) -> None:
@@ -523,268 +69,72 @@ class _Piece:
         self.edges: list[_Piece] | None = None  # resolved on first use
 
 
-class _StoredComponents(LazyMapping[str, str]):
-    """A cached version's components, read from the cache's pieces table on first use (a plan
-    of fresh assets compares versions only)."""
-
-    __slots__ = ("_pieces", "_table")
-
-    def __init__(self, table: list[Any], pieces: list[int]) -> None:
-        self._table = table
-        self._pieces = pieces
-        self._data = None
-
-    def _load(self) -> dict[str, str]:
-        table = self._table
-        return {str(table[i][0]): str(table[i][1]) for i in self._pieces}
-
-
 class CodeVersioner:
     """Computes code versions; keeps parsed files and hashed pieces for its lifetime.
 
     ``cache_path``, when given, is a JSON file read at construction (a corrupt or foreign
-    file is ignored and rewritten) and written atomically by ``save_cache``. It holds:
-
-    - ``files``: each parsed source file as ``[mtime_ns, size, index]``, the index being JSON
-      text decoded only when a version has to be computed from that file again;
-    - ``results``: each asset's whole version as ``[version, pieces, paths]``, where
-      ``pieces`` index the ``pieces`` table (``[name, digest]``, its components) and
-      ``paths`` index the ``paths`` table (``[path, mtime_ns, size]``, the files it was read
-      from). A result is reused while all its files keep their size and mtime; each file is
-      stat'ed once however many results name it.
+    file is ignored and rewritten) and written atomically by ``save_cache``: the files parsed
+    and each asset's whole version, reused by the next process while the files they were read
+    from are unchanged (``cache.VersionCache`` describes its layout).
     """
 
     def __init__(self, cache_path: Path | None = None) -> None:
-        self._cache_path = Path(cache_path) if cache_path is not None else None
         self._lock = threading.RLock()
-        self._files: dict[str, tuple[tuple[int, int], _FileIndex | None]] = {}
-        self._seen_ns: dict[str, object] = {}  # path -> the module namespace last checked
-        self._stored: dict[str, Any] = {}  # [mtime_ns, size, index text] read from the cache
-        self._dirty = False
+        self._cache = VersionCache(cache_path, self._lock)
         self._fn_memo: dict[int, tuple[object, _Piece | None]] = {}
         self._asset_memo: dict[int, tuple[object, _Piece | None]] = {}
         self._cls_memo: dict[int, tuple[object, _Piece | None]] = {}
         self._const_memo: dict[tuple[str, str, int], tuple[object, _Piece | None]] = {}
-        self._mod_memo: dict[str, tuple[ModuleType, bool]] = {}
-        self._versions: dict[int, tuple[Asset, str, CodeVersion]] = {}
-        # whole versions read from the cache file, and the two tables they index
-        self._stored_results: dict[str, Any] = {}
-        self._stored_paths: list[Any] = []
-        self._stored_pieces: list[Any] = []
-        # (stored path index, id(namespace)) -> (namespace, whether the file is unchanged)
-        self._path_ok: dict[tuple[int, int], tuple[object, bool]] = {}
-        # whole versions computed in this process: version, components, file signatures
-        self._results: dict[str, tuple[str, Mapping[str, str], dict[str, tuple[int, int]]]] = {}
-        if self._cache_path is not None:
-            self._load_cache(self._cache_path)
+        self._mod_memo: ModuleMemo = {}
+        self._versions: dict[int, tuple[AnyAsset, str, CodeVersion]] = {}
 
     # -- public ----------------------------------------------------------------------------
 
-    def version_of(self, asset: Asset, io_manager: str) -> CodeVersion:
-        """The code version of ``asset`` stored through the IO manager named ``io_manager``."""
+    def version_of(self, asset: AnyAsset, io_manager: str, root: Path | None = None) -> CodeVersion:
+        """The code version of ``asset`` stored through the IO manager named ``io_manager``:
+        what its kind's ``code()`` names (Python code followed through its helpers, texts,
+        files read from ``root``), and the options that change its output."""
         spec = asset.spec
         if spec.code_version is not None:
             return CodeVersion(spec.code_version)
         hit = self._versions.get(id(asset))
         if hit is not None and hit[0] is asset and hit[1] == io_manager:
             return hit[2]
-        result_key = self._result_key(asset, io_manager)
-        if result_key is not None:
-            cached = self._cached_result(result_key, asset.fn.__globals__)
-            if cached is not None:
-                self._versions[id(asset)] = (asset, io_manager, cached)
-                return cached
-        with self._lock:
-            components, files = self._components(self._root_piece(asset.fn))
+        source = asset.code()
+        fn = source.function
+        key = None
+        if fn is not None and not source.texts and not source.files:
+            key = result_key(asset.spec, fn, io_manager)
+            if key is not None:
+                cached = self._cache.result(key, getattr(fn, "__globals__", None))
+                if cached is not None:
+                    self._versions[id(asset)] = (asset, io_manager, cached)
+                    return cached
+        components: dict[str, str] = {}
+        files: set[str] | None = set()
+        if fn is not None:
+            with self._lock:
+                found, files = self._components(self._root_piece(fn))
+            components.update(found)
+        for name, text in source.texts:
+            components[name] = digest_of(text)
+        for name in source.files:
+            components[f"file:{name}"] = _file_digest((root or Path.cwd()) / name)
         parts = [_SCHEME]
         parts += [f"{name}={digest}" for name, digest in components.items()]
         parts.append(f"io={io_manager}")
         parts += [f"in:{p}={k}" for p, k in sorted((p, str(k)) for p, k in spec.ins.items())]
         parts += [f"dep:{d}" for d in sorted(str(d) for d in spec.deps)]
-        version = CodeVersion(_digest(*parts), components)
+        version = CodeVersion(digest_of(*parts), components)
         self._versions[id(asset)] = (asset, io_manager, version)
-        if result_key is not None and files is not None:
-            sigs = {f: _signature(f) for f in files}
-            if all(sig is not None for sig in sigs.values()):
-                with self._lock:
-                    self._results[result_key] = (
-                        version.version,
-                        dict(components),
-                        {f: sig for f, sig in sigs.items() if sig is not None},
-                    )
-                    self._dirty = True
+        if key is not None and files is not None:
+            self._cache.record(key, version.version, components, files)
         return version
-
-    # -- whole results across processes ----------------------------------------------------
-
-    @staticmethod
-    def _result_key(asset: Asset, io_manager: str) -> str | None:
-        fn = asset.fn
-        code = getattr(fn, "__code__", None)
-        if not isinstance(fn, FunctionType) or code is None or code.co_filename.startswith("<"):
-            return None
-        spec = asset.spec
-        # ins and deps keep declaration order, which the asset's own source fixes.
-        # "/".join(key) is str(key) without a Python-level call: this runs once per asset
-        ins = ",".join([p + "=" + "/".join(k) for p, k in spec.ins.items()]) if spec.ins else ""
-        deps = ",".join(["/".join(d) for d in spec.deps]) if spec.deps else ""
-        where = f"{code.co_filename}:{fn.__qualname__}@{code.co_firstlineno}"
-        return f"{'/'.join(spec.key)}|{where}|{io_manager}|{ins}|{deps}"
-
-    def _cached_result(self, result_key: str, ns: object) -> CodeVersion | None:
-        """A version computed by an earlier process, if none of the files it was read from
-        changed since. Files are stat'ed once per module namespace, so a module imported
-        anew after an edit is checked again."""
-        raw = self._stored_results.get(result_key)
-        if raw is None:
-            return None
-        try:
-            version, pieces, paths = raw
-            ok = self._path_ok
-            for i in paths:
-                seen = ok.get((i, id(ns)))
-                if seen is None or seen[0] is not ns:
-                    seen = ok[i, id(ns)] = (ns, self._stored_path_unchanged(i))
-                if not seen[1]:
-                    return None
-            if pieces and not 0 <= min(pieces) <= max(pieces) < len(self._stored_pieces):
-                return None  # a damaged cache: compute it again
-            # the cache file's entries are never changed after reading: share, do not copy
-            return CodeVersion(str(version), _StoredComponents(self._stored_pieces, pieces))
-        except (KeyError, IndexError, TypeError, ValueError, AttributeError):
-            return None
-
-    def _stored_path_unchanged(self, i: int) -> bool:
-        """Whether the file of the cache's paths table at ``i`` still has its signature."""
-        try:
-            path, mtime_ns, size = self._stored_paths[i]
-        except (IndexError, TypeError, ValueError):
-            return False
-        return isinstance(path, str) and _signature(path) == (mtime_ns, size)
 
     def save_cache(self) -> None:
         """Write the cache file if one was given and something new was parsed. A cache that
         cannot be written is skipped silently: it only saves time."""
-        if self._cache_path is None or not self._dirty:
-            return
-        with self._lock:
-            files: dict[str, Any] = {}
-            for path, raw in self._stored.items():
-                if path not in self._files and _signature(path) == _raw_signature(raw):
-                    files[path] = raw
-            for path, ((mtime_ns, size), index) in self._files.items():
-                if index is not None:
-                    text = json.dumps(index.to_json(), separators=(",", ":"))
-                    files[path] = [mtime_ns, size, text]
-            paths: dict[tuple[str, int, int], int] = {}
-            pieces: dict[tuple[str, str], int] = {}
-
-            def at(table: dict[Any, int], item: Any) -> int:
-                found = table.get(item)
-                if found is None:
-                    found = table[item] = len(table)
-                return found
-
-            results: dict[str, list[Any]] = {}
-            for key, (version, components, sigs) in self._results.items():
-                results[key] = [
-                    version,
-                    [at(pieces, item) for item in components.items()],
-                    [at(paths, (f, *sig)) for f, sig in sigs.items()],
-                ]
-            unchanged: dict[int, bool] = {}
-            for key, raw in self._stored_results.items():
-                if key in results:
-                    continue
-                try:
-                    version, old_pieces, old_paths = raw
-                    if not all(
-                        unchanged[i]
-                        if i in unchanged
-                        else unchanged.setdefault(i, self._stored_path_unchanged(i))
-                        for i in old_paths
-                    ):
-                        continue
-                    results[key] = [
-                        version,
-                        [at(pieces, tuple(self._stored_pieces[i])) for i in old_pieces],
-                        [at(paths, tuple(self._stored_paths[i])) for i in old_paths],
-                    ]
-                except (IndexError, TypeError, ValueError):
-                    continue
-            payload = {
-                "format": CACHE_FORMAT,
-                "python": _python_tag(),
-                "files": files,
-                "paths": [list(p) for p in paths],
-                "pieces": [list(p) for p in pieces],
-                "results": results,
-            }
-            try:
-                _write_atomic(self._cache_path, json.dumps(payload, separators=(",", ":")))
-            except OSError:
-                return
-            self._dirty = False
-
-    # -- cache file ------------------------------------------------------------------------
-
-    def _load_cache(self, path: Path) -> None:
-        try:
-            payload = _read_json(path)
-        except FileNotFoundError:
-            return
-        except (OSError, ValueError):
-            self._dirty = True  # rewrite it
-            return
-        if (
-            not isinstance(payload, dict)
-            or payload.get("format") != CACHE_FORMAT
-            or payload.get("python") != _python_tag()
-            or not isinstance(payload.get("files"), dict)
-        ):
-            self._dirty = True
-            return
-        self._stored = payload["files"]
-        results, paths, pieces = (payload.get(k) for k in ("results", "paths", "pieces"))
-        if (
-            isinstance(results, dict)
-            and isinstance(paths, list)
-            and isinstance(pieces, list)
-            and all(  # read lazily later (_StoredComponents), so checked whole now
-                type(p) is list and len(p) == 2 and type(p[0]) is str and type(p[1]) is str
-                for p in pieces
-            )
-        ):
-            self._stored_results, self._stored_paths, self._stored_pieces = results, paths, pieces
-
-    def _index_for(self, path: str, ns: object = None) -> _FileIndex | None:
-        """The index of ``path``. A file is stat'ed again only when a namespace not seen with
-        it yet asks (a module imported anew), so a re-imported, edited file is re-read."""
-        known = self._files.get(path)
-        if known is not None and ns is not None and self._seen_ns.get(path) is ns:
-            return known[1]
-        sig = _signature(path)
-        if sig is None:
-            return None
-        if ns is not None:
-            self._seen_ns[path] = ns
-        if known is not None and known[0] == sig:
-            return known[1]
-        index: _FileIndex | None = None
-        raw = self._stored.get(path)
-        if raw is not None and _raw_signature(raw) == sig:
-            try:
-                index = _FileIndex.from_json(json.loads(raw[2]))
-            except (KeyError, IndexError, TypeError, ValueError, AttributeError):
-                index = None
-        if index is None:
-            try:
-                index = _index_source(Path(path).read_bytes(), path)
-            except (OSError, SyntaxError, ValueError):
-                index = None
-            self._dirty = True
-        self._files[path] = (sig, index)
-        return index
+        self._cache.save()
 
     # -- walking references ----------------------------------------------------------------
 
@@ -814,7 +164,7 @@ class CodeVersioner:
                     seen.add(id(target))
                     stack.append(target)
         for name, digests in clashes.items():
-            found[name] = _digest(*sorted(digests))
+            found[name] = digest_of(*sorted(digests))
         return MappingProxyType(dict(sorted(found.items()))), files
 
     def _edges(self, piece: _Piece) -> list[_Piece]:
@@ -845,7 +195,7 @@ class CodeVersioner:
         name = root
         if isinstance(obj, ModuleType):
             for part in rest.split(".") if rest else ():
-                if not self._module_is_local(obj):
+                if not module_is_local(obj, self._mod_memo):
                     return None
                 owner, name = obj.__name__, part
                 try:
@@ -887,7 +237,7 @@ class CodeVersioner:
         if piece is None:  # code from outside the project: name it, do not read it
             module = getattr(fn, "__module__", None) or "?"
             qual = getattr(fn, "__qualname__", None) or type(fn).__qualname__
-            piece = _Piece(f"{module}:{qual}", _digest("external", str(module), str(qual)))
+            piece = _Piece(f"{module}:{qual}", digest_of("external", str(module), str(qual)))
         return piece
 
     # -- pieces ----------------------------------------------------------------------------
@@ -903,7 +253,7 @@ class CodeVersioner:
 
     def _build_fn(self, fn: FunctionType, *, as_asset: bool) -> _Piece | None:
         wrapped = _wrapped(fn)
-        if not self._fn_is_local(fn):
+        if not fn_is_local(fn, self._mod_memo):
             return None if wrapped is None else self._piece_for(wrapped, None, "")
         code = fn.__code__
         module = fn.__module__ or "<exec>"
@@ -915,7 +265,7 @@ class CodeVersioner:
                 value = cell.cell_contents
             except ValueError:  # an empty cell
                 continue
-            text = _literal_repr(value)
+            text = literal_repr(value)
             if text is None:
                 closure[var] = value
             else:
@@ -923,8 +273,8 @@ class CodeVersioner:
         lambda_ = qual.endswith("<lambda>")
         name = f"{module}:{qual}@{code.co_firstlineno}" if lambda_ else f"{module}:{qual}"
         file = code.co_filename
-        index = self._index_for(file, fn.__globals__) if _is_local_file(file) else None
-        entry: _Def | None = None
+        index = self._cache.index_for(file, fn.__globals__) if is_local_file(file) else None
+        entry: Def | None = None
         if index is not None:
             if lambda_:
                 entry = index.defs.get(f"<lambda>@{code.co_firstlineno}")
@@ -935,19 +285,19 @@ class CodeVersioner:
         refs: Sequence[str]
         if entry is not None:
             body, deco, body_refs, deco_refs = entry
-            digest = body if as_asset else _digest(body, deco)
+            digest = body if as_asset else digest_of(body, deco)
             refs = body_refs if as_asset else body_refs + deco_refs
         else:  # no readable source: the code object, less stable (changes with Python)
             parts: list[str] = []
-            _code_parts(code, parts, fn.__doc__)
-            digest = _digest("code", *parts)
+            code_parts(code, parts, fn.__doc__)
+            digest = digest_of("code", *parts)
             globals_ = fn.__globals__
-            refs = [n for n in dict.fromkeys(_code_names(code)) if n in globals_]
+            refs = [n for n in dict.fromkeys(code_names(code)) if n in globals_]
         if values:
-            digest = _digest(digest, *values)
+            digest = digest_of(digest, *values)
         follow = (wrapped,) if wrapped is not None else ()
         source = file if entry is not None and not values and not closure else None
-        return _Piece(name, digest, refs, fn.__globals__, closure or _EMPTY, follow, source)
+        return _Piece(name, digest, refs, fn.__globals__, closure or EMPTY, follow, source)
 
     def _class_piece(self, cls: type, owner: str | None, name: str) -> _Piece | None:
         hit = self._cls_memo.get(id(cls))
@@ -959,12 +309,12 @@ class CodeVersioner:
 
     def _build_class(self, cls: type, owner: str | None, name: str) -> _Piece | None:
         module = sys.modules.get(cls.__module__)
-        if module is None or not self._module_is_local(module):
+        if module is None or not module_is_local(module, self._mod_memo):
             return None
         file = getattr(module, "__file__", None)
-        index = self._index_for(file, vars(module)) if isinstance(file, str) else None
+        index = self._cache.index_for(file, vars(module)) if isinstance(file, str) else None
         qual = cls.__qualname__
-        entry: _Def | None = None
+        entry: Def | None = None
         if index is not None:
             first = getattr(cls, "__firstlineno__", None)  # Python >= 3.13
             if first is not None:
@@ -975,7 +325,7 @@ class CodeVersioner:
             body, deco, refs, deco_refs = entry
             piece_name = f"{cls.__module__}:{qual}"
             return _Piece(
-                piece_name, _digest(body, deco), refs + deco_refs, vars(module), file=file
+                piece_name, digest_of(body, deco), refs + deco_refs, vars(module), file=file
             )
         if owner is not None:  # made by a call (namedtuple, type(...)): its binding statement
             piece = self._const_piece(owner, name, cls)
@@ -985,8 +335,8 @@ class CodeVersioner:
         for attr, value in sorted(vars(cls).items()):
             if isinstance(value, FunctionType):
                 parts.append(attr)
-                _code_parts(value.__code__, parts, value.__doc__)
-        return _Piece(f"{cls.__module__}:{qual}", _digest("class", *parts))
+                code_parts(value.__code__, parts, value.__doc__)
+        return _Piece(f"{cls.__module__}:{qual}", digest_of("class", *parts))
 
     def _const_piece(self, owner: str, name: str, value: object, depth: int = 0) -> _Piece | None:
         key = (owner, name, id(value))
@@ -999,10 +349,10 @@ class CodeVersioner:
 
     def _build_const(self, owner: str, name: str, value: object, depth: int) -> _Piece | None:
         module = sys.modules.get(owner)
-        if module is None or not self._module_is_local(module):
+        if module is None or not module_is_local(module, self._mod_memo):
             return None
         file = getattr(module, "__file__", None)
-        index = self._index_for(file, vars(module)) if isinstance(file, str) else None
+        index = self._cache.index_for(file, vars(module)) if isinstance(file, str) else None
         if index is not None:
             binding = index.consts.get(name)
             if binding is not None:
@@ -1016,37 +366,8 @@ class CodeVersioner:
                     target = ""
                 if target:
                     return self._const_piece(target, attr, value, depth + 1)
-        text = _literal_repr(value)
-        return None if text is None else _Piece(f"{owner}:{name}", _digest("value", text))
-
-    # -- locality --------------------------------------------------------------------------
-
-    def _fn_is_local(self, fn: FunctionType) -> bool:
-        module = fn.__module__
-        if _is_framework(module):
-            return False
-        file = fn.__code__.co_filename
-        if file and not file.startswith("<"):
-            return _is_local_file(file)
-        # No source file (exec, a REPL): project code unless its module is not.
-        mod = sys.modules.get(module) if module else None
-        return mod is None or mod.__name__ == "__main__" or self._module_is_local(mod)
-
-    def _module_is_local(self, module: ModuleType) -> bool:
-        name = module.__name__
-        hit = self._mod_memo.get(name)
-        if hit is not None and hit[0] is module:
-            return hit[1]
-        local = False
-        if name not in sys.builtin_module_names and not _is_framework(name):
-            file = getattr(module, "__file__", None)
-            if isinstance(file, str):
-                local = _is_local_file(file)
-            else:  # a namespace package
-                paths = getattr(module, "__path__", None) or ()
-                local = any(_is_local_file(str(Path(p, "__init__.py"))) for p in paths)
-        self._mod_memo[name] = (module, local)
-        return local
+        text = literal_repr(value)
+        return None if text is None else _Piece(f"{owner}:{name}", digest_of("value", text))
 
 
 def _wrapped(obj: object) -> object | None:
@@ -1058,48 +379,9 @@ def _wrapped(obj: object) -> object | None:
     return attrs.get("__wrapped__") if isinstance(attrs, dict) else None
 
 
-def _read_json(path: Path) -> Any:
-    """``json.loads`` of a file with the collector off: decoding makes a few objects per asset,
-    all kept, and the collector's full passes over them made reading the cache of 100,000
-    assets thirty times slower."""
-    data = path.read_bytes()
-    enabled = gc.isenabled()
-    gc.disable()
+def _file_digest(path: Path) -> str:
+    """The hash of a file read as code (``missing`` when it is not there)."""
     try:
-        return json.loads(data)
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _signature(path: str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)  # noqa: PTH116 - hot path, no Path object
+        return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size)
-
-
-def _raw_signature(raw: object) -> tuple[int, int] | None:
-    """The (mtime_ns, size) a cached file entry ``[mtime_ns, size, index]`` was parsed at."""
-    if isinstance(raw, list) and len(raw) == 3:
-        mtime_ns, size = raw[0], raw[1]
-        if isinstance(mtime_ns, int) and isinstance(size, int):
-            return (mtime_ns, size)
-    return None
-
-
-def _python_tag() -> str:
-    return f"{sys.implementation.name}-{sys.version_info[0]}.{sys.version_info[1]}"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return "missing"

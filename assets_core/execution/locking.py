@@ -1,7 +1,7 @@
-"""Locks a run's assets before it starts, so two runs never materialize one asset at once.
+"""Locks a run's steps before it starts, so two runs never materialize one step at once.
 
-A run takes the locks of every asset its plan will run, all at once in one state-store
-transaction, or none (``StateStore.acquire_locks``). While another live run holds any of
+A run takes the locks of every step its plan will run, all at once in one state-store
+transaction, or none (``LockTable.acquire_locks``). While another live run holds any of
 them it waits with backoff (told once through ``notify``), or, when not waiting or past its
 timeout, raises ``AssetsLockedError`` holding nothing. Because a run never holds some locks
 while it waits for others, two runs can never deadlock. A lock whose holder died on this host
@@ -9,9 +9,9 @@ is taken over by the store.
 
 Once the locks are held the plan is checked against the state store: when another run
 recorded anything the plan depends on since it was made (the run it waited for, or one that
-finished between planning and locking), the selection is planned again, so what that run
-just built is not built twice. A new plan that needs more assets takes their locks the same
-way (all of them again, or it lets go of everything and waits).
+finished between planning and locking), the selection is planned again (``replan``), so what
+that run just built is not built twice. A new plan that needs more steps takes their locks the
+same way (all of them again, or it lets go of everything and waits).
 """
 
 from __future__ import annotations
@@ -19,17 +19,17 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from assets_core.errors import AssetsLockedError
-from assets_core.model.keys import AssetKey
-from assets_core.model.spec import Asset
-from assets_core.storage.state import LockConflict, StateStore
+from assets_core.model.keys import StepKey
+from assets_core.planning.planner import Plan
+from assets_core.storage.state import LockConflict, LockTable, StateReader
 
-if TYPE_CHECKING:
-    from assets_core.model.definitions import Definitions
-    from assets_core.planning.planner import Plan
+
+class _Store(LockTable, StateReader, Protocol):
+    """What locking uses of the state store."""
+
 
 SHOWN = 3  # held assets named in a message before "and N more"
 FIRST_DELAY = 0.05  # seconds between attempts, doubled up to MAX_DELAY
@@ -46,7 +46,7 @@ def describe(conflicts: Sequence[LockConflict], still: bool = False) -> str:
     who = ", ".join(
         f"{run} (pid {pid if pid is not None else '?'})" for run, pid in holders.items()
     )
-    keys = [str(c.key) for c in conflicts]
+    keys = [str(c.step) for c in conflicts]
     named = ", ".join(keys[:SHOWN])
     if len(keys) > SHOWN:
         named += f" and {len(keys) - SHOWN} more"
@@ -74,16 +74,17 @@ def locked_message(conflicts: Sequence[LockConflict], waited: float | None) -> s
 
 def lock_plan(
     plan: Plan,
-    defs: Definitions,
-    state: StateStore,
+    state: _Store,
     run_id: str,
     *,
+    replan: Callable[[Plan], Plan],
     wait: bool = True,
     timeout: float | None = None,
     notify: Notify | None = None,
 ) -> Plan:
     """Take the locks of ``plan``'s steps for ``run_id``; return the plan to run (``plan``
-    itself, or a new plan of the same selection when the state changed since it was made).
+    itself, or ``replan(plan)``, a new plan of the same selection, when the state changed since
+    it was made).
 
     Raises ``AssetsLockedError`` (holding nothing) when another live run holds some of them
     and ``wait`` is false or ``timeout`` seconds passed.
@@ -100,10 +101,9 @@ def lock_plan(
     try:
         while True:
             _take(state, run_id, plan.keys, wait, timeout, began, tell)
-            if not _changed_since(plan, defs, state):
+            if not _changed_since(plan, state):
                 return plan
-            forced = any(s.status == "forced" for s in plan.steps)
-            fresh = replace(defs.plan_keys(plan.selected, force=forced), warnings=plan.warnings)
+            fresh = replan(plan)
             held = set(plan.keys)
             if not set(fresh.keys) <= held:
                 conflicts = state.acquire_locks(run_id, fresh.keys, os.getpid())
@@ -122,9 +122,9 @@ def lock_plan(
 
 
 def _take(
-    state: StateStore,
+    state: _Store,
     run_id: str,
-    keys: list[AssetKey],
+    keys: list[StepKey],
     wait: bool,
     timeout: float | None,
     began: float,
@@ -147,18 +147,18 @@ def _take(
         delay = min(delay * 2, MAX_DELAY)
 
 
-def _changed_since(plan: Plan, defs: Definitions, state: StateStore) -> bool:
+def _changed_since(plan: Plan, state: _Store) -> bool:
     """Whether the state store now holds a different last success than ``plan`` read for any
-    step or any upstream a step reads (one query)."""
+    step or any upstream step a step reads (one query)."""
     if not plan.steps:
         return False
-    keys = set(plan.keys)
-    for k in plan.keys:
-        keys.update(u for u in defs.upstream[k] if isinstance(defs.assets[u], Asset))
-    now = state.latest(keys, detail=False)
-    for k in keys:
-        before = plan.last.get(k)
-        st = now.get(k)
+    steps = set(plan.keys)
+    for ups in plan.upstream.values():
+        steps.update(u for u in ups if u not in plan.observed)
+    now = state.latest({s.asset for s in steps}, detail=False)
+    for step in steps:
+        before = plan.last.get(step)
+        st = now.get(step)
         after = st.last if st is not None else None
         if before is None or after is None:
             if before is not after:

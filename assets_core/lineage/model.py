@@ -1,9 +1,10 @@
 """The neutral lineage structure every format renders, and how it is read from a project.
 
 ``build_lineage`` picks the assets to show (a selection plus N hops up and downstream, or the
-whole project), plans them once for their status and reasons, reads their latest
-materializations in one query, and returns a frozen ``Lineage``: nodes in dependency order
-(with their depth layer) and the edges among them. Keys are plain strings here (``a/b/c``);
+whole project), takes their statuses by the one status rule (``assets_core.planning.status``,
+one plan of the assets shown), reads their latest materializations in one query, and returns
+a frozen ``Lineage``: nodes in dependency order (with their depth layer) and the edges among
+them. Keys are plain strings here (``a/b/c``);
 the formats never touch the engine.
 """
 
@@ -13,12 +14,13 @@ import time
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
-    from assets_core.model.definitions import Definitions
-    from assets_core.model.keys import AssetKey
-    from assets_core.storage.state import MaterializationRecord
+    from assets_core.model.keys import AssetKey, StepKey
+    from assets_core.planning.status import AssetStatus
+    from assets_core.session import Session
+    from assets_core.storage.state import MaterializationRecord, StepState
 
 K = TypeVar("K", bound=Hashable)
 
@@ -58,6 +60,7 @@ class LineageNode:
     last: LastRun | None = None
     schema: tuple[tuple[str, str], ...] = ()  # (column, type)
     selected: bool = False
+    upstream_stale: str | None = None  # a fresh asset reading a stale unselected upstream
     layer: int = 0  # longest path from a root of the shown graph
 
     @property
@@ -126,7 +129,7 @@ def layers(order: Sequence[K], parents: Mapping[K, Iterable[K]]) -> dict[K, int]
 
 
 def shown_keys(
-    defs: Definitions,
+    session: Session,
     selected: frozenset[AssetKey] | None,
     upstream: int | None,
     downstream: int | None,
@@ -134,8 +137,8 @@ def shown_keys(
     """The selection plus ``upstream``/``downstream`` hops (all when ``None``); the whole
     project when ``selected`` is ``None``."""
     if selected is None:
-        return set(defs.assets)
-    g = defs.graph
+        return set(session.defs.assets)
+    g = session.graph
     out = set(selected)
     if upstream is None or upstream > 0:
         out |= g.ancestors(selected, upstream)
@@ -145,7 +148,7 @@ def shown_keys(
 
 
 def build_lineage(
-    defs: Definitions,
+    session: Session,
     select: str | Sequence[str] | None = None,
     exclude: str | Sequence[str] | None = None,
     upstream: int | None = None,
@@ -156,68 +159,53 @@ def build_lineage(
     warnings: tuple[str, ...] = ()
     if select is None or (not isinstance(select, str) and not select):
         chosen: frozenset[AssetKey] | None = None
-        keys = set(defs.selection(None, exclude).keys) if exclude else set(defs.assets)
+        keys = set(session.select(None, exclude)) if exclude else set(session.defs.assets)
     else:
-        found = defs.selection(select, exclude)
+        found = session.selection(select, exclude)
         warnings = tuple(found.warnings)
         chosen = found.keys
-        keys = shown_keys(defs, chosen, upstream, downstream)
-    return from_definitions(
-        defs, keys, chosen or frozenset(), upstream, downstream, warnings=warnings
+        keys = shown_keys(session, chosen, upstream, downstream)
+    return from_session(
+        session, keys, chosen or frozenset(), upstream, downstream, warnings=warnings
     )
 
 
-def from_definitions(
-    defs: Definitions,
+def from_session(
+    session: Session,
     keys: Iterable[AssetKey],
     selected: Iterable[AssetKey] = (),
     upstream: int | None = None,
     downstream: int | None = None,
     warnings: Sequence[str] = (),
 ) -> Lineage:
-    """A ``Lineage`` of exactly ``keys``: status and reasons from one plan (of those assets
-    and their ancestors), the latest materializations from one state query."""
-    from assets_core.model.spec import Asset, SourceAsset
+    """A ``Lineage`` of exactly ``keys``: statuses and reasons from one plan of the assets
+    shown (the one status rule), the latest materializations from one state query."""
+    from assets_core.model.keys import step_of
 
+    defs = session.defs
     shown = set(keys)
     chosen = set(selected)
     order = defs.graph.toposorted(shown)
-    python = [k for k in order if isinstance(defs.assets[k], Asset)]
-    steps: Mapping[AssetKey, Any] = {}
-    latest: Mapping[AssetKey, Any] = {}
-    if python:
-        scope = defs.graph.ancestors(python) | set(python)
-        planned = frozenset(k for k in scope if isinstance(defs.assets[k], Asset))
-        steps = defs.plan_keys(planned).statuses
-        latest = defs.state.latest(python, detail=True)
+    materialized = [k for k in order if not defs.assets[k].observed]
+    statuses: Mapping[AssetKey, AssetStatus] = {}
+    latest: Mapping[StepKey, StepState] = {}
+    if materialized:
+        statuses = session.statuses(materialized)
+        latest = session.state.latest(materialized, detail=True)
     parents = {k: [p for p in defs.graph.parents(k) if p in shown] for k in order}
     depth = layers(order, parents)
-    infos = defs.infos
+    infos = session.infos
     nodes = []
     for k in order:
         a = defs.assets[k]
         info = infos[k]
-        status: str | None = None
-        reasons: tuple[tuple[str, str], ...] = ()
-        last: MaterializationRecord | None = None
-        location: str | None = None
-        if isinstance(a, Asset):
-            st = latest.get(k)
-            step = steps.get(k)
-            last = st.last if st is not None else None
-            if st is not None and st.last_outcome == "failed":
-                status = "failed"
-            elif step is None:
-                status = None
-            elif step.status in ("missing", "fresh"):
-                status = step.status
-            else:
-                status = "stale"
-            if step is not None:
-                reasons = tuple((r.code, r.message) for r in step.reasons)
-            location = last.location if last is not None else None
-        elif isinstance(a, SourceAsset) and a.path is not None:
-            location = str(defs.root / a.path)
+        found = statuses.get(k)
+        st = latest.get(step_of(k))
+        last = st.last if st is not None else None
+        location = last.location if last is not None else None
+        source = defs.sources.get(k)
+        if source is not None and source.path is not None:
+            location = str(defs.root / source.path)
         nodes.append(
             LineageNode(
                 key=str(k),
@@ -226,8 +214,10 @@ def from_definitions(
                 tags=tuple(sorted(info.tags)),
                 owners=tuple(info.owners),
                 io_manager=info.io_manager or None,
-                status=status,
-                reasons=reasons,
+                status=found.status if found is not None else None,
+                reasons=()
+                if found is None
+                else tuple((r.code, r.message) for r in found.step.reasons),
                 description=a.spec.description,
                 file=f"{info.path}:{a.line}",
                 location=location,
@@ -235,6 +225,9 @@ def from_definitions(
                 schema=tuple(last.schema) if last is not None else (),
                 selected=k in chosen,
                 layer=depth[k],
+                upstream_stale=None
+                if found is None or found.upstream_stale is None
+                else str(found.upstream_stale),
             )
         )
     edges = tuple((str(p), str(k)) for k in order for p in parents[k])

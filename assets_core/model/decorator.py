@@ -186,7 +186,7 @@ def asset(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     if fn is not None:
         if options:
             raise TypeError("Use either @asset or @asset(...), not both.")
-        return _build_asset(fn, {})
+        return _build_asset(fn, _NO_OPTIONS)
 
     def decorate(f: Callable[..., Any]) -> Asset:
         return _build_asset(f, options)
@@ -194,6 +194,7 @@ def asset(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     return decorate
 
 
+_NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
 _ASSET_OPTIONS = frozenset(
     {
         "key",
@@ -212,89 +213,39 @@ _ASSET_OPTIONS = frozenset(
 )
 
 
-#: code flags a plain asset function has none of (``*args``, ``**kwargs``, async, yield)
-_NOT_PLAIN = (
-    inspect.CO_VARARGS
-    | inspect.CO_VARKEYWORDS
-    | inspect.CO_COROUTINE
-    | inspect.CO_ASYNC_GENERATOR
-    | inspect.CO_GENERATOR
-    | inspect.CO_ITERABLE_COROUTINE
-)
+#: code flags an asset function cannot have (async functions and generators)
+_ASYNC = inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+_GENERATOR = inspect.CO_GENERATOR
 
 
-def _plain_asset(fn: Callable[..., Any]) -> Asset | None:
-    """Bare ``@asset`` on a plain function whose name and parameters are all valid keys:
-    what most assets are, built without the option checks (a project of 100,000 assets
-    spends seconds in ``@asset``). ``None`` for anything else; the general path then
-    decides, and reports every problem. Both paths build equal assets (pinned by a test)."""
-    if type(fn) is not FunctionType or fn.__dict__:
-        return None
-    code = fn.__code__
-    name = fn.__name__
-    if code.co_flags & _NOT_PLAIN or not SEGMENT_RE.match(name):
-        return None
-    notes = fn.__annotations__
-    params: list[Param] = []
-    ins: dict[str, AssetKey] = {}
-    wants_context = False
-    for pname in code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]:
-        if pname == CONTEXT_PARAM:
-            wants_context = True
-        elif SEGMENT_RE.match(pname):
-            params.append(Param(pname, notes.get(pname, _EMPTY)))
-            ins[pname] = checked_key((pname,))
-        else:
-            return None
-    doc = fn.__doc__
-    spec = AssetSpec(
-        key=checked_key((name,)),
-        ins=MappingProxyType(ins),
-        deps=(),
-        group=DEFAULT_GROUP,
-        tags=_NO_TAGS,
-        owners=(),
-        description=_cleandoc(doc) if isinstance(doc, str) else None,
-        io_manager=None,
-        code_version=None,
-        retries=0,
-        metadata=_NO_METADATA,
-        kind="python",
-    )
-    return Asset(
-        spec=spec,
-        fn=fn,
-        params=tuple(params),
-        wants_context=wants_context,
-        file=code.co_filename,
-        line=code.co_firstlineno,
-        implicit_ins=frozenset(ins),
-        problems=(),
-    )
-
-
-def _build_asset(fn: Callable[..., Any], options: Mapping[str, Any], fast: bool = True) -> Asset:
-    if fast and not options:
-        plain = _plain_asset(fn)
-        if plain is not None:
-            return plain
+def _build_asset(fn: Callable[..., Any], options: Mapping[str, Any]) -> Asset:
+    """The one way an ``Asset`` is built. Each option is checked only when given, so a bare
+    ``@asset`` on a plain function (most assets; a project may have 100,000) costs little."""
     if isinstance(fn, Asset):
         fn = fn.fn
     if not callable(fn):
         raise TypeError(f"@asset decorates a function, got {type(fn).__name__}.")
-    file, line = _location(fn)
-    fname = getattr(fn, "__name__", "<asset>")
+    plain = type(fn) is FunctionType
+    if plain:
+        code = fn.__code__
+        file, line, fname = code.co_filename, code.co_firstlineno, fn.__name__
+    else:
+        file, line = _location(fn)
+        fname = getattr(fn, "__name__", "<asset>")
     c = _Collector(fname, file, line)
-    for unknown in sorted(set(options) - _ASSET_OPTIONS) if options else ():
-        c.add(f"@asset got an unknown option {unknown!r}; options are {sorted(_ASSET_OPTIONS)}.")
-
-    key = _asset_key(c, fname, options.get("key"), options.get("name"))
+    if options:
+        for unknown in sorted(set(options) - _ASSET_OPTIONS):
+            c.add(
+                f"@asset got an unknown option {unknown!r}; options are {sorted(_ASSET_OPTIONS)}."
+            )
+        key = _asset_key(c, fname, options.get("key"), options.get("name"))
+    else:
+        key = checked_key((fname,)) if SEGMENT_RE.match(fname) else _asset_key(c, fname, None, None)
     c.name = "/".join(key)  # str(key), without a Python-level call: this runs per asset
 
-    if type(fn) is FunctionType:  # read the flags directly: inspect's checks cost 3x more
-        flags = fn.__code__.co_flags
-        is_async = bool(flags & (inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR))
-        is_generator = bool(flags & inspect.CO_GENERATOR)
+    if plain:  # read the flags directly: inspect's checks cost 3x more
+        flags = code.co_flags
+        is_async, is_generator = bool(flags & _ASYNC), bool(flags & _GENERATOR)
     else:
         is_async = inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
         is_generator = inspect.isgeneratorfunction(fn)
@@ -308,14 +259,16 @@ def _build_asset(fn: Callable[..., Any], options: Mapping[str, Any], fast: bool 
         parameters = None
         c.add("cannot read the function's signature; decorate a plain Python function.")
 
-    raw_ins = options.get("ins") or {}
-    if type(raw_ins) is not dict and not isinstance(raw_ins, Mapping):
+    raw_ins = options.get("ins") if options else None
+    if raw_ins is None:
+        raw_ins = {}
+    elif type(raw_ins) is not dict and not isinstance(raw_ins, Mapping):
         c.add(f"ins={raw_ins!r} is not valid: give a dict of parameter name to asset key.")
         raw_ins = {}
 
     params: list[Param] = []
     ins: dict[str, AssetKey] = {}
-    implicit: set[str] = set()
+    implicit: list[str] = []
     wants_context = False
     for pname, kind, annotation in parameters or ():
         if kind is _VAR_POSITIONAL or kind is _VAR_KEYWORD:
@@ -328,13 +281,13 @@ def _build_asset(fn: Callable[..., Any], options: Mapping[str, Any], fast: bool 
             wants_context = True
             continue
         params.append(Param(pname, annotation))
-        if pname in raw_ins:
+        if raw_ins and pname in raw_ins:
             up = c.key(raw_ins[pname], f"ins[{pname!r}]")
             if up is not None:
                 ins[pname] = up
         elif SEGMENT_RE.match(pname):
             ins[pname] = checked_key((pname,))
-            implicit.add(pname)
+            implicit.append(pname)
         else:  # a non-ASCII identifier: a valid parameter, never a key
             c.add(
                 f"parameter {pname!r} cannot name an asset: keys use only ASCII letters, "
@@ -343,6 +296,43 @@ def _build_asset(fn: Callable[..., Any], options: Mapping[str, Any], fast: bool 
     for extra in sorted(set(raw_ins) - {p.name for p in params}) if raw_ins else ():
         c.add(f"ins names {extra!r}, which is not a parameter of {fname}(); rename one to match.")
 
+    if options:
+        spec = _options_spec(c, fn, key, ins, options)
+    else:
+        doc = fn.__doc__ if plain else inspect.getdoc(fn)
+        spec = AssetSpec(  # every field given: default factories cost a call each
+            key,
+            MappingProxyType(ins),
+            (),
+            DEFAULT_GROUP,
+            _NO_TAGS,
+            (),
+            _cleandoc(doc) if isinstance(doc, str) else None,
+            None,
+            None,
+            0,
+            _NO_METADATA,
+        )
+    return Asset(
+        spec=spec,
+        fn=fn,
+        params=tuple(params),
+        wants_context=wants_context,
+        file=file,
+        line=line,
+        implicit_ins=frozenset(implicit),
+        problems=tuple(c.problems),
+    )
+
+
+def _options_spec(
+    c: _Collector,
+    fn: Callable[..., Any],
+    key: AssetKey,
+    ins: dict[str, AssetKey],
+    options: Mapping[str, Any],
+) -> AssetSpec:
+    """The spec of an asset declared with options, each one checked."""
     deps: list[AssetKey] = []
     raw_deps = options.get("deps") or ()
     if raw_deps and (isinstance(raw_deps, str | AssetKey) or not isinstance(raw_deps, Iterable)):
@@ -375,33 +365,21 @@ def _build_asset(fn: Callable[..., Any], options: Mapping[str, Any], fast: bool 
         code_version = None
 
     group = options.get("group")
-    spec = AssetSpec(
+    tags = options.get("tags")
+    owners = options.get("owners")
+    metadata = options.get("metadata")
+    return AssetSpec(
         key=key,
         ins=MappingProxyType(ins),
         deps=tuple(deps),
         group=DEFAULT_GROUP if group is None else c.segment(group, "group", DEFAULT_GROUP),
-        tags=_NO_TAGS
-        if (tags := options.get("tags")) is None
-        else frozenset(c.strings(tags, "tags")),
-        owners=() if (owners := options.get("owners")) is None else c.strings(owners, "owners"),
+        tags=_NO_TAGS if tags is None else frozenset(c.strings(tags, "tags")),
+        owners=() if owners is None else c.strings(owners, "owners"),
         description=description,
         io_manager=io_manager,
         code_version=code_version,
         retries=retries,
-        metadata=_NO_METADATA
-        if (metadata := options.get("metadata")) is None
-        else c.mapping(metadata, "metadata"),
-        kind="python",
-    )
-    return Asset(
-        spec=spec,
-        fn=fn,
-        params=tuple(params),
-        wants_context=wants_context,
-        file=file,
-        line=line,
-        implicit_ins=frozenset(implicit),
-        problems=tuple(c.problems),
+        metadata=_NO_METADATA if metadata is None else c.mapping(metadata, "metadata"),
     )
 
 
@@ -469,7 +447,6 @@ def source(
         owners=c.strings(owners, "owners"),
         description=description,
         metadata=c.mapping(metadata, "metadata"),
-        kind="source",
     )
     return SourceAsset(
         spec=spec,

@@ -1,9 +1,11 @@
-"""Asset keys: the frozen path that names an asset (``marts/revenue``).
+"""Keys: the frozen path that names an asset (``marts/revenue``), and the step key that names
+one unit of work (an asset, and one of its partitions when it is partitioned).
 
 ``AssetKey.parse`` is the one place a user's string becomes a key; everything past the boundary
 (decorator, config, CLI, selection) takes ``AssetKey`` values only. The segment rule,
 ``[A-Za-z_][A-Za-z0-9_]*``, is what keeps a key from naming a path outside a storage root or
-breaking SQL quoting.
+breaking SQL quoting. A ``StepKey`` is what plans, events, run results, locks and state records
+are keyed by.
 """
 
 from __future__ import annotations
@@ -84,3 +86,49 @@ def checked_key(parts: tuple[str, ...]) -> AssetKey:
     """An ``AssetKey`` of segments the caller has already matched against ``SEGMENT_RE``
     (skips the check ``AssetKey(...)`` makes; for hot paths only)."""
     return tuple.__new__(AssetKey, parts)
+
+
+class StepKey(tuple[AssetKey, "str | None"]):
+    """One unit of work: an asset key and a partition key (``None`` when unpartitioned).
+
+    ``str(step)`` is ``a/b`` for an unpartitioned asset and ``a/b[2024-01-05]`` for one
+    partition; ``StepKey.parse`` reads both back. A tuple underneath, like ``AssetKey``.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, asset: AssetKey, partition: str | None = None) -> StepKey:
+        return tuple.__new__(cls, (asset, partition))
+
+    @property
+    def asset(self) -> AssetKey:
+        """The asset this step materializes."""
+        return self[0]
+
+    @property
+    def partition(self) -> str | None:
+        """The partition key, or ``None`` for an unpartitioned asset."""
+        return self[1]
+
+    @classmethod
+    def parse(cls, text: str) -> StepKey:
+        """``a/b`` or ``a/b[partition]`` as a step key."""
+        if text.endswith("]") and "[" in text:
+            key, _, partition = text[:-1].partition("[")
+            return cls(AssetKey.parse(key), partition)
+        return cls(AssetKey.parse(text))
+
+    def __str__(self) -> str:
+        key = "/".join(self[0])
+        return key if self[1] is None else f"{key}[{self[1]}]"
+
+    def __repr__(self) -> str:
+        return f"StepKey({str(self)!r})"
+
+    def __reduce__(self) -> tuple[type[StepKey], tuple[AssetKey, str | None]]:
+        return (StepKey, (self[0], self[1]))
+
+
+def step_of(key: AssetKey) -> StepKey:
+    """The one step of an unpartitioned asset (``StepKey(key)`` at C speed, for hot paths)."""
+    return tuple.__new__(StepKey, (key, None))

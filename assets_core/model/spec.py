@@ -12,12 +12,11 @@ import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from assets_core.errors import Problem
 from assets_core.model.keys import AssetKey
 
-Kind = Literal["python", "source"]
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
@@ -37,7 +36,6 @@ class AssetSpec:
     code_version: str | None = None  # an explicit pin replaces the computed version
     retries: int = 0
     metadata: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
-    kind: Kind = "python"
 
     @property
     def upstream(self) -> tuple[AssetKey, ...]:
@@ -57,8 +55,30 @@ class Param:
 
 
 @dataclass(frozen=True, slots=True)
+class CodeSource:
+    """What an asset's code version hashes, besides the options that change its output.
+
+    ``function``: Python code whose normalized source is followed into the project-local
+    functions, classes and constants it uses. ``texts``: named texts hashed as they are (a kind
+    normalizes them first, so formatting never counts). ``files``: paths (relative to the
+    project folder) whose bytes count.
+    """
+
+    function: Callable[..., Any] | None = None
+    texts: tuple[tuple[str, str], ...] = ()
+    files: tuple[str, ...] = ()
+
+
+NO_CODE = CodeSource()
+
+
+@dataclass(frozen=True, slots=True)
 class Asset:
-    """A spec plus the function that computes it. Calling it calls the function."""
+    """A spec plus the function that computes it (kind ``python``). Calling it calls the
+    function."""
+
+    kind: ClassVar[str] = "python"
+    observed: ClassVar[bool] = False
 
     spec: AssetSpec
     fn: Callable[..., Any]
@@ -82,6 +102,21 @@ class Asset:
     def location(self) -> str:
         return f"{self.file}:{self.line}"
 
+    def code(self) -> CodeSource:
+        """The function, followed through its project-local helpers."""
+        return CodeSource(function=self.fn)
+
+    @property
+    def loadable(self) -> bool:
+        """Its output can be loaded as a parameter."""
+        return True
+
+    def run(self, inputs: Mapping[str, object], context: object) -> object:
+        """Call the function with its inputs (and ``context`` when it takes one)."""
+        if self.wants_context:
+            return self.fn(**inputs, context=context)
+        return self.fn(**inputs)
+
 
 SourceFormat = Literal["csv", "parquet", "json"]
 
@@ -91,8 +126,12 @@ class SourceAsset:
     """External data: a file or glob of files (``path``), or anything ``observe`` can version.
 
     Sources are observed, never materialized; their observed version is their data version.
-    ``path`` is kept as written; ``Definitions`` resolves a relative path against its root.
+    ``path`` is kept as written; it is read relative to the project folder.
     """
+
+    kind: ClassVar[str] = "source"
+    observed: ClassVar[bool] = True
+    params: ClassVar[tuple[Param, ...]] = ()
 
     spec: AssetSpec
     path: str | None = None
@@ -114,5 +153,19 @@ class SourceAsset:
     def is_glob(self) -> bool:
         return self.path is not None and any(c in self.path for c in "*?[")
 
+    @property
+    def loadable(self) -> bool:
+        """Only a source with a path has data to load (an ``observe=`` one is for ``deps``)."""
+        return self.path is not None
 
-AnyAsset = Asset | SourceAsset
+    def code(self) -> CodeSource:
+        """Nothing: a source has no code version; its observed version is its data version."""
+        return NO_CODE
+
+    def run(self, inputs: Mapping[str, object], context: object) -> object:
+        raise TypeError(f"source {self.key} is observed, never run")
+
+
+#: Every kind of asset: what a project module may define (``model.project`` collects them)
+#: and what ``Definitions`` accepts. A new kind is added here.
+ASSET_KINDS: tuple[type, ...] = (Asset, SourceAsset)

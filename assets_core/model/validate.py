@@ -1,8 +1,9 @@
 """Pure checks over a project's definitions; every problem is reported at once.
 
 Each check takes the resolved assets (and what else it needs) and returns a list of
-``Problem``s; ``validate`` runs them all and raises one ``DefinitionError`` holding every
-problem found, so a user fixes a project in one pass, not one error at a time.
+``Problem``s; ``validate`` runs them all and returns every problem found, which
+``Definitions`` raises as one ``DefinitionError``, so a user fixes a project in one pass, not
+one error at a time.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ import difflib
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import PurePath
 
-from assets_core.errors import DefinitionError, Problem
+from assets_core.errors import Problem
 from assets_core.model.graph import AssetGraph
 from assets_core.model.keys import AssetKey
-from assets_core.model.spec import AnyAsset, Asset, SourceAsset
+from assets_core.model.kinds import AnyAsset
 
 
 def _where(a: AnyAsset) -> str:
@@ -73,12 +74,8 @@ def check_dependencies(
     problems = []
     get = by_key.get
     for a in assets:
-        if type(a) is not Asset and not isinstance(a, Asset):
-            continue
         for param, up in a.spec.ins.items():
             target = get(up)
-            if type(target) is Asset:
-                continue  # the common case: an asset (sources are checked below)
             if target is None:
                 looked = unresolved.get(a.key, {}).get(param)
                 where = f"'{up}'" if looked is None else f"'{up.name}'"
@@ -90,7 +87,7 @@ def check_dependencies(
                         + " Define that asset, fix the name, or map it with ins=.",
                     )
                 )
-            elif isinstance(target, SourceAsset) and target.path is None:
+            elif not target.loadable:
                 problems.append(
                     _problem(
                         a,
@@ -129,7 +126,7 @@ def check_io_managers(
     problems = []
     names = ", ".join(sorted(known))
     for a in assets:
-        if not isinstance(a, Asset):
+        if a.observed:
             continue
         name = a.spec.io_manager or default
         if name not in known:
@@ -139,7 +136,7 @@ def check_io_managers(
                 _problem(
                     a,
                     f"unknown io manager '{name}'.{mean} Known: {names}; register others with "
-                    "Definitions(io_managers={...}).",
+                    "Session(defs, io_managers={...}).",
                 )
             )
     return problems
@@ -149,19 +146,16 @@ def validate(
     assets: Sequence[AnyAsset],
     graph: AssetGraph,
     unresolved: Mapping[AssetKey, Mapping[str, AssetKey]],
-    io_managers: Collection[str],
-    default_io_manager: str,
     by_key: Mapping[AssetKey, AnyAsset] | None = None,
-) -> None:
-    """Run every check; raise one ``DefinitionError`` listing all problems, if any.
-    ``by_key`` maps each key to its first asset, when the caller has built it already."""
+) -> list[Problem]:
+    """Every problem of the project's structure (the IO manager names are checked apart, by
+    ``check_io_managers``, against the managers there are). ``by_key`` maps each key to its
+    first asset, when the caller has built it already."""
     problems = [
         *check_decoration(assets),
         *check_unique_keys(assets, by_key),
         *check_dependencies(assets, unresolved, by_key),
-        *check_io_managers(assets, io_managers, default_io_manager),
     ]
     if not any(p.message.startswith("duplicate key") for p in problems):
         problems += check_acyclic(assets, graph)
-    if problems:
-        raise DefinitionError(problems)
+    return problems

@@ -1,8 +1,9 @@
-"""The planner: which selected assets must run, and exactly why (DESIGN §5).
+"""The planner: which selected steps must run, and exactly why (DESIGN §5).
 
 ``build_plan`` is pure: the caller passes the state it read (one query), the observed source
 versions, and functions for code versions and output existence. It returns a frozen ``Plan``
 whose steps are in dependency order, each with its reasons; the executor only consumes it.
+A step is one asset, or one partition of it (``StepKey``); every asset has one step today.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from typing import Any, Literal
 from assets_core.code_version.versioner import CodeVersion
 from assets_core.errors import PlanError
 from assets_core.model.graph import AssetGraph
-from assets_core.model.keys import AssetKey
-from assets_core.model.spec import AnyAsset, Asset
+from assets_core.model.keys import AssetKey, StepKey, step_of
+from assets_core.model.kinds import AnyAsset
 from assets_core.storage.state import (
-    AssetState,
     EncodedInputs,
     MaterializationRecord,
-    encode_inputs,
+    StepState,
+    encode_versions,
 )
 
 Status = Literal["missing", "stale", "pending", "forced", "fresh"]
@@ -54,6 +55,7 @@ class Reason:
     old: str | None = None
     new: str | None = None
     changed: tuple[str, ...] = ()  # functions whose code changed, when known
+    partition: str | None = None  # of ``upstream``, when it is partitioned
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"code": self.code, "message": self.message}
@@ -66,36 +68,56 @@ class Reason:
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PlanStep:
+    """One step's status and reasons. ``failed``: its last attempt failed with the code and
+    inputs it has now. ``upstream_stale``: an unselected upstream (or one further up, through
+    unselected assets) is not fresh, so the stored output this step reads is out of date.
+
+    A value: nothing changes a step once planned. It is not ``frozen`` only because a frozen
+    dataclass's constructor costs twice as much, and a plan makes one per step."""
+
     key: AssetKey
     status: Status
     reasons: tuple[Reason, ...] = ()
+    partition: str | None = None
+    failed: bool = False
+    upstream_stale: AssetKey | None = None
+
+    @property
+    def step(self) -> StepKey:
+        return StepKey(self.key, self.partition)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "key": str(self.key),
+            "partition": self.partition,
             "status": self.status,
             "reasons": [r.to_dict() for r in self.reasons],
         }
 
 
-_NO_STEPS: Mapping[AssetKey, PlanStep] = MappingProxyType({})
+_NO_STEPS: Mapping[StepKey, PlanStep] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
 class Plan:
     """What would run and why. ``steps`` holds the runnable steps in dependency order;
-    ``statuses`` every asset the planner looked at (the selection and its upstream)."""
+    ``statuses`` every step the planner looked at (the selection and its upstream)."""
 
     steps: tuple[PlanStep, ...]
     selected: frozenset[AssetKey]
-    statuses: Mapping[AssetKey, PlanStep] = field(default_factory=lambda: _NO_STEPS)
+    statuses: Mapping[StepKey, PlanStep] = field(default_factory=lambda: _NO_STEPS)
     warnings: tuple[str, ...] = ()
     # What the executor needs, as read while planning:
     code_versions: Mapping[AssetKey, CodeVersion] = field(default_factory=dict, repr=False)
-    current: Mapping[AssetKey, str | None] = field(default_factory=dict, repr=False)
-    last: Mapping[AssetKey, MaterializationRecord] = field(default_factory=dict, repr=False)
+    current: Mapping[StepKey, str | None] = field(default_factory=dict, repr=False)
+    last: Mapping[StepKey, MaterializationRecord] = field(default_factory=dict, repr=False)
+    #: the upstream steps of each runnable step (what it reads, and waits for)
+    upstream: Mapping[StepKey, tuple[StepKey, ...]] = field(default_factory=dict, repr=False)
+    #: the steps of observed assets (sources) the plan read
+    observed: frozenset[StepKey] = field(default_factory=frozenset, repr=False)
+    forced: bool = False
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -104,16 +126,20 @@ class Plan:
         return bool(self.steps)
 
     @property
-    def keys(self) -> list[AssetKey]:
-        return [s.key for s in self.steps]
+    def keys(self) -> list[StepKey]:
+        """The runnable steps' keys, in order."""
+        return [s.step for s in self.steps]
 
-    def step(self, key: AssetKey | str) -> PlanStep | None:
-        return self.statuses.get(AssetKey.parse(key))
+    def step(self, key: AssetKey | str, partition: str | None = None) -> PlanStep | None:
+        """The status of one step (of an asset, or one of its partitions)."""
+        return self.statuses.get(StepKey(AssetKey.parse(key), partition))
 
-    def explain_chain(self, key: AssetKey | str) -> tuple[list[AssetKey], Reason | None]:
-        """Follow ``waits_on`` / ``upstream_changed`` reasons from ``key`` down to the root
-        cause: the keys on the way (``key`` first) and the root reason."""
-        current = AssetKey.parse(key)
+    def explain_chain(
+        self, key: AssetKey | str, partition: str | None = None
+    ) -> tuple[list[StepKey], Reason | None]:
+        """Follow ``waits_on`` / ``upstream_changed`` reasons from a step down to the root
+        cause: the steps on the way (this one first) and the root reason."""
+        current = StepKey(AssetKey.parse(key), partition)
         chain = [current]
         seen = {current}
         while True:
@@ -124,16 +150,16 @@ class Plan:
             if root is not None:
                 return chain, root
             nxt = step.reasons[0]
-            up = nxt.upstream
+            up = None if nxt.upstream is None else StepKey(nxt.upstream, nxt.partition)
             if up is None or up in seen or up not in self.statuses:
                 return chain, nxt
             chain.append(up)
             seen.add(up)
             current = up
 
-    def explain(self, key: AssetKey | str) -> str:
+    def explain(self, key: AssetKey | str, partition: str | None = None) -> str:
         """One line: ``revenue ← orders ← raw_orders: source raw_orders changed``."""
-        chain, root = self.explain_chain(key)
+        chain, root = self.explain_chain(key, partition)
         path = " ← ".join(str(k) for k in chain)
         if root is None:
             return f"{path}: up to date"
@@ -151,7 +177,7 @@ _NEVER = Reason("never_materialized", "never materialized")
 _FORCED = Reason("forced", "forced")
 
 
-def _deps_changed(recorded: Iterable[AssetKey], current: Iterable[AssetKey]) -> Reason | None:
+def _deps_changed(recorded: Iterable[StepKey], current: Iterable[StepKey]) -> Reason | None:
     old, new = set(recorded), set(current)
     if old == new:
         return None
@@ -177,24 +203,17 @@ def _code_changed(last: MaterializationRecord, cv: CodeVersion) -> Reason:
     return Reason("code_changed", message, old=last.code_version, new=cv.version, changed=changed)
 
 
-def _encode_now(
-    ups: tuple[AssetKey, ...], current: Mapping[AssetKey, str | None], texts: dict[AssetKey, str]
-) -> str:
-    """``encode_inputs`` of the upstreams' current versions, without building the mapping,
-    each key's text made once per plan (an upstream is an input of several assets)."""
-    parts = []
-    for u in ups:
-        text = texts.get(u)
-        if text is None:
-            text = texts[u] = "/".join(u)
-        v = current.get(u)
-        if v is None:
-            parts.append(f'"{text}":null')
-        elif v.isalnum() and v.isascii():
-            parts.append(f'"{text}":"{v}"')
-        else:  # not a plain digest: the encoder's way
-            return encode_inputs({u: current.get(u) for u in ups})
-    return "{" + ",".join(parts) + "}"
+def _same_inputs(
+    inputs: Mapping[StepKey, str | None],
+    ups: tuple[StepKey, ...],
+    current: Mapping[StepKey, str | None],
+    texts: dict[StepKey, str],
+) -> bool:
+    """Whether recorded ``inputs`` equal the upstreams' current versions (the same steps, the
+    same versions); a record read back is compared as text, without decoding it."""
+    if type(inputs) is EncodedInputs:
+        return inputs.text == encode_versions(ups, current, texts)
+    return dict(inputs) == {u: current.get(u) for u in ups}
 
 
 def build_plan(
@@ -202,41 +221,50 @@ def build_plan(
     graph: AssetGraph,
     assets: Mapping[AssetKey, AnyAsset],
     upstream: Mapping[AssetKey, tuple[AssetKey, ...]],
+    upstream_steps: Mapping[AssetKey, tuple[StepKey, ...]],
     selected: Iterable[AssetKey],
-    state: Mapping[AssetKey, AssetState],
-    source_versions: Mapping[AssetKey, str],
-    code_version: Callable[[Asset], CodeVersion],
-    output_exists: Callable[[Asset], bool],
+    state: Mapping[StepKey, StepState],
+    source_versions: Mapping[StepKey, str],
+    code_version: Callable[[AnyAsset], CodeVersion],
+    output_exists: Callable[[StepKey], bool],
     force: bool = False,
 ) -> Plan:
-    """Decide the status of every selected asset (DESIGN §5).
+    """Decide the status of every selected step (DESIGN §5).
 
-    ``output_exists(asset)`` asks the asset's IO manager whether its stored output is still
-    there; it is called only for selected assets that have a record.
+    ``upstream_steps`` gives each asset's upstream steps (``upstream`` as step keys).
+    ``output_exists(step)`` asks the step's IO manager whether its stored output is still
+    there; it is called only for selected steps that have a record.
     """
-    chosen = frozenset(k for k in selected if isinstance(assets[k], Asset))
+    chosen = frozenset(k for k in selected if not assets[k].observed)
     scope = graph.ancestors(chosen) | chosen
-    statuses: dict[AssetKey, PlanStep] = {}
-    current: dict[AssetKey, str | None] = {}
-    last_of: dict[AssetKey, MaterializationRecord] = {}
+    statuses: dict[StepKey, PlanStep] = {}
+    current: dict[StepKey, str | None] = {}
+    last_of: dict[StepKey, MaterializationRecord] = {}
     versions: dict[AssetKey, CodeVersion] = {}
     planned: set[AssetKey] = set()
+    step_ups: dict[StepKey, tuple[StepKey, ...]] = {}
+    observed: set[StepKey] = set()
     never_built: dict[AssetKey, list[AssetKey]] = {}
     warnings: list[str] = []
     waits: dict[AssetKey, Reason] = {}
-    texts: dict[AssetKey, str] = {}  # "a/b" of each upstream key, made once per plan
+    texts: dict[StepKey, str] = {}  # "a/b" of each upstream step, made once per plan
+    # the nearest unselected upstream that is not fresh, seen through unselected assets
+    dirty: dict[AssetKey, AssetKey] = {}
 
     for key in graph.toposorted(scope):
         a = assets[key]
-        if not isinstance(a, Asset):
-            current[key] = source_versions.get(key)
+        step = step_of(key)
+        if a.observed:
+            current[step] = source_versions.get(step)
+            observed.add(step)
             continue
-        st = state.get(key)
+        st = state.get(step)
         last = st.last if st is not None else None
-        current[key] = last.data_version if last is not None else None
+        current[step] = last.data_version if last is not None else None
         if last is not None:
-            last_of[key] = last
-        ups = upstream[key]
+            last_of[step] = last
+        up_keys = upstream[key]
+        ups = upstream_steps[key]
         cv = code_version(a)
         versions[key] = cv
         is_selected = key in chosen
@@ -246,7 +274,7 @@ def build_plan(
         if last is None:
             missing = True
             reasons.append(_NEVER)
-        elif is_selected and not output_exists(a):
+        elif is_selected and not output_exists(step):
             missing = True
             reasons.append(Reason("output_missing", f"output missing at {last.location}"))
         # Inputs read back from a store keep their stored text: when it equals the current
@@ -257,31 +285,31 @@ def build_plan(
             if last.code_version != cv.version:
                 reasons.append(_code_changed(last, cv))
             inputs = last.inputs
-            if type(inputs) is EncodedInputs:
-                same_inputs = inputs.text == _encode_now(ups, current, texts)
+            same_inputs = _same_inputs(inputs, ups, current, texts)
             if not same_inputs:
                 changed_deps = _deps_changed(inputs, ups)
                 if changed_deps is not None:
                     reasons.append(changed_deps)
-        for up in ups:
+        for up, up_step in zip(up_keys, ups, strict=True):
             if up in planned:
                 wait = waits.get(up)
                 if wait is None:  # one value per upstream, shared by all its waiting children
                     wait = waits[up] = Reason("waits_on", f"waits on {up}", upstream=up)
                 reasons.append(wait)
                 continue
-            now = current.get(up)
-            if now is None and not isinstance(assets[up], Asset):
+            now = current.get(up_step)
+            up_asset = assets[up]
+            if now is None and up_asset.observed:
                 continue  # an unobserved source; reported by whoever observes it
             if now is None:
                 if is_selected:
                     never_built.setdefault(up, []).append(key)
                 continue
-            if same_inputs or last is None or missing or up not in last.inputs:
+            if same_inputs or last is None or missing or up_step not in last.inputs:
                 continue
-            before = last.inputs[up]
+            before = last.inputs[up_step]
             if before != now:
-                if isinstance(assets[up], Asset):
+                if not up_asset.observed:
                     msg = f"upstream {up} changed ({short(before)} → {short(now)})"
                     reasons.append(
                         Reason("upstream_changed", msg, upstream=up, old=before, new=now)
@@ -309,14 +337,32 @@ def build_plan(
             status = "pending"
         else:
             status = "fresh"
-        step = PlanStep(key, status, tuple(reasons))
-        statuses[key] = step
+        failure = st.failure if st is not None else None
+        failed = (
+            failure is not None
+            and failure.code_version == cv.version
+            and _same_inputs(failure.inputs, ups, current, texts)
+        )
+        # the nearest unselected upstream that is not fresh: what a fresh step reads stale,
+        # and what an unselected step passes on to the steps reading it
+        stale_up = None
+        if status == "fresh" or not is_selected:
+            for up in up_keys:
+                if up in chosen or assets[up].observed:
+                    continue
+                stale_up = up if statuses[step_of(up)].status != "fresh" else dirty.get(up)
+                if stale_up is not None:
+                    dirty[key] = stale_up
+                    break
+        plan_step = PlanStep(key, status, tuple(reasons), None, failed, stale_up)
+        statuses[step] = plan_step
         if is_selected and status in RUNNABLE:
             planned.add(key)
+            step_ups[step] = ups
 
     for key in graph.toposorted(scope - chosen):
-        step_ = statuses.get(key)
-        if step_ is None or step_.status == "fresh" or current.get(key) is None:
+        step_ = statuses.get(step_of(key))
+        if step_ is None or step_.status == "fresh" or current.get(step_of(key)) is None:
             continue
         # Read directly, or through unselected assets in between: either way a planned
         # asset downstream will see this asset's stored (stale) output.
@@ -337,7 +383,7 @@ def build_plan(
         ]
         raise PlanError("\n".join(lines))
 
-    steps = tuple(statuses[k] for k in graph.toposorted(planned))
+    steps = tuple(statuses[step_of(k)] for k in graph.toposorted(planned))
     return Plan(
         steps=steps,
         selected=chosen,
@@ -346,4 +392,7 @@ def build_plan(
         code_versions=MappingProxyType(versions),
         current=MappingProxyType(current),
         last=MappingProxyType(last_of),
+        upstream=MappingProxyType(step_ups),
+        observed=frozenset(observed),
+        forced=force,
     )

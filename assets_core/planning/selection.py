@@ -19,12 +19,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from operator import attrgetter
+from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from assets_core.errors import InvalidKeyError, SelectionError
 from assets_core.model.keys import AssetKey
 
 if TYPE_CHECKING:
+    from assets_core.model.definitions import Definitions
     from assets_core.model.graph import AssetGraph
 
 __all__ = [
@@ -74,6 +77,30 @@ class AssetInfo:
     io_manager: str  # resolved manager name ("" for sources)
     kind: str  # "python" | "source" | "sql"
     path: str  # defining file, relative to the project root, with "/" separators
+
+
+def infos_of(defs: Definitions) -> Mapping[AssetKey, AssetInfo]:
+    """What selection methods match on, for every asset of ``defs``."""
+    out = {}
+    paths: dict[str, str] = {}
+    for k, a in defs.assets.items():
+        path = paths.get(a.file)
+        if path is None:
+            try:
+                path = Path(a.file).resolve().relative_to(defs.root).as_posix()
+            except ValueError:
+                path = Path(a.file).as_posix()
+            paths[a.file] = path
+        out[k] = AssetInfo(
+            key=k,
+            group=a.spec.group,
+            tags=a.spec.tags,
+            owners=a.spec.owners,
+            io_manager="" if a.observed else defs.io_manager_name(a),
+            kind=a.kind,
+            path=path,
+        )
+    return MappingProxyType(out)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
-from assets_core.model.keys import AssetKey
+from assets_core.model.keys import AssetKey, StepKey, step_of
 from assets_core.model.spec import AssetSpec
 
 if TYPE_CHECKING:
@@ -30,9 +30,12 @@ class StoredOutput:
     rows: int | None = None
     bytes: int | None = None
     schema: tuple[tuple[str, str], ...] = ()
+    #: what the data takes in memory as Arrow (about what loading it back allocates), when
+    #: the manager knows it: a run keeps a value for its readers only within its budget
+    memory: int | None = None
 
 
-class _DuckDBHolder:
+class DuckDBHolder:
     """A lazily opened, per-asset DuckDB connection, closed when the asset is done."""
 
     __slots__ = ("_con", "_lock")
@@ -65,6 +68,10 @@ class OutputContext:
     run_id: str = ""
     partition: str | None = None
 
+    @property
+    def step(self) -> StepKey:
+        return step_of(self.key) if self.partition is None else StepKey(self.key, self.partition)
+
 
 @dataclass(frozen=True, slots=True)
 class InputContext:
@@ -82,13 +89,13 @@ class InputContext:
     param: str | None = None
     run_id: str = ""
     partition: str | None = None
-    _duckdb: _DuckDBHolder | None = field(default=None, repr=False, compare=False)
+    _duckdb: DuckDBHolder | None = field(default=None, repr=False, compare=False)
 
     @property
     def duckdb(self) -> duckdb.DuckDBPyConnection:
         """The consuming asset's own DuckDB connection (opened on first use)."""
         if self._duckdb is None:
-            object.__setattr__(self, "_duckdb", _DuckDBHolder())
+            object.__setattr__(self, "_duckdb", DuckDBHolder())
         assert self._duckdb is not None
         return self._duckdb.get()
 
@@ -106,20 +113,20 @@ class IOManager(Protocol):
     def delete(self, ctx: OutputContext) -> None: ...
 
 
-def existing(manager: IOManager, contexts: Sequence[OutputContext]) -> set[AssetKey]:
-    """The keys among ``contexts`` whose output ``manager`` holds. A manager may answer for
-    many at once with an ``existing(contexts)`` method (one directory listing instead of a
-    ``stat`` per asset, say); otherwise ``exists`` is asked for each."""
+def existing(manager: IOManager, contexts: Sequence[OutputContext]) -> set[StepKey]:
+    """The steps among ``contexts`` whose output ``manager`` holds. A manager may answer for
+    many at once with an ``existing(contexts)`` method returning those steps (one directory
+    listing instead of a ``stat`` per asset, say); otherwise ``exists`` is asked for each."""
     bulk = getattr(manager, "existing", None)
     if callable(bulk):
-        return cast("set[AssetKey]", bulk(contexts))
-    return {c.key for c in contexts if manager.exists(c)}
+        return cast("set[StepKey]", bulk(contexts))
+    return {c.step for c in contexts if manager.exists(c)}
 
 
 class AssetContext:
     """What an asset function receives when it takes a ``context`` parameter."""
 
-    __slots__ = ("_duckdb", "key", "log", "partition", "run_id", "spec")
+    __slots__ = ("_duckdb", "key", "partition", "run_id", "spec")
 
     def __init__(
         self,
@@ -127,14 +134,18 @@ class AssetContext:
         spec: AssetSpec,
         run_id: str,
         partition: str | None = None,
-        duckdb_holder: _DuckDBHolder | None = None,
+        duckdb_holder: DuckDBHolder | None = None,
     ) -> None:
         self.key = key
         self.spec = spec
         self.run_id = run_id
         self.partition = partition
-        self.log = logging.getLogger(f"lumbung.asset.{key}")
-        self._duckdb = duckdb_holder or _DuckDBHolder()
+        self._duckdb = duckdb_holder or DuckDBHolder()
+
+    @property
+    def log(self) -> logging.Logger:
+        """The asset's logger (``lumbung.asset.<key>``)."""
+        return logging.getLogger(f"lumbung.asset.{self.key}")
 
     @property
     def duckdb(self) -> duckdb.DuckDBPyConnection:
@@ -181,6 +192,7 @@ class MemoryIOManager:
             rows=dv.rows,
             bytes=dv.nbytes,
             schema=dv.schema,
+            memory=dv.nbytes,
         )
 
     def load(self, ctx: InputContext) -> object:

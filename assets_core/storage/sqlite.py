@@ -3,132 +3,97 @@
 ``SQLiteStateStore`` implements ``assets_core.storage.state.StateStore``. One connection per store,
 guarded by a lock, so a store object may be shared by threads; several processes share the
 file through SQLite's own locking (WAL readers never block, writers take ``BEGIN IMMEDIATE``
-and wait up to 30 s). ``materializations`` is append-only; ``latest`` is maintained in the
-same transaction as each ``record`` so the planner reads every asset's state in one join.
-A file that is corrupt or written by a newer schema is an error, never reset.
+and wait up to 30 s). The tables are in ``sqlite_schema``: ``materializations`` is append-only,
+and ``latest`` is moved in the same transaction as each ``record``, so the planner reads every
+step's state in one join.
+
+Opening a file written by an older Lumbung upgrades it (``migrations``); a file that is corrupt
+or written by a newer schema is an error, never reset. Locations under the storage folder are
+kept relative to it and handed out absolute under the folder the store is opened at
+(``locations``), so a copied or moved project finds its outputs.
 """
 
 from __future__ import annotations
 
-import json
-import socket
+import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, cast
 
 from assets_core.errors import StateError
-from assets_core.lazymap import LazyMapping
-from assets_core.model.keys import AssetKey
+from assets_core.model.keys import AssetKey, StepKey
+from assets_core.storage.liveness import holder_is_gone, this_host
+from assets_core.storage.locations import RELATIVE, absolute_location
+from assets_core.storage.migrations import upgrade
+from assets_core.storage.sqlite_rows import (
+    EMPTY,
+    FIELDS,
+    RECORD_COLUMNS,
+    LazyComponents,
+    json_text,
+    known_step,
+    new_step,
+    record_from_row,
+    row_from_record,
+)
+from assets_core.storage.sqlite_schema import SCHEMA_VERSION, create_schema
 from assets_core.storage.state import (
-    AssetState,
     EncodedInputs,
     FileObservation,
     LockConflict,
+    LogLine,
+    LogStream,
     MaterializationRecord,
-    Outcome,
     RunRecord,
     RunStatus,
-    encode_inputs,
-    lock_holder_is_gone,
+    StepState,
+    step_order,
 )
 
-SCHEMA_VERSION = 1
+__all__ = ["SCHEMA_VERSION", "STATE_FILE", "SQLiteStateStore", "open_state_store"]
+
 STATE_FILE = "state.db"
 BUSY_TIMEOUT_S = 30.0
 
-_SCHEMA = """
-CREATE TABLE runs (
-    run_id TEXT PRIMARY KEY,
-    started_at REAL NOT NULL,
-    ended_at REAL,
-    status TEXT NOT NULL,
-    selection TEXT,
-    pid INTEGER
-);
-CREATE INDEX runs_by_start ON runs (started_at);
-CREATE TABLE materializations (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    key TEXT NOT NULL,
-    run_id TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    code_version TEXT NOT NULL,
-    data_version TEXT,
-    inputs TEXT,
-    code_components TEXT,
-    started_at REAL NOT NULL,
-    ended_at REAL NOT NULL,
-    "rows" INTEGER,
-    bytes INTEGER,
-    location TEXT,
-    "schema" TEXT,
-    error TEXT,
-    "partition" TEXT
-);
-CREATE INDEX materializations_by_key ON materializations (key, id);
-CREATE TABLE latest (
-    key TEXT PRIMARY KEY,
-    success_id INTEGER REFERENCES materializations (id),
-    last_outcome TEXT NOT NULL,
-    last_attempt_at REAL
-) WITHOUT ROWID;
-CREATE TABLE locks (
-    key TEXT PRIMARY KEY,
-    run_id TEXT NOT NULL,
-    pid INTEGER,
-    host TEXT,
-    acquired_at REAL NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX locks_by_run ON locks (run_id);
-CREATE TABLE file_observations (
-    path TEXT PRIMARY KEY,
-    size INTEGER NOT NULL,
-    mtime_ns INTEGER NOT NULL,
-    digest TEXT NOT NULL
-) WITHOUT ROWID;
-"""
-
-# The columns that rebuild a MaterializationRecord, in _record_from_row's order.
-_COLUMNS = [
-    "key",
-    "run_id",
-    "outcome",
-    "code_version",
-    "data_version",
-    "inputs",
-    "code_components",
-    "started_at",
-    "ended_at",
-    '"rows"',
-    "bytes",
-    "location",
-    '"schema"',
-    "error",
-    '"partition"',
-]
-_RECORD_COLUMNS = ", ".join(_COLUMNS)
-# latest(): the state columns, then every column of the last success (NULLs when none).
-_LATEST_SQL = (
-    "SELECT l.key, l.last_outcome, l.last_attempt_at, "
-    + ", ".join(f"m.{c}" for c in _COLUMNS)
-    + " FROM latest l LEFT JOIN materializations m ON m.id = l.success_id"
+# A step's text as ``str(step)`` writes it: "a/b", or "a/b[p]" for a partition.
+_STEP_TEXT = (
+    "CASE WHEN l.\"partition\" = '' THEN l.key ELSE l.key || '[' || l.\"partition\" || ']' END"
 )
-# latest(detail=False): just what planning compares.
+# latest(): each step's text and state, every field of its last success (NULLs when there is
+# none), then every field of its last attempt when that failed.
+_LATEST_SQL = (
+    f"SELECT {_STEP_TEXT}, l.last_outcome, l.last_attempt_at, "
+    + ", ".join(f"m.{c}" for c in FIELDS)
+    + ", "
+    + ", ".join(f"f.{c}" for c in FIELDS)
+    + " FROM latest l LEFT JOIN materializations m ON m.id = l.success_id "
+    "LEFT JOIN materializations f ON l.last_outcome = 'failed' AND f.id = l.attempt_id{where}"
+)
+# latest(detail=False): just what planning compares. A row per step (its state and last
+# success), then a row per step whose last attempt failed (that attempt; no outcome): reading
+# the failures as rows of their own keeps every step's row as narrow as it was before steps
+# could fail, which matters when a plan reads 100,000 of them.
 _PLAN_SQL = (
-    "SELECT l.key, l.last_outcome, l.last_attempt_at, m.id, m.code_version, m.data_version, "
-    "m.inputs, m.code_components, m.started_at, m.ended_at, m.location "
-    "FROM latest l LEFT JOIN materializations m ON m.id = l.success_id"
+    f"SELECT {_STEP_TEXT}, l.last_outcome, l.last_attempt_at, m.id, m.code_version, "
+    "m.data_version, m.inputs, m.code_components, m.started_at, m.ended_at, m.location "
+    "FROM latest l LEFT JOIN materializations m ON m.id = l.success_id{where} "
+    f"UNION ALL SELECT {_STEP_TEXT}, NULL, NULL, f.id, f.code_version, NULL, f.inputs, "
+    "f.code_components, f.started_at, f.ended_at, NULL "
+    "FROM latest l JOIN materializations f ON f.id = l.attempt_id "
+    "WHERE l.last_outcome = 'failed'{and_where}"
 )
 _SCAN_ALL_ABOVE = 2000  # asking for more keys than this: read every row, filter in Python
-_EMPTY: Mapping[Any, Any] = MappingProxyType({})
-_Schema = tuple[tuple[str, str], ...]
 #: SQLite's words for a store this process cannot write (permissions, a read-only mount, I/O)
 _CANNOT_WRITE = ("readonly", "read-only", "disk I/O error", "disk is full", "unable to open")
 _IN_LIST = "(SELECT value FROM json_each(?))"  # a whole key list bound as one JSON parameter
+# a whole list of steps, bound as one JSON parameter: [["a/b", ""], ["c", "2024-01-05"]]
+_STEP_IN_LIST = (
+    "(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))"
+)
 
 
 def open_state_store(storage_dir: Path) -> SQLiteStateStore:
@@ -148,10 +113,17 @@ def open_state_store(storage_dir: Path) -> SQLiteStateStore:
 
 
 class SQLiteStateStore:
-    """A ``StateStore`` in one SQLite file, safe across threads and processes."""
+    """A ``StateStore`` in one SQLite file, safe across threads and processes.
+
+    The folder holding the file is the storage folder that locations are relative to.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._root = str(path.parent.absolute())
+        # the storage folder's spellings a location may start with: as named (as the IO
+        # managers name it), and with symlinks resolved
+        self._folders = tuple(dict.fromkeys((self._root, str(path.parent.resolve()))))
         self._lock = threading.Lock()
         try:
             self._con = sqlite3.connect(
@@ -204,13 +176,15 @@ class SQLiteStateStore:
             self._patiently("PRAGMA journal_mode = WAL")
             con.execute("PRAGMA synchronous = NORMAL")
             con.execute("PRAGMA cache_size = -32768")  # up to 32 MiB, only as pages are read
-            if found == 0:
+            if found < SCHEMA_VERSION:
                 self._patiently("BEGIN IMMEDIATE")
                 try:
-                    # Another process may have created the schema while we waited.
+                    # Another process may have created or upgraded the file while we waited.
                     found = con.execute("PRAGMA user_version").fetchone()[0]
                     if found == 0:
                         self._create_schema()
+                    else:
+                        upgrade(con, self.path, self._root)  # copies the file first
                     con.execute("COMMIT")
                 except BaseException:
                     if con.in_transaction:
@@ -234,10 +208,7 @@ class SQLiteStateStore:
             raise StateError(
                 _corrupt_message(self.path, "a SQLite database with tables that are not ours")
             )
-        for statement in _SCHEMA.split(";"):
-            if statement.strip():
-                con.execute(statement)
-        con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        create_schema(con)
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -279,37 +250,51 @@ class SQLiteStateStore:
 
     def latest(
         self, keys: Iterable[AssetKey] | None = None, *, detail: bool = True
-    ) -> dict[AssetKey, AssetState]:
-        """The state of every given key that has records (all known keys when ``None``).
+    ) -> dict[StepKey, StepState]:
+        """The state of every step (every partition) of the given assets that has records (of
+        all known assets when ``None``).
 
-        One query joining ``latest`` to the last successful record; ``code_components`` is
-        decoded from JSON on first use. ``detail=False`` (planning) reads only the columns
-        the planner compares.
+        One query joining ``latest`` to the last successful record, and to the last attempt
+        when it failed; inputs keep their stored text and ``code_components`` is decoded from
+        JSON, both on first use. ``detail=False`` (planning) reads only the columns the
+        planner compares.
         """
-        by_text: dict[str, AssetKey] = {}
-        wanted: set[str] | None = None
-        sql = _LATEST_SQL if detail else _PLAN_SQL
+        # Step keys by their text ("a/b", "a/b[p]"), shared with every record's inputs. The
+        # asked keys' unpartitioned steps are made up front, so that, when every row is read
+        # and filtered here, a row whose text is missing is a partition or an asset not asked.
+        steps: dict[str, StepKey] = {}
+        wanted: dict[str, StepKey] | None = None
+        args: tuple[str, ...] = ()
+        where = and_where = ""
         if keys is not None:
-            by_text = {"/".join(k): k for k in keys}  # str(k), at C speed
-            if not by_text:
+            new = tuple.__new__
+            steps = {"/".join(k): new(StepKey, (k, None)) for k in keys}
+            if not steps:
                 return {}
-            if len(by_text) > _SCAN_ALL_ABOVE:
-                wanted = set(by_text)
-        with self._guard() as con:
-            if keys is None or wanted is not None:
-                rows = con.execute(sql).fetchall()
+            if len(steps) > _SCAN_ALL_ABOVE:
+                wanted = steps
             else:
-                where = f"{sql} WHERE l.key IN {_IN_LIST}"
-                rows = con.execute(where, (_json(list(by_text)),)).fetchall()
+                where, and_where = f" WHERE l.key IN {_IN_LIST}", f" AND l.key IN {_IN_LIST}"
+                args = (json_text(list(steps)),)
         if detail:
-            return self._detailed(rows, by_text, wanted)
-        # The hot loop of planning: one tuple unpack and two constructors per asset.
-        out: dict[AssetKey, AssetState] = {}
-        empty = _EMPTY
+            sql = _LATEST_SQL.format(where=where)
+        else:
+            sql, args = _PLAN_SQL.format(where=where, and_where=and_where), args * 2
+        with self._guard() as con:
+            rows = con.execute(sql, args).fetchall()
+        if detail:
+            return self._detailed(rows, steps, wanted)
+        # The hot loop of planning: one tuple unpack and two constructors per step.
+        out: dict[StepKey, StepState] = {}
+        failures: dict[StepKey, MaterializationRecord] = {}
+        empty = EMPTY
         record = MaterializationRecord
-        state = AssetState
+        state = StepState
+        # absolute_location, inlined: on posix a relative location is the folder + its rest
+        base = self._root.rstrip("/") if os.sep == "/" else None
+        root = self._root
         for (
-            text,
+            name,
             last_outcome,
             last_attempt_at,
             rowid,
@@ -321,61 +306,98 @@ class SQLiteStateStore:
             ended_at,
             location,
         ) in rows:
-            if wanted is not None and text not in wanted:
+            step = steps.get(name)
+            if step is None:
+                step = new_step(steps, name, wanted)
+                if step is None:  # an asset not asked for
+                    continue
+            if last_outcome is None:  # the last attempt, which failed
+                failures[step] = record(
+                    step,
+                    "",
+                    "failed",
+                    code_version,
+                    None,
+                    empty if inputs is None else EncodedInputs(inputs, steps),
+                    empty if components is None else LazyComponents(components),
+                    started_at,
+                    ended_at,
+                )
                 continue
-            key = by_text.get(text)
-            if key is None:
-                key = by_text[text] = AssetKey.parse(text)
             if rowid is None:  # never materialized (or its success was forgotten)
-                out[key] = state(None, last_outcome, last_attempt_at)
+                out[step] = state(None, last_outcome, last_attempt_at)
                 continue
-            last = record(
-                key,
-                "",
-                "materialized",
-                code_version,
-                data_version,
-                empty if inputs is None else EncodedInputs(inputs, by_text),
-                empty if components is None else _LazyComponents(components),
-                started_at,
-                ended_at,
-                location=location,
+            if location is not None and location.startswith(RELATIVE):
+                if base is not None:
+                    location = base + location[1:]
+                else:
+                    location = absolute_location(location, root)
+            out[step] = state(
+                record(
+                    step,
+                    "",
+                    "materialized",
+                    code_version,
+                    data_version,
+                    empty if inputs is None else EncodedInputs(inputs, steps),
+                    empty if components is None else LazyComponents(components),
+                    started_at,
+                    ended_at,
+                    None,
+                    None,
+                    location,
+                ),
+                last_outcome,
+                last_attempt_at,
             )
-            out[key] = state(last, last_outcome, last_attempt_at)
+        for step, failure in failures.items():
+            out[step].failure = failure
         return out
 
-    @staticmethod
     def _detailed(
-        rows: list[Any], by_text: dict[str, AssetKey], wanted: set[str] | None
-    ) -> dict[AssetKey, AssetState]:
-        out: dict[AssetKey, AssetState] = {}
+        self, rows: list[Any], steps: dict[str, StepKey], wanted: dict[str, StepKey] | None
+    ) -> dict[StepKey, StepState]:
+        out: dict[StepKey, StepState] = {}
+        root = self._root
+        failed_at = 3 + len(FIELDS)
         for row in rows:
-            text, last_outcome, last_attempt_at = row[0], row[1], row[2]
-            if wanted is not None and text not in wanted:
-                continue
-            key = by_text.get(text)
-            if key is None:
-                key = by_text[text] = AssetKey.parse(text)
-            last = None if row[3] is None else _record_from_row(row, 3, by_text)
-            out[key] = AssetState(last, last_outcome, last_attempt_at)
+            step = steps.get(row[0])
+            if step is None:
+                step = new_step(steps, row[0], wanted)
+                if step is None:
+                    continue
+            last = None if row[3] is None else record_from_row(step, row, 3, steps, root)
+            failure = (
+                None
+                if row[failed_at] is None
+                else record_from_row(step, row, failed_at, steps, root)
+            )
+            out[step] = StepState(last, row[1], row[2], failure)
         return out
 
-    def history(self, key: AssetKey | None = None, limit: int = 50) -> list[MaterializationRecord]:
-        """Records, newest first; of one asset when ``key`` is given."""
+    def history(
+        self, key: AssetKey | None = None, limit: int = 50, *, partition: str | None = None
+    ) -> list[MaterializationRecord]:
+        """Records, newest first; of one asset (and one of its partitions) when given."""
+        select = f"SELECT {RECORD_COLUMNS} FROM materializations"
+        args: tuple[Any, ...]
+        if key is None:
+            where, args = "", ()
+        elif partition is None:
+            where, args = " WHERE key = ?", (str(key),)
+        else:
+            where, args = ' WHERE key = ? AND "partition" = ?', (str(key), partition)
         with self._guard() as con:
-            if key is None:
-                rows = con.execute(
-                    f"SELECT {_RECORD_COLUMNS} FROM materializations ORDER BY id DESC LIMIT ?",
-                    (limit,),
-                ).fetchall()
-            else:
-                rows = con.execute(
-                    f"SELECT {_RECORD_COLUMNS} FROM materializations WHERE key = ? "
-                    "ORDER BY id DESC LIMIT ?",
-                    (str(key), limit),
-                ).fetchall()
-        keys: dict[str, AssetKey] = {} if key is None else {str(key): key}
-        return [_record_from_row(row, 0, keys) for row in rows]
+            rows = con.execute(
+                f"{select}{where} ORDER BY id DESC LIMIT ?", (*args, max(0, limit))
+            ).fetchall()
+        steps: dict[str, StepKey] = {}
+        root = self._root
+        out = []
+        for row in rows:
+            step = known_step(steps, row[0], row[1])
+            out.append(record_from_row(step, row, 2, steps, root))
+        return out
 
     def runs(self, limit: int = 50) -> list[RunRecord]:
         """Runs, newest first (by start time, then by insertion)."""
@@ -383,7 +405,7 @@ class SQLiteStateStore:
             rows = con.execute(
                 "SELECT run_id, started_at, status, ended_at, selection, pid FROM runs "
                 "ORDER BY started_at DESC, rowid DESC LIMIT ?",
-                (limit,),
+                (max(0, limit),),
             ).fetchall()
         return [RunRecord(*row) for row in rows]
 
@@ -396,9 +418,27 @@ class SQLiteStateStore:
             rows = con.execute(
                 "SELECT path, size, mtime_ns, digest FROM file_observations "
                 f"WHERE path IN {_IN_LIST}",
-                (_json(wanted),),
+                (json_text(wanted),),
             ).fetchall()
         return {row[0]: FileObservation(*row) for row in rows}
+
+    def logs(self, run_id: str, key: AssetKey | None = None) -> list[LogLine]:
+        """The lines of one run (of one asset's steps), ordered by step, then by ``seq``."""
+        sql = 'SELECT key, "partition", seq, at, stream, level, message FROM step_logs '
+        order = ' ORDER BY key, "partition", seq'
+        with self._guard() as con:
+            if key is None:
+                rows = con.execute(f"{sql}WHERE run_id = ?{order}", (run_id,)).fetchall()
+            else:
+                rows = con.execute(
+                    f"{sql}WHERE run_id = ? AND key = ?{order}", (run_id, str(key))
+                ).fetchall()
+        steps: dict[str, StepKey] = {}
+        out = []
+        for text, part, seq, at, stream, level, message in rows:
+            step = known_step(steps, text, part)
+            out.append(LogLine(step, run_id, seq, at, cast(LogStream, stream), level, message))
+        return out
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -422,35 +462,43 @@ class SQLiteStateStore:
             )
 
     def record(self, records: Sequence[MaterializationRecord]) -> None:
-        """Append records in one transaction and move each key's ``latest`` row with them."""
+        """Append records in one transaction and move each step's ``latest`` row with them."""
         if not records:
             return
-        rows = [_row_from_record(r) for r in records]
-        latest: dict[str, tuple[str, float]] = {}
+        folders = self._folders
+        rows = [row_from_record(r, folders) for r in records]
+        attempts: dict[tuple[str, str], tuple[str, float]] = {}
         for rec, row in zip(records, rows, strict=True):
-            latest[row[0]] = (rec.outcome, rec.ended_at or rec.started_at)
+            attempts[(row[0], row[1])] = (rec.outcome, rec.ended_at or rec.started_at)
         with self._write() as con:
             (before,) = con.execute("SELECT coalesce(max(id), 0) FROM materializations").fetchone()
             con.executemany(
-                f"INSERT INTO materializations ({_RECORD_COLUMNS}) "
+                f"INSERT INTO materializations ({RECORD_COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
-            # Each key's newest success among the rows just written (ids only grow, and this
-            # transaction holds the write lock, so nobody else's rows are in the range).
-            succeeded = dict(
-                con.execute(
-                    "SELECT key, max(id) FROM materializations "
-                    "WHERE id > ? AND outcome = 'materialized' GROUP BY key",
+            # Each step's newest record and newest success among the rows just written (ids
+            # only grow, and this transaction holds the write lock, so nobody else's rows are
+            # in the range).
+            ids = {
+                (text, part): (attempt, success)
+                for text, part, attempt, success in con.execute(
+                    'SELECT key, "partition", max(id), '
+                    "max(CASE WHEN outcome = 'materialized' THEN id END) "
+                    'FROM materializations WHERE id > ? GROUP BY key, "partition"',
                     (before,),
-                ).fetchall()
-            )
+                )
+            }
             con.executemany(
-                "INSERT INTO latest (key, success_id, last_outcome, last_attempt_at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
-                "success_id = coalesce(excluded.success_id, success_id), "
-                "last_outcome = excluded.last_outcome, last_attempt_at = excluded.last_attempt_at",
-                [(text, succeeded.get(text), *values) for text, values in latest.items()],
+                'INSERT INTO latest (key, "partition", success_id, attempt_id, last_outcome, '
+                'last_attempt_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key, "partition") '
+                "DO UPDATE SET success_id = coalesce(excluded.success_id, success_id), "
+                "attempt_id = excluded.attempt_id, last_outcome = excluded.last_outcome, "
+                "last_attempt_at = excluded.last_attempt_at",
+                [
+                    (text, part, ids[text, part][1], ids[text, part][0], *values)
+                    for (text, part), values in attempts.items()
+                ],
             )
 
     def save_file_observations(self, observations: Iterable[FileObservation]) -> None:
@@ -465,34 +513,64 @@ class SQLiteStateStore:
                 rows,
             )
 
-    def acquire_locks(self, run_id: str, keys: Iterable[AssetKey], pid: int) -> list[LockConflict]:
-        """Take every lock among ``keys`` for ``run_id`` in one transaction (all or nothing).
+    def append_logs(self, lines: Iterable[LogLine]) -> None:
+        """Store lines in one transaction; one with the run, step and ``seq`` of a stored
+        line replaces it."""
+        rows = [
+            (
+                line.run_id,
+                "/".join(line.step[0]),
+                line.step[1] or "",
+                line.seq,
+                line.at,
+                line.stream,
+                line.level,
+                line.message,
+            )
+            for line in lines
+        ]
+        if not rows:
+            return
+        with self._write() as con:
+            con.executemany(
+                'INSERT OR REPLACE INTO step_logs (run_id, key, "partition", seq, at, stream, '
+                "level, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
 
-        Returns the conflicts: locks held by another run whose process is alive (or on another
-        host). Locks of dead processes on this host are taken over: all locks of such a run are
-        dropped, and the run, if still marked ``running``, is marked ``interrupted``.
+    def acquire_locks(self, run_id: str, steps: Iterable[StepKey], pid: int) -> list[LockConflict]:
+        """Take every lock among ``steps`` for ``run_id`` in one transaction (all or nothing).
+
+        Returns the conflicts, sorted: locks held by another run whose process is alive (or on
+        another host). Locks of dead processes on this host are taken over: all locks of such a
+        run are dropped, and the run, if still marked ``running``, is marked ``interrupted``.
         """
-        wanted = list(dict.fromkeys("/".join(k) for k in keys))
+        wanted = dict.fromkeys(("/".join(s[0]), s[1] or "") for s in steps)  # ordered set
         if not wanted:
             return []
-        host = socket.gethostname()
+        host = this_host()
         with self._write() as con:
+            # by asset key, which SQLite finds fastest; other partitions are dropped below
             held = con.execute(
-                f"SELECT key, run_id, pid, host FROM locks WHERE key IN {_IN_LIST} AND run_id != ?",
-                (_json(wanted), run_id),
+                'SELECT key, "partition", run_id, pid, host FROM locks '
+                f"WHERE key IN {_IN_LIST} AND run_id != ?",
+                (json_text(list(dict.fromkeys(text for text, _ in wanted))), run_id),
             ).fetchall()
             conflicts: list[LockConflict] = []
             dead: set[str] = set()
-            for text, other, other_pid, other_host in held:
-                if lock_holder_is_gone(other_pid, other_host):
+            for text, part, other, other_pid, other_host in held:
+                if (text, part) not in wanted:
+                    continue
+                if holder_is_gone(other_pid, other_host):
                     dead.add(other)
                 else:
-                    conflicts.append(LockConflict(AssetKey.parse(text), other, other_pid))
-            if conflicts:
-                return sorted(conflicts, key=lambda c: c.key)  # commits having written nothing
+                    step = StepKey(AssetKey.parse(text), part or None)
+                    conflicts.append(LockConflict(step, other, other_pid))
+            if conflicts:  # commits having written nothing
+                return sorted(conflicts, key=lambda c: step_order(c.step))
             now = time.time()
             if dead:  # a killed run never finished: say so, and drop every lock it left
-                runs = _json(sorted(dead))
+                runs = json_text(sorted(dead))
                 con.execute(
                     "UPDATE runs SET status = 'interrupted', ended_at = ? "
                     f"WHERE status = 'running' AND run_id IN {_IN_LIST}",
@@ -500,26 +578,42 @@ class SQLiteStateStore:
                 )
                 con.execute(f"DELETE FROM locks WHERE run_id IN {_IN_LIST}", (runs,))
             con.executemany(
-                "INSERT OR REPLACE INTO locks (key, run_id, pid, host, acquired_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [(text, run_id, pid, host, now) for text in wanted],
+                'INSERT OR REPLACE INTO locks (key, "partition", run_id, pid, host, acquired_at) '
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(text, part, run_id, pid, host, now) for text, part in wanted],
             )
         return []
 
-    def release_locks(self, run_id: str, keys: Iterable[AssetKey] | None = None) -> None:
-        """Release ``run_id``'s locks: all of them, or those among ``keys``."""
-        with self._write() as con:
-            if keys is None:
+    def release_locks(self, run_id: str, steps: Iterable[StepKey] | None = None) -> None:
+        """Release ``run_id``'s locks: all of them, or those among ``steps``."""
+        if steps is None:
+            with self._write() as con:
                 con.execute("DELETE FROM locks WHERE run_id = ?", (run_id,))
+            return
+        whole: list[str] = []  # unpartitioned steps, by asset key: what SQLite finds fastest
+        parts: list[tuple[str, str]] = []
+        for step in steps:
+            if step[1] is None:
+                whole.append("/".join(step[0]))
             else:
+                parts.append(("/".join(step[0]), step[1]))
+        with self._write() as con:
+            if whole:
                 con.execute(
-                    f"DELETE FROM locks WHERE run_id = ? AND key IN {_IN_LIST}",
-                    (run_id, _json([str(k) for k in keys])),
+                    "DELETE FROM locks WHERE run_id = ? AND \"partition\" = '' "
+                    f"AND key IN {_IN_LIST}",
+                    (run_id, json_text(whole)),
+                )
+            if parts:
+                con.execute(
+                    f'DELETE FROM locks WHERE run_id = ? AND (key, "partition") IN {_STEP_IN_LIST}',
+                    (run_id, json_text(parts)),
                 )
 
     def forget(self, keys: Iterable[AssetKey]) -> None:
-        """Delete every record of ``keys`` and their ``latest`` rows (``lumbung wipe``)."""
-        texts = _json([str(k) for k in keys])
+        """Delete every record of ``keys``, all their partitions, and their ``latest`` rows
+        (``lumbung wipe``). Runs and their logs stay."""
+        texts = json_text([str(k) for k in keys])
         with self._write() as con:
             con.execute(f"DELETE FROM latest WHERE key IN {_IN_LIST}", (texts,))
             con.execute(f"DELETE FROM materializations WHERE key IN {_IN_LIST}", (texts,))
@@ -539,7 +633,7 @@ class SQLiteStateStore:
         return f"SQLiteStateStore({str(self.path)!r})"
 
 
-# -- encoding ----------------------------------------------------------------------------------
+# -- messages ----------------------------------------------------------------------------------
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
@@ -560,86 +654,3 @@ def _corrupt_message(path: Path, reason: object) -> str:
         f"{path} is not a readable Lumbung state store ({reason}); move it aside to start a "
         "new one — it is never reset automatically."
     )
-
-
-_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_raw_decode = json.JSONDecoder().raw_decode  # json.loads minus its checks: 2.5x faster
-
-
-def _loads(text: str) -> Any:
-    return _raw_decode(text)[0]
-
-
-def _row_from_record(rec: MaterializationRecord) -> tuple[Any, ...]:
-    inputs = rec.inputs
-    return (
-        str(rec.key),
-        rec.run_id,
-        rec.outcome,
-        rec.code_version,
-        rec.data_version,
-        _stored_inputs(inputs) if inputs else None,
-        _json(dict(rec.code_components)) if rec.code_components else None,
-        rec.started_at,
-        rec.ended_at,
-        rec.rows,
-        rec.bytes,
-        rec.location,
-        _json([list(c) for c in rec.schema]) if rec.schema else None,
-        rec.error,
-        rec.partition,
-    )
-
-
-def _decode_schema(text: str) -> tuple[tuple[str, str], ...]:
-    return cast(_Schema, tuple(map(tuple, _raw_decode(text)[0])))
-
-
-def _record_from_row(
-    row: Sequence[Any], at: int, keys: dict[str, AssetKey]
-) -> MaterializationRecord:
-    """Rebuild a record from the 15 record columns of ``row`` starting at index ``at``."""
-    (key_text, run_id, outcome, code_version, data_version, inputs, components, started_at) = row[
-        at : at + 8
-    ]
-    (ended_at, rows, nbytes, location, schema, error, partition) = row[at + 8 : at + 15]
-    key = keys.get(key_text)
-    if key is None:
-        key = keys[key_text] = AssetKey.parse(key_text)
-    return MaterializationRecord(
-        key,
-        run_id,
-        cast(Outcome, outcome),
-        code_version,
-        data_version,
-        _EMPTY if inputs is None else EncodedInputs(inputs, keys),
-        _EMPTY if components is None else _LazyComponents(components),
-        started_at,
-        ended_at,
-        rows,
-        nbytes,
-        location,
-        () if schema is None else _decode_schema(schema),
-        error,
-        partition,
-    )
-
-
-def _stored_inputs(inputs: Mapping[AssetKey, str | None]) -> str:
-    """The text stored for a record's ``inputs``; a record read back keeps its text."""
-    if type(inputs) is EncodedInputs:
-        return inputs.text
-    return encode_inputs(inputs)
-
-
-class _LazyComponents(LazyMapping[str, str]):
-    """A record's ``code_components``, parsed from its JSON text on first use."""
-
-    __slots__ = ("_text",)
-
-    def __init__(self, text: str) -> None:
-        self._text = text
-        self._data = None
-
-    def _load(self) -> dict[str, str]:
-        return cast(dict[str, str], _loads(self._text))

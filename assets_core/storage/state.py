@@ -1,17 +1,25 @@
 """The state store: runs, append-only materialization records with provenance, and locks.
 
-``StateReader`` answers the planner (everything a plan needs in one call, ``latest``);
-``StateStore`` adds the writes the executor makes (a run's records in few transactions).
+Everything is keyed by ``StepKey`` (an asset key and a partition key). The contract is split by
+capability, so each part of the engine asks only for what it uses:
+
+- ``StateReader``: what planning and the read-only commands ask (everything a plan needs in one
+  call, ``latest``), plus history and runs;
+- ``RunWriter``: the writes a run makes (its records in few transactions);
+- ``LockTable``: per-step run locks, all or nothing;
+- ``ObservationCache``: source files' content hashes, valid while their size and mtime hold;
+- ``LogStore``: what each step logged and printed, by run;
+- ``StateStore``: all of them, with ``forget`` and ``close``.
+
 ``SQLiteStateStore`` (``assets_core.storage.sqlite``) is the durable default at
-``<storage>/state.db``; ``MemoryStateStore`` here serves tests and throwaway runs.
+``<storage>/state.db``; ``MemoryStateStore`` here serves tests and throwaway runs. Locations are
+handed in and out as absolute paths (or URIs); a durable store keeps them relative to its
+storage folder, so a copied or moved project finds its outputs.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import socket
-import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -20,10 +28,12 @@ from types import MappingProxyType
 from typing import Any, Literal, Protocol
 
 from assets_core.lazymap import LazyMapping
-from assets_core.model.keys import AssetKey
+from assets_core.model.keys import AssetKey, StepKey
+from assets_core.storage.liveness import holder_is_gone, this_host
 
 Outcome = Literal["materialized", "up_to_date", "failed", "skipped"]
 RunStatus = Literal["running", "success", "failed", "interrupted"]
+LogStream = Literal["log", "stdout", "stderr"]
 
 _EMPTY: Mapping[Any, Any] = MappingProxyType({})
 
@@ -32,67 +42,93 @@ _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _decode = json.JSONDecoder().raw_decode
 
 
-def encode_inputs(inputs: Mapping[AssetKey, str | None]) -> str:
-    """A record's ``inputs`` as stored: compact JSON of ``{"a/b": version}`` in the mapping's
-    order. Equal text means equal inputs, which lets a planner compare a stored record with
-    the current data versions without decoding it (``EncodedInputs.text``).
+def _plain(text: str) -> bool:
+    """Whether ``text`` can stand in JSON quotes as it is (no quote, backslash or control)."""
+    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
 
-    Keys never need escaping (segments are ASCII letters, digits and ``_``), and nor do the
-    hex digests data versions are, so the text is written directly, exactly as the JSON
-    encoder would write it; any other value goes through the encoder."""
+
+def encode_inputs(
+    inputs: Mapping[StepKey, str | None], names: dict[StepKey, str] | None = None
+) -> str:
+    """A record's ``inputs`` as stored: compact JSON of ``{"a/b": version}`` (a partition as
+    ``"a/b[p]"``) in the mapping's order. Equal text means equal inputs, which lets a planner
+    compare a stored record with the current data versions without decoding it."""
+    return encode_versions(list(inputs), inputs, names)
+
+
+def encode_versions(
+    steps: Sequence[StepKey],
+    versions: Mapping[StepKey, str | None],
+    names: dict[StepKey, str] | None = None,
+) -> str:
+    """``encode_inputs`` of ``steps`` with their versions in ``versions`` (which may hold
+    more), without building a mapping of them: what a planner compares with a stored record.
+    ``names`` caches each step's text across calls. Step names and hex digests never need
+    escaping, so the usual text is written directly, exactly as the JSON encoder would write
+    it; anything else goes through the encoder."""
+    if names is None:
+        names = {}
     parts = []
-    for k, v in inputs.items():
+    get = versions.get
+    for step in steps:
+        name = names.get(step)
+        if name is None:
+            name = "/".join(step[0]) if step[1] is None else str(step)
+            if step[1] is not None and not _plain(name):
+                return _encode({str(k): get(k) for k in steps})
+            names[step] = name
+        v = get(step)
         if v is None:
-            parts.append(f'"{"/".join(k)}":null')
+            parts.append(f'"{name}":null')
         elif v.isalnum() and v.isascii():
-            parts.append(f'"{"/".join(k)}":"{v}"')
+            parts.append(f'"{name}":"{v}"')
         else:
-            return _encode({"/".join(k): v for k, v in inputs.items()})
+            return _encode({str(k): get(k) for k in steps})
     return "{" + ",".join(parts) + "}"
 
 
-class EncodedInputs(LazyMapping[AssetKey, "str | None"]):
+class EncodedInputs(LazyMapping[StepKey, "str | None"]):
     """A record's ``inputs`` as read from a store: the stored text (``encode_inputs``),
-    decoded into keys on first use. ``keys`` is a cache of parsed keys, shared by every
+    decoded into step keys on first use. ``steps`` is a cache of parsed keys, shared by every
     record of one read."""
 
-    __slots__ = ("_keys", "text")
+    __slots__ = ("_steps", "text")
 
-    def __init__(self, text: str, keys: dict[str, AssetKey]) -> None:
+    def __init__(self, text: str, steps: dict[str, StepKey]) -> None:
         self.text = text
-        self._keys = keys
+        self._steps = steps
         self._data = None
 
-    def _load(self) -> dict[AssetKey, str | None]:
-        keys = self._keys
+    def _load(self) -> dict[StepKey, str | None]:
+        steps = self._steps
         data = {}
         for name, version in _decode(self.text)[0].items():
-            key = keys.get(name)
-            if key is None:
-                key = keys[name] = AssetKey.parse(name)
-            data[key] = version
+            step = steps.get(name)
+            if step is None:
+                step = steps[name] = StepKey.parse(name)
+            data[step] = version
         return data
 
 
 @dataclass(slots=True)
 class MaterializationRecord:
-    """One outcome for one asset in one run; successful ones carry full provenance.
+    """One outcome for one step in one run; successful ones carry full provenance.
 
     A value: nothing changes a record once made. It is not ``frozen`` only because a frozen
-    dataclass's constructor costs four times as much, and planning reads one per asset.
+    dataclass's constructor costs four times as much, and planning reads one per step.
 
-    ``inputs`` holds the data version of every upstream (loaded or ``deps``) as it was read;
-    ``code_components`` maps each function that went into the code version (the asset's own
-    and each project-local helper, by qualified name) to its hash, so a plan can say which
-    function changed.
+    ``inputs`` holds the data version of every upstream step (loaded or ``deps``) as it was
+    read; ``code_components`` maps each function that went into the code version (the asset's
+    own and each project-local helper, by qualified name) to its hash, so a plan can say which
+    function changed. A failed record keeps the code version and inputs it failed with.
     """
 
-    key: AssetKey
+    step: StepKey
     run_id: str
     outcome: Outcome
     code_version: str = ""
     data_version: str | None = None
-    inputs: Mapping[AssetKey, str | None] = field(default_factory=lambda: _EMPTY)
+    inputs: Mapping[StepKey, str | None] = field(default_factory=lambda: _EMPTY)
     code_components: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     started_at: float = 0.0
     ended_at: float = 0.0
@@ -101,7 +137,14 @@ class MaterializationRecord:
     location: str | None = None
     schema: tuple[tuple[str, str], ...] = ()
     error: str | None = None  # one line, then the user's traceback
-    partition: str | None = None
+
+    @property
+    def key(self) -> AssetKey:
+        return self.step[0]
+
+    @property
+    def partition(self) -> str | None:
+        return self.step[1]
 
     @property
     def duration(self) -> float:
@@ -109,13 +152,15 @@ class MaterializationRecord:
 
 
 @dataclass(slots=True)
-class AssetState:
-    """What the planner needs about one asset: its last success and its last attempt (a
-    value, like ``MaterializationRecord``)."""
+class StepState:
+    """What the planner needs about one step: its last success, and its last attempt (a value,
+    like ``MaterializationRecord``). ``failure`` is the last attempt when it failed: the code
+    version and inputs it failed with decide whether the step still counts as failed."""
 
     last: MaterializationRecord | None  # latest outcome == "materialized"
     last_outcome: Outcome | None = None  # latest outcome of any kind
     last_attempt_at: float | None = None
+    failure: MaterializationRecord | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,35 +185,58 @@ class FileObservation:
 
 @dataclass(frozen=True, slots=True)
 class LockConflict:
-    key: AssetKey
+    """A step another live run holds."""
+
+    step: StepKey
     run_id: str
     pid: int | None
 
+    @property
+    def key(self) -> AssetKey:
+        return self.step[0]
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One line a step logged (``context.log``, ``stream="log"``, with its ``level``) or
+    printed (``stdout``/``stderr``) in one run. ``seq`` orders a step's lines within a run."""
+
+    step: StepKey
+    run_id: str
+    seq: int
+    at: float
+    stream: LogStream
+    level: str | None
+    message: str
+
 
 class StateReader(Protocol):
+    """What planning and the read-only commands read."""
+
     def latest(
         self, keys: Iterable[AssetKey] | None = None, *, detail: bool = True
-    ) -> dict[AssetKey, AssetState]:
-        """The state of every given key (all known keys when ``None``), in one query.
+    ) -> dict[StepKey, StepState]:
+        """The state of every step (every partition) of the given assets (of all known assets
+        when ``None``), in one query.
 
         With ``detail=False`` (what planning needs) a record may leave out ``run_id``,
         ``rows``, ``bytes``, ``schema`` and ``error``, so it is cheaper to read."""
         ...
 
-    def history(self, key: AssetKey | None = None, limit: int = 50) -> list[MaterializationRecord]:
-        """Records, newest first; of one asset when ``key`` is given."""
+    def history(
+        self, key: AssetKey | None = None, limit: int = 50, *, partition: str | None = None
+    ) -> list[MaterializationRecord]:
+        """Records, newest first; of one asset (and one of its partitions) when given."""
         ...
 
     def runs(self, limit: int = 50) -> list[RunRecord]:
         """Runs, newest first."""
         ...
 
-    def file_observations(self, paths: Iterable[str]) -> dict[str, FileObservation]:
-        """Cached content hashes of source files, by absolute path."""
-        ...
 
+class RunWriter(Protocol):
+    """The writes a run makes."""
 
-class StateStore(StateReader, Protocol):
     def start_run(self, run: RunRecord) -> None: ...
 
     def record(self, records: Sequence[MaterializationRecord]) -> None:
@@ -177,63 +245,52 @@ class StateStore(StateReader, Protocol):
 
     def finish_run(self, run_id: str, status: RunStatus, ended_at: float) -> None: ...
 
-    def save_file_observations(self, observations: Iterable[FileObservation]) -> None: ...
 
-    def acquire_locks(self, run_id: str, keys: Iterable[AssetKey], pid: int) -> list[LockConflict]:
-        """Take every free lock among ``keys`` for ``run_id`` at once (all or nothing);
-        return the conflicts (locks held by another live run). Locks of dead processes on
-        this host are taken over: all locks of such a run are dropped, and the run, if still
+class LockTable(Protocol):
+    """Per-step run locks: a run takes all the locks it needs at once, or none."""
+
+    def acquire_locks(self, run_id: str, steps: Iterable[StepKey], pid: int) -> list[LockConflict]:
+        """Take every free lock among ``steps`` for ``run_id`` at once (all or nothing);
+        return the conflicts (locks held by another live run), sorted. Locks of dead processes
+        on this host are taken over: all locks of such a run are dropped, and the run, if still
         ``running``, becomes ``interrupted``."""
         ...
 
-    def release_locks(self, run_id: str, keys: Iterable[AssetKey] | None = None) -> None: ...
+    def release_locks(self, run_id: str, steps: Iterable[StepKey] | None = None) -> None: ...
+
+
+class ObservationCache(Protocol):
+    """Source files' content hashes, so an unchanged file is not read again."""
+
+    def file_observations(self, paths: Iterable[str]) -> dict[str, FileObservation]:
+        """Cached content hashes of source files, by absolute path."""
+        ...
+
+    def save_file_observations(self, observations: Iterable[FileObservation]) -> None: ...
+
+
+class LogStore(Protocol):
+    """Each step's captured log lines, by run."""
+
+    def append_logs(self, lines: Iterable[LogLine]) -> None:
+        """Store lines in one transaction; a line with the run, step and ``seq`` of a stored
+        one replaces it (so a batch sent again is stored once)."""
+        ...
+
+    def logs(self, run_id: str, key: AssetKey | None = None) -> list[LogLine]:
+        """The lines of one run (of one asset's steps when ``key`` is given), ordered by step
+        (the unpartitioned one, then partitions in key order), then by ``seq``."""
+        ...
+
+
+class StateStore(StateReader, RunWriter, LockTable, ObservationCache, LogStore, Protocol):
+    """Every capability, as the SQLite and memory stores provide them."""
 
     def forget(self, keys: Iterable[AssetKey]) -> None:
-        """Delete every record of ``keys`` (``lumbung wipe``)."""
+        """Delete every record of ``keys``, all their partitions (``lumbung wipe``)."""
         ...
 
     def close(self) -> None: ...
-
-
-def lock_holder_is_gone(pid: int | None, host: str | None) -> bool:
-    """Whether a lock's holder is known to be dead: a process of this host that no longer exists.
-
-    A holder on another host, or one without a pid, is never assumed dead.
-    """
-    if pid is None or pid <= 0 or host != socket.gethostname():
-        return False
-    return not _pid_alive(pid)
-
-
-if sys.platform == "win32":  # os.kill(pid, 0) would send CTRL_C_EVENT there
-
-    def _pid_alive(pid: int) -> bool:
-        """Whether ``pid`` names a running process, asked of the Windows kernel."""
-        import ctypes
-
-        kernel32 = ctypes.windll.kernel32
-        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
-        if not handle:
-            return bool(kernel32.GetLastError() != 87)  # ERROR_INVALID_PARAMETER: no such pid
-        try:
-            code = ctypes.c_ulong()
-            if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
-                return True
-            return code.value == 259  # STILL_ACTIVE
-        finally:
-            kernel32.CloseHandle(handle)
-
-else:
-
-    def _pid_alive(pid: int) -> bool:
-        """Whether ``pid`` names a process of this host (a zombie still counts)."""
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:  # alive, owned by another user
-            return True
-        return True
 
 
 @dataclass(slots=True)
@@ -255,33 +312,39 @@ class MemoryStateStore:
         self._lock = threading.Lock()
         self._runs: dict[str, RunRecord] = {}
         self._history: list[MaterializationRecord] = []  # oldest first
-        self._latest: dict[AssetKey, AssetState] = {}
-        self._locks: dict[AssetKey, _HeldLock] = {}
+        self._latest: dict[StepKey, StepState] = {}
+        self._locks: dict[StepKey, _HeldLock] = {}
         self._files: dict[str, FileObservation] = {}
+        self._logs: dict[tuple[str, StepKey, int], LogLine] = {}
 
     # -- reads -------------------------------------------------------------------------------
 
     def latest(
         self, keys: Iterable[AssetKey] | None = None, *, detail: bool = True
-    ) -> dict[AssetKey, AssetState]:
-        """The state of every given key that has records (all known keys when ``None``)."""
+    ) -> dict[StepKey, StepState]:
+        """The state of every step of the given assets that has records (all when ``None``)."""
         with self._lock:
             if keys is None:
                 return dict(self._latest)
-            found = self._latest
-            return {k: found[k] for k in keys if k in found}
+            wanted = set(keys)
+            return {s: st for s, st in self._latest.items() if s[0] in wanted}
 
-    def history(self, key: AssetKey | None = None, limit: int = 50) -> list[MaterializationRecord]:
-        """Records, newest first; of one asset when ``key`` is given."""
+    def history(
+        self, key: AssetKey | None = None, limit: int = 50, *, partition: str | None = None
+    ) -> list[MaterializationRecord]:
+        """Records, newest first; of one asset (and partition) when given."""
         out: list[MaterializationRecord] = []
         if limit <= 0:
             return out
         with self._lock:
             for rec in reversed(self._history):
-                if key is None or rec.key == key:
-                    out.append(rec)
-                    if len(out) >= limit:
-                        break
+                if key is not None and (
+                    rec.step[0] != key or (partition is not None and rec.step[1] != partition)
+                ):
+                    continue
+                out.append(rec)
+                if len(out) >= limit:
+                    break
         return out
 
     def runs(self, limit: int = 50) -> list[RunRecord]:
@@ -296,6 +359,16 @@ class MemoryStateStore:
         with self._lock:
             files = self._files
             return {p: files[p] for p in paths if p in files}
+
+    def logs(self, run_id: str, key: AssetKey | None = None) -> list[LogLine]:
+        """The lines of one run (of one asset), ordered by step, then by ``seq``."""
+        with self._lock:
+            found = [
+                line
+                for (run, step, _), line in self._logs.items()
+                if run == run_id and (key is None or step[0] == key)
+            ]
+        return sorted(found, key=_log_order)
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -312,14 +385,16 @@ class MemoryStateStore:
                 self._runs[run_id] = replace(run, status=status, ended_at=ended_at)
 
     def record(self, records: Sequence[MaterializationRecord]) -> None:
-        """Append records at once; a ``materialized`` one becomes its key's last success."""
+        """Append records at once; a ``materialized`` one becomes its step's last success."""
         frozen = [_frozen(r) for r in records]
         with self._lock:
             latest = self._latest
             for rec in frozen:
-                prev = latest.get(rec.key)
+                prev = latest.get(rec.step)
                 last = rec if rec.outcome == "materialized" else (prev.last if prev else None)
-                latest[rec.key] = AssetState(last, rec.outcome, rec.ended_at or rec.started_at)
+                failure = rec if rec.outcome == "failed" else None
+                at = rec.ended_at or rec.started_at
+                latest[rec.step] = StepState(last, rec.outcome, at, failure)
             self._history.extend(frozen)
 
     def save_file_observations(self, observations: Iterable[FileObservation]) -> None:
@@ -328,51 +403,57 @@ class MemoryStateStore:
             for obs in observations:
                 self._files[obs.path] = obs
 
-    def acquire_locks(self, run_id: str, keys: Iterable[AssetKey], pid: int) -> list[LockConflict]:
-        """Take every lock among ``keys`` for ``run_id`` (all or nothing); return conflicts."""
-        wanted = list(dict.fromkeys(keys))
-        host = socket.gethostname()
+    def append_logs(self, lines: Iterable[LogLine]) -> None:
+        """Store lines; one with the run, step and ``seq`` of a stored one replaces it."""
+        with self._lock:
+            for line in lines:
+                self._logs[(line.run_id, line.step, line.seq)] = line
+
+    def acquire_locks(self, run_id: str, steps: Iterable[StepKey], pid: int) -> list[LockConflict]:
+        """Take every lock among ``steps`` for ``run_id`` (all or nothing); return conflicts."""
+        wanted = list(dict.fromkeys(steps))
+        host = this_host()
         with self._lock:
             conflicts: list[LockConflict] = []
             dead: set[str] = set()
-            for key in wanted:
-                held = self._locks.get(key)
+            for step in wanted:
+                held = self._locks.get(step)
                 if held is None or held.run_id == run_id:
                     continue
-                if lock_holder_is_gone(held.pid, held.host):
+                if holder_is_gone(held.pid, held.host):
                     dead.add(held.run_id)
                 else:
-                    conflicts.append(LockConflict(key, held.run_id, held.pid))
+                    conflicts.append(LockConflict(step, held.run_id, held.pid))
             if conflicts:
-                return sorted(conflicts, key=lambda c: c.key)
+                return sorted(conflicts, key=lambda c: step_order(c.step))
             now = time.time()
-            for key in [k for k, lock in self._locks.items() if lock.run_id in dead]:
-                del self._locks[key]
+            for step in [s for s, lock in self._locks.items() if lock.run_id in dead]:
+                del self._locks[step]
             for gone in dead:
                 run = self._runs.get(gone)
                 if run is not None and run.status == "running":
                     self._runs[gone] = replace(run, status="interrupted", ended_at=now)
-            for key in wanted:
-                self._locks[key] = _HeldLock(run_id, pid, host, now)
+            for step in wanted:
+                self._locks[step] = _HeldLock(run_id, pid, host, now)
         return []
 
-    def release_locks(self, run_id: str, keys: Iterable[AssetKey] | None = None) -> None:
-        """Release ``run_id``'s locks: all of them, or those among ``keys``."""
+    def release_locks(self, run_id: str, steps: Iterable[StepKey] | None = None) -> None:
+        """Release ``run_id``'s locks: all of them, or those among ``steps``."""
         with self._lock:
             held = self._locks
-            candidates = list(held) if keys is None else list(keys)
-            for key in candidates:
-                lock = held.get(key)
+            candidates = list(held) if steps is None else list(steps)
+            for step in candidates:
+                lock = held.get(step)
                 if lock is not None and lock.run_id == run_id:
-                    del held[key]
+                    del held[step]
 
     def forget(self, keys: Iterable[AssetKey]) -> None:
-        """Delete every record of ``keys`` (``lumbung wipe``)."""
+        """Delete every record of ``keys``, all their partitions (``lumbung wipe``)."""
         gone = set(keys)
         with self._lock:
-            self._history = [r for r in self._history if r.key not in gone]
-            for key in gone:
-                self._latest.pop(key, None)
+            self._history = [r for r in self._history if r.step[0] not in gone]
+            for step in [s for s in self._latest if s[0] in gone]:
+                del self._latest[step]
 
     def close(self) -> None:
         """Nothing to release; present for the protocol."""
@@ -382,6 +463,16 @@ class MemoryStateStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def step_order(step: StepKey) -> tuple[AssetKey, str]:
+    """How steps sort where they are listed: by asset key, the unpartitioned step first, then
+    partitions in key order (a plain sort of step keys fails on ``None`` beside a partition)."""
+    return (step[0], step[1] or "")
+
+
+def _log_order(line: LogLine) -> tuple[AssetKey, str, int]:
+    return (line.step[0], line.step[1] or "", line.seq)
 
 
 def _frozen(rec: MaterializationRecord) -> MaterializationRecord:

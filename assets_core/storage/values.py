@@ -20,7 +20,16 @@ if TYPE_CHECKING:
 
 Kind = Literal["pandas", "arrow", "duckdb", "polars"]
 
-__all__ = ["Kind", "convert", "kind_of", "target_of", "to_arrow", "unstorable_message"]
+__all__ = [
+    "Kind",
+    "convert",
+    "kind_of",
+    "memory_size",
+    "round_trips",
+    "target_of",
+    "to_arrow",
+    "unstorable_message",
+]
 
 _STRING_TARGETS: dict[str, Kind] = {
     "pd.DataFrame": "pandas",
@@ -178,3 +187,99 @@ def unstorable_message(asset: str, manager: str, value: object) -> str:
         f"{asset}: the {manager} IO manager cannot store a value of type {_qualname(value)}; "
         "return a pandas.DataFrame, pyarrow.Table or duckdb.DuckDBPyRelation."
     )
+
+
+# ---- handing values over in memory ---------------------------------------------------------
+# A run hands a value it has just stored to the assets that read it, instead of reading it back,
+# when reading it back would give an equal value of the same kind. These types come back from
+# Parquet and DuckDB exactly as they went in; anything else is read back.
+
+_PANDAS_SAFE_NAMES = (
+    "bool",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "float32",
+    "float64",
+    "datetime64[ns]",
+    "datetime64[us]",
+)
+_pandas_safe: frozenset[object] | None = None  # the dtype objects, made on first use
+
+
+def _pandas_dtypes(pd: Any) -> frozenset[object] | None:
+    """The pandas dtypes that come back from Parquet and DuckDB as they went in (numpy
+    numbers, booleans, naive timestamps, and pandas' default string dtype); ``None`` when
+    pandas runs without copy-on-write, under which a shared frame is not safe to hand over."""
+    global _pandas_safe
+    if _pandas_safe is None:
+        import numpy as np
+
+        major = int(pd.__version__.split(".", 1)[0])
+        if major < 3 and pd.options.mode.copy_on_write is not True:
+            return None
+        found: set[object] = {np.dtype(name) for name in _PANDAS_SAFE_NAMES}
+        found.add(pd.DataFrame({"s": ["x"]}).dtypes.iloc[0])  # the default string dtype
+        _pandas_safe = frozenset(found)
+    return _pandas_safe
+
+
+def _arrow_safe(t: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(
+        pa.types.is_boolean(t)
+        or (pa.types.is_integer(t) and t != pa.uint64())
+        or pa.types.is_float32(t)
+        or pa.types.is_float64(t)
+        or pa.types.is_string(t)
+        or pa.types.is_date32(t)
+        or (pa.types.is_timestamp(t) and t.tz is None and t.unit in ("us", "ns"))
+    )
+
+
+def round_trips(value: object) -> bool:
+    """Whether storing ``value`` in Parquet or DuckDB and reading it back as its own kind gives
+    an equal value: a pandas frame with a default ``RangeIndex``, string column names and
+    columns of plain types (numbers, booleans, naive timestamps, strings), or an Arrow table of
+    such types without schema metadata. pandas frames count only under copy-on-write (pandas 3,
+    or the option set), so a consumer that changes its input never changes another's."""
+    kind = kind_of(value)
+    v: Any = value
+    if kind == "arrow":
+        return (
+            type(v).__name__ == "Table"
+            and not v.schema.metadata
+            and all(_arrow_safe(f.type) for f in v.schema)
+        )
+    if kind != "pandas":
+        return False
+    import pandas as pd
+
+    safe = _pandas_dtypes(pd)
+    if safe is None:
+        return False
+    index = v.index
+    if type(index) is not pd.RangeIndex or index.start != 0 or index.step != 1 or index.name:
+        return False
+    columns = v.columns
+    if v.attrs or columns.has_duplicates or columns.inferred_type != "string":
+        return False
+    return all(d in safe for d in v.dtypes)
+
+
+def memory_size(value: object) -> int:
+    """About how many bytes ``value`` holds in memory (its buffers, not Python objects)."""
+    kind = kind_of(value)
+    v: Any = value
+    if kind == "arrow":
+        return int(v.nbytes)
+    if kind == "pandas":
+        return int(v.memory_usage(index=False, deep=False).sum())
+    if kind == "polars":
+        return int(v.estimated_size())
+    return 0

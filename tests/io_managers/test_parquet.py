@@ -21,11 +21,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from assets_core.errors import IOManagerError
-from assets_core.model.keys import AssetKey
+from assets_core.model.keys import AssetKey, StepKey
 from assets_core.model.spec import AssetSpec
 from assets_core.storage.datahash import hash_arrow
 from assets_core.storage.io import InputContext, IOManager, OutputContext
-from io_managers.parquet import METADATA_KEY, ParquetIOManager, from_storage
+from io_managers.parquet import METADATA_KEY, STAGING, ParquetIOManager, from_storage
 from tests.conftest import ProjectDir
 
 KEY = AssetKey(("a", "b", "c"))
@@ -129,7 +129,8 @@ def test_delete_prunes_empty_folders_up_to_the_root(tmp_path: Path) -> None:
     assert files(root) == ["a/d.parquet"]
     assert not (root / "a" / "b").exists()
     io.delete(out(AssetKey(("a", "d"))))
-    assert root.is_dir() and list(root.iterdir()) == []  # the root itself stays
+    assert root.is_dir() and list(root.iterdir()) == [root / STAGING]  # the root stays
+    assert list((root / STAGING).iterdir()) == []
     assert tmp_path.is_dir()
     io.delete(out())  # nothing there: fine
 
@@ -361,7 +362,7 @@ import sys
 import numpy as np
 import pyarrow as pa
 from assets_core.storage.io import OutputContext
-from assets_core.model.keys import AssetKey
+from assets_core.model.keys import AssetKey, StepKey
 from assets_core.model.spec import AssetSpec
 from io_managers.parquet import ParquetIOManager
 
@@ -417,8 +418,10 @@ def _kill_trials(tmp_path: Path, trials: int, rows: int, seed: int) -> int:
         assert version in known
         assert pq.read_metadata(path).metadata[METADATA_KEY.encode()].decode() == version
         assert table.num_rows == rows
-        # Leftovers are hidden temp siblings, never mistaken for the output.
-        names = set(os.listdir(path.parent)) - {"table.parquet"}
+        # Leftovers are hidden temporary files in the staging folder, never mistaken for the
+        # output (nothing else is beside it).
+        assert set(os.listdir(path.parent)) <= {"table.parquet", STAGING}
+        names = os.listdir(root / STAGING)
         assert all(n.startswith(".table.parquet.tmp-") for n in names), names
         mid_write += len(names)  # each killed writer leaves at most one orphan of its own
         ctx = OutputContext(key, AssetSpec(key=key))
@@ -426,7 +429,8 @@ def _kill_trials(tmp_path: Path, trials: int, rows: int, seed: int) -> int:
         back = io.load(InputContext(key, AssetSpec(key=key), expected_type=pa.Table))
         assert hash_arrow(back) == version  # type: ignore[arg-type]
     io.delete(OutputContext(key, AssetSpec(key=key)))
-    assert list(root.iterdir()) == []  # the orphans of the killed writers went too
+    assert list(root.iterdir()) == [root / STAGING]
+    assert list((root / STAGING).iterdir()) == []  # the orphans of the killed writers went too
     return mid_write
 
 
@@ -460,14 +464,14 @@ def doubled(raw: pd.DataFrame) -> pd.DataFrame:
 def test_through_the_engine(project: ProjectDir, tmp_path: Path) -> None:
     project.write("assets.py", CHAIN)
     storage = tmp_path / "lumbung"
-    defs = project.defs(default_io_manager="parquet", io_managers={}, storage=storage)
-    result = defs.materialize()
+    session = project.session(default_io_manager="parquet", io_managers={}, storage=storage)
+    result = session.materialize()
     assert sorted(map(str, result.materialized)) == ["doubled", "raw"]
     stored = storage / "parquet" / "doubled.parquet"
     assert stored.is_file()
-    defs.close()
+    session.close()
 
-    again = project.defs(default_io_manager="parquet", io_managers={}, storage=storage)
+    again = project.session(default_io_manager="parquet", io_managers={}, storage=storage)
     assert not again.plan()
     loaded = again.load("doubled")
     assert isinstance(loaded, pd.DataFrame)
@@ -524,5 +528,5 @@ def test_existing_answers_for_many_at_once(tmp_path: Path) -> None:
     with pytest.raises(IOManagerError, match="is outside the storage folder"):
         io.existing(asked)
     (tmp_path / "root" / "b.parquet").unlink()
-    assert io.existing(asked) == {AssetKey(("a",)), AssetKey(("x", "c"))}
-    assert io.existing(asked) == {k for k in keys if io.exists(out(k))}
+    assert io.existing(asked) == {StepKey(AssetKey(("a",))), StepKey(AssetKey(("x", "c")))}
+    assert io.existing(asked) == {StepKey(k) for k in keys if io.exists(out(k))}

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from assets_core.model.keys import AssetKey
+from assets_core.model.keys import AssetKey, StepKey
 
 JOIN_PROJECT = '''
 import duckdb
@@ -61,12 +61,12 @@ CUSTOMERS = "customer_id,name\n10,Ani\n20,Budi\n30,Citra\n"
 def test_relation_inputs_from_three_managers_joined_in_one_query(project: Any) -> None:
     project.write("assets.py", JOIN_PROJECT)
     (project.dir / "customers.csv").write_text(CUSTOMERS)
-    defs = project.defs("assets", io_managers={}, default_io_manager="parquet")
-    result = defs.materialize()
+    session = project.session("assets", io_managers={}, default_io_manager="parquet")
+    result = session.materialize()
     assert result.failed == [], result.errors
     assert sorted(map(str, result.materialized)) == ["orders", "prices", "revenue"]
 
-    revenue = defs.load("revenue")
+    revenue = session.load("revenue")
     assert isinstance(revenue, pd.DataFrame)
     assert revenue.to_dict("list") == {
         "name": ["Ani", "Budi", "Citra"],
@@ -74,13 +74,13 @@ def test_relation_inputs_from_three_managers_joined_in_one_query(project: Any) -
         "total": [3 * 0.5 + 2 * 1.25, 1 * 1.25 + 4 * 2.0, 5 * 0.5],
     }
     key = AssetKey.parse("revenue")
-    stored = defs.state.latest([key])[key].last
+    stored = session.state.latest([key])[StepKey(key)].last
     assert stored is not None
-    assert stored.location == f"{defs.storage / 'warehouse.duckdb'}::main.revenue"
+    assert stored.location == f"{session.storage / 'warehouse.duckdb'}::main.revenue"
     assert stored.rows == 3
-    defs.close()
+    session.close()
 
-    again = project.defs("assets", io_managers={}, default_io_manager="parquet")
+    again = project.session("assets", io_managers={}, default_io_manager="parquet")
     assert again.plan().steps == ()
     rerun = again.materialize()
     assert rerun.materialized == [] and rerun.failed == []
@@ -126,17 +126,17 @@ def _many_project(n: int) -> str:
 def test_threads_materialize_thirty_assets_into_one_warehouse(project: Any) -> None:
     n = 30
     project.write("assets.py", _many_project(n))
-    defs = project.defs("assets", io_managers={}, default_io_manager="duckdb")
-    result = defs.materialize(executor="threads", workers=8)
+    session = project.session("assets", io_managers={}, default_io_manager="duckdb")
+    result = session.materialize(executor="threads", workers=8)
     assert result.failed == [], result.errors
     assert len(result.materialized) == n + 1
     for k in range(n):
-        df = defs.load(f"wave/t{k}")
+        df = session.load(f"wave/t{k}")
         assert isinstance(df, pd.DataFrame)
         assert df.columns.tolist() == ["i", "v"]
         assert df.i.tolist() == list(range(1000))
         assert df.v.tolist() == [i * k for i in range(1000)]
-    defs.close()
-    again = project.defs("assets", io_managers={}, default_io_manager="duckdb")
+    session.close()
+    again = project.session("assets", io_managers={}, default_io_manager="duckdb")
     assert again.plan().steps == ()
     again.close()

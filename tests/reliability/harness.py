@@ -50,6 +50,9 @@ WAREHOUSE = "warehouse.duckdb"
 _HELPERS = '''
 """The one helper every generated asset calls: a deterministic frame from its inputs."""
 
+import os
+import time
+
 import numpy as np
 import pandas as pd
 
@@ -60,7 +63,11 @@ BIG_ROWS = {big_rows}
 
 def step(seed: int, *frames: pd.DataFrame, big: bool = False) -> pd.DataFrame:
     """``ROWS`` rows (``BIG_ROWS`` when ``big``) whose values depend on ``seed``, ``SALT``
-    and the first ``ROWS`` values of every input."""
+    and the first ``ROWS`` values of every input. ``CRASH_ASSETS_PACE`` (seconds) slows
+    every call down, so a run lasts long enough to be interrupted in its middle."""
+    pace = float(os.environ.get("CRASH_ASSETS_PACE") or 0)
+    if pace:
+        time.sleep(pace)
     base = np.arange(ROWS, dtype="int64") * (seed + 1) + SALT * 7919
     for frame in frames:
         base = base + frame["v"].to_numpy()[:ROWS]
@@ -193,10 +200,12 @@ def replace_storage(project: Project, source: Path | None) -> None:
 # ---- running lumbung -----------------------------------------------------------------------
 
 
-def lumbung_env() -> dict[str, str]:
-    """The environment ``lumbung`` runs in: no colours, no bytecode, a wide terminal."""
+def lumbung_env(pace: float = 0.0) -> dict[str, str]:
+    """The environment ``lumbung`` runs in: no colours, no bytecode, a wide terminal; each
+    generated asset sleeping ``pace`` seconds."""
     env = dict(os.environ)
     env.update({"COLUMNS": "200", "NO_COLOR": "1", "PYTHONDONTWRITEBYTECODE": "1"})
+    env["CRASH_ASSETS_PACE"] = str(pace)
     env.pop("FORCE_COLOR", None)
     return env
 
@@ -532,26 +541,24 @@ class InProcess:
     started next finds the files free."""
 
     def __init__(self, project: Project) -> None:
-        from assets_core.model.definitions import load_project
+        from assets_core import load_project
 
-        self.defs = load_project(project.root)
+        self.session = load_project(project.root)
 
     def planned(self) -> set[str]:
         """The keys the next plan lists."""
         try:
-            return {str(s.key) for s in self.defs.plan().steps}
+            return {str(s.key) for s in self.session.plan().steps}
         finally:
-            self.defs.close()
+            self.session.close()
 
     def code_versions(self) -> dict[str, str]:
         """Each asset's current code version."""
-        from assets_core.model.spec import Asset
-
         try:
             return {
-                str(k): self.defs.code_version(a).version
-                for k, a in self.defs.assets.items()
-                if isinstance(a, Asset)
+                str(k): self.session.code_version(a).version
+                for k, a in self.session.defs.assets.items()
+                if not a.observed
             }
         finally:
-            self.defs.close()
+            self.session.close()

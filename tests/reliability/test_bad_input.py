@@ -275,7 +275,7 @@ CASES: list[Case] = [
         "unknown_io_manager",
         ("list",),
         "error: total (assets.py:22): unknown io manager 'parquett'. Did you mean 'parquet'? "
-        "Known: duckdb, memory, parquet; register others with Definitions(io_managers={...}).",
+        "Known: duckdb, memory, parquet; register others with Session(defs, io_managers={...}).",
         append='\n\n@asset(io_manager="parquett")\ndef total(): return pd.DataFrame()\n',
     ),
     Case(
@@ -283,9 +283,9 @@ CASES: list[Case] = [
         ("list",),
         "error: 2 problems in the project's definitions:\n"
         "    - orders (assets.py:7): unknown io manager 'csv'. Known: duckdb, memory, parquet; "
-        "register others with Definitions(io_managers={...}).\n"
+        "register others with Session(defs, io_managers={...}).\n"
         "    - report (assets.py:17): unknown io manager 'csv'. Known: duckdb, memory, parquet; "
-        "register others with Definitions(io_managers={...}).",
+        "register others with Session(defs, io_managers={...}).",
         toml=BASE_TOML + 'default_io_manager = "csv"\n',
     ),
     Case(
@@ -508,7 +508,7 @@ CASES: list[Case] = [
     Case(
         "state_newer",
         ("plan",),
-        "error: {storage}/state.db was written by a newer Lumbung (state schema 99 > 1); "
+        "error: {storage}/state.db was written by a newer Lumbung (state schema 99 > 2); "
         "upgrade Lumbung, or point storage at another folder.",
         setup=_state_version(99),
     ),
@@ -705,13 +705,14 @@ def _state_rows(path: Path) -> dict[str, Any] | str:
     the file's hash when it cannot be read as one."""
     try:
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        con.row_factory = sqlite3.Row
         try:
             return {
-                table: [list(r) for r in con.execute(f"select * from {table} order by 1")]
+                table: [dict(r) for r in con.execute(f"select * from {table} order by 1")]
                 for table in ("runs", "materializations", "locks")
             } | {
                 "last_success": [
-                    list(r) for r in con.execute("select key, success_id from latest order by 1")
+                    dict(r) for r in con.execute("select key, success_id from latest order by 1")
                 ]
             }
         finally:
@@ -758,8 +759,8 @@ def check_nothing_lost(case: Case, before: dict[str, Any], after: dict[str, Any]
     if case.records_empty_run:
         assert len(new_runs) <= 1 and not new_rows, f"{case.name}: {new_runs} {new_rows}"
         return
-    assert len(new_runs) == 1 and new_runs[0][3] == "failed", f"{case.name}: {new_runs}"
-    assert new_rows and all(r[3] == "failed" for r in new_rows), f"{case.name}: {new_rows}"
+    assert len(new_runs) == 1 and new_runs[0]["status"] == "failed", f"{case.name}: {new_runs}"
+    assert new_rows and all(r["outcome"] == "failed" for r in new_rows), f"{case.name}: {new_rows}"
 
 
 # --------------------------------------------------------------------------- running

@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from assets_core import AssetKey, Definitions, asset, source
+from assets_core import AssetKey, Definitions, Session, asset, source
 from assets_core.errors import (
     DefinitionError,
     InvalidKeyError,
@@ -46,16 +46,14 @@ CI = settings(
 SLOW = settings(CI, max_examples=SLOW_EXAMPLES)
 
 
-def memory_defs(assets: list[Any], config: ProjectConfig | None = None) -> Definitions:
-    """Definitions whose outputs and state stay in memory."""
-    return Definitions(
+def memory_session(assets: list[Any], config: ProjectConfig | None = None) -> Session:
+    """A session whose outputs and state stay in memory."""
+    defs = Definitions(
         assets,
-        io_managers={"memory": MemoryIOManager()},
         default_io_manager="memory",
-        state="memory",
         root=config.root if config else tempfile.gettempdir(),
-        config=config,
     )
+    return Session(defs, io_managers={"memory": MemoryIOManager()}, state="memory", config=config)
 
 
 def one_line(exc: BaseException) -> None:
@@ -90,16 +88,10 @@ RAW = source("raw", path="data/raw.csv")
 
 
 @pytest.fixture(scope="module")
-def defs() -> Iterator[Definitions]:
-    d = Definitions(
-        [RAW, orders, revenue, report],
-        io_managers={"memory": MemoryIOManager()},
-        default_io_manager="memory",
-        state="memory",
-        root=tempfile.gettempdir(),
-    )
-    yield d
-    d.close()
+def session() -> Iterator[Session]:
+    s = memory_session([RAW, orders, revenue, report])
+    yield s
+    s.close()
 
 
 STATUSES = {
@@ -118,35 +110,35 @@ tokens = st.one_of(st.sampled_from(GRAMMAR), st.text(max_size=3))
 selections = st.lists(tokens, max_size=8).map("".join)
 
 
-def check_selection(defs: Definitions, text: str, exclude: str | None) -> None:
+def check_selection(session: Session, text: str, exclude: str | None) -> None:
     try:
-        found = select(defs.graph, defs.infos, text, exclude, status=lambda: STATUSES)
+        found = select(session.graph, session.infos, text, exclude, status=lambda: STATUSES)
     except SelectionError as exc:
         one_line(exc)
         return
     assert isinstance(found, Selection)
-    assert found.keys <= set(defs.assets)
+    assert found.keys <= set(session.defs.assets)
 
 
 @CI
 @given(text=selections, exclude=st.none() | selections)
-def test_selection_strings(defs: Definitions, text: str, exclude: str | None) -> None:
-    check_selection(defs, text, exclude)
+def test_selection_strings(session: Session, text: str, exclude: str | None) -> None:
+    check_selection(session, text, exclude)
 
 
 @pytest.mark.slow
 @SLOW
 @given(text=selections, exclude=st.none() | selections)
-def test_selection_strings_slow(defs: Definitions, text: str, exclude: str | None) -> None:
-    check_selection(defs, text, exclude)
+def test_selection_strings_slow(session: Session, text: str, exclude: str | None) -> None:
+    check_selection(session, text, exclude)
 
 
 @CI
 @given(text=selections)
-def test_selection_through_plan(defs: Definitions, text: str) -> None:
+def test_selection_through_plan(session: Session, text: str) -> None:
     """The Python API's entry point: ``plan`` takes the same strings."""
     try:
-        defs.plan(text)
+        session.plan(text)
     except LumbungError as exc:  # SelectionError, or PlanError (an upstream never built)
         one_line(exc)
 
@@ -195,9 +187,9 @@ def _build(options: dict[str, Any]) -> None:
 
     try:
         built = asset(**options)(fn)
-        d = memory_defs([built])
+        d = memory_session([built])
         d.close()
-        assert list(d.assets) == [built.key]
+        assert list(d.defs.assets) == [built.key]
     except DefinitionError as exc:
         one_line(exc)
 
@@ -284,14 +276,14 @@ def check_module(base: Path, text: str) -> None:
     try:
         config = find_project(root)
         found = import_assets(config)
-        d = memory_defs(found, config)
+        d = memory_session(found, config)
         try:
             plan = d.plan()
             result = d.materialize(plan=plan, executor="in-process")
         finally:
             d.close()
         event(f"ran: {len(result.materialized)} materialized, {len(result.failed)} failed")
-        assert set(result.failed) <= {s.key for s in plan.steps}
+        assert set(result.failed) <= set(plan.keys)
         for key in result.failed:
             error = result.errors.get(key) or ""
             assert error.strip(), key
@@ -343,7 +335,7 @@ def test_a_generated_module_runs() -> None:
         (root / "assets.py").write_text(text)
         config = find_project(root)
         try:
-            d = memory_defs(import_assets(config), config)
+            d = memory_session(import_assets(config), config)
             result = d.materialize(executor="in-process")
             d.close()
         finally:

@@ -20,6 +20,7 @@ JSON_FIELDS = {
     "status",
     "description",
     "file",
+    "upstream_stale",
 }
 METHODS = "group, io, key, kind, owner, path, status, tag"
 
@@ -110,6 +111,7 @@ def test_json_objects_have_the_documented_fields(r: dict[str, Result]) -> None:
         "io_manager": "duckdb",
         "kind": "python",
         "status": "fresh",
+        "upstream_stale": None,
         "description": "One row per order with its item count, order total and what was paid.",
         "file": by_key["orders"]["file"],
     }

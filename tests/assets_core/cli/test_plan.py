@@ -130,7 +130,8 @@ def test_json_is_plan_to_dict(r: dict[str, Result]) -> None:
         ("shop_report", "pending"),
     ]
     for step in data["steps"]:
-        assert set(step) == {"key", "status", "reasons"}
+        assert set(step) == {"key", "partition", "status", "reasons"}
+        assert step["partition"] is None
         assert all(reason["code"] in REASON_CODES for reason in step["reasons"])
         assert all(isinstance(reason["message"], str) for reason in step["reasons"])
     first = data["steps"][0]["reasons"][0]

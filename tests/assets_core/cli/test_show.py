@@ -28,6 +28,8 @@ SHOW_FIELDS = {
     "status",
     "reasons",
     "with_upstream",
+    "upstream_stale",
+    "hint",
 }
 RECORD_FIELDS = {
     "run_id",
@@ -150,12 +152,16 @@ def test_an_upstream_never_built_shows_status_instead_of_failing(r: dict[str, Re
 
 def test_an_asset_fresh_alone_but_stale_upstream(r: dict[str, Result]) -> None:
     lines = r["stale_up"].out.splitlines()
-    assert "  status:         fresh" in lines
+    assert "  status:         fresh (upstream stale)" in lines
+    assert (
+        "  hint:           stg_order_items is not fresh; select +orders to rebuild it too" in lines
+    )
     assert (
         "  with upstream:  pending: orders ← order_items ← stg_order_items: "
         "code changed (assets:CENTS)"
     ) in lines
     data = json.loads(r["stale_up_json"].out)
+    assert (data["status"], data["upstream_stale"]) == ("fresh", "stg_order_items")
     assert data["with_upstream"] == {
         "status": "pending",
         "explain": "customers ← orders ← order_items ← stg_order_items: "

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from assets_core.model.keys import AssetKey
+from assets_core.model.keys import AssetKey, StepKey
 from tests.assets_core.cli.conftest import Result, run, run_many, run_sequence
 
 
@@ -61,7 +61,8 @@ def test_refusals_delete_nothing(project: Path) -> None:
     assert r["bad"].code == 2
     assert r["bad"].err_lines[0].startswith("error: Unknown selection method 'foo' in 'foo:x'")
 
-    assert sorted(p.name for p in (project / ".lumbung" / "parquet").iterdir()) == [
+    stored = (project / ".lumbung" / "parquet").glob("*.parquet")
+    assert sorted(p.name for p in stored) == [
         "customers.parquet",
         "product_sales.parquet",
         "revenue_by_day.parquet",
@@ -112,7 +113,7 @@ def test_assets_a_run_holds_are_refused(project: Path) -> None:
 
     store = open_state_store(project / ".lumbung")
     try:
-        assert store.acquire_locks("r1", [AssetKey(["stg_orders"])], os.getpid()) == []
+        assert store.acquire_locks("r1", [StepKey(AssetKey(["stg_orders"]))], os.getpid()) == []
         res = run(["wipe", "-s", "stg_orders", "--yes"], project)
     finally:
         store.release_locks("r1")

@@ -11,9 +11,9 @@ import sys
 import pytest
 
 from assets_core.errors import AssetsLockedError
-from assets_core.execution.executor import Event
 from assets_core.execution.locking import describe
-from assets_core.model.keys import AssetKey
+from assets_core.execution.result import Event
+from assets_core.model.keys import AssetKey, StepKey
 from assets_core.storage.state import LockConflict, RunRecord
 from tests.conftest import ProjectDir
 
@@ -50,8 +50,8 @@ def dead_pid() -> int:
     return proc.pid
 
 
-def _k(name: str) -> AssetKey:
-    return AssetKey.parse(name)
+def _k(name: str) -> StepKey:
+    return StepKey(AssetKey.parse(name))
 
 
 def test_describe_names_the_first_assets_and_every_holder() -> None:
@@ -67,29 +67,29 @@ def test_describe_names_the_first_assets_and_every_holder() -> None:
 
 def test_no_wait_refuses_and_records_nothing(project: ProjectDir) -> None:
     project.write("assets.py", CHAIN)
-    defs = project.defs()
+    session = project.session()
     me = os.getpid()
-    assert defs.state.acquire_locks("other", [_k(n) for n in "abcd"], me) == []
+    assert session.state.acquire_locks("other", [_k(n) for n in "abcd"], me) == []
     with pytest.raises(AssetsLockedError) as err:
-        defs.materialize(wait=False)
+        session.materialize(wait=False)
     assert str(err.value) == (
         f"run other (pid {me}) holds 4 selected assets (a, b, c and 1 more); nothing was run. "
         "Try again when it finishes, or let this run wait for it."
     )
-    assert [c.key for c in err.value.conflicts] == [_k(n) for n in "abcd"]
-    assert defs.state.runs() == [] and defs.state.history() == []
+    assert [c.step for c in err.value.conflicts] == [_k(n) for n in "abcd"]
+    assert session.state.runs() == [] and session.state.history() == []
     # the refused run took no lock: e is free for anyone else
-    assert defs.state.acquire_locks("third", [_k("e")], me) == []
+    assert session.state.acquire_locks("third", [_k("e")], me) == []
 
 
 def test_a_timeout_gives_up_holding_nothing(project: ProjectDir) -> None:
     project.write("assets.py", CHAIN)
-    defs = project.defs()
+    session = project.session()
     me = os.getpid()
-    assert defs.state.acquire_locks("other", [_k("c")], me) == []
+    assert session.state.acquire_locks("other", [_k("c")], me) == []
     seen: list[Event] = []
     with pytest.raises(AssetsLockedError) as err:
-        defs.materialize(wait=0.2, on_event=seen.append)
+        session.materialize(wait=0.2, on_event=seen.append)
     assert str(err.value) == (
         f"run other (pid {me}) still holds 1 selected asset (c) after 0.2s of waiting; "
         "nothing was run. Try again when it finishes."
@@ -99,33 +99,35 @@ def test_a_timeout_gives_up_holding_nothing(project: ProjectDir) -> None:
         f"waiting: run other (pid {me}) holds 1 selected asset (c); "
         "this run starts when they are free."
     )
-    assert defs.state.runs() == []
-    assert defs.state.acquire_locks("third", [_k(n) for n in "abde"], me) == []
+    assert session.state.runs() == []
+    assert session.state.acquire_locks("third", [_k(n) for n in "abde"], me) == []
 
 
 def test_a_run_that_waited_does_not_rebuild_what_the_other_run_built(
     project: ProjectDir,
 ) -> None:
     project.write("assets.py", CHAIN)
-    defs = project.defs()
-    other = project.defs()  # a second "process" on the same state store and storage
+    session = project.session()
+    other = project.session()  # a second "process" on the same state store and storage
     me = os.getpid()
-    assert defs.state.acquire_locks("holder", [_k("a"), _k("b")], me) == []
+    assert session.state.acquire_locks("holder", [_k("a"), _k("b")], me) == []
     seen: list[str] = []
 
     def on_event(event: Event) -> None:
         seen.append(event.kind)
         if event.kind == "waiting":  # the holder finishes; another run builds a, b, c
-            defs.state.release_locks("holder")
+            session.state.release_locks("holder")
             built = other.materialize("+c")
             assert [str(k) for k in built.materialized] == ["a", "b", "c"]
 
-    result = defs.materialize(on_event=on_event)
+    result = session.materialize(on_event=on_event)
     assert seen.count("waiting") == 1
     assert sorted(map(str, result.materialized)) == ["d", "e"]
     assert sorted(map(str, result.up_to_date)) == ["a", "b", "c"]
-    assert defs.plan().steps == ()
-    records = [(str(r.key), r.outcome) for r in defs.state.history() if r.run_id == result.run_id]
+    assert session.plan().steps == ()
+    records = [
+        (str(r.key), r.outcome) for r in session.state.history() if r.run_id == result.run_id
+    ]
     assert sorted(records) == [
         ("a", "up_to_date"),
         ("b", "up_to_date"),
@@ -133,16 +135,16 @@ def test_a_run_that_waited_does_not_rebuild_what_the_other_run_built(
         ("d", "materialized"),
         ("e", "materialized"),
     ]
-    assert defs.state.acquire_locks("next", [_k(n) for n in "abcde"], me) == []
+    assert session.state.acquire_locks("next", [_k(n) for n in "abcde"], me) == []
 
 
 def test_a_plan_made_before_another_run_finished_is_made_again(project: ProjectDir) -> None:
     project.write("assets.py", CHAIN)
-    defs = project.defs()
-    plan = defs.plan()
+    session = project.session()
+    plan = session.plan()
     assert len(plan.steps) == 5
-    project.defs().materialize()  # another run finishes between planning and locking
-    result = defs.materialize(plan=plan)
+    project.session().materialize()  # another run finishes between planning and locking
+    result = session.materialize(plan=plan)
     assert result.materialized == []
     assert sorted(map(str, result.up_to_date)) == ["a", "b", "c", "d", "e"]
 
@@ -151,16 +153,16 @@ def test_a_dead_runs_locks_are_taken_over_and_its_run_marked_interrupted(
     project: ProjectDir,
 ) -> None:
     project.write("assets.py", CHAIN)
-    defs = project.defs()
+    session = project.session()
     gone = dead_pid()
-    defs.state.start_run(RunRecord("crashed", 1.0, pid=gone))
-    assert defs.state.acquire_locks("crashed", [_k("a"), _k("b"), _k("zzz")], gone) == []
-    result = defs.materialize(wait=False)
+    session.state.start_run(RunRecord("crashed", 1.0, pid=gone))
+    assert session.state.acquire_locks("crashed", [_k("a"), _k("b"), _k("zzz")], gone) == []
+    result = session.materialize(wait=False)
     assert result.success and len(result.materialized) == 5
-    status = {r.run_id: r.status for r in defs.state.runs()}
+    status = {r.run_id: r.status for r in session.state.runs()}
     assert status == {"crashed": "interrupted", result.run_id: "success"}
     # every lock the dead run left is gone, also those no run asked for (zzz)
-    assert defs.state.acquire_locks("next", [_k("zzz")], os.getpid()) == []
+    assert session.state.acquire_locks("next", [_k("zzz")], os.getpid()) == []
     import sqlite3
 
     con = sqlite3.connect(project.storage / "state.db")
@@ -173,4 +175,4 @@ def test_wait_must_not_be_negative(project: ProjectDir) -> None:
 
     project.write("assets.py", CHAIN)
     with pytest.raises(PlanError, match=r"^wait must be True, False or 0 seconds or more"):
-        project.defs().materialize(wait=-1)
+        project.session().materialize(wait=-1)

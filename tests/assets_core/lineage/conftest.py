@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from assets_core import Definitions, asset, load_project
+from assets_core import Definitions, Session, asset, load_project
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "example_project"
 
@@ -19,7 +19,7 @@ def _noop() -> None:
     return None
 
 
-def synthetic(n: int, groups: int = 4, seed: int = 3, prefix: bool = False) -> Definitions:
+def synthetic(n: int, groups: int = 4, seed: int = 3, prefix: bool = False) -> Session:
     """``n`` assets in ``groups`` groups, each depending on up to three earlier ones, stored
     in memory with a memory state store (nothing materialized: every asset is missing).
     With ``prefix``, keys are ``g<i>/a<j>`` (a key with a slash)."""
@@ -39,16 +39,16 @@ def synthetic(n: int, groups: int = 4, seed: int = 3, prefix: bool = False) -> D
                 description=f"Synthetic asset {i}.",
             )(_noop)
         )
-    return Definitions(assets, state="memory")
+    return Session(Definitions(assets), state="memory")
 
 
 @pytest.fixture(scope="session")
-def example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Definitions]:
+def example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
     """The example project, copied and materialized once (statuses and last runs exist)."""
     dest = tmp_path_factory.mktemp("lineage") / "example_project"
     shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns(".lumbung", "__pycache__"))
-    defs = load_project(dest)
-    result = defs.materialize(executor="in-process")
+    session = load_project(dest)
+    result = session.materialize(executor="in-process")
     assert not result.failed
-    yield defs
-    defs.close()
+    yield session
+    session.close()

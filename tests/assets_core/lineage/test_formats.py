@@ -26,6 +26,7 @@ NODE_FIELDS = [
     "owners",
     "io_manager",
     "status",
+    "upstream_stale",
     "reasons",
     "description",
     "file",

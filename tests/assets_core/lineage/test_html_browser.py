@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from assets_core import StepKey
 from assets_core.lineage import html
 from assets_core.lineage.model import build_lineage
 from tests.assets_core.lineage.conftest import synthetic
@@ -91,7 +92,7 @@ def test_search_click_panel_and_highlight(browser: Any, example, tmp_path: Path)
     assert "duckdb" in text and "fresh" in text
     for owner in orders.spec.owners:
         assert owner in text
-    rec = example.state.latest([orders.key])[orders.key].last
+    rec = example.state.latest([orders.key])[StepKey(orders.key)].last
     assert f"rows\t{rec.rows}" in text or f"rows\n{rec.rows}" in text
     for column, _ in rec.schema:
         assert column in text

@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import pytest
 
-from assets_core import AssetKey, Definitions
+from assets_core import AssetKey, Session, StepKey
 from assets_core.lineage.layout import NODE_H, NODE_W, layout
 from assets_core.lineage.model import age, build_lineage
 from tests.assets_core.lineage.conftest import synthetic
 
 
-def _reach(defs: Definitions, key: str, up: bool) -> set[str]:
+def _reach(defs: Session, key: str, up: bool) -> set[str]:
     k = AssetKey.parse(key)
     found = defs.graph.ancestors({k}) if up else defs.graph.descendants({k})
     return {str(x) for x in found}
 
 
-def test_the_whole_project_with_layers_and_edges(example: Definitions) -> None:
+def test_the_whole_project_with_layers_and_edges(example: Session) -> None:
     lin = build_lineage(example)
     assert [n.key for n in lin.nodes] == [str(k) for k in example.graph.toposorted()]
     assert lin.selected == ()
@@ -32,7 +32,7 @@ def test_the_whole_project_with_layers_and_edges(example: Definitions) -> None:
     assert layer["customers"] > layer["orders"]
 
 
-def test_nodes_carry_status_io_manager_last_run_and_schema(example: Definitions) -> None:
+def test_nodes_carry_status_io_manager_last_run_and_schema(example: Session) -> None:
     lin = build_lineage(example, "orders")
     orders = lin.by_key["orders"]
     assert orders.selected and lin.selected == ("orders",)
@@ -40,7 +40,8 @@ def test_nodes_carry_status_io_manager_last_run_and_schema(example: Definitions)
     assert (orders.status, orders.io_manager, orders.group) == ("fresh", "duckdb", info.group)
     assert orders.owners == tuple(info.owners)
     assert orders.reasons == ()
-    rec = example.state.latest([AssetKey.parse("orders")])[AssetKey.parse("orders")].last
+    key = AssetKey.parse("orders")
+    rec = example.state.latest([key])[StepKey(key)].last
     assert rec is not None and orders.last is not None
     assert orders.last.rows == rec.rows and orders.last.rows
     assert orders.schema == tuple(rec.schema) and "order_id" in dict(orders.schema)
@@ -50,7 +51,7 @@ def test_nodes_carry_status_io_manager_last_run_and_schema(example: Definitions)
     assert raw.location is not None and raw.location.endswith("data/raw_orders.csv")
 
 
-def test_hops_limit_what_is_shown(example: Definitions) -> None:
+def test_hops_limit_what_is_shown(example: Session) -> None:
     def keys(**kw: int) -> set[str]:
         return {n.key for n in build_lineage(example, "orders", **kw).nodes}
 
@@ -63,11 +64,11 @@ def test_hops_limit_what_is_shown(example: Definitions) -> None:
 
 
 def test_exclude_without_a_selection_leaves_the_rest_of_the_project(
-    example: Definitions,
+    example: Session,
 ) -> None:
     lin = build_lineage(example, None, "group:sources")
     assert {n.key for n in lin.nodes} == {
-        str(k) for k, a in example.assets.items() if a.spec.group != "sources"
+        str(k) for k, a in example.defs.assets.items() if a.spec.group != "sources"
     }
     assert ("stg_orders", "orders") in lin.edges
     assert lin.by_key["stg_orders"].layer == 0

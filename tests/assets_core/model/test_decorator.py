@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from assets_core.model.decorator import _build_asset, _parameters, _plain_asset, asset
+from assets_core.model.decorator import _build_asset, _parameters, asset
 
 
 def _by_inspect(fn: Callable[..., Any]) -> list[tuple[str, Any, Any]]:
@@ -149,15 +149,8 @@ with_attribute.extra = 1  # type: ignore[attr-defined]
         lambda x, y: x,
     ],
 )
-def test_bare_asset_fast_path_builds_what_the_general_path_builds(fn: Any) -> None:
-    """Bare ``@asset`` on a plain function skips the option checks; the asset (and every
-    problem, for functions the fast path declines) is the same as the general path's."""
-    assert _build_asset(fn, {}) == _build_asset(fn, {}, fast=False)
-    plain_fn = type(fn).__name__ == "function" and not fn.__dict__
-    took_fast = _plain_asset(fn) is not None
-    assert took_fast == (
-        plain_fn
-        and fn.__name__.isidentifier()
-        and fn.__name__ != "<lambda>"
-        and fn not in (every_kind, non_ascii, generator, coroutine)
-    )
+def test_bare_asset_builds_what_default_options_build(fn: Any) -> None:
+    """Bare ``@asset`` checks no options; the asset it builds (and every problem it finds) is
+    what the same function gets with every option given at its default."""
+    defaults = {"group": "default", "retries": 0, "tags": None, "deps": None, "ins": None}
+    assert _build_asset(fn, {}) == _build_asset(fn, defaults)

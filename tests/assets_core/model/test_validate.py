@@ -111,7 +111,7 @@ CASES = [
             "and '_' that does not start with a digit.",
             "a (assets.py:4): tags=[1] is not valid: give a list of non-empty strings.",
             "a (assets.py:4): unknown io manager 'parquett'. Did you mean 'parquet'? Known: "
-            "duckdb, memory, parquet; register others with Definitions(io_managers={...}).",
+            "duckdb, memory, parquet; register others with Session(defs, io_managers={...}).",
         ],
         id="bad-option-values",
     ),
@@ -177,7 +177,7 @@ def test_bad_project_reports_every_problem(
 
     project.write("assets.py", HEADER + textwrap.dedent(body))
     with pytest.raises(DefinitionError) as err:
-        project.defs(io_managers={})
+        project.session(io_managers={})
     assert [str(p) for p in err.value.problems] == expected
     if len(expected) > 1:
         assert str(err.value).startswith(f"{len(expected)} problems in the project's definitions:")
@@ -191,7 +191,7 @@ def test_every_problem_at_once_across_assets(project: ProjectDir) -> None:
         + "@asset(retries='x')\ndef b():\n    return pd.DataFrame()\n",
     )
     with pytest.raises(DefinitionError) as err:
-        project.defs()
+        project.session()
     assert len(err.value.problems) == 2
 
 
@@ -204,6 +204,6 @@ def test_prefix_resolution_prefers_the_same_folder(project: ProjectDir) -> None:
         + "@asset(key='marts/report')\ndef report(orders):\n    return orders\n\n"
         + "@asset(key='stg/report')\ndef s_report(orders):\n    return orders\n",
     )
-    defs = project.defs()
-    assert str(defs.get("marts/report").spec.ins["orders"]) == "marts/orders"
-    assert str(defs.get("stg/report").spec.ins["orders"]) == "orders"
+    session = project.session()
+    assert str(session.get("marts/report").spec.ins["orders"]) == "marts/orders"
+    assert str(session.get("stg/report").spec.ins["orders"]) == "orders"

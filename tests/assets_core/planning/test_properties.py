@@ -99,13 +99,13 @@ def test_materialize_matches_recomputation_and_never_runs_unchanged(
                 project.write("src.csv", f"v\n{model.source}\n")
             project.write("assets.py", model.module())
 
-            defs = project.defs()
-            result = defs.materialize()
+            session = project.session()
+            result = session.materialize()
             assert result.success, result.errors
             ran = {int(str(k)[1:]) for k in result.materialized}
             expected = model.values()
             for a in range(len(model.ups)):
-                stored = defs.load(f"n{a}")["v"].tolist()  # type: ignore[index]
+                stored = session.load(f"n{a}")["v"].tolist()  # type: ignore[index]
                 assert stored == [expected[a]], (step, a, model)
                 now = (model.k[a], model.j[a], model.inputs(a, expected))
                 before = model.ran_with.get(a)
@@ -114,4 +114,4 @@ def test_materialize_matches_recomputation_and_never_runs_unchanged(
                     model.ran_with[a] = now
                 else:
                     assert before == now, f"n{a} did not run although something changed"
-            defs.close()
+            session.close()

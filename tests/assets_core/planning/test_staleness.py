@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from assets_core.errors import PlanError
-from assets_core.model.keys import AssetKey
+from assets_core.model.keys import AssetKey, StepKey
 from assets_core.planning.planner import Plan
 from assets_core.storage.state import EncodedInputs
 from tests.conftest import ProjectDir
@@ -42,7 +42,7 @@ def steps(plan: Plan) -> dict[str, tuple[str, list[str]]]:
 
 def test_new_project_is_all_missing(project: ProjectDir) -> None:
     project.write("assets.py", CHAIN)
-    plan = project.defs().plan()
+    plan = project.session().plan()
     assert steps(plan) == {
         "a": ("missing", ["never_materialized"]),
         "b": ("missing", ["never_materialized", "waits_on"]),
@@ -53,66 +53,66 @@ def test_new_project_is_all_missing(project: ProjectDir) -> None:
 
 def test_second_run_has_nothing_to_do(project: ProjectDir) -> None:
     project.write("assets.py", CHAIN)
-    defs = project.defs()
-    result = defs.materialize()
+    session = project.session()
+    result = session.materialize()
     assert [str(k) for k in result.materialized] == ["a", "b", "c"]
-    assert steps(defs.plan()) == {}
-    assert steps(project.defs().plan()) == {}  # and after reloading the project
+    assert steps(session.plan()) == {}
+    assert steps(project.session().plan()) == {}  # and after reloading the project
 
 
 def test_body_edit_mid_chain_with_unchanged_output_stops_at_early_cutoff(
     project: ProjectDir,
 ) -> None:
     project.write("assets.py", CHAIN)
-    project.defs().materialize()
+    project.session().materialize()
     project.edit("assets.py", "return scale(a) * 2", "return scale(a) + scale(a)")
-    defs = project.defs()
-    plan = defs.plan()
+    session = project.session()
+    plan = session.plan()
     assert steps(plan) == {
         "b": ("stale", ["code_changed"]),
         "c": ("pending", ["waits_on"]),
     }
     assert plan.step("b").reasons[0].changed == (f"{project.pkg}.assets:b",)  # type: ignore[union-attr]
-    result = defs.materialize()
+    result = session.materialize()
     assert [str(k) for k in result.materialized] == ["b"]
     assert [str(k) for k in result.up_to_date] == ["c"]
-    assert steps(defs.plan()) == {}
+    assert steps(session.plan()) == {}
 
 
 def test_body_edit_mid_chain_with_changed_output_runs_downstream(project: ProjectDir) -> None:
     project.write("assets.py", CHAIN)
-    project.defs().materialize()
+    project.session().materialize()
     project.edit("assets.py", "return scale(a) * 2", "return scale(a) * 3")
-    defs = project.defs()
-    result = defs.materialize()
+    session = project.session()
+    result = session.materialize()
     assert [str(k) for k in result.materialized] == ["b", "c"]
     assert result.up_to_date == []
-    assert defs.load("c")["x"].tolist() == [4, 7, 10]  # type: ignore[index]
-    assert steps(defs.plan()) == {}
+    assert session.load("c")["x"].tolist() == [4, 7, 10]  # type: ignore[index]
+    assert steps(session.plan()) == {}
 
 
 def test_docstring_comment_and_format_edit_changes_nothing(project: ProjectDir) -> None:
     project.write("assets.py", CHAIN)
-    project.defs().materialize()
+    project.session().materialize()
     project.edit("assets.py", '"""B doubles a."""', '"""B: twice a, commented."""\n    # why')
     project.edit("assets.py", "return b + 1", "return (b\n            + 1)")
-    assert steps(project.defs().plan()) == {}
+    assert steps(project.session().plan()) == {}
 
 
 def test_metadata_edit_changes_nothing(project: ProjectDir) -> None:
     project.write("assets.py", CHAIN)
-    project.defs().materialize()
+    project.session().materialize()
     project.edit(
         "assets.py", "@asset\ndef c(", '@asset(group="marts", tags={"daily"}, owners=["a"])\ndef c('
     )
-    assert steps(project.defs().plan()) == {}
+    assert steps(project.session().plan()) == {}
 
 
 def test_helper_edit_makes_its_callers_stale(project: ProjectDir) -> None:
     project.write("assets.py", CHAIN)
-    project.defs().materialize()
+    project.session().materialize()
     project.edit("assets.py", "return df * 1", "return df * 1.0")
-    plan = project.defs().plan()
+    plan = project.session().plan()
     assert steps(plan) == {
         "b": ("stale", ["code_changed"]),
         "c": ("pending", ["waits_on"]),
@@ -140,33 +140,33 @@ def total(clean: pd.DataFrame) -> pd.DataFrame:
 def test_source_file_change_makes_consumers_stale(project: ProjectDir) -> None:
     project.write("raw.csv", "id,amount\n1,10\n2,-1\n")
     project.write("assets.py", SOURCED)
-    project.defs().materialize()
+    project.session().materialize()
     project.write("raw.csv", "id,amount\n1,10\n2,5\n")
-    defs = project.defs()
-    plan = defs.plan()
+    session = project.session()
+    plan = session.plan()
     assert steps(plan) == {
         "clean": ("stale", ["source_changed"]),
         "total": ("pending", ["waits_on"]),
     }
     assert plan.explain("total") == "total ← clean: source raw changed"
-    defs.materialize()
-    assert defs.load("total")["amount"].tolist() == [15]  # type: ignore[index]
+    session.materialize()
+    assert session.load("total")["amount"].tolist() == [15]  # type: ignore[index]
 
 
 def test_source_rewritten_with_identical_bytes_changes_nothing(project: ProjectDir) -> None:
     project.write("raw.csv", "id,amount\n1,10\n2,-1\n")
     project.write("assets.py", SOURCED)
-    project.defs().materialize()
+    project.session().materialize()
     project.write("raw.csv", "id,amount\n1,10\n2,-1\n")  # new mtime, same bytes
-    assert steps(project.defs().plan()) == {}
+    assert steps(project.session().plan()) == {}
 
 
 def test_source_change_that_filters_to_identical_data_is_cut_off(project: ProjectDir) -> None:
     project.write("raw.csv", "id,amount\n1,10\n2,-1\n")
     project.write("assets.py", SOURCED)
-    project.defs().materialize()
+    project.session().materialize()
     project.write("raw.csv", "id,amount\n1,10\n2,-2\n")  # the negative row is filtered out
-    result = project.defs().materialize()
+    result = project.session().materialize()
     assert [str(k) for k in result.materialized] == ["clean"]
     assert [str(k) for k in result.up_to_date] == ["total"]
 
@@ -191,13 +191,13 @@ def z(x: pd.DataFrame) -> pd.DataFrame:
 
 def test_dependency_added_and_removed(project: ProjectDir) -> None:
     project.write("assets.py", DEPS)
-    project.defs().materialize()
+    project.session().materialize()
     project.edit(
         "assets.py",
         "def z(x: pd.DataFrame) -> pd.DataFrame:\n    return x",
         "def z(y: pd.DataFrame) -> pd.DataFrame:\n    return y",
     )
-    plan = project.defs().plan()
+    plan = project.session().plan()
     assert steps(plan) == {"z": ("stale", ["code_changed", "deps_changed"])}
     assert plan.steps[0].reasons[1].message == "dependencies changed: +y -x"
 
@@ -208,45 +208,45 @@ def test_order_only_dependency_counts_for_staleness(project: ProjectDir) -> None
         DEPS
         + '\n@asset(deps=["y"])\ndef w() -> pd.DataFrame:\n    return pd.DataFrame({"v": [0]})\n',
     )
-    defs = project.defs()
-    defs.materialize()
-    plan = defs.plan(force=True, select="y")
+    session = project.session()
+    session.materialize()
+    plan = session.plan(force=True, select="y")
     assert [str(k) for k in plan.keys] == ["y"]
-    defs.materialize(select="y", force=True)  # same data: w stays fresh
-    assert steps(defs.plan()) == {}
+    session.materialize(select="y", force=True)  # same data: w stays fresh
+    assert steps(session.plan()) == {}
     project.edit("assets.py", '"v": [2]', '"v": [3]')
-    plan = project.defs().plan()
+    plan = project.session().plan()
     assert steps(plan) == {"y": ("stale", ["code_changed"]), "w": ("pending", ["waits_on"])}
 
 
 def test_unselected_stale_upstream_is_read_with_a_warning(project: ProjectDir) -> None:
     project.write("assets.py", CHAIN)
-    project.defs().materialize()
+    project.session().materialize()
     project.edit("assets.py", "return scale(a) * 2", "return scale(a) * 3")
     project.edit("assets.py", "return b + 1", "return b + 2")
-    defs = project.defs()
-    plan = defs.plan(select="c")
+    session = project.session()
+    plan = session.plan(select="c")
     assert steps(plan) == {"c": ("stale", ["code_changed"])}
     assert plan.warnings == (
         "b is stale (code changed (" + project.pkg + ".assets:b)) but not selected; its stored "
         "output will be read. Select +c to rebuild it too.",
     )
-    defs.materialize(select="c")
-    assert defs.load("c")["x"].tolist() == [4, 6, 8]  # type: ignore[index]  # old b, new c
+    session.materialize(select="c")
+    assert session.load("c")["x"].tolist() == [4, 6, 8]  # type: ignore[index]  # old b, new c
 
 
 def test_unselected_upstream_never_materialized_fails_before_running(
     project: ProjectDir,
 ) -> None:
     project.write("assets.py", CHAIN)
-    defs = project.defs()
+    session = project.session()
     with pytest.raises(PlanError) as err:
-        defs.plan(select="c")
+        session.plan(select="c")
     assert str(err.value) == (
         "b has never been materialized and is not selected, but c needs it; "
         "select +c to build it too."
     )
-    assert defs.state.runs() == []
+    assert session.state.runs() == []
 
 
 FAILING = """
@@ -278,8 +278,8 @@ def independent(root: pd.DataFrame) -> pd.DataFrame:
 @pytest.mark.parametrize("executor", ["threads", "in-process"])
 def test_failure_mid_graph(project: ProjectDir, executor: str) -> None:
     project.write("assets.py", FAILING)
-    defs = project.defs()
-    result = defs.materialize(executor=executor)
+    session = project.session()
+    result = session.materialize(executor=executor)
     assert sorted(str(k) for k in result.materialized) == ["independent", "root"]
     assert [str(k) for k in result.failed] == ["bad"]
     assert [str(k) for k in result.skipped] == ["after_bad"]
@@ -288,37 +288,37 @@ def test_failure_mid_graph(project: ProjectDir, executor: str) -> None:
     assert error.startswith("bad: ValueError: boom\nTraceback (most recent call last):")
     assert 'raise ValueError("boom")' in error
     assert "assets_core" not in error  # the user's frames only
-    assert steps(defs.plan()) == {
+    assert steps(session.plan()) == {
         "bad": ("missing", ["never_materialized"]),
         "after_bad": ("missing", ["never_materialized", "waits_on"]),
     }
     project.edit("assets.py", "FAIL = True", "FAIL = False")
-    result = project.defs().materialize()
+    result = project.session().materialize()
     assert [str(k) for k in result.materialized] == ["bad", "after_bad"]
 
 
 def test_force_runs_everything_selected(project: ProjectDir) -> None:
     project.write("assets.py", CHAIN)
-    defs = project.defs()
-    defs.materialize()
-    plan = defs.plan(select="b+", force=True)
+    session = project.session()
+    session.materialize()
+    plan = session.plan(select="b+", force=True)
     assert steps(plan) == {
         "b": ("forced", ["forced"]),
         "c": ("forced", ["forced", "waits_on"]),
     }
-    result = defs.materialize(select="b+", force=True)
+    result = session.materialize(select="b+", force=True)
     assert [str(k) for k in result.materialized] == ["b", "c"]
 
 
 def test_output_deleted_outside_lumbung_is_missing(project: ProjectDir) -> None:
     project.write("assets.py", CHAIN)
-    defs = project.defs()
-    defs.materialize()
+    session = project.session()
+    session.materialize()
     from assets_core.storage.io import OutputContext
 
-    b = defs.get("b")
+    b = session.get("b")
     project.memory.delete(OutputContext(b.key, b.spec))
-    plan = defs.plan()
+    plan = session.plan()
     assert steps(plan) == {
         "b": ("missing", ["output_missing"]),
         "c": ("pending", ["waits_on"]),
@@ -328,12 +328,13 @@ def test_output_deleted_outside_lumbung_is_missing(project: ProjectDir) -> None:
 
 def test_explain_follows_the_chain_to_the_root_cause(project: ProjectDir) -> None:
     project.write("assets.py", CHAIN)
-    project.defs().materialize()
+    project.session().materialize()
     project.edit("assets.py", "return df * 1", "return df * 1.0")
-    plan = project.defs().plan()
+    plan = project.session().plan()
     assert plan.explain("c") == f"c ← b: code changed ({project.pkg}.assets:scale)"
     assert plan.to_dict()["steps"][1] == {
         "key": "c",
+        "partition": None,
         "status": "pending",
         "reasons": [{"code": "waits_on", "message": "waits on b", "upstream": "b"}],
     }
@@ -341,10 +342,10 @@ def test_explain_follows_the_chain_to_the_root_cause(project: ProjectDir) -> Non
 
 def test_unselected_stale_upstream_two_hops_away_is_warned(project: ProjectDir) -> None:
     project.write("assets.py", CHAIN)
-    project.defs().materialize()
+    project.session().materialize()
     project.edit("assets.py", '"x": [1, 2, 3]', '"x": [1, 2, 4]')  # a, two hops above c
     project.edit("assets.py", "return b + 1", "return b + 2")
-    plan = project.defs().plan(select="c")
+    plan = project.session().plan(select="c")
     assert steps(plan) == {"c": ("stale", ["code_changed"])}
     assert plan.warnings == (
         "a is stale (code changed (" + project.pkg + ".assets:a)) but not selected; its "
@@ -356,15 +357,15 @@ def test_a_fresh_plan_compares_stored_inputs_without_decoding_them(project: Proj
     """On a fresh project the planner compares each record's stored inputs text with the
     current versions encoded alike; a change still decodes and names the upstream."""
     project.write("assets.py", CHAIN)
-    project.defs().materialize()
-    defs = project.defs()
-    plan = defs.plan()
+    project.session().materialize()
+    session = project.session()
+    plan = session.plan()
     assert steps(plan) == {}
-    read = [plan.last[AssetKey.parse(k)].inputs for k in ("b", "c")]
+    read = [plan.last[StepKey(AssetKey.parse(k))].inputs for k in ("b", "c")]
     assert all(isinstance(i, EncodedInputs) and i._data is None for i in read)
     project.write("assets.py", CHAIN.replace("[1, 2, 3]", "[1, 2, 4]"))
-    project.defs().materialize(select="a")
-    assert steps(project.defs().plan()) == {
+    project.session().materialize(select="a")
+    assert steps(project.session().plan()) == {
         "b": ("stale", ["upstream_changed"]),
         "c": ("pending", ["waits_on"]),
     }

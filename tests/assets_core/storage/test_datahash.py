@@ -25,6 +25,7 @@ from assets_core.storage.datahash import (
     hash_arrow,
     hash_pandas,
 )
+from assets_core.storage.datahash.pandas import _pandas_fast
 from assets_core.storage.values import to_arrow
 
 
@@ -62,7 +63,7 @@ def test_golden_digest_is_stable() -> None:
     assert hash_arrow(t) == "5180bb30afee9a6d07ad6ad94c14e6de"
 
 
-# The encoding of the module docstring, written out independently of the module.
+# The encoding of the package docstring, written out independently of the package.
 
 
 def _h(b: bytes) -> bytes:
@@ -92,7 +93,7 @@ def _header(rows: int, columns: int) -> bytes:
 
 
 def test_golden_digest_of_a_simple_table_matches_the_documented_encoding() -> None:
-    """Recompute one small table's digest by hand from the module docstring."""
+    """Recompute one small table's digest by hand from the package docstring."""
     t = pa.table({"n": pa.array([1, None], pa.int64()), "s": pa.array(["ab", "c"])})
     stream, name, counts = _stream, _name, _counts
 
@@ -408,8 +409,8 @@ def test_hash_pandas_equals_hash_arrow(name: str) -> None:
 def test_hash_pandas_fast_path_is_taken_for_common_frames() -> None:
     names = ("int", "float_nan", "str", "bool", "mixed", "from_2d", "filtered", "datetime", "big")
     for name in names:
-        assert datahash._pandas_fast(_frames()[name]) is not None, name
-    assert datahash._pandas_fast(_frames()["named_index"]) is None
+        assert _pandas_fast(_frames()[name]) is not None, name
+    assert _pandas_fast(_frames()["named_index"]) is None
 
 
 def test_pandas_positional_index_is_not_part_of_the_hash() -> None:

@@ -1,7 +1,9 @@
 """The state store contract, run against ``MemoryStateStore`` and ``SQLiteStateStore``.
 
-Then what only the SQLite store promises: WAL, persistence, clear errors for corrupt or newer
-files (never reset), and safety across threads and processes.
+Everything is keyed by step (asset key + partition key): partitions of one asset are steps of
+their own. Then what only the SQLite store promises: WAL, persistence, locations relative to the
+storage folder, clear errors for corrupt files (never reset), and safety across threads and
+processes. Schema upgrades are in ``test_migrations.py``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import json
 import multiprocessing
 import os
 import pickle
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -22,33 +25,42 @@ from typing import Any
 import pytest
 
 from assets_core.errors import StateError
-from assets_core.model.keys import AssetKey
+from assets_core.model.keys import AssetKey, StepKey
 from assets_core.storage.sqlite import SCHEMA_VERSION, SQLiteStateStore, open_state_store
 from assets_core.storage.state import (
-    AssetState,
     EncodedInputs,
     FileObservation,
     LockConflict,
+    LogLine,
     MaterializationRecord,
     MemoryStateStore,
     Outcome,
     RunRecord,
     StateStore,
+    StepState,
     encode_inputs,
 )
 
 A = AssetKey.parse("raw/a")
 B = AssetKey.parse("b")
 C = AssetKey.parse("marts/c")
+SA, SB, SC = StepKey(A), StepKey(B), StepKey(C)
+DAY1, DAY2 = StepKey(C, "2024-01-01"), StepKey(C, "2024-01-02")
 
 
 def rec(
-    key: AssetKey, run_id: str = "r1", outcome: Outcome = "materialized", t: float = 1.0, **kw: Any
+    step: StepKey | AssetKey,
+    run_id: str = "r1",
+    outcome: Outcome = "materialized",
+    t: float = 1.0,
+    **kw: Any,
 ) -> MaterializationRecord:
+    if isinstance(step, AssetKey):
+        step = StepKey(step)
     if outcome == "materialized":
-        kw.setdefault("code_version", f"code-{key.name}")
-        kw.setdefault("data_version", f"data-{key.name}-{run_id}")
-    return MaterializationRecord(key, run_id, outcome, started_at=t, ended_at=t + 0.5, **kw)
+        kw.setdefault("code_version", f"code-{step}")
+        kw.setdefault("data_version", f"data-{step}-{run_id}")
+    return MaterializationRecord(step, run_id, outcome, started_at=t, ended_at=t + 0.5, **kw)
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -71,23 +83,23 @@ def dead_pid() -> int:
 
 def test_record_round_trips_every_field(store: StateStore) -> None:
     full = rec(
-        C,
-        inputs={A: "va", B: None},
+        DAY1,
+        inputs={SA: "va", SB: None, StepKey(A, "2024-01-01"): "vd"},
         code_components={"pkg.mod.c": "h1", "pkg.util.helper": "h2"},
         rows=12,
         bytes=3400,
         location="/data/marts/c.parquet",
         schema=(("id", "int64"), ("name", "string")),
-        partition="2024-01-01",
     )
     store.record([full])
-    state = store.latest([C])[C]
-    assert state == AssetState(full, "materialized", 1.5)
+    state = store.latest([C])[DAY1]
+    assert state == StepState(full, "materialized", 1.5)
     last = state.last
     assert last is not None
-    assert dict(last.inputs) == {A: "va", B: None}
-    assert list(last.inputs) == [A, B]
-    assert last.inputs[A] == "va"
+    assert last.key == C and last.partition == "2024-01-01"
+    assert dict(last.inputs) == {SA: "va", SB: None, StepKey(A, "2024-01-01"): "vd"}
+    assert list(last.inputs) == [SA, SB, StepKey(A, "2024-01-01")]
+    assert last.inputs[SA] == "va"
     assert dict(last.code_components) == {"pkg.mod.c": "h1", "pkg.util.helper": "h2"}
     assert last.schema == (("id", "int64"), ("name", "string"))
     assert store.history(C) == [full]
@@ -97,68 +109,104 @@ def test_latest_returns_known_keys_only_and_all_when_none(store: StateStore) -> 
     assert store.latest() == {}
     assert store.latest([A]) == {}
     store.record([rec(A), rec(B)])
-    assert set(store.latest([A, C])) == {A}
-    assert set(store.latest()) == {A, B}
+    assert set(store.latest([A, C])) == {SA}
+    assert set(store.latest()) == {SA, SB}
     assert store.latest([]) == {}
-    assert all(isinstance(k, AssetKey) for k in store.latest())
+    assert all(type(k) is StepKey and k.partition is None for k in store.latest())
 
 
 @pytest.mark.parametrize("detail", [True, False])
 def test_latest_of_many_keys_returns_only_those_keys(
     store: StateStore, detail: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Past a number of keys the SQLite store scans every row; it still filters them."""
+    """Past a number of keys the SQLite store scans every row; it still filters them, also
+    the partitions and the failures of assets not asked for."""
     import assets_core.storage.sqlite as sqlite_state
 
     monkeypatch.setattr(sqlite_state, "_SCAN_ALL_ABOVE", 2)
     keys = [AssetKey.parse(f"k{i}") for i in range(6)]
-    store.record([rec(k) for k in keys] + [rec(A, outcome="failed")])
+    store.record(
+        [rec(k) for k in keys]
+        + [rec(A, outcome="failed"), rec(StepKey(keys[5], "p"), outcome="failed")]
+        + [rec(StepKey(keys[0], "p")), rec(StepKey(keys[1], "p"), outcome="failed")]
+    )
     found = store.latest(keys[:4], detail=detail)
-    assert set(found) == set(keys[:4])
-    last = found[keys[0]].last
+    assert set(found) == {StepKey(k) for k in keys[:4]} | {
+        StepKey(keys[0], "p"),
+        StepKey(keys[1], "p"),
+    }
+    last = found[StepKey(keys[0])].last
     assert last is not None and last.data_version == "data-k0-r1"
+    failure = found[StepKey(keys[1], "p")].failure
+    assert failure is not None and failure.step == StepKey(keys[1], "p")
 
 
 def test_a_failure_keeps_the_last_success(store: StateStore) -> None:
     good = rec(A, "r1", t=1.0)
     store.record([good])
-    store.record([rec(A, "r2", "failed", t=5.0, error="ValueError: boom")])
-    state = store.latest([A])[A]
-    assert state.last == good
-    assert state.last_outcome == "failed"
-    assert state.last_attempt_at == 5.5
+    failed = rec(
+        A, "r2", "failed", t=5.0, code_version="code-2", inputs={SB: "vb"}, error="ValueError: boom"
+    )
+    store.record([failed])
+    state = store.latest([A])[SA]
+    assert state == StepState(good, "failed", 5.5, failed)
+
+
+def test_the_failure_planning_reads_has_what_decides_a_retry(store: StateStore) -> None:
+    """``detail=False`` may leave out run id and error, never the code version and inputs a
+    step failed with, nor when."""
+    store.record([rec(A, "r1", t=1.0)])
+    store.record([rec(A, "r2", "failed", t=5.0, code_version="code-2", inputs={SB: "vb"})])
+    failure = store.latest([A], detail=False)[SA].failure
+    assert failure is not None
+    assert (failure.step, failure.outcome, failure.code_version) == (SA, "failed", "code-2")
+    assert dict(failure.inputs) == {SB: "vb"}
+    assert failure.ended_at == 5.5
+    assert store.latest(detail=False)[SA].failure == failure  # reading every step
+    last = store.latest([A], detail=False)[SA].last
+    assert last is not None and last.data_version == "data-raw/a-r1"
+
+
+def test_a_success_after_a_failure_clears_it(store: StateStore) -> None:
+    store.record([rec(A, "r1", "failed", t=1.0, error="boom")])
+    good = rec(A, "r2", t=2.0)
+    store.record([good])
+    assert store.latest([A])[SA] == StepState(good, "materialized", 2.5)
+    assert store.latest([A], detail=False)[SA].failure is None
 
 
 def test_up_to_date_and_skipped_do_not_move_the_success(store: StateStore) -> None:
     good = rec(A, "r1", t=1.0)
     store.record([good])
     store.record([rec(A, "r2", "up_to_date", t=2.0)])
-    assert store.latest([A])[A] == AssetState(good, "up_to_date", 2.5)
+    assert store.latest([A])[SA] == StepState(good, "up_to_date", 2.5)
     store.record([rec(A, "r3", "skipped", t=3.0)])
-    assert store.latest([A])[A] == AssetState(good, "skipped", 3.5)
+    assert store.latest([A])[SA] == StepState(good, "skipped", 3.5)
 
 
 def test_a_key_that_only_failed_has_no_last_success(store: StateStore) -> None:
-    store.record([rec(B, "r1", "failed", t=2.0, error="boom")])
-    assert store.latest([B]) == {B: AssetState(None, "failed", 2.5)}
+    failed = rec(B, "r1", "failed", t=2.0, error="boom")
+    store.record([failed])
+    assert store.latest([B]) == {SB: StepState(None, "failed", 2.5, failed)}
 
 
 def test_a_new_success_replaces_the_old(store: StateStore) -> None:
     store.record([rec(A, "r1", t=1.0)])
     newer = rec(A, "r2", t=2.0)
     store.record([newer])
-    assert store.latest([A])[A].last == newer
+    assert store.latest([A])[SA].last == newer
 
 
-def test_one_batch_with_several_outcomes_for_a_key(store: StateStore) -> None:
-    first, second = rec(A, "r1", t=1.0), rec(A, "r1", t=2.0, partition="p2")
-    store.record([first, second, rec(A, "r1", "failed", t=3.0, error="x")])
-    assert store.latest([A])[A] == AssetState(second, "failed", 3.5)
+def test_one_batch_with_several_outcomes_for_a_step(store: StateStore) -> None:
+    first, second = rec(A, "r1", t=1.0), rec(A, "r1", t=2.0)
+    failed = rec(A, "r1", "failed", t=3.0, error="x")
+    store.record([first, second, failed])
+    assert store.latest([A])[SA] == StepState(second, "failed", 3.5, failed)
 
 
 def test_last_attempt_falls_back_to_start_time(store: StateStore) -> None:
-    store.record([MaterializationRecord(A, "r1", "skipped", started_at=7.0)])
-    assert store.latest([A])[A].last_attempt_at == 7.0
+    store.record([MaterializationRecord(SA, "r1", "skipped", started_at=7.0)])
+    assert store.latest([A])[SA].last_attempt_at == 7.0
 
 
 def test_record_nothing_is_a_no_op(store: StateStore) -> None:
@@ -174,6 +222,7 @@ def test_history_is_newest_first_and_limited(store: StateStore) -> None:
     assert store.history(limit=2) == [records[2], records[1]]
     assert store.history(A) == [records[2], records[0]]
     assert store.history(A, limit=1) == [records[2]]
+    assert store.history(A, limit=0) == []
     assert store.history(C) == []
 
 
@@ -193,48 +242,60 @@ def test_runs_newest_first_and_finish(store: StateStore) -> None:
 
 def test_locks_are_taken_released_and_reentrant(store: StateStore) -> None:
     me = os.getpid()
-    assert store.acquire_locks("r1", [A, B], me) == []
-    assert store.acquire_locks("r1", [A, C], me) == []  # already held by r1: fine
-    assert store.acquire_locks("r2", [A, C, B], me) == [  # sorted by key
-        LockConflict(B, "r1", me),
-        LockConflict(C, "r1", me),
-        LockConflict(A, "r1", me),
+    assert store.acquire_locks("r1", [SA, SB], me) == []
+    assert store.acquire_locks("r1", [SA, SC], me) == []  # already held by r1: fine
+    assert store.acquire_locks("r2", [SA, SC, SB], me) == [  # sorted by step
+        LockConflict(SB, "r1", me),
+        LockConflict(SC, "r1", me),
+        LockConflict(SA, "r1", me),
     ]
     store.release_locks("r2")  # holds nothing: no effect
-    store.release_locks("r1", [A])
-    assert store.acquire_locks("r2", [A], me) == []
+    store.release_locks("r1", [SA])
+    assert store.acquire_locks("r2", [SA], me) == []
     store.release_locks("r1")
-    assert store.acquire_locks("r3", [B, C], me) == []
+    assert store.acquire_locks("r3", [SB, SC], me) == []
     assert store.acquire_locks("r3", [], me) == []
 
 
 def test_a_conflict_takes_nothing(store: StateStore) -> None:
     me = os.getpid()
-    assert store.acquire_locks("r1", [A], me) == []
-    assert store.acquire_locks("r2", [B, A, C], me) == [LockConflict(A, "r1", me)]
+    assert store.acquire_locks("r1", [SA], me) == []
+    assert store.acquire_locks("r2", [SB, SA, SC], me) == [LockConflict(SA, "r1", me)]
     # r2 took neither B nor C: a third run gets both.
-    assert store.acquire_locks("r3", [B, C], me) == []
+    assert store.acquire_locks("r3", [SB, SC], me) == []
 
 
 def test_a_lock_of_a_dead_process_is_taken_over(store: StateStore) -> None:
     gone = dead_pid()
-    assert store.acquire_locks("crashed", [A, B], gone) == []
-    assert store.acquire_locks("r2", [A], os.getpid()) == []
+    assert store.acquire_locks("crashed", [SA, SB], gone) == []
+    assert store.acquire_locks("r2", [SA], os.getpid()) == []
     # The takeover is complete: the crashed run releasing "all" no longer frees A.
     store.release_locks("crashed")
-    assert store.acquire_locks("r3", [A], os.getpid()) == [LockConflict(A, "r2", os.getpid())]
-    assert store.acquire_locks("r3", [B], os.getpid()) == []
+    assert store.acquire_locks("r3", [SA], os.getpid()) == [LockConflict(SA, "r2", os.getpid())]
+    assert store.acquire_locks("r3", [SB], os.getpid()) == []
+
+
+def test_a_crashed_run_is_marked_interrupted_when_its_locks_are_taken(
+    store: StateStore,
+) -> None:
+    gone = dead_pid()
+    store.start_run(RunRecord("crashed", 1.0, pid=gone))
+    assert store.acquire_locks("crashed", [DAY1], gone) == []
+    assert store.acquire_locks("r2", [DAY1], os.getpid()) == []
+    (run,) = store.runs()
+    assert run.status == "interrupted" and run.ended_at is not None
 
 
 def test_forget_deletes_records_and_state(store: StateStore) -> None:
     store.record([rec(A), rec(B), rec(A, "r2", "failed", error="x")])
     store.forget([A, C])
-    assert set(store.latest()) == {B}
+    assert set(store.latest()) == {SB}
     assert store.history(A) == []
     assert [r.key for r in store.history()] == [B]
     store.forget([])
-    store.record([rec(A, "r3", "failed", t=9.0, error="y")])
-    assert store.latest([A])[A] == AssetState(None, "failed", 9.5)
+    failed = rec(A, "r3", "failed", t=9.0, error="y")
+    store.record([failed])
+    assert store.latest([A])[SA] == StepState(None, "failed", 9.5, failed)
 
 
 def test_file_observations_upsert(store: StateStore) -> None:
@@ -256,7 +317,7 @@ def test_one_store_is_safe_across_threads(store: StateStore) -> None:
         for i in range(40):
             store.record([rec(key, f"run{n}", t=float(i))])
             store.latest([key])
-            store.acquire_locks(f"run{n}", [key], os.getpid())
+            store.acquire_locks(f"run{n}", [StepKey(key)], os.getpid())
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
     for thread in threads:
@@ -268,12 +329,127 @@ def test_one_store_is_safe_across_threads(store: StateStore) -> None:
 
 
 def test_recorded_mappings_are_not_shared_with_the_caller(store: StateStore) -> None:
-    inputs: dict[AssetKey, str | None] = {A: "v1"}
+    inputs: dict[StepKey, str | None] = {SA: "v1"}
     store.record([rec(B, inputs=inputs)])
-    inputs[A] = "v2"
-    last = store.latest([B])[B].last
+    inputs[SA] = "v2"
+    last = store.latest([B])[SB].last
     assert last is not None
-    assert dict(last.inputs) == {A: "v1"}
+    assert dict(last.inputs) == {SA: "v1"}
+
+
+# -- partitions: steps of their own ----------------------------------------------------------
+
+
+def test_two_partitions_of_one_asset_are_independent_steps(store: StateStore) -> None:
+    one, two = rec(DAY1, "r1", t=1.0), rec(DAY2, "r1", t=2.0)
+    store.record([one, two])
+    failed = rec(DAY2, "r2", "failed", t=3.0, error="boom")
+    store.record([failed])
+    assert store.latest([C]) == {
+        DAY1: StepState(one, "materialized", 1.5),
+        DAY2: StepState(two, "failed", 3.5, failed),
+    }
+    newer = rec(DAY1, "r3", t=4.0)
+    store.record([newer])
+    state = store.latest([C])
+    assert state[DAY1].last == newer
+    assert state[DAY2].last == two
+
+
+@pytest.mark.parametrize("detail", [True, False])
+def test_latest_of_an_asset_returns_every_partition(store: StateStore, detail: bool) -> None:
+    days = [StepKey(C, f"2024-01-{d:02d}") for d in range(1, 6)]
+    store.record([rec(d) for d in days] + [rec(A)])
+    found = store.latest([C], detail=detail)
+    assert set(found) == set(days)
+    assert {s: st.last.data_version for s, st in found.items() if st.last} == {
+        d: f"data-{d}-r1" for d in days
+    }
+    assert set(store.latest(detail=detail)) == {*days, SA}
+
+
+def test_history_of_one_partition(store: StateStore) -> None:
+    records = [rec(DAY1, "r1", t=1.0), rec(DAY2, "r1", t=2.0), rec(DAY1, "r2", t=3.0)]
+    store.record(records)
+    assert store.history(C) == records[::-1]
+    assert store.history(C, partition="2024-01-01") == [records[2], records[0]]
+    assert store.history(C, partition="2024-01-01", limit=1) == [records[2]]
+    assert store.history(C, partition="2099-01-01") == []
+
+
+def test_forget_drops_every_partition(store: StateStore) -> None:
+    store.record([rec(DAY1), rec(DAY2), rec(A), rec(DAY2, "r2", "failed")])
+    store.forget([C])
+    assert set(store.latest()) == {SA}
+    assert store.history(C) == []
+
+
+def test_locks_are_per_partition(store: StateStore) -> None:
+    me = os.getpid()
+    assert store.acquire_locks("r1", [DAY1], me) == []
+    assert store.acquire_locks("r2", [DAY2], me) == []  # another partition: free
+    assert store.acquire_locks("r3", [DAY2, DAY1, SC], me) == [
+        LockConflict(DAY1, "r1", me),
+        LockConflict(DAY2, "r2", me),
+    ]
+    assert store.acquire_locks("r3", [SC], me) == []  # the unpartitioned step is its own
+    assert store.acquire_locks("r4", [SC, DAY1], me) == [  # unpartitioned first
+        LockConflict(SC, "r3", me),
+        LockConflict(DAY1, "r1", me),
+    ]
+    store.release_locks("r1", [DAY2])  # not r1's: no effect
+    assert store.acquire_locks("r4", [DAY2], me) == [LockConflict(DAY2, "r2", me)]
+    store.release_locks("r1", [DAY1])
+    assert store.acquire_locks("r4", [DAY1], me) == []
+    assert LockConflict(DAY1, "r1", me).key == C
+
+
+# -- step logs ---------------------------------------------------------------------------------
+
+
+def line(step: StepKey, seq: int, message: str, run_id: str = "r1", **kw: Any) -> LogLine:
+    return LogLine(
+        step,
+        run_id,
+        seq,
+        kw.get("at", 100.0 + seq),
+        kw.get("stream", "log"),
+        kw.get("level", "INFO"),
+        message,
+    )
+
+
+def test_logs_are_ordered_by_step_then_seq(store: StateStore) -> None:
+    lines = [
+        line(DAY2, 0, "second day"),
+        line(SA, 1, "a again", stream="stdout", level=None),
+        line(DAY1, 0, "first day", stream="stderr", level=None),
+        line(SC, 0, "whole c", level="WARNING"),
+        line(SA, 0, "a"),
+        line(SA, 0, "another run", run_id="r2"),
+    ]
+    store.append_logs(lines[:3])
+    store.append_logs(lines[3:])
+    store.append_logs([])
+    assert store.logs("r1") == [lines[3], lines[2], lines[0], lines[4], lines[1]]
+    assert store.logs("r1", C) == [lines[3], lines[2], lines[0]]
+    assert store.logs("r1", A) == [lines[4], lines[1]]
+    assert store.logs("r2") == [lines[5]]
+    assert store.logs("r1", B) == []
+    assert store.logs("nope") == []
+
+
+def test_a_log_line_sent_again_is_stored_once(store: StateStore) -> None:
+    first = line(SA, 0, "hello")
+    store.append_logs([first, line(SA, 1, "world")])
+    store.append_logs([first])
+    assert [x.message for x in store.logs("r1")] == ["hello", "world"]
+
+
+def test_log_text_round_trips(store: StateStore) -> None:
+    odd = line(DAY1, 7, 'ünïcödé\nsecond line\ttab "quote" \'', stream="stderr", level=None)
+    store.append_logs([odd])
+    assert store.logs("r1") == [odd]
 
 
 # -- SQLite only -----------------------------------------------------------------------------
@@ -284,23 +460,107 @@ def test_wal_mode_and_schema_version(tmp_path: Path) -> None:
         assert store.path == tmp_path / "deep" / "storage" / "state.db"
         con = sqlite3.connect(store.path)
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
         con.close()
 
 
 def test_data_persists_across_reopen(tmp_path: Path) -> None:
-    full = rec(A, inputs={B: "vb"}, code_components={"m.f": "h"}, schema=(("x", "int64"),))
+    full = rec(A, inputs={SB: "vb"}, code_components={"m.f": "h"}, schema=(("x", "int64"),))
+    failed = rec(A, "r2", "failed", t=4.0, error="boom")
     with open_state_store(tmp_path) as store:
         store.start_run(RunRecord("r1", 1.0, pid=5))
-        store.record([full, rec(A, "r2", "failed", t=4.0, error="boom")])
-        store.acquire_locks("r2", [A], os.getpid())
+        store.record([full, failed])
+        store.acquire_locks("r2", [SA], os.getpid())
         store.save_file_observations([FileObservation("/f", 1, 2, "d")])
+        store.append_logs([line(SA, 0, "hi", run_id="r2")])
     with open_state_store(tmp_path) as store:
-        assert store.latest() == {A: AssetState(full, "failed", 4.5)}
+        assert store.latest() == {SA: StepState(full, "failed", 4.5, failed)}
         assert store.runs() == [RunRecord("r1", 1.0, pid=5)]
         assert len(store.history(A)) == 2
-        assert store.acquire_locks("r3", [A], os.getpid()) == [LockConflict(A, "r2", os.getpid())]
+        assert store.acquire_locks("r3", [SA], os.getpid()) == [LockConflict(SA, "r2", os.getpid())]
         assert store.file_observations(["/f"]) == {"/f": FileObservation("/f", 1, 2, "d")}
+        assert store.logs("r2") == [line(SA, 0, "hi", run_id="r2")]
+
+
+def test_locations_under_the_storage_folder_are_kept_relative(tmp_path: Path) -> None:
+    storage = tmp_path / "project" / ".lumbung"
+    parquet = storage / "parquet" / "raw" / "a.parquet"
+    part = storage / "parquet" / "marts" / "c" / "2024-01-01" / "part.parquet"
+    table = f"{storage / 'warehouse.duckdb'}::marts.c"
+    elsewhere = str(tmp_path / "elsewhere" / "b.parquet")
+    records = [
+        rec(A, location=str(parquet)),
+        rec(DAY1, location=str(part)),
+        rec(SC, location=table),
+        rec(B, location=elsewhere),
+        rec(StepKey(B, "p"), location="memory://b/p"),
+        rec(StepKey(B, "q"), location="s3://bucket/b/q.parquet"),
+    ]
+    with open_state_store(storage) as store:
+        store.record(records)
+    stored = dict(
+        sqlite3.connect(storage / "state.db").execute(
+            "SELECT key || '[' || \"partition\" || ']', location FROM materializations"
+        )
+    )
+    assert stored == {
+        "raw/a[]": "./parquet/raw/a.parquet",
+        "marts/c[2024-01-01]": "./parquet/marts/c/2024-01-01/part.parquet",
+        "marts/c[]": "./warehouse.duckdb::marts.c",
+        "b[]": elsewhere,
+        "b[p]": "memory://b/p",
+        "b[q]": "s3://bucket/b/q.parquet",
+    }
+    with open_state_store(storage) as store:  # read back absolute, as they were handed in
+        for detail in (True, False):
+            found = {
+                s: st.last.location for s, st in store.latest(detail=detail).items() if st.last
+            }
+            assert found == {r.step: r.location for r in records}
+        assert [r.location for r in store.history()] == [r.location for r in records[::-1]]
+
+
+def test_a_moved_storage_folder_finds_its_outputs_at_the_new_place(tmp_path: Path) -> None:
+    old, new = tmp_path / "old" / ".lumbung", tmp_path / "new" / ".lumbung"
+    with open_state_store(old) as store:
+        store.record(
+            [
+                rec(A, location=str(old / "parquet" / "raw" / "a.parquet")),
+                rec(C, location=f"{old / 'warehouse.duckdb'}::marts.c"),
+                rec(B, location="memory://b"),
+            ]
+        )
+    new.parent.mkdir()
+    shutil.move(old, new)
+    with open_state_store(new) as store:
+        for detail in (True, False):
+            found = {
+                s: st.last.location for s, st in store.latest(detail=detail).items() if st.last
+            }
+            assert found == {
+                SA: str(new / "parquet" / "raw" / "a.parquet"),
+                SC: f"{new / 'warehouse.duckdb'}::marts.c",
+                SB: "memory://b",
+            }
+
+
+def test_a_storage_folder_named_through_a_symlink(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    with open_state_store(link) as store:
+        store.record(
+            [
+                rec(A, location=str(link / "parquet" / "a.parquet")),
+                rec(B, location=str(real / "parquet" / "b.parquet")),
+            ]
+        )
+        found = {s: st.last.location for s, st in store.latest().items() if st.last}
+    assert found == {
+        SA: str(link / "parquet" / "a.parquet"),
+        SB: str(link / "parquet" / "b.parquet"),
+    }
 
 
 def test_a_garbage_file_is_refused_and_left_alone(tmp_path: Path) -> None:
@@ -331,30 +591,15 @@ def test_a_database_of_another_program_is_refused(tmp_path: Path) -> None:
     )
 
 
-def test_a_newer_schema_is_refused_and_left_alone(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    con = sqlite3.connect(path)
-    con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    con.close()
-    before = path.read_bytes()
-    with pytest.raises(StateError) as info:
-        open_state_store(tmp_path)
-    assert str(info.value) == (
-        f"{path} was written by a newer Lumbung (state schema {SCHEMA_VERSION + 1} > "
-        f"{SCHEMA_VERSION}); upgrade Lumbung, or point storage at another folder."
-    )
-    assert path.read_bytes() == before
-
-
 def test_a_lock_on_another_host_is_never_taken_over(tmp_path: Path) -> None:
     with open_state_store(tmp_path) as store:
         gone = dead_pid()
-        assert store.acquire_locks("r1", [A], gone) == []
+        assert store.acquire_locks("r1", [SA], gone) == []
         con = sqlite3.connect(store.path)
         con.execute("UPDATE locks SET host = ?", (socket.gethostname() + "-elsewhere",))
         con.commit()
         con.close()
-        assert store.acquire_locks("r2", [A], os.getpid()) == [LockConflict(A, "r1", gone)]
+        assert store.acquire_locks("r2", [SA], os.getpid()) == [LockConflict(SA, "r1", gone)]
 
 
 def _record_many(storage: str, worker: int, count: int) -> None:
@@ -385,7 +630,7 @@ def test_two_processes_recording_at_once_lose_nothing(tmp_path: Path) -> None:
         }
         latest = store.latest()
         assert {str(k) for k in latest} == {"w1", "w2", "shared"}
-        assert latest[AssetKey(("shared",))].last is None
+        assert latest[StepKey(AssetKey(("shared",)))].last is None
 
 
 def _open_at_the_gate(path: str, gate: Any, results: Any) -> None:
@@ -435,23 +680,24 @@ def test_a_failing_batch_records_nothing_and_the_store_stays_usable(tmp_path: Pa
         assert store.history() == []
         assert store.latest() == {}
         store.record([rec(A)])
-        assert set(store.latest()) == {A}
+        assert set(store.latest()) == {SA}
 
 
 def test_inputs_read_back_keep_their_stored_text(tmp_path: Path) -> None:
     """A record read from SQLite keeps the text its inputs were stored as, decoded only on
-    use; equal text is what lets the planner skip decoding a fresh asset's inputs."""
+    use; equal text is what lets the planner skip decoding a fresh asset's inputs. The text
+    of unpartitioned inputs is what schema 1 stored, so upgraded records compare equal."""
     store = open_state_store(tmp_path / "s")
-    store.record([rec(C, inputs={A: "va", B: None})])
-    last = store.latest([C], detail=False)[C].last
+    store.record([rec(C, inputs={SA: "va", SB: None})])
+    last = store.latest([C], detail=False)[SC].last
     assert last is not None
     inputs = last.inputs
     assert isinstance(inputs, EncodedInputs)
-    assert inputs.text == encode_inputs({A: "va", B: None}) == '{"raw/a":"va","b":null}'
-    assert inputs.text != encode_inputs({B: None, A: "va"})  # order is part of the text
-    assert dict(inputs) == {A: "va", B: None} and list(inputs) == [A, B]
-    assert pickle.loads(pickle.dumps(inputs)) == {A: "va", B: None}
-    again = MaterializationRecord(C, "r2", "up_to_date", inputs=inputs)
+    assert inputs.text == encode_inputs({SA: "va", SB: None}) == '{"raw/a":"va","b":null}'
+    assert inputs.text != encode_inputs({SB: None, SA: "va"})  # order is part of the text
+    assert dict(inputs) == {SA: "va", SB: None} and list(inputs) == [SA, SB]
+    assert pickle.loads(pickle.dumps(inputs)) == {SA: "va", SB: None}
+    again = MaterializationRecord(SC, "r2", "up_to_date", inputs=inputs)
     store.record([again])  # written back as the very same text
     (row,) = sqlite3.connect(tmp_path / "s" / "state.db").execute(
         "SELECT inputs FROM materializations WHERE run_id = 'r2'"
@@ -460,16 +706,28 @@ def test_inputs_read_back_keep_their_stored_text(tmp_path: Path) -> None:
     store.close()
 
 
+def test_partitioned_inputs_are_stored_as_step_text(tmp_path: Path) -> None:
+    with open_state_store(tmp_path) as store:
+        store.record([rec(DAY1, inputs={StepKey(A, "2024-01-01"): "va", SB: "vb"})])
+        last = store.latest([C])[DAY1].last
+    assert last is not None
+    assert isinstance(last.inputs, EncodedInputs)
+    assert last.inputs.text == '{"raw/a[2024-01-01]":"va","b":"vb"}'
+    assert dict(last.inputs) == {StepKey(A, "2024-01-01"): "va", SB: "vb"}
+
+
 @pytest.mark.parametrize(
     "inputs",
     [
         {},
-        {A: "0123abcdef", B: None},
-        {C: 'quote"and\\backslash', A: "tab\there"},
-        {A: "ünïcödé", B: ""},
+        {SA: "0123abcdef", SB: None},
+        {SC: 'quote"and\\backslash', SA: "tab\there"},
+        {SA: "ünïcödé", SB: ""},
+        {StepKey(A, "2024-01-01"): "0123abcdef", StepKey(C, 'odd"key'): "ab"},
+        {StepKey(A, "date=2024-01-01,region=eu"): None},
     ],
 )
-def test_encoded_inputs_are_exactly_the_json_encoding(inputs: dict[AssetKey, Any]) -> None:
+def test_encoded_inputs_are_exactly_the_json_encoding(inputs: dict[StepKey, Any]) -> None:
     """Written directly for digests, through the encoder otherwise: the same text either way."""
     plain = {str(k): v for k, v in inputs.items()}
     text = encode_inputs(inputs)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from assets_core.errors import AssetsLockedError, PlanError
-from assets_core.execution.executor import Event
+from assets_core.execution.result import Event
+from assets_core.model.keys import StepKey
 from tests.conftest import ProjectDir
 
 WIDE = """
@@ -40,40 +41,40 @@ def test_every_executor_gives_the_same_result(project: ProjectDir, executor: str
     kwargs = {"default_io_manager": "parquet"} if executor == "processes" else {}
     if executor == "processes":
         pytest.importorskip("io_managers.parquet")
-    defs = project.defs(**kwargs)
-    result = defs.materialize(executor=executor, workers=2)
+    session = project.session(**kwargs)
+    result = session.materialize(executor=executor, workers=2)
     assert sorted(str(k) for k in result.materialized) == ["joined", "left", "right", "src"]
-    assert defs.load("joined")["v"].tolist() == [0, 5, 10, 15, 20]  # type: ignore[index]
-    history = defs.state.history()
+    assert session.load("joined")["v"].tolist() == [0, 5, 10, 15, 20]  # type: ignore[index]
+    history = session.state.history()
     assert {str(r.key) for r in history} == {"joined", "left", "right", "src"}
     joined = next(r for r in history if str(r.key) == "joined")
     assert set(map(str, joined.inputs)) == {"left", "right"}
     assert joined.rows == 5
     assert joined.data_version
-    assert joined.code_version == defs.code_version(defs.get("joined")).version  # type: ignore[arg-type]
+    assert joined.code_version == session.code_version(session.get("joined")).version  # type: ignore[arg-type]
 
 
 def test_processes_executor_refuses_the_memory_manager(project: ProjectDir) -> None:
     project.write("assets.py", WIDE)
     with pytest.raises(PlanError, match="uses the memory IO manager"):
-        project.defs().materialize(executor="processes")
+        project.session().materialize(executor="processes")
 
 
 def test_unknown_executor_and_bad_workers(project: ProjectDir) -> None:
     project.write("assets.py", WIDE)
-    defs = project.defs()
+    session = project.session()
     with pytest.raises(PlanError) as err:
-        defs.materialize(executor="dask")
+        session.materialize(executor="dask")
     assert str(err.value) == "unknown executor 'dask'; use one of threads, in-process, processes."
     with pytest.raises(PlanError) as err:
-        defs.materialize(workers=0)
+        session.materialize(workers=0)
     assert str(err.value) == "workers must be 1 or more, got 0."
 
 
 def test_events_arrive_in_dependency_order(project: ProjectDir) -> None:
     project.write("assets.py", WIDE)
     events: list[Event] = []
-    project.defs().materialize(on_event=events.append, executor="in-process")
+    project.session().materialize(on_event=events.append, executor="in-process")
     done = [str(e.key) for e in events if e.kind == "materialized"]
     assert done == ["src", "left", "right", "joined"]
 
@@ -98,14 +99,12 @@ def hopeless() -> pd.DataFrame:
 
 
 def test_retries_with_backoff(project: ProjectDir, monkeypatch: pytest.MonkeyPatch) -> None:
-    import assets_core.execution.executor as ex
-
-    monkeypatch.setattr(ex, "RETRY_BASE_DELAY", 0.01)
+    monkeypatch.setattr("assets_core.execution.scheduler.RETRY_BASE_DELAY", 0.01)
     project.write("assets.py", RETRY)
-    defs = project.defs()
-    result = defs.materialize()
+    session = project.session()
+    result = session.materialize()
     assert [str(k) for k in result.materialized] == ["flaky"]
-    assert defs.load("flaky")["v"].tolist() == [3]  # type: ignore[index]
+    assert session.load("flaky")["v"].tolist() == [3]  # type: ignore[index]
     assert [str(k) for k in result.failed] == ["hopeless"]
     assert "RuntimeError: never works" in result.errors[result.failed[0]]
 
@@ -135,32 +134,32 @@ def summed(context, base: duckdb.DuckDBPyRelation, other: duckdb.DuckDBPyRelatio
 
 def test_context_and_duckdb_relation_inputs(project: ProjectDir) -> None:
     project.write("assets.py", CONTEXT)
-    defs = project.defs()
-    result = defs.materialize()
+    session = project.session()
+    result = session.materialize()
     assert result.success, result.errors
-    summed = defs.load("marts/summed")
+    summed = session.load("marts/summed")
     assert summed["s"].tolist() == [21, 41, 61]  # type: ignore[index]
 
 
 def test_interrupt_keeps_finished_records_and_releases_locks(project: ProjectDir) -> None:
     project.write("assets.py", WIDE)
-    defs = project.defs()
+    session = project.session()
 
     def stop(event: Event) -> None:
         if event.kind == "materialized" and str(event.key) == "left":
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        defs.materialize(on_event=stop, executor="in-process")
-    (run,) = defs.state.runs()
+        session.materialize(on_event=stop, executor="in-process")
+    (run,) = session.state.runs()
     assert run.status == "interrupted"
     # ``right`` had finished too (in-process runs each ready step before handling outcomes):
     # a step that finished whole is recorded even when the interrupt is noticed first.
-    recorded = {str(r.key) for r in defs.state.history()}
+    recorded = {str(r.key) for r in session.state.history()}
     assert recorded == {"src", "left", "right"}
-    assert defs.state.acquire_locks("next", [defs.get("src").key], 1) == []
+    assert session.state.acquire_locks("next", [StepKey(session.get("src").key)], 1) == []
     # the next plan holds exactly what did not finish
-    assert [str(k) for k in defs.plan().keys] == ["joined"]
+    assert [str(k) for k in session.plan().keys] == ["joined"]
 
 
 SWALLOWED = """
@@ -199,19 +198,19 @@ SWALLOWED_RUN = """
 import signal
 import sys
 
-from assets_core.model.definitions import Definitions
+from assets_core import Definitions, Session
 
 sys.path.insert(0, sys.argv[1])
-defs = Definitions.from_modules("assets", storage=sys.argv[2], root=sys.argv[1])
+session = Session(Definitions.from_modules("assets", root=sys.argv[1]), storage=sys.argv[2])
 try:
-    defs.materialize(executor="in-process")
+    session.materialize(executor="in-process")
     print("returned")
 except KeyboardInterrupt:
     print("interrupted")
-print(defs.state.runs()[0].status)
-print([(str(r.key), r.outcome) for r in defs.state.history()])
+print(session.state.runs()[0].status)
+print([(str(r.key), r.outcome) for r in session.state.history()])
 print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)
-print([str(k) for k in defs.plan().keys])
+print([str(k) for k in session.plan().keys])
 """
 
 
@@ -240,21 +239,20 @@ def test_ctrl_c_that_duckdb_turns_into_an_error_still_interrupts_the_run(tmp_pat
 def test_a_second_run_refuses_assets_another_live_run_holds(project: ProjectDir) -> None:
     import os
 
-    from assets_core.execution.executor import execute
-
     project.write("assets.py", WIDE)
-    defs = project.defs()
-    plan = defs.plan()
-    assert defs.state.acquire_locks("other-run", [defs.get("left").key], os.getpid()) == []
+    session = project.session()
+    plan = session.plan()
+    left = StepKey(session.get("left").key)
+    assert session.state.acquire_locks("other-run", [left], os.getpid()) == []
     with pytest.raises(AssetsLockedError) as err:
-        execute(plan, defs, defs.state, lock_wait=False)
+        session.materialize(plan=plan, wait=False)
     assert str(err.value) == (
         f"run other-run (pid {os.getpid()}) holds 1 selected asset (left); nothing was run. "
         "Try again when it finishes, or let this run wait for it."
     )
-    assert defs.state.runs() == []  # a refused run leaves no trace
-    defs.state.release_locks("other-run")
-    assert execute(plan, defs, defs.state, lock_wait=False).success
+    assert session.state.runs() == []  # a refused run leaves no trace
+    session.state.release_locks("other-run")
+    assert session.materialize(plan=plan, wait=False).success
 
 
 def test_none_and_unsupported_returns_fail_with_a_clear_message(project: ProjectDir) -> None:
@@ -263,7 +261,7 @@ def test_none_and_unsupported_returns_fail_with_a_clear_message(project: Project
         "from assets_core import asset\n\n@asset\ndef nothing():\n    return None\n\n"
         "@asset\ndef listed():\n    return [1, 2]\n",
     )
-    result = project.defs().materialize()
+    result = project.session().materialize()
     errors = {str(k): v for k, v in result.errors.items()}
     assert errors["nothing"] == (
         "nothing: returned None; return the asset's data "

@@ -1,4 +1,5 @@
-"""The processes executor's workers (``assets_core.execution.workers``), on real processes.
+"""The processes backend's workers (``assets_core.execution.backends.processes``), on real
+processes.
 
 What is pinned: assets run in worker processes, never in the command's own; a ``lumbung
 materialize --executor processes`` run imports the project twice in all (the command, and the

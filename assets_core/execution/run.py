@@ -1,0 +1,158 @@
+"""Running a plan: lock its steps, record the run, let the scheduler run the steps on a
+backend, and finish the run's record.
+
+Nothing is recorded for a run until it holds its locks, so a refused run leaves no trace. The
+run's outcome is ``success`` or ``failed``; an interrupt (Ctrl-C) records what finished, marks
+the run ``interrupted``, releases its locks and raises ``KeyboardInterrupt``.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from assets_core.errors import PlanError
+from assets_core.execution import interrupts
+from assets_core.execution.backends import open_backend
+from assets_core.execution.handover import Handover
+from assets_core.execution.locking import lock_plan
+from assets_core.execution.recorder import Recorder
+from assets_core.execution.result import Event, RunResult, new_run_id
+from assets_core.execution.scheduler import Scheduler
+from assets_core.execution.step import StepEnvironment
+from assets_core.planning.planner import Plan
+from assets_core.storage.state import LockConflict, LockTable, RunRecord, RunWriter, StateReader
+
+if TYPE_CHECKING:
+    from assets_core.model.project import ProjectConfig
+
+__all__ = ["execute"]
+
+
+class _Store(RunWriter, LockTable, StateReader, Protocol):
+    """What a run uses of the state store."""
+
+
+def execute(
+    plan: Plan,
+    env: StepEnvironment,
+    state: _Store,
+    *,
+    replan: Callable[[Plan], Plan],
+    executor: str = "threads",
+    workers: int | None = None,
+    on_event: Callable[[Event], None] | None = None,
+    selection: str | None = None,
+    lock_wait: bool = True,
+    lock_timeout: float | None = None,
+    config: ProjectConfig | None = None,
+    memory_budget: int | None = None,
+) -> RunResult:
+    """Run every step of ``plan`` on the backend named ``executor``. Raises
+    ``KeyboardInterrupt`` after recording what finished when interrupted; otherwise returns a
+    ``RunResult`` (failures are in it, not raised).
+
+    The run first locks the plan's steps: while another live run holds any of them it waits
+    (``lock_wait``, at most ``lock_timeout`` seconds), else raises ``AssetsLockedError``
+    having run and recorded nothing. When the state changed since the plan was made,
+    ``replan`` plans the selection again; steps another run built meanwhile are reported
+    ``up to date``. Values are handed over in memory up to ``memory_budget`` bytes where the
+    backend shares this process (see ``assets_core.execution.handover``)."""
+    if workers is not None and workers < 1:
+        raise PlanError(f"workers must be 1 or more, got {workers}.")
+    n_workers = workers or os.cpu_count() or 1
+    cancelled = threading.Event()
+    backend = open_backend(
+        executor, env, plan.keys, workers=n_workers, cancelled=cancelled, config=config
+    )
+    if backend.shares_memory:
+        budget = memory_budget
+        if budget is None:
+            from assets_core.execution.handover import default_budget
+
+            budget = default_budget()
+        env.handover = Handover(budget) if budget > 0 else None
+
+    run_id = new_run_id()
+    emit = on_event or (lambda e: None)
+    if not plan.steps:
+        started = time.time()
+        state.start_run(RunRecord(run_id, started, selection=selection, pid=os.getpid()))
+        state.finish_run(run_id, "success", time.time())
+        backend.shutdown(wait=True)
+        return _finish(RunResult(run_id=run_id, started_at=started), time.time())
+
+    def waiting(conflicts: Sequence[LockConflict], line: str) -> None:
+        emit(Event("waiting", conflicts[0].step, message=line))
+
+    planned = plan
+    try:
+        plan = lock_plan(
+            plan,
+            state,
+            run_id,
+            replan=replan,
+            wait=lock_wait,
+            timeout=lock_timeout,
+            notify=waiting,
+        )
+    except BaseException:
+        backend.shutdown(wait=False)
+        raise
+    started = time.time()
+    result = RunResult(run_id=run_id, started_at=started)
+    recorder = Recorder(state, plan, run_id)
+    try:
+        state.start_run(RunRecord(run_id, started, selection=selection, pid=os.getpid()))
+        _built_meanwhile(planned, plan, recorder, emit, result)
+    except BaseException:
+        state.release_locks(run_id)
+        backend.shutdown(wait=False)
+        raise
+    scheduler = Scheduler(plan, env, backend, n_workers, recorder, result, emit, cancelled)
+    # Everything alive now (the project, its modules, the plan) outlives the run: keep the
+    # collector from rescanning it after every few thousand allocations of the assets.
+    gc.freeze()
+    # A second Ctrl-C must not cut the cleanup short (see assets_core.execution.interrupts).
+    with interrupts.watch(cancelled):
+        try:
+            outcome = scheduler.run()
+        except BaseException:
+            recorder.flush()
+            state.finish_run(run_id, "interrupted", time.time())
+            state.release_locks(run_id)
+            raise
+        finally:
+            gc.unfreeze()
+            env.handover = None
+    recorder.flush()
+    state.finish_run(run_id, outcome, time.time())
+    state.release_locks(run_id)
+    return _finish(result, time.time())
+
+
+def _finish(result: RunResult, ended: float) -> RunResult:
+    result.ended_at = ended
+    return result
+
+
+def _built_meanwhile(
+    planned: Plan,
+    plan: Plan,
+    recorder: Recorder,
+    emit: Callable[[Event], None],
+    result: RunResult,
+) -> None:
+    """Steps of the first plan that another run built while this one waited: up to date."""
+    if plan is planned:
+        return
+    now = set(plan.keys)
+    for step in planned.keys:
+        if step not in now and step in plan.last:
+            result.up_to_date.append(step)
+            recorder.record(step, "up_to_date", plan.current)
+            emit(Event("up_to_date", step))

@@ -1,0 +1,256 @@
+"""The scheduler: the one loop that runs a plan's steps, whatever backend runs them.
+
+It keeps the ready queue (steps whose upstream steps are decided, in plan order), hands ready
+steps to the backend up to ``workers`` at a time, and decides each step's outcome:
+
+- **failure propagation**: a step whose upstream failed is skipped (``upstream X failed``);
+  independent branches go on;
+- **early cutoff**: right before a ``pending`` step runs it is checked again against the data
+  versions its upstreams just wrote; when every one equals what it last read, it is skipped as
+  ``up to date``;
+- **retries**: a failed step with ``retries`` left is run again after a backoff (doubled each
+  attempt), without holding a worker meanwhile.
+
+Records go to the ``Recorder`` as outcomes are decided, and each decided step tells the
+handover (values in memory) that it no longer needs its inputs.
+"""
+
+from __future__ import annotations
+
+import heapq
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Literal
+
+from assets_core.execution.backends import Backend
+from assets_core.execution.recorder import Recorder
+from assets_core.execution.result import Event, RunResult
+from assets_core.execution.step import StepEnvironment, StepOutcome, run_step
+from assets_core.model.keys import StepKey
+from assets_core.planning.planner import Plan
+
+__all__ = ["RETRY_BASE_DELAY", "RETRY_MAX_DELAY", "Scheduler"]
+
+RETRY_BASE_DELAY = 0.5  # seconds; doubled after every failed attempt
+RETRY_MAX_DELAY = 30.0
+INLINE_BELOW = 0.005  # seconds: a step expected to take less runs in the scheduler's thread
+
+
+class Scheduler:
+    """Runs one plan through one backend (see the module docstring)."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        env: StepEnvironment,
+        backend: Backend,
+        workers: int,
+        recorder: Recorder,
+        result: RunResult,
+        emit: Callable[[Event], None],
+        cancelled: threading.Event,
+    ) -> None:
+        self.plan = plan
+        self.env = env
+        self.backend = backend
+        self.workers = workers
+        self.recorder = recorder
+        self.result = result
+        self.emit = emit
+        self.cancelled = cancelled
+        self.run_id = recorder.run_id
+        self.steps = {s.step: s for s in plan.steps}
+        self.order = {k: i for i, k in enumerate(self.steps)}
+        self.children: dict[StepKey, list[StepKey]] = {k: [] for k in self.steps}
+        self.waiting = dict.fromkeys(self.steps, 0)
+        readers: dict[StepKey, int] = {}
+        for k in self.steps:
+            for u in plan.upstream.get(k, ()):
+                readers[u] = readers.get(u, 0) + 1
+                if u in self.steps:
+                    self.children[u].append(k)
+                    self.waiting[k] += 1
+        if env.handover is not None:
+            env.handover.expect(readers)
+        # The data version of every upstream as it stands now: this run's outputs replace
+        # what was read while planning.
+        self.versions: dict[StepKey, str | None] = dict(plan.current)
+        self.failed_up: set[StepKey] = set()
+        self.ready = [(self.order[k], k) for k, n in self.waiting.items() if n == 0]
+        heapq.heapify(self.ready)
+        self.retrying: list[tuple[float, int, StepKey]] = []  # (due, order, step)
+        self.attempts: dict[StepKey, int] = {}
+        self.done: queue.SimpleQueue[tuple[StepKey, StepOutcome | BaseException]] = (
+            queue.SimpleQueue()
+        )
+        self.running = 0
+        self.recent: deque[float] = deque(maxlen=32)
+
+    # ---- the loop -----------------------------------------------------------------------------
+
+    def run(self) -> Literal["success", "failed"]:
+        """Run every step; return the run's status. On an interrupt (or any exception) the
+        running steps are not waited for; the steps that finished are recorded first."""
+        try:
+            self._loop()
+        except BaseException:
+            # Do not wait for running steps: they see ``cancelled`` and are not recorded.
+            self.cancelled.set()
+            self.backend.shutdown(wait=False)
+            self._drain()
+            raise
+        self.backend.shutdown(wait=True)
+        return "failed" if self.result.failed else "success"
+
+    def _loop(self) -> None:
+        while self.ready or self.running or self.retrying:
+            self._start_due_retries()
+            while self.ready and self.running < self.workers:
+                step = heapq.heappop(self.ready)[1]
+                if self._decide(step):
+                    self._start(step)
+            if not self.running:
+                if self.retrying:  # nothing runs: wait for the next retry (or a Ctrl-C)
+                    self.cancelled.wait(max(0.0, self.retrying[0][0] - time.monotonic()))
+                continue
+            timeout = None
+            if self.retrying:
+                timeout = max(0.0, self.retrying[0][0] - time.monotonic())
+            try:
+                step, out = self.done.get(timeout=timeout)
+            except queue.Empty:
+                continue
+            self.running -= 1
+            self._handle(step, out)
+
+    def _start(self, step: StepKey) -> None:
+        self.attempts[step] = self.attempts.get(step, 0) + 1
+        if self.attempts[step] == 1:
+            self.emit(Event("started", step))
+        if self._inline(step):
+            self._handle(step, run_step(self.env, step, self.run_id, self.cancelled))
+            return
+        self.running += 1
+        self.backend.submit(step, self.run_id, self._report)
+
+    def _report(self, step: StepKey, out: StepOutcome | BaseException) -> None:
+        self.done.put((step, out))
+
+    def _start_due_retries(self) -> None:
+        now = time.monotonic()
+        while self.retrying and self.retrying[0][0] <= now and self.running < self.workers:
+            step = heapq.heappop(self.retrying)[2]
+            self._start(step)
+
+    def _inline(self, step: StepKey) -> bool:
+        """Run ``step`` in this thread? Yes, on a backend sharing this process, when it is
+        expected to take so little time that handing it to a worker (and contending for the
+        GIL) would cost more than it gains: judged by its last duration, else by the steps
+        finished so far in this run."""
+        if not self.backend.shares_memory or self.workers < 2:
+            return False
+        last = self.plan.last.get(step)
+        if last is not None and last.duration > 0:
+            return last.duration < INLINE_BELOW
+        recent = self.recent
+        return len(recent) >= 8 and sorted(recent)[len(recent) // 2] < INLINE_BELOW
+
+    # ---- deciding outcomes ----------------------------------------------------------------------
+
+    def _decide(self, step: StepKey) -> bool:
+        """Skip ``step`` (upstream failed, or early cutoff); True if it must run."""
+        upstream = self.plan.upstream.get(step, ())
+        bad = [u for u in upstream if u in self.failed_up]
+        if bad:
+            self.failed_up.add(step)
+            self.result.skipped.append(step)
+            why = f"upstream {bad[0]} failed"
+            self.recorder.record(step, "skipped", self.versions, error=why)
+            self.emit(Event("skipped", step, message=why))
+            self._settle(step)
+            return False
+        last = self.plan.last.get(step)
+        versions = self.versions
+        if (
+            self.steps[step].status == "pending"
+            and last is not None
+            and all(versions.get(u) == last.inputs.get(u) for u in upstream)
+        ):
+            self.result.up_to_date.append(step)
+            self.recorder.record(step, "up_to_date", versions)
+            self.emit(Event("up_to_date", step))
+            self._settle(step)
+            return False
+        return True
+
+    def _handle(self, step: StepKey, out: StepOutcome | BaseException) -> None:
+        if self.cancelled.is_set():  # interrupted: a failure now may be the interrupt's doing
+            self._keep(out)
+            raise KeyboardInterrupt
+        if isinstance(out, BaseException):  # a worker process died or could not start
+            now = time.time()
+            out = StepOutcome(step, None, now, now, f"{step}: {out!r}", exception=out)
+        self.recent.append(out.ended_at - out.started_at)
+        if out.stored is None and self._retry(step, out):
+            return
+        self._complete(out)
+        self._settle(step)
+
+    def _retry(self, step: StepKey, out: StepOutcome) -> bool:
+        """Schedule another attempt of a failed step if it has retries left."""
+        attempts = self.attempts.get(step, 1)
+        allowed = self.env.defs.assets[step.asset].spec.retries
+        if out.interrupted or attempts > allowed:
+            return False
+        delay = min(RETRY_BASE_DELAY * 2 ** (attempts - 1), RETRY_MAX_DELAY)
+        first = (out.error or "failed").splitlines()[0]
+        self.emit(Event("retry", step, message=f"attempt {attempts} failed: {first}"))
+        heapq.heappush(self.retrying, (time.monotonic() + delay, self.order[step], step))
+        return True
+
+    def _complete(self, out: StepOutcome) -> None:
+        step = out.step
+        result = self.result
+        duration = out.ended_at - out.started_at
+        result.durations[step] = duration
+        if out.stored is None:
+            self.failed_up.add(step)
+            result.failed.append(step)
+            error = out.error or "failed"
+            result.errors[step] = error
+            if out.exception is not None:
+                result.exceptions[step] = out.exception
+            self.recorder.record(step, "failed", self.versions, out=out, error=error)
+            self.emit(Event("failed", step, duration, error.splitlines()[0]))
+            return
+        self.versions[step] = out.stored.data_version
+        result.materialized.append(step)
+        self.recorder.record(step, "materialized", self.versions, out=out)
+        self.emit(Event("materialized", step, duration))
+
+    def _settle(self, step: StepKey) -> None:
+        """``step`` is decided: release its inputs, and ready the steps that waited on it."""
+        handover = self.env.handover
+        if handover is not None:
+            handover.finished(self.plan.upstream.get(step, ()))
+        for child in self.children[step]:
+            self.waiting[child] -= 1
+            if self.waiting[child] == 0:
+                heapq.heappush(self.ready, (self.order[child], child))
+
+    def _keep(self, out: StepOutcome | BaseException) -> None:
+        """Record a step that finished whole, though the run was interrupted meanwhile."""
+        if isinstance(out, StepOutcome) and out.stored is not None:
+            self._complete(out)
+
+    def _drain(self) -> None:
+        """Record the steps that finished before the interrupt was noticed."""
+        while True:
+            try:
+                _, out = self.done.get_nowait()
+            except queue.Empty:
+                return
+            self._keep(out)

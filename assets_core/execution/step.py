@@ -1,0 +1,204 @@
+"""One step: load its inputs, run the asset, save its output.
+
+A step gets a ``StepEnvironment``, never the session: the project's definitions, its IO
+managers by name, and (in the scheduler's own process) the run's handed-over values. A worker
+process builds the same environment from the project config alone (``from_config``), and so
+can any other backend's worker. ``run_step`` makes one attempt and never raises for a failure
+of the asset: the outcome carries the error. Retries, early cutoff and recording are the
+scheduler's.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from assets_core.errors import AssetExecutionError, LumbungError
+from assets_core.model.definitions import Definitions
+from assets_core.model.keys import AssetKey, StepKey, step_of
+from assets_core.model.kinds import AnyAsset
+from assets_core.storage.io import (
+    AssetContext,
+    DuckDBHolder,
+    InputContext,
+    OutputContext,
+    StoredOutput,
+)
+from assets_core.storage.loading import load_input
+from assets_core.storage.registry import IOManagers
+from assets_core.storage.values import target_of
+
+if TYPE_CHECKING:
+    from assets_core.execution.handover import Handover
+    from assets_core.model.project import ProjectConfig
+
+__all__ = ["Binding", "StepEnvironment", "StepOutcome", "run_step"]
+
+_ENGINE_DIR = str(Path(__file__).resolve().parents[1])
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """How one input of an asset is fed: the upstream it loads and as what."""
+
+    param: str
+    key: AssetKey
+    step: StepKey
+    annotation: Any
+    target: str | None  # values.target_of(annotation); None when unsupported
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutcome:
+    """What one attempt of a step produced (picklable: it crosses process boundaries).
+
+    ``error`` is the failure's text (a first line, then the user's traceback); ``exception``
+    the failure itself, kept only where the step ran in the caller's process."""
+
+    step: StepKey
+    stored: StoredOutput | None
+    started_at: float
+    ended_at: float
+    error: str | None = None
+    interrupted: bool = False
+    exception: BaseException | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:  # the exception stays where it was raised
+        fields = (self.step, self.stored, self.started_at, self.ended_at, self.error)
+        return (StepOutcome, (*fields, self.interrupted, None))
+
+
+class StepEnvironment:
+    """What a step needs to load its inputs, run and save (see the module docstring)."""
+
+    def __init__(self, defs: Definitions, io: IOManagers, handover: Handover | None = None) -> None:
+        self.defs = defs
+        self.io = io
+        self.handover = handover
+        self._bindings: dict[AssetKey, tuple[Binding, ...]] = {}
+
+    @classmethod
+    def from_config(cls, config: ProjectConfig) -> StepEnvironment:
+        """A worker's environment: the project imported from its config, its IO managers
+        built from its storage folder."""
+        from assets_core.model.project import load_definitions
+
+        return cls(load_definitions(config), IOManagers(config.storage))
+
+    def bindings(self, asset: AnyAsset) -> tuple[Binding, ...]:
+        """Each input of ``asset`` with its upstream and target kind (cached)."""
+        found = self._bindings.get(asset.key)
+        if found is None:
+            out = []
+            for p in asset.params:
+                up = asset.spec.ins[p.name]
+                try:
+                    target, error = target_of(p.annotation), None
+                except LumbungError as exc:
+                    target, error = None, str(exc)
+                out.append(Binding(p.name, up, step_of(up), p.annotation, target, error))
+            found = self._bindings[asset.key] = tuple(out)
+        return found
+
+
+def run_step(
+    env: StepEnvironment, step: StepKey, run_id: str, cancelled: threading.Event | None = None
+) -> StepOutcome:
+    """One attempt at ``step``: load its inputs, run it, save its output."""
+    started = time.time()
+    try:
+        stored = _attempt(env, step, run_id, cancelled)
+        return StepOutcome(step, stored, started, time.time())
+    except _Cancelled:
+        return StepOutcome(step, None, started, time.time(), "interrupted", interrupted=True)
+    except Exception as exc:
+        if cancelled is not None and cancelled.is_set():  # e.g. DuckDB's "Query interrupted"
+            return StepOutcome(step, None, started, time.time(), "interrupted", interrupted=True)
+        error = _as_step_error(step, exc)
+        trace = getattr(error, "user_traceback", "")
+        text = f"{error}\n{trace}" if trace else str(error)
+        return StepOutcome(step, None, started, time.time(), text, exception=error)
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def _attempt(
+    env: StepEnvironment, step: StepKey, run_id: str, cancelled: threading.Event | None
+) -> StoredOutput:
+    defs = env.defs
+    asset = defs.assets[step.asset]
+    holder = DuckDBHolder()
+    handover = env.handover
+    try:
+        inputs: dict[str, Any] = {}
+        for b in env.bindings(asset):
+            if b.error is not None:
+                raise AssetExecutionError(str(step), f"parameter '{b.param}': {b.error}")
+            value: Any = None if handover is None else handover.take(b.step, b.target)
+            if value is None:
+                ctx = InputContext(
+                    key=b.key,
+                    spec=defs.assets[b.key].spec,
+                    expected_type=b.annotation,
+                    consumer=step.asset,
+                    param=b.param,
+                    run_id=run_id,
+                    _duckdb=holder,
+                )
+                value = load_input(defs, env.io, ctx)
+            if b.target == "duckdb":  # SQL in the asset can name its inputs
+                value.create_view(b.param, replace=True)
+            inputs[b.param] = value
+        context = AssetContext(step.asset, asset.spec, run_id, step.partition, holder)
+        if cancelled is not None and cancelled.is_set():
+            raise _Cancelled
+        try:
+            result: Any = asset.run(inputs, context)
+        except Exception as exc:
+            raise AssetExecutionError(
+                str(step), f"{type(exc).__name__}: {exc}", _user_traceback(exc)
+            ) from exc
+        if cancelled is not None and cancelled.is_set():
+            raise _Cancelled
+        if type(result).__name__ == "RecordBatchReader":  # duckdb's rel.arrow() returns one
+            result = result.read_all()
+        if result is None:
+            raise AssetExecutionError(
+                str(step),
+                "returned None; return the asset's data "
+                "(a pandas.DataFrame, pyarrow.Table or duckdb relation).",
+            )
+        manager = env.io.get(defs.io_manager_name(asset))
+        stored = manager.save(OutputContext(step.asset, asset.spec, run_id, step.partition), result)
+        if handover is not None and getattr(manager, "round_trips", False):
+            handover.offer(step, result, stored.memory)
+        return stored
+    finally:
+        holder.close()
+
+
+def _as_step_error(step: StepKey, exc: Exception) -> AssetExecutionError | LumbungError:
+    """``exc`` as the step's error: Lumbung's own errors as they are (one line each), anything
+    else as an ``AssetExecutionError`` caused by it."""
+    if isinstance(exc, LumbungError):
+        return exc
+    error = AssetExecutionError(str(step), f"{type(exc).__name__}: {exc}", _user_traceback(exc))
+    error.__cause__ = exc
+    return error
+
+
+def _user_traceback(exc: BaseException) -> str:
+    """The traceback of ``exc`` with Lumbung's own frames left out."""
+    frames = [
+        f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(_ENGINE_DIR)
+    ]
+    text = "".join(traceback.format_list(frames))
+    text += "".join(traceback.format_exception_only(type(exc), exc))
+    return "Traceback (most recent call last):\n" + text if frames else text

@@ -1,0 +1,361 @@
+"""``Session``: a project's definitions bound to the resources that plan and run them.
+
+A ``Session`` owns the state store, the IO managers (a registry by name), and the code-version
+cache of one storage folder, and offers the Python API of DESIGN §10 over them: ``plan``,
+``materialize``, ``load``, the statuses of the one status rule, and ``close``. It is a context
+manager::
+
+    with load_project(".") as session:
+        session.materialize(select="+shop_report")
+
+The ``Definitions`` it holds stays a pure value; steps never see the session, only the narrow
+environment of ``assets_core.execution.step``.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from assets_core.errors import DefinitionError, PlanError
+from assets_core.model.definitions import Definitions
+from assets_core.model.keys import AssetKey, CoercibleToKey, StepKey, step_of
+from assets_core.model.kinds import AnyAsset
+from assets_core.model.validate import check_io_managers
+from assets_core.planning.planner import Plan, build_plan
+from assets_core.planning.status import AssetStatus, status_of
+from assets_core.storage.io import InputContext, IOManager, OutputContext, existing
+from assets_core.storage.loading import load_input
+from assets_core.storage.registry import MEMORY, IOManagers, installed_names
+from assets_core.storage.state import StateStore
+
+if TYPE_CHECKING:
+    from assets_core.code_version.versioner import CodeVersion, CodeVersioner
+    from assets_core.execution.result import Event, RunResult
+    from assets_core.model.graph import AssetGraph
+    from assets_core.model.project import ProjectConfig
+    from assets_core.planning.selection import AssetInfo, Selection
+
+__all__ = ["Session", "load_config", "load_project"]
+
+DEFAULT_STORAGE = ".lumbung"
+CODE_VERSION_CACHE = "code_versions.cache"
+
+
+class Session:
+    """``defs`` bound to a storage folder (default ``<root>/.lumbung``: state, outputs,
+    caches).
+
+    ``io_managers`` adds managers by name to ``memory`` and the installed ones (``parquet``,
+    ``duckdb``). ``state`` may be a ``StateStore`` or ``"memory"``; the default is SQLite in
+    the storage folder. ``config`` is the project's, when it was loaded from one (worker
+    processes import the project from it).
+    """
+
+    def __init__(
+        self,
+        defs: Definitions,
+        *,
+        storage: str | Path | None = None,
+        io_managers: Mapping[str, IOManager] | None = None,
+        state: StateStore | str | None = None,
+        config: ProjectConfig | None = None,
+    ) -> None:
+        self.defs = defs
+        self.config = config
+        if storage is None:
+            storage = config.storage if config is not None else DEFAULT_STORAGE
+        self.storage = (defs.root / storage).resolve()
+        self.io = IOManagers(self.storage, io_managers)
+        problems = check_io_managers(
+            list(defs.assets.values()), self.io.names(), defs.default_io_manager
+        )
+        if problems:
+            raise DefinitionError(problems)
+        if isinstance(state, str) and state not in ("sqlite", MEMORY):
+            raise DefinitionError(
+                f"state={state!r} is not valid: use 'sqlite', 'memory' or a StateStore."
+            )
+        self._state_arg = state
+        self._state: StateStore | None = None
+
+    # ---- resources -----------------------------------------------------------------------------
+
+    @property
+    def root(self) -> Path:
+        """The project folder."""
+        return self.defs.root
+
+    @property
+    def graph(self) -> AssetGraph:
+        return self.defs.graph
+
+    @property
+    def state(self) -> StateStore:
+        """The state store, opened on first use."""
+        state = self._state
+        if state is None:
+            arg = self._state_arg
+            if arg is None or arg == "sqlite":
+                from assets_core.storage.sqlite import open_state_store
+
+                state = open_state_store(self.storage)
+            elif arg == MEMORY:
+                from assets_core.storage.state import MemoryStateStore
+
+                state = MemoryStateStore()
+            else:
+                assert not isinstance(arg, str)
+                state = arg
+            self._state = state
+        return state
+
+    @cached_property
+    def versioner(self) -> CodeVersioner:
+        """Code versions, cached in the storage folder when the state is."""
+        from assets_core.code_version.versioner import CodeVersioner
+
+        persistent = self._state_arg is None or self._state_arg == "sqlite"
+        return CodeVersioner(self.storage / CODE_VERSION_CACHE if persistent else None)
+
+    def code_version(self, asset: AnyAsset) -> CodeVersion:
+        defs = self.defs
+        return self.versioner.version_of(
+            asset, asset.spec.io_manager or defs.default_io_manager, defs.root
+        )
+
+    def io_manager(self, asset: AnyAsset) -> IOManager:
+        """The IO manager that stores ``asset``'s output."""
+        return self.io.get(self.defs.io_manager_name(asset))
+
+    def close(self) -> None:
+        """Release the SQLite state store and every IO manager this session built (a DuckDB
+        warehouse file, for one); stores and managers passed in stay the caller's to close."""
+        if self._state is not None and self._state_arg in (None, "sqlite"):
+            self._state.close()
+        self._state = None
+        self.io.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- lookups and selection -----------------------------------------------------------------
+
+    def get(self, key: CoercibleToKey) -> AnyAsset:
+        """The asset with this key (``UnknownAssetError`` with a suggestion when none)."""
+        return self.defs.get(key)
+
+    @cached_property
+    def infos(self) -> Mapping[AssetKey, AssetInfo]:
+        """What selection methods match on, per asset."""
+        from assets_core.planning.selection import infos_of
+
+        return infos_of(self.defs)
+
+    def selection(
+        self,
+        select: str | Sequence[str] | None = None,
+        exclude: str | Sequence[str] | None = None,
+    ) -> Selection:
+        """The selection (DESIGN §6) with its warnings (globs or methods that matched nothing).
+        ``status:`` reads the statuses of every asset, planned once."""
+        from assets_core.planning.selection import select as run_select
+
+        def statuses() -> Mapping[AssetKey, str]:
+            return {k: s.status for k, s in self.statuses().items()}
+
+        return run_select(self.graph, lambda: self.infos, select, exclude, status=statuses)
+
+    def select(
+        self,
+        select: str | Sequence[str] | None = None,
+        exclude: str | Sequence[str] | None = None,
+    ) -> frozenset[AssetKey]:
+        """The keys a selection names."""
+        return self.selection(select, exclude).keys
+
+    # ---- planning --------------------------------------------------------------------------------
+
+    def plan(
+        self,
+        select: str | Sequence[str] | None = None,
+        exclude: str | Sequence[str] | None = None,
+        force: bool = False,
+    ) -> Plan:
+        """What ``materialize`` would run with the same arguments, and why. Runs nothing.
+        The selection's warnings (a glob or method that matched nothing) come first in
+        ``Plan.warnings``."""
+        found = self.selection(select, exclude)
+        plan = self.plan_keys(found.keys, force=force)
+        if found.warnings:
+            plan = replace(plan, warnings=(*found.warnings, *plan.warnings))
+        return plan
+
+    def plan_keys(self, keys: Iterable[AssetKey | str], force: bool = False) -> Plan:
+        """The plan for exactly these assets (no selection syntax)."""
+        selected = frozenset(AssetKey.parse(k) for k in keys)
+        # Planning makes a few objects per step (state records, cached code versions), nearly
+        # all kept: with the collector on, its passes over them cost more than the planning.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            defs = self.defs
+            scope = defs.graph.ancestors(selected) | selected
+            in_sources = scope.intersection(defs.sources)
+            state = self.state.latest(scope.difference(in_sources), detail=False)
+            sources = self.observe_sources(in_sources)
+            # The planner asks about the outputs of selected steps that have a record: ask
+            # each manager about all of them at once.
+            stored = self._existing(
+                s for s, st in state.items() if st.last is not None and s[0] in selected
+            )
+            plan = build_plan(
+                graph=defs.graph,
+                assets=defs.assets,
+                upstream=defs.upstream,
+                upstream_steps=defs.upstream_steps,
+                selected=selected,
+                state=state,
+                source_versions=sources,
+                code_version=self.code_version,
+                output_exists=stored.__contains__,
+                force=force,
+            )
+        finally:
+            if enabled:
+                gc.enable()
+        self.versioner.save_cache()
+        return plan
+
+    def _replan(self, plan: Plan) -> Plan:
+        """``plan`` made again from the state as it is now (after waiting for a lock)."""
+        fresh = self.plan_keys(plan.selected, force=plan.forced)
+        return replace(fresh, warnings=plan.warnings)
+
+    def _existing(self, steps: Iterable[StepKey]) -> set[StepKey]:
+        """The steps among ``steps`` whose IO manager holds their output, one call per manager."""
+        by_manager: dict[str, list[OutputContext]] = {}
+        defs = self.defs
+        assets = defs.assets
+        default = defs.default_io_manager
+        for key, partition in steps:
+            spec = assets[key].spec
+            contexts = by_manager.get(spec.io_manager or default)
+            if contexts is None:
+                contexts = by_manager[spec.io_manager or default] = []
+            contexts.append(OutputContext(key, spec, "", partition))
+        found: set[StepKey] = set()
+        for name, contexts in by_manager.items():
+            found |= existing(self.io.get(name), contexts)
+        return found
+
+    def observe_sources(self, keys: Iterable[AssetKey]) -> dict[StepKey, str]:
+        """The current version of each source, using cached file hashes where the file's size
+        and mtime are unchanged; new hashes are saved in one write."""
+        from assets_core.storage.sources import observe_source, source_files
+
+        srcs = [self.defs.sources[k] for k in keys]
+        if not srcs:
+            return {}
+        root = self.root
+        paths = [str(p) for s in srcs if s.path is not None for p in source_files(s, root)]
+        cache = self.state.file_observations(paths) if paths else {}
+        versions: dict[StepKey, str] = {}
+        fresh = []
+        for s in srcs:
+            versions[step_of(s.key)], new = observe_source(s, root, cache)
+            fresh.extend(new)
+        if fresh:
+            self.state.save_file_observations(fresh)
+        return versions
+
+    def statuses(self, keys: Iterable[AssetKey] | None = None) -> dict[AssetKey, AssetStatus]:
+        """The status of each of ``keys`` (default: every asset but sources) by the one status
+        rule (``assets_core.planning.status``), from a plan of exactly those assets: what
+        ``materialize`` would do with them selected."""
+        chosen = (
+            self.defs.materialized
+            if keys is None
+            else [k for k in keys if not self.defs.assets[k].observed]
+        )
+        try:
+            plan = self.plan_keys(chosen)
+        except PlanError:  # an unselected upstream was never built: plan it too
+            plan = self.plan_keys(self.graph.ancestors(chosen) | set(chosen))
+        return {k: status_of(step) for k in chosen if (step := plan.step(k)) is not None}
+
+    # ---- running and loading --------------------------------------------------------------------
+
+    def materialize(
+        self,
+        select: str | Sequence[str] | None = None,
+        exclude: str | Sequence[str] | None = None,
+        force: bool = False,
+        executor: str = "threads",
+        *,
+        workers: int | None = None,
+        on_event: Callable[[Event], None] | None = None,
+        plan: Plan | None = None,
+        wait: bool | float = True,
+        memory_budget: int | None = None,
+    ) -> RunResult:
+        """Run what is missing or stale in the selection (or everything with ``force``).
+
+        When another run holds some of the steps to run, ``wait=True`` waits for them,
+        ``wait=False`` raises ``AssetsLockedError`` at once, and a number waits at most that
+        many seconds; a refused run runs and records nothing. ``memory_budget`` bounds the
+        bytes of values handed over in memory between steps (default: ``LUMBUNG_MEMORY_BUDGET``,
+        else a quarter of the machine's memory, at most 2 GiB; 0 reads every input back)."""
+        from assets_core.execution.run import execute
+        from assets_core.execution.step import StepEnvironment
+
+        if isinstance(wait, bool):
+            lock_wait, lock_timeout = wait, None
+        else:
+            if wait < 0:
+                raise PlanError(f"wait must be True, False or 0 seconds or more, got {wait}.")
+            lock_wait, lock_timeout = True, float(wait)
+        if plan is None:
+            plan = self.plan(select, exclude, force=force)
+        text = select if isinstance(select, str) or select is None else " ".join(select)
+        return execute(
+            plan,
+            StepEnvironment(self.defs, self.io),
+            self.state,
+            replan=self._replan,
+            executor=executor,
+            workers=workers,
+            on_event=on_event,
+            selection=text,
+            lock_wait=lock_wait,
+            lock_timeout=lock_timeout,
+            config=self.config,
+            memory_budget=memory_budget,
+        )
+
+    def load(self, key: CoercibleToKey, as_type: Any = None) -> object:
+        """The stored value of an asset (or a source's data), as ``as_type`` (default pandas)."""
+        a = self.get(key)
+        return load_input(self.defs, self.io, InputContext(a.key, a.spec, expected_type=as_type))
+
+
+def load_project(path: str | Path | None = None) -> Session:
+    """Find the project at ``path`` (a folder, a ``.py`` file or a module name; default: search
+    upward from the current folder), import its modules and open a ``Session`` over it."""
+    from assets_core.model.project import find_project
+
+    return load_config(find_project(path))
+
+
+def load_config(config: ProjectConfig) -> Session:
+    """Import the project ``config`` describes and open a ``Session`` over it."""
+    from assets_core.model.project import load_definitions
+
+    return Session(load_definitions(config, installed_names()), config=config)

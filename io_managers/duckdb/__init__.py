@@ -1,0 +1,34 @@
+"""``DuckDBIOManager``: one table per asset in a DuckDB database file (the warehouse).
+
+Naming (``sql``, ``catalog``)
+    Key ``a/b/c`` is table ``c`` in schema ``a__b``; a root-level key ``c`` is ``main.c``.
+    Identifiers are always quoted. Every table carries its key in its comment, so a key whose
+    table DuckDB would confuse with another key's (names match without regard to case) is
+    refused, never silently shared.
+
+Writes (``manager``, ``ingest``)
+    The value reaches DuckDB as Arrow (a relation through its own record batch reader, never
+    through pandas) and replaces the table inside one transaction, while a second thread hashes
+    the very batches DuckDB ingests, so the data version is complete before the commit.
+    Reading a table back gives the same data version: zoned timestamps are relabelled UTC both
+    ways, and the few Arrow types DuckDB does not store as given are converted by DuckDB first,
+    and its output is hashed and stored.
+
+Concurrency (``warehouse``)
+    One DuckDB database instance per manager and a cursor per operation, so the threads
+    executor can save many assets at once. Another process holding the file is waited for
+    with backoff; the file is released when idle, so other tools, a second run and the
+    processes executor's workers take turns. ``exists``, ``load`` and ``delete`` never create
+    the file.
+
+Relations as inputs
+    ``load`` reads the table through the manager's own instance into Arrow and binds it on the
+    consumer's connection (``manager`` says why the warehouse is not attached read-only).
+"""
+
+from __future__ import annotations
+
+from io_managers.duckdb.manager import DuckDBIOManager, from_storage
+from io_managers.duckdb.sql import quote_ident, quote_literal, table_for
+
+__all__ = ["DuckDBIOManager", "from_storage", "quote_ident", "quote_literal", "table_for"]

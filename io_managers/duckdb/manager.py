@@ -1,0 +1,353 @@
+"""``DuckDBIOManager``: save, load, exists and delete, one table per asset in the warehouse
+file (``warehouse``), named by ``sql.table_for`` and owned by key (``catalog``).
+
+Writes
+    The value reaches DuckDB as Arrow. A pandas or polars frame is converted once
+    (``values.to_arrow``) and registered as a table, which DuckDB scans in parallel while a
+    second thread hashes the same batches (``datahash.TableHasher``). A DuckDB relation is
+    streamed through its own Arrow record batch reader, never through pandas. A generator
+    between the reader and DuckDB hands each batch to the hashing thread as DuckDB pulls it.
+    The data version therefore covers exactly the rows DuckDB ingested, and it is complete
+    before the commit.
+
+    The table is replaced inside one transaction (``BEGIN; CREATE SCHEMA IF NOT EXISTS;
+    CREATE OR REPLACE TABLE ... AS SELECT ...; COMMENT ON TABLE; COMMIT``). Any error rolls it
+    back. A crash leaves the last committed table, which DuckDB's write-ahead log keeps
+    intact. A schema change is an ordinary replace. A transaction conflict is retried.
+
+Relations as inputs (DESIGN §7: "read from the warehouse attached read-only")
+    Attaching the warehouse read-only on the consumer's connection does not work inside the
+    process that writes it. DuckDB refuses to attach a file that another database instance
+    of the same process has open ("Unique file handle conflict"). The reverse also holds: a
+    read-only attachment, which lives as long as the consumer's connection, would stop this
+    manager, and the consumer's own save, from reopening the file. Releasing the manager's
+    handle for each read would serialize the threads executor behind every running consumer.
+    So ``load`` reads the table through the manager's own instance into an Arrow table and
+    binds it on the consumer's connection with ``from_arrow``. DuckDB then scans that Arrow
+    data in place, without a further copy. The cost is that the input is held in memory for
+    the life of the consuming asset.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from assets_core.errors import IOManagerError
+from assets_core.model.keys import AssetKey
+from assets_core.storage.io import InputContext, OutputContext, StoredOutput
+from io_managers.duckdb.catalog import _OWNER_PREFIX, _Catalog
+from io_managers.duckdb.ingest import (
+    _BATCH_ROWS,
+    _as_arrow,
+    _BackgroundHasher,
+    _IngestPlans,
+    _SourceFailed,
+    _utc_schema,
+)
+from io_managers.duckdb.sql import (
+    _CONFLICT_RETRIES,
+    _as_duckdb_error,
+    _first_line,
+    _in_transaction,
+    _retry_conflicts,
+    _rollback,
+    quote_ident,
+    quote_literal,
+    table_for,
+)
+from io_managers.duckdb.warehouse import _Warehouse
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+__all__ = ["DuckDBIOManager", "from_storage"]
+
+
+class DuckDBIOManager:
+    """Stores each asset as a table in the DuckDB database file ``path``.
+
+    ``lock_timeout``: seconds to wait for another process to release the file.
+    ``idle_close``: seconds the file stays open after the last operation (0 closes at once).
+    """
+
+    #: loading what ``save`` stored gives back an equal value (for the plain types of
+    #: ``values.round_trips``), so a run may hand a stored value over in memory
+    round_trips = True
+
+    def __init__(self, path: Path, *, lock_timeout: float = 30.0, idle_close: float = 0.5) -> None:
+        self._warehouse = _Warehouse(Path(path), lock_timeout=lock_timeout, idle_close=idle_close)
+        self._plans = _IngestPlans()
+
+    # The settings live on the warehouse handle, which reads them at each use.
+
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        return self._warehouse.path
+
+    @path.setter
+    def path(self, value: Path) -> None:
+        self._warehouse.path = value
+
+    @property
+    def lock_timeout(self) -> float:
+        """Seconds to wait for another process to release the file."""
+        return self._warehouse.lock_timeout
+
+    @lock_timeout.setter
+    def lock_timeout(self, value: float) -> None:
+        self._warehouse.lock_timeout = value
+
+    @property
+    def idle_close(self) -> float:
+        """Seconds the file stays open after the last operation (0 closes at once)."""
+        return self._warehouse.idle_close
+
+    @idle_close.setter
+    def idle_close(self, value: float) -> None:
+        self._warehouse.idle_close = value
+
+    def __repr__(self) -> str:
+        return f"DuckDBIOManager({str(self.path)!r})"
+
+    def close(self) -> None:
+        """Release the database file now (it is reopened on the next operation)."""
+        self._warehouse.close()
+
+    # ---- naming -----------------------------------------------------------------------------
+
+    def location(self, key: AssetKey) -> str:
+        """``<db path>::<schema>.<table>``, as recorded with a materialization."""
+        schema, table = table_for(key)
+        return f"{self.path}::{schema}.{table}"
+
+    @staticmethod
+    def _unpartitioned(ctx: OutputContext | InputContext) -> None:
+        if ctx.partition is not None:
+            raise IOManagerError(
+                f"{ctx.key}: the duckdb IO manager does not store partitions yet; "
+                "use io_manager='parquet' for partitioned assets."
+            )
+
+    # ---- save -------------------------------------------------------------------------------
+
+    def save(self, ctx: OutputContext, value: object) -> StoredOutput:
+        """Replace the asset's table with ``value`` in one transaction; return its version."""
+        import duckdb
+
+        from assets_core.storage.values import kind_of, unstorable_message
+
+        self._unpartitioned(ctx)
+        kind = kind_of(value)
+        if kind is None:
+            raise IOManagerError(unstorable_message(str(ctx.key), "duckdb", value))
+        schema, table = table_for(ctx.key)
+        location = f"{self.path}::{schema}.{table}"
+        arrow = None if kind == "duckdb" else _as_arrow(value)
+        with self._warehouse.cursor() as cur:
+            assert cur is not None
+            attempt = 0
+            while True:
+                source: pa.Table | pa.RecordBatchReader
+                if arrow is None:
+                    source = value.to_arrow_reader(_BATCH_ROWS)  # type: ignore[attr-defined]
+                else:
+                    source = arrow
+                try:
+                    self._warehouse.ensure_schema(cur, schema)
+                    return self._write(cur, ctx.key, schema, table, location, source)
+                except _SourceFailed as failed:  # the value's own error (a relation's SQL)
+                    if arrow is None:
+                        raise _as_duckdb_error(failed.error) from failed.error
+                    raise failed.error from None
+                except duckdb.TransactionException as exc:
+                    attempt += 1
+                    if attempt > _CONFLICT_RETRIES:
+                        raise IOManagerError(
+                            f"{ctx.key}: could not write {location}: {_first_line(exc)}"
+                        ) from exc
+                    time.sleep(0.005 * attempt)
+                except duckdb.Error as exc:
+                    raise IOManagerError(
+                        f"{ctx.key}: could not write {location}: {_first_line(exc)}"
+                    ) from exc
+
+    def _write(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        key: AssetKey,
+        schema: str,
+        table: str,
+        location: str,
+        source: pa.Table | pa.RecordBatchReader,
+    ) -> StoredOutput:
+        """Replace the table with ``source`` in one transaction, hashing what DuckDB ingests.
+
+        An Arrow table is registered as it is, so DuckDB scans its batches in parallel, while
+        a second thread hashes the very same batches. A stream (a relation's reader) is
+        wrapped in a generator that hands each batch to the hashing thread as DuckDB pulls it.
+        The hash is complete before ``COMMIT``.
+        """
+        import pyarrow as pa
+
+        catalog = self._check_owner(cur, key, schema, table)  # before BEGIN: a fresh snapshot
+        plan = self._plans.get(cur, source.schema)
+        conv: duckdb.DuckDBPyConnection | None = None
+        cast = plan.cast
+        if not plan.exact:
+            # Types DuckDB does not store as given (date64, time32, fixed-size binary,
+            # durations, intervals...): let DuckDB convert them first and hash what it hands
+            # back, which is what it stores.
+            db = self._warehouse.db
+            assert db is not None
+            conv = db.cursor()
+            conv.register("lumbung_raw", source)
+            source = conv.sql("SELECT * FROM lumbung_raw").to_arrow_reader(_BATCH_ROWS)
+            utc = _utc_schema(source.schema)
+            cast = None if utc is source.schema else utc
+        out_schema = source.schema if cast is None else cast
+        hasher = _BackgroundHasher(out_schema)
+        failure: list[BaseException] = []
+        ingest: pa.Table | pa.RecordBatchReader
+        if isinstance(source, pa.Table):
+            ingest = source if cast is None else source.cast(cast)
+            hasher.put(ingest)
+        else:
+            stream = source
+
+            def hashed() -> Iterator[pa.RecordBatch]:
+                it = iter(stream)
+                while True:
+                    try:
+                        batch = next(it)
+                    except StopIteration:
+                        return
+                    except BaseException as exc:
+                        failure.append(exc)
+                        raise
+                    if cast is not None:
+                        batch = batch.cast(cast)
+                    hasher.put(batch)
+                    yield batch
+
+            ingest = pa.RecordBatchReader.from_batches(out_schema, hashed())
+        view = f"lumbung_src_{uuid.uuid4().hex}"
+        qname = f"{quote_ident(schema)}.{quote_ident(table)}"
+        try:
+            cur.register(view, ingest)
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
+                cur.execute(f"CREATE OR REPLACE TABLE {qname} AS SELECT * FROM {quote_ident(view)}")
+                owner = quote_literal(_OWNER_PREFIX + str(key))
+                cur.execute(f"COMMENT ON TABLE {qname} IS {owner}")
+                digest = hasher.finish()
+                cur.execute("COMMIT")
+                catalog.put(schema, table, str(key))
+            except BaseException as exc:
+                _rollback(cur)
+                if failure:
+                    raise _SourceFailed(failure[0]) from exc
+                raise
+        finally:
+            hasher.close()
+            cur.unregister(view)
+            if conv is not None:
+                conv.close()
+        return StoredOutput(
+            location=location,
+            data_version=digest,
+            rows=hasher.rows,
+            bytes=hasher.nbytes,
+            schema=hasher.schema,
+            memory=hasher.nbytes,
+        )
+
+    def _check_owner(
+        self, cur: duckdb.DuckDBPyConnection, key: AssetKey, schema: str, table: str
+    ) -> _Catalog:
+        catalog = self._warehouse.catalog
+        assert catalog is not None
+        owner = catalog.owner(cur, schema, table)
+        if owner is not None and owner != str(key):
+            raise IOManagerError(
+                f"{key}: table {schema}.{table} in {self.path} already holds asset {owner}; "
+                "rename one of the two keys."
+            )
+        return catalog
+
+    def _holds(self, cur: duckdb.DuckDBPyConnection, key: AssetKey) -> bool:
+        """Whether the warehouse holds ``key``'s table (not another key's of the same name)."""
+        catalog = self._warehouse.catalog
+        assert catalog is not None
+        schema, table = table_for(key)
+        return catalog.holds(cur, schema, table, str(key))
+
+    # ---- load / exists / delete ---------------------------------------------------------------
+
+    def load(self, ctx: InputContext) -> object:
+        """The asset's table as ``ctx.expected_type``; a relation is bound on ``ctx.duckdb``
+        (through Arrow: see the module docstring)."""
+        import duckdb
+
+        from assets_core.storage.values import convert, target_of
+
+        self._unpartitioned(ctx)
+        target = target_of(ctx.expected_type)
+        schema, table = table_for(ctx.key)
+        location = f"{self.path}::{schema}.{table}"
+        missing = f"{ctx.key}: no stored output at {location}; materialize it first."
+        qname = f"{quote_ident(schema)}.{quote_ident(table)}"
+        with self._warehouse.cursor(create=False) as cur:
+            if cur is None or not self._holds(cur, ctx.key):
+                raise IOManagerError(missing)
+            try:
+                data = cur.sql(f"SELECT * FROM {qname}").to_arrow_table()
+            except duckdb.CatalogException:
+                raise IOManagerError(missing) from None
+            except duckdb.Error as exc:
+                raise IOManagerError(
+                    f"{ctx.key}: could not read {location}: {_first_line(exc)}"
+                ) from exc
+        utc = _utc_schema(data.schema)
+        if utc is not data.schema:
+            data = data.cast(utc)
+        if target == "duckdb":
+            return ctx.duckdb.from_arrow(data)
+        if target == "arrow":
+            return data
+        return convert(data, ctx.expected_type)
+
+    def exists(self, ctx: OutputContext) -> bool:
+        """Whether the asset's table exists. Never creates the file; at most one catalog
+        query per opening of the file, then a dictionary lookup."""
+        if ctx.partition is not None:
+            return False
+        with self._warehouse.cursor(create=False) as cur:
+            return cur is not None and self._holds(cur, ctx.key)
+
+    def delete(self, ctx: OutputContext) -> None:
+        """Drop the asset's table, if it holds one, in a transaction."""
+        self._unpartitioned(ctx)
+        schema, table = table_for(ctx.key)
+        with self._warehouse.cursor(create=False) as cur:
+            if cur is None or not self._holds(cur, ctx.key):
+                return
+            _retry_conflicts(
+                lambda: _in_transaction(
+                    cur, f"DROP TABLE IF EXISTS {quote_ident(schema)}.{quote_ident(table)}"
+                )
+            )
+            catalog = self._warehouse.catalog
+            assert catalog is not None
+            catalog.drop(schema, table)
+
+
+def from_storage(storage: Path) -> DuckDBIOManager:
+    """The manager for a project's storage folder: ``<storage>/warehouse.duckdb``."""
+    return DuckDBIOManager(Path(storage) / "warehouse.duckdb")

@@ -1,0 +1,234 @@
+"""The warehouse file: one DuckDB database instance per manager (``_Warehouse``), opened on
+the first operation. Every operation uses its own cursor (a connection to that instance), so
+the threads executor can save many assets at once. Schemas are created under a lock, because
+two transactions creating the same schema conflict.
+
+DuckDB lets one process at a time open a file read-write. When another process holds the
+file, opening waits with backoff (``lock_timeout``, default 30 s) and then raises a one-line
+``IOManagerError``. The file is released ``idle_close`` seconds after the last operation
+finishes (a reaper thread checks), at once by ``close()``, and at interpreter exit, so other
+tools and a second run can open it between runs. Managers in several processes (the
+processes executor) take turns. A manager waiting for the file touches ``<file>.wait``, and
+a manager that sees a fresh touch releases the file as soon as none of its operations is
+running. ``cursor(create=False)``, which ``exists``, ``load`` and ``delete`` use, never
+creates the file. A handle inherited through fork is never used or closed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import threading
+import time
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from assets_core.errors import IOManagerError
+from io_managers.duckdb.catalog import _Catalog
+from io_managers.duckdb.sql import quote_ident
+
+if TYPE_CHECKING:
+    import duckdb
+
+_WAIT_FRESH = 2.0  # seconds a touch of the wait file counts as a process still waiting
+
+_OPEN: weakref.WeakSet[_Warehouse] = weakref.WeakSet()  # closed at interpreter exit
+
+
+_reaper_lock = threading.Lock()
+_reaper: threading.Thread | None = None
+_REAP_EVERY = 0.1  # seconds between checks for idle handles
+
+
+@atexit.register
+def _close_all() -> None:
+    with _reaper_lock:
+        warehouses = list(_OPEN)
+    for warehouse in warehouses:
+        warehouse.close()
+
+
+def _track(warehouse: _Warehouse) -> None:
+    """Note an open handle, and start the thread that closes idle files unless it runs."""
+    global _reaper
+    with _reaper_lock:
+        _OPEN.add(warehouse)
+        if _reaper is None or not _reaper.is_alive():  # not alive: inherited through fork
+            _reaper = threading.Thread(target=_reap, name="lumbung-duckdb-idle", daemon=True)
+            _reaper.start()
+
+
+def _reap() -> None:
+    """Close files once idle; stop when none is open (``_track`` restarts it)."""
+    global _reaper
+    while True:
+        time.sleep(_REAP_EVERY)
+        with _reaper_lock:
+            warehouses = list(_OPEN)
+        now = time.monotonic()
+        still_open = [w for w in warehouses if w._close_if_idle(now)]  # checks every one
+        if still_open:
+            continue
+        with _reaper_lock:  # a handle opened meanwhile sets _db before calling _track
+            if not any(w._db is not None for w in _OPEN):
+                _reaper = None
+                return
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    text = str(exc)
+    return "Could not set lock" in text or "Conflicting lock" in text
+
+
+class _Warehouse:
+    """A manager's handle on its database file: opened on demand, released when idle."""
+
+    def __init__(self, path: Path, *, lock_timeout: float, idle_close: float) -> None:
+        self.path = path
+        self.lock_timeout = lock_timeout
+        self.idle_close = idle_close
+        self._lock = threading.Lock()  # guards the fields below
+        self._schema_lock = threading.Lock()
+        self._db: duckdb.DuckDBPyConnection | None = None
+        self._pid = 0
+        self._users = 0
+        self._idle_since = 0.0
+        self._schemas: set[str] = set()
+        self._catalog: _Catalog | None = None
+        self._wait_file = self.path.with_name(self.path.name + ".wait")
+
+    @property
+    def db(self) -> duckdb.DuckDBPyConnection | None:
+        """The open database instance, if any (an operation's cursor keeps it open)."""
+        return self._db
+
+    @property
+    def catalog(self) -> _Catalog | None:
+        """The table owners of the open file (set while an operation's cursor is open)."""
+        return self._catalog
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        import duckdb
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.01
+        waited = False
+        while True:
+            try:
+                db = duckdb.connect(str(self.path))
+                if waited:
+                    with contextlib.suppress(OSError):
+                        self._wait_file.unlink()
+                return db
+            except duckdb.IOException as exc:
+                if not _is_lock_error(exc):
+                    raise IOManagerError(
+                        f"{self.path}: cannot open the DuckDB warehouse ({exc}); "
+                        "check the file, or use another storage folder."
+                    ) from exc
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    if waited:
+                        with contextlib.suppress(OSError):
+                            self._wait_file.unlink()
+                    raise IOManagerError(
+                        f"{self.path} is locked by another process; wait for it to finish, "
+                        "or use another storage folder."
+                    ) from None
+                waited = True
+                self._signal_waiting()
+                time.sleep(min(delay, left))
+                delay = min(delay * 2, 0.5)
+
+    def _signal_waiting(self) -> None:
+        """Tell the process holding the file that we wait: touch ``<file>.wait``."""
+        with contextlib.suppress(OSError):
+            self._wait_file.touch()
+
+    def _someone_waits(self) -> bool:
+        """Whether another process touched the wait file lately (one ``stat``)."""
+        try:
+            touched = self._wait_file.stat().st_mtime
+        except OSError:
+            return False
+        return time.time() - touched < _WAIT_FRESH
+
+    @contextmanager
+    def cursor(self, create: bool = True) -> Iterator[duckdb.DuckDBPyConnection | None]:
+        """A cursor on the warehouse for one operation; ``None`` if the file does not exist
+        and ``create`` is false."""
+        with self._lock:
+            if self._db is not None and self._pid != os.getpid():
+                self._db = None  # inherited through fork: never use or close the parent's
+                self._catalog = None
+                self._users = 0
+                self._schemas.clear()
+            cur = None
+            if self._db is None and (create or self.path.exists()):
+                self._db = self._open()
+                self._pid = os.getpid()
+                self._catalog = _Catalog.acquire(self.path)
+                _track(self)
+            if self._db is not None:
+                cur = self._db.cursor()
+                self._users += 1
+        if cur is None:
+            yield None
+            return
+        try:
+            yield cur
+        finally:
+            cur.close()
+            self._release()
+
+    def _release(self) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users > 0 or self._db is None:
+                return
+            if self.idle_close <= 0 or self._someone_waits():
+                self._close_locked()
+            else:
+                self._idle_since = time.monotonic()  # the reaper closes it when idle long
+
+    def _close_if_idle(self, now: float) -> bool:
+        """Close the file if no operation has run for ``idle_close``, or at once when idle and
+        another process waits for it; whether it is open."""
+        with self._lock:
+            if self._db is None:
+                return False
+            if self._users == 0 and (
+                now - self._idle_since >= self.idle_close or self._someone_waits()
+            ):
+                self._close_locked()
+                return False
+            return True
+
+    def _close_locked(self) -> None:
+        db, self._db = self._db, None
+        self._schemas.clear()
+        if self._catalog is not None:
+            self._catalog.release()
+            self._catalog = None
+        if db is not None and self._pid == os.getpid():
+            db.close()
+
+    def close(self) -> None:
+        """Release the database file now (it is reopened on the next operation)."""
+        with self._lock:
+            self._close_locked()
+
+    def ensure_schema(self, cur: duckdb.DuckDBPyConnection, schema: str) -> None:
+        """Create the schema in its own transaction, once per open database, under a lock:
+        two transactions creating one schema conflict."""
+        if schema in self._schemas:
+            return
+        with self._schema_lock:
+            if schema not in self._schemas:
+                cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
+                self._schemas.add(schema)

@@ -1,0 +1,196 @@
+"""The code-version cache: what a new process (a new versioner on the same cache file) reuses,
+what it reads again after an edit, and a corrupt or damaged cache file computed over."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assets_core.code_version.versioner import CACHE_FORMAT, CodeVersion, CodeVersioner
+from tests.assets_core.code_version.conftest import HELPERS, Project, version
+
+
+def _count_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    parsed: list[str] = []
+    real = ast.parse
+
+    def counting(source: Any, filename: Any = "<unknown>", *args: Any, **kwargs: Any) -> Any:
+        parsed.append(str(filename))
+        return real(source, filename, *args, **kwargs)
+
+    monkeypatch.setattr(ast, "parse", counting)
+    return parsed
+
+
+def test_cache_reuse_and_invalidation(
+    layered: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "state" / "code_versions.cache"
+    mod = layered.load()
+    parsed = _count_parses(monkeypatch)
+    first = CodeVersioner(cache)
+    before = first.version_of(mod.orders, "parquet")
+    first.save_cache()
+    assert len(parsed) == 3  # assets, helpers, config
+    assert json.loads(cache.read_text())["format"] == CACHE_FORMAT
+
+    parsed.clear()
+    second = CodeVersioner(cache)
+    assert second.version_of(mod.orders, "parquet") == before
+    assert parsed == []
+
+    layered.write("helpers", HELPERS.replace("s.strip()", "s.rstrip()"))
+    mod = layered.load()
+    third = CodeVersioner(cache)
+    assert third.version_of(mod.orders, "parquet").version != before.version
+    assert [Path(p).name for p in parsed] == ["helpers.py"]
+    third.save_cache()
+    assert not list(cache.parent.glob("*.tmp"))
+
+
+@pytest.mark.parametrize(
+    "content", [b"{not json", b'{"format": 999, "files": {}}', b"\x00\xff", b'{"files": []}']
+)
+def test_corrupt_cache_is_ignored_and_rewritten(
+    layered: Project, tmp_path: Path, content: bytes
+) -> None:
+    cache = tmp_path / "code_versions.cache"
+    cache.write_bytes(content)
+    mod = layered.load()
+    v = CodeVersioner(cache)
+    assert v.version_of(mod.orders, "parquet") == version(mod)
+    v.save_cache()
+    assert json.loads(cache.read_text())["format"] == CACHE_FORMAT
+
+
+def _saved_cache(layered: Project, tmp_path: Path) -> tuple[Path, Any, CodeVersion, Any]:
+    """A cache holding ``orders``'s version: its path, the module, the version, its JSON."""
+    cache = tmp_path / "code_versions.cache"
+    mod = layered.load()
+    v = CodeVersioner(cache)
+    expected = v.version_of(mod.orders, "parquet")
+    v.save_cache()
+    return cache, mod, expected, json.loads(cache.read_text())
+
+
+def test_malformed_cache_entry_is_reparsed(layered: Project, tmp_path: Path) -> None:
+    cache, mod, expected, payload = _saved_cache(layered, tmp_path)
+    for entry in payload["files"].values():  # [mtime_ns, size, index as JSON text]
+        entry[2] = json.dumps({"defs": {"x@1": [1]}, "consts": {}, "imports": {}})
+    cache.write_text(json.dumps(payload))
+    assert CodeVersioner(cache).version_of(mod.orders, "parquet") == expected
+
+
+@pytest.mark.parametrize("damage", ["piece index out of range", "pieces table malformed"])
+def test_damaged_whole_results_are_computed_again(
+    layered: Project, tmp_path: Path, damage: str
+) -> None:
+    """Cached versions read their components lazily: a damaged table is caught on reading."""
+    cache, mod, expected, payload = _saved_cache(layered, tmp_path)
+    if damage == "piece index out of range":
+        for result in payload["results"].values():  # [version, pieces, paths]
+            result[1] = [*result[1], len(payload["pieces"])]
+    else:
+        payload["pieces"][0] = ["name only"]
+    cache.write_text(json.dumps(payload))
+    got = CodeVersioner(cache).version_of(mod.orders, "parquet")
+    assert got == expected
+    assert dict(got.components) == dict(expected.components)
+
+
+def test_whole_versions_are_reused_by_a_new_process(
+    layered: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new versioner (a new process) reuses each asset's whole version while none of the
+    files it was read from changed: no piece is rebuilt."""
+    cache = tmp_path / "code_versions.cache"
+    mod = layered.load()
+    first = CodeVersioner(cache)
+    before = first.version_of(mod.orders, "parquet")
+    first.save_cache()
+
+    built: list[str] = []
+    real = CodeVersioner._build_fn
+
+    def counting(self: CodeVersioner, fn: Any, *, as_asset: bool) -> Any:
+        built.append(fn.__qualname__)
+        return real(self, fn, as_asset=as_asset)
+
+    monkeypatch.setattr(CodeVersioner, "_build_fn", counting)
+    again = CodeVersioner(cache).version_of(mod.orders, "parquet")
+    assert again == before and dict(again.components) == dict(before.components)
+    assert built == []
+
+    layered.write("config", "THRESHOLD = 11\n")  # two files away from the asset
+    mod = layered.load()
+    changed = CodeVersioner(cache).version_of(mod.orders, "parquet")
+    assert changed.version != before.version
+    assert built  # recomputed
+
+
+def test_assets_made_by_a_factory_are_never_served_stale(project: Project, tmp_path: Path) -> None:
+    """A closure value comes from a call site that may live in another file: such versions
+    are not cached across processes."""
+    project.write(
+        "factory",
+        """
+        from assets_core.model.decorator import asset
+
+        def make(name, n):
+            @asset(name=name)
+            def inner(raw):
+                return raw * n
+            return inner
+        """,
+    )
+    project.write("assets", "from .factory import make\n\nscaled = make('scaled', 3)\n")
+    cache = tmp_path / "code_versions.cache"
+    first = CodeVersioner(cache)
+    before = first.version_of(project.load().scaled, "parquet")
+    first.save_cache()
+    project.write("assets", "from .factory import make\n\nscaled = make('scaled', 4)\n")
+    after = CodeVersioner(cache).version_of(project.load().scaled, "parquet")
+    assert after.version != before.version
+
+
+def test_a_save_keeps_the_still_valid_versions_it_did_not_use(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that computed one asset anew and saved the cache keeps every other stored
+    version whose files are unchanged, so the next process builds nothing again."""
+    body = (
+        "from assets_core.model.decorator import asset\n\n@asset\ndef {0}(x):\n    return x + {1}\n"
+    )
+    project.write("one", body.format("one", 1))
+    project.write("two", body.format("two", 2))
+    cache = tmp_path / "code_versions.cache"
+    first = CodeVersioner(cache)
+    one = first.version_of(project.load("one").one, "parquet")
+    first.save_cache()
+    second = CodeVersioner(cache)  # uses nothing of the cache: only `two` is new
+    two = second.version_of(project.load("two").two, "parquet")
+    second.save_cache()
+    payload = json.loads(cache.read_text())
+    assert len(payload["results"]) == 2 and len(payload["paths"]) == 2
+
+    built: list[str] = []
+    real = CodeVersioner._build_fn
+
+    def counting(self: CodeVersioner, fn: Any, *, as_asset: bool) -> Any:
+        built.append(fn.__qualname__)
+        return real(self, fn, as_asset=as_asset)
+
+    monkeypatch.setattr(CodeVersioner, "_build_fn", counting)
+    third = CodeVersioner(cache)
+    assert third.version_of(project.load("one").one, "parquet") == one
+    assert third.version_of(project.load("two").two, "parquet") == two
+    assert built == []
+    project.write("one", body.format("one", 10))  # an edit drops that version only
+    fourth = CodeVersioner(cache)
+    assert fourth.version_of(project.load("one").one, "parquet").version != one.version
+    assert fourth.version_of(project.load("two").two, "parquet") == two
+    assert built == ["one"]

@@ -566,6 +566,19 @@ CASES: list[Case] = [
         "missing, stale.",
     ),
     Case(
+        "selection_too_long",
+        ("list", "-s", "a" * 60_000, "-s", "b" * 40_000),
+        "error: The selection is 100,001 characters long; the limit is 100,000. Select by tag:, "
+        "group: or a key folder (marts/) instead of naming every asset.",
+    ),
+    Case(
+        "selection_many_brackets",
+        ("plan", "-s", "[" * 40_000),
+        "warning: Selection criterion '" + "[" * 40_000 + "' matches no asset.",
+        code=0,
+        out="Nothing to do: 0 selected assets are fresh.\n",
+    ),
+    Case(
         "selection_empty",
         ("materialize", "-s", "tag:nightly"),
         "warning: Selection criterion 'tag:nightly' matches no asset.",

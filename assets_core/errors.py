@@ -15,7 +15,8 @@
     └── AssetExecutionError            user code raised; the original is ``__cause__``
 
 Every message names the asset or file involved and says how to fix it. Definition problems are
-collected and raised together, never one at a time.
+collected and raised together, never one at a time. ``exception_message`` reads the message of
+any exception, the user's included, without ever raising.
 """
 
 from __future__ import annotations
@@ -27,6 +28,27 @@ from typing import Any
 
 class LumbungError(Exception):
     """Base class of every error Lumbung raises on purpose."""
+
+
+#: What stands for the message of an exception whose ``__str__`` fails (Python's own words).
+UNPRINTABLE = "<exception str() failed>"
+
+
+def exception_message(exc: BaseException) -> str:
+    """``str(exc)``; ``<exception str() failed>`` (as Python's tracebacks put it) when the
+    exception's own ``__str__`` raises or returns something other than a string, as user code
+    may define it."""
+    try:
+        text = str(exc)
+    except Exception:
+        return UNPRINTABLE
+    return text if isinstance(text, str) else UNPRINTABLE
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``TypeName: message`` (``TypeName`` alone when the message is empty); never raises."""
+    message = exception_message(exc)
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 @dataclass(frozen=True, slots=True)

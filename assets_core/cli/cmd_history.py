@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 #: Runs looked up to describe the runs of the records shown (a run not among them is shown
 #: by its id alone).
 RUNS_LOOKED_UP = 1000
+#: The largest ``--limit`` (the state store counts in 64-bit integers; no store holds more).
+MAX_LIMIT = 1_000_000_000
 OUTCOME_STYLE = {"materialized": "green", "up_to_date": "dim", "failed": "red", "skipped": "yellow"}
 
 
@@ -65,7 +67,10 @@ def history(
         str | None, typer.Argument(metavar="KEY", help="Only this asset's records.")
     ] = None,
     limit: Annotated[
-        int, typer.Option("--limit", "-n", min=1, metavar="N", help="How many records to show.")
+        int,
+        typer.Option(
+            "--limit", "-n", min=1, max=MAX_LIMIT, metavar="N", help="How many records to show."
+        ),
     ] = 20,
     as_json: JsonOpt = False,
 ) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assets_core.errors import AssetExecutionError, LumbungError
+from assets_core.errors import AssetExecutionError, LumbungError, describe_exception
 from assets_core.model.definitions import Definitions
 from assets_core.model.keys import AssetKey, StepKey, step_of
 from assets_core.model.kinds import AnyAsset
@@ -163,7 +163,7 @@ def _attempt(
             result: Any = asset.run(inputs, context)
         except Exception as exc:
             raise AssetExecutionError(
-                str(step), f"{type(exc).__name__}: {exc}", _user_traceback(exc)
+                str(step), describe_exception(exc), _user_traceback(exc)
             ) from exc
         if cancelled is not None and cancelled.is_set():
             raise _Cancelled
@@ -189,7 +189,7 @@ def _as_step_error(step: StepKey, exc: Exception) -> AssetExecutionError | Lumbu
     else as an ``AssetExecutionError`` caused by it."""
     if isinstance(exc, LumbungError):
         return exc
-    error = AssetExecutionError(str(step), f"{type(exc).__name__}: {exc}", _user_traceback(exc))
+    error = AssetExecutionError(str(step), describe_exception(exc), _user_traceback(exc))
     error.__cause__ = exc
     return error
 

@@ -12,6 +12,7 @@
     ├── ProjectError                   no project found, bad config, a module fails to import
     ├── StateError                     the state store is corrupt, newer, or locked
     ├── IOManagerError                 a manager cannot store or load a value
+    │   └── ConversionError            a value's column cannot become a stored column
     └── AssetExecutionError            user code raised; the original is ``__cause__``
 
 Every message names the asset or file involved and says how to fix it. Definition problems are
@@ -125,6 +126,12 @@ class StateError(LumbungError):
 
 class IOManagerError(LumbungError):
     """An IO manager cannot store or load a value."""
+
+
+class ConversionError(IOManagerError):
+    """A value cannot be converted to the form an IO manager stores (an Arrow table): a column
+    mixes types, two columns share a name, a column is complex or sparse. The message names
+    the column and the fix, not the asset or the manager: whoever catches it adds those."""
 
 
 class AssetExecutionError(LumbungError):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 import os
 
-__all__ = ["explain", "reason"]
+__all__ = ["errno_in", "explain", "reason", "remedy"]
 
 _REMEDIES: dict[int, str] = {
     errno.ENOSPC: "free some space on that disk, or use a path on another one",
@@ -38,6 +38,21 @@ def reason(exc: OSError) -> str:
 def explain(exc: OSError, verb: str = "write") -> str:
     """``(<reason>); <what to do>`` (``(<reason>)`` alone when there is nothing particular to
     do), to follow ``cannot write <file> ``; ``verb`` is what failed: ``write`` or ``read``."""
-    remedy = _REMEDIES.get(exc.errno or 0)
+    fix = remedy(exc.errno or 0, verb)
     cause = reason(exc)
-    return f"({cause}); {remedy.format(verb=verb)}" if remedy else f"({cause})"
+    return f"({cause}); {fix}" if fix else f"({cause})"
+
+
+def remedy(code: int, verb: str = "write") -> str | None:
+    """What to do about error number ``code`` (``None`` when nothing particular helps)."""
+    text = _REMEDIES.get(code)
+    return None if text is None else text.format(verb=verb)
+
+
+def errno_in(text: str) -> int | None:
+    """The error number whose words ``text`` quotes (a library's message that carries the
+    system's words but no number: DuckDB's ``... No space left on device``), if any."""
+    for code in _REMEDIES:
+        if os.strerror(code) in text:
+            return code
+    return None

@@ -501,6 +501,68 @@ CASES: list[Case] = [
         records_failure=True,
         user_traceback=True,
     ),
+    # ---- values an IO manager cannot store: the manager's failure, not the user's code -------
+    Case(
+        "column_mixes_types",
+        ("materialize", "-s", "total"),
+        "total failed: the parquet IO manager cannot store column 'x': it mixes int and str, "
+        "and a stored column holds one type; convert its values first, e.g. df['x'] = "
+        "df['x'].astype(str).",
+        code=1,
+        append='\n\n@asset\ndef total(): return pd.DataFrame({"x": [1, "a"]})\n',
+        records_failure=True,
+    ),
+    Case(
+        "column_mixes_types_duckdb",
+        ("materialize", "-s", "total"),
+        "total failed: the duckdb IO manager cannot store column 'x': it mixes int and str, "
+        "and a stored column holds one type; convert its values first, e.g. df['x'] = "
+        "df['x'].astype(str).",
+        code=1,
+        append='\n\n@asset(io_manager="duckdb")\n'
+        'def total(): return pd.DataFrame({"x": [1, "a"]})\n',
+        records_failure=True,
+    ),
+    Case(
+        "columns_share_a_name",
+        ("materialize", "-s", "total"),
+        "total failed: the parquet IO manager cannot store column 'a': 2 columns have that name, "
+        "and a stored table needs one name per column; rename them (df.columns = [...]).",
+        code=1,
+        append='\n\n@asset\ndef total(): return pd.DataFrame([[1, 2]], columns=["a", "a"])\n',
+        records_failure=True,
+    ),
+    Case(
+        "column_complex",
+        ("materialize", "-s", "total"),
+        "total failed: the duckdb IO manager cannot store column 'c': it holds complex numbers "
+        "(complex128), which a stored column cannot hold; store the real and imaginary parts as "
+        "two columns (.real, .imag).",
+        code=1,
+        append='\n\n@asset(io_manager="duckdb")\ndef total(): return pd.DataFrame({"c": [1j]})\n',
+        records_failure=True,
+    ),
+    Case(
+        "column_sparse",
+        ("materialize", "-s", "total"),
+        "total failed: the parquet IO manager cannot store column 's': it is sparse "
+        "(Sparse[int64, 0]), and a stored column is dense; make it dense first: df['s'] = "
+        "df['s'].sparse.to_dense().",
+        code=1,
+        append="\n\n@asset\ndef total():\n"
+        '    return pd.DataFrame({"s": pd.arrays.SparseArray([0, 1, 0])})\n',
+        records_failure=True,
+    ),
+    Case(
+        "relation_sql_fails_when_stored",
+        ("materialize", "-s", "total"),
+        "total failed: the DuckDB relation it returned failed as it was stored: "
+        "ConversionException: Conversion Error: Could not convert string 'a' to INT32",
+        code=1,
+        append="\n\n@asset\ndef total(context):\n"
+        "    return context.duckdb.sql(\"select 'a'::int as x\")\n",
+        records_failure=True,
+    ),
     Case(
         "unsupported_annotation",
         ("materialize", "-s", "total"),

@@ -20,6 +20,7 @@ from assets_core.cli.common import (
     when,
     write_lines,
 )
+from assets_core.cli.printable import printable
 
 if TYPE_CHECKING:
     from assets_core.storage.state import MaterializationRecord, RunRecord
@@ -118,7 +119,7 @@ def _render(
                 head += f"  {run.status}  {when(run.started_at)}  {took}"
                 if run.selection:
                     head += f"  -s {run.selection}"
-            lines.append(paint(head, "bold", color))
+            lines.append(paint(printable(head), "bold", color))
         parts = [paint(f"{rec.outcome:<12}", OUTCOME_STYLE.get(rec.outcome, ""), color)]
         parts.append(f"{rec.key!s:<{width}}")
         if rec.outcome == "materialized":

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from assets_core.cli.common import guard
+from assets_core.cli.printable import printable
 
 LUMBUNG_TOML = """\
 # A Lumbung project: the modules scanned for assets, and where outputs and state are kept.
@@ -127,12 +128,12 @@ def init(
     with guard(ctx):
         folder = _folder(path or ".")
         done = scaffold(folder)
-        where = "" if path is None else f" in {path}"
+        where = "" if path is None else f" in {printable(path)}"
         typer.echo(f"Created a Lumbung project{where}:")
         for name in done:
             typer.echo(f"  {name}")
         here = path is None or folder.resolve() == Path.cwd().resolve()
-        project = "" if here else f"--project {_quoted(path or '.')} "
+        project = "" if here else f"--project {printable(_quoted(path or '.'))} "
         typer.echo(f"Next: lumbung {project}materialize")
 
 

@@ -26,6 +26,7 @@ from assets_core.cli.common import (
     open_session,
     warn,
 )
+from assets_core.cli.printable import printable
 
 if TYPE_CHECKING:
     from assets_core.lineage.model import Lineage
@@ -123,7 +124,9 @@ def lineage(
             return
         with _writing(output) as fh:
             fh.write(text)
-        typer.echo(f"wrote {output} ({chosen.value}, {len(found.nodes)} assets)", err=True)
+        typer.echo(
+            f"wrote {printable(output)} ({chosen.value}, {len(found.nodes)} assets)", err=True
+        )
 
 
 @contextmanager
@@ -167,4 +170,4 @@ def _print_tree(found: Lineage, output: Path | None) -> None:
         file_console = Console(file=fh, highlight=False, width=200, no_color=True)
         for item in tree.render(found):
             file_console.print(item)
-    typer.echo(f"wrote {output} (tree, {len(found.nodes)} assets)", err=True)
+    typer.echo(f"wrote {printable(output)} (tree, {len(found.nodes)} assets)", err=True)

@@ -32,6 +32,7 @@ from assets_core.cli.common import (
     print_json,
     state_of,
 )
+from assets_core.cli.printable import printable, printable_lines
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -174,7 +175,7 @@ def _materialize(
     began = time.perf_counter()  # the summary's time: planning and running, not importing
     plan = session.plan(select, exclude, force=force)  # warnings: the selection's, then its own
     for text in plan.warnings:
-        _err(f"warning: {text}")
+        _err(f"warning: {printable(text)}")
 
     if dry_run:
         if as_json:
@@ -258,7 +259,7 @@ def _print_plan(plan: Plan) -> None:
     _out(f"Would materialize {n} asset{'s' if n != 1 else ''}:")
     width = max(len(str(s.key)) for s in plan.steps)
     for step in plan.steps:
-        why = "; ".join(r.message for r in step.reasons)
+        why = printable("; ".join(r.message for r in step.reasons))
         _out(f"  {str(step.key).ljust(width)}  {step.status.ljust(7)}  {why}".rstrip())
 
 
@@ -268,10 +269,10 @@ def _report_errors(result: RunResult, debug: bool = False) -> None:
     from assets_core.cli.progress import without_key
 
     for key in result.failed:
-        lines = without_key(result.errors.get(key) or "failed", key).splitlines() or ["failed"]
+        lines = printable_lines(without_key(result.errors.get(key) or "failed", key).strip("\n"))
         _err(f"\n{key} failed: {lines[0]}")
         full = result.tracebacks.get(key) if debug else None
-        for line in full.splitlines() if full else lines[1:]:
+        for line in printable_lines(full.rstrip("\n")) if full else lines[1:]:
             _err(f"  {line}")
 
 

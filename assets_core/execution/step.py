@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from assets_core.errors import AssetExecutionError, LumbungError
 from assets_core.execution.failures import (
@@ -151,7 +151,7 @@ def _attempt(
             try:
                 inputs[b.param] = _load(env, b, step, run_id, holder)
             except Exception as exc:  # Lumbung's, its IO manager's or the machine's
-                raise load_failure(step, b.param, b.key, exc) from exc
+                _reraise(load_failure(step, b.param, b.key, exc), exc)
         context = AssetContext(step.asset, asset.spec, run_id, step.partition, holder)
         if cancelled is not None and cancelled.is_set():
             raise _Cancelled
@@ -176,12 +176,20 @@ def _attempt(
             stored = manager.save(out, result)
         except Exception as exc:  # Lumbung's, its IO manager's, the machine's, or the value's
             relation = kind_of(result) == "duckdb"
-            raise store_failure(step, name, exc, relation) from exc
+            _reraise(store_failure(step, name, exc, relation), exc)
         if handover is not None and getattr(manager, "round_trips", False):
             handover.offer(step, result, stored.memory)
         return stored
     finally:
         holder.close()
+
+
+def _reraise(error: BaseException, exc: BaseException) -> NoReturn:
+    """Raise ``error``, the step's account of ``exc`` (``exc`` itself when it is Lumbung's
+    own: then its cause stays the one it was raised with)."""
+    if error is exc:
+        raise exc
+    raise error from exc
 
 
 def _load(

@@ -181,3 +181,13 @@ def test_frames_arrow_refuses_name_the_column_and_the_fix() -> None:
             _arrow_of(frame)
         assert str(err.value) == message
     _arrow_of(pd.DataFrame({"ok": [None, "a", float("nan")]}))  # missing values mix with any
+
+
+def test_lumbungs_own_error_stays_as_raised_with_its_cause(project: ProjectDir) -> None:
+    from assets_core.errors import IOManagerError
+
+    refused = IOManagerError("up: the flaky IO manager cannot write here (it said no).")
+    refused.__cause__ = KeyError("the root cause")
+    error, full = _fail(project, Flaky(on_save=refused), "up")
+    assert error == "up: the flaky IO manager cannot write here (it said no)."
+    assert "KeyError: 'the root cause'" in full  # --debug still shows what caused it

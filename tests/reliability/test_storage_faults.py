@@ -157,9 +157,10 @@ def _namespace_prefix() -> list[str] | None:
     unshare = shutil.which("unshare")
     if unshare is None:
         return None
-    for extra in ([] if os.geteuid() == 0 else [None], ["--user", "--map-root-user"]):
-        if extra is None:
-            continue
+    ways = [["--user", "--map-root-user"]]  # a user namespace, where this user is root
+    if os.geteuid() == 0:
+        ways.insert(0, [])
+    for extra in ways:
         prefix = [unshare, *extra, "--mount", "--propagation", "private"]
         probe = subprocess.run(
             [*prefix, "sh", "-c", "d=$(mktemp -d) && mount -t tmpfs -o size=1m tmpfs $d"],

@@ -17,6 +17,7 @@ Every failure also keeps its whole traceback, every frame of Lumbung's included
 
 from __future__ import annotations
 
+import os
 import traceback
 from pathlib import Path
 
@@ -40,7 +41,7 @@ __all__ = [
 
 _HERE = Path(__file__).resolve()
 #: Lumbung's own code: the engine and the built-in IO managers (never the user's frames)
-_ENGINE_DIRS = tuple(str(p) + "/" for p in (_HERE.parents[1], _HERE.parents[2] / "io_managers"))
+_ENGINE_DIRS = tuple(str(p) + os.sep for p in (_HERE.parents[1], _HERE.parents[2] / "io_managers"))
 _DEBUG_HINT = "run with --debug to see where"
 
 

@@ -12,10 +12,12 @@
     ├── ProjectError                   no project found, bad config, a module fails to import
     ├── StateError                     the state store is corrupt, newer, or locked
     ├── IOManagerError                 a manager cannot store or load a value
+    │   └── ConversionError            a value's column cannot become a stored column
     └── AssetExecutionError            user code raised; the original is ``__cause__``
 
 Every message names the asset or file involved and says how to fix it. Definition problems are
-collected and raised together, never one at a time.
+collected and raised together, never one at a time. ``exception_message`` reads the message of
+any exception, the user's included, without ever raising.
 """
 
 from __future__ import annotations
@@ -27,6 +29,27 @@ from typing import Any
 
 class LumbungError(Exception):
     """Base class of every error Lumbung raises on purpose."""
+
+
+#: What stands for the message of an exception whose ``__str__`` fails (Python's own words).
+UNPRINTABLE = "<exception str() failed>"
+
+
+def exception_message(exc: BaseException) -> str:
+    """``str(exc)``; ``<exception str() failed>`` (as Python's tracebacks put it) when the
+    exception's own ``__str__`` raises or returns something other than a string, as user code
+    may define it."""
+    try:
+        text = str(exc)
+    except Exception:
+        return UNPRINTABLE
+    return text if isinstance(text, str) else UNPRINTABLE
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``TypeName: message`` (``TypeName`` alone when the message is empty); never raises."""
+    message = exception_message(exc)
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +126,12 @@ class StateError(LumbungError):
 
 class IOManagerError(LumbungError):
     """An IO manager cannot store or load a value."""
+
+
+class ConversionError(IOManagerError):
+    """A value cannot be converted to the form an IO manager stores (an Arrow table): a column
+    mixes types, two columns share a name, a column is complex or sparse. The message names
+    the column and the fix, not the asset or the manager: whoever catches it adds those."""
 
 
 class AssetExecutionError(LumbungError):

@@ -23,6 +23,7 @@ from assets_core.cli import (
     cmd_wipe,
 )
 from assets_core.cli.common import EXIT_USAGE, CliState
+from assets_core.cli.printable import printable
 
 app = typer.Typer(
     name="lumbung",
@@ -108,7 +109,7 @@ def usage_error(exc: Exception) -> int:
     command_path = getattr(ctx, "command_path", None)
     help_names = getattr(ctx, "help_option_names", None) or ["-h"]
     hint = f" (see `{command_path} {help_names[0]}`)" if command_path else ""
-    sys.stderr.write(f"error: {message}{hint}.\n")
+    sys.stderr.write(f"error: {printable(message)}{hint}.\n")
     sys.stderr.flush()
     code = getattr(exc, "exit_code", EXIT_USAGE)
     return code if isinstance(code, int) else EXIT_USAGE

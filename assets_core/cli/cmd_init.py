@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from assets_core.cli.common import guard
+from assets_core.cli.printable import printable
 
 LUMBUNG_TOML = """\
 # A Lumbung project: the modules scanned for assets, and where outputs and state are kept.
@@ -74,6 +75,17 @@ def scaffold(folder: Path) -> list[str]:
     """Write the project into ``folder`` (created if needed); return what was created or
     updated. Raises ``ProjectError`` naming the first file that already exists."""
     from assets_core.errors import ProjectError
+    from assets_core.storage.oserrors import explain
+
+    try:
+        return _scaffold(folder)
+    except OSError as exc:  # a folder that cannot be made, a full disk, no permission
+        where = exc.filename or folder
+        raise ProjectError(f"`lumbung init` cannot write {where} {explain(exc)}.") from exc
+
+
+def _scaffold(folder: Path) -> list[str]:
+    from assets_core.errors import ProjectError
 
     if folder.exists() and not folder.is_dir():
         raise ProjectError(f"{folder} is a file; pass a folder to `lumbung init`.")
@@ -114,15 +126,28 @@ def init(
 ) -> None:
     """Create a small working project: config, sample data, a source and two assets."""
     with guard(ctx):
-        folder = Path(path or ".").expanduser()
+        folder = _folder(path or ".")
         done = scaffold(folder)
-        where = "" if path is None else f" in {path}"
+        where = "" if path is None else f" in {printable(path)}"
         typer.echo(f"Created a Lumbung project{where}:")
         for name in done:
             typer.echo(f"  {name}")
         here = path is None or folder.resolve() == Path.cwd().resolve()
-        project = "" if here else f"--project {_quoted(path or '.')} "
+        project = "" if here else f"--project {printable(_quoted(path or '.'))} "
         typer.echo(f"Next: lumbung {project}materialize")
+
+
+def _folder(text: str) -> Path:
+    """``text`` as a folder path, ``~`` expanded (an unknown user's home is an error)."""
+    from assets_core.errors import ProjectError
+
+    try:
+        return Path(text).expanduser()
+    except RuntimeError as exc:  # pathlib: "Could not determine home directory."
+        raise ProjectError(
+            f"`lumbung init` cannot expand {text.split('/', 1)[0]!r}: that user's home folder "
+            "is unknown; pass the folder's full path."
+        ) from exc
 
 
 def _quoted(text: str) -> str:

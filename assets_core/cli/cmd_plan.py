@@ -25,6 +25,7 @@ from assets_core.cli.common import (
     warn,
     write_lines,
 )
+from assets_core.cli.printable import printable
 
 if TYPE_CHECKING:
     from assets_core.planning.planner import Plan
@@ -73,8 +74,8 @@ def render_plan(plan: Plan, explain: bool = False) -> None:
     width = max(len(str(s.key)) for s in plan.steps)
     for step in plan.steps:
         status = paint(f"{step.status:<8}", STEP_STYLE.get(step.status, ""), color)
-        reasons = "; ".join(r.message for r in step.reasons)
+        reasons = printable("; ".join(r.message for r in step.reasons))
         lines.append(f"  {status} {step.key!s:<{width}}  {reasons}".rstrip())
         if explain:
-            lines.append(f"  {'':<8} why: {plan.explain(step.key)}")
+            lines.append(f"  {'':<8} why: {printable(plan.explain(step.key))}")
     write_lines(lines)

@@ -28,7 +28,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from assets_core.errors import ProjectError
+from assets_core.errors import ProjectError, exception_message
 from assets_core.model.definitions import Definitions, collect_assets
 from assets_core.model.keys import SEGMENT_RE
 from assets_core.model.kinds import AnyAsset
@@ -107,18 +107,28 @@ def find_project(path: str | Path | None = None, cwd: Path | None = None) -> Pro
         )
 
     given = str(path)
-    candidate = (here / Path(path).expanduser()).resolve()
-    if candidate.is_dir():
+    shown = _abridged(given)
+    candidate = here / _user_path(given, f"--project {shown}", "pass the folder's full path")
+    try:
+        candidate = candidate.resolve()
+        is_dir, is_file = candidate.is_dir(), candidate.is_file()
+        module_here = _is_module_name(given) and _module_under(here, given)
+    except (OSError, ValueError) as exc:  # a name too long for the system, a NUL in it
+        raise ProjectError(
+            f"--project {shown}: cannot be used as a path ({_os_reason(exc)}); pass a project "
+            "folder, config file, .py file or module name."
+        ) from exc
+    if is_dir:
         found = _config_in(candidate)
         if found is not None:
             return found
-        if _is_module_name(given) and _module_under(here, given):
+        if module_here:
             return _module_project(here, given)
         raise ProjectError(
-            f"--project {given}: this folder has no {LUMBUNG_TOML} and no {PYPROJECT_TOML} "
+            f"--project {shown}: this folder has no {LUMBUNG_TOML} and no {PYPROJECT_TOML} "
             "with [tool.lumbung]; create one with `lumbung init`, or pass the folder that has one."
         )
-    if candidate.is_file():
+    if is_file:
         if candidate.name in (LUMBUNG_TOML, PYPROJECT_TOML):
             found = _read_config(candidate, required=True)
             assert found is not None
@@ -138,9 +148,40 @@ def find_project(path: str | Path | None = None, cwd: Path | None = None) -> Pro
             f"--project {given}: not a project folder, config file, .py file or module name; "
             "pass one of those."
         )
-    if _is_module_name(given) and (_module_under(here, given) or _importable(given)):
+    if module_here or (_is_module_name(given) and _importable(given)):
         return _module_project(here, given)
-    raise ProjectError(f"--project {given}: no such file, folder or importable module.")
+    raise ProjectError(f"--project {shown}: no such file, folder or importable module.")
+
+
+#: How much of a long --project value an error message repeats.
+_SHOWN_CHARS = 60
+
+
+def _abridged(text: str) -> str:
+    """``text``, or its start and its length when it is too long to repeat in one line."""
+    if len(text) <= _SHOWN_CHARS:
+        return text
+    return f"{text[:_SHOWN_CHARS]}... ({len(text):,} characters)"
+
+
+def _user_path(text: str, where: str, fix: str) -> Path:
+    """``text`` as a path with ``~`` or ``~user`` expanded; a ``ProjectError`` starting with
+    ``where`` when that home folder is unknown."""
+    try:
+        return Path(text).expanduser()
+    except RuntimeError as exc:  # pathlib: "Could not determine home directory."
+        user = text[1:].split("/", 1)[0].split(os.sep, 1)[0]
+        whose = f"user {user!r}" if user else "this user"
+        raise ProjectError(
+            f"{where}: the home folder of {whose} is unknown, so {text.split('/', 1)[0]!r} "
+            f"cannot be expanded; {fix}."
+        ) from exc
+
+
+def _os_reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _config_in(folder: Path) -> ProjectConfig | None:
@@ -172,6 +213,10 @@ def _read_config(file: Path, *, required: bool) -> ProjectConfig | None:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ProjectError(f"{file}: invalid TOML ({exc}); fix the file.") from exc
+    except RecursionError as exc:  # tomllib reads nested arrays and tables recursively
+        raise ProjectError(
+            f"{file}: invalid TOML (arrays or tables nested too deeply to read); fix the file."
+        ) from exc
 
     where = f"{file}: [tool.lumbung]" if is_pyproject else f"{file}:"
     if is_pyproject:
@@ -225,7 +270,19 @@ def _build_config(file: Path, where: str, table: Mapping[str, Any]) -> ProjectCo
                 f"{where} storage: must be a folder path as a string, got {value!r}; "
                 'write for example storage = ".lumbung".'
             )
-        storage = (root / Path(value).expanduser()).resolve()
+        if "\0" in value:
+            raise ProjectError(
+                f"{where} storage: {value!r} holds a NUL character, which no path may hold; "
+                "write the folder's path without it."
+            )
+        folder = _user_path(value, f"{where} storage", "write the folder's full path")
+        try:
+            storage = (root / folder).resolve()
+        except OSError as exc:  # a symlink loop, say
+            raise ProjectError(
+                f"{where} storage: {value!r} cannot be used as a folder ({_os_reason(exc)}); "
+                "point it at a folder this user may write."
+            ) from exc
 
     io_manager = "parquet"
     if "default_io_manager" in table:
@@ -376,7 +433,7 @@ def _raised(config: ProjectConfig, name: str, exc: BaseException) -> str:
             spec = None
         origin = spec.origin if spec is not None else None
         location = f"{_relative(config.root, origin)}:1" if origin else f"{name}:1"
-    message = " ".join(str(exc).split())
+    message = " ".join(exception_message(exc).split())
     detail = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
     return f"{location}: importing {name} raised {detail}"
 

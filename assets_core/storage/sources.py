@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
-from assets_core.errors import IOManagerError, ProjectError
+from assets_core.errors import IOManagerError, ProjectError, describe_exception
 from assets_core.model.decorator import SOURCE_FORMATS
 from assets_core.model.spec import SourceAsset, SourceFormat
 from assets_core.storage.datahash import file_digest
@@ -119,7 +119,7 @@ def _observe_fn(src: SourceAsset) -> str:
         version = src.observe()
     except Exception as exc:
         raise ProjectError(
-            f"source {src.key}: observe function raised {type(exc).__name__}: {exc}"
+            f"source {src.key}: observe function raised {describe_exception(exc)}"
         ) from exc
     if version is None:
         raise ProjectError(

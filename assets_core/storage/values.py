@@ -109,7 +109,8 @@ def to_arrow(value: object) -> pa.Table:
     """Any supported value as a ``pyarrow.Table``.
 
     For pandas, an index whose names are all ``None`` (a positional index) is dropped. A
-    named index is kept as columns with pandas metadata, so it round-trips.
+    named index is kept as columns with pandas metadata, so it round-trips. A frame Arrow
+    refuses raises ``ConversionError`` naming the column at fault and the fix.
     """
     import pyarrow as pa
 
@@ -119,7 +120,12 @@ def to_arrow(value: object) -> pa.Table:
         return pa.Table.from_batches([v]) if isinstance(v, pa.RecordBatch) else v
     if kind == "pandas":
         keep = any(n is not None for n in v.index.names)
-        return pa.Table.from_pandas(v, preserve_index=keep)
+        try:
+            return pa.Table.from_pandas(v, preserve_index=keep)
+        except (pa.ArrowException, ValueError, TypeError, OverflowError) as exc:
+            from assets_core.storage.unstorable import pandas_problem
+
+            raise pandas_problem(v, exc) from exc
     if kind == "duckdb":
         return v.to_arrow_table()
     if kind == "polars":

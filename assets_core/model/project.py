@@ -32,6 +32,7 @@ from assets_core.errors import ProjectError
 from assets_core.model.definitions import Definitions, collect_assets
 from assets_core.model.keys import SEGMENT_RE
 from assets_core.model.kinds import AnyAsset
+from assets_core.model.loader import forget, install
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -283,8 +284,11 @@ def import_assets(config: ProjectConfig, fresh: bool = True) -> list[AnyAsset]:
     earlier from the project folder are forgotten first, so edits made since are seen.
     """
     root = str(config.root)
+    # Project modules are compiled from the very bytes the code versioner then reads.
+    install(root, _environment_prefixes())
     if fresh:
         _forget_project_modules(config.root)
+        forget(root)
         importlib.invalidate_caches()
     if not sys.path or sys.path[0] != root:
         while root in sys.path:

@@ -14,6 +14,7 @@ about 45 s).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -108,10 +109,8 @@ class World:
             self.edit(*edit)
         if kill_after_ms is not None:
             time.sleep(0.3 + kill_after_ms / 1000)  # starting Python, importing pandas
-            try:
+            with contextlib.suppress(ProcessLookupError):  # it finished first
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         _, err = proc.communicate(timeout=120)
         if kill_after_ms is None:
             assert proc.returncode == 0, err.decode()

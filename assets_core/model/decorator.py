@@ -17,6 +17,7 @@ from types import FunctionType, MappingProxyType
 from typing import Any, TypeVar, overload
 
 from assets_core.errors import InvalidKeyError, Problem
+from assets_core.model.annotations import resolved
 from assets_core.model.keys import SEGMENT_RE, AssetKey, CoercibleToKey, checked_key
 from assets_core.model.spec import Asset, AssetSpec, Param, SourceAsset, SourceFormat
 
@@ -164,6 +165,7 @@ def asset(
     ins: Mapping[str, CoercibleToKey] | None = None,
     retries: int = 0,
     metadata: Mapping[str, Any] | None = None,
+    code_files: Iterable[str] | None = None,
 ) -> Callable[[F], Asset]: ...
 
 
@@ -182,6 +184,9 @@ def asset(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     - ``deps``: upstream keys that order this asset and count for staleness but are not loaded
     - ``ins``: ``{"param": "a/b"}`` maps a parameter to an explicit key
     - ``retries``: how many times to retry a failure, with exponential backoff
+    - ``code_files``: files the function reads as code (``["sql/orders.sql"]``), relative to
+      the project folder: their bytes are part of the code version, so an edit makes the
+      asset stale
     """
     if fn is not None:
         if options:
@@ -209,6 +214,7 @@ _ASSET_OPTIONS = frozenset(
         "ins",
         "retries",
         "metadata",
+        "code_files",
     }
 )
 
@@ -280,6 +286,8 @@ def _build_asset(fn: Callable[..., Any], options: Mapping[str, Any]) -> Asset:
         if pname == CONTEXT_PARAM:
             wants_context = True
             continue
+        if type(annotation) is str:
+            annotation = resolved(annotation, getattr(fn, "__globals__", {}))
         params.append(Param(pname, annotation))
         if raw_ins and pname in raw_ins:
             up = c.key(raw_ins[pname], f"ins[{pname!r}]")
@@ -296,8 +304,11 @@ def _build_asset(fn: Callable[..., Any], options: Mapping[str, Any]) -> Asset:
     for extra in sorted(set(raw_ins) - {p.name for p in params}) if raw_ins else ():
         c.add(f"ins names {extra!r}, which is not a parameter of {fname}(); rename one to match.")
 
+    code_files: tuple[str, ...] = ()
     if options:
         spec = _options_spec(c, fn, key, ins, options)
+        if options.get("code_files") is not None:
+            code_files = c.strings(options["code_files"], "code_files")
     else:
         doc = fn.__doc__ if plain else inspect.getdoc(fn)
         spec = AssetSpec(  # every field given: default factories cost a call each
@@ -322,7 +333,23 @@ def _build_asset(fn: Callable[..., Any], options: Mapping[str, Any]) -> Asset:
         line=line,
         implicit_ins=frozenset(implicit),
         problems=tuple(c.problems),
+        returns=_returns(fn, plain),
+        code_files=code_files,
     )
+
+
+def _returns(fn: Callable[..., Any], plain: bool) -> Any:
+    """The function's return annotation (``inspect.Parameter.empty`` when it has none)."""
+    if plain:
+        returns = fn.__annotations__.get("return", _EMPTY)
+    else:
+        try:
+            returns = inspect.signature(fn).return_annotation
+        except (TypeError, ValueError):
+            return _EMPTY
+    if type(returns) is str:
+        return resolved(returns, getattr(fn, "__globals__", {}))
+    return returns
 
 
 def _options_spec(

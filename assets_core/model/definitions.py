@@ -102,7 +102,7 @@ class Definitions:
             {k: cast(SourceAsset, a) for k, a in by_key.items() if a.observed}
         )
         self.graph = AssetGraph(self.upstream)
-        problems = validate(resolved, self.graph, unresolved, by_key)
+        problems = validate(resolved, self.graph, unresolved, self.root, by_key)
         if io_managers is not None:
             problems += check_io_managers(resolved, io_managers, default_io_manager)
         if problems:

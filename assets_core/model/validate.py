@@ -9,10 +9,14 @@ one error at a time.
 from __future__ import annotations
 
 import difflib
+import inspect
+import types
+import typing
 from collections.abc import Collection, Mapping, Sequence
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 from assets_core.errors import Problem
+from assets_core.model.annotations import INPUTS, RETURNS, input_kind, returns_ok
 from assets_core.model.graph import AssetGraph
 from assets_core.model.keys import AssetKey
 from assets_core.model.kinds import AnyAsset
@@ -29,6 +33,61 @@ def _problem(a: AnyAsset, message: str) -> Problem:
 def check_decoration(assets: Sequence[AnyAsset]) -> list[Problem]:
     """Problems the decorator found (bad keys, bad option values)."""
     return [p for a in assets for p in a.problems]
+
+
+def _shown(annotation: object) -> str:
+    """An annotation as a user would write it: ``dict``, ``list[int]``, ``pandas.DataFrame |
+    None``, ``'pd.Series'``."""
+    if annotation is type(None):
+        return "None"
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return " | ".join(_shown(a) for a in typing.get_args(annotation))
+    if isinstance(annotation, type) and not typing.get_args(annotation):
+        module = annotation.__module__.split(".")[0]
+        name = annotation.__qualname__
+        return name if module == "builtins" else f"{module}.{name}"
+    return repr(annotation) if isinstance(annotation, str) else str(annotation)
+
+
+def check_annotations(assets: Sequence[AnyAsset]) -> list[Problem]:
+    """Every input annotation names a kind Lumbung can load it as, and every return
+    annotation one it can store (``assets_core.model.annotations``)."""
+    problems = []
+    for a in assets:
+        for p in a.params:
+            if input_kind(p.annotation) is None:
+                problems.append(
+                    _problem(
+                        a,
+                        f"parameter '{p.name}' is annotated {_shown(p.annotation)}, which "
+                        f"Lumbung cannot load an asset as; annotate it as {INPUTS}.",
+                    )
+                )
+        returns = getattr(a, "returns", inspect.Parameter.empty)
+        if not returns_ok(returns):
+            problems.append(
+                _problem(
+                    a,
+                    f"returns {_shown(returns)}, which no IO manager can store; return {RETURNS}.",
+                )
+            )
+    return problems
+
+
+def check_code_files(assets: Sequence[AnyAsset], root: Path) -> list[Problem]:
+    """Every file an asset reads as code exists (its bytes are part of the code version)."""
+    problems = []
+    for a in assets:
+        for name in a.code().files:
+            if not (root / name).is_file():
+                problems.append(
+                    _problem(
+                        a,
+                        f"code_files names {name!r}, which is not a file; "
+                        "give its path relative to the project folder.",
+                    )
+                )
+    return problems
 
 
 def check_unique_keys(
@@ -146,6 +205,7 @@ def validate(
     assets: Sequence[AnyAsset],
     graph: AssetGraph,
     unresolved: Mapping[AssetKey, Mapping[str, AssetKey]],
+    root: Path,
     by_key: Mapping[AssetKey, AnyAsset] | None = None,
 ) -> list[Problem]:
     """Every problem of the project's structure (the IO manager names are checked apart, by
@@ -155,6 +215,8 @@ def validate(
         *check_decoration(assets),
         *check_unique_keys(assets, by_key),
         *check_dependencies(assets, unresolved, by_key),
+        *check_annotations(assets),
+        *check_code_files(assets, root),
     ]
     if not any(p.message.startswith("duplicate key") for p in problems):
         problems += check_acyclic(assets, graph)

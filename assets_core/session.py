@@ -90,7 +90,7 @@ class Session:
             list(defs.assets.values()), self.io.names(), defs.default_io_manager
         )
         if problems:
-            raise DefinitionError(problems)
+            raise DefinitionError([p.relative_to(defs.root) for p in problems])
         if isinstance(state, str) and state not in ("sqlite", MEMORY):
             raise DefinitionError(
                 f"state={state!r} is not valid: use 'sqlite', 'memory' or a StateStore."

@@ -43,6 +43,8 @@ _STRING_RETURNS = {
     "pyarrow.RecordBatchReader",
 }
 _UNANNOTATED = (inspect.Parameter.empty, inspect.Signature.empty, None, Any)
+#: return annotations that say nothing about the value
+_SAYS_NOTHING = (inspect.Parameter.empty, Any, object)
 
 
 def resolved(annotation: object, namespace: Mapping[str, Any]) -> object:
@@ -80,9 +82,9 @@ def input_kind(annotation: object) -> Kind | None:
 
 def returns_ok(annotation: object) -> bool:
     """Whether a return annotation names something an IO manager can store. No annotation,
-    ``Any``, or a string Lumbung could not evaluate says nothing and is fine; a union is fine
-    when each of its members is."""
-    if annotation is inspect.Parameter.empty or annotation is Any or isinstance(annotation, str):
+    ``Any``, ``object``, or a string Lumbung could not evaluate says nothing and is fine; a
+    union is fine when each of its members is."""
+    if any(annotation is u for u in _SAYS_NOTHING) or isinstance(annotation, str):
         return True
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         return all(returns_ok(a) for a in typing.get_args(annotation))

@@ -9,7 +9,6 @@ sees all their mistakes at once.
 from __future__ import annotations
 
 import inspect
-import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import PurePath
@@ -48,7 +47,7 @@ class _Collector:
 
     @property
     def location(self) -> str:
-        return f"{_short(self.file)}:{self.line}"
+        return f"{self.file}:{self.line}"  # named relative to the project when reported
 
     def add(self, message: str) -> None:
         self.problems.append(Problem(message, self.name, self.location))
@@ -89,6 +88,7 @@ class _Collector:
 
 
 _NO_TAGS: frozenset[str] = frozenset()
+_NOTHING: frozenset[str] = frozenset()
 _NO_METADATA: Mapping[str, Any] = MappingProxyType({})
 
 
@@ -104,10 +104,6 @@ def _location(fn: Callable[..., Any]) -> tuple[str, int]:
     if code is None:
         return "<unknown>", 0
     return code.co_filename, code.co_firstlineno
-
-
-def _short(path: str) -> str:
-    return os.path.basename(path)  # noqa: PTH119 - hot path: PurePath costs ~10x
 
 
 #: (name, kind, annotation) of one parameter
@@ -335,6 +331,7 @@ def _build_asset(fn: Callable[..., Any], options: Mapping[str, Any]) -> Asset:
         problems=tuple(c.problems),
         returns=_returns(fn, plain),
         code_files=code_files,
+        given=frozenset(k for k, v in options.items() if v is not None) if options else _NOTHING,
     )
 
 
@@ -431,7 +428,7 @@ def source(
     *,
     observe: Callable[[], object] | None = None,
     format: SourceFormat | None = None,
-    group: str = "sources",
+    group: str | None = None,
     tags: Iterable[str] | None = None,
     owners: Iterable[str] | None = None,
     description: str | None = None,
@@ -469,7 +466,7 @@ def source(
             fmt = None
     spec = AssetSpec(
         key=key,
-        group=c.segment(group, "group", "sources"),
+        group="sources" if group is None else c.segment(group, "group", "sources"),
         tags=frozenset(c.strings(tags, "tags")),
         owners=c.strings(owners, "owners"),
         description=description,
@@ -483,4 +480,9 @@ def source(
         file=file,
         line=line,
         problems=tuple(c.problems),
+        given=frozenset(
+            n
+            for n, v in (("key", name), ("group", group), ("tags", tags), ("owners", owners))
+            if v is not None
+        ),
     )

@@ -95,6 +95,9 @@ class Asset:
     #: files the function reads as code (a ``.sql`` file, say), relative to the project
     #: folder: their bytes are part of the code version
     code_files: tuple[str, ...] = ()
+    #: the options the decorator was given (module and folder defaults never replace them);
+    #: how an asset was written, not what it is, so it does not count in comparisons
+    given: frozenset[str] = field(default=frozenset(), compare=False)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)
@@ -146,6 +149,8 @@ class SourceAsset:
     file: str = "<unknown>"
     line: int = 0
     problems: tuple[Problem, ...] = ()
+    #: the options given (a source's name is its whole key: no default prefix applies)
+    given: frozenset[str] = field(default=frozenset({"key"}), compare=False)
 
     @property
     def key(self) -> AssetKey:

@@ -7,6 +7,7 @@
     │   └── InvalidKeyError            a key segment breaks the key rule
     ├── SelectionError (ValueError)    a selection string is malformed or matches nothing
     ├── UnknownAssetError (KeyError)   a key names no asset of the project
+    │   └── AmbiguousAssetError        a bare name is the last segment of several keys
     ├── PlanError                      a plan cannot run (an unselected upstream was never built)
     │   └── AssetsLockedError          another live run holds assets of the plan (no wait)
     ├── ProjectError                   no project found, bad config, a module fails to import
@@ -22,8 +23,10 @@ any exception, the user's included, without ever raising.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 
@@ -70,6 +73,24 @@ class Problem:
             where = f"{self.location}: "
         return where + self.message
 
+    def relative_to(self, root: Path) -> Problem:
+        """This problem with its file named relative to the project folder ``root``."""
+        if not self.location:
+            return self
+        file, sep, line = self.location.rpartition(":")
+        if not sep or not line.isdigit():
+            return self
+        return replace(self, location=f"{display_path(file, root)}:{line}")
+
+
+def display_path(file: str, root: Path) -> str:
+    """A file as messages name it: relative to the project folder ``root`` when inside it
+    (``pipeline/reports.py``), else as given."""
+    base = str(root)
+    if file.startswith(base) and file[len(base) : len(base) + 1] == os.sep:
+        return file[len(base) + 1 :]
+    return file
+
 
 class DefinitionError(LumbungError, ValueError):
     """The project's definitions are invalid. ``problems`` lists every one found."""
@@ -100,6 +121,10 @@ class UnknownAssetError(LumbungError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class AmbiguousAssetError(UnknownAssetError):
+    """A bare name is the last segment of several assets' keys; the message lists them."""
 
 
 class PlanError(LumbungError):

@@ -83,7 +83,7 @@ def run() -> None:
     errors = _click_exceptions()
     no_args = getattr(errors, "NoArgsIsHelpError", ())
     try:
-        code = app(standalone_mode=False, prog_name="lumbung")
+        code = app(args=spread_selections(sys.argv[1:]), standalone_mode=False, prog_name="lumbung")
     except no_args as exc:  # `lumbung` alone: the help, on stderr, exit 2 (like click)
         exc.show()
         raise SystemExit(exc.exit_code) from None
@@ -97,6 +97,33 @@ def run() -> None:
             raise SystemExit(EXIT_USAGE) from exc
         raise
     raise SystemExit(code if isinstance(code, int) else 0)
+
+
+#: options whose value is a selection; like dbt's, each takes every word after it
+SELECTION_OPTIONS = frozenset({"-s", "--select", "--exclude"})
+
+
+def spread_selections(args: list[str]) -> list[str]:
+    """``-s a b --exclude c d`` as ``-s a -s b --exclude c --exclude d``: the words after a
+    selection option, up to the next option, are each a value of it (a union, as in dbt)."""
+    out: list[str] = []
+    option: str | None = None  # the selection option the words now belong to
+    takes_value = False  # the previous word was the option itself: this one is its value
+    for i, arg in enumerate(args):
+        if arg == "--":
+            out += args[i:]
+            break
+        if takes_value:
+            out.append(arg)
+            takes_value = False
+        elif option is not None and not arg.startswith("-"):
+            out += [option, arg]
+        else:
+            name = arg.split("=", 1)[0]
+            option = name if name in SELECTION_OPTIONS else None
+            takes_value = option is not None and "=" not in arg
+            out.append(arg)
+    return out
 
 
 def usage_error(exc: Exception) -> int:

@@ -79,12 +79,18 @@ def history(
     with guard(ctx), open_session(ctx) as session:
         asset_key = None
         if key is not None:
+            from assets_core.errors import AmbiguousAssetError, UnknownAssetError
             from assets_core.model.keys import AssetKey
 
-            asset_key = AssetKey.parse(key)
+            try:
+                asset_key = session.defs.resolve(key)  # a bare name, as everywhere
+            except AmbiguousAssetError:
+                raise
+            except UnknownAssetError:
+                asset_key = AssetKey.parse(key)  # a removed asset keeps its history
+                if not session.state.history(asset_key, limit=1):
+                    raise
         records = session.state.history(asset_key, limit=limit)
-        if key is not None and not records:
-            session.get(key)  # an unknown key with no past either: "no asset 'x'. Did you mean"
         wanted = dict.fromkeys(r.run_id for r in records)
         known = {r.run_id: r for r in session.state.runs(limit=RUNS_LOOKED_UP)} if wanted else {}
         runs = [known[r] for r in wanted if r in known]

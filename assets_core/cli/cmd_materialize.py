@@ -29,6 +29,7 @@ from assets_core.cli.common import (
     guard,
     joined,
     load_session,
+    nothing_to_do,
     print_json,
     state_of,
 )
@@ -234,20 +235,6 @@ def _err(text: str) -> None:
     sys.stdout.flush()
     sys.stderr.write(text + "\n")
     sys.stderr.flush()
-
-
-def fresh_count(plan: Plan) -> int:
-    """How many selected assets (not sources) the planner found fresh."""
-    return sum(1 for k in plan.selected if (s := plan.step(k)) is not None and s.status == "fresh")
-
-
-def nothing_to_do(plan: Plan) -> str:
-    """``Nothing to do: 6 selected assets are fresh.``"""
-    n = fresh_count(plan)
-    if n == 0:
-        return "Nothing to do: no assets selected."
-    noun = "asset is" if n == 1 else "assets are"
-    return f"Nothing to do: {n} selected {noun} fresh."
 
 
 def _print_plan(plan: Plan) -> None:

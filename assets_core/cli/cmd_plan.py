@@ -17,6 +17,7 @@ from assets_core.cli.common import (
     JsonOpt,
     SelectOpt,
     guard,
+    nothing_to_do,
     open_session,
     paint,
     plan_selection,
@@ -32,13 +33,6 @@ if TYPE_CHECKING:
 
 #: How each step status is coloured on a terminal.
 STEP_STYLE = {"missing": "cyan", "stale": "yellow", "pending": "blue", "forced": "magenta"}
-
-
-def nothing_to_do(n: int) -> str:
-    """The line an empty plan prints."""
-    if n == 1:
-        return "Nothing to do: 1 selected asset is fresh."
-    return f"Nothing to do: {n} selected assets are fresh."
 
 
 def plan_command(
@@ -66,7 +60,7 @@ def plan_command(
 def render_plan(plan: Plan, explain: bool = False) -> None:
     """The plan as aligned lines: status, key, reasons (and the root-cause chain)."""
     if not plan.steps:
-        write_lines([nothing_to_do(len(plan.selected))])
+        write_lines([nothing_to_do(plan)])
         return
     color = use_color()
     n, total = len(plan.steps), len(plan.selected)

@@ -210,6 +210,16 @@ def plan_selection(
     return session.plan(joined(select), joined(exclude), force=force)
 
 
+def nothing_to_do(plan: Plan) -> str:
+    """The line a plan with no steps prints: how many selected assets are fresh, or that the
+    selection matched none (sources are observed, never materialized)."""
+    n = len(plan.selected)
+    if n == 0:
+        return "Nothing to do: the selection matched no asset to materialize."
+    noun = "asset is" if n == 1 else "assets are"
+    return f"Nothing to do: {n} selected {noun} fresh."
+
+
 def when(timestamp: float | None) -> str:
     """A moment as people read it: local time, to the second, with its UTC offset."""
     if not timestamp:

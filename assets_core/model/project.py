@@ -29,9 +29,16 @@ from types import ModuleType
 from typing import Any
 
 from assets_core.errors import ProjectError, exception_message
+from assets_core.model.defaults import (
+    MODULE_DEFAULTS,
+    Defaults,
+    apply_defaults,
+    parse_defaults,
+)
 from assets_core.model.definitions import Definitions, collect_assets
 from assets_core.model.keys import SEGMENT_RE
 from assets_core.model.kinds import AnyAsset
+from assets_core.model.loader import forget, install
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -44,7 +51,7 @@ LUMBUNG_TOML = "lumbung.toml"
 PYPROJECT_TOML = "pyproject.toml"
 DEFAULT_STORAGE = ".lumbung"
 #: the keys a project config may hold
-CONFIG_KEYS = ("default_io_manager", "modules", "storage")
+CONFIG_KEYS = ("default_io_manager", "defaults", "modules", "storage")
 #: top-level packages that are Lumbung itself: never purged, or ``isinstance`` would break
 _OWN_PACKAGES = frozenset({"assets_core", "io_managers"})
 
@@ -65,10 +72,14 @@ class ProjectConfig:
     """State, Parquet files and the DuckDB warehouse live here (default ``root/.lumbung``)."""
     default_io_manager: str = "parquet"
     """The IO manager of every asset that does not name one."""
+    defaults: tuple[tuple[str, Defaults], ...] = ()
+    """``[defaults."glob"]`` tables in the order written: the defaults of the assets of the
+    modules whose path (relative to ``root``) matches the glob (``model.defaults``)."""
 
     def to_json(self) -> str:
         """The config as JSON text (what ``from_json`` reads back)."""
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["defaults"] = [[glob, d.to_dict()] for glob, d in self.defaults]
         return json.dumps(data, default=str, sort_keys=True)
 
     @classmethod
@@ -81,6 +92,7 @@ class ProjectConfig:
             modules=tuple(data["modules"]),
             storage=Path(data["storage"]),
             default_io_manager=data["default_io_manager"],
+            defaults=tuple((g, parse_defaults(d, g)) for g, d in data.get("defaults", ())),
         )
 
 
@@ -294,12 +306,26 @@ def _build_config(file: Path, where: str, table: Mapping[str, Any]) -> ProjectCo
             )
         io_manager = value
 
+    defaults: list[tuple[str, Defaults]] = []
+    value = table.get("defaults", {})
+    if not isinstance(value, dict):
+        raise ProjectError(
+            f"{where} defaults: must be tables of globs, got {value!r}; write for example "
+            '[defaults."marts/*"] with group = "marts".'
+        )
+    for glob, raw in value.items():
+        try:
+            defaults.append((glob, parse_defaults(raw, f'[defaults."{glob}"]')))
+        except ValueError as exc:
+            raise ProjectError(f"{where} {exc}") from None
+
     return ProjectConfig(
         root=root,
         config_file=file,
         modules=modules,
         storage=storage,
         default_io_manager=io_manager,
+        defaults=tuple(defaults),
     )
 
 
@@ -340,8 +366,11 @@ def import_assets(config: ProjectConfig, fresh: bool = True) -> list[AnyAsset]:
     earlier from the project folder are forgotten first, so edits made since are seen.
     """
     root = str(config.root)
+    # Project modules are compiled from the very bytes the code versioner then reads.
+    install(root, _environment_prefixes())
     if fresh:
         _forget_project_modules(config.root)
+        forget(root)
         importlib.invalidate_caches()
     if not sys.path or sys.path[0] != root:
         while root in sys.path:
@@ -354,7 +383,28 @@ def import_assets(config: ProjectConfig, fresh: bool = True) -> list[AnyAsset]:
         modules.append(module)
         if hasattr(module, "__path__"):
             modules.extend(_submodules(config, module))
-    return collect_assets(modules)
+    return _with_defaults(config, modules, collect_assets(modules))
+
+
+def _with_defaults(
+    config: ProjectConfig, modules: list[ModuleType], assets: list[AnyAsset]
+) -> list[AnyAsset]:
+    """The assets with their module's and folder's defaults (``model.defaults``)."""
+    own: dict[str, Defaults] = {}
+    for module in modules:
+        raw = getattr(module, MODULE_DEFAULTS, None)
+        file = getattr(module, "__file__", None)
+        if raw is None or file is None:
+            continue
+        where = f"{_relative(config.root, file)}: {MODULE_DEFAULTS}"
+        try:
+            own[file] = parse_defaults(raw, where)
+        except ValueError as exc:
+            raise ProjectError(str(exc)) from None
+    if not own and not config.defaults:
+        return assets
+    relative = {a.file: _relative(config.root, a.file) for a in assets}
+    return apply_defaults(assets, own, config.defaults, relative)
 
 
 def load_definitions(

@@ -576,7 +576,7 @@ class _Evaluator:
             if crit.method == "kind":
                 values |= set(KINDS)
             pool = difflib.get_close_matches(crit.value, sorted(values), n=3)
-        return [f"{crit.method}:{v}" for v in pool]
+        return [f"{crit.method}:{v}" for v in pool if v != crit.value]  # never itself
 
     def no_match(self, crit: Criterion, role: str) -> None:
         if not crit.method_given and not crit.is_glob:

@@ -416,7 +416,7 @@ class SQLiteStateStore:
             return {}
         with self._guard() as con:
             rows = con.execute(
-                "SELECT path, size, mtime_ns, digest FROM file_observations "
+                "SELECT path, size, mtime_ns, ctime_ns, digest FROM file_observations "
                 f"WHERE path IN {_IN_LIST}",
                 (json_text(wanted),),
             ).fetchall()
@@ -503,13 +503,13 @@ class SQLiteStateStore:
 
     def save_file_observations(self, observations: Iterable[FileObservation]) -> None:
         """Insert or replace the cached hashes of source files."""
-        rows = [(o.path, o.size, o.mtime_ns, o.digest) for o in observations]
+        rows = [(o.path, o.size, o.mtime_ns, o.ctime_ns, o.digest) for o in observations]
         if not rows:
             return
         with self._write() as con:
             con.executemany(
-                "INSERT OR REPLACE INTO file_observations (path, size, mtime_ns, digest) "
-                "VALUES (?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO file_observations (path, size, mtime_ns, ctime_ns, "
+                "digest) VALUES (?, ?, ?, ?, ?)",
                 rows,
             )
 

@@ -175,11 +175,13 @@ class RunRecord:
 
 @dataclass(frozen=True, slots=True)
 class FileObservation:
-    """A source file's content hash, valid while its size and mtime are unchanged."""
+    """A source file's content hash, valid while its size, mtime and ctime are unchanged (an
+    edit that restores the mtime, as ``cp -p`` and ``rsync -t`` do, still moves the ctime)."""
 
     path: str
     size: int
     mtime_ns: int
+    ctime_ns: int
     digest: str
 
 

@@ -566,11 +566,17 @@ CASES: list[Case] = [
     Case(
         "unsupported_annotation",
         ("materialize", "-s", "total"),
-        "total failed: parameter 'orders': unsupported annotation <class 'int'>; annotate "
-        "inputs as pandas.DataFrame, pyarrow.Table, duckdb.DuckDBPyRelation or polars.DataFrame",
-        code=1,
+        "error: total (assets.py:22): parameter 'orders' is annotated int, which Lumbung "
+        "cannot load an asset as; annotate it as pandas.DataFrame, pyarrow.Table, "
+        "duckdb.DuckDBPyRelation or polars.DataFrame.",
         append="\n\n@asset\ndef total(orders: int): return pd.DataFrame()\n",
-        records_failure=True,
+    ),
+    Case(
+        "returns_unsupported_annotation",
+        ("plan",),
+        "error: total (assets.py:22): returns dict, which no IO manager can store; return a "
+        "pandas.DataFrame, a pyarrow.Table, a duckdb.DuckDBPyRelation or a polars.DataFrame.",
+        append="\n\n@asset\ndef total(orders) -> dict: return {}\n",
     ),
     Case(
         "upstream_never_built",
@@ -701,15 +707,22 @@ CASES: list[Case] = [
         ("materialize", "-s", "tag:nightly"),
         "warning: Selection criterion 'tag:nightly' matches no asset.",
         code=0,
-        out="Nothing to do: no assets selected.\n",
+        out="Nothing to do: the selection matched no asset to materialize.\n",
         records_empty_run=True,
+    ),
+    Case(
+        "selection_kind_never_its_own_suggestion",
+        ("plan", "-s", "kind:sql"),
+        "warning: Selection criterion 'kind:sql' matches no asset.",
+        code=0,
+        out="Nothing to do: the selection matched no asset to materialize.\n",
     ),
     Case(
         "selection_all_excluded",
         ("materialize", "-s", "orders+", "--exclude", "orders+"),
         "",
         code=0,
-        out="Nothing to do: no assets selected.\n",
+        out="Nothing to do: the selection matched no asset to materialize.\n",
         records_empty_run=True,
     ),
     # ---- commands and options -----------------------------------------------------------------

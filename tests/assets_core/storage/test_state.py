@@ -299,12 +299,12 @@ def test_forget_deletes_records_and_state(store: StateStore) -> None:
 
 
 def test_file_observations_upsert(store: StateStore) -> None:
-    one = FileObservation("/src/a.csv", 10, 1_700_000_000_123_456_789, "d1")
-    two = FileObservation("/src/b.csv", 20, 2, "d2")
+    one = FileObservation("/src/a.csv", 10, 1_700_000_000_123_456_789, 5, "d1")
+    two = FileObservation("/src/b.csv", 20, 2, 6, "d2")
     assert store.file_observations([one.path]) == {}
     store.save_file_observations([one, two])
     assert store.file_observations([one.path, "/nope"]) == {one.path: one}
-    changed = FileObservation("/src/a.csv", 11, 3, "d3")
+    changed = FileObservation("/src/a.csv", 11, 3, 7, "d3")
     store.save_file_observations([changed])
     store.save_file_observations([])
     assert store.file_observations([one.path, two.path]) == {one.path: changed, two.path: two}
@@ -471,14 +471,14 @@ def test_data_persists_across_reopen(tmp_path: Path) -> None:
         store.start_run(RunRecord("r1", 1.0, pid=5))
         store.record([full, failed])
         store.acquire_locks("r2", [SA], os.getpid())
-        store.save_file_observations([FileObservation("/f", 1, 2, "d")])
+        store.save_file_observations([FileObservation("/f", 1, 2, 3, "d")])
         store.append_logs([line(SA, 0, "hi", run_id="r2")])
     with open_state_store(tmp_path) as store:
         assert store.latest() == {SA: StepState(full, "failed", 4.5, failed)}
         assert store.runs() == [RunRecord("r1", 1.0, pid=5)]
         assert len(store.history(A)) == 2
         assert store.acquire_locks("r3", [SA], os.getpid()) == [LockConflict(SA, "r2", os.getpid())]
-        assert store.file_observations(["/f"]) == {"/f": FileObservation("/f", 1, 2, "d")}
+        assert store.file_observations(["/f"]) == {"/f": FileObservation("/f", 1, 2, 3, "d")}
         assert store.logs("r2") == [line(SA, 0, "hi", run_id="r2")]
 
 

@@ -275,8 +275,8 @@ CASES: list[Case] = [
         "unknown_option",
         ("list",),
         "error: total (assets.py:22): @asset got an unknown option 'key_prefix'; options are "
-        "['code_version', 'deps', 'description', 'group', 'ins', 'io_manager', 'key', "
-        "'metadata', 'name', 'owners', 'retries', 'tags'].",
+        "['code_files', 'code_version', 'deps', 'description', 'group', 'ins', 'io_manager', "
+        "'key', 'metadata', 'name', 'owners', 'retries', 'tags'].",
         append='\n\n@asset(key_prefix="x")\ndef total(): return pd.DataFrame()\n',
     ),
     Case(
@@ -354,7 +354,7 @@ CASES: list[Case] = [
         "toml_unknown_key",
         ("list",),
         "error: {root}/lumbung.toml: storag: unknown key; did you mean 'storage'? valid keys "
-        "are default_io_manager, modules, storage.",
+        "are default_io_manager, defaults, modules, storage.",
         toml='modules = ["assets"]\nstorag = ".lumbung"\n',
     ),
     Case(
@@ -700,7 +700,7 @@ CASES: list[Case] = [
         ("plan", "-s", "[" * 40_000),
         "warning: Selection criterion '" + "[" * 40_000 + "' matches no asset.",
         code=0,
-        out="Nothing to do: 0 selected assets are fresh.\n",
+        out="Nothing to do: the selection matched no asset to materialize.\n",
     ),
     Case(
         "selection_empty",

@@ -7,6 +7,9 @@ page can materialize, edit a file, then plan:
 Python blocks with this interpreter (``python -c``), shell blocks with ``bash -e``, both with the
 copy as the working folder and this interpreter's bin folder first on PATH (``lumbung``
 resolves to the installed script). A block passes when it exits with 0.
+
+The README's tour is made of ```` ```console ```` blocks instead, each command with what it
+prints: ``tests/test_readme_tour.py`` runs those and compares.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ keeps ``.lumbung/`` out of git; a folder without a project points at ``lumbung i
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -226,9 +227,19 @@ def test_the_package_data_holds_every_file_of_the_example() -> None:
 @pytest.mark.slow
 def test_a_built_wheel_copies_the_example(tmp_path: Path) -> None:
     """The wheel holds the example's files themselves (the link in the repository followed):
-    ``init --example`` run from the unpacked wheel copies them all."""
+    ``init --example`` run from the unpacked wheel copies them all. The wheel is built from a
+    copy of the checkout, as pip builds in the source folder (``build/``, ``*.egg-info``)."""
+    source = tmp_path / "source"
+    shutil.copytree(
+        ROOT,
+        source,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "build", "*.egg-info", "__pycache__", ".lumbung", ".*_cache"
+        ),
+    )
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(source)],
         capture_output=True,
         text=True,
         timeout=600,

@@ -70,7 +70,12 @@ def history(
     limit: Annotated[
         int,
         typer.Option(
-            "--limit", "-n", min=1, max=MAX_LIMIT, metavar="N", help="How many records to show."
+            "--limit",
+            "-n",
+            min=1,
+            max=MAX_LIMIT,
+            metavar="N",
+            help="How many runs to show (each with all its records).",
         ),
     ] = 20,
     as_json: JsonOpt = False,
@@ -90,7 +95,7 @@ def history(
                 asset_key = AssetKey.parse(key)  # a removed asset keeps its history
                 if not session.state.history(asset_key, limit=1):
                     raise
-        records = session.state.history(asset_key, limit=limit)
+        records = session.state.history(asset_key, limit=limit, by_run=True)
         wanted = dict.fromkeys(r.run_id for r in records)
         known = {r.run_id: r for r in session.state.runs(limit=RUNS_LOOKED_UP)} if wanted else {}
         runs = [known[r] for r in wanted if r in known]

@@ -182,8 +182,8 @@ def test_init_example_refusals_write_nothing(tmp_path: Path) -> None:
             2,
             "",
             [
-                "error: `lumbung init` cannot write f/new (Not a directory); a file stands where a folder "
-                "of the path should be; use another path."
+                "error: `lumbung init` cannot write f/new (Not a directory); a file stands "
+                "where a folder of the path should be; use another path."
             ],
         ),
         "unknown": (2, "", ["error: no example 'shpo'; the examples are: shop."]),

@@ -226,6 +226,22 @@ def test_history_is_newest_first_and_limited(store: StateStore) -> None:
     assert store.history(C) == []
 
 
+def test_history_by_run_takes_whole_runs(store: StateStore) -> None:
+    r1 = [rec(A, "r1", t=1.0), rec(B, "r1", t=2.0)]
+    r2 = [rec(A, "r2", t=3.0), rec(B, "r2", t=4.0), rec(C, "r2", t=5.0)]
+    r3 = [rec(B, "r3", t=6.0)]
+    store.record(r1)
+    store.record(r2)
+    store.record(r3)
+    assert store.history(limit=2, by_run=True) == [*r3, *r2[::-1]]
+    assert store.history(limit=1, by_run=True) == r3
+    assert store.history(A, limit=1, by_run=True) == [r2[0]]  # runs that hold A
+    assert store.history(A, limit=5, by_run=True) == [r2[0], r1[0]]
+    assert store.history(limit=0, by_run=True) == []
+    assert store.history(limit=10**20, by_run=True) == [*r3, *r2[::-1], *r1[::-1]]
+    assert len(store.runs(limit=10**20)) == 0  # no run was started, and no overflow
+
+
 def test_runs_newest_first_and_finish(store: StateStore) -> None:
     store.start_run(RunRecord("r1", 10.0, selection="*", pid=11))
     store.start_run(RunRecord("r2", 20.0))

@@ -138,6 +138,12 @@ def csv_problems(options: CsvOptions) -> tuple[list[str], CsvOptions]:
     nulls = _strings(o.null_values)
     if nulls is None:
         bad("null_values", o.null_values, "give a list of strings, such as ['', 'NA'].")
+    elif not nulls:
+        bad(
+            "null_values",
+            o.null_values,
+            "give at least one; [''] reads only empty fields as missing.",
+        )
     types = _types(o.types, bad)
     if types and names:
         unknown = [c for c in types if c not in names]

@@ -58,6 +58,14 @@ CASES = [
         id="null-values",
     ),
     pytest.param(
+        'raw = source("raw", path="raw.csv", csv=CsvOptions(null_values=[]))',
+        [
+            "raw (assets.py:2): CsvOptions(null_values=[]) is not valid: give at least one; "
+            "[''] reads only empty fields as missing."
+        ],
+        id="no-null-values",
+    ),
+    pytest.param(
         'raw = source("raw", path="raw.csv", csv=CsvOptions(types={"id": "in64"}))',
         [
             "raw (assets.py:2): CsvOptions(types={'id': 'in64'}) is not valid: 'in64' "

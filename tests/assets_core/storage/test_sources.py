@@ -4,7 +4,9 @@ CSV read alike for every kind of consumer, with its reader options counted in it
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import textwrap
 from datetime import date, datetime
 from pathlib import Path
 
@@ -426,3 +428,64 @@ def test_changed_csv_options_make_consumers_stale(project: ProjectDir) -> None:
         assert str(session.load("clean")["v"].dtype) == "Int64"
         session.materialize()
         assert session.load("clean")["v"].tolist() == ["NA", "3"]  # "NA" is text now
+
+
+def test_the_cli_stores_one_schema_for_pandas_and_relation_consumers(tmp_path: Path) -> None:
+    """As a user meets it, through ``lumbung``: a pandas consumer and a DuckDB-relation consumer
+    of one CSV source (NA in number columns, dates, timestamps) store the same schema, and a
+    changed option makes both stale."""
+    from tests.assets_core.cli.conftest import run
+
+    root = tmp_path / "shop"
+    _write(root / "lumbung.toml", 'modules = ["assets"]\nstorage = ".lumbung"\n')
+    _write(
+        root / "data" / "events.csv",
+        "id;qty;price;day;at;ok\n"
+        "1;NA;2.5;2024-01-05;2024-01-05 10:00:00;true\n"
+        "NA;3;;2024-01-06;2024-01-06 11:30:00;\n",
+    )
+    assets = """
+        import duckdb
+        import pandas as pd
+        from assets_core import CsvOptions, asset, source
+
+        events = source("events", path="data/events.csv", csv=CsvOptions(delimiter=";"))
+
+        @asset
+        def by_pandas(events: pd.DataFrame) -> pd.DataFrame:
+            return events
+
+        @asset
+        def by_relation(context, events: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
+            return context.duckdb.sql("select * from events")
+        """
+    _write(root / "assets.py", textwrap.dedent(assets))
+    built = run(["materialize"], root)
+    assert (built.code, built.err) == (0, ""), built.out
+    schemas = {}
+    for key in ("by_pandas", "by_relation"):
+        shown = run(["show", key, "--json"], root)
+        assert shown.code == 0, shown.err
+        record = json.loads(shown.out)["last_materialization"]
+        schemas[key] = [(c["name"], c["type"]) for c in record["schema"]]
+    assert (
+        schemas["by_pandas"]
+        == schemas["by_relation"]
+        == [
+            ("id", "int64"),
+            ("qty", "int64"),
+            ("price", "float64"),
+            ("day", "date[day]"),
+            ("at", "timestamp[us]"),
+            ("ok", "bool"),
+        ]
+    )
+    (root / "assets.py").write_text(
+        textwrap.dedent(assets).replace('delimiter=";"', 'delimiter=";", types={"qty": "int32"}')
+    )
+    planned = run(["plan"], root)
+    assert planned.code == 0, planned.err
+    assert [line.split(None, 2) for line in planned.out.splitlines()[1:]] == [
+        ["stale", "by_pandas", "source events is read with other CSV options"],
+        ["stale", "by_relation", "source events is read with other CSV options"],
+    ]

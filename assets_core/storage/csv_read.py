@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-__all__ = ["csv_frame", "csv_relation", "csv_table", "options_tag", "tag_reader"]
+__all__ = ["csv_frame", "csv_relation", "csv_table", "options_tag", "read_csv_sql", "tag_reader"]
 
 #: Bumped when the same options would read a file differently, so consumers read it again.
 READER = "csv1"
@@ -106,28 +106,41 @@ def _options_text(o: CsvOptions) -> str:
 _DEFAULT_TEXT = _options_text(_DEFAULT)
 
 
-def _read_args(options: CsvOptions | None, files: Sequence[str]) -> dict[str, Any]:
-    """``read_csv`` keywords for ``options``: everything that shapes the result is given, so
+def read_csv_sql(options: CsvOptions | None, files: Sequence[str]) -> str:
+    """The ``read_csv`` query for ``options``. Everything that shapes the result is given, so
     nothing about the dialect is left to sniffing; only the column types are inferred."""
     o = options or _DEFAULT
-    args: dict[str, Any] = {
-        "sep": o.delimiter,
+    args: dict[str, object] = {
+        "delim": o.delimiter,
         "header": o.header,
-        "quotechar": '"',
-        "escapechar": '"',
-        "na_values": list(o.null_values),
+        "quote": '"',
+        "escape": '"',
+        "nullstr": list(o.null_values),
     }
     if o.names is not None:
         args["names"] = list(o.names)
     if o.types:
-        args["dtype"] = {c: _DUCKDB_TYPES[t] for c, t in o.types.items()}
+        args["types"] = {c: _DUCKDB_TYPES[t] for c, t in o.types.items()}
     if o.date_format is not None:
-        args["date_format"] = o.date_format
+        args["dateformat"] = o.date_format
     if o.timestamp_format is not None:
-        args["timestamp_format"] = o.timestamp_format
+        args["timestampformat"] = o.timestamp_format
     if len(files) > 1:
         args["union_by_name"] = True  # a glob's files may order (or lack) columns differently
-    return args
+    named = "".join(f", {name} = {_literal(value)}" for name, value in args.items())
+    return f"select * from read_csv({_literal(list(files))}{named})"
+
+
+def _literal(value: object) -> str:
+    """``value`` as a DuckDB literal: strings quoted (``'`` doubled), lists, structs."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, list):
+        return "[" + ", ".join(_literal(v) for v in value) + "]"
+    assert isinstance(value, dict)
+    return "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in value.items()) + "}"
 
 
 def csv_relation(
@@ -137,7 +150,7 @@ def csv_relation(
     import duckdb
 
     try:
-        return con.read_csv(list(files), **_read_args(src.csv, files))  # type: ignore[arg-type, unused-ignore]
+        return con.sql(read_csv_sql(src.csv, files))
     except duckdb.Error as exc:
         raise _read_error(src, files, exc, con) from exc
 
@@ -244,7 +257,7 @@ def _columns_hint(src: SourceAsset, files: Sequence[str], con: duckdb.DuckDBPyCo
         return ""
     untyped = dataclasses.replace(src.csv, types={})
     try:
-        rel = con.read_csv(list(files), **_read_args(untyped, files))  # type: ignore[arg-type, unused-ignore]
+        rel = con.sql(read_csv_sql(untyped, files))
     except duckdb.Error:
         return ""
     return f" (its columns: {', '.join(rel.columns)})"

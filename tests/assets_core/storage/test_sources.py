@@ -324,6 +324,21 @@ def test_a_glob_reads_alike_for_every_kind(tmp_path: Path, con: duckdb.DuckDBPyC
     assert t.to_pydict() == {"id": [1, 2], "v": [None, 2.5], "extra": [None, "x"]}
 
 
+def test_quotes_in_paths_and_names_are_read_literally(
+    tmp_path: Path, con: duckdb.DuckDBPyConnection
+) -> None:
+    _write(tmp_path / "it's" / "o'clock.csv", "1|x\n")
+    options = CsvOptions(
+        delimiter="|", header=False, names=["o'clock", "b"], types={"o'clock": "string"}
+    )
+    src = source("raw", path="it's/o'clock.csv", csv=options)
+    for kind in KINDS:
+        assert _as_arrow(load_source(src, tmp_path, kind, lambda: con)).to_pydict() == {
+            "o'clock": ["1"],
+            "b": ["x"],
+        }
+
+
 def test_a_relation_consumer_still_scans_the_csv_lazily(
     tmp_path: Path, con: duckdb.DuckDBPyConnection
 ) -> None:

@@ -15,12 +15,17 @@ are inferred, and the same bytes with the same options always infer the same typ
   types as Arrow spells them (``BIGINT`` is ``int64``, ``DATE`` is ``date32``).
 
 The other way round, Arrow's reader for all, would have copied every file into memory before
-a relation consumer could filter a single row. pandas holds an integer or boolean column with
-missing values in its nullable dtypes (``Int64``, ``boolean``) rather than as floats or
-objects, so it stays the column's type when stored again.
+a relation consumer could filter a single row. The price is paid by the other kinds: DuckDB
+hands a whole file over as Arrow more slowly than Arrow's reader reads it (mostly copying
+text columns out). For a pandas consumer of a 1e6-row, 63 MB file of seven columns, a whole
+process took 1.22x as long as with Arrow's reader before, and 1.49x ``pyarrow.csv.read_csv``
+plus ``to_pandas`` alone (medians of 15 interleaved runs, 2 CPUs).
 
-Reader options count in the source's version (``options_tag``): a changed delimiter or type
-makes every consumer stale, as changed bytes would.
+pandas holds an integer or boolean column with missing values in its nullable dtypes
+(``Int64``, ``boolean``) rather than as floats or objects, so it keeps the column's type when
+stored again. Options other than the defaults count in the source's version
+(``options_tag``): a changed delimiter or type makes every consumer stale, as changed bytes
+would.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from assets_core.errors import LumbungError
     from assets_core.execution.result import RunResult
+    from assets_core.model.csv_options import CsvOptions
     from assets_core.model.decorator import asset, source
     from assets_core.model.definitions import Definitions
     from assets_core.model.keys import AssetKey, StepKey
@@ -32,6 +33,7 @@ __version__ = "0.2.0"
 __all__ = [
     "AssetContext",
     "AssetKey",
+    "CsvOptions",
     "Definitions",
     "IOManager",
     "InputContext",
@@ -51,6 +53,7 @@ __all__ = [
 _LAZY = {
     "asset": "assets_core.model.decorator",
     "source": "assets_core.model.decorator",
+    "CsvOptions": "assets_core.model.csv_options",
     "LumbungError": "assets_core.errors",
     "AssetKey": "assets_core.model.keys",
     "StepKey": "assets_core.model.keys",

@@ -10,6 +10,7 @@ import assets_core
 EXPECTED = [
     "AssetContext",
     "AssetKey",
+    "CsvOptions",
     "Definitions",
     "IOManager",
     "InputContext",

@@ -17,6 +17,7 @@ from typing import Any, TypeVar, overload
 
 from assets_core.errors import InvalidKeyError, Problem
 from assets_core.model.annotations import resolved
+from assets_core.model.csv_options import CsvOptions, csv_problems
 from assets_core.model.keys import SEGMENT_RE, AssetKey, CoercibleToKey, checked_key
 from assets_core.model.spec import Asset, AssetSpec, Param, SourceAsset, SourceFormat
 
@@ -428,6 +429,7 @@ def source(
     *,
     observe: Callable[[], object] | None = None,
     format: SourceFormat | None = None,
+    csv: CsvOptions | None = None,
     group: str | None = None,
     tags: Iterable[str] | None = None,
     owners: Iterable[str] | None = None,
@@ -436,7 +438,9 @@ def source(
 ) -> SourceAsset:
     """Declare external data: a file or glob of files (CSV, Parquet, JSON lines) at ``path``,
     or anything ``observe()`` can give a version string for. Sources are observed, never
-    materialized. A relative ``path`` is relative to the project folder."""
+    materialized. A relative ``path`` is relative to the project folder. ``csv`` says how a
+    CSV file is read (delimiter, header, names, null values, column types, date formats);
+    every consumer reads it the same way, and changing it makes the consumers stale."""
     frame = sys._getframe(1)
     file, line = frame.f_code.co_filename, frame.f_lineno
     c = _Collector(str(name), file, line)
@@ -456,6 +460,8 @@ def source(
         path = str(path)
         if fmt is None:
             fmt = SOURCE_FORMATS.get(PurePath(path).suffix.lower())
+            if fmt is None and isinstance(csv, CsvOptions):
+                fmt = "csv"  # csv= says how to read it (a .txt or .tsv file, say)
             if fmt is None:
                 c.add(
                     f"cannot tell the format of {path!r} from its extension; "
@@ -464,6 +470,7 @@ def source(
         elif fmt not in ("csv", "parquet", "json"):
             c.add(f"format={fmt!r} is not valid: use 'csv', 'parquet' or 'json'.")
             fmt = None
+    csv = _csv_options(c, csv, path, fmt, observe)
     spec = AssetSpec(
         key=key,
         group="sources" if group is None else c.segment(group, "group", "sources"),
@@ -477,6 +484,7 @@ def source(
         path=path,
         format=fmt,
         observe=observe,
+        csv=csv,
         file=file,
         line=line,
         problems=tuple(c.problems),
@@ -486,3 +494,28 @@ def source(
             if v is not None
         ),
     )
+
+
+def _csv_options(
+    c: _Collector, csv: object, path: str | None, fmt: SourceFormat | None, observe: object
+) -> CsvOptions | None:
+    """``csv=`` checked (its collections frozen), or ``None`` after reporting what is wrong."""
+    if csv is None:
+        return None
+    if not isinstance(csv, CsvOptions):
+        c.add(
+            f"csv={csv!r} is not valid: pass csv=CsvOptions(...) "
+            "(from assets_core import CsvOptions)."
+        )
+        return None
+    if path is None:  # an observe= source, or a path already reported as wrong
+        if observe is not None:
+            c.add("csv= says how to read CSV files, and an observe= source has none; remove csv=.")
+        return None
+    if fmt not in ("csv", None):
+        c.add(f"csv= applies to CSV files, and {path!r} is read as {fmt}; remove csv=.")
+        return None
+    problems, checked = csv_problems(csv)
+    for message in problems:
+        c.add(message)
+    return None if problems else checked

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
 from assets_core.errors import Problem
+from assets_core.model.csv_options import CsvOptions
 from assets_core.model.keys import AssetKey
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -135,7 +136,8 @@ class SourceAsset:
     """External data: a file or glob of files (``path``), or anything ``observe`` can version.
 
     Sources are observed, never materialized; their observed version is their data version.
-    ``path`` is kept as written; it is read relative to the project folder.
+    ``path`` is kept as written; it is read relative to the project folder. ``csv`` is how a
+    CSV source is read (``None``: the defaults of ``CsvOptions``).
     """
 
     kind: ClassVar[str] = "source"
@@ -146,6 +148,7 @@ class SourceAsset:
     path: str | None = None
     format: SourceFormat | None = None
     observe: Callable[[], object] | None = None
+    csv: CsvOptions | None = None
     file: str = "<unknown>"
     line: int = 0
     problems: tuple[Problem, ...] = ()

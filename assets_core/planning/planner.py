@@ -18,6 +18,7 @@ from assets_core.errors import PlanError
 from assets_core.model.graph import AssetGraph
 from assets_core.model.keys import AssetKey, StepKey, step_of
 from assets_core.model.kinds import AnyAsset
+from assets_core.storage.sources import describe_change
 from assets_core.storage.state import (
     EncodedInputs,
     MaterializationRecord,
@@ -318,7 +319,7 @@ def build_plan(
                     reasons.append(
                         Reason(
                             "source_changed",
-                            f"source {up} changed",
+                            describe_change(up_asset, before, now),
                             upstream=up,
                             old=before,
                             new=now,

@@ -2,8 +2,11 @@
 
 ``source_files`` expands a source's path or glob, and ``observe_source`` gives the source's
 version. For files, the version is a content hash; a file whose size and mtime match a cached
-observation is not read again. ``load_source`` reads the data into the kind a consumer asks
-for. For DuckDB, the files are scanned lazily in place and never copied into memory first.
+observation is not read again. A CSV source's version also carries how it is read (its
+``CsvOptions``), so changing them makes its consumers stale. ``load_source`` reads the data
+into the kind a consumer asks for. For DuckDB, the files are scanned lazily in place and never
+copied into memory first. CSV files have one reader for every kind (``csv_read``), so every
+consumer sees the same columns with the same types.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from assets_core.errors import IOManagerError, ProjectError, describe_exception
 from assets_core.model.decorator import SOURCE_FORMATS
+from assets_core.model.kinds import AnyAsset
 from assets_core.model.spec import SourceAsset, SourceFormat
 from assets_core.storage.datahash import file_digest
 from assets_core.storage.state import FileObservation
@@ -26,7 +30,7 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-__all__ = ["load_source", "observe_source", "source_files"]
+__all__ = ["describe_change", "load_source", "observe_source", "source_files"]
 
 #: An observation of a file modified this recently is not cached. Another write within the
 #: filesystem's timestamp granularity could keep the same size and mtime (the "racy" case).
@@ -80,12 +84,13 @@ def observe_source(
     """The source's current version, and the new file observations worth caching.
 
     For a file, the version is the SHA-256 of its bytes. For a glob, it is a hash of the sorted
-    ``(path relative to the glob's folder, digest)`` pairs. A file whose size, ``mtime_ns`` and
-    ``ctime_ns`` equal its cached observation (``cache`` is keyed by ``str(path)`` as
-    ``source_files`` returns it) is not read again: an edit that restores the mtime still
-    moves the ctime. The returned observations are only the new or changed ones, leaving out
-    files modified in the last ``RACY_WINDOW_NS``. For an ``observe=``
-    source, the version is ``str(observe())``.
+    ``(path relative to the glob's folder, digest)`` pairs. A CSV source read with options
+    other than the defaults has ``+`` and a tag of them added (``csv_read.options_tag``). A
+    file whose size, ``mtime_ns`` and ``ctime_ns`` equal its cached observation (``cache`` is
+    keyed by ``str(path)`` as ``source_files`` returns it) is not read again: an edit that
+    restores the mtime still moves the ctime. The returned observations are only the new or
+    changed ones, leaving out files modified in the last ``RACY_WINDOW_NS``. For an
+    ``observe=`` source, the version is ``str(observe())``.
     """
     if src.path is None:
         return _observe_fn(src), []
@@ -110,13 +115,42 @@ def observe_source(
         if now - st.st_mtime_ns > RACY_WINDOW_NS:
             fresh.append(FileObservation(key, st.st_size, st.st_mtime_ns, st.st_ctime_ns, digest))
     if not src.is_glob:
-        return digests[0], fresh
-    base = _glob_base(_pattern(src, root))
-    h = hashlib.sha256(b"lumbung-glob-v1\n")
-    for f, digest in zip(files, digests, strict=True):
-        rel = PurePath(os.path.relpath(f, base)).as_posix()
-        h.update(f"{rel}\0{digest}\n".encode())
-    return h.hexdigest(), fresh
+        version = digests[0]
+    else:
+        base = _glob_base(_pattern(src, root))
+        h = hashlib.sha256(b"lumbung-glob-v1\n")
+        for f, digest in zip(files, digests, strict=True):
+            rel = PurePath(os.path.relpath(f, base)).as_posix()
+            h.update(f"{rel}\0{digest}\n".encode())
+        version = h.hexdigest()
+    if _is_csv(src):
+        from assets_core.storage.csv_read import options_tag
+
+        tag = options_tag(src.csv)
+        if tag:
+            version = f"{version}+{tag}"
+    return version, fresh
+
+
+def describe_change(src: AnyAsset, before: str | None, now: str) -> str:
+    """Why a consumer that read version ``before`` of the observed asset ``src`` is stale, now
+    that it is ``now``: its data changed, or only how it is read (a CSV source's options)."""
+    if before is not None and isinstance(src, SourceAsset) and _is_csv(src):
+        from assets_core.storage.csv_read import tag_reader
+
+        data_before, _, how_before = before.partition("+")
+        data_now, _, how_now = now.partition("+")
+        if data_before == data_now and how_before != how_now:
+            if tag_reader(how_before) != tag_reader(how_now):
+                return f"source {src.key} is read by a new version of Lumbung's CSV reader"
+            return f"source {src.key} is read with other CSV options"
+    return f"source {src.key} changed"
+
+
+def _is_csv(src: SourceAsset) -> bool:
+    if src.path is None:
+        return False
+    return (src.format or SOURCE_FORMATS.get(PurePath(src.path).suffix.lower())) == "csv"
 
 
 def _observe_fn(src: SourceAsset) -> str:
@@ -158,8 +192,10 @@ def load_source(
 
     A glob's files are concatenated in sorted order. A ``duckdb.DuckDBPyRelation`` target
     scans the files in place, lazily, on the consumer's connection (``con_provider()``). Other
-    targets read through pyarrow and convert.
+    targets read CSV through the same DuckDB reader (``csv_read``), and Parquet and JSON
+    through pyarrow, and convert.
     """
+    from assets_core.storage import csv_read
     from assets_core.storage.values import convert, target_of
 
     if src.path is None:
@@ -172,10 +208,13 @@ def load_source(
     if target == "duckdb":
         con = con_provider()
         if fmt == "csv":
-            return con.read_csv(files)  # type: ignore[arg-type, unused-ignore]  # a list works
+            return csv_read.csv_relation(src, files, con)
         if fmt == "parquet":
             return con.read_parquet(files)
         return con.read_json(files, format="newline_delimited")  # type: ignore[arg-type, unused-ignore]
+    if fmt == "csv":
+        table = csv_read.csv_table(src, files)
+        return csv_read.csv_frame(table) if target == "pandas" else convert(table, annotation)
     table = _read_arrow(src, files, fmt)
     return convert(table, annotation)
 
@@ -184,11 +223,7 @@ def _read_arrow(src: SourceAsset, files: list[str], fmt: SourceFormat) -> pa.Tab
     import pyarrow as pa
 
     reader: Callable[[str], Any]
-    if fmt == "csv":
-        import pyarrow.csv as pcsv
-
-        reader = pcsv.read_csv
-    elif fmt == "parquet":
+    if fmt == "parquet":
         import pyarrow.parquet as pq
 
         reader = pq.read_table

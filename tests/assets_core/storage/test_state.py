@@ -596,7 +596,10 @@ def test_a_lock_on_another_host_is_never_taken_over(tmp_path: Path) -> None:
         gone = dead_pid()
         assert store.acquire_locks("r1", [SA], gone) == []
         con = sqlite3.connect(store.path)
-        con.execute("UPDATE locks SET host = ?", (socket.gethostname() + "-elsewhere",))
+        con.execute(
+            "UPDATE locks SET host = ?, boot_id = 'another-machine'",
+            (socket.gethostname() + "-elsewhere",),
+        )
         con.commit()
         con.close()
         assert store.acquire_locks("r2", [SA], os.getpid()) == [LockConflict(SA, "r1", gone)]

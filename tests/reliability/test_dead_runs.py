@@ -1,0 +1,187 @@
+"""A run that dies leaves nothing running and nothing held (issue 14, items 1, 3 and 12).
+
+Real ``lumbung materialize`` processes on a small project whose first asset is a gate: it
+writes ``<gates>/first.<pid>`` and waits until ``<gates>/go`` exists, so the tests kill a
+run while it certainly holds its locks and runs a step, never by timing.
+
+- A run started as PID 1 of its own PID namespace (``unshare --pid --fork --mount-proc``, as
+  in a container), killed with SIGKILL and started again the same way, takes over the dead
+  run's locks at once (its pid, 1, is alive in every namespace; its OS lock is not held).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from tests.reliability.harness import LUMBUNG
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+
+TIMEOUT = 240.0  # seconds for anything to happen on a loaded machine
+UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc"]
+
+ASSETS = '''"""Generated for tests/reliability/test_dead_runs.py."""
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from assets_core import asset
+
+
+def _gate(name: str) -> None:
+    folder = os.environ.get("DEAD_RUNS_GATES")
+    if not folder:
+        return
+    (Path(folder) / f"{name}.{os.getpid()}").write_text("")
+    while not (Path(folder) / "go").exists():
+        time.sleep(0.02)
+
+
+@asset
+def first() -> pd.DataFrame:
+    _gate("first")
+    return pd.DataFrame({"v": [int(os.environ.get("DEAD_RUNS_VALUE", "1"))]})
+
+
+@asset
+def second(first: pd.DataFrame) -> pd.DataFrame:
+    return first * 2
+'''
+
+
+def write_project(root: Path) -> Path:
+    pkg = root / "dead_assets"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "assets.py").write_text(ASSETS)
+    (root / "lumbung.toml").write_text('modules = ["dead_assets.assets"]\nstorage = ".lumbung"\n')
+    return root
+
+
+def env(gates: Path | None = None, value: int = 1) -> dict[str, str]:
+    out = dict(os.environ)
+    out.update({"COLUMNS": "200", "NO_COLOR": "1", "PYTHONDONTWRITEBYTECODE": "1"})
+    out["DEAD_RUNS_VALUE"] = str(value)
+    out.pop("DEAD_RUNS_GATES", None)
+    if gates is not None:
+        out["DEAD_RUNS_GATES"] = str(gates)
+    return out
+
+
+def start(project: Path, argv: list[str], gates: Path | None = None) -> subprocess.Popen[str]:
+    """``argv`` in the project folder, in a session of its own (so its whole process group
+    can be signalled, as a terminal or a service manager does)."""
+    return subprocess.Popen(
+        argv,
+        cwd=project,
+        env=env(gates),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def run(project: Path, argv: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        argv,
+        cwd=project,
+        env=env(**kw),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
+T = TypeVar("T")
+
+
+def wait_for(found: Callable[[], T | None], what: str, proc: subprocess.Popen[str]) -> T:
+    """Poll until ``found()`` returns something; fail if ``proc`` ends first."""
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        value = found()
+        if value is not None:
+            return value
+        if proc.poll() is not None:
+            _, err = proc.communicate()
+            pytest.fail(f"{what}: the run ended first (exit {proc.returncode}):\n{err}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: nothing after {TIMEOUT:.0f}s")
+        time.sleep(0.02)
+
+
+def marker(gates: Path, name: str) -> Callable[[], int | None]:
+    def found() -> int | None:
+        for path in gates.glob(f"{name}.*"):
+            return int(path.suffix[1:])
+        return None
+
+    return found
+
+
+def state(project: Path, sql: str) -> list[tuple[Any, ...]]:
+    con = sqlite3.connect(f"file:{project / '.lumbung' / 'state.db'}?mode=ro", uri=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def _can_unshare() -> bool:
+    try:
+        done = subprocess.run([*UNSHARE, "true"], capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+@pytest.fixture
+def gates(tmp_path: Path) -> Path:
+    folder = tmp_path / "gates"
+    folder.mkdir()
+    return folder
+
+
+def test_a_run_killed_as_pid_1_of_its_pid_namespace_is_taken_over(
+    tmp_path: Path, gates: Path
+) -> None:
+    if not _can_unshare():
+        pytest.skip(
+            "`unshare --pid --fork --mount-proc` is not permitted on this machine (it needs "
+            "root or unprivileged user namespaces)"
+        )
+    project = write_project(tmp_path / "p")
+    first = start(project, [*UNSHARE, *LUMBUNG, "materialize"], gates)
+    try:
+        wait_for(marker(gates, "first"), "the first run's gate", first)
+        assert state(project, "SELECT DISTINCT pid FROM locks") == [(1,)]
+        os.killpg(first.pid, signal.SIGKILL)
+        first.communicate(timeout=TIMEOUT)
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+            first.communicate()
+    (gates / "go").touch()
+    again = run(project, [*UNSHARE, *LUMBUNG, "materialize", "--no-wait"])
+    assert again.returncode == 0, again.stderr
+    assert "2 materialized" in again.stdout
+    statuses = [s for (s,) in state(project, "SELECT status FROM runs ORDER BY started_at")]
+    assert statuses == ["interrupted", "success"]
+    assert state(project, "SELECT * FROM locks") == []
+    assert not list((project / ".lumbung" / "locks").iterdir())

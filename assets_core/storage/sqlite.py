@@ -28,6 +28,7 @@ from assets_core.errors import StateError
 from assets_core.model.keys import AssetKey, StepKey
 from assets_core.storage.locations import RELATIVE, absolute_location
 from assets_core.storage.migrations import upgrade
+from assets_core.storage.nofollow import moved, pin, planted
 from assets_core.storage.sqlite_locks import Locks
 from assets_core.storage.sqlite_rows import (
     EMPTY,
@@ -57,6 +58,7 @@ from assets_core.storage.state import (
 __all__ = ["SCHEMA_VERSION", "STATE_FILE", "SQLiteStateStore", "open_state_store"]
 
 STATE_FILE = "state.db"
+_FILES = ("", "-wal", "-shm", "-journal")  # the state file and SQLite's files beside it
 BUSY_TIMEOUT_S = 30.0
 
 # A step's text as ``str(step)`` writes it: "a/b", or "a/b[p]" for a partition.
@@ -126,12 +128,21 @@ class SQLiteStateStore:
         self._folders = tuple(dict.fromkeys((self._root, str(path.parent.resolve()))))
         self._lock = threading.Lock()
         self._locks = Locks(path.parent)
-        self._connect()
+        link = planted(path.with_name(path.name + s) for s in _FILES)
+        if link is not None:
+            raise StateError(_link_message(link))
         try:
-            self._open()
-        except BaseException:
-            self._con.close()
-            raise
+            with pin(path) as pinned:
+                self._connect()
+                try:
+                    self._open()
+                    if moved(path, pinned):  # a link swapped in while SQLite opened it
+                        raise StateError(_link_message(path))
+                except BaseException:
+                    self._con.close()
+                    raise
+        except OSError as exc:  # O_NOFOLLOW met a link planted after the first look
+            raise StateError(_link_message(path)) from exc
 
     def _connect(self) -> None:
         path = self.path
@@ -628,6 +639,13 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     """Whether SQLite refused because another connection holds a lock."""
     text = str(exc)
     return "locked" in text or "busy" in text
+
+
+def _link_message(link: Path) -> str:
+    return (
+        f"{link} is a symbolic link, and Lumbung never follows links in its storage folder; "
+        "remove it (to keep the state it points to, move that file into its place)."
+    )
 
 
 def _locked_message(path: Path) -> str:

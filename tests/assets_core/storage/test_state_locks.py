@@ -1,6 +1,6 @@
 """Step locks and their holders in the SQLite store, on real processes: who holds a lock is
-decided by the run's OS lock first (the kernel's word), then by the holder's identity; and what
-``lumbung unlock`` reads and breaks."""
+decided by the run's OS lock first (the kernel's word), then by the holder's identity; what
+``lumbung unlock`` reads and breaks; and a planted link at the state file is refused."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from assets_core.errors import StateError
 from assets_core.model.keys import AssetKey, StepKey
 from assets_core.storage import runlock
 from assets_core.storage.liveness import holder_of
@@ -146,3 +147,20 @@ def test_locks_are_listed_with_their_holders_and_broken_by_run(store: StateStore
     assert [h.run_id for h in store.locks()] == ["r2"]
     assert [r.status for r in store.runs()] == ["interrupted"]
     assert store.break_locks([]) == 0
+
+
+@posix
+@pytest.mark.parametrize("name", ["state.db", "state.db-wal", "state.db-shm"])
+def test_a_planted_link_at_the_state_file_is_refused(tmp_path: Path, name: str) -> None:
+    storage = tmp_path / ".lumbung"
+    storage.mkdir()
+    target = tmp_path / "elsewhere"
+    (storage / name).symlink_to(target)
+    with pytest.raises(StateError) as info:
+        open_state_store(storage)
+    assert str(info.value) == (
+        f"{storage / name} is a symbolic link, and Lumbung never follows links in its storage "
+        "folder; remove it (to keep the state it points to, move that file into its place)."
+    )
+    assert not target.exists()
+    assert sorted(p.name for p in storage.iterdir()) == [name]

@@ -1,5 +1,6 @@
 """A run's OS lock: an exclusive lock on ``<storage>/locks/<run id>.lock``, held by the run's
-process from the moment it takes its first step lock until it releases them all.
+process from the moment it takes its first step lock until it releases them all (or dies:
+closing the state store does not let go of it, as it does not release step locks).
 
 The kernel releases it when the process dies, however it dies (SIGKILL, a crash, the
 container stopped) and whatever PID namespace it ran in, so another process tells a live

@@ -214,14 +214,15 @@ class ParquetIOManager:
             version, rows, schema, memory, size = self._write(ctx, tmp, folder, kind, value)
             if self.fsync:
                 _fsync_file(Path(tmp))
-            try:
-                os.replace(tmp, file)  # noqa: PTH105  # atomic on the same filesystem
-            except FileNotFoundError:  # the output's folder went away since (removed by hand)
-                if not os.path.exists(tmp):  # noqa: PTH110
-                    raise
-                self._tmp_dirs.pop(folder, None)
-                self._prepare(folder)
-                os.replace(tmp, file)  # noqa: PTH105
+            with ctx.publishing():  # a step whose run is gone publishes nothing
+                try:
+                    os.replace(tmp, file)  # noqa: PTH105  # atomic on the same filesystem
+                except FileNotFoundError:  # the output's folder went away (removed by hand)
+                    if not os.path.exists(tmp):  # noqa: PTH110
+                        raise
+                    self._tmp_dirs.pop(folder, None)
+                    self._prepare(folder)
+                    os.replace(tmp, file)  # noqa: PTH105
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)  # noqa: PTH108

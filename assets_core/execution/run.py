@@ -113,6 +113,9 @@ def execute(
         state.release_locks(run_id)
         backend.shutdown(wait=False)
         raise
+    if not backend.shares_memory:  # steps run in other processes, which may outlive this one
+        make_fence = getattr(state, "fence", None)
+        env.fence = make_fence(run_id) if make_fence is not None else None
     scheduler = Scheduler(plan, env, backend, n_workers, recorder, result, emit, cancelled)
     # Everything alive now (the project, its modules, the plan) outlives the run: keep the
     # collector from rescanning it after every few thousand allocations of the assets.
@@ -129,6 +132,7 @@ def execute(
         finally:
             gc.unfreeze()
             env.handover = None
+            env.fence = None
     recorder.flush()
     state.finish_run(run_id, outcome, time.time())
     state.release_locks(run_id)

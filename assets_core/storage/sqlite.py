@@ -26,6 +26,8 @@ from typing import Any, cast
 
 from assets_core.errors import StateError
 from assets_core.model.keys import AssetKey, StepKey
+from assets_core.storage.fencing import RunFence
+from assets_core.storage.liveness import holder_of
 from assets_core.storage.locations import RELATIVE, absolute_location
 from assets_core.storage.migrations import upgrade
 from assets_core.storage.nofollow import moved, pin, planted
@@ -608,6 +610,10 @@ class SQLiteStateStore:
         those runs ``interrupted`` if still ``running``; the number of locks dropped."""
         with self._write() as con:
             return self._locks.broken(con, run_ids)
+
+    def fence(self, run_id: str) -> RunFence:
+        """What a worker process of ``run_id`` (this process's run) publishes under."""
+        return RunFence(self.path, run_id, holder_of(os.getpid()))
 
     def forget(self, keys: Iterable[AssetKey]) -> None:
         """Delete every record of ``keys``, all their partitions, and their ``latest`` rows

@@ -4,6 +4,12 @@ Real ``lumbung materialize`` processes on a small project whose first asset is a
 writes ``<gates>/first.<pid>`` and waits until ``<gates>/go`` exists, so the tests kill a
 run while it certainly holds its locks and runs a step, never by timing.
 
+- ``lumbung materialize -e processes`` killed with SIGKILL or SIGTERM, sent to its process
+  alone (as ``timeout`` and ``docker stop`` do) or to its whole process group (as a terminal
+  or systemd does): every process it started (the fork server, the workers, the resource
+  tracker) ends, and a new run's output is never overwritten by the old run's worker. With
+  SIGTERM the run says what finished in one line, records it, releases its locks and exits
+  143, whatever the executor.
 - A run started as PID 1 of its own PID namespace (``unshare --pid --fork --mount-proc``, as
   in a container), killed with SIGKILL and started again the same way, takes over the dead
   run's locks at once (its pid, 1, is alive in every namespace; its OS lock is not held).
@@ -23,9 +29,11 @@ from typing import Any, TypeVar
 
 import pytest
 
+from assets_core.storage.liveness import Holder, holder_of, is_running
 from tests.reliability.harness import LUMBUNG
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+LINUX = Path("/proc/self/stat").exists()
 
 TIMEOUT = 240.0  # seconds for anything to happen on a loaded machine
 UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc"]
@@ -141,6 +149,124 @@ def state(project: Path, sql: str) -> list[tuple[Any, ...]]:
         return con.execute(sql).fetchall()
     finally:
         con.close()
+
+
+def _children() -> dict[int, list[int]]:
+    """Every process's children, from ``/proc``."""
+    out: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_bytes()
+        except OSError:
+            continue
+        ppid = int(text[text.rfind(b")") + 2 :].split()[1])
+        out.setdefault(ppid, []).append(int(entry.name))
+    return out
+
+
+def family(pid: int) -> dict[int, Holder]:
+    """``pid``'s descendants, each named by its identity (so a reused pid is not them)."""
+    children = _children()
+    found: dict[int, Holder] = {}
+    todo = list(children.get(pid, []))
+    while todo:
+        p = todo.pop()
+        if p not in found:
+            found[p] = holder_of(p)
+            todo.extend(children.get(p, []))
+    return found
+
+
+def wait_gone(processes: dict[int, Holder], what: str) -> None:
+    """Wait until every one of ``processes`` has ended (a zombie has)."""
+    deadline = time.monotonic() + 60
+    while True:
+        alive = [p for p, holder in processes.items() if is_running(holder)]
+        if not alive:
+            return
+        if time.monotonic() > deadline:
+            lines = []
+            for p in alive:
+                try:
+                    lines.append(Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" "))
+                except OSError:
+                    lines.append(b"?")
+            pytest.fail(f"{what}: still running: {alive} {lines}")
+        time.sleep(0.05)
+
+
+def stored_value(project: Path) -> list[int]:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(project / ".lumbung" / "parquet" / "first.parquet")
+    return [int(v) for v in table.column("v").to_pylist()]
+
+
+TERMINATED = (
+    "terminated: 0 of 2 assets finished and are recorded; 2 did not (1 was running); run the "
+    "same command again to finish them.\n"
+)
+
+
+@pytest.mark.skipif(not LINUX, reason="finds a run's processes through /proc")
+@pytest.mark.parametrize("signame", ["SIGKILL", "SIGTERM"])
+@pytest.mark.parametrize("target", ["process", "group"])
+def test_a_processes_run_that_is_killed_leaves_no_process_and_no_late_write(
+    tmp_path: Path, gates: Path, signame: str, target: str
+) -> None:
+    project = write_project(tmp_path / "p")
+    first = start(project, [*LUMBUNG, "materialize", "-e", "processes"], gates)
+    try:
+        worker = wait_for(marker(gates, "first"), "the first run's gate", first)
+        started = family(first.pid)
+        assert worker in started  # the fork server's child, running the gate
+        signum = getattr(signal, signame)
+        if target == "group":
+            os.killpg(first.pid, signum)
+        else:
+            os.kill(first.pid, signum)
+        _, err = first.communicate(timeout=TIMEOUT)
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+            first.communicate()
+    if signame == "SIGTERM":
+        assert (first.returncode, err) == (143, TERMINATED)
+        assert state(project, "SELECT status FROM runs") == [("interrupted",)]
+        assert state(project, "SELECT * FROM locks") == []
+    else:
+        assert first.returncode == -signal.SIGKILL
+    wait_gone(started, f"after {signame} to the run's {target}")
+    # A new run builds with another value; then the old gate opens. No worker of the old run
+    # is left to go on and publish its value over the new one.
+    again = run(project, [*LUMBUNG, "materialize", "--no-wait", "-e", "processes"], value=2)
+    assert again.returncode == 0, again.stderr
+    (gates / "go").touch()
+    assert stored_value(project) == [2]
+    plan = run(project, [*LUMBUNG, "plan"])
+    assert plan.returncode == 0 and "Nothing to do" in plan.stdout, plan.stdout
+
+
+@pytest.mark.parametrize("executor", ["threads", "in-process"])
+def test_sigterm_is_handled_like_ctrl_c(tmp_path: Path, gates: Path, executor: str) -> None:
+    project = write_project(tmp_path / "p")
+    first = start(project, [*LUMBUNG, "materialize", "-e", executor], gates)
+    try:
+        wait_for(marker(gates, "first"), "the first run's gate", first)
+        first.send_signal(signal.SIGTERM)
+        _, err = first.communicate(timeout=TIMEOUT)
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+            first.communicate()
+    assert (first.returncode, err) == (143, TERMINATED)
+    assert state(project, "SELECT status FROM runs") == [("interrupted",)]
+    assert state(project, "SELECT * FROM locks") == []
+    (gates / "go").touch()
+    again = run(project, [*LUMBUNG, "materialize", "--no-wait"])
+    assert again.returncode == 0, again.stderr
 
 
 def _can_unshare() -> bool:

@@ -77,11 +77,14 @@ def test_a_lock_names_its_holder_and_holds_the_runs_os_lock(tmp_path: Path) -> N
 def test_the_os_lock_of_a_killed_holder_decides_where_its_pid_cannot(tmp_path: Path) -> None:
     proc = _holding(tmp_path)
     with open_state_store(tmp_path) as store:
-        # As if it ran in another PID namespace (a container): its pid says nothing here.
-        _set(store, "UPDATE locks SET pid_ns = 'pid:[1]'")
-        assert store.acquire_locks("r2", [SA], os.getpid()) == [LockConflict(SA, "held", proc.pid)]
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        try:
+            # As if it ran in another PID namespace (a container): its pid says nothing here.
+            _set(store, "UPDATE locks SET pid_ns = 'pid:[1]'")
+            conflict = LockConflict(SA, "held", proc.pid)
+            assert store.acquire_locks("r2", [SA], os.getpid()) == [conflict]
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
         store.start_run(RunRecord("held", 1.0, pid=proc.pid))
         assert store.acquire_locks("r2", [SA], os.getpid()) == []
         assert [r.status for r in store.runs() if r.run_id == "held"] == ["interrupted"]

@@ -238,6 +238,14 @@ class ParquetIOManager:
             memory=memory,
         )
 
+    def sweep(self) -> None:
+        """Remove the temporary files that writers which are gone left in the staging
+        folder (and in the output folders on another device this manager wrote to), as the
+        next save into them would. A run calls it once its workers have ended."""
+        for folder in {self._staging, *self._tmp_dirs.values()}:
+            if os.path.isdir(folder) and not os.path.islink(folder):  # noqa: PTH112, PTH114
+                _remove_orphans(Path(folder), f".*{_TMP_MARK}*")
+
     def _prepare(self, folder: str) -> str:
         """Create ``folder`` (and its parents), remove what killed writers of an earlier
         release left in it, and choose where its temporary files go (returned)."""

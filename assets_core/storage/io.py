@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
@@ -134,6 +134,16 @@ class IOManager(Protocol):
     def exists(self, ctx: OutputContext) -> bool: ...
 
     def delete(self, ctx: OutputContext) -> None: ...
+
+
+def sweep(manager: IOManager) -> None:
+    """Let ``manager`` remove the temporary files that writers which are gone left behind,
+    if it keeps any (an optional ``sweep()`` method). Never raises: a file it cannot remove
+    now is removed by a later sweep or save."""
+    found = getattr(manager, "sweep", None)
+    if callable(found):
+        with suppress(Exception):  # cleanup must never fail a run
+            found()
 
 
 def existing(manager: IOManager, contexts: Sequence[OutputContext]) -> set[StepKey]:

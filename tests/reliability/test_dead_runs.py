@@ -10,6 +10,8 @@ run while it certainly holds its locks and runs a step, never by timing.
   tracker) ends, and a new run's output is never overwritten by the old run's worker. With
   SIGTERM the run says what finished in one line, records it, releases its locks and exits
   143, whatever the executor.
+- A worker killed in the middle of a Parquet write leaves a temporary file; the run that saw
+  it die removes it before it ends (its workers reaped first, and a zombie is not a writer).
 - A run started as PID 1 of its own PID namespace (``unshare --pid --fork --mount-proc``, as
   in a container), killed with SIGKILL and started again the same way, takes over the dead
   run's locks at once (its pid, 1, is alive in every namespace; its OS lock is not held).
@@ -69,11 +71,38 @@ def second(first: pd.DataFrame) -> pd.DataFrame:
 '''
 
 
-def write_project(root: Path) -> Path:
+#: An asset whose Parquet write stops half-way at a gate: DuckDB pulls the rows through a
+#: function that waits, while the manager streams them into its temporary file.
+WRITER = '''"""Generated for tests/reliability/test_dead_runs.py."""
+import os
+import time
+from pathlib import Path
+
+from assets_core import asset
+
+
+def _gate(i: int) -> int:
+    if i == 150_000:
+        folder = Path(os.environ["DEAD_RUNS_GATES"])
+        (folder / f"writing.{os.getpid()}").write_text("")
+        while not (folder / "go").exists():
+            time.sleep(0.02)
+    return i
+
+
+@asset
+def big(context):
+    con = context.duckdb
+    con.create_function("gate", _gate, ["BIGINT"], "BIGINT", side_effects=True)
+    return con.sql("SELECT gate(i) AS i FROM range(200000) t(i)")
+'''
+
+
+def write_project(root: Path, assets: str = ASSETS) -> Path:
     pkg = root / "dead_assets"
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
-    (pkg / "assets.py").write_text(ASSETS)
+    (pkg / "assets.py").write_text(assets)
     (root / "lumbung.toml").write_text('modules = ["dead_assets.assets"]\nstorage = ".lumbung"\n')
     return root
 
@@ -267,6 +296,26 @@ def test_sigterm_is_handled_like_ctrl_c(tmp_path: Path, gates: Path, executor: s
     (gates / "go").touch()
     again = run(project, [*LUMBUNG, "materialize", "--no-wait"])
     assert again.returncode == 0, again.stderr
+
+
+def test_a_writer_killed_mid_write_leaves_no_temporary_file_after_the_run(
+    tmp_path: Path, gates: Path
+) -> None:
+    project = write_project(tmp_path / "p", WRITER)
+    staging = project / ".lumbung" / "parquet" / ".tmp"
+    proc = start(project, [*LUMBUNG, "materialize", "-e", "processes"], gates)
+    try:
+        writer = wait_for(marker(gates, "writing"), "the write's gate", proc)
+        assert [p.name.split("-")[1] for p in staging.iterdir()] == [str(writer)]
+        os.kill(writer, signal.SIGKILL)
+        (gates / "go").touch()
+        _, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 1, err  # the step failed: its worker was killed
+    assert list(staging.iterdir()) == []
 
 
 def _can_unshare() -> bool:

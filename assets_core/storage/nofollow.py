@@ -4,20 +4,22 @@ A symbolic link named like one of Lumbung's files (``state.db``, its ``-wal``) w
 write to wherever it points: a state store created at the link's target, or an arbitrary file
 made there. Libraries that open such files themselves (SQLite follows a link at the main
 database file) cannot be handed ``O_NOFOLLOW``, so the file is checked first (``planted``),
-pinned by a descriptor opened without following a link (``pin``), and checked again once the
+its identity noted without following a link (``identity``), and checked again once the
 library has it open (``moved``): a link swapped in between is caught.
+
+Nothing here opens the file: closing a descriptor of a database file releases every POSIX
+lock this process holds on it, SQLite's included (SQLite's own documentation warns of it).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["moved", "pin", "planted"]
+__all__ = ["identity", "moved", "planted"]
 
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+Identity = tuple[int, int]  # (device, inode)
 
 
 def planted(paths: Iterable[Path]) -> Path | None:
@@ -28,32 +30,18 @@ def planted(paths: Iterable[Path]) -> Path | None:
     return None
 
 
-@contextlib.contextmanager
-def pin(path: Path) -> Iterator[os.stat_result | None]:
-    """While the block runs, hold ``path`` open without following a link; yield its identity
-    (None when there is no such file yet). ``OSError`` (``ELOOP``) when it is a link."""
+def identity(path: Path) -> Identity | None:
+    """``path``'s device and inode, read without following a link (None when absent)."""
     try:
-        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        yield None
-        return
-    except PermissionError:  # unreadable: whoever opens it next says so
-        yield None
-        return
-    try:
-        yield os.fstat(fd)
-    finally:
-        os.close(fd)
-
-
-def moved(path: Path, pinned: os.stat_result | None) -> bool:
-    """Whether ``path`` is now a link, or another file than the one ``pin`` found there."""
-    try:
-        now = os.lstat(path)
+        st = os.lstat(path)
     except OSError:
-        return False  # gone: whoever uses it next says so
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def moved(path: Path, before: Identity | None) -> bool:
+    """Whether ``path`` is now a link, or another file than ``identity`` found there."""
     if path.is_symlink():
         return True
-    if pinned is None:
-        return False
-    return (now.st_dev, now.st_ino) != (pinned.st_dev, pinned.st_ino)
+    now = identity(path)
+    return before is not None and now is not None and now != before

@@ -30,7 +30,7 @@ from assets_core.storage.fencing import RunFence
 from assets_core.storage.liveness import holder_of
 from assets_core.storage.locations import RELATIVE, absolute_location
 from assets_core.storage.migrations import upgrade
-from assets_core.storage.nofollow import moved, pin, planted
+from assets_core.storage.nofollow import identity, moved, planted
 from assets_core.storage.sqlite_locks import Locks
 from assets_core.storage.sqlite_rows import (
     EMPTY,
@@ -133,18 +133,15 @@ class SQLiteStateStore:
         link = planted(path.with_name(path.name + s) for s in _FILES)
         if link is not None:
             raise StateError(_link_message(link))
+        before = identity(path)
+        self._connect()
         try:
-            with pin(path) as pinned:
-                self._connect()
-                try:
-                    self._open()
-                    if moved(path, pinned):  # a link swapped in while SQLite opened it
-                        raise StateError(_link_message(path))
-                except BaseException:
-                    self._con.close()
-                    raise
-        except OSError as exc:  # O_NOFOLLOW met a link planted after the first look
-            raise StateError(_link_message(path)) from exc
+            self._open()
+            if moved(path, before):  # a link swapped in while SQLite opened the file
+                raise StateError(_link_message(path))
+        except BaseException:
+            self._con.close()
+            raise
 
     def _connect(self) -> None:
         path = self.path

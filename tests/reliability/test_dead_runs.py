@@ -240,8 +240,15 @@ TERMINATED = (
 
 
 @pytest.mark.skipif(not LINUX, reason="finds a run's processes through /proc")
-@pytest.mark.parametrize("signame", ["SIGKILL", "SIGTERM"])
-@pytest.mark.parametrize("target", ["process", "group"])
+@pytest.mark.parametrize(
+    ("signame", "target"),
+    [
+        ("SIGKILL", "process"),  # the case that left orphans: nothing signals the workers
+        ("SIGTERM", "group"),  # systemd: every process gets it, the run stops them
+        pytest.param("SIGTERM", "process", marks=pytest.mark.slow),
+        pytest.param("SIGKILL", "group", marks=pytest.mark.slow),
+    ],
+)
 def test_a_processes_run_that_is_killed_leaves_no_process_and_no_late_write(
     tmp_path: Path, gates: Path, signame: str, target: str
 ) -> None:
@@ -278,7 +285,9 @@ def test_a_processes_run_that_is_killed_leaves_no_process_and_no_late_write(
     assert plan.returncode == 0 and "Nothing to do" in plan.stdout, plan.stdout
 
 
-@pytest.mark.parametrize("executor", ["threads", "in-process"])
+@pytest.mark.parametrize(
+    "executor", ["threads", pytest.param("in-process", marks=pytest.mark.slow)]
+)
 def test_sigterm_is_handled_like_ctrl_c(tmp_path: Path, gates: Path, executor: str) -> None:
     project = write_project(tmp_path / "p")
     first = start(project, [*LUMBUNG, "materialize", "-e", executor], gates)

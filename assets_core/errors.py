@@ -7,27 +7,53 @@
     │   └── InvalidKeyError            a key segment breaks the key rule
     ├── SelectionError (ValueError)    a selection string is malformed or matches nothing
     ├── UnknownAssetError (KeyError)   a key names no asset of the project
+    │   └── AmbiguousAssetError        a bare name is the last segment of several keys
     ├── PlanError                      a plan cannot run (an unselected upstream was never built)
     │   └── AssetsLockedError          another live run holds assets of the plan (no wait)
     ├── ProjectError                   no project found, bad config, a module fails to import
     ├── StateError                     the state store is corrupt, newer, or locked
     │   └── FencedError                a worker may not publish: its run is gone or lost a lock
     ├── IOManagerError                 a manager cannot store or load a value
+    │   └── ConversionError            a value's column cannot become a stored column
     └── AssetExecutionError            user code raised; the original is ``__cause__``
 
 Every message names the asset or file involved and says how to fix it. Definition problems are
-collected and raised together, never one at a time.
+collected and raised together, never one at a time. ``exception_message`` reads the message of
+any exception, the user's included, without ever raising.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 
 class LumbungError(Exception):
     """Base class of every error Lumbung raises on purpose."""
+
+
+#: What stands for the message of an exception whose ``__str__`` fails (Python's own words).
+UNPRINTABLE = "<exception str() failed>"
+
+
+def exception_message(exc: BaseException) -> str:
+    """``str(exc)``; ``<exception str() failed>`` (as Python's tracebacks put it) when the
+    exception's own ``__str__`` raises or returns something other than a string, as user code
+    may define it."""
+    try:
+        text = str(exc)
+    except Exception:
+        return UNPRINTABLE
+    return text if isinstance(text, str) else UNPRINTABLE
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``TypeName: message`` (``TypeName`` alone when the message is empty); never raises."""
+    message = exception_message(exc)
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +73,24 @@ class Problem:
         elif self.location:
             where = f"{self.location}: "
         return where + self.message
+
+    def relative_to(self, root: Path) -> Problem:
+        """This problem with its file named relative to the project folder ``root``."""
+        if not self.location:
+            return self
+        file, sep, line = self.location.rpartition(":")
+        if not sep or not line.isdigit():
+            return self
+        return replace(self, location=f"{display_path(file, root)}:{line}")
+
+
+def display_path(file: str, root: Path) -> str:
+    """A file as messages name it: relative to the project folder ``root`` when inside it
+    (``pipeline/reports.py``), else as given."""
+    base = str(root)
+    if file.startswith(base) and file[len(base) : len(base) + 1] == os.sep:
+        return file[len(base) + 1 :]
+    return file
 
 
 class DefinitionError(LumbungError, ValueError):
@@ -80,6 +124,10 @@ class UnknownAssetError(LumbungError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class AmbiguousAssetError(UnknownAssetError):
+    """A bare name is the last segment of several assets' keys; the message lists them."""
+
+
 class PlanError(LumbungError):
     """A plan cannot be carried out as asked (for example, an upstream was never built)."""
 
@@ -110,6 +158,12 @@ class FencedError(StateError):
 
 class IOManagerError(LumbungError):
     """An IO manager cannot store or load a value."""
+
+
+class ConversionError(IOManagerError):
+    """A value cannot be converted to the form an IO manager stores (an Arrow table): a column
+    mixes types, two columns share a name, a column is complex or sparse. The message names
+    the column and the fix, not the asset or the manager: whoever catches it adds those."""
 
 
 class AssetExecutionError(LumbungError):

@@ -15,16 +15,18 @@ environment of ``assets_core.execution.step``.
 from __future__ import annotations
 
 import gc
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assets_core.errors import DefinitionError, PlanError
+from assets_core.errors import DefinitionError, PlanError, ProjectError
 from assets_core.model.definitions import Definitions
 from assets_core.model.keys import AssetKey, CoercibleToKey, StepKey, step_of
 from assets_core.model.kinds import AnyAsset
+from assets_core.model.loader import project_snapshots
 from assets_core.model.validate import check_io_managers
 from assets_core.planning.planner import Plan, build_plan
 from assets_core.planning.status import AssetStatus, status_of
@@ -40,9 +42,22 @@ if TYPE_CHECKING:
     from assets_core.model.project import ProjectConfig
     from assets_core.planning.selection import AssetInfo, Selection
 
-__all__ = ["Session", "load_config", "load_project"]
+__all__ = ["ProjectReloaded", "Session", "load_config", "load_project"]
 
 DEFAULT_STORAGE = ".lumbung"
+
+
+class ProjectReloaded(UserWarning):
+    """A session loaded its project again because a module changed on disk."""
+
+
+def _relative(root: Path, path: str) -> str:
+    try:
+        return Path(path).relative_to(root).as_posix()
+    except ValueError:
+        return path
+
+
 CODE_VERSION_CACHE = "code_versions.cache"
 
 
@@ -75,13 +90,15 @@ class Session:
             list(defs.assets.values()), self.io.names(), defs.default_io_manager
         )
         if problems:
-            raise DefinitionError(problems)
+            raise DefinitionError([p.relative_to(defs.root) for p in problems])
         if isinstance(state, str) and state not in ("sqlite", MEMORY):
             raise DefinitionError(
                 f"state={state!r} is not valid: use 'sqlite', 'memory' or a StateStore."
             )
         self._state_arg = state
         self._state: StateStore | None = None
+        # the bytes the project's modules were compiled from (a session loaded from a config)
+        self._sources = None if config is None else project_snapshots(str(config.root))
 
     # ---- resources -----------------------------------------------------------------------------
 
@@ -200,6 +217,7 @@ class Session:
 
     def plan_keys(self, keys: Iterable[AssetKey | str], force: bool = False) -> Plan:
         """The plan for exactly these assets (no selection syntax)."""
+        self._reload_if_edited()
         selected = frozenset(AssetKey.parse(k) for k in keys)
         # Planning makes a few objects per step (state records, cached code versions), nearly
         # all kept: with the collector on, its passes over them cost more than the planning.
@@ -233,6 +251,41 @@ class Session:
                 gc.enable()
         self.versioner.save_cache()
         return plan
+
+    def reload(self) -> None:
+        """Import the project again (after its modules were edited), keeping the storage,
+        state and IO managers."""
+        if self.config is None:
+            raise ProjectError(
+                "these definitions were built in code: import their modules again and make "
+                "a new Session."
+            )
+        from assets_core.model.project import load_definitions
+
+        self.defs = load_definitions(self.config, self.io.names())
+        self._sources = project_snapshots(str(self.config.root))
+        self.__dict__.pop("infos", None)
+
+    def _edited(self) -> list[str]:
+        """The project's module files that changed on disk since they were imported."""
+        if self._sources is None:
+            return []
+        root = self.root
+        return [_relative(root, path) for path in self._sources.changed()]
+
+    def _reload_if_edited(self) -> None:
+        """A session never runs (nor versions) code other than what its modules were
+        compiled from: when a module changed on disk since, load the project again, and say
+        so."""
+        edited = self._edited()
+        if not edited:
+            return
+        self.reload()
+        warnings.warn(
+            f"{', '.join(edited)} changed on disk since the project was loaded: loaded it again.",
+            ProjectReloaded,
+            stacklevel=3,
+        )
 
     def _replan(self, plan: Plan) -> Plan:
         """``plan`` made again from the state as it is now (after waiting for a lock)."""
@@ -324,6 +377,13 @@ class Session:
             lock_wait, lock_timeout = True, float(wait)
         if plan is None:
             plan = self.plan(select, exclude, force=force)
+        else:
+            edited = self._edited()
+            if edited:
+                raise ProjectError(
+                    f"{', '.join(edited)} changed on disk since this plan was made; make the "
+                    "plan again (it loads the project again)."
+                )
         text = select if isinstance(select, str) or select is None else " ".join(select)
         return execute(
             plan,

@@ -41,6 +41,7 @@ from assets_core.model.keys import AssetKey, StepKey
 from assets_core.storage.datahash import TableHasher
 from assets_core.storage.io import InputContext, OutputContext, StoredOutput
 from assets_core.storage.liveness import pid_alive
+from assets_core.storage.oserrors import explain
 from assets_core.storage.values import kind_of, target_of, to_arrow, unstorable_message
 
 if TYPE_CHECKING:
@@ -208,7 +209,10 @@ class ParquetIOManager:
         folder, name = os.path.split(file)
         if folder not in self._safe_folders:
             file = self._checked_file(ctx.key, ctx.partition)
-        stage = self._tmp_dirs.get(folder) or self._prepare(folder)
+        try:
+            stage = self._tmp_dirs.get(folder) or self._prepare(folder)
+        except OSError as exc:  # no permission to make the folder, a full disk
+            raise IOManagerError(_cannot_write(ctx.key, exc.filename or folder, exc)) from exc
         tmp = os.path.join(stage, f".{name}{self._tmp_tag}-{next(self._tmp_count)}")  # noqa: PTH118
         try:
             version, rows, schema, memory, size = self._write(ctx, tmp, folder, kind, value)
@@ -223,9 +227,11 @@ class ParquetIOManager:
                     self._tmp_dirs.pop(folder, None)
                     self._prepare(folder)
                     os.replace(tmp, file)  # noqa: PTH105
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)  # noqa: PTH108
+            if isinstance(exc, OSError) and exc.errno:  # the disk's or the system's refusal
+                raise IOManagerError(_cannot_write(ctx.key, exc.filename or file, exc)) from exc
             raise
         if self.fsync:
             _fsync_dir(Path(folder))
@@ -446,7 +452,13 @@ def _not_stored(key: AssetKey, file: str) -> str:
 
 
 def _cannot_store(key: AssetKey, schema: pa.Schema, exc: Exception) -> str:
+    if isinstance(exc, OSError) and exc.errno:  # the disk's refusal, not the value's: say so
+        raise exc
     return _unstorable_column(key, schema) or f"{key}: cannot store this value in Parquet: {exc}"
+
+
+def _cannot_write(key: AssetKey, where: str, exc: OSError) -> str:
+    return f"{key}: the parquet IO manager cannot write {where} {explain(exc)}."
 
 
 def _unreadable(key: AssetKey, path: Path, reason: str) -> str:

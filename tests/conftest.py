@@ -1,12 +1,19 @@
-"""Shared fixtures: a throwaway project on disk whose modules can be edited and reloaded."""
+"""Shared fixtures: a throwaway project on disk whose modules can be edited and reloaded, and
+pristine copies of the example project."""
 
 from __future__ import annotations
 
+import functools
 import importlib
+import io
 import os
+import shutil
+import subprocess
 import sys
+import tarfile
 import textwrap
 import uuid
+import warnings
 from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +27,66 @@ from assets_core.storage.registry import installed_names
 
 # Edited modules must never be served from a stale .pyc written in the same second.
 sys.dont_write_bytecode = True
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def copy_example(dest: Path) -> Path:
+    """A pristine copy of the example project at ``dest`` (which must not exist yet).
+
+    In a git checkout it is example_project/ as committed (HEAD); elsewhere, the copy that
+    ``lumbung init --example shop`` takes. Never the working tree's example_project/: it is
+    the user's to try things in (the README's install command materializes it there), and the
+    tests must pass whatever was done to it."""
+    archive = _committed_example()
+    dest.mkdir(parents=True)
+    if archive is None:
+        from assets_core.cli.cmd_init import EXAMPLES, NOT_COPIED
+
+        shutil.copytree(
+            EXAMPLES / "shop", dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*NOT_COPIED)
+        )
+        return dest
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        if hasattr(tarfile, "data_filter"):  # Python 3.10.12, 3.11.4 and later
+            tar.extractall(dest, filter="data")
+        else:  # pragma: no cover - older patch releases
+            tar.extractall(dest)  # our own repository's archive
+    return dest
+
+
+def example_edited() -> bool:
+    """Whether the working tree's example_project/ differs from the last commit (changed, or
+    holding files git neither tracks nor ignores). False outside a git checkout."""
+    status = _git("status", "--porcelain", "--", "example_project")
+    return status is not None and status.returncode == 0 and bool(status.stdout.strip())
+
+
+@functools.cache
+def _committed_example() -> bytes | None:
+    """HEAD's example_project/ as a tar archive, or None outside a git checkout. Warns, once,
+    when the working tree's folder differs from it."""
+    archive = _git("archive", "--format=tar", "HEAD:example_project")
+    if archive is None or archive.returncode != 0:
+        return None
+    if example_edited():
+        warnings.warn(
+            "example_project/ differs from the last commit; the tests use the committed one",
+            stacklevel=3,
+        )
+    return archive.stdout
+
+
+def _git(*args: str) -> subprocess.CompletedProcess[bytes] | None:
+    """``git ARGS`` in this checkout; None when this is not a git checkout or git is missing."""
+    if not (ROOT / ".git").exists():
+        return None
+    try:
+        return subprocess.run(
+            ["git", "-C", str(ROOT), *args], capture_output=True, timeout=60, check=False
+        )
+    except FileNotFoundError:
+        return None
 
 
 class ProjectDir:

@@ -2,25 +2,29 @@
 
 A block is runnable when the line right before its opening fence is ``<!-- run -->``. Only
 ```` ```python ```` and ```` ```sh ```` blocks can be marked. The blocks of one file run in
-order, in one fresh copy of example_project (so a tour can materialize, edit a file, then plan):
+order, in one fresh, pristine copy of example_project (``tests.conftest.copy_example``), so a
+page can materialize, edit a file, then plan:
 Python blocks with this interpreter (``python -c``), shell blocks with ``bash -e``, both with the
 copy as the working folder and this interpreter's bin folder first on PATH (``lumbung``
 resolves to the installed script). A block passes when it exits with 0.
+
+The README's tour is made of ```` ```console ```` blocks instead, each command with what it
+prints: ``tests/test_readme_tour.py`` runs those and compares.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.conftest import copy_example
+
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "example_project"
 MARKER = "<!-- run -->"
 FENCE = re.compile(r"^```(\w*)\s*$")
 DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -87,8 +91,7 @@ def test_the_tour_and_the_api_pages_are_runnable() -> None:
 def _run_file(path: Path, tmp_path: Path) -> str | None:
     """Run the blocks of one file in order in a fresh copy of the example; the first failure,
     described, or None."""
-    project = tmp_path / path.stem / "example_project"
-    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns(".lumbung", "__pycache__"))
+    project = copy_example(tmp_path / path.stem / "example_project")
     for block in runnable_blocks(path):
         res = _run(block, project)
         if res.returncode != 0:

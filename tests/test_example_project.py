@@ -1,22 +1,18 @@
-"""The example project runs end to end, in a copy, the way the README runs it."""
+"""The example project runs end to end, in a pristine copy, the way the README runs it."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from assets_core import load_project
-
-EXAMPLE = Path(__file__).resolve().parents[1] / "example_project"
+from tests.conftest import copy_example
 
 
 @pytest.fixture
 def example(tmp_path: Path) -> Path:
-    dest = tmp_path / "example_project"
-    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns(".lumbung", "__pycache__"))
-    return dest
+    return copy_example(tmp_path / "example_project")
 
 
 def test_materialize_then_nothing_to_do(example: Path) -> None:

@@ -24,6 +24,7 @@ from assets_core.cli import (
     cmd_wipe,
 )
 from assets_core.cli.common import EXIT_USAGE, CliState
+from assets_core.cli.printable import printable
 
 app = typer.Typer(
     name="lumbung",
@@ -83,7 +84,7 @@ def run() -> None:
     errors = _click_exceptions()
     no_args = getattr(errors, "NoArgsIsHelpError", ())
     try:
-        code = app(standalone_mode=False, prog_name="lumbung")
+        code = app(args=spread_selections(sys.argv[1:]), standalone_mode=False, prog_name="lumbung")
     except no_args as exc:  # `lumbung` alone: the help, on stderr, exit 2 (like click)
         exc.show()
         raise SystemExit(exc.exit_code) from None
@@ -99,6 +100,33 @@ def run() -> None:
     raise SystemExit(code if isinstance(code, int) else 0)
 
 
+#: options whose value is a selection; like dbt's, each takes every word after it
+SELECTION_OPTIONS = frozenset({"-s", "--select", "--exclude"})
+
+
+def spread_selections(args: list[str]) -> list[str]:
+    """``-s a b --exclude c d`` as ``-s a -s b --exclude c --exclude d``: the words after a
+    selection option, up to the next option, are each a value of it (a union, as in dbt)."""
+    out: list[str] = []
+    option: str | None = None  # the selection option the words now belong to
+    takes_value = False  # the previous word was the option itself: this one is its value
+    for i, arg in enumerate(args):
+        if arg == "--":
+            out += args[i:]
+            break
+        if takes_value:
+            out.append(arg)
+            takes_value = False
+        elif option is not None and not arg.startswith("-"):
+            out += [option, arg]
+        else:
+            name = arg.split("=", 1)[0]
+            option = name if name in SELECTION_OPTIONS else None
+            takes_value = option is not None and "=" not in arg
+            out.append(arg)
+    return out
+
+
 def usage_error(exc: Exception) -> int:
     """Print a command-line usage error (unknown command or option, bad option value) as one
     line on stderr; return its exit code."""
@@ -109,7 +137,7 @@ def usage_error(exc: Exception) -> int:
     command_path = getattr(ctx, "command_path", None)
     help_names = getattr(ctx, "help_option_names", None) or ["-h"]
     hint = f" (see `{command_path} {help_names[0]}`)" if command_path else ""
-    sys.stderr.write(f"error: {message}{hint}.\n")
+    sys.stderr.write(f"error: {printable(message)}{hint}.\n")
     sys.stderr.flush()
     code = getattr(exc, "exit_code", EXIT_USAGE)
     return code if isinstance(code, int) else EXIT_USAGE

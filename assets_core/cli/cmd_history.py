@@ -20,6 +20,7 @@ from assets_core.cli.common import (
     when,
     write_lines,
 )
+from assets_core.cli.printable import printable
 
 if TYPE_CHECKING:
     from assets_core.storage.state import MaterializationRecord, RunRecord
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 #: Runs looked up to describe the runs of the records shown (a run not among them is shown
 #: by its id alone).
 RUNS_LOOKED_UP = 1000
+#: The largest ``--limit`` (the state store counts in 64-bit integers; no store holds more).
+MAX_LIMIT = 1_000_000_000
 OUTCOME_STYLE = {"materialized": "green", "up_to_date": "dim", "failed": "red", "skipped": "yellow"}
 
 
@@ -65,7 +68,15 @@ def history(
         str | None, typer.Argument(metavar="KEY", help="Only this asset's records.")
     ] = None,
     limit: Annotated[
-        int, typer.Option("--limit", "-n", min=1, metavar="N", help="How many records to show.")
+        int,
+        typer.Option(
+            "--limit",
+            "-n",
+            min=1,
+            max=MAX_LIMIT,
+            metavar="N",
+            help="How many runs to show (each with all its records).",
+        ),
     ] = 20,
     as_json: JsonOpt = False,
 ) -> None:
@@ -73,12 +84,18 @@ def history(
     with guard(ctx), open_session(ctx) as session:
         asset_key = None
         if key is not None:
+            from assets_core.errors import AmbiguousAssetError, UnknownAssetError
             from assets_core.model.keys import AssetKey
 
-            asset_key = AssetKey.parse(key)
-        records = session.state.history(asset_key, limit=limit)
-        if key is not None and not records:
-            session.get(key)  # an unknown key with no past either: "no asset 'x'. Did you mean"
+            try:
+                asset_key = session.defs.resolve(key)  # a bare name, as everywhere
+            except AmbiguousAssetError:
+                raise
+            except UnknownAssetError:
+                asset_key = AssetKey.parse(key)  # a removed asset keeps its history
+                if not session.state.history(asset_key, limit=1):
+                    raise
+        records = session.state.history(asset_key, limit=limit, by_run=True)
         wanted = dict.fromkeys(r.run_id for r in records)
         known = {r.run_id: r for r in session.state.runs(limit=RUNS_LOOKED_UP)} if wanted else {}
         runs = [known[r] for r in wanted if r in known]
@@ -113,7 +130,7 @@ def _render(
                 head += f"  {run.status}  {when(run.started_at)}  {took}"
                 if run.selection:
                     head += f"  -s {run.selection}"
-            lines.append(paint(head, "bold", color))
+            lines.append(paint(printable(head), "bold", color))
         parts = [paint(f"{rec.outcome:<12}", OUTCOME_STYLE.get(rec.outcome, ""), color)]
         parts.append(f"{rec.key!s:<{width}}")
         if rec.outcome == "materialized":

@@ -9,13 +9,24 @@ self-contained page). The format defaults to the ``-o`` file's suffix, else ``tr
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
-from assets_core.cli.common import ExcludeOpt, SelectOpt, guard, joined, open_session, warn
+from assets_core.cli.common import (
+    ExcludeOpt,
+    SelectOpt,
+    fail,
+    guard,
+    joined,
+    open_session,
+    warn,
+)
+from assets_core.cli.printable import printable
 
 if TYPE_CHECKING:
     from assets_core.lineage.model import Lineage
@@ -79,8 +90,8 @@ def lineage(
             help="tree, mermaid, dot, json or html (default: from -o's suffix, else tree).",
         ),
     ] = None,
-    output: Annotated[
-        Path | None,
+    output_text: Annotated[
+        str | None,
         typer.Option(
             "--output", "-o", metavar="FILE", help="Write to this file instead of stdout."
         ),
@@ -89,6 +100,9 @@ def lineage(
     """Show lineage: upstream and downstream of assets, as a tree, Mermaid, DOT, JSON or HTML."""
     from assets_core.lineage.model import build_lineage
 
+    if output_text is not None and not output_text.strip():
+        raise fail(f"--output {output_text!r}: give the name of a file, such as lineage.html.")
+    output = None if output_text is None else Path(output_text)
     chosen = fmt or (SUFFIXES.get(output.suffix.lower()) if output else None) or Format.tree
     terms = [*(selection or []), *(select or [])]
     with guard(ctx), open_session(ctx) as session:
@@ -108,8 +122,25 @@ def lineage(
         if output is None:
             typer.echo(text, nl=False)
             return
-        output.write_text(text, encoding="utf-8")
-        typer.echo(f"wrote {output} ({chosen.value}, {len(found.nodes)} assets)", err=True)
+        with _writing(output) as fh:
+            fh.write(text)
+        typer.echo(
+            f"wrote {printable(output)} ({chosen.value}, {len(found.nodes)} assets)", err=True
+        )
+
+
+@contextmanager
+def _writing(output: Path) -> Iterator[TextIO]:
+    """``output`` opened for writing; a file that cannot be written (a folder, a missing
+    folder, a full disk, no permission) is one line: ``--output FILE: cannot write it (...)``."""
+    from assets_core.errors import LumbungError
+    from assets_core.storage.oserrors import explain
+
+    try:
+        with output.open("w", encoding="utf-8") as fh:
+            yield fh
+    except OSError as exc:
+        raise LumbungError(f"--output {output}: cannot write it {explain(exc)}.") from exc
 
 
 def _render(found: Lineage, chosen: Format) -> str:
@@ -135,8 +166,8 @@ def _print_tree(found: Lineage, output: Path | None) -> None:
         return
     from rich.console import Console
 
-    with output.open("w", encoding="utf-8") as fh:
+    with _writing(output) as fh:
         file_console = Console(file=fh, highlight=False, width=200, no_color=True)
         for item in tree.render(found):
             file_console.print(item)
-    typer.echo(f"wrote {output} (tree, {len(found.nodes)} assets)", err=True)
+    typer.echo(f"wrote {printable(output)} (tree, {len(found.nodes)} assets)", err=True)

@@ -22,6 +22,7 @@ from assets_core.cli.common import (
     select_keys,
     write_lines,
 )
+from assets_core.cli.printable import printable
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -108,7 +109,7 @@ def _table(session: Session, keys: list[AssetKey], found: Mapping[AssetKey, Asse
         styles.append(["", "", "", "", STATUS_STYLE.get(name, "")])
         counts[name] = counts.get(name, 0) + 1
         if status is not None and status.hint is not None:
-            hints.append(f"{k}: {status.hint}.")
+            hints.append(printable(f"{k}: {status.hint}."))
     order = ("fresh", "stale", "missing", "failed", "source")
     summary = ", ".join(
         f"{counts[s]} {s}{'s' if s == 'source' and counts[s] != 1 else ''}"

@@ -31,9 +31,11 @@ from assets_core.cli.common import (
     guard,
     joined,
     load_session,
+    nothing_to_do,
     print_json,
     state_of,
 )
+from assets_core.cli.printable import printable, printable_lines
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -177,7 +179,7 @@ def _materialize(
     began = time.perf_counter()  # the summary's time: planning and running, not importing
     plan = session.plan(select, exclude, force=force)  # warnings: the selection's, then its own
     for text in plan.warnings:
-        _err(f"warning: {text}")
+        _err(f"warning: {printable(text)}")
 
     if dry_run:
         if as_json:
@@ -204,10 +206,10 @@ def _materialize(
                 plan=plan, executor=executor, workers=workers, on_event=tracker, wait=wait
             )
         if as_json:
-            _report_errors(result)
+            _report_errors(result, debug)
             print_json(result.to_dict())
         else:
-            _summary(plan, result, time.perf_counter() - began, console)
+            _summary(plan, result, time.perf_counter() - began, console, debug)
     except AssetsLockedError as exc:  # nothing ran: like a failed run, not a usage error
         raise fail(str(exc), EXIT_FAILED, debug) from None
     except KeyboardInterrupt as exc:
@@ -238,20 +240,6 @@ def _err(text: str) -> None:
     sys.stderr.flush()
 
 
-def fresh_count(plan: Plan) -> int:
-    """How many selected assets (not sources) the planner found fresh."""
-    return sum(1 for k in plan.selected if (s := plan.step(k)) is not None and s.status == "fresh")
-
-
-def nothing_to_do(plan: Plan) -> str:
-    """``Nothing to do: 6 selected assets are fresh.``"""
-    n = fresh_count(plan)
-    if n == 0:
-        return "Nothing to do: no assets selected."
-    noun = "asset is" if n == 1 else "assets are"
-    return f"Nothing to do: {n} selected {noun} fresh."
-
-
 def _print_plan(plan: Plan) -> None:
     """The plan as ``--dry-run`` shows it: each step with its status and reasons."""
     if not plan.steps:
@@ -261,18 +249,20 @@ def _print_plan(plan: Plan) -> None:
     _out(f"Would materialize {n} asset{'s' if n != 1 else ''}:")
     width = max(len(str(s.key)) for s in plan.steps)
     for step in plan.steps:
-        why = "; ".join(r.message for r in step.reasons)
+        why = printable("; ".join(r.message for r in step.reasons))
         _out(f"  {str(step.key).ljust(width)}  {step.status.ljust(7)}  {why}".rstrip())
 
 
-def _report_errors(result: RunResult) -> None:
-    """Each failed asset's error, with the user's traceback, on stderr."""
+def _report_errors(result: RunResult, debug: bool = False) -> None:
+    """Each failed asset's error on stderr, with the user's traceback when the asset's own
+    code raised; with ``debug``, every frame of the failure, Lumbung's included."""
     from assets_core.cli.progress import without_key
 
     for key in result.failed:
-        lines = without_key(result.errors.get(key) or "failed", key).splitlines() or ["failed"]
+        lines = printable_lines(without_key(result.errors.get(key) or "failed", key).strip("\n"))
         _err(f"\n{key} failed: {lines[0]}")
-        for line in lines[1:]:
+        full = result.tracebacks.get(key) if debug else None
+        for line in printable_lines(full.rstrip("\n")) if full else lines[1:]:
             _err(f"  {line}")
 
 
@@ -293,11 +283,13 @@ def slowest_line(result: RunResult) -> str | None:
     return "slowest: " + ", ".join(f"{k} {seconds(d)}" for k, d in top)
 
 
-def _summary(plan: Plan, result: RunResult, elapsed: float, console: Console | None) -> None:
+def _summary(
+    plan: Plan, result: RunResult, elapsed: float, console: Console | None, debug: bool = False
+) -> None:
     if not plan.steps:
         _out(nothing_to_do(plan))
         return
-    _report_errors(result)
+    _report_errors(result, debug)
     line = summary_line(result, elapsed)
     slow = slowest_line(result)
     if console is not None:

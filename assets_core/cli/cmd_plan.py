@@ -17,6 +17,7 @@ from assets_core.cli.common import (
     JsonOpt,
     SelectOpt,
     guard,
+    nothing_to_do,
     open_session,
     paint,
     plan_selection,
@@ -25,19 +26,13 @@ from assets_core.cli.common import (
     warn,
     write_lines,
 )
+from assets_core.cli.printable import printable
 
 if TYPE_CHECKING:
     from assets_core.planning.planner import Plan
 
 #: How each step status is coloured on a terminal.
 STEP_STYLE = {"missing": "cyan", "stale": "yellow", "pending": "blue", "forced": "magenta"}
-
-
-def nothing_to_do(n: int) -> str:
-    """The line an empty plan prints."""
-    if n == 1:
-        return "Nothing to do: 1 selected asset is fresh."
-    return f"Nothing to do: {n} selected assets are fresh."
 
 
 def plan_command(
@@ -65,7 +60,7 @@ def plan_command(
 def render_plan(plan: Plan, explain: bool = False) -> None:
     """The plan as aligned lines: status, key, reasons (and the root-cause chain)."""
     if not plan.steps:
-        write_lines([nothing_to_do(len(plan.selected))])
+        write_lines([nothing_to_do(plan)])
         return
     color = use_color()
     n, total = len(plan.steps), len(plan.selected)
@@ -73,8 +68,8 @@ def render_plan(plan: Plan, explain: bool = False) -> None:
     width = max(len(str(s.key)) for s in plan.steps)
     for step in plan.steps:
         status = paint(f"{step.status:<8}", STEP_STYLE.get(step.status, ""), color)
-        reasons = "; ".join(r.message for r in step.reasons)
+        reasons = printable("; ".join(r.message for r in step.reasons))
         lines.append(f"  {status} {step.key!s:<{width}}  {reasons}".rstrip())
         if explain:
-            lines.append(f"  {'':<8} why: {plan.explain(step.key)}")
+            lines.append(f"  {'':<8} why: {printable(plan.explain(step.key))}")
     write_lines(lines)

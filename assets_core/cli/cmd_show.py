@@ -25,6 +25,7 @@ from assets_core.cli.common import (
     size,
     when,
 )
+from assets_core.cli.printable import printable, printable_lines
 from assets_core.model.keys import step_of
 
 if TYPE_CHECKING:
@@ -144,12 +145,12 @@ def _render(data: dict[str, Any], state: StepState | None) -> None:
     out = console()
 
     def line(label: str, value: object) -> None:
-        text = "-" if value is None or value == "" or value == [] else str(value)
+        text = "-" if value is None or value == "" or value == [] else printable(value)
         out.print(f"  {label + ':':<16}{escape(text)}", soft_wrap=True)
 
     out.print(f"[bold]{escape(data['key'])}[/]  ({data['kind']})", soft_wrap=True)
     if data["description"]:
-        for text in str(data["description"]).strip().splitlines():
+        for text in printable_lines(str(data["description"]).strip()):
             out.print(f"  {escape(text.strip())}", soft_wrap=True)
     line("defined in", data["file"])
     line("group", data["group"])
@@ -190,6 +191,7 @@ def _render(data: dict[str, Any], state: StepState | None) -> None:
     line("  code", short(rec.code_version))
     if rec.schema:
         out.print("  columns:")
-        width = max(len(n) for n, _ in rec.schema)
-        for name, typ in rec.schema:
-            out.print(f"    {escape(name):<{width}}  {escape(typ)}", soft_wrap=True)
+        schema = [(printable(n), printable(t)) for n, t in rec.schema]
+        width = max(len(n) for n, _ in schema)
+        for name, typ in schema:
+            out.print(f"    {escape(name.ljust(width))}  {escape(typ)}", soft_wrap=True)

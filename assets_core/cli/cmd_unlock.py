@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from assets_core.cli.common import EXIT_FAILED, EXIT_USAGE, fail, guard, state_of, when, write_lines
+from assets_core.cli.common import EXIT_FAILED, EXIT_USAGE, fail, guard, state_of, when
+from assets_core.cli.printable import printable
 
 if TYPE_CHECKING:
     from assets_core.storage.state import HeldLock
@@ -71,7 +72,7 @@ def unlock(
         if not yes:
             if not sys.stdin.isatty():
                 raise fail(confirmation_refused(count, chosen), EXIT_USAGE, debug)
-            if not typer.confirm(f"Release {_locks(count)} of {_runs(chosen)}?"):
+            if not typer.confirm(printable(f"Release {_locks(count)} of {_runs(chosen)}?")):
                 write_lines(["Nothing was released."])
                 return
         released = state.break_locks(chosen)
@@ -106,6 +107,12 @@ def _process(lock: HeldLock) -> str:
     else:
         verdict = "another machine: whether it lives cannot be told from here"
     return f"pid {pid} on {where}, {verdict}"
+
+
+def write_lines(lines: list[str]) -> None:
+    """Lines on stdout, their text from the state store shown, never obeyed."""
+    sys.stdout.write("".join(printable(line) + "\n" for line in lines))
+    sys.stdout.flush()
 
 
 def _locks(n: int) -> str:

@@ -25,6 +25,7 @@ from assets_core.cli.common import (
     select_keys,
     state_of,
 )
+from assets_core.cli.printable import printable
 from assets_core.model.keys import step_of
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def wipe(
             st = latest.get(step_of(k))
             last = st.last if st is not None else None
             where = last.location if last is not None and last.location else "(no record)"
-            out.print(f"  {k!s:<{width}}  {where}", soft_wrap=True, markup=False)
+            out.print(f"  {k!s:<{width}}  {printable(where)}", soft_wrap=True, markup=False)
         if not yes:
             if not sys.stdin.isatty():
                 raise fail(confirmation_refused(len(keys)), EXIT_USAGE, state_of(ctx).debug)

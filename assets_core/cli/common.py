@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from assets_core.cli.printable import has_controls, printable, printable_lines
 from assets_core.errors import LumbungError
 
 if TYPE_CHECKING:
@@ -64,13 +65,13 @@ def interrupt_reported() -> bool:
 
 
 def fail(message: str, code: int = EXIT_USAGE, debug: bool = False) -> typer.Exit:
-    """Print ``error: <message>`` (each line of a multi-line message indented) on stderr
-    and return the ``typer.Exit`` to raise."""
+    """Print ``error: <message>`` (each line of a multi-line message indented, control
+    characters escaped) on stderr and return the ``typer.Exit`` to raise."""
     if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
         _REPORTED.append(True)
     if debug:
         traceback.print_exc()
-    lines = str(message).splitlines() or [""]
+    lines = printable_lines(str(message).strip("\n"))
     sys.stderr.write(f"error: {lines[0]}\n")
     for line in lines[1:]:
         sys.stderr.write(f"  {line}\n")
@@ -154,7 +155,7 @@ def joined(values: list[str] | None) -> str | None:
 
 def warn(message: str) -> None:
     """A warning on stderr (``warning: ...``), never on stdout where data goes."""
-    sys.stderr.write(f"warning: {message}\n")
+    sys.stderr.write(f"warning: {printable(message)}\n")
     sys.stderr.flush()
 
 
@@ -216,6 +217,16 @@ def plan_selection(
     return session.plan(joined(select), joined(exclude), force=force)
 
 
+def nothing_to_do(plan: Plan) -> str:
+    """The line a plan with no steps prints: how many selected assets are fresh, or that the
+    selection matched none (sources are observed, never materialized)."""
+    n = len(plan.selected)
+    if n == 0:
+        return "Nothing to do: the selection matched no asset to materialize."
+    noun = "asset is" if n == 1 else "assets are"
+    return f"Nothing to do: {n} selected {noun} fresh."
+
+
 def when(timestamp: float | None) -> str:
     """A moment as people read it: local time, to the second, with its UTC offset."""
     if not timestamp:
@@ -259,8 +270,8 @@ def size(n: int | None) -> str:
 
 
 def first_line(text: str | None) -> str:
-    """The first line of an error (its one-line summary)."""
-    return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    """The first line of an error (its one-line summary), control characters escaped."""
+    return printable((text or "").strip().split("\n")[0]) if (text or "").strip() else ""
 
 
 # ---- plain, fast text output ------------------------------------------------------------
@@ -306,10 +317,12 @@ def write_lines(lines: Iterable[str]) -> None:
 def columns(
     rows: Sequence[Sequence[str]], styles: Sequence[Sequence[str]] | None = None
 ) -> list[str]:
-    """Rows as left-aligned columns two spaces apart (the last column unpadded); ``styles``
-    (same shape, ``""`` for none) paints cells on a terminal."""
+    """Rows as left-aligned columns two spaces apart (the last column unpadded), control
+    characters escaped; ``styles`` (same shape, ``""`` for none) paints cells on a terminal."""
     if not rows:
         return []
+    if has_controls("".join(cell for row in rows for cell in row)):  # one check for them all
+        rows = [[printable(cell) for cell in row] for row in rows]
     color = styles is not None and use_color()
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     out = []

@@ -12,6 +12,8 @@ import sys
 import time
 from typing import IO, TYPE_CHECKING
 
+from assets_core.cli.printable import printable
+
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.live import Live
@@ -60,9 +62,9 @@ def step_line(event: Event) -> str:
     if event.kind == "materialized":
         text += f"  {seconds(event.duration)}"
     elif event.kind == "failed" and event.message:
-        text += f"  {without_key(event.message, event.key)}"
+        text += f"  {printable(without_key(event.message, event.key))}"
     elif event.kind in ("skipped", "retry") and event.message:
-        text += f"  ({event.message})"
+        text += f"  ({printable(event.message)})"
     return text
 
 
@@ -95,7 +97,7 @@ class Tracker:
     def note(self, text: str) -> None:
         """A line about the run rather than a step (that it waits for another run): stderr."""
         sys.stdout.flush()
-        sys.stderr.write(text + "\n")
+        sys.stderr.write(printable(text) + "\n")
         sys.stderr.flush()
 
     def __enter__(self) -> Tracker:
@@ -166,7 +168,7 @@ class LiveProgress(Tracker):
         """Printed above the live block (stderr would break its redrawing)."""
         from rich.text import Text
 
-        self.console.print(Text(text, style="yellow"))
+        self.console.print(Text(printable(text), style="yellow"))
 
     def show(self, event: Event) -> None:
         if event.kind == "started":

@@ -1,8 +1,12 @@
 """What a versioner keeps of source files and whole versions, and their on-disk form: each file's
-index, parsed once per (path, mtime_ns, size), and each asset's whole version with the files it
-was read from, so a new process reuses both while those files are unchanged. The cache file is
-JSON, read once (a corrupt or foreign file is ignored and rewritten), checked lazily entry by
-entry, and written atomically; its layout is ``CACHE_FORMAT``.
+index, parsed once per signature, and each asset's whole version with the files it was read
+from, so a new process reuses both while those files are unchanged. The cache file is JSON,
+read once (a corrupt or foreign file is ignored and rewritten), checked lazily entry by entry,
+and written atomically; its layout is ``CACHE_FORMAT``.
+
+A file's signature is the hash of the bytes its module was compiled from when a project loader
+imported it (``assets_core.model.loader``: then the versioner reads those bytes, never the
+disk again), else its mtime, size and ctime (``cp -p`` keeps the first two, never the third).
 """
 
 from __future__ import annotations
@@ -21,12 +25,13 @@ from typing import Any
 from assets_core.code_version.index import FileIndex, index_source
 from assets_core.code_version.version import CodeVersion
 from assets_core.lazymap import LazyMapping
+from assets_core.model.loader import snapshot
 from assets_core.model.spec import AssetSpec
 
 __all__ = ["CACHE_FORMAT", "VersionCache", "result_key"]
 
 #: Bump when the layout of the on-disk cache changes.
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 
 
 class _StoredComponents(LazyMapping[str, str]):
@@ -65,13 +70,13 @@ class VersionCache:
     ``path``, when given, is a JSON file read at construction (a corrupt or foreign file is
     ignored and rewritten) and written atomically by ``save``. It holds:
 
-    - ``files``: each parsed source file as ``[mtime_ns, size, index]``, the index being JSON
-      text decoded only when a version has to be computed from that file again;
+    - ``files``: each parsed source file as ``[signature, index]``, the index being JSON text
+      decoded only when a version has to be computed from that file again;
     - ``results``: each asset's whole version as ``[version, pieces, paths]``, where
       ``pieces`` index the ``pieces`` table (``[name, digest]``, its components) and
-      ``paths`` index the ``paths`` table (``[path, mtime_ns, size]``, the files it was read
-      from). A result is reused while all its files keep their size and mtime; each file is
-      stat'ed once however many results name it.
+      ``paths`` index the ``paths`` table (``[path, signature]``, the files it was read
+      from). A result is reused while all its files keep their signature; each file's is
+      taken once however many results name it.
 
     ``lock`` is the owning versioner's: held while it records a result or saves, and by the
     versioner while it reads indexes (``index_for``).
@@ -80,9 +85,9 @@ class VersionCache:
     def __init__(self, path: Path | None, lock: threading.RLock) -> None:
         self._path = Path(path) if path is not None else None
         self._lock = lock
-        self._files: dict[str, tuple[tuple[int, int], FileIndex | None]] = {}
+        self._files: dict[str, tuple[str, FileIndex | None]] = {}
         self._seen_ns: dict[str, object] = {}  # path -> the module namespace last checked
-        self._stored: dict[str, Any] = {}  # [mtime_ns, size, index text] read from the cache
+        self._stored: dict[str, Any] = {}  # [signature, index text] read from the cache
         self._dirty = False
         # whole versions read from the cache file, and the two tables they index
         self._stored_results: dict[str, Any] = {}
@@ -91,7 +96,7 @@ class VersionCache:
         # (stored path index, id(namespace)) -> (namespace, whether the file is unchanged)
         self._path_ok: dict[tuple[int, int], tuple[object, bool]] = {}
         # whole versions computed in this process: version, components, file signatures
-        self._results: dict[str, tuple[str, Mapping[str, str], dict[str, tuple[int, int]]]] = {}
+        self._results: dict[str, tuple[str, Mapping[str, str], dict[str, str]]] = {}
         if self._path is not None:
             self._load(self._path)
 
@@ -140,16 +145,18 @@ class VersionCache:
     def _path_unchanged(self, i: int) -> bool:
         """Whether the file of the cache's paths table at ``i`` still has its signature."""
         try:
-            path, mtime_ns, size = self._stored_paths[i]
+            path, sig = self._stored_paths[i]
         except (IndexError, TypeError, ValueError):
             return False
-        return isinstance(path, str) and _signature(path) == (mtime_ns, size)
+        return isinstance(path, str) and _signature(path) == sig
 
     # -- parsed files ----------------------------------------------------------------------
 
     def index_for(self, path: str, ns: object = None) -> FileIndex | None:
-        """The index of ``path``. A file is stat'ed again only when a namespace not seen with
-        it yet asks (a module imported anew), so a re-imported, edited file is re-read."""
+        """The index of ``path``: of the bytes its module was compiled from when a project
+        loader imported it, else of the file. Its signature is taken again only when a
+        namespace not seen with it yet asks (a module imported anew), so a re-imported,
+        edited file is read again."""
         known = self._files.get(path)
         if known is not None and ns is not None and self._seen_ns.get(path) is ns:
             return known[1]
@@ -164,12 +171,14 @@ class VersionCache:
         raw = self._stored.get(path)
         if raw is not None and _raw_signature(raw) == sig:
             try:
-                index = FileIndex.from_json(json.loads(raw[2]))
+                index = FileIndex.from_json(json.loads(raw[1]))
             except (KeyError, IndexError, TypeError, ValueError, AttributeError):
                 index = None
         if index is None:
+            snap = snapshot(path)
             try:
-                index = index_source(Path(path).read_bytes(), path)
+                source = snap.source if snap is not None else Path(path).read_bytes()
+                index = index_source(source, path)
             except (OSError, SyntaxError, ValueError):
                 index = None
             self._dirty = True
@@ -188,11 +197,11 @@ class VersionCache:
             for path, raw in self._stored.items():
                 if path not in self._files and _signature(path) == _raw_signature(raw):
                     files[path] = raw
-            for path, ((mtime_ns, size), index) in self._files.items():
+            for path, (sig, index) in self._files.items():
                 if index is not None:
                     text = json.dumps(index.to_json(), separators=(",", ":"))
-                    files[path] = [mtime_ns, size, text]
-            paths: dict[tuple[str, int, int], int] = {}
+                    files[path] = [sig, text]
+            paths: dict[tuple[str, str], int] = {}
             pieces: dict[tuple[str, str], int] = {}
 
             def at(table: dict[Any, int], item: Any) -> int:
@@ -206,7 +215,7 @@ class VersionCache:
                 results[key] = [
                     version,
                     [at(pieces, item) for item in components.items()],
-                    [at(paths, (f, *sig)) for f, sig in sigs.items()],
+                    [at(paths, (f, sig)) for f, sig in sigs.items()],
                 ]
             unchanged: dict[int, bool] = {}
             for key, raw in self._stored_results.items():
@@ -286,20 +295,23 @@ def _read_json(path: Path) -> Any:
             gc.enable()
 
 
-def _signature(path: str) -> tuple[int, int] | None:
+def _signature(path: str) -> str | None:
+    """``h:<hash>`` of the bytes a project loader compiled ``path`` from, else
+    ``s:<mtime_ns>:<size>:<ctime_ns>`` of the file; ``None`` when it is gone."""
+    snap = snapshot(path)
+    if snap is not None:
+        return "h:" + snap.digest
     try:
         st = os.stat(path)  # noqa: PTH116 - hot path, no Path object
     except OSError:
         return None
-    return (st.st_mtime_ns, st.st_size)
+    return f"s:{st.st_mtime_ns}:{st.st_size}:{st.st_ctime_ns}"
 
 
-def _raw_signature(raw: object) -> tuple[int, int] | None:
-    """The (mtime_ns, size) a cached file entry ``[mtime_ns, size, index]`` was parsed at."""
-    if isinstance(raw, list) and len(raw) == 3:
-        mtime_ns, size = raw[0], raw[1]
-        if isinstance(mtime_ns, int) and isinstance(size, int):
-            return (mtime_ns, size)
+def _raw_signature(raw: object) -> str | None:
+    """The signature a cached file entry ``[signature, index]`` was parsed at."""
+    if isinstance(raw, list) and len(raw) == 2 and isinstance(raw[0], str):
+        return raw[0]
     return None
 
 

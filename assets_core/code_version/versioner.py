@@ -126,7 +126,8 @@ class CodeVersioner:
         parts += [f"in:{p}={k}" for p, k in sorted((p, str(k)) for p, k in spec.ins.items())]
         parts += [f"dep:{d}" for d in sorted(str(d) for d in spec.deps)]
         version = CodeVersion(digest_of(*parts), components)
-        self._versions[id(asset)] = (asset, io_manager, version)
+        if not source.files:  # files are read again each time: a long session sees edits
+            self._versions[id(asset)] = (asset, io_manager, version)
         if key is not None and files is not None:
             self._cache.record(key, version.version, components, files)
         return version

@@ -36,7 +36,8 @@ class RunResult:
 
     ``errors`` maps each failed step to its error's text (a first line, then the user's
     traceback); ``exceptions`` to the error itself: an ``AssetExecutionError`` whose
-    ``__cause__`` is the user's exception when the step ran in this process.
+    ``__cause__`` is the user's exception when the step ran in this process; ``tracebacks`` to
+    the error's every frame, Lumbung's included (what ``--debug`` shows), wherever it ran.
     """
 
     run_id: str
@@ -46,6 +47,7 @@ class RunResult:
     skipped: list[StepKey] = field(default_factory=list)
     errors: dict[StepKey, str] = field(default_factory=dict)
     exceptions: dict[StepKey, BaseException] = field(default_factory=dict, repr=False)
+    tracebacks: dict[StepKey, str] = field(default_factory=dict, repr=False)
     durations: dict[StepKey, float] = field(default_factory=dict)
     started_at: float = 0.0
     ended_at: float = 0.0

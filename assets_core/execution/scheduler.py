@@ -223,6 +223,8 @@ class Scheduler:
             result.errors[step] = error
             if out.exception is not None:
                 result.exceptions[step] = out.exception
+            if out.traceback is not None:
+                result.tracebacks[step] = out.traceback
             self.recorder.record(step, "failed", self.versions, out=out, error=error)
             self.emit(Event("failed", step, duration, error.splitlines()[0]))
             return

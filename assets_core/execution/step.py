@@ -4,20 +4,25 @@ A step gets a ``StepEnvironment``, never the session: the project's definitions,
 managers by name, and (in the scheduler's own process) the run's handed-over values. A worker
 process builds the same environment from the project config alone (``from_config``), and so
 can any other backend's worker. ``run_step`` makes one attempt and never raises for a failure
-of the asset: the outcome carries the error. Retries, early cutoff and recording are the
-scheduler's.
+of the asset: the outcome carries the error, blamed on the part of the step it came from
+(``execution.failures``). Retries, early cutoff and recording are the scheduler's.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-import traceback
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from assets_core.errors import AssetExecutionError, LumbungError
+from assets_core.execution.failures import (
+    engine_failure,
+    full_traceback,
+    load_failure,
+    store_failure,
+    user_failure,
+)
 from assets_core.model.definitions import Definitions
 from assets_core.model.keys import AssetKey, StepKey, step_of
 from assets_core.model.kinds import AnyAsset
@@ -31,15 +36,13 @@ from assets_core.storage.io import (
 )
 from assets_core.storage.loading import load_input
 from assets_core.storage.registry import IOManagers
-from assets_core.storage.values import target_of
+from assets_core.storage.values import kind_of, target_of
 
 if TYPE_CHECKING:
     from assets_core.execution.handover import Handover
     from assets_core.model.project import ProjectConfig
 
 __all__ = ["Binding", "StepEnvironment", "StepOutcome", "run_step"]
-
-_ENGINE_DIR = str(Path(__file__).resolve().parents[1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +61,10 @@ class Binding:
 class StepOutcome:
     """What one attempt of a step produced (picklable: it crosses process boundaries).
 
-    ``error`` is the failure's text (a first line, then the user's traceback); ``exception``
-    the failure itself, kept only where the step ran in the caller's process."""
+    ``error`` is the failure's text (a first line, then the user's traceback when the asset's
+    own code raised); ``traceback`` the failure's every frame, Lumbung's included (what
+    ``--debug`` shows); ``exception`` the failure itself, kept only where the step ran in the
+    caller's process."""
 
     step: StepKey
     stored: StoredOutput | None
@@ -68,10 +73,11 @@ class StepOutcome:
     error: str | None = None
     interrupted: bool = False
     exception: BaseException | None = None
+    traceback: str | None = None
 
     def __reduce__(self) -> tuple[Any, ...]:  # the exception stays where it was raised
         fields = (self.step, self.stored, self.started_at, self.ended_at, self.error)
-        return (StepOutcome, (*fields, self.interrupted, None))
+        return (StepOutcome, (*fields, self.interrupted, None, self.traceback))
 
 
 class StepEnvironment:
@@ -128,10 +134,11 @@ def run_step(
     except Exception as exc:
         if cancelled is not None and cancelled.is_set():  # e.g. DuckDB's "Query interrupted"
             return StepOutcome(step, None, started, time.time(), "interrupted", interrupted=True)
-        error = _as_step_error(step, exc)
+        error = exc if isinstance(exc, LumbungError) else engine_failure(step, exc)
         trace = getattr(error, "user_traceback", "")
         text = f"{error}\n{trace}" if trace else str(error)
-        return StepOutcome(step, None, started, time.time(), text, exception=error)
+        full = full_traceback(error)
+        return StepOutcome(step, None, started, time.time(), text, exception=error, traceback=full)
 
 
 class _Cancelled(Exception):
@@ -154,30 +161,17 @@ def _attempt(
         for b in env.bindings(asset):
             if b.error is not None:
                 raise AssetExecutionError(str(step), f"parameter '{b.param}': {b.error}")
-            value: Any = None if handover is None else handover.take(b.step, b.target)
-            if value is None:
-                ctx = InputContext(
-                    key=b.key,
-                    spec=defs.assets[b.key].spec,
-                    expected_type=b.annotation,
-                    consumer=step.asset,
-                    param=b.param,
-                    run_id=run_id,
-                    _duckdb=holder,
-                )
-                value = load_input(defs, env.io, ctx)
-            if b.target == "duckdb":  # SQL in the asset can name its inputs
-                value.create_view(b.param, replace=True)
-            inputs[b.param] = value
+            try:
+                inputs[b.param] = _load(env, b, step, run_id, holder)
+            except Exception as exc:  # Lumbung's, its IO manager's or the machine's
+                _reraise(load_failure(step, b.param, b.key, exc), exc)
         context = AssetContext(step.asset, asset.spec, run_id, step.partition, holder)
         if cancelled is not None and cancelled.is_set():
             raise _Cancelled
         try:
             result: Any = asset.run(inputs, context)
-        except Exception as exc:
-            raise AssetExecutionError(
-                str(step), f"{type(exc).__name__}: {exc}", _user_traceback(exc)
-            ) from exc
+        except Exception as exc:  # the asset's own code
+            raise user_failure(step, exc) from exc
         if cancelled is not None and cancelled.is_set():
             raise _Cancelled
         if type(result).__name__ == "RecordBatchReader":  # duckdb's rel.arrow() returns one
@@ -188,9 +182,14 @@ def _attempt(
                 "returned None; return the asset's data "
                 "(a pandas.DataFrame, pyarrow.Table or duckdb relation).",
             )
-        manager = env.io.get(defs.io_manager_name(asset))
-        out = OutputContext(step.asset, asset.spec, run_id, step.partition, fence)
-        stored = manager.save(out, result)
+        name = defs.io_manager_name(asset)
+        manager = env.io.get(name)
+        try:
+            out = OutputContext(step.asset, asset.spec, run_id, step.partition, fence)
+            stored = manager.save(out, result)
+        except Exception as exc:  # Lumbung's, its IO manager's, the machine's, or the value's
+            relation = kind_of(result) == "duckdb"
+            _reraise(store_failure(step, name, exc, relation), exc)
         if handover is not None and getattr(manager, "round_trips", False):
             handover.offer(step, result, stored.memory)
         return stored
@@ -198,21 +197,31 @@ def _attempt(
         holder.close()
 
 
-def _as_step_error(step: StepKey, exc: Exception) -> AssetExecutionError | LumbungError:
-    """``exc`` as the step's error: Lumbung's own errors as they are (one line each), anything
-    else as an ``AssetExecutionError`` caused by it."""
-    if isinstance(exc, LumbungError):
-        return exc
-    error = AssetExecutionError(str(step), f"{type(exc).__name__}: {exc}", _user_traceback(exc))
-    error.__cause__ = exc
-    return error
+def _reraise(error: BaseException, exc: BaseException) -> NoReturn:
+    """Raise ``error``, the step's account of ``exc`` (``exc`` itself when it is Lumbung's
+    own: then its cause stays the one it was raised with)."""
+    if error is exc:
+        raise exc
+    raise error from exc
 
 
-def _user_traceback(exc: BaseException) -> str:
-    """The traceback of ``exc`` with Lumbung's own frames left out."""
-    frames = [
-        f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(_ENGINE_DIR)
-    ]
-    text = "".join(traceback.format_list(frames))
-    text += "".join(traceback.format_exception_only(type(exc), exc))
-    return "Traceback (most recent call last):\n" + text if frames else text
+def _load(
+    env: StepEnvironment, b: Binding, step: StepKey, run_id: str, holder: DuckDBHolder
+) -> Any:
+    """One input's value: handed over in memory within the run, else loaded from storage."""
+    handover = env.handover
+    value: Any = None if handover is None else handover.take(b.step, b.target)
+    if value is None:
+        ctx = InputContext(
+            key=b.key,
+            spec=env.defs.assets[b.key].spec,
+            expected_type=b.annotation,
+            consumer=step.asset,
+            param=b.param,
+            run_id=run_id,
+            _duckdb=holder,
+        )
+        value = load_input(env.defs, env.io, ctx)
+    if b.target == "duckdb":  # SQL in the asset can name its inputs
+        value.create_view(b.param, replace=True)
+    return value

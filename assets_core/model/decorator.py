@@ -9,7 +9,6 @@ sees all their mistakes at once.
 from __future__ import annotations
 
 import inspect
-import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import PurePath
@@ -17,6 +16,7 @@ from types import FunctionType, MappingProxyType
 from typing import Any, TypeVar, overload
 
 from assets_core.errors import InvalidKeyError, Problem
+from assets_core.model.annotations import resolved
 from assets_core.model.keys import SEGMENT_RE, AssetKey, CoercibleToKey, checked_key
 from assets_core.model.spec import Asset, AssetSpec, Param, SourceAsset, SourceFormat
 
@@ -47,7 +47,7 @@ class _Collector:
 
     @property
     def location(self) -> str:
-        return f"{_short(self.file)}:{self.line}"
+        return f"{self.file}:{self.line}"  # named relative to the project when reported
 
     def add(self, message: str) -> None:
         self.problems.append(Problem(message, self.name, self.location))
@@ -88,6 +88,7 @@ class _Collector:
 
 
 _NO_TAGS: frozenset[str] = frozenset()
+_NOTHING: frozenset[str] = frozenset()
 _NO_METADATA: Mapping[str, Any] = MappingProxyType({})
 
 
@@ -103,10 +104,6 @@ def _location(fn: Callable[..., Any]) -> tuple[str, int]:
     if code is None:
         return "<unknown>", 0
     return code.co_filename, code.co_firstlineno
-
-
-def _short(path: str) -> str:
-    return os.path.basename(path)  # noqa: PTH119 - hot path: PurePath costs ~10x
 
 
 #: (name, kind, annotation) of one parameter
@@ -164,6 +161,7 @@ def asset(
     ins: Mapping[str, CoercibleToKey] | None = None,
     retries: int = 0,
     metadata: Mapping[str, Any] | None = None,
+    code_files: Iterable[str] | None = None,
 ) -> Callable[[F], Asset]: ...
 
 
@@ -182,6 +180,9 @@ def asset(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     - ``deps``: upstream keys that order this asset and count for staleness but are not loaded
     - ``ins``: ``{"param": "a/b"}`` maps a parameter to an explicit key
     - ``retries``: how many times to retry a failure, with exponential backoff
+    - ``code_files``: files the function reads as code (``["sql/orders.sql"]``), relative to
+      the project folder: their bytes are part of the code version, so an edit makes the
+      asset stale
     """
     if fn is not None:
         if options:
@@ -209,6 +210,7 @@ _ASSET_OPTIONS = frozenset(
         "ins",
         "retries",
         "metadata",
+        "code_files",
     }
 )
 
@@ -280,6 +282,8 @@ def _build_asset(fn: Callable[..., Any], options: Mapping[str, Any]) -> Asset:
         if pname == CONTEXT_PARAM:
             wants_context = True
             continue
+        if type(annotation) is str:
+            annotation = resolved(annotation, getattr(fn, "__globals__", {}))
         params.append(Param(pname, annotation))
         if raw_ins and pname in raw_ins:
             up = c.key(raw_ins[pname], f"ins[{pname!r}]")
@@ -296,8 +300,11 @@ def _build_asset(fn: Callable[..., Any], options: Mapping[str, Any]) -> Asset:
     for extra in sorted(set(raw_ins) - {p.name for p in params}) if raw_ins else ():
         c.add(f"ins names {extra!r}, which is not a parameter of {fname}(); rename one to match.")
 
+    code_files: tuple[str, ...] = ()
     if options:
         spec = _options_spec(c, fn, key, ins, options)
+        if options.get("code_files") is not None:
+            code_files = c.strings(options["code_files"], "code_files")
     else:
         doc = fn.__doc__ if plain else inspect.getdoc(fn)
         spec = AssetSpec(  # every field given: default factories cost a call each
@@ -322,7 +329,24 @@ def _build_asset(fn: Callable[..., Any], options: Mapping[str, Any]) -> Asset:
         line=line,
         implicit_ins=frozenset(implicit),
         problems=tuple(c.problems),
+        returns=_returns(fn, plain),
+        code_files=code_files,
+        given=frozenset(k for k, v in options.items() if v is not None) if options else _NOTHING,
     )
+
+
+def _returns(fn: Callable[..., Any], plain: bool) -> Any:
+    """The function's return annotation (``inspect.Parameter.empty`` when it has none)."""
+    if plain:
+        returns = fn.__annotations__.get("return", _EMPTY)
+    else:
+        try:
+            returns = inspect.signature(fn).return_annotation
+        except (TypeError, ValueError):
+            return _EMPTY
+    if type(returns) is str:
+        return resolved(returns, getattr(fn, "__globals__", {}))
+    return returns
 
 
 def _options_spec(
@@ -404,7 +428,7 @@ def source(
     *,
     observe: Callable[[], object] | None = None,
     format: SourceFormat | None = None,
-    group: str = "sources",
+    group: str | None = None,
     tags: Iterable[str] | None = None,
     owners: Iterable[str] | None = None,
     description: str | None = None,
@@ -442,7 +466,7 @@ def source(
             fmt = None
     spec = AssetSpec(
         key=key,
-        group=c.segment(group, "group", "sources"),
+        group="sources" if group is None else c.segment(group, "group", "sources"),
         tags=frozenset(c.strings(tags, "tags")),
         owners=c.strings(owners, "owners"),
         description=description,
@@ -456,4 +480,9 @@ def source(
         file=file,
         line=line,
         problems=tuple(c.problems),
+        given=frozenset(
+            n
+            for n, v in (("key", name), ("group", group), ("tags", tags), ("owners", owners))
+            if v is not None
+        ),
     )

@@ -17,9 +17,9 @@ from pathlib import Path
 from types import MappingProxyType, ModuleType
 from typing import Any, cast
 
-from assets_core.errors import DefinitionError, Problem, UnknownAssetError
+from assets_core.errors import AmbiguousAssetError, DefinitionError, Problem, UnknownAssetError
 from assets_core.model.graph import AssetGraph
-from assets_core.model.keys import AssetKey, CoercibleToKey, StepKey, step_of
+from assets_core.model.keys import AssetKey, CoercibleToKey, StepKey, names_of, step_of
 from assets_core.model.kinds import AnyAsset
 from assets_core.model.spec import ASSET_KINDS, SourceAsset
 from assets_core.model.validate import check_io_managers, validate
@@ -32,9 +32,12 @@ DEFAULT_IO_MANAGER = "parquet"
 def _resolve_ins(
     assets: Sequence[AnyAsset],
 ) -> tuple[list[AnyAsset], dict[AssetKey, dict[str, AssetKey]]]:
-    """Bind each implicit parameter to a key: ``<prefix>/<param>`` if defined, else ``<param>``.
-    Returns the assets with resolved specs and, per asset, the parameters left unresolved."""
+    """Bind each implicit parameter to a key (DESIGN §3): ``<prefix>/<param>`` if defined,
+    else ``<param>`` at the root, else the one asset anywhere whose last segment is
+    ``<param>``. Returns the assets with resolved specs and, per asset, the parameters left
+    unresolved (none such, or several: ``check_dependencies`` says which)."""
     known = {a.key for a in assets}
+    by_name: dict[str, list[AssetKey]] | None = None  # built at the first miss
     out: list[AnyAsset] = []
     unresolved: dict[AssetKey, dict[str, AssetKey]] = {}
     for a in assets:
@@ -43,21 +46,24 @@ def _resolve_ins(
             out.append(a)
             continue
         ins = a.spec.ins
-        if len(a.key) == 1:
-            for p in implicit:
-                if ins[p] not in known:
-                    unresolved.setdefault(a.key, {})[p] = ins[p]
-            out.append(a)
-            continue
         resolved = dict(ins)
         for p in implicit:
             local = a.key.sibling(p)
             if local in known:
                 resolved[p] = local
             elif resolved[p] not in known:
-                unresolved.setdefault(a.key, {})[p] = resolved[p]
-        spec = replace(a.spec, ins=MappingProxyType(resolved))
-        out.append(replace(cast(Any, a), spec=spec))
+                if by_name is None:
+                    by_name = names_of(known)
+                found = by_name.get(p, ())
+                if len(found) == 1:
+                    resolved[p] = found[0]
+                else:
+                    unresolved.setdefault(a.key, {})[p] = resolved[p]
+        if resolved == ins:
+            out.append(a)
+        else:
+            spec = replace(a.spec, ins=MappingProxyType(resolved))
+            out.append(replace(cast(Any, a), spec=spec))
     return out, unresolved
 
 
@@ -102,11 +108,11 @@ class Definitions:
             {k: cast(SourceAsset, a) for k, a in by_key.items() if a.observed}
         )
         self.graph = AssetGraph(self.upstream)
-        problems = validate(resolved, self.graph, unresolved, by_key)
+        problems = validate(resolved, self.graph, unresolved, self.root, by_key)
         if io_managers is not None:
             problems += check_io_managers(resolved, io_managers, default_io_manager)
         if problems:
-            raise DefinitionError(problems)
+            raise DefinitionError([p.relative_to(self.root) for p in problems])
 
     @classmethod
     def from_modules(cls, *modules: ModuleType | str, **kwargs: Any) -> Definitions:
@@ -128,15 +134,33 @@ class Definitions:
         return len(self.assets)
 
     def get(self, key: CoercibleToKey) -> AnyAsset:
-        """The asset with this key; ``UnknownAssetError`` (a ``KeyError``) with a suggestion
-        when there is none."""
-        k = AssetKey.parse(key)
-        found = self.assets.get(k)
-        if found is not None:
-            return found
-        close = difflib.get_close_matches(str(k), [str(x) for x in self.assets], n=1)
+        """The asset a key or bare name means (``resolve``)."""
+        return self.assets[self.resolve(key)]
+
+    def resolve(self, name: CoercibleToKey) -> AssetKey:
+        """The key a name means (DESIGN §3): the asset with that key, else the one asset whose
+        last segment is that bare name. None: ``UnknownAssetError`` (a ``KeyError``) with a
+        suggestion; several: ``AmbiguousAssetError`` listing them."""
+        k = AssetKey.parse(name)
+        if k in self.assets:
+            return k
+        if len(k) == 1:
+            found = self._by_name.get(k.name, ())
+            if len(found) == 1:
+                return found[0]
+            if found:
+                listed = ", ".join(str(x) for x in found)
+                raise AmbiguousAssetError(
+                    f"'{k}' names {len(found)} assets: {listed}; give the full key."
+                )
+        pool = [str(x) for x in self.assets] + list(self._by_name)
+        close = difflib.get_close_matches(str(k), pool, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
         raise UnknownAssetError(f"no asset '{k}'.{hint}")
+
+    @cached_property
+    def _by_name(self) -> Mapping[str, list[AssetKey]]:
+        return names_of(self.assets)
 
     def io_manager_name(self, asset: AnyAsset) -> str:
         """The name of the IO manager that stores ``asset``'s output."""

@@ -132,3 +132,13 @@ class StepKey(tuple[AssetKey, "str | None"]):
 def step_of(key: AssetKey) -> StepKey:
     """The one step of an unpartitioned asset (``StepKey(key)`` at C speed, for hot paths)."""
     return tuple.__new__(StepKey, (key, None))
+
+
+def names_of(keys: Iterable[AssetKey]) -> dict[str, list[AssetKey]]:
+    """The keys by their last segment (their bare name), each list sorted."""
+    out: dict[str, list[AssetKey]] = {}
+    for k in keys:
+        out.setdefault(k.name, []).append(k)
+    for found in out.values():
+        found.sort()
+    return out

@@ -28,10 +28,17 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from assets_core.errors import ProjectError
+from assets_core.errors import ProjectError, exception_message
+from assets_core.model.defaults import (
+    MODULE_DEFAULTS,
+    Defaults,
+    apply_defaults,
+    parse_defaults,
+)
 from assets_core.model.definitions import Definitions, collect_assets
 from assets_core.model.keys import SEGMENT_RE
 from assets_core.model.kinds import AnyAsset
+from assets_core.model.loader import forget, install
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -44,7 +51,7 @@ LUMBUNG_TOML = "lumbung.toml"
 PYPROJECT_TOML = "pyproject.toml"
 DEFAULT_STORAGE = ".lumbung"
 #: the keys a project config may hold
-CONFIG_KEYS = ("default_io_manager", "modules", "storage")
+CONFIG_KEYS = ("default_io_manager", "defaults", "modules", "storage")
 #: top-level packages that are Lumbung itself: never purged, or ``isinstance`` would break
 _OWN_PACKAGES = frozenset({"assets_core", "io_managers"})
 
@@ -65,10 +72,14 @@ class ProjectConfig:
     """State, Parquet files and the DuckDB warehouse live here (default ``root/.lumbung``)."""
     default_io_manager: str = "parquet"
     """The IO manager of every asset that does not name one."""
+    defaults: tuple[tuple[str, Defaults], ...] = ()
+    """``[defaults."glob"]`` tables in the order written: the defaults of the assets of the
+    modules whose path (relative to ``root``) matches the glob (``model.defaults``)."""
 
     def to_json(self) -> str:
         """The config as JSON text (what ``from_json`` reads back)."""
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["defaults"] = [[glob, d.to_dict()] for glob, d in self.defaults]
         return json.dumps(data, default=str, sort_keys=True)
 
     @classmethod
@@ -81,6 +92,7 @@ class ProjectConfig:
             modules=tuple(data["modules"]),
             storage=Path(data["storage"]),
             default_io_manager=data["default_io_manager"],
+            defaults=tuple((g, parse_defaults(d, g)) for g, d in data.get("defaults", ())),
         )
 
 
@@ -107,18 +119,28 @@ def find_project(path: str | Path | None = None, cwd: Path | None = None) -> Pro
         )
 
     given = str(path)
-    candidate = (here / Path(path).expanduser()).resolve()
-    if candidate.is_dir():
+    shown = _abridged(given)
+    candidate = here / _user_path(given, f"--project {shown}", "pass the folder's full path")
+    try:
+        candidate = candidate.resolve()
+        is_dir, is_file = candidate.is_dir(), candidate.is_file()
+        module_here = _is_module_name(given) and _module_under(here, given)
+    except (OSError, ValueError) as exc:  # a name too long for the system, a NUL in it
+        raise ProjectError(
+            f"--project {shown}: cannot be used as a path ({_os_reason(exc)}); pass a project "
+            "folder, config file, .py file or module name."
+        ) from exc
+    if is_dir:
         found = _config_in(candidate)
         if found is not None:
             return found
-        if _is_module_name(given) and _module_under(here, given):
+        if module_here:
             return _module_project(here, given)
         raise ProjectError(
-            f"--project {given}: this folder has no {LUMBUNG_TOML} and no {PYPROJECT_TOML} "
+            f"--project {shown}: this folder has no {LUMBUNG_TOML} and no {PYPROJECT_TOML} "
             "with [tool.lumbung]; create one with `lumbung init`, or pass the folder that has one."
         )
-    if candidate.is_file():
+    if is_file:
         if candidate.name in (LUMBUNG_TOML, PYPROJECT_TOML):
             found = _read_config(candidate, required=True)
             assert found is not None
@@ -138,9 +160,40 @@ def find_project(path: str | Path | None = None, cwd: Path | None = None) -> Pro
             f"--project {given}: not a project folder, config file, .py file or module name; "
             "pass one of those."
         )
-    if _is_module_name(given) and (_module_under(here, given) or _importable(given)):
+    if module_here or (_is_module_name(given) and _importable(given)):
         return _module_project(here, given)
-    raise ProjectError(f"--project {given}: no such file, folder or importable module.")
+    raise ProjectError(f"--project {shown}: no such file, folder or importable module.")
+
+
+#: How much of a long --project value an error message repeats.
+_SHOWN_CHARS = 60
+
+
+def _abridged(text: str) -> str:
+    """``text``, or its start and its length when it is too long to repeat in one line."""
+    if len(text) <= _SHOWN_CHARS:
+        return text
+    return f"{text[:_SHOWN_CHARS]}... ({len(text):,} characters)"
+
+
+def _user_path(text: str, where: str, fix: str) -> Path:
+    """``text`` as a path with ``~`` or ``~user`` expanded; a ``ProjectError`` starting with
+    ``where`` when that home folder is unknown."""
+    try:
+        return Path(text).expanduser()
+    except RuntimeError as exc:  # pathlib: "Could not determine home directory."
+        user = text[1:].split("/", 1)[0].split(os.sep, 1)[0]
+        whose = f"user {user!r}" if user else "this user"
+        raise ProjectError(
+            f"{where}: the home folder of {whose} is unknown, so {text.split('/', 1)[0]!r} "
+            f"cannot be expanded; {fix}."
+        ) from exc
+
+
+def _os_reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _config_in(folder: Path) -> ProjectConfig | None:
@@ -172,6 +225,10 @@ def _read_config(file: Path, *, required: bool) -> ProjectConfig | None:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ProjectError(f"{file}: invalid TOML ({exc}); fix the file.") from exc
+    except RecursionError as exc:  # tomllib reads nested arrays and tables recursively
+        raise ProjectError(
+            f"{file}: invalid TOML (arrays or tables nested too deeply to read); fix the file."
+        ) from exc
 
     where = f"{file}: [tool.lumbung]" if is_pyproject else f"{file}:"
     if is_pyproject:
@@ -225,7 +282,19 @@ def _build_config(file: Path, where: str, table: Mapping[str, Any]) -> ProjectCo
                 f"{where} storage: must be a folder path as a string, got {value!r}; "
                 'write for example storage = ".lumbung".'
             )
-        storage = (root / Path(value).expanduser()).resolve()
+        if "\0" in value:
+            raise ProjectError(
+                f"{where} storage: {value!r} holds a NUL character, which no path may hold; "
+                "write the folder's path without it."
+            )
+        folder = _user_path(value, f"{where} storage", "write the folder's full path")
+        try:
+            storage = (root / folder).resolve()
+        except OSError as exc:  # a symlink loop, say
+            raise ProjectError(
+                f"{where} storage: {value!r} cannot be used as a folder ({_os_reason(exc)}); "
+                "point it at a folder this user may write."
+            ) from exc
 
     io_manager = "parquet"
     if "default_io_manager" in table:
@@ -237,12 +306,26 @@ def _build_config(file: Path, where: str, table: Mapping[str, Any]) -> ProjectCo
             )
         io_manager = value
 
+    defaults: list[tuple[str, Defaults]] = []
+    value = table.get("defaults", {})
+    if not isinstance(value, dict):
+        raise ProjectError(
+            f"{where} defaults: must be tables of globs, got {value!r}; write for example "
+            '[defaults."marts/*"] with group = "marts".'
+        )
+    for glob, raw in value.items():
+        try:
+            defaults.append((glob, parse_defaults(raw, f'[defaults."{glob}"]')))
+        except ValueError as exc:
+            raise ProjectError(f"{where} {exc}") from None
+
     return ProjectConfig(
         root=root,
         config_file=file,
         modules=modules,
         storage=storage,
         default_io_manager=io_manager,
+        defaults=tuple(defaults),
     )
 
 
@@ -283,8 +366,11 @@ def import_assets(config: ProjectConfig, fresh: bool = True) -> list[AnyAsset]:
     earlier from the project folder are forgotten first, so edits made since are seen.
     """
     root = str(config.root)
+    # Project modules are compiled from the very bytes the code versioner then reads.
+    install(root, _environment_prefixes())
     if fresh:
         _forget_project_modules(config.root)
+        forget(root)
         importlib.invalidate_caches()
     if not sys.path or sys.path[0] != root:
         while root in sys.path:
@@ -297,7 +383,28 @@ def import_assets(config: ProjectConfig, fresh: bool = True) -> list[AnyAsset]:
         modules.append(module)
         if hasattr(module, "__path__"):
             modules.extend(_submodules(config, module))
-    return collect_assets(modules)
+    return _with_defaults(config, modules, collect_assets(modules))
+
+
+def _with_defaults(
+    config: ProjectConfig, modules: list[ModuleType], assets: list[AnyAsset]
+) -> list[AnyAsset]:
+    """The assets with their module's and folder's defaults (``model.defaults``)."""
+    own: dict[str, Defaults] = {}
+    for module in modules:
+        raw = getattr(module, MODULE_DEFAULTS, None)
+        file = getattr(module, "__file__", None)
+        if raw is None or file is None:
+            continue
+        where = f"{_relative(config.root, file)}: {MODULE_DEFAULTS}"
+        try:
+            own[file] = parse_defaults(raw, where)
+        except ValueError as exc:
+            raise ProjectError(str(exc)) from None
+    if not own and not config.defaults:
+        return assets
+    relative = {a.file: _relative(config.root, a.file) for a in assets}
+    return apply_defaults(assets, own, config.defaults, relative)
 
 
 def load_definitions(
@@ -376,7 +483,7 @@ def _raised(config: ProjectConfig, name: str, exc: BaseException) -> str:
             spec = None
         origin = spec.origin if spec is not None else None
         location = f"{_relative(config.root, origin)}:1" if origin else f"{name}:1"
-    message = " ".join(str(exc).split())
+    message = " ".join(exception_message(exc).split())
     detail = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
     return f"{location}: importing {name} raised {detail}"
 

@@ -90,6 +90,14 @@ class Asset:
     implicit_ins: frozenset[str] = frozenset()
     #: problems found while decorating, reported together when the project is validated
     problems: tuple[Problem, ...] = ()
+    #: the function's return annotation (``inspect.Parameter.empty`` when it has none)
+    returns: Any = inspect.Parameter.empty
+    #: files the function reads as code (a ``.sql`` file, say), relative to the project
+    #: folder: their bytes are part of the code version
+    code_files: tuple[str, ...] = ()
+    #: the options the decorator was given (module and folder defaults never replace them);
+    #: how an asset was written, not what it is, so it does not count in comparisons
+    given: frozenset[str] = field(default=frozenset(), compare=False)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)
@@ -103,8 +111,9 @@ class Asset:
         return f"{self.file}:{self.line}"
 
     def code(self) -> CodeSource:
-        """The function, followed through its project-local helpers."""
-        return CodeSource(function=self.fn)
+        """The function, followed through its project-local helpers, and the files it reads
+        as code."""
+        return CodeSource(function=self.fn, files=self.code_files)
 
     @property
     def loadable(self) -> bool:
@@ -140,6 +149,8 @@ class SourceAsset:
     file: str = "<unknown>"
     line: int = 0
     problems: tuple[Problem, ...] = ()
+    #: the options given (a source's name is its whole key: no default prefix applies)
+    given: frozenset[str] = field(default=frozenset({"key"}), compare=False)
 
     @property
     def key(self) -> AssetKey:

@@ -9,17 +9,23 @@ one error at a time.
 from __future__ import annotations
 
 import difflib
+import inspect
+import types
+import typing
 from collections.abc import Collection, Mapping, Sequence
-from pathlib import PurePath
+from pathlib import Path
 
-from assets_core.errors import Problem
+from assets_core.errors import Problem, display_path
+from assets_core.model.annotations import INPUTS, RETURNS, input_kind, returns_ok
 from assets_core.model.graph import AssetGraph
-from assets_core.model.keys import AssetKey
+from assets_core.model.keys import AssetKey, names_of
 from assets_core.model.kinds import AnyAsset
 
 
-def _where(a: AnyAsset) -> str:
-    return f"{PurePath(a.file).name}:{a.line}"
+def _where(a: AnyAsset, root: Path | None = None) -> str:
+    """``file:line`` of an asset; the file relative to ``root`` when given (a problem's own
+    location is made relative when the problems are reported)."""
+    return f"{a.file if root is None else display_path(a.file, root)}:{a.line}"
 
 
 def _problem(a: AnyAsset, message: str) -> Problem:
@@ -31,8 +37,65 @@ def check_decoration(assets: Sequence[AnyAsset]) -> list[Problem]:
     return [p for a in assets for p in a.problems]
 
 
+def _shown(annotation: object) -> str:
+    """An annotation as a user would write it: ``dict``, ``list[int]``, ``pandas.DataFrame |
+    None``, ``'pd.Series'``."""
+    if annotation is type(None):
+        return "None"
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return " | ".join(_shown(a) for a in typing.get_args(annotation))
+    if isinstance(annotation, type) and not typing.get_args(annotation):
+        module = annotation.__module__.split(".")[0]
+        name = annotation.__qualname__
+        return name if module == "builtins" else f"{module}.{name}"
+    return repr(annotation) if isinstance(annotation, str) else str(annotation)
+
+
+def check_annotations(assets: Sequence[AnyAsset]) -> list[Problem]:
+    """Every input annotation names a kind Lumbung can load it as, and every return
+    annotation one it can store (``assets_core.model.annotations``)."""
+    problems = []
+    for a in assets:
+        for p in a.params:
+            if input_kind(p.annotation) is None:
+                problems.append(
+                    _problem(
+                        a,
+                        f"parameter '{p.name}' is annotated {_shown(p.annotation)}, which "
+                        f"Lumbung cannot load an asset as; annotate it as {INPUTS}.",
+                    )
+                )
+        returns = getattr(a, "returns", inspect.Parameter.empty)
+        if not returns_ok(returns):
+            problems.append(
+                _problem(
+                    a,
+                    f"returns {_shown(returns)}, which no IO manager can store; return {RETURNS}.",
+                )
+            )
+    return problems
+
+
+def check_code_files(assets: Sequence[AnyAsset], root: Path) -> list[Problem]:
+    """Every file an asset reads as code exists (its bytes are part of the code version)."""
+    problems = []
+    for a in assets:
+        for name in a.code().files:
+            if not (root / name).is_file():
+                problems.append(
+                    _problem(
+                        a,
+                        f"code_files names {name!r}, which is not a file; "
+                        "give its path relative to the project folder.",
+                    )
+                )
+    return problems
+
+
 def check_unique_keys(
-    assets: Sequence[AnyAsset], by_key: Mapping[AssetKey, AnyAsset] | None = None
+    assets: Sequence[AnyAsset],
+    by_key: Mapping[AssetKey, AnyAsset] | None = None,
+    root: Path | None = None,
 ) -> list[Problem]:
     """Two assets with one key. ``by_key`` (each key's first asset), when the caller has
     it, answers the common case, no duplicates, without another pass."""
@@ -46,7 +109,7 @@ def check_unique_keys(
             problems.append(
                 _problem(
                     a,
-                    f"duplicate key '{a.key}': also defined at {_where(other)}; "
+                    f"duplicate key '{a.key}': also defined at {_where(other, root)}; "
                     "give one of them another name (name= or key=).",
                 )
             )
@@ -66,6 +129,7 @@ def check_dependencies(
     assets: Sequence[AnyAsset],
     unresolved: Mapping[AssetKey, Mapping[str, AssetKey]],
     by_key: Mapping[AssetKey, AnyAsset] | None = None,
+    root: Path | None = None,
 ) -> list[Problem]:
     """Every loaded parameter and every ``deps`` entry must name a defined asset; a parameter
     cannot load a source that has no path (``observe=`` sources are for ``deps``)."""
@@ -73,11 +137,27 @@ def check_dependencies(
         by_key = {a.key: a for a in assets}
     problems = []
     get = by_key.get
+    names: Mapping[str, list[AssetKey]] | None = None
     for a in assets:
         for param, up in a.spec.ins.items():
             target = get(up)
             if target is None:
                 looked = unresolved.get(a.key, {}).get(param)
+                if looked is not None:
+                    if names is None:
+                        names = names_of(by_key)
+                    several = names.get(up.name, [])
+                    if len(several) > 1:
+                        listed = ", ".join(f"{k} ({_where(by_key[k], root)})" for k in several)
+                        problems.append(
+                            _problem(
+                                a,
+                                f"parameter '{param}' could name {len(several)} assets "
+                                f"called '{up.name}': {listed}; map it with "
+                                f"ins={{'{param}': '{several[0]}'}}.",
+                            )
+                        )
+                        continue
                 where = f"'{up}'" if looked is None else f"'{up.name}'"
                 problems.append(
                     _problem(
@@ -146,6 +226,7 @@ def validate(
     assets: Sequence[AnyAsset],
     graph: AssetGraph,
     unresolved: Mapping[AssetKey, Mapping[str, AssetKey]],
+    root: Path,
     by_key: Mapping[AssetKey, AnyAsset] | None = None,
 ) -> list[Problem]:
     """Every problem of the project's structure (the IO manager names are checked apart, by
@@ -153,8 +234,10 @@ def validate(
     first asset, when the caller has built it already."""
     problems = [
         *check_decoration(assets),
-        *check_unique_keys(assets, by_key),
-        *check_dependencies(assets, unresolved, by_key),
+        *check_unique_keys(assets, by_key, root),
+        *check_dependencies(assets, unresolved, by_key, root),
+        *check_annotations(assets),
+        *check_code_files(assets, root),
     ]
     if not any(p.message.startswith("duplicate key") for p in problems):
         problems += check_acyclic(assets, graph)

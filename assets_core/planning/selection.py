@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KINDS",
+    "MAX_SELECTION_LENGTH",
     "METHODS",
     "STATUSES",
     "AssetInfo",
@@ -57,6 +58,9 @@ _FORM = (
 _GLOB_CHARS = frozenset("*?[")
 _INFO_ATTR = {"group": "group", "io": "io_manager", "kind": "kind", "path": "path"}
 _MAX_DEPTH_DIGITS = 9
+#: The longest selection string ``parse`` reads (just under what one command-line argument may
+#: hold on Linux, 128 KiB); parsing is linear in the length, so this bounds its cost.
+MAX_SELECTION_LENGTH = 100_000
 # [@] [digits +] [method :] value [+ digits]. The value is non-greedy so a trailing "+N" is
 # read as the descendant operator; "+" left inside the value is reported as malformed.
 _CRIT_RE = re.compile(
@@ -173,11 +177,18 @@ def parse(text: str) -> SelectionExpr:
     """Parse a selection string. Raises ``SelectionError`` (and nothing else) when malformed.
 
     Only syntax is checked here (and the fixed values of ``status:``); whether a name matches
-    an asset is decided by ``select``, which knows the graph.
+    an asset is decided by ``select``, which knows the graph. The work is linear in the
+    length of ``text``, which may be at most ``MAX_SELECTION_LENGTH`` characters.
     """
     if not isinstance(text, str):
         raise SelectionError(
             f"A selection must be a string such as '+orders', got {type(text).__name__}."
+        )
+    if len(text) > MAX_SELECTION_LENGTH:
+        raise SelectionError(
+            f"The selection is {len(text):,} characters long; the limit is "
+            f"{MAX_SELECTION_LENGTH:,}. Select by tag:, group: or a key folder (marts/) "
+            "instead of naming every asset."
         )
     return _parse_cached(text)
 
@@ -310,9 +321,37 @@ def select(
 
 def _compile_glob(crit: Criterion, pattern: str) -> Callable[[str], object]:
     try:
-        return re.compile(fnmatch.translate(pattern)).match
+        return re.compile(fnmatch.translate(_closed_brackets(pattern))).match
     except re.error:  # pragma: no cover - fnmatch.translate escapes what it cannot use
         raise _malformed(crit.text, f"{pattern!r} is not a valid glob") from None
+
+
+def _closed_brackets(pattern: str) -> str:
+    """``pattern`` with every ``[`` that no ``]`` closes written ``[[]``, the same glob.
+
+    ``fnmatch.translate`` looks for the ``]`` of each ``[`` by scanning to the end of the
+    pattern; a ``[`` that nothing closes is a literal ``[``, found out only at the end. Many
+    of them (``[[[[...``) make the translation quadratic: 20,000 took 10 s. Spelled ``[[]`` (a
+    set holding ``[``), each one is read at once, so the translation is linear. Sets that are
+    closed are kept as written; this pass is linear too (it knows where the last ``]`` is).
+    """
+    last = pattern.rfind("]")
+    n = len(pattern)
+    out: list[str] = []
+    start = i = 0
+    while (i := pattern.find("[", i)) >= 0:
+        j = i + 1  # where fnmatch starts looking for the closing ']'
+        if j < n and pattern[j] == "!":
+            j += 1
+        if j < n and pattern[j] == "]":
+            j += 1
+        if j > last:  # no ']' at or after j: a literal '['
+            out += (pattern[start:i], "[[]")
+            i = start = i + 1
+        else:  # a set, up to the first ']' from j
+            i = pattern.find("]", j) + 1
+    out.append(pattern[start:])
+    return "".join(out)
 
 
 def _parent_dirs(path: str) -> Iterable[str]:
@@ -537,7 +576,7 @@ class _Evaluator:
             if crit.method == "kind":
                 values |= set(KINDS)
             pool = difflib.get_close_matches(crit.value, sorted(values), n=3)
-        return [f"{crit.method}:{v}" for v in pool]
+        return [f"{crit.method}:{v}" for v in pool if v != crit.value]  # never itself
 
     def no_match(self, crit: Criterion, role: str) -> None:
         if not crit.method_given and not crit.is_glob:

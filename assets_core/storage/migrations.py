@@ -99,13 +99,15 @@ def _copy(path: Path, target: Path) -> None:
 def migrate_1_to_2(con: sqlite3.Connection, root: str) -> None:
     """Schema 1 to 2: ``partition`` becomes ``''`` for an unpartitioned step and part of every
     key; locations under the storage folder become relative; ``latest`` is rebuilt per step
-    (with the last attempt's id); locks are per step; ``step_logs`` and ``check_results`` are
-    new."""
+    (with the last attempt's id); locks are per step; source files' cached hashes are kept
+    with the files' ctime too (the cache starts empty: each file is hashed once again);
+    ``step_logs`` and ``check_results`` are new."""
     _materializations_1_to_2(con)
     _relocate(con, root)
     _latest_1_to_2(con)
     _locks_1_to_2(con)
-    create_tables(con, ("step_logs", "check_results"))
+    con.execute("DROP TABLE file_observations")
+    create_tables(con, ("file_observations", "step_logs", "check_results"))
 
 
 _RECORD_COLUMNS = (

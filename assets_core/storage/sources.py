@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
-from assets_core.errors import IOManagerError, ProjectError
+from assets_core.errors import IOManagerError, ProjectError, describe_exception
 from assets_core.model.decorator import SOURCE_FORMATS
 from assets_core.model.spec import SourceAsset, SourceFormat
 from assets_core.storage.datahash import file_digest
@@ -80,10 +80,11 @@ def observe_source(
     """The source's current version, and the new file observations worth caching.
 
     For a file, the version is the SHA-256 of its bytes. For a glob, it is a hash of the sorted
-    ``(path relative to the glob's folder, digest)`` pairs. A file whose size and ``mtime_ns``
-    equal its cached observation (``cache`` is keyed by ``str(path)`` as ``source_files``
-    returns it) is not read again. The returned observations are only the new or changed
-    ones, leaving out files modified in the last ``RACY_WINDOW_NS``. For an ``observe=``
+    ``(path relative to the glob's folder, digest)`` pairs. A file whose size, ``mtime_ns`` and
+    ``ctime_ns`` equal its cached observation (``cache`` is keyed by ``str(path)`` as
+    ``source_files`` returns it) is not read again: an edit that restores the mtime still
+    moves the ctime. The returned observations are only the new or changed ones, leaving out
+    files modified in the last ``RACY_WINDOW_NS``. For an ``observe=``
     source, the version is ``str(observe())``.
     """
     if src.path is None:
@@ -96,13 +97,18 @@ def observe_source(
         key = str(f)
         st = f.stat()
         cached = cache.get(key)
-        if cached is not None and cached.size == st.st_size and cached.mtime_ns == st.st_mtime_ns:
+        if (
+            cached is not None
+            and cached.size == st.st_size
+            and cached.mtime_ns == st.st_mtime_ns
+            and cached.ctime_ns == st.st_ctime_ns
+        ):
             digests.append(cached.digest)
             continue
         digest = file_digest(f)
         digests.append(digest)
         if now - st.st_mtime_ns > RACY_WINDOW_NS:
-            fresh.append(FileObservation(key, st.st_size, st.st_mtime_ns, digest))
+            fresh.append(FileObservation(key, st.st_size, st.st_mtime_ns, st.st_ctime_ns, digest))
     if not src.is_glob:
         return digests[0], fresh
     base = _glob_base(_pattern(src, root))
@@ -119,7 +125,7 @@ def _observe_fn(src: SourceAsset) -> str:
         version = src.observe()
     except Exception as exc:
         raise ProjectError(
-            f"source {src.key}: observe function raised {type(exc).__name__}: {exc}"
+            f"source {src.key}: observe function raised {describe_exception(exc)}"
         ) from exc
     if version is None:
         raise ProjectError(

@@ -90,6 +90,7 @@ _PLAN_SQL = (
     "FROM latest l JOIN materializations f ON f.id = l.attempt_id "
     "WHERE l.last_outcome = 'failed'{and_where}"
 )
+_MAX_LIMIT = 2**62  # a larger LIMIT overflows SQLite's 64-bit integers
 _SCAN_ALL_ABOVE = 2000  # asking for more keys than this: read every row, filter in Python
 #: SQLite's words for a store this process cannot write (permissions, a read-only mount, I/O)
 _CANNOT_WRITE = ("readonly", "read-only", "disk I/O error", "disk is full", "unable to open")
@@ -391,9 +392,15 @@ class SQLiteStateStore:
         return out
 
     def history(
-        self, key: AssetKey | None = None, limit: int = 50, *, partition: str | None = None
+        self,
+        key: AssetKey | None = None,
+        limit: int = 50,
+        *,
+        partition: str | None = None,
+        by_run: bool = False,
     ) -> list[MaterializationRecord]:
-        """Records, newest first; of one asset (and one of its partitions) when given."""
+        """Records, newest first; of one asset (and one of its partitions) when given; with
+        ``by_run``, every record of the newest ``limit`` runs that have one."""
         select = f"SELECT {RECORD_COLUMNS} FROM materializations"
         args: tuple[Any, ...]
         if key is None:
@@ -402,10 +409,19 @@ class SQLiteStateStore:
             where, args = " WHERE key = ?", (str(key),)
         else:
             where, args = ' WHERE key = ? AND "partition" = ?', (str(key), partition)
+        limit = min(max(0, limit), _MAX_LIMIT)
+        if by_run:
+            runs = (
+                f"SELECT run_id FROM materializations{where} "
+                "GROUP BY run_id ORDER BY MAX(id) DESC LIMIT ?"
+            )
+            joiner = " AND" if where else " WHERE"
+            sql = f"{select}{where}{joiner} run_id IN ({runs}) ORDER BY id DESC"
+            args = (*args, *args, limit)
+        else:
+            sql, args = f"{select}{where} ORDER BY id DESC LIMIT ?", (*args, limit)
         with self._guard() as con:
-            rows = con.execute(
-                f"{select}{where} ORDER BY id DESC LIMIT ?", (*args, max(0, limit))
-            ).fetchall()
+            rows = con.execute(sql, args).fetchall()
         steps: dict[str, StepKey] = {}
         root = self._root
         out = []
@@ -420,7 +436,7 @@ class SQLiteStateStore:
             rows = con.execute(
                 "SELECT run_id, started_at, status, ended_at, selection, pid FROM runs "
                 "ORDER BY started_at DESC, rowid DESC LIMIT ?",
-                (max(0, limit),),
+                (min(max(0, limit), _MAX_LIMIT),),
             ).fetchall()
         return [RunRecord(*row) for row in rows]
 
@@ -431,7 +447,7 @@ class SQLiteStateStore:
             return {}
         with self._guard() as con:
             rows = con.execute(
-                "SELECT path, size, mtime_ns, digest FROM file_observations "
+                "SELECT path, size, mtime_ns, ctime_ns, digest FROM file_observations "
                 f"WHERE path IN {_IN_LIST}",
                 (json_text(wanted),),
             ).fetchall()
@@ -518,13 +534,13 @@ class SQLiteStateStore:
 
     def save_file_observations(self, observations: Iterable[FileObservation]) -> None:
         """Insert or replace the cached hashes of source files."""
-        rows = [(o.path, o.size, o.mtime_ns, o.digest) for o in observations]
+        rows = [(o.path, o.size, o.mtime_ns, o.ctime_ns, o.digest) for o in observations]
         if not rows:
             return
         with self._write() as con:
             con.executemany(
-                "INSERT OR REPLACE INTO file_observations (path, size, mtime_ns, digest) "
-                "VALUES (?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO file_observations (path, size, mtime_ns, ctime_ns, "
+                "digest) VALUES (?, ?, ?, ?, ?)",
                 rows,
             )
 

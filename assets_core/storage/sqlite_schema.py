@@ -86,6 +86,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     path TEXT PRIMARY KEY,
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL,
     digest TEXT NOT NULL
 ) WITHOUT ROWID""",
     ),

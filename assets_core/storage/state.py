@@ -175,11 +175,13 @@ class RunRecord:
 
 @dataclass(frozen=True, slots=True)
 class FileObservation:
-    """A source file's content hash, valid while its size and mtime are unchanged."""
+    """A source file's content hash, valid while its size, mtime and ctime are unchanged (an
+    edit that restores the mtime, as ``cp -p`` and ``rsync -t`` do, still moves the ctime)."""
 
     path: str
     size: int
     mtime_ns: int
+    ctime_ns: int
     digest: str
 
 
@@ -237,9 +239,16 @@ class StateReader(Protocol):
         ...
 
     def history(
-        self, key: AssetKey | None = None, limit: int = 50, *, partition: str | None = None
+        self,
+        key: AssetKey | None = None,
+        limit: int = 50,
+        *,
+        partition: str | None = None,
+        by_run: bool = False,
     ) -> list[MaterializationRecord]:
-        """Records, newest first; of one asset (and one of its partitions) when given."""
+        """Records, newest first; of one asset (and one of its partitions) when given. With
+        ``by_run``, ``limit`` counts runs: every record of the newest ``limit`` runs that have
+        one (so a run is never cut in half)."""
         ...
 
     def runs(self, limit: int = 50) -> list[RunRecord]:
@@ -351,20 +360,31 @@ class MemoryStateStore:
             return {s: st for s, st in self._latest.items() if s[0] in wanted}
 
     def history(
-        self, key: AssetKey | None = None, limit: int = 50, *, partition: str | None = None
+        self,
+        key: AssetKey | None = None,
+        limit: int = 50,
+        *,
+        partition: str | None = None,
+        by_run: bool = False,
     ) -> list[MaterializationRecord]:
-        """Records, newest first; of one asset (and partition) when given."""
+        """Records, newest first; of one asset (and partition) when given; ``by_run``: of the
+        newest ``limit`` runs."""
         out: list[MaterializationRecord] = []
         if limit <= 0:
             return out
+        runs: set[str] = set()
         with self._lock:
             for rec in reversed(self._history):
                 if key is not None and (
                     rec.step[0] != key or (partition is not None and rec.step[1] != partition)
                 ):
                     continue
+                if by_run and rec.run_id not in runs:
+                    if len(runs) >= limit:
+                        continue  # an older run; a record of a run already taken may follow
+                    runs.add(rec.run_id)
                 out.append(rec)
-                if len(out) >= limit:
+                if not by_run and len(out) >= limit:
                     break
         return out
 

@@ -9,16 +9,15 @@ imported lazily, so importing this module stays cheap.
 
 from __future__ import annotations
 
-import inspect
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from assets_core.errors import IOManagerError
+from assets_core.model.annotations import INPUTS, Kind, input_kind
 
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-Kind = Literal["pandas", "arrow", "duckdb", "polars"]
 
 __all__ = [
     "Kind",
@@ -31,52 +30,15 @@ __all__ = [
     "unstorable_message",
 ]
 
-_STRING_TARGETS: dict[str, Kind] = {
-    "pd.DataFrame": "pandas",
-    "pandas.DataFrame": "pandas",
-    "DataFrame": "pandas",
-    "pa.Table": "arrow",
-    "pyarrow.Table": "arrow",
-    "duckdb.DuckDBPyRelation": "duckdb",
-    "DuckDBPyRelation": "duckdb",
-    "pl.DataFrame": "polars",
-    "polars.DataFrame": "polars",
-}
-
-
-def _unsupported(annotation: object) -> IOManagerError:
-    return IOManagerError(
-        f"unsupported annotation {annotation!r}; annotate inputs as pandas.DataFrame, "
-        "pyarrow.Table, duckdb.DuckDBPyRelation or polars.DataFrame"
-    )
-
 
 def target_of(annotation: object) -> Kind:
-    """The value kind a parameter annotation asks for; no annotation means pandas.
-
-    Accepts the classes themselves and their usual spellings as strings (postponed
-    annotations). Anything else raises ``IOManagerError``; the caller adds the asset and
-    parameter name in front of the message.
-    """
-    if annotation is inspect.Parameter.empty or annotation is None or annotation is Any:
-        return "pandas"
-    if isinstance(annotation, str):
-        kind = _STRING_TARGETS.get(annotation.strip().strip("'\""))
-        if kind is None:
-            raise _unsupported(annotation)
-        return kind
-    if isinstance(annotation, type):
-        module = annotation.__module__
-        name = annotation.__qualname__
-        if name == "DataFrame" and module.startswith("pandas"):
-            return "pandas"
-        if name == "Table" and module.startswith("pyarrow"):
-            return "arrow"
-        if name == "DuckDBPyRelation" and module.split(".")[0] in ("duckdb", "_duckdb"):
-            return "duckdb"
-        if name == "DataFrame" and module.startswith("polars"):
-            return "polars"
-    raise _unsupported(annotation)
+    """The value kind a parameter annotation asks for; no annotation means pandas
+    (``assets_core.model.annotations``). Anything else raises ``IOManagerError``; the caller
+    adds the asset and parameter name in front of the message."""
+    kind = input_kind(annotation)
+    if kind is None:
+        raise IOManagerError(f"unsupported annotation {annotation!r}; annotate inputs as {INPUTS}")
+    return kind
 
 
 def kind_of(value: object) -> Kind | None:
@@ -109,7 +71,8 @@ def to_arrow(value: object) -> pa.Table:
     """Any supported value as a ``pyarrow.Table``.
 
     For pandas, an index whose names are all ``None`` (a positional index) is dropped. A
-    named index is kept as columns with pandas metadata, so it round-trips.
+    named index is kept as columns with pandas metadata, so it round-trips. A frame Arrow
+    refuses raises ``ConversionError`` naming the column at fault and the fix.
     """
     import pyarrow as pa
 
@@ -119,7 +82,12 @@ def to_arrow(value: object) -> pa.Table:
         return pa.Table.from_batches([v]) if isinstance(v, pa.RecordBatch) else v
     if kind == "pandas":
         keep = any(n is not None for n in v.index.names)
-        return pa.Table.from_pandas(v, preserve_index=keep)
+        try:
+            return pa.Table.from_pandas(v, preserve_index=keep)
+        except (pa.ArrowException, ValueError, TypeError, OverflowError) as exc:
+            from assets_core.storage.unstorable import pandas_problem
+
+            raise pandas_problem(v, exc) from exc
     if kind == "duckdb":
         return v.to_arrow_table()
     if kind == "polars":

@@ -55,6 +55,7 @@ from io_managers.duckdb.sql import (
     _in_transaction,
     _retry_conflicts,
     _rollback,
+    _write_failed,
     quote_ident,
     quote_literal,
     table_for,
@@ -168,14 +169,10 @@ class DuckDBIOManager:
                 except duckdb.TransactionException as exc:
                     attempt += 1
                     if attempt > _CONFLICT_RETRIES:
-                        raise IOManagerError(
-                            f"{ctx.key}: could not write {location}: {_first_line(exc)}"
-                        ) from exc
+                        raise IOManagerError(_write_failed(ctx.key, location, exc)) from exc
                     time.sleep(0.005 * attempt)
                 except duckdb.Error as exc:
-                    raise IOManagerError(
-                        f"{ctx.key}: could not write {location}: {_first_line(exc)}"
-                    ) from exc
+                    raise IOManagerError(_write_failed(ctx.key, location, exc)) from exc
 
     def _write(
         self,

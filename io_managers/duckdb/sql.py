@@ -76,6 +76,18 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _write_failed(key: AssetKey, location: str, exc: BaseException) -> str:
+    """The one line for a write DuckDB refused: the asset, the manager, the table, DuckDB's
+    words, and what to do when they are a full disk or a permission."""
+    from assets_core.storage.oserrors import errno_in, remedy
+
+    text = _first_line(exc)
+    code = errno_in(text)
+    fix = remedy(code) if code is not None else None
+    tail = f"; {fix}." if fix else "."
+    return f"{key}: the duckdb IO manager cannot write {location} ({text}){tail}"
+
+
 def _as_duckdb_error(exc: BaseException) -> BaseException:
     """A relation's error as DuckDB raises it: pyarrow's stream reader hands DuckDB errors on
     as ``OSError("Invalid Input Error: ...")``; give back ``duckdb.InvalidInputException``."""

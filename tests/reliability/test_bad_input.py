@@ -148,6 +148,14 @@ MALFORMED = (
 SUPPORTED = "return a pandas.DataFrame, pyarrow.Table or duckdb.DuckDBPyRelation."
 HEADER = "import pandas as pd\nfrom assets_core import asset, source\n"
 
+#: a user's exception class whose message cannot be read (its ``__str__`` raises)
+UNPRINTABLE = """
+
+class Bad(Exception):
+    def __str__(self):
+        raise ValueError("no message")
+"""
+
 CASES: list[Case] = [
     # ---- definitions: graph -----------------------------------------------------------------
     Case(
@@ -267,8 +275,8 @@ CASES: list[Case] = [
         "unknown_option",
         ("list",),
         "error: total (assets.py:22): @asset got an unknown option 'key_prefix'; options are "
-        "['code_version', 'deps', 'description', 'group', 'ins', 'io_manager', 'key', "
-        "'metadata', 'name', 'owners', 'retries', 'tags'].",
+        "['code_files', 'code_version', 'deps', 'description', 'group', 'ins', 'io_manager', "
+        "'key', 'metadata', 'name', 'owners', 'retries', 'tags'].",
         append='\n\n@asset(key_prefix="x")\ndef total(): return pd.DataFrame()\n',
     ),
     Case(
@@ -315,6 +323,12 @@ CASES: list[Case] = [
         append='\n\nraise RuntimeError("no credentials")\n',
     ),
     Case(
+        "exception_whose_str_raises_at_import",
+        ("list",),
+        "error: assets.py:27: importing assets raised Bad: <exception str() failed>",
+        append=UNPRINTABLE + "\n\nraise Bad()\n",
+    ),
+    Case(
         "decorating_a_non_function",
         ("list",),
         "error: assets.py:22: importing assets raised TypeError: @asset decorates a function, "
@@ -340,7 +354,7 @@ CASES: list[Case] = [
         "toml_unknown_key",
         ("list",),
         "error: {root}/lumbung.toml: storag: unknown key; did you mean 'storage'? valid keys "
-        "are default_io_manager, modules, storage.",
+        "are default_io_manager, defaults, modules, storage.",
         toml='modules = ["assets"]\nstorag = ".lumbung"\n',
     ),
     Case(
@@ -356,6 +370,39 @@ CASES: list[Case] = [
         "error: {root}/lumbung.toml: storage: must be a folder path as a string, got 3; write "
         'for example storage = ".lumbung".',
         toml='modules = ["assets"]\nstorage = 3\n',
+    ),
+    Case(
+        "toml_storage_nul",
+        ("list",),
+        "error: {root}/lumbung.toml: storage: 'a\\x00b' holds a NUL character, which no path may "
+        "hold; write the folder's path without it.",
+        toml='modules = ["assets"]\nstorage = "a\\u0000b"\n',
+    ),
+    Case(
+        "toml_storage_unknown_user",
+        ("plan",),
+        "error: {root}/lumbung.toml: storage: the home folder of user 'nouser' is unknown, so "
+        "'~nouser' cannot be expanded; write the folder's full path.",
+        toml='modules = ["assets"]\nstorage = "~nouser/x"\n',
+    ),
+    Case(
+        "toml_nested_too_deeply",
+        ("list",),
+        "error: {root}/lumbung.toml: invalid TOML (arrays or tables nested too deeply to read); "
+        "fix the file.",
+        toml='modules = ["assets"]\nx = ' + "[" * 50_000 + "]" * 50_000 + "\n",
+    ),
+    Case(
+        "project_unknown_user",
+        ("--project", "~nouser/x", "list"),
+        "error: --project ~nouser/x: the home folder of user 'nouser' is unknown, so '~nouser' "
+        "cannot be expanded; pass the folder's full path.",
+    ),
+    Case(
+        "project_name_too_long",
+        ("--project", "p" * 5000, "list"),
+        "error: --project " + "p" * 60 + "... (5,000 characters): cannot be used as a path (File "
+        "name too long); pass a project folder, config file, .py file or module name.",
     ),
     Case(
         "project_folder_without_config",
@@ -446,13 +493,90 @@ CASES: list[Case] = [
         user_traceback=True,
     ),
     Case(
+        "exception_whose_str_raises_in_an_asset",
+        ("materialize", "-s", "total"),
+        "total failed: Bad: <exception str() failed>",
+        code=1,
+        append=UNPRINTABLE + "\n\n@asset\ndef total(orders):\n    raise Bad()\n",
+        records_failure=True,
+        user_traceback=True,
+    ),
+    # ---- values an IO manager cannot store: the manager's failure, not the user's code -------
+    Case(
+        "column_mixes_types",
+        ("materialize", "-s", "total"),
+        "total failed: the parquet IO manager cannot store column 'x': it mixes int and str, "
+        "and a stored column holds one type; convert its values first, e.g. df['x'] = "
+        "df['x'].astype(str).",
+        code=1,
+        append='\n\n@asset\ndef total(): return pd.DataFrame({"x": [1, "a"]})\n',
+        records_failure=True,
+    ),
+    Case(
+        "column_mixes_types_duckdb",
+        ("materialize", "-s", "total"),
+        "total failed: the duckdb IO manager cannot store column 'x': it mixes int and str, "
+        "and a stored column holds one type; convert its values first, e.g. df['x'] = "
+        "df['x'].astype(str).",
+        code=1,
+        append='\n\n@asset(io_manager="duckdb")\n'
+        'def total(): return pd.DataFrame({"x": [1, "a"]})\n',
+        records_failure=True,
+    ),
+    Case(
+        "columns_share_a_name",
+        ("materialize", "-s", "total"),
+        "total failed: the parquet IO manager cannot store column 'a': 2 columns have that name, "
+        "and a stored table needs one name per column; rename them (df.columns = [...]).",
+        code=1,
+        append='\n\n@asset\ndef total(): return pd.DataFrame([[1, 2]], columns=["a", "a"])\n',
+        records_failure=True,
+    ),
+    Case(
+        "column_complex",
+        ("materialize", "-s", "total"),
+        "total failed: the duckdb IO manager cannot store column 'c': it holds complex numbers "
+        "(complex128), which a stored column cannot hold; store the real and imaginary parts as "
+        "two columns (.real, .imag).",
+        code=1,
+        append='\n\n@asset(io_manager="duckdb")\ndef total(): return pd.DataFrame({"c": [1j]})\n',
+        records_failure=True,
+    ),
+    Case(
+        "column_sparse",
+        ("materialize", "-s", "total"),
+        "total failed: the parquet IO manager cannot store column 's': it is sparse "
+        "(Sparse[int64, 0]), and a stored column is dense; make it dense first: df['s'] = "
+        "df['s'].sparse.to_dense().",
+        code=1,
+        append="\n\n@asset\ndef total():\n"
+        '    return pd.DataFrame({"s": pd.arrays.SparseArray([0, 1, 0])})\n',
+        records_failure=True,
+    ),
+    Case(
+        "relation_sql_fails_when_stored",
+        ("materialize", "-s", "total"),
+        "total failed: the DuckDB relation it returned failed as it was stored: "
+        "ConversionException: Conversion Error: Could not convert string 'a' to INT32",
+        code=1,
+        append="\n\n@asset\ndef total(context):\n"
+        "    return context.duckdb.sql(\"select 'a'::int as x\")\n",
+        records_failure=True,
+    ),
+    Case(
         "unsupported_annotation",
         ("materialize", "-s", "total"),
-        "total failed: parameter 'orders': unsupported annotation <class 'int'>; annotate "
-        "inputs as pandas.DataFrame, pyarrow.Table, duckdb.DuckDBPyRelation or polars.DataFrame",
-        code=1,
+        "error: total (assets.py:22): parameter 'orders' is annotated int, which Lumbung "
+        "cannot load an asset as; annotate it as pandas.DataFrame, pyarrow.Table, "
+        "duckdb.DuckDBPyRelation or polars.DataFrame.",
         append="\n\n@asset\ndef total(orders: int): return pd.DataFrame()\n",
-        records_failure=True,
+    ),
+    Case(
+        "returns_unsupported_annotation",
+        ("plan",),
+        "error: total (assets.py:22): returns dict, which no IO manager can store; return a "
+        "pandas.DataFrame, a pyarrow.Table, a duckdb.DuckDBPyRelation or a polars.DataFrame.",
+        append="\n\n@asset\ndef total(orders) -> dict: return {}\n",
     ),
     Case(
         "upstream_never_built",
@@ -566,19 +690,39 @@ CASES: list[Case] = [
         "missing, stale.",
     ),
     Case(
+        "selection_too_long",
+        ("list", "-s", "a" * 60_000, "-s", "b" * 40_000),
+        "error: The selection is 100,001 characters long; the limit is 100,000. Select by tag:, "
+        "group: or a key folder (marts/) instead of naming every asset.",
+    ),
+    Case(
+        "selection_many_brackets",
+        ("plan", "-s", "[" * 40_000),
+        "warning: Selection criterion '" + "[" * 40_000 + "' matches no asset.",
+        code=0,
+        out="Nothing to do: the selection matched no asset to materialize.\n",
+    ),
+    Case(
         "selection_empty",
         ("materialize", "-s", "tag:nightly"),
         "warning: Selection criterion 'tag:nightly' matches no asset.",
         code=0,
-        out="Nothing to do: no assets selected.\n",
+        out="Nothing to do: the selection matched no asset to materialize.\n",
         records_empty_run=True,
+    ),
+    Case(
+        "selection_kind_never_its_own_suggestion",
+        ("plan", "-s", "kind:sql"),
+        "warning: Selection criterion 'kind:sql' matches no asset.",
+        code=0,
+        out="Nothing to do: the selection matched no asset to materialize.\n",
     ),
     Case(
         "selection_all_excluded",
         ("materialize", "-s", "orders+", "--exclude", "orders+"),
         "",
         code=0,
-        out="Nothing to do: no assets selected.\n",
+        out="Nothing to do: the selection matched no asset to materialize.\n",
         records_empty_run=True,
     ),
     # ---- commands and options -----------------------------------------------------------------
@@ -634,6 +778,41 @@ CASES: list[Case] = [
         ("lineage", "--upstream", "-1", "orders"),
         "error: Invalid value for '--upstream': Input should be greater than or equal to 0 "
         "(see `lumbung lineage -h`).",
+    ),
+    Case(
+        "history_limit_too_large",
+        ("history", "-n", "99999999999999999999"),
+        "error: Invalid value for '--limit' / '-n': Input should be less than or equal to "
+        "1000000000 (see `lumbung history -h`).",
+    ),
+    Case(
+        "lineage_output_is_a_folder",
+        ("lineage", "-o", "data"),
+        "error: --output data: cannot write it (Is a directory); give the path of a file, not a "
+        "folder.",
+    ),
+    Case(
+        "lineage_output_folder_missing",
+        ("lineage", "-o", "nope/lineage.html"),
+        "error: --output nope/lineage.html: cannot write it (No such file or directory); create "
+        "the folder it goes in first, or use another path.",
+    ),
+    Case(
+        "lineage_output_disk_full",
+        ("lineage", "-f", "tree", "-o", "/dev/full"),
+        "error: --output /dev/full: cannot write it (No space left on device); free some space "
+        "on that disk, or use a path on another one.",
+    ),
+    Case(
+        "lineage_output_empty",
+        ("lineage", "-o", ""),
+        "error: --output '': give the name of a file, such as lineage.html.",
+    ),
+    Case(
+        "init_cannot_create",
+        ("init", "/dev/null/shop"),
+        "error: `lumbung init` cannot write /dev/null/shop/data (Not a directory); a file stands "
+        "where a folder of the path should be; use another path.",
     ),
     Case(
         "list_output_bogus",
@@ -728,8 +907,8 @@ def snapshot(storage: Path) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for path in sorted(storage.rglob("*")):
         rel = path.relative_to(storage).as_posix()
-        if not path.is_file() or rel in NOT_OUTPUTS:
-            continue
+        if not path.is_file() or rel in NOT_OUTPUTS or rel.startswith("locks/"):
+            continue  # state, not outputs (a run's OS lock: its rows are in state.db)
         found[rel] = _duckdb_tables(path) if path.suffix == ".duckdb" else _sha(path)
     state = storage / "state.db"
     found["state.db"] = _state_rows(state) if state.is_file() else None

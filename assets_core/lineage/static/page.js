@@ -178,6 +178,17 @@
     redraw();
   }
 
+  // a clicked node stays where it is unless the side panel now covers it: then the view
+  // slides just enough to show it whole beside the panel
+  function keepVisible(i) {
+    var n = nodes[i], margin = 24;
+    var visibleW = panel.hidden ? cssW : cssW - panel.offsetWidth;
+    var left = n.x * view.k + view.tx, right = (n.x + W) * view.k + view.tx;
+    if (right > visibleW - margin) view.tx -= right - (visibleW - margin);
+    else if (left < margin) view.tx += margin - left;
+    redraw();
+  }
+
   function zoomAt(sx, sy, factor) {
     var k = Math.min(4, Math.max(0.02, view.k * factor));
     var wx = (sx - view.tx) / view.k, wy = (sy - view.ty) / view.k;
@@ -271,7 +282,7 @@
     reach(i, children, 2);
     lit[i] = 3;
     showPanel(i);
-    if (center) centerOn(i); else redraw();
+    if (center) centerOn(i); else keepVisible(i);
   }
 
   function clear() {
@@ -452,6 +463,12 @@
       var out = [];
       if (lit) for (var i = 0; i < N; i++) if (lit[i]) out.push(nodes[i].key);
       return out;
+    },
+    box: function (key) {  // the node's rectangle on the page
+      var i = index.get(key);
+      if (i === undefined) return null;
+      var r = canvas.getBoundingClientRect(), n = nodes[i];
+      return { left: r.left + n.x * view.k + view.tx, right: r.left + (n.x + W) * view.k + view.tx };
     },
     screenPos: function (key) {
       var i = index.get(key);

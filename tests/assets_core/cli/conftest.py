@@ -1,5 +1,5 @@
 """Shared fixtures for the CLI tests: ``lumbung`` run in another process, the way a user runs
-it, in copies of example_project.
+it, in pristine copies of example_project (``tests.conftest.copy_example``).
 
 Starting ``lumbung`` on the example costs about a second and a half, nearly all of it importing
 the project (pandas, DuckDB). So read-only checks share one materialized copy for the whole
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -25,7 +24,9 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "example_project"
+# the CLI tests import it from here
+from tests.conftest import copy_example as copy_example
+
 _SCRIPT = Path(sys.executable).parent / "lumbung"
 #: The installed console script when it sits beside this interpreter, else ``-m``.
 LUMBUNG: list[str] = (
@@ -167,12 +168,6 @@ def run_many(jobs: Mapping[str, tuple[Sequence[str], Path]]) -> dict[str, Result
             for chunk, results in zip(chunks, done, strict=True)
             for name, res in zip(chunk, results, strict=True)
         }
-
-
-def copy_example(dest: Path) -> Path:
-    """A copy of example_project (without its ``.lumbung`` storage) at ``dest``."""
-    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns(".lumbung", "__pycache__"))
-    return dest
 
 
 def python_materialize(project: Path, select: str | None = None) -> str:

@@ -51,6 +51,8 @@ def r(built: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Result
     on_failed = {
         "materialize": ["materialize"],
         "failed": ["history"],
+        "newest_run": ["history", "-n", "1"],
+        "newest_run_json": ["history", "-n", "1", "--json"],
         "failed_json": ["history", "revenue_by_day", "--json"],
         "failed_list": ["list", "-s", "revenue_by_day", "-o", "json"],
         "failed_show": ["show", "revenue_by_day"],
@@ -73,7 +75,17 @@ def test_text_groups_records_under_their_run(r: dict[str, Result]) -> None:
     assert sorted(line.split()[1] for line in lines[1:]) == sorted(EXAMPLE_ASSETS)
     assert all(line.split()[0] == "materialized" for line in lines[1:])
     assert all(line.endswith(" rows") for line in lines[1:])
-    assert len(r["limit"].out.splitlines()) == 3
+    assert r["limit"].out == r["text"].out  # -n counts runs: the one run, whole
+
+
+def test_limit_counts_runs_and_never_cuts_one(r: dict[str, Result]) -> None:
+    lines = r["newest_run"].out.splitlines()
+    data = json.loads(r["newest_run_json"].out)
+    assert [line.startswith("run ") for line in lines].count(True) == 1
+    assert len(data["runs"]) == 1
+    run_id = data["runs"][0]["run_id"]
+    assert {m["run_id"] for m in data["materializations"]} == {run_id}
+    assert len(lines) == 1 + len(data["materializations"]) > 2
 
 
 def test_json_has_runs_and_records(r: dict[str, Result]) -> None:

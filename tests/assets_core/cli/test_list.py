@@ -39,6 +39,13 @@ def r(built: Path, unbuilt: Path, tmp_path_factory: pytest.TempPathFactory) -> d
                 ["list", "-s", "stg_orders+ stg_payments", "--exclude", "customers", "-o", "name"],
                 built,
             ),
+            "words": (
+                [
+                    *("list", "-s", "stg_orders+", "stg_payments"),
+                    *("--exclude", "customers", "revenue_by_day", "-o", "name"),
+                ],
+                built,
+            ),
             "status_sel": (["list", "-s", "status:missing", "-o", "name"], unbuilt),
             "unknown_method": (["list", "-s", "foo:x"], built),
             "at_plus": (["list", "-s", "@orders+"], built),
@@ -94,6 +101,17 @@ def test_selection_union_and_exclude(r: dict[str, Result]) -> None:
         "shop_report",
     ]
     assert r["status_sel"].out.split() == EXAMPLE_ASSETS
+
+
+def test_words_after_a_selection_option_are_a_union_as_in_dbt(r: dict[str, Result]) -> None:
+    assert r["words"].code == 0, r["words"].err
+    assert r["words"].out.split() == [
+        "stg_orders",
+        "stg_payments",
+        "orders",
+        "product_sales",
+        "shop_report",
+    ]
 
 
 def test_json_objects_have_the_documented_fields(r: dict[str, Result]) -> None:

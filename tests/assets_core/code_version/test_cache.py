@@ -79,8 +79,8 @@ def _saved_cache(layered: Project, tmp_path: Path) -> tuple[Path, Any, CodeVersi
 
 def test_malformed_cache_entry_is_reparsed(layered: Project, tmp_path: Path) -> None:
     cache, mod, expected, payload = _saved_cache(layered, tmp_path)
-    for entry in payload["files"].values():  # [mtime_ns, size, index as JSON text]
-        entry[2] = json.dumps({"defs": {"x@1": [1]}, "consts": {}, "imports": {}})
+    for entry in payload["files"].values():  # [signature, index as JSON text]
+        entry[1] = json.dumps({"defs": {"x@1": [1]}, "consts": {}, "imports": {}})
     cache.write_text(json.dumps(payload))
     assert CodeVersioner(cache).version_of(mod.orders, "parquet") == expected
 

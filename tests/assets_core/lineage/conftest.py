@@ -1,21 +1,18 @@
-"""Shared fixtures for the lineage tests: a materialized copy of example_project loaded in
-this process, and synthetic projects of any size built in code."""
+"""Shared fixtures for the lineage tests: a materialized pristine copy of example_project
+loaded in this process, and synthetic projects of any size built in code."""
 
 from __future__ import annotations
 
 import random
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from assets_core import Definitions, Session, asset, load_project
+from tests.conftest import copy_example
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "example_project"
 
-
-def _noop() -> None:
+def _noop() -> object:  # never run: these projects are only drawn
     return None
 
 
@@ -45,8 +42,7 @@ def synthetic(n: int, groups: int = 4, seed: int = 3, prefix: bool = False) -> S
 @pytest.fixture(scope="session")
 def example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
     """The example project, copied and materialized once (statuses and last runs exist)."""
-    dest = tmp_path_factory.mktemp("lineage") / "example_project"
-    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns(".lumbung", "__pycache__"))
+    dest = copy_example(tmp_path_factory.mktemp("lineage") / "example_project")
     session = load_project(dest)
     result = session.materialize(executor="in-process")
     assert not result.failed

@@ -128,6 +128,18 @@ def test_search_click_panel_and_highlight(browser: Any, example, tmp_path: Path)
     assert after["k"] == k
     assert after["tx"] != before["tx"] or after["ty"] != before["ty"]
 
+    # a click on a node the panel would cover slides the view to show it beside the panel
+    page.click("#close")
+    page.click("#fit")
+    last = str(example.defs.materialized[-1])  # in the rightmost column
+    pos = page.evaluate(f"window.lineage.screenPos('{last}')")
+    page.mouse.click(pos["x"], pos["y"])
+    page.wait_for_function(f"window.lineage.selected() === '{last}'")
+    panel_left = page.evaluate("document.getElementById('panel').getBoundingClientRect().left")
+    box = page.evaluate(f"window.lineage.box('{last}')")
+    assert pos["x"] > panel_left  # the panel would have covered it
+    assert box["right"] <= panel_left
+
     page.click("#fit")
     page.evaluate("window.lineage.select('orders')")
     page.click("#fit")

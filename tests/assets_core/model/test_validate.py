@@ -166,6 +166,48 @@ CASES = [
         ],
         id="bad-sources",
     ),
+    pytest.param(
+        """
+        @asset
+        def a():
+            return pd.DataFrame()
+
+        @asset
+        def b(a: dict) -> list[int]:
+            return [1]
+
+        @asset
+        def c(a: list[int]) -> pd.DataFrame | None:
+            return a
+        """,
+        [
+            "b (assets.py:8): parameter 'a' is annotated dict, which Lumbung cannot load an "
+            "asset as; annotate it as pandas.DataFrame, pyarrow.Table, "
+            "duckdb.DuckDBPyRelation or polars.DataFrame.",
+            "b (assets.py:8): returns list[int], which no IO manager can store; return a "
+            "pandas.DataFrame, a pyarrow.Table, a duckdb.DuckDBPyRelation or a "
+            "polars.DataFrame.",
+            "c (assets.py:12): parameter 'a' is annotated list[int], which Lumbung cannot load "
+            "an asset as; annotate it as pandas.DataFrame, pyarrow.Table, "
+            "duckdb.DuckDBPyRelation or polars.DataFrame.",
+            "c (assets.py:12): returns pandas.DataFrame | None, which no IO manager can store; "
+            "return a pandas.DataFrame, a pyarrow.Table, a duckdb.DuckDBPyRelation "
+            "or a polars.DataFrame.",
+        ],
+        id="unsupported-annotations",
+    ),
+    pytest.param(
+        """
+        @asset(code_files=["sql/orders.sql"])
+        def orders():
+            return pd.DataFrame()
+        """,
+        [
+            "orders (assets.py:4): code_files names 'sql/orders.sql', which is not a file; "
+            "give its path relative to the project folder.",
+        ],
+        id="missing-code-file",
+    ),
 ]
 
 

@@ -682,3 +682,83 @@ def test_grammarish_text_raises_only_selection_error(sel: str, exc: str | None) 
         assert strip[:half] == strip[half:]
     _only_selection_errors(sel, exc)
     _only_selection_errors([sel, "revenue"], [exc or ""])
+
+
+# -- cost: linear in the length of the selection ----------------------------------------------
+
+
+def _steps(text: str) -> int:
+    """How many Python-level steps (calls, lines, returns, in Lumbung and in ``fnmatch`` and
+    ``re``'s compiler alike) selecting ``text`` on the fixed graph takes, from nothing cached:
+    a count of work that does not depend on the machine's speed."""
+    import re
+    import sys
+
+    from assets_core.planning import selection
+
+    selection._parse_cached.cache_clear()
+    re.purge()
+    count = 0
+
+    def tracer(frame: object, event: str, arg: object) -> object:
+        nonlocal count
+        count += 1
+        return tracer
+
+    previous = sys.gettrace()
+    sys.settrace(tracer)  # type: ignore[arg-type]
+    try:
+        select(GRAPH, INFOS, text, status=lambda: STATUS)
+    except SelectionError:
+        pass
+    finally:
+        sys.settrace(previous)
+    return count
+
+
+@pytest.mark.parametrize(
+    "unit",
+    ["[", "*[", "[!", "[a-", "?*", "tag:[", "path:[", "marts/[", "[/", "a,", "a ", "revenux"],
+)
+def test_selection_cost_is_linear_in_its_length(unit: str) -> None:
+    """Ten times the text costs about ten times the steps, not a hundred: ``[[[[...`` was
+    quadratic (fnmatch looked for the ``]`` of every ``[`` to the end of the text; 20,000 of
+    them took 10 s), about 70 times the steps for ten times the text at these sizes."""
+    method, _, body = unit.rpartition(":")
+    prefix = f"{method}:" if method else ""
+
+    def text(n: int) -> str:
+        return prefix + body * n
+
+    small, large = _steps(text(200)), _steps(text(2000))
+    assert large / small < 20, (small, large)
+
+
+def test_a_selection_longer_than_the_limit_is_refused() -> None:
+    from assets_core.planning.selection import MAX_SELECTION_LENGTH
+
+    assert MAX_SELECTION_LENGTH == 100_000
+    parse("[" * MAX_SELECTION_LENGTH)  # the longest allowed parses
+    with pytest.raises(SelectionError) as err:
+        parse("a" * (MAX_SELECTION_LENGTH + 1))
+    assert str(err.value) == (
+        "The selection is 100,001 characters long; the limit is 100,000. Select by tag:, "
+        "group: or a key folder (marts/) instead of naming every asset."
+    )
+
+
+_GLOB_TEXT = st.text(alphabet="[]!-a*?\\^&/", max_size=10)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_GLOB_TEXT, st.lists(_GLOB_TEXT, max_size=8))
+def test_linear_globs_match_what_fnmatch_matches(pattern: str, values: list[str]) -> None:
+    """Writing an unclosed ``[`` as ``[[]`` keeps the glob's meaning (dbt's: fnmatch)."""
+    import fnmatch
+    import re
+
+    from assets_core.planning.selection import _closed_brackets
+
+    ours = re.compile(fnmatch.translate(_closed_brackets(pattern)))
+    for value in [*values, "[", "]", "a[", "[a]", "!", "-"]:
+        assert bool(ours.match(value)) == fnmatch.fnmatchcase(value, pattern), (pattern, value)

@@ -65,18 +65,34 @@ def test_file_version_is_the_content_hash(tmp_path: Path) -> None:
     src = source("orders", path="orders.csv")
     version, fresh = observe_source(src, tmp_path, {})
     assert version == hashlib.sha256(b"x\n1\n").hexdigest()
-    assert fresh == [FileObservation(str(p), 4, OLD, version)]
+    assert fresh == [FileObservation(str(p), 4, OLD, p.stat().st_ctime_ns, version)]
 
 
 def test_fast_path_uses_the_cached_digest(tmp_path: Path) -> None:
     p = _write(tmp_path / "orders.csv", "x\n1\n")
     src = source("orders", path="orders.csv")
-    cache = {str(p): FileObservation(str(p), 4, OLD, "fake-digest")}
+    ctime = p.stat().st_ctime_ns
+    cache = {str(p): FileObservation(str(p), 4, OLD, ctime, "fake-digest")}
     assert observe_source(src, tmp_path, cache) == ("fake-digest", [])
-    stale = {str(p): FileObservation(str(p), 4, OLD + 1, "fake-digest")}
+    stale = {str(p): FileObservation(str(p), 4, OLD + 1, ctime, "fake-digest")}
     version, fresh = observe_source(src, tmp_path, stale)
     assert version != "fake-digest"
     assert [f.digest for f in fresh] == [version]
+
+
+def test_an_edit_that_restores_size_and_mtime_is_seen(tmp_path: Path) -> None:
+    """``cp -p`` or ``rsync -t`` bring new bytes with the old size and mtime; the ctime moves."""
+    p = _write(tmp_path / "orders.csv", "x\n1\n")
+    src = source("orders", path="orders.csv")
+    v1, fresh = observe_source(src, tmp_path, {})
+    cache = {f.path: f for f in fresh}
+    assert observe_source(src, tmp_path, cache) == (v1, [])
+    st = p.stat()
+    p.write_text("x\n2\n")
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (p.stat().st_size, p.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    v2, _ = observe_source(src, tmp_path, cache)
+    assert v2 == hashlib.sha256(b"x\n2\n").hexdigest() != v1
 
 
 def test_changed_bytes_change_the_version_and_identical_rewrite_keeps_it(tmp_path: Path) -> None:

@@ -226,6 +226,22 @@ def test_history_is_newest_first_and_limited(store: StateStore) -> None:
     assert store.history(C) == []
 
 
+def test_history_by_run_takes_whole_runs(store: StateStore) -> None:
+    r1 = [rec(A, "r1", t=1.0), rec(B, "r1", t=2.0)]
+    r2 = [rec(A, "r2", t=3.0), rec(B, "r2", t=4.0), rec(C, "r2", t=5.0)]
+    r3 = [rec(B, "r3", t=6.0)]
+    store.record(r1)
+    store.record(r2)
+    store.record(r3)
+    assert store.history(limit=2, by_run=True) == [*r3, *r2[::-1]]
+    assert store.history(limit=1, by_run=True) == r3
+    assert store.history(A, limit=1, by_run=True) == [r2[0]]  # runs that hold A
+    assert store.history(A, limit=5, by_run=True) == [r2[0], r1[0]]
+    assert store.history(limit=0, by_run=True) == []
+    assert store.history(limit=10**20, by_run=True) == [*r3, *r2[::-1], *r1[::-1]]
+    assert len(store.runs(limit=10**20)) == 0  # no run was started, and no overflow
+
+
 def test_runs_newest_first_and_finish(store: StateStore) -> None:
     store.start_run(RunRecord("r1", 10.0, selection="*", pid=11))
     store.start_run(RunRecord("r2", 20.0))
@@ -299,12 +315,12 @@ def test_forget_deletes_records_and_state(store: StateStore) -> None:
 
 
 def test_file_observations_upsert(store: StateStore) -> None:
-    one = FileObservation("/src/a.csv", 10, 1_700_000_000_123_456_789, "d1")
-    two = FileObservation("/src/b.csv", 20, 2, "d2")
+    one = FileObservation("/src/a.csv", 10, 1_700_000_000_123_456_789, 5, "d1")
+    two = FileObservation("/src/b.csv", 20, 2, 6, "d2")
     assert store.file_observations([one.path]) == {}
     store.save_file_observations([one, two])
     assert store.file_observations([one.path, "/nope"]) == {one.path: one}
-    changed = FileObservation("/src/a.csv", 11, 3, "d3")
+    changed = FileObservation("/src/a.csv", 11, 3, 7, "d3")
     store.save_file_observations([changed])
     store.save_file_observations([])
     assert store.file_observations([one.path, two.path]) == {one.path: changed, two.path: two}
@@ -471,14 +487,14 @@ def test_data_persists_across_reopen(tmp_path: Path) -> None:
         store.start_run(RunRecord("r1", 1.0, pid=5))
         store.record([full, failed])
         store.acquire_locks("r2", [SA], os.getpid())
-        store.save_file_observations([FileObservation("/f", 1, 2, "d")])
+        store.save_file_observations([FileObservation("/f", 1, 2, 3, "d")])
         store.append_logs([line(SA, 0, "hi", run_id="r2")])
     with open_state_store(tmp_path) as store:
         assert store.latest() == {SA: StepState(full, "failed", 4.5, failed)}
         assert store.runs() == [RunRecord("r1", 1.0, pid=5)]
         assert len(store.history(A)) == 2
         assert store.acquire_locks("r3", [SA], os.getpid()) == [LockConflict(SA, "r2", os.getpid())]
-        assert store.file_observations(["/f"]) == {"/f": FileObservation("/f", 1, 2, "d")}
+        assert store.file_observations(["/f"]) == {"/f": FileObservation("/f", 1, 2, 3, "d")}
         assert store.logs("r2") == [line(SA, 0, "hi", run_id="r2")]
 
 

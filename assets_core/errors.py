@@ -12,6 +12,7 @@
     │   └── AssetsLockedError          another live run holds assets of the plan (no wait)
     ├── ProjectError                   no project found, bad config, a module fails to import
     ├── StateError                     the state store is corrupt, newer, or locked
+    │   └── FencedError                a worker may not publish: its run is gone or lost a lock
     ├── IOManagerError                 a manager cannot store or load a value
     │   └── ConversionError            a value's column cannot become a stored column
     └── AssetExecutionError            user code raised; the original is ``__cause__``
@@ -147,6 +148,12 @@ class ProjectError(LumbungError):
 
 class StateError(LumbungError):
     """The state store cannot be used: corrupt, written by a newer Lumbung, or locked."""
+
+
+class FencedError(StateError):
+    """A step's output was not published: the run it belongs to is gone, or another run
+    holds the step's lock now. Raised inside an IO manager's publish (``OutputContext.
+    publishing``), which then leaves the stored output as it was."""
 
 
 class IOManagerError(LumbungError):

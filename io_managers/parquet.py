@@ -218,14 +218,15 @@ class ParquetIOManager:
             version, rows, schema, memory, size = self._write(ctx, tmp, folder, kind, value)
             if self.fsync:
                 _fsync_file(Path(tmp))
-            try:
-                os.replace(tmp, file)  # noqa: PTH105  # atomic on the same filesystem
-            except FileNotFoundError:  # the output's folder went away since (removed by hand)
-                if not os.path.exists(tmp):  # noqa: PTH110
-                    raise
-                self._tmp_dirs.pop(folder, None)
-                self._prepare(folder)
-                os.replace(tmp, file)  # noqa: PTH105
+            with ctx.publishing():  # a step whose run is gone publishes nothing
+                try:
+                    os.replace(tmp, file)  # noqa: PTH105  # atomic on the same filesystem
+                except FileNotFoundError:  # the output's folder went away (removed by hand)
+                    if not os.path.exists(tmp):  # noqa: PTH110
+                        raise
+                    self._tmp_dirs.pop(folder, None)
+                    self._prepare(folder)
+                    os.replace(tmp, file)  # noqa: PTH105
         except BaseException as exc:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)  # noqa: PTH108
@@ -242,6 +243,14 @@ class ParquetIOManager:
             schema=schema,
             memory=memory,
         )
+
+    def sweep(self) -> None:
+        """Remove the temporary files that writers which are gone left in the staging
+        folder (and in the output folders on another device this manager wrote to), as the
+        next save into them would. A run calls it once its workers have ended."""
+        for folder in {self._staging, *self._tmp_dirs.values()}:
+            if os.path.isdir(folder) and not os.path.islink(folder):  # noqa: PTH112, PTH114
+                _remove_orphans(Path(folder), f".*{_TMP_MARK}*")
 
     def _prepare(self, folder: str) -> str:
         """Create ``folder`` (and its parents), remove what killed writers of an earlier

@@ -42,12 +42,13 @@ def leave(code: object) -> None:
     its exit hooks, flushes its output and ends with ``os._exit``. The ordinary exit stays
     for when asset code ran here, or a thread other than daemons is still alive.
 
-    The command has finished and said so: a Ctrl-C from here on is ignored, so it cannot turn
-    a finished run into a death by SIGINT with its exit hooks half run."""
+    The command has finished and said so: a Ctrl-C (or SIGTERM) from here on is ignored, so
+    it cannot turn a finished run into a death by a signal with its exit hooks half run."""
     import signal
 
     with contextlib.suppress(ValueError):  # not the main thread: nothing to change
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     others = [t for t in threading.enumerate() if t is not threading.main_thread()]
     if _keep_teardown or any(not t.daemon for t in others):
         raise SystemExit(code)
@@ -68,27 +69,42 @@ def leave(code: object) -> None:
 
 
 def main() -> None:
-    """Entry point of the ``lumbung`` command."""
+    """Entry point of the ``lumbung`` command. SIGTERM is handled like Ctrl-C, from here on:
+    one line, and exit 143 (130 for Ctrl-C)."""
+    import signal
+
+    from assets_core.execution import interrupts
+
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, interrupts.default_term_handler)
     try:
         from assets_core.cli.app import run
 
         run()
-    except KeyboardInterrupt:  # Ctrl-C before a command took charge of it (importing)
-        import signal
-        import sys
-
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second one must not cut the exit short
+    except KeyboardInterrupt as exc:  # before a command took charge of it (importing)
+        _ignore_stops()  # a second one must not cut the exit short
+        if isinstance(exc, interrupts.Terminated):
+            sys.stderr.write("error: terminated\n")
+            raise SystemExit(143) from None
         sys.stderr.write("error: interrupted\n")
         raise SystemExit(130) from None
     except SystemExit as exc:
-        from assets_core.cli.common import EXIT_INTERRUPTED, interrupt_reported
+        from assets_core.cli.common import EXIT_INTERRUPTED, EXIT_TERMINATED, interrupt_reported
 
-        # typer turns a Ctrl-C that lands in its own code (building the command, before ours
-        # runs) into a silent exit 130: say what happened, in the one line every exit has.
+        # typer turns a Ctrl-C (or SIGTERM) that lands in its own code (building the command,
+        # before ours runs) into a silent exit 130: say what happened, in the one line every
+        # exit has, with the signal's own code.
         if exc.code == EXIT_INTERRUPTED and not interrupt_reported():
-            import signal
-            import sys
-
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            _ignore_stops()
+            if interrupts.terminated():
+                sys.stderr.write("error: terminated\n")
+                raise SystemExit(EXIT_TERMINATED) from None
             sys.stderr.write("error: interrupted\n")
         raise
+
+
+def _ignore_stops() -> None:
+    import signal
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)

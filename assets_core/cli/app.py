@@ -20,6 +20,7 @@ from assets_core.cli import (
     cmd_materialize,
     cmd_plan,
     cmd_show,
+    cmd_unlock,
     cmd_wipe,
 )
 from assets_core.cli.common import EXIT_USAGE, CliState
@@ -151,6 +152,7 @@ COMMANDS: dict[str, Any] = {
     "lineage": cmd_lineage.lineage,
     "history": cmd_history.history,
     "wipe": cmd_wipe.wipe,
+    "unlock": cmd_unlock.unlock,
     "init": cmd_init.init,
 }
 for _name, _command in COMMANDS.items():

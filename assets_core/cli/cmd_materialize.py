@@ -2,7 +2,8 @@
 
 Exit codes: 0 every step succeeded (or nothing to do), 1 an asset failed (or, with
 ``--no-wait`` or ``--lock-timeout``, another run holds assets to run), 2 a usage,
-definition or selection error, 130 interrupted (finished steps stay recorded).
+definition or selection error, 130 interrupted by Ctrl-C, 143 terminated by SIGTERM
+(finished steps stay recorded either way).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from assets_core.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_TERMINATED,
     ExcludeOpt,
     ForceOpt,
     JsonOpt,
@@ -44,7 +46,8 @@ if TYPE_CHECKING:
     from assets_core.session import Session
 
 SLOWEST = 3
-INTERRUPTED_BEFORE_RUN = "interrupted before any asset ran; run the same command again."
+BEFORE_RUN = "{word} before any asset ran; run the same command again."
+INTERRUPTED_BEFORE_RUN = BEFORE_RUN.format(word="interrupted")
 
 
 def materialize(
@@ -93,8 +96,8 @@ def materialize(
     """Run every selected asset that is missing or stale, in dependency order."""
     from assets_core.execution.interrupts import watch
 
-    # Ctrl-C anywhere in the command: one line, exit 130; a second one is ignored while the
-    # first is handled (assets_core.execution.interrupts).
+    # Ctrl-C (or SIGTERM) anywhere in the command: one line, exit 130 (143); a second one
+    # is ignored while the first is handled (assets_core.execution.interrupts).
     with guard(ctx), watch(threading.Event()):
         check_options(executor, workers)
         wait = _wait_option(no_wait, lock_timeout)
@@ -115,8 +118,8 @@ def materialize(
                 wait=wait,
                 debug=state_of(ctx).debug,
             )
-        except KeyboardInterrupt:  # before the run began (during it: _materialize)
-            _interrupted(None, session)
+        except KeyboardInterrupt as exc:  # before the run began (during it: _materialize)
+            _interrupted(None, session, exc)
         finally:
             if session is not None:
                 session.close()
@@ -209,8 +212,8 @@ def _materialize(
             _summary(plan, result, time.perf_counter() - began, console, debug)
     except AssetsLockedError as exc:  # nothing ran: like a failed run, not a usage error
         raise fail(str(exc), EXIT_FAILED, debug) from None
-    except KeyboardInterrupt:
-        _interrupted(tracker, session)
+    except KeyboardInterrupt as exc:
+        _interrupted(tracker, session, exc)
     return EXIT_FAILED if result.failed else EXIT_OK
 
 
@@ -315,25 +318,33 @@ def _recorded(session: Session | None, total: int) -> int | None:
         return None
 
 
-def _interrupted(tracker: Tracker | None, session: Session | None) -> NoReturn:
-    """Ctrl-C: say what finished (``tracker`` is ``None`` before the run began), then leave
-    with 130. What finished is recorded already (the executor saw to that). Worker threads
-    or processes still running an asset are not waited for: their results are not recorded,
+def _interrupted(
+    tracker: Tracker | None, session: Session | None, exc: KeyboardInterrupt
+) -> NoReturn:
+    """Ctrl-C or SIGTERM: say what finished (``tracker`` is ``None`` before the run began),
+    then leave with 130 (143 for SIGTERM). What finished is recorded already, and the run's
+    locks are released (the executor saw to that). Worker threads still running an asset
+    are not waited for, and worker processes are killed: their results are not recorded,
     which the next run redoes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # from here on, nothing may cut us short
+    from assets_core.execution.interrupts import Terminated
+
+    for signum in (signal.SIGINT, signal.SIGTERM):  # from here on, nothing may cut us short
+        signal.signal(signum, signal.SIG_IGN)
+    terminated = isinstance(exc, Terminated)
+    word = "terminated" if terminated else "interrupted"
     if tracker is None:
-        _err(INTERRUPTED_BEFORE_RUN)
+        _err(BEFORE_RUN.format(word=word))
     else:
-        _err(tracker.interrupted_line(_recorded(session, tracker.total)))
+        _err(tracker.interrupted_line(_recorded(session, tracker.total), word))
     import multiprocessing
 
-    children = multiprocessing.active_children()
-    for child in children:
-        child.terminate()
-    if children:  # release the pool's semaphores, or the resource tracker warns about them
-        import multiprocessing.util
+    for child in multiprocessing.active_children():  # workers ignore SIGTERM: kill them
+        child.kill()
+    # Release the pool's semaphores (the backend killed and reaped its workers), or the
+    # resource tracker warns about them once this process is gone.
+    import multiprocessing.util
 
-        getattr(multiprocessing.util, "_run_finalizers", lambda minpriority: None)(0)
+    getattr(multiprocessing.util, "_run_finalizers", lambda minpriority: None)(0)
     busy = any(
         t.is_alive() and not t.daemon and t is not threading.main_thread()
         for t in threading.enumerate()
@@ -344,4 +355,4 @@ def _interrupted(tracker: Tracker | None, session: Session | None) -> NoReturn:
     sys.stderr.flush()
     # Not a normal exit: interpreter shutdown would join running workers (an asset could keep
     # us waiting for minutes) and run native libraries' teardown next to them.
-    os._exit(EXIT_INTERRUPTED)
+    os._exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)

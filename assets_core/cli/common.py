@@ -1,8 +1,8 @@
 """What every command shares: the global options, loading the project, errors and exit codes.
 
 Exit codes: 0 ok, 1 an asset failed, 2 a usage, project, definition, selection or state
-error, 130 interrupted. Errors print one line (``error: ...``) on stderr; ``--debug`` adds the
-traceback.
+error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM). Errors print one line
+(``error: ...``) on stderr; ``--debug`` adds the traceback.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process SIGTERM ended
 
 
 @dataclass
@@ -66,7 +67,7 @@ def interrupt_reported() -> bool:
 def fail(message: str, code: int = EXIT_USAGE, debug: bool = False) -> typer.Exit:
     """Print ``error: <message>`` (each line of a multi-line message indented, control
     characters escaped) on stderr and return the ``typer.Exit`` to raise."""
-    if code == EXIT_INTERRUPTED:
+    if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
         _REPORTED.append(True)
     if debug:
         traceback.print_exc()
@@ -80,16 +81,22 @@ def fail(message: str, code: int = EXIT_USAGE, debug: bool = False) -> typer.Exi
 
 @contextmanager
 def guard(ctx: typer.Context) -> Iterator[None]:
-    """Turn Lumbung's errors into one line and an exit code; Ctrl-C into exit 130."""
+    """Turn Lumbung's errors into one line and an exit code; Ctrl-C into exit 130, SIGTERM
+    into exit 143."""
     debug = state_of(ctx).debug
     try:
         yield
     except typer.Exit:
         raise
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         import signal
 
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the exit
+        from assets_core.execution.interrupts import Terminated
+
+        for signum in (signal.SIGINT, signal.SIGTERM):  # a second one must not cut the exit
+            signal.signal(signum, signal.SIG_IGN)
+        if isinstance(exc, Terminated):
+            raise fail("terminated", EXIT_TERMINATED, debug) from None
         raise fail("interrupted", EXIT_INTERRUPTED, debug) from None
     except LumbungError as exc:
         raise fail(str(exc), EXIT_USAGE, debug) from None

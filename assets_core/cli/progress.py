@@ -106,18 +106,18 @@ class Tracker:
     def __exit__(self, *exc: object) -> None:
         return None
 
-    def interrupted_line(self, recorded: int | None = None) -> str:
+    def interrupted_line(self, recorded: int | None = None, word: str = "interrupted") -> str:
         """What an interrupted run did, in one line: how many steps finished (and are
         recorded: ``recorded`` when the state was read, else the steps reported finished),
-        how many did not, and what to do."""
+        how many did not, and what to do. ``word`` says how it stopped (``terminated``)."""
         done = self.done if recorded is None else recorded
         if done >= self.total:
-            return f"interrupted: all {self.total} assets finished and are recorded."
+            return f"{word}: all {self.total} assets finished and are recorded."
         left = self.total - done
         running = len(self.running)
         was = f" ({running} {'was' if running == 1 else 'were'} running)" if running else ""
         return (
-            f"interrupted: {done} of {self.total} assets finished and are recorded; "
+            f"{word}: {done} of {self.total} assets finished and are recorded; "
             f"{left} did not{was}; run the same command again to finish them."
         )
 

@@ -25,6 +25,7 @@ from assets_core.execution.result import Event, RunResult, new_run_id
 from assets_core.execution.scheduler import Scheduler
 from assets_core.execution.step import StepEnvironment
 from assets_core.planning.planner import Plan
+from assets_core.storage.io import sweep
 from assets_core.storage.state import LockConflict, LockTable, RunRecord, RunWriter, StateReader
 
 if TYPE_CHECKING:
@@ -113,6 +114,9 @@ def execute(
         state.release_locks(run_id)
         backend.shutdown(wait=False)
         raise
+    if not backend.shares_memory:  # steps run in other processes, which may outlive this one
+        make_fence = getattr(state, "fence", None)
+        env.fence = make_fence(run_id) if make_fence is not None else None
     scheduler = Scheduler(plan, env, backend, n_workers, recorder, result, emit, cancelled)
     # Everything alive now (the project, its modules, the plan) outlives the run: keep the
     # collector from rescanning it after every few thousand allocations of the assets.
@@ -124,15 +128,32 @@ def execute(
         except BaseException:
             recorder.flush()
             state.finish_run(run_id, "interrupted", time.time())
+            _sweep(env, plan)
             state.release_locks(run_id)
             raise
         finally:
             gc.unfreeze()
             env.handover = None
+            env.fence = None
+    _sweep(env, plan)
     recorder.flush()
     state.finish_run(run_id, outcome, time.time())
     state.release_locks(run_id)
     return _finish(result, time.time())
+
+
+def _sweep(env: StepEnvironment, plan: Plan) -> None:
+    """Once the backend has ended (its worker processes reaped), let the IO managers of the
+    plan's steps remove what writers killed during the run left: a temporary file of a
+    worker killed mid-write must not outlive the run that saw it die."""
+    defs = env.defs
+    names = {defs.io_manager_name(defs.assets[step.asset]) for step in plan.keys}
+    for name in sorted(names):
+        try:
+            manager = env.io.get(name)
+        except Exception:  # a manager that cannot be built ran nothing to sweep after
+            continue
+        sweep(manager)
 
 
 def _finish(result: RunResult, ended: float) -> RunResult:

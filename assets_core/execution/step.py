@@ -29,6 +29,7 @@ from assets_core.model.kinds import AnyAsset
 from assets_core.storage.io import (
     AssetContext,
     DuckDBHolder,
+    Fence,
     InputContext,
     OutputContext,
     StoredOutput,
@@ -86,6 +87,9 @@ class StepEnvironment:
         self.defs = defs
         self.io = io
         self.handover = handover
+        #: set by the run when its backend runs steps in other processes: the fence their
+        #: outputs are published under (``assets_core.storage.fencing``)
+        self.fence: Fence | None = None
         self._bindings: dict[AssetKey, tuple[Binding, ...]] = {}
 
     @classmethod
@@ -113,12 +117,17 @@ class StepEnvironment:
 
 
 def run_step(
-    env: StepEnvironment, step: StepKey, run_id: str, cancelled: threading.Event | None = None
+    env: StepEnvironment,
+    step: StepKey,
+    run_id: str,
+    cancelled: threading.Event | None = None,
+    fence: Fence | None = None,
 ) -> StepOutcome:
-    """One attempt at ``step``: load its inputs, run it, save its output."""
+    """One attempt at ``step``: load its inputs, run it, save its output (published under
+    ``fence`` when the step runs outside its run's process: ``OutputContext.publishing``)."""
     started = time.time()
     try:
-        stored = _attempt(env, step, run_id, cancelled)
+        stored = _attempt(env, step, run_id, cancelled, fence)
         return StepOutcome(step, stored, started, time.time())
     except _Cancelled:
         return StepOutcome(step, None, started, time.time(), "interrupted", interrupted=True)
@@ -137,7 +146,11 @@ class _Cancelled(Exception):
 
 
 def _attempt(
-    env: StepEnvironment, step: StepKey, run_id: str, cancelled: threading.Event | None
+    env: StepEnvironment,
+    step: StepKey,
+    run_id: str,
+    cancelled: threading.Event | None,
+    fence: Fence | None,
 ) -> StoredOutput:
     defs = env.defs
     asset = defs.assets[step.asset]
@@ -172,7 +185,7 @@ def _attempt(
         name = defs.io_manager_name(asset)
         manager = env.io.get(name)
         try:
-            out = OutputContext(step.asset, asset.spec, run_id, step.partition)
+            out = OutputContext(step.asset, asset.spec, run_id, step.partition, fence)
             stored = manager.save(out, result)
         except Exception as exc:  # Lumbung's, its IO manager's, the machine's, or the value's
             relation = kind_of(result) == "duckdb"

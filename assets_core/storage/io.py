@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
@@ -59,18 +60,40 @@ class DuckDBHolder:
                 self._con = None
 
 
+class Fence(Protocol):
+    """Who may publish a step's output now (``assets_core.storage.fencing.RunFence``)."""
+
+    def publishing(self, step: StepKey) -> AbstractContextManager[None]:
+        """Hold the right to publish ``step``'s output for the block, or raise
+        ``FencedError`` when its run is gone or another run holds its lock."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class OutputContext:
-    """Everything a manager needs to store one asset's output."""
+    """Everything a manager needs to store one asset's output.
+
+    A manager wraps the moment its output becomes visible (a rename into place, a commit)
+    in ``with ctx.publishing():``. Where a step runs outside its run's process (a worker
+    process), ``fence`` makes that moment conditional: the run still lives and still holds
+    the step's lock, or ``FencedError`` is raised and the manager leaves its stored output as
+    it was. Elsewhere it costs nothing."""
 
     key: AssetKey
     spec: AssetSpec
     run_id: str = ""
     partition: str | None = None
+    fence: Fence | None = field(default=None, repr=False, compare=False)
 
     @property
     def step(self) -> StepKey:
         return step_of(self.key) if self.partition is None else StepKey(self.key, self.partition)
+
+    def publishing(self) -> AbstractContextManager[None]:
+        """The block in which a manager makes its output visible (see the class docstring)."""
+        if self.fence is None:
+            return nullcontext()
+        return self.fence.publishing(self.step)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +134,16 @@ class IOManager(Protocol):
     def exists(self, ctx: OutputContext) -> bool: ...
 
     def delete(self, ctx: OutputContext) -> None: ...
+
+
+def sweep(manager: IOManager) -> None:
+    """Let ``manager`` remove the temporary files that writers which are gone left behind,
+    if it keeps any (an optional ``sweep()`` method). Never raises: a file it cannot remove
+    now is removed by a later sweep or save."""
+    found = getattr(manager, "sweep", None)
+    if callable(found):
+        with suppress(Exception):  # cleanup must never fail a run
+            found()
 
 
 def existing(manager: IOManager, contexts: Sequence[OutputContext]) -> set[StepKey]:

@@ -187,7 +187,8 @@ def _latest_1_to_2(con: sqlite3.Connection) -> None:
 
 
 def _locks_1_to_2(con: sqlite3.Connection) -> None:
-    """A schema-1 lock held an asset's one (unpartitioned) step."""
+    """A schema-1 lock held an asset's one (unpartitioned) step, and named its holder by pid
+    and host only: the identity columns stay empty, so such a lock is judged by its pid."""
     con.execute("ALTER TABLE locks RENAME TO locks_v1")
     con.execute("DROP INDEX locks_by_run")
     create_tables(con, ("locks",))

@@ -26,9 +26,12 @@ from typing import Any, cast
 
 from assets_core.errors import StateError
 from assets_core.model.keys import AssetKey, StepKey
-from assets_core.storage.liveness import holder_is_gone, this_host
+from assets_core.storage.fencing import RunFence
+from assets_core.storage.liveness import holder_of
 from assets_core.storage.locations import RELATIVE, absolute_location
 from assets_core.storage.migrations import upgrade
+from assets_core.storage.nofollow import identity, moved, planted
+from assets_core.storage.sqlite_locks import Locks
 from assets_core.storage.sqlite_rows import (
     EMPTY,
     FIELDS,
@@ -44,6 +47,7 @@ from assets_core.storage.sqlite_schema import SCHEMA_VERSION, create_schema
 from assets_core.storage.state import (
     EncodedInputs,
     FileObservation,
+    HeldLock,
     LockConflict,
     LogLine,
     LogStream,
@@ -51,12 +55,12 @@ from assets_core.storage.state import (
     RunRecord,
     RunStatus,
     StepState,
-    step_order,
 )
 
 __all__ = ["SCHEMA_VERSION", "STATE_FILE", "SQLiteStateStore", "open_state_store"]
 
 STATE_FILE = "state.db"
+_FILES = ("", "-wal", "-shm", "-journal")  # the state file and SQLite's files beside it
 BUSY_TIMEOUT_S = 30.0
 
 # A step's text as ``str(step)`` writes it: "a/b", or "a/b[p]" for a partition.
@@ -126,6 +130,22 @@ class SQLiteStateStore:
         # managers name it), and with symlinks resolved
         self._folders = tuple(dict.fromkeys((self._root, str(path.parent.resolve()))))
         self._lock = threading.Lock()
+        self._locks = Locks(path.parent)
+        link = planted(path.with_name(path.name + s) for s in _FILES)
+        if link is not None:
+            raise StateError(_link_message(link))
+        before = identity(path)
+        self._connect()
+        try:
+            self._open()
+            if moved(path, before):  # a link swapped in while SQLite opened the file
+                raise StateError(_link_message(path))
+        except BaseException:
+            self._con.close()
+            raise
+
+    def _connect(self) -> None:
+        path = self.path
         try:
             self._con = sqlite3.connect(
                 str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
@@ -135,11 +155,6 @@ class SQLiteStateStore:
                 f"{path} cannot be opened ({exc}); check that its folder exists and that this "
                 "user may read and write it."
             ) from exc
-        try:
-            self._open()
-        except BaseException:
-            self._con.close()
-            raise
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -557,54 +572,26 @@ class SQLiteStateStore:
     def acquire_locks(self, run_id: str, steps: Iterable[StepKey], pid: int) -> list[LockConflict]:
         """Take every lock among ``steps`` for ``run_id`` in one transaction (all or nothing).
 
-        Returns the conflicts, sorted: locks held by another run whose process is alive (or on
-        another host). Locks of dead processes on this host are taken over: all locks of such a
-        run are dropped, and the run, if still marked ``running``, is marked ``interrupted``.
-        """
-        wanted = dict.fromkeys(("/".join(s[0]), s[1] or "") for s in steps)  # ordered set
-        if not wanted:
-            return []
-        host = this_host()
-        with self._write() as con:
-            # by asset key, which SQLite finds fastest; other partitions are dropped below
-            held = con.execute(
-                'SELECT key, "partition", run_id, pid, host FROM locks '
-                f"WHERE key IN {_IN_LIST} AND run_id != ?",
-                (json_text(list(dict.fromkeys(text for text, _ in wanted))), run_id),
-            ).fetchall()
-            conflicts: list[LockConflict] = []
-            dead: set[str] = set()
-            for text, part, other, other_pid, other_host in held:
-                if (text, part) not in wanted:
-                    continue
-                if holder_is_gone(other_pid, other_host):
-                    dead.add(other)
-                else:
-                    step = StepKey(AssetKey.parse(text), part or None)
-                    conflicts.append(LockConflict(step, other, other_pid))
-            if conflicts:  # commits having written nothing
-                return sorted(conflicts, key=lambda c: step_order(c.step))
-            now = time.time()
-            if dead:  # a killed run never finished: say so, and drop every lock it left
-                runs = json_text(sorted(dead))
-                con.execute(
-                    "UPDATE runs SET status = 'interrupted', ended_at = ? "
-                    f"WHERE status = 'running' AND run_id IN {_IN_LIST}",
-                    (now, runs),
-                )
-                con.execute(f"DELETE FROM locks WHERE run_id IN {_IN_LIST}", (runs,))
-            con.executemany(
-                'INSERT OR REPLACE INTO locks (key, "partition", run_id, pid, host, acquired_at) '
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [(text, part, run_id, pid, host, now) for text, part in wanted],
-            )
-        return []
+        Returns the conflicts, sorted: locks held by another run whose process lives, or may
+        (another machine). Locks of dead holders are taken over: all locks of such a run are
+        dropped, and the run, if still marked ``running``, is marked ``interrupted``. See
+        ``sqlite_locks`` for how a holder is known to be dead."""
+        first = not self._locks.holds(run_id)
+        try:
+            with self._write() as con:
+                return self._locks.acquire(con, run_id, steps, pid)
+        except BaseException:  # rolled back: an OS lock taken by this call goes with it
+            if first:
+                self._locks.let_go(run_id)
+            raise
 
     def release_locks(self, run_id: str, steps: Iterable[StepKey] | None = None) -> None:
-        """Release ``run_id``'s locks: all of them, or those among ``steps``."""
+        """Release ``run_id``'s locks: all of them (and then the run's OS lock), or those
+        among ``steps``."""
         if steps is None:
             with self._write() as con:
-                con.execute("DELETE FROM locks WHERE run_id = ?", (run_id,))
+                self._locks.release_all(con, run_id)
+            self._locks.let_go(run_id)
             return
         whole: list[str] = []  # unpartitioned steps, by asset key: what SQLite finds fastest
         parts: list[tuple[str, str]] = []
@@ -625,6 +612,21 @@ class SQLiteStateStore:
                     f'DELETE FROM locks WHERE run_id = ? AND (key, "partition") IN {_STEP_IN_LIST}',
                     (run_id, json_text(parts)),
                 )
+
+    def locks(self) -> list[HeldLock]:
+        """Every step lock, by run then step, each with whether its holder lives."""
+        with self._write() as con:  # the write lock: no run takes or drops locks meanwhile
+            return self._locks.listed(con)
+
+    def break_locks(self, run_ids: Iterable[str]) -> int:
+        """Drop every lock of ``run_ids`` whatever their holders (``lumbung unlock``), mark
+        those runs ``interrupted`` if still ``running``; the number of locks dropped."""
+        with self._write() as con:
+            return self._locks.broken(con, run_ids)
+
+    def fence(self, run_id: str) -> RunFence:
+        """What a worker process of ``run_id`` (this process's run) publishes under."""
+        return RunFence(self.path, run_id, holder_of(os.getpid()))
 
     def forget(self, keys: Iterable[AssetKey]) -> None:
         """Delete every record of ``keys``, all their partitions, and their ``latest`` rows
@@ -656,6 +658,13 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     """Whether SQLite refused because another connection holds a lock."""
     text = str(exc)
     return "locked" in text or "busy" in text
+
+
+def _link_message(link: Path) -> str:
+    return (
+        f"{link} is a symbolic link, and Lumbung never follows links in its storage folder; "
+        "remove it (to keep the state it points to, move that file into its place)."
+    )
 
 
 def _locked_message(path: Path) -> str:

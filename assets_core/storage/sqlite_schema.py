@@ -4,7 +4,9 @@ A step is (``key``, ``partition``) everywhere, with ``''`` standing for an unpar
 (partition keys are never empty). ``materializations`` is the append-only provenance;
 ``latest`` holds, per step, the ids of its last success and of its last attempt, moved in the
 same transaction as each record, so a plan reads every step's state in one join. Locations are
-stored relative to the storage folder (``assets_core.storage.locations``).
+stored relative to the storage folder (``assets_core.storage.locations``). A lock row names its
+holder as ``assets_core.storage.liveness.Holder`` does (pid, host, boot id, PID namespace, start
+time), so a dead holder is recognised even where its pid means nothing.
 
 A new file gets every table here (``create_schema``); a file of an older schema is brought
 here by the migration chain (``assets_core.storage.migrations``), which builds its new tables
@@ -71,6 +73,9 @@ TABLES: dict[str, tuple[str, ...]] = {
     run_id TEXT NOT NULL,
     pid INTEGER,
     host TEXT,
+    boot_id TEXT,
+    pid_ns TEXT,
+    started INTEGER,
     acquired_at REAL NOT NULL,
     PRIMARY KEY (key, "partition")
 ) WITHOUT ROWID""",

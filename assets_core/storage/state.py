@@ -29,7 +29,7 @@ from typing import Any, Literal, Protocol
 
 from assets_core.lazymap import LazyMapping
 from assets_core.model.keys import AssetKey, StepKey
-from assets_core.storage.liveness import holder_is_gone, this_host
+from assets_core.storage.liveness import Holder, holder_alive, holder_is_gone, holder_of
 
 Outcome = Literal["materialized", "up_to_date", "failed", "skipped"]
 RunStatus = Literal["running", "success", "failed", "interrupted"]
@@ -199,6 +199,19 @@ class LockConflict:
 
 
 @dataclass(frozen=True, slots=True)
+class HeldLock:
+    """A step lock as ``lumbung unlock`` shows it: the step, the run holding it, that run's
+    process, when it was taken, and whether that process lives (None: cannot be told from
+    here, such as a holder on another machine)."""
+
+    step: StepKey
+    run_id: str
+    holder: Holder
+    acquired_at: float
+    alive: bool | None
+
+
+@dataclass(frozen=True, slots=True)
 class LogLine:
     """One line a step logged (``context.log``, ``stream="log"``, with its ``level``) or
     printed (``stdout``/``stderr``) in one run. ``seq`` orders a step's lines within a run."""
@@ -267,6 +280,15 @@ class LockTable(Protocol):
 
     def release_locks(self, run_id: str, steps: Iterable[StepKey] | None = None) -> None: ...
 
+    def locks(self) -> list[HeldLock]:
+        """Every step lock, by run then step, each with whether its holder lives."""
+        ...
+
+    def break_locks(self, run_ids: Iterable[str]) -> int:
+        """Drop every lock of ``run_ids`` whatever their holders (``lumbung unlock``), and mark
+        those runs ``interrupted`` if still ``running``; the number of locks dropped."""
+        ...
+
 
 class ObservationCache(Protocol):
     """Source files' content hashes, so an unchanged file is not read again."""
@@ -305,8 +327,7 @@ class StateStore(StateReader, RunWriter, LockTable, ObservationCache, LogStore, 
 @dataclass(slots=True)
 class _HeldLock:
     run_id: str
-    pid: int | None
-    host: str | None
+    holder: Holder
     acquired_at: float
 
 
@@ -432,7 +453,7 @@ class MemoryStateStore:
     def acquire_locks(self, run_id: str, steps: Iterable[StepKey], pid: int) -> list[LockConflict]:
         """Take every lock among ``steps`` for ``run_id`` (all or nothing); return conflicts."""
         wanted = list(dict.fromkeys(steps))
-        host = this_host()
+        holder = holder_of(pid)
         with self._lock:
             conflicts: list[LockConflict] = []
             dead: set[str] = set()
@@ -440,22 +461,45 @@ class MemoryStateStore:
                 held = self._locks.get(step)
                 if held is None or held.run_id == run_id:
                     continue
-                if holder_is_gone(held.pid, held.host):
+                if holder_is_gone(held.holder):
                     dead.add(held.run_id)
                 else:
-                    conflicts.append(LockConflict(step, held.run_id, held.pid))
+                    conflicts.append(LockConflict(step, held.run_id, held.holder.pid))
             if conflicts:
                 return sorted(conflicts, key=lambda c: step_order(c.step))
+            self._drop(dead)
             now = time.time()
-            for step in [s for s, lock in self._locks.items() if lock.run_id in dead]:
-                del self._locks[step]
-            for gone in dead:
-                run = self._runs.get(gone)
-                if run is not None and run.status == "running":
-                    self._runs[gone] = replace(run, status="interrupted", ended_at=now)
             for step in wanted:
-                self._locks[step] = _HeldLock(run_id, pid, host, now)
+                self._locks[step] = _HeldLock(run_id, holder, now)
         return []
+
+    def _drop(self, run_ids: set[str]) -> int:
+        """Drop every lock of ``run_ids``; mark those runs interrupted (the caller holds the
+        lock)."""
+        now = time.time()
+        gone = [s for s, lock in self._locks.items() if lock.run_id in run_ids]
+        for step in gone:
+            del self._locks[step]
+        for run_id in run_ids:
+            run = self._runs.get(run_id)
+            if run is not None and run.status == "running":
+                self._runs[run_id] = replace(run, status="interrupted", ended_at=now)
+        return len(gone)
+
+    def locks(self) -> list[HeldLock]:
+        """Every step lock, by run then step, each with whether its holder lives."""
+        with self._lock:
+            held = list(self._locks.items())
+        out = [
+            HeldLock(step, lock.run_id, lock.holder, lock.acquired_at, holder_alive(lock.holder))
+            for step, lock in held
+        ]
+        return sorted(out, key=lambda h: (h.run_id, step_order(h.step)))
+
+    def break_locks(self, run_ids: Iterable[str]) -> int:
+        """Drop every lock of ``run_ids`` whatever their holders; the number dropped."""
+        with self._lock:
+            return self._drop(set(run_ids))
 
     def release_locks(self, run_id: str, steps: Iterable[StepKey] | None = None) -> None:
         """Release ``run_id``'s locks: all of them, or those among ``steps``."""

@@ -161,7 +161,7 @@ class DuckDBIOManager:
                     source = arrow
                 try:
                     self._warehouse.ensure_schema(cur, schema)
-                    return self._write(cur, ctx.key, schema, table, location, source)
+                    return self._write(cur, ctx, schema, table, location, source)
                 except _SourceFailed as failed:  # the value's own error (a relation's SQL)
                     if arrow is None:
                         raise _as_duckdb_error(failed.error) from failed.error
@@ -177,7 +177,7 @@ class DuckDBIOManager:
     def _write(
         self,
         cur: duckdb.DuckDBPyConnection,
-        key: AssetKey,
+        ctx: OutputContext,
         schema: str,
         table: str,
         location: str,
@@ -188,10 +188,12 @@ class DuckDBIOManager:
         An Arrow table is registered as it is, so DuckDB scans its batches in parallel, while
         a second thread hashes the very same batches. A stream (a relation's reader) is
         wrapped in a generator that hands each batch to the hashing thread as DuckDB pulls it.
-        The hash is complete before ``COMMIT``.
+        The hash is complete before ``COMMIT``, which runs in ``ctx.publishing()`` (a step
+        whose run is gone, or lost its lock, rolls back instead).
         """
         import pyarrow as pa
 
+        key = ctx.key
         catalog = self._check_owner(cur, key, schema, table)  # before BEGIN: a fresh snapshot
         plan = self._plans.get(cur, source.schema)
         conv: duckdb.DuckDBPyConnection | None = None
@@ -244,7 +246,8 @@ class DuckDBIOManager:
                 owner = quote_literal(_OWNER_PREFIX + str(key))
                 cur.execute(f"COMMENT ON TABLE {qname} IS {owner}")
                 digest = hasher.finish()
-                cur.execute("COMMIT")
+                with ctx.publishing():
+                    cur.execute("COMMIT")
                 catalog.put(schema, table, str(key))
             except BaseException as exc:
                 _rollback(cur)

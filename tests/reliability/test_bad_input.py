@@ -907,8 +907,8 @@ def snapshot(storage: Path) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for path in sorted(storage.rglob("*")):
         rel = path.relative_to(storage).as_posix()
-        if not path.is_file() or rel in NOT_OUTPUTS:
-            continue
+        if not path.is_file() or rel in NOT_OUTPUTS or rel.startswith("locks/"):
+            continue  # state, not outputs (a run's OS lock: its rows are in state.db)
         found[rel] = _duckdb_tables(path) if path.suffix == ".duckdb" else _sha(path)
     state = storage / "state.db"
     found["state.db"] = _state_rows(state) if state.is_file() else None

@@ -11,38 +11,54 @@ that preloads libraries only, and its workers import the project anew.
 
 Where there is no fork server (Windows), each worker is spawned and loads the project itself.
 Definitions built in code, which no worker could import by name, are inherited by ``fork``.
-Workers ignore Ctrl-C: the parent handles it for the whole run
-(``assets_core.execution.interrupts``). Values are never handed over in memory here.
+Workers and the fork server ignore Ctrl-C and SIGTERM: the parent handles them for the whole
+run (``assets_core.execution.interrupts``), and when it stops without waiting it kills its
+workers. Values are never handed over in memory here.
+
+No worker outlives its run (``lifeline``): workers and the fork server die with the run's
+process (the kernel's parent-death signal, and a thread watching the run's pid and start
+time), a worker's output is published under the run's lock (``assets_core.storage.fencing``),
+and a worker whose run is gone never hands back a result.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import gc
 import os
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from assets_core.errors import PlanError
+from assets_core.execution.backends import lifeline
 from assets_core.execution.step import StepEnvironment, StepOutcome, run_step
+from assets_core.storage.liveness import Holder, holder_of, is_running
 
 if TYPE_CHECKING:
     from assets_core.execution.backends import Done
     from assets_core.model.keys import StepKey
     from assets_core.model.project import ProjectConfig
+    from assets_core.storage.io import Fence
 
 __all__ = ["ProcessesBackend", "start_server"]
 
 #: The project a new fork server loads (its ``ProjectConfig`` as JSON, or ``-`` for none); set
 #: only while the parent starts the server, so nothing else inherits it.
 PROJECT_ENV = "LUMBUNG_FORKSERVER_PROJECT"
+#: The process that starts the server (``pid,start,boot id,pid namespace,main thread``), set
+#: like ``PROJECT_ENV``: the server dies with it.
+OWNER_ENV = "LUMBUNG_FORKSERVER_OWNER"
 _NO_PROJECT = "-"
+#: What the parent handles for the whole run, and its workers ignore.
+_STOPPING = (signal.SIGINT, signal.SIGTERM)
 #: Libraries every server imports, so workers never pay for them.
 PRELOAD = ("pandas", "pyarrow", "pyarrow.parquet", "assets_core.execution.step")
 
 _ENV: StepEnvironment | None = None  # this worker's environment
+_OWNER: Holder | None = None  # this worker's run's process
 _PRELOADED: tuple[str, StepEnvironment] | None = None  # (config as JSON, env): fork server only
 
 
@@ -58,11 +74,59 @@ def start_server(config: ProjectConfig | None = None) -> bool:
 
     mp.set_forkserver_preload([*PRELOAD, __name__])
     os.environ[PROJECT_ENV] = _NO_PROJECT if config is None else config.to_json()
+    os.environ[OWNER_ENV] = _owner_text(threading.current_thread() is threading.main_thread())
     try:
-        forkserver.ensure_running()
+        with _stops_ignored():
+            forkserver.ensure_running()
     finally:
         os.environ.pop(PROJECT_ENV, None)
+        os.environ.pop(OWNER_ENV, None)
     return True
+
+
+@contextlib.contextmanager
+def _stops_ignored() -> Iterator[None]:
+    """Start the server with Ctrl-C and SIGTERM ignored: an ignored signal stays ignored
+    across exec, and Python then leaves it so. A Ctrl-C to the process group while the
+    server imports pandas would otherwise print a KeyboardInterrupt traceback from it. Here
+    they are blocked meanwhile (Linux keeps a blocked signal pending even while it is
+    ignored), so a Ctrl-C to this process is delivered once the block ends."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may change handlers: the server ignores them later
+        return
+    blocking = hasattr(signal, "pthread_sigmask")
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, set(_STOPPING)) if blocking else None
+    handlers = {signum: signal.getsignal(signum) for signum in _STOPPING}
+    try:
+        for signum in _STOPPING:
+            signal.signal(signum, signal.SIG_IGN)
+        yield
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+        if mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+def _owner_text(main_thread: bool) -> str:
+    me = holder_of(os.getpid())
+    fields = (me.pid, me.started, me.boot_id, me.pid_ns, int(main_thread))
+    return ",".join("" if f is None else str(f) for f in fields)
+
+
+def _owner_from(text: str) -> tuple[Holder, bool]:
+    """The server's owner and whether it started the server from its main thread."""
+    pid, started, boot, ns, main = (text.split(",") + [""] * 5)[:5]
+    from assets_core.storage.liveness import this_host
+
+    owner = Holder(
+        int(pid) if pid else None,
+        this_host(),
+        boot or None,
+        ns or None,
+        int(started) if started else None,
+    )
+    return owner, main == "1"
 
 
 class ProcessesBackend:
@@ -94,16 +158,19 @@ class ProcessesBackend:
             method = "fork"
         else:  # the CLI started the server already, with the project loaded
             method = "forkserver" if start_server() else "spawn"
-        self._pool = cf.ProcessPoolExecutor(workers, mp.get_context(method), _init, (config,))
+        self._env = env
+        owner = holder_of(os.getpid())
+        self._pool = cf.ProcessPoolExecutor(workers, mp.get_context(method), _init, (config, owner))
 
     def submit(self, step: StepKey, run_id: str, done: Done) -> None:
-        # SIGINT is blocked while the pool may start a worker, so the worker inherits the
-        # block until ``_init`` ignores SIGINT: a Ctrl-C to the terminal's process group then
-        # never reaches a worker (nor prints its traceback). Here the signal waits, then comes.
+        # SIGINT and SIGTERM are blocked while the pool may start a worker, so the worker
+        # inherits the block until ``_init`` ignores them: a Ctrl-C (or a SIGTERM) to the
+        # whole process group then never reaches a worker (nor prints its traceback). Here
+        # the signal waits, then comes.
         blocking = hasattr(signal, "pthread_sigmask")
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if blocking else None
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, set(_STOPPING)) if blocking else None
         try:
-            future = self._pool.submit(_run, step, run_id)
+            future = self._pool.submit(_run, step, run_id, self._env.fence)
         finally:
             if old is not None:
                 signal.pthread_sigmask(signal.SIG_SETMASK, old)
@@ -115,16 +182,33 @@ class ProcessesBackend:
         future.add_done_callback(finished)
 
     def shutdown(self, *, wait: bool) -> None:
-        self._pool.shutdown(wait=wait, cancel_futures=not wait)
+        """With ``wait``, after the running steps finish; else at once: the workers are
+        killed (their steps would not be recorded) and reaped."""
+        if wait:
+            self._pool.shutdown(wait=True)
+            return
+        workers = list(getattr(self._pool, "_processes", {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for process in workers:
+            process.kill()
+        for process in workers:
+            process.join()
 
 
-def _init(config: ProjectConfig | None) -> None:
-    """A worker's start: ignore Ctrl-C, then take the server's project if it is this run's
-    (the same configuration), else import it."""
-    global _ENV
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _init(config: ProjectConfig | None, owner: Holder) -> None:
+    """A worker's start: ignore Ctrl-C and SIGTERM, tie its life to the run's process
+    (``lifeline``), then take the server's project if it is this run's (the same
+    configuration), else import it."""
+    global _ENV, _OWNER
+    parent = os.getppid()
+    for signum in _STOPPING:
+        signal.signal(signum, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, set(_STOPPING))
+    _OWNER = owner
+    lifeline.drop_forkserver_pipe()
+    lifeline.die_with_parent(parent)
+    lifeline.watch(owner)
     if config is not None:
         if _PRELOADED is not None and _PRELOADED[0] == config.to_json():
             _ENV = _PRELOADED[1]
@@ -135,10 +219,14 @@ def _init(config: ProjectConfig | None) -> None:
     gc.freeze()
 
 
-def _run(step: StepKey, run_id: str) -> StepOutcome:
-    """Run one step in this worker."""
+def _run(step: StepKey, run_id: str, fence: Fence | None) -> StepOutcome:
+    """Run one step in this worker; its output is published under ``fence``. A worker whose
+    run is gone ends here instead of handing back a result."""
     assert _ENV is not None, "worker has no project loaded"
-    return run_step(_ENV, step, run_id)
+    outcome = run_step(_ENV, step, run_id, fence=fence)
+    if _OWNER is not None and not is_running(_OWNER):
+        os._exit(lifeline.EXIT_ORPHANED)
+    return outcome
 
 
 def _preload() -> None:
@@ -147,10 +235,20 @@ def _preload() -> None:
     report the error as a run would."""
     global _PRELOADED
     text = os.environ.pop(PROJECT_ENV, None)
+    owner_text = os.environ.pop(OWNER_ENV, None)
     if text is None:
         return
-    # The server's children take its signal handlers: they must ignore Ctrl-C from birth.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The server's children take its signal handlers: they must ignore Ctrl-C and SIGTERM
+    # from birth, and so must the server (the parent stops the run, and the server with it).
+    for signum in _STOPPING:
+        signal.signal(signum, signal.SIG_IGN)
+    if owner_text:
+        owner, main_thread = _owner_from(owner_text)
+        # the kernel's signal comes when the thread that started the server ends: believe
+        # it only when that is the main thread, whose end is the process's
+        if main_thread and owner.pid is not None:
+            lifeline.die_with_parent(owner.pid)
+        lifeline.watch(owner)
     if text == _NO_PROJECT:
         return
     try:

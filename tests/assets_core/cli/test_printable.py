@@ -130,6 +130,7 @@ def test_the_helper_is_the_one_the_cli_uses() -> None:
         "cmd_materialize.py",
         "cmd_plan.py",
         "cmd_show.py",
+        "cmd_unlock.py",
         "cmd_wipe.py",
         "common.py",
         "progress.py",

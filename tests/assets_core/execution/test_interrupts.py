@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from assets_core.execution.interrupts import watch
+from assets_core.execution.interrupts import Terminated, terminated, watch
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -70,3 +70,19 @@ def test_a_programs_own_handler_and_other_threads_are_left_alone() -> None:
     thread.start()
     thread.join()
     assert found == [signal.default_int_handler]
+
+
+def test_sigterm_is_handled_like_ctrl_c_and_told_apart() -> None:
+    event = threading.Event()
+    before = signal.getsignal(signal.SIGTERM)
+    with watch(event):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            pytest.fail("no Terminated")
+        except Terminated:
+            ctrl_c()  # during the cleanup: ignored, whichever signal it is
+            os.kill(os.getpid(), signal.SIGTERM)
+        assert event.is_set()
+    assert terminated()
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert issubclass(Terminated, KeyboardInterrupt)  # every Ctrl-C cleanup runs for it

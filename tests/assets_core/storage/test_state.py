@@ -612,7 +612,10 @@ def test_a_lock_on_another_host_is_never_taken_over(tmp_path: Path) -> None:
         gone = dead_pid()
         assert store.acquire_locks("r1", [SA], gone) == []
         con = sqlite3.connect(store.path)
-        con.execute("UPDATE locks SET host = ?", (socket.gethostname() + "-elsewhere",))
+        con.execute(
+            "UPDATE locks SET host = ?, boot_id = 'another-machine'",
+            (socket.gethostname() + "-elsewhere",),
+        )
         con.commit()
         con.close()
         assert store.acquire_locks("r2", [SA], os.getpid()) == [LockConflict(SA, "r1", gone)]
@@ -647,6 +650,29 @@ def test_two_processes_recording_at_once_lose_nothing(tmp_path: Path) -> None:
         latest = store.latest()
         assert {str(k) for k in latest} == {"w1", "w2", "shared"}
         assert latest[StepKey(AssetKey(("shared",)))].last is None
+
+
+def _open_and_close(storage: str, count: int) -> None:
+    """Runs in a spawned process: open and close the store ``count`` times."""
+    for _ in range(count):
+        open_state_store(Path(storage)).close()
+
+
+def test_opening_the_store_while_others_write_loses_nothing(tmp_path: Path) -> None:
+    # Opening must never close a descriptor of state.db of its own: that drops every POSIX
+    # lock the process holds on the file, SQLite's included, and a closing connection
+    # elsewhere then thinks it is the last one and checkpoints the WAL away under a writer.
+    open_state_store(tmp_path).close()
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_record_many, args=(str(tmp_path), n, 100)) for n in (1, 2)]
+    procs.append(ctx.Process(target=_open_and_close, args=(str(tmp_path), 200)))
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(timeout=120)
+        assert proc.exitcode == 0
+    with open_state_store(tmp_path) as store:
+        assert len(store.history(limit=10_000)) == 400
 
 
 def _open_at_the_gate(path: str, gate: Any, results: Any) -> None:

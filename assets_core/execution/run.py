@@ -117,6 +117,7 @@ def execute(
     if not backend.shares_memory:  # steps run in other processes, which may outlive this one
         make_fence = getattr(state, "fence", None)
         env.fence = make_fence(run_id) if make_fence is not None else None
+        env.code_versions = {k: cv.version for k, cv in plan.code_versions.items()}
     scheduler = Scheduler(plan, env, backend, n_workers, recorder, result, emit, cancelled)
     # Everything alive now (the project, its modules, the plan) outlives the run: keep the
     # collector from rescanning it after every few thousand allocations of the assets.
@@ -135,6 +136,7 @@ def execute(
             gc.unfreeze()
             env.handover = None
             env.fence = None
+            env.code_versions = None
     _sweep(env, plan)
     recorder.flush()
     state.finish_run(run_id, outcome, time.time())

@@ -39,6 +39,8 @@ from assets_core.storage.registry import IOManagers
 from assets_core.storage.values import kind_of, target_of
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from assets_core.execution.handover import Handover
     from assets_core.model.project import ProjectConfig
 
@@ -90,6 +92,9 @@ class StepEnvironment:
         #: set by the run when its backend runs steps in other processes: the fence their
         #: outputs are published under (``assets_core.storage.fencing``)
         self.fence: Fence | None = None
+        #: set by the run likewise: the code version the plan has for each asset, which is
+        #: what the run records; a worker that imported other code refuses to run it
+        self.code_versions: Mapping[AssetKey, str] | None = None
         self._bindings: dict[AssetKey, tuple[Binding, ...]] = {}
 
     @classmethod

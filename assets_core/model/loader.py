@@ -66,6 +66,10 @@ class Snapshots:
 
     files: tuple[Snapshot, ...]
 
+    def digests(self) -> dict[str, str]:
+        """Each module file's path and the hash of the bytes it was compiled from."""
+        return {s.path: s.digest for s in self.files}
+
     def changed(self) -> list[str]:
         """The files whose bytes on disk are no longer those their modules were compiled
         from (or that are gone). A file whose mtime, size and ctime are unchanged is not

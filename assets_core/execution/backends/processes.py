@@ -29,15 +29,18 @@ import gc
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from assets_core.errors import PlanError
 from assets_core.execution.backends import lifeline
 from assets_core.execution.step import StepEnvironment, StepOutcome, run_step
+from assets_core.model.loader import project_snapshots
 from assets_core.storage.liveness import Holder, holder_of, is_running
 
 if TYPE_CHECKING:
+    from assets_core.code_version.versioner import CodeVersioner
     from assets_core.execution.backends import Done
     from assets_core.model.keys import StepKey
     from assets_core.model.project import ProjectConfig
@@ -59,6 +62,8 @@ PRELOAD = ("pandas", "pyarrow", "pyarrow.parquet", "assets_core.execution.step")
 
 _ENV: StepEnvironment | None = None  # this worker's environment
 _OWNER: Holder | None = None  # this worker's run's process
+_SAME_CODE = True  # this worker compiled the very bytes the run's process did
+_VERSIONER: CodeVersioner | None = None  # when it did not: for checking each step's code
 _PRELOADED: tuple[str, StepEnvironment] | None = None  # (config as JSON, env): fork server only
 
 
@@ -160,7 +165,12 @@ class ProcessesBackend:
             method = "forkserver" if start_server() else "spawn"
         self._env = env
         owner = holder_of(os.getpid())
-        self._pool = cf.ProcessPoolExecutor(workers, mp.get_context(method), _init, (config, owner))
+        # the bytes this process compiled the project from: a worker that imports other bytes
+        # (a file edited meanwhile) checks each step's code version against the plan's
+        loaded = None if config is None else project_snapshots(str(config.root)).digests()
+        self._pool = cf.ProcessPoolExecutor(
+            workers, mp.get_context(method), _init, (config, owner, loaded)
+        )
 
     def submit(self, step: StepKey, run_id: str, done: Done) -> None:
         # SIGINT and SIGTERM are blocked while the pool may start a worker, so the worker
@@ -170,7 +180,9 @@ class ProcessesBackend:
         blocking = hasattr(signal, "pthread_sigmask")
         old = signal.pthread_sigmask(signal.SIG_BLOCK, set(_STOPPING)) if blocking else None
         try:
-            future = self._pool.submit(_run, step, run_id, self._env.fence)
+            versions = self._env.code_versions
+            expected = None if versions is None else versions.get(step.asset)
+            future = self._pool.submit(_run, step, run_id, self._env.fence, expected)
         finally:
             if old is not None:
                 signal.pthread_sigmask(signal.SIG_SETMASK, old)
@@ -195,11 +207,12 @@ class ProcessesBackend:
             process.join()
 
 
-def _init(config: ProjectConfig | None, owner: Holder) -> None:
+def _init(config: ProjectConfig | None, owner: Holder, loaded: dict[str, str] | None) -> None:
     """A worker's start: ignore Ctrl-C and SIGTERM, tie its life to the run's process
     (``lifeline``), then take the server's project if it is this run's (the same
-    configuration), else import it."""
-    global _ENV, _OWNER
+    configuration), else import it, and note whether it compiled the bytes the run's process
+    did (``loaded``)."""
+    global _ENV, _OWNER, _SAME_CODE
     parent = os.getppid()
     for signum in _STOPPING:
         signal.signal(signum, signal.SIG_IGN)
@@ -214,19 +227,46 @@ def _init(config: ProjectConfig | None, owner: Holder) -> None:
             _ENV = _PRELOADED[1]
         else:
             _ENV = StepEnvironment.from_config(config)
+        if loaded is not None:
+            _SAME_CODE = project_snapshots(str(config.root)).digests() == loaded
     # What is loaded now lives as long as the worker: keep it out of the collector's passes,
     # which asset code's allocations trigger often (as the parent does before a run).
     gc.freeze()
 
 
-def _run(step: StepKey, run_id: str, fence: Fence | None) -> StepOutcome:
-    """Run one step in this worker; its output is published under ``fence``. A worker whose
-    run is gone ends here instead of handing back a result."""
+def _run(step: StepKey, run_id: str, fence: Fence | None, expected: str | None) -> StepOutcome:
+    """Run one step in this worker; its output is published under ``fence``. A step whose
+    code here is not the plan's (``expected``, the version the run records) is refused. A
+    worker whose run is gone ends here instead of handing back a result."""
     assert _ENV is not None, "worker has no project loaded"
-    outcome = run_step(_ENV, step, run_id, fence=fence)
+    refused = None if _SAME_CODE or expected is None else _other_code(_ENV, step, expected)
+    outcome = refused or run_step(_ENV, step, run_id, fence=fence)
     if _OWNER is not None and not is_running(_OWNER):
         os._exit(lifeline.EXIT_ORPHANED)
     return outcome
+
+
+def _other_code(env: StepEnvironment, step: StepKey, expected: str) -> StepOutcome | None:
+    """The refusal of ``step`` when the code this worker imported for it is not the code
+    the run planned and records (a file was edited after the run's process read it)."""
+    global _VERSIONER
+    from assets_core.code_version.versioner import CodeVersioner
+
+    if _VERSIONER is None:
+        _VERSIONER = CodeVersioner()
+    asset = env.defs.get(step.asset)
+    manager = env.defs.io_manager_name(asset)
+    if _VERSIONER.version_of(asset, manager, env.defs.root).version == expected:
+        return None
+    now = time.time()
+    return StepOutcome(
+        step,
+        None,
+        now,
+        now,
+        f"{step}: its code changed on disk after this run read it (a worker imported other "
+        "code than the run records); nothing was stored. Materialize it again.",
+    )
 
 
 def _preload() -> None:

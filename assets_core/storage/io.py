@@ -123,6 +123,16 @@ def existing(manager: IOManager, contexts: Sequence[OutputContext]) -> set[StepK
     return {c.step for c in contexts if manager.exists(c)}
 
 
+def set_aside_damaged(manager: IOManager) -> str | None:
+    """Asked by ``lumbung wipe --io NAME`` before it deletes every output ``manager`` stores:
+    when the manager's storage as a whole is damaged (a corrupt database file, say), so that
+    no single output can be deleted, the manager moves it aside, never deleting it, and says
+    where in one line. A manager may offer this as a ``set_aside_damaged()`` method; without
+    one the answer is ``None`` (nothing set aside)."""
+    method = getattr(manager, "set_aside_damaged", None)
+    return cast("str | None", method()) if callable(method) else None
+
+
 class AssetContext:
     """What an asset function receives when it takes a ``context`` parameter."""
 

@@ -59,7 +59,7 @@ from io_managers.duckdb.sql import (
     quote_literal,
     table_for,
 )
-from io_managers.duckdb.warehouse import _Warehouse
+from io_managers.duckdb.warehouse import _is_damage, _Warehouse, damaged_message
 
 if TYPE_CHECKING:
     import duckdb
@@ -288,6 +288,13 @@ class DuckDBIOManager:
         schema, table = table_for(key)
         return catalog.holds(cur, schema, table, str(key))
 
+    def set_aside_damaged(self) -> str | None:
+        """When the warehouse file is damaged (``lumbung wipe --io duckdb``, with every asset
+        of this manager wiped), move it and its write-ahead log aside, never deleting them:
+        a line saying where they went; ``None`` when the file is absent or opens."""
+        aside = self._warehouse.set_aside_if_damaged()
+        return None if aside is None else _set_aside_note(self.path, aside)
+
     # ---- load / exists / delete ---------------------------------------------------------------
 
     def load(self, ctx: InputContext) -> object:
@@ -311,6 +318,8 @@ class DuckDBIOManager:
             except duckdb.CatalogException:
                 raise IOManagerError(missing) from None
             except duckdb.Error as exc:
+                if _is_damage(exc):  # a table's own blocks are read only now
+                    raise IOManagerError(f"{ctx.key}: {damaged_message(self.path, exc)}") from exc
                 raise IOManagerError(
                     f"{ctx.key}: could not read {location}: {_first_line(exc)}"
                 ) from exc
@@ -346,6 +355,10 @@ class DuckDBIOManager:
             catalog = self._warehouse.catalog
             assert catalog is not None
             catalog.drop(schema, table)
+
+
+def _set_aside_note(path: Path, aside: Path) -> str:
+    return f"{path} was damaged: moved it to {aside}; the next materialize writes a new warehouse."
 
 
 def from_storage(storage: Path) -> DuckDBIOManager:

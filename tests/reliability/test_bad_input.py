@@ -486,9 +486,8 @@ CASES: list[Case] = [
     Case(
         "duckdb_corrupt",
         ("list",),
-        "error: {storage}/warehouse.duckdb: cannot open the DuckDB warehouse (IO Error: The file "
-        '"{storage}/warehouse.duckdb" exists, but it is not a valid DuckDB database file!); '
-        "check the file, or use another storage folder.",
+        "error: {storage}/warehouse.duckdb is damaged (not a DuckDB database file); restore it "
+        "from a backup, or rebuild it: lumbung wipe --io duckdb, then lumbung materialize.",
         setup=_corrupt("warehouse.duckdb", b"garbage " * 100),
     ),
     Case(
@@ -605,7 +604,8 @@ CASES: list[Case] = [
     Case(
         "wipe_without_selection",
         ("wipe", "--yes"),
-        "error: Missing option '--select' / '-s' (see `lumbung wipe -h`).",
+        "error: wipe needs -s SELECTION ('*' for every asset) or --io NAME (every asset one IO "
+        "manager stores) (see `lumbung wipe -h`).",
     ),
     Case(
         "workers_zero",

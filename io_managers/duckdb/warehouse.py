@@ -17,6 +17,11 @@ A damaged file is refused as it is opened, with one line naming it and the way o
 (``WarehouseDamaged``): one DuckDB finds corrupt while reading its headers and catalog, and one
 shorter than the blocks its header says are in use (DuckDB reads nothing else on opening, so a
 file cut short would otherwise open). ``set_aside_if_damaged`` moves such a file aside.
+
+No link is followed: a symbolic link where the warehouse, its write-ahead log, its spill
+folder or the wait file belongs is refused in one line before DuckDB opens anything (DuckDB
+itself would follow it), the file opened is checked to be the one checked, and the wait file is
+touched with ``O_NOFOLLOW``.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import stat
 import threading
 import time
 import weakref
@@ -97,6 +103,20 @@ _HEADER_BYTES = 3 * 4096
 MANAGER_NAME = "duckdb"
 
 
+#: what lies beside the warehouse: itself, DuckDB's write-ahead log and spill folder, and the
+#: file a waiting process touches; none of them may be a link
+_BESIDE = ("", ".wal", ".tmp", ".wait")
+#: how the wait file is touched: created if need be, never through a link
+_TOUCH_FLAGS = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _link_message(path: Path) -> str:
+    return (
+        f"{path} is a symbolic link, which Lumbung does not follow in its storage folder; "
+        "remove it (Lumbung keeps the DuckDB warehouse and its own files there)."
+    )
+
+
 def _is_damage(exc: BaseException) -> bool:
     text = str(exc)
     return any(words in text for words in _DAMAGE)
@@ -149,6 +169,7 @@ class _Warehouse:
         import duckdb
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        before = self._refuse_links()
         deadline = time.monotonic() + self.lock_timeout
         delay = 0.01
         waited = False
@@ -183,11 +204,41 @@ class _Warehouse:
             except duckdb.Error as exc:  # a checksum that fails while DuckDB reads the catalog
                 raise WarehouseDamaged(damaged_message(self.path, exc)) from exc
         try:
+            self._check_same_file(before)
             self._check_length(db)
         except BaseException:
             db.close()
             raise
         return db
+
+    def _refuse_links(self) -> os.stat_result | None:
+        """Refuse a symbolic link where the warehouse or a file DuckDB or Lumbung makes beside
+        it belongs (its write-ahead log, its spill folder, the wait file): DuckDB follows
+        links, so a planted one would put the warehouse, or an empty file, anywhere the user
+        may write. The warehouse's own ``lstat`` (``None``: there is none yet)."""
+        found = None
+        for suffix in _BESIDE:
+            path = self.path.with_name(self.path.name + suffix)
+            try:
+                info = os.lstat(path)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISLNK(info.st_mode):
+                raise IOManagerError(_link_message(path))
+            if not suffix:
+                found = info
+        return found
+
+    def _check_same_file(self, before: os.stat_result | None) -> None:
+        """After DuckDB opened the file: it is still no link, and still the file checked."""
+        info = os.lstat(self.path)
+        if stat.S_ISLNK(info.st_mode):
+            raise IOManagerError(_link_message(self.path))
+        if before is not None and (info.st_dev, info.st_ino) != (before.st_dev, before.st_ino):
+            raise IOManagerError(
+                f"{self.path} was replaced while it was being opened; retry, and check that "
+                "nothing else writes into the storage folder."
+            )
 
     def _check_length(self, db: duckdb.DuckDBPyConnection) -> None:
         """Refuse a truncated file: DuckDB reads only the catalog when it opens a file, so a
@@ -204,17 +255,27 @@ class _Warehouse:
             raise WarehouseDamaged(damaged_message(self.path, f"truncated: {have} of {want} bytes"))
 
     def _signal_waiting(self) -> None:
-        """Tell the process holding the file that we wait: touch ``<file>.wait``."""
+        """Tell the process holding the file that we wait: touch ``<file>.wait``, never
+        through a link (``O_NOFOLLOW`` where the system has it; a link is refused, so no
+        file is created at its target)."""
         with contextlib.suppress(OSError):
-            self._wait_file.touch()
+            fd = os.open(self._wait_file, _TOUCH_FLAGS, 0o644)
+            try:
+                if os.utime in os.supports_fd:
+                    os.utime(fd)
+                else:  # pragma: no cover - systems without futimens
+                    os.utime(self._wait_file)
+            finally:
+                os.close(fd)
 
     def _someone_waits(self) -> bool:
-        """Whether another process touched the wait file lately (one ``stat``)."""
+        """Whether another process touched the wait file lately (one ``lstat``; a link is
+        no wait file)."""
         try:
-            touched = self._wait_file.stat().st_mtime
+            info = os.lstat(self._wait_file)
         except OSError:
             return False
-        return time.time() - touched < _WAIT_FRESH
+        return stat.S_ISREG(info.st_mode) and time.time() - info.st_mtime < _WAIT_FRESH
 
     @contextmanager
     def cursor(self, create: bool = True) -> Iterator[duckdb.DuckDBPyConnection | None]:

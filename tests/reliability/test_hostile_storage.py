@@ -1,13 +1,17 @@
-"""A damaged DuckDB warehouse is one clear line, never a traceback or a fresh status.
+"""Storage that was damaged or tampered with is one clear line, never a traceback, a fresh
+status, or a write somewhere else.
 
-**The guarantee.** When ``warehouse.duckdb`` is corrupt (a flipped bit that DuckDB's checksums
-catch as it opens the file), cut short, or not a DuckDB file at all, ``plan``, ``list``,
-``show`` and ``materialize`` each print one line naming the file and the two ways out
-(restore it, or ``lumbung wipe --io duckdb`` to rebuild), exit 2, and change nothing stored
-or recorded. ``lumbung wipe --io duckdb`` moves the damaged file aside (never deletes it) and
-forgets the records of the assets it stored, so the next ``materialize`` rebuilds them. A
-table dropped by hand is planned as missing. Damage in a table's own data, which DuckDB finds
-only when it reads that table, fails the assets that read it with the same line (exit 1).
+**Damage.** When ``warehouse.duckdb`` is corrupt (a flipped bit that DuckDB's checksums catch
+as it opens the file), cut short, or not a DuckDB file at all, ``plan``, ``list``, ``show`` and
+``materialize`` each print one line naming the file and the two ways out (restore it, or
+``lumbung wipe --io duckdb`` to rebuild), exit 2, and change nothing stored or recorded.
+``lumbung wipe --io duckdb`` moves the damaged file aside (never deletes it) and forgets the
+records of the assets it stored, so the next ``materialize`` rebuilds them. A table dropped by
+hand is planned as missing. Damage in a table's own data, which DuckDB finds only when it
+reads that table, fails the assets that read it with the same line (exit 1).
+
+**Planted links.** A symbolic link where the warehouse (or a file beside it) belongs is never
+followed: the command says so in one line, and nothing is created at the link's target.
 
 Every case runs the real ``lumbung`` command on a copy of a small built project.
 """
@@ -258,3 +262,42 @@ def test_damage_in_a_tables_data_fails_its_readers_with_the_same_line(
     )
     assert len(failed) == 1, res.err
     assert re.fullmatch(_line(root, reason, "report failed: revenue: "), failed[0]), res.err
+
+
+# --------------------------------------------------------------------------- planted links
+
+
+def _link_line(link: Path) -> str:
+    return (
+        f"{link} is a symbolic link, which Lumbung does not follow in its storage folder; "
+        "remove it (Lumbung keeps the DuckDB warehouse and its own files there)."
+    )
+
+
+def test_a_planted_warehouse_link_is_refused_and_nothing_is_made_at_its_target(
+    base: Path, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    # A built project whose warehouse was swapped for a link to a copy of it elsewhere: plan
+    # would read the copy. And a new project with a link waiting where the warehouse will be:
+    # the first run would create the warehouse at the link's target.
+    built = _copy(base, tmp_path / "built")
+    (built / WAREHOUSE).rename(elsewhere / "copy.duckdb")
+    (built / WAREHOUSE).symlink_to(elsewhere / "copy.duckdb")
+    new = _copy(base, tmp_path / "new")
+    shutil.rmtree(new / STORAGE)
+    (new / STORAGE).mkdir()
+    (new / WAREHOUSE).symlink_to(elsewhere / "made.duckdb")
+    (new / f"{WAREHOUSE}.wait").symlink_to(elsewhere / "made.wait")
+    copy_before = (elsewhere / "copy.duckdb").read_bytes()
+    results = run_many({"plan": (("plan",), built), "materialize": (("materialize",), new)})
+    plan = results["plan"]
+    assert (plan.code, plan.out) == (2, "")
+    assert plan.err == f"error: {_link_line(built / WAREHOUSE)}\n"
+    assert (elsewhere / "copy.duckdb").read_bytes() == copy_before
+    made = results["materialize"]
+    assert made.code == 1
+    failed = [line for line in made.err.splitlines() if line.startswith("revenue failed")]
+    assert failed == [f"revenue failed: {_link_line(new / WAREHOUSE)}"], made.err
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["copy.duckdb"]  # nothing made

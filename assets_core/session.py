@@ -25,10 +25,16 @@ from assets_core.errors import DefinitionError, PlanError
 from assets_core.model.definitions import Definitions
 from assets_core.model.keys import AssetKey, CoercibleToKey, StepKey, step_of
 from assets_core.model.kinds import AnyAsset
-from assets_core.model.validate import check_io_managers
+from assets_core.model.validate import KeyCheck, check_io_managers, check_storable
 from assets_core.planning.planner import Plan, build_plan
 from assets_core.planning.status import AssetStatus, status_of
-from assets_core.storage.io import InputContext, IOManager, OutputContext, existing
+from assets_core.storage.io import (
+    InputContext,
+    IOManager,
+    OutputContext,
+    existing,
+    key_checker,
+)
 from assets_core.storage.loading import load_input
 from assets_core.storage.registry import MEMORY, IOManagers, installed_names
 from assets_core.storage.state import StateStore
@@ -71,9 +77,14 @@ class Session:
             storage = config.storage if config is not None else DEFAULT_STORAGE
         self.storage = (defs.root / storage).resolve()
         self.io = IOManagers(self.storage, io_managers)
-        problems = check_io_managers(
-            list(defs.assets.values()), self.io.names(), defs.default_io_manager
-        )
+        assets, known = list(defs.assets.values()), self.io.names()
+        problems = check_io_managers(assets, known, defs.default_io_manager)
+        # the keys of managers given here, or not checked as the project loaded
+        unchecked = (known - defs.keys_checked) | set(io_managers or ())
+        if unchecked:
+            problems += check_storable(
+                assets, unchecked, defs.default_io_manager, self._key_checker
+            )
         if problems:
             raise DefinitionError(problems)
         if isinstance(state, str) and state not in ("sqlite", MEMORY):
@@ -127,6 +138,10 @@ class Session:
         return self.versioner.version_of(
             asset, asset.spec.io_manager or defs.default_io_manager, defs.root
         )
+
+    def _key_checker(self, manager: str) -> KeyCheck | None:
+        """How the IO manager called ``manager`` says why it cannot store a key."""
+        return key_checker(self.io.get(manager))
 
     def io_manager(self, asset: AnyAsset) -> IOManager:
         """The IO manager that stores ``asset``'s output."""
@@ -358,4 +373,11 @@ def load_config(config: ProjectConfig) -> Session:
     """Import the project ``config`` describes and open a ``Session`` over it."""
     from assets_core.model.project import load_definitions
 
-    return Session(load_definitions(config, installed_names()), config=config)
+    # The installed managers check the keys they store as the project loads, so a key they
+    # cannot store is reported with every other problem of the definitions.
+    managers = IOManagers(config.storage)
+
+    def checker_of(name: str) -> KeyCheck | None:
+        return key_checker(managers.get(name))
+
+    return Session(load_definitions(config, installed_names(), checker_of), config=config)

@@ -60,6 +60,27 @@ _STREAM_ROWS = 1 << 20  # record batch size when streaming a DuckDB relation (on
 _SMALL_FILE = 1 << 20  # files smaller than this are read directly, not through pq.read_table
 
 
+#: what a save adds to a key's last segment in the longest name it makes, the temporary
+#: sibling ``.<c>.parquet.tmp-<pid>-<8 hex>-<counter>`` (a pid of up to 7 digits, a counter of
+#: up to 12)
+_NAME_EXTRA = len(".") + len(".parquet") + len(".tmp-") + 7 + len("-") + 8 + len("-") + 12
+_NAME_MAX, _PATH_MAX = 255, 4096  # where the system cannot say (POSIX's usual values)
+
+
+def _name_limits(root: Path) -> tuple[int, int]:
+    """``(NAME_MAX, PATH_MAX)`` of the file system holding ``root`` (or its nearest parent)."""
+    folder = root
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return (
+            int(os.pathconf(folder, "PC_NAME_MAX")),
+            int(os.pathconf(folder, "PC_PATH_MAX")),
+        )
+    except (AttributeError, OSError, ValueError):  # no pathconf (Windows), or no answer
+        return _NAME_MAX, _PATH_MAX
+
+
 def _safe_segment(part: str) -> bool:
     return part not in ("", ".", "..") and "/" not in part and "\\" not in part and "\0" not in part
 
@@ -146,9 +167,60 @@ class ParquetIOManager:
         # is atomic, so threads never share a name)
         self._tmp_tag = f"{_TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}"
         self._tmp_count = itertools.count()
+        self._name_limits: tuple[int, int, int] | None = None
 
     def __repr__(self) -> str:
         return f"ParquetIOManager({str(self.root)!r})"
+
+    # ---- keys -----------------------------------------------------------------------------
+
+    def check_key(self, key: AssetKey) -> str | None:
+        """Why ``key`` cannot be stored here, or ``None``: a file or folder name, or a whole
+        path, longer than the file system under the root allows ("File name too long"). The
+        names counted are the longest a save makes: the output's temporary sibling."""
+        limits = self._name_limits or self._limits()
+        # Nearly every key passes: settle that in a few steps (loading asks for every asset).
+        last_max, name_max, rest_max = limits
+        if len(key) == 1:
+            if len(key[0]) <= last_max and len(key[0]) < rest_max:
+                return None
+        elif (
+            len(key[-1]) <= last_max
+            and max(map(len, key)) <= name_max
+            and len(key) + sum(map(len, key)) <= rest_max
+        ):
+            return None
+        *folders, last = key
+        for i, segment in enumerate(folders, 1):
+            if len(segment) > name_max:
+                return (
+                    f"segment {i} of its key is {len(segment)} characters long, and a folder "
+                    f"name may have at most {name_max} on this file system; shorten it."
+                )
+        if len(last) > last_max:
+            return (
+                f"its last segment is {len(last)} characters long, and the parquet IO manager "
+                f"adds up to {_NAME_EXTRA} more to it for a file name ('.parquet' and a "
+                f"temporary suffix), which may have at most {name_max} on this file system; "
+                f"shorten it to {last_max} characters or fewer."
+            )
+        total = len(self._root_text) + len(key) + sum(map(len, key)) + _NAME_EXTRA
+        allowed = rest_max + len(self._root_text) + _NAME_EXTRA
+        return (
+            f"the parquet IO manager would write it at a path of up to {total} characters "
+            f"(under {self.root}), and this system allows {allowed}; shorten the key, or move "
+            "the storage folder to a shorter path."
+        )
+
+    def _limits(self) -> tuple[int, int, int]:
+        """What a key may reach under this root: the length of its last segment, of any
+        segment, and of its segments with one separator each (the rest of ``PATH_MAX``, with
+        its NUL, after the root and the longest suffix). Asked of the file system holding the
+        root (or its nearest parent there is), once per manager."""
+        name_max, path_max = _name_limits(self.root)
+        rest = path_max - 1 - len(self._root_text) - _NAME_EXTRA
+        self._name_limits = (name_max - _NAME_EXTRA, name_max, rest)
+        return self._name_limits
 
     # ---- paths ----------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 from assets_core.model.keys import AssetKey, StepKey, step_of
 from assets_core.model.spec import AssetSpec
+from assets_core.model.validate import KeyCheck
 
 if TYPE_CHECKING:
     import duckdb
@@ -121,6 +122,20 @@ def existing(manager: IOManager, contexts: Sequence[OutputContext]) -> set[StepK
     if callable(bulk):
         return cast("set[StepKey]", bulk(contexts))
     return {c.step for c in contexts if manager.exists(c)}
+
+
+def key_checker(manager: IOManager) -> KeyCheck | None:
+    """How ``manager`` says why it cannot store a key (a sentence with the fix; ``None`` when
+    it can), or ``None`` when it can store every key.
+
+    Every key that passes the key rule must be storable, or refused when the project is
+    loaded, never when the asset runs: loading asks this of every asset each manager stores
+    and reports each answer as a definition problem. What a manager cannot store is its own
+    business (a schema name its database reserves, a file name longer than the file system
+    allows), so the engine never learns those rules: a manager may offer a ``check_key(key)``
+    method."""
+    method = getattr(manager, "check_key", None)
+    return cast("KeyCheck", method) if callable(method) else None
 
 
 def set_aside_damaged(manager: IOManager) -> str | None:

@@ -57,6 +57,7 @@ from io_managers.duckdb.sql import (
     _rollback,
     quote_ident,
     quote_literal,
+    schema_problem,
     table_for,
 )
 from io_managers.duckdb.warehouse import _is_damage, _Warehouse, damaged_message
@@ -125,6 +126,11 @@ class DuckDBIOManager:
         """``<db path>::<schema>.<table>``, as recorded with a materialization."""
         schema, table = table_for(key)
         return f"{self.path}::{schema}.{table}"
+
+    def check_key(self, key: AssetKey) -> str | None:
+        """Why ``key`` cannot be stored here (a schema name DuckDB reserves), or ``None``."""
+        schema, table = table_for(key)
+        return schema_problem(schema, table, self.path.stem)
 
     @staticmethod
     def _unpartitioned(ctx: OutputContext | InputContext) -> None:

@@ -30,6 +30,7 @@ from assets_core.storage.io import (
     IOManager,
     MemoryIOManager,
     OutputContext,
+    key_checker,
 )
 from assets_core.storage.values import to_arrow, unstorable_message
 
@@ -371,6 +372,48 @@ def test_persistence_across_instances(
         back = fresh.load(consumer.ctx(pa.Table))
         assert isinstance(back, pa.Table)
         assert back.column("a").to_pylist() == [1, 2]
+
+
+#: keys that pass the key rule but that some store cannot hold as they are: schema names
+#: DuckDB reserves (in any case), the warehouse file's own catalog name, names longer than a
+#: file system allows, and paths deeper than it allows
+HARD_KEYS = [
+    "temp/t",
+    "system/t",
+    "warehouse/t",
+    "pg_catalog/t",
+    "information_schema/t",
+    "Temp/t",
+    "INFORMATION_SCHEMA/t",
+    "main/t",
+    "temp/a/t",
+    "a" * 200,
+    "a" * 212,
+    "a" * 213,
+    "a" * 255,
+    "x/" + "b" * 255,
+    "b" * 256 + "/x",
+    "/".join(["c" * 200] * 21),
+]
+
+
+@pytest.mark.parametrize("text", HARD_KEYS, ids=lambda t: t if len(t) < 30 else f"{len(t)}chars")
+def test_every_key_it_does_not_refuse_can_be_stored(
+    io: IOManager, consumer: Consumer, text: str
+) -> None:
+    """A manager refuses a key when the project loads (its ``check_key``: why, and the fix),
+    or stores it; it never fails on a valid key only when the asset runs."""
+    key = AssetKey.parse(text)
+    check = key_checker(io)
+    problem = None if check is None else check(key)
+    if problem is not None:
+        assert problem.endswith(".") and "\n" not in problem
+        assert re.search(r"; (rename|shorten)", problem), problem  # says what to do
+        return
+    io.save(out(key), pa.table({"k": [text]}))
+    back = io.load(consumer.ctx(pa.Table, key))
+    assert isinstance(back, pa.Table)
+    assert back.column("k").to_pylist() == [text]
 
 
 # --------------------------------------------------------------------------- data versions

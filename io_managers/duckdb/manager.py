@@ -212,6 +212,8 @@ class DuckDBIOManager:
             db = self._warehouse.db
             assert db is not None
             conv = db.cursor()
+            if cast is not None:  # what DuckDB must not see as it is (see _ingest_schema)
+                source = _cast(source, cast)
             conv.register("lumbung_raw", source)
             source = conv.sql("SELECT * FROM lumbung_raw").to_arrow_reader(_BATCH_ROWS)
             utc = _utc_schema(source.schema)
@@ -361,6 +363,17 @@ class DuckDBIOManager:
             catalog = self._warehouse.catalog
             assert catalog is not None
             catalog.drop(schema, table)
+
+
+def _cast(
+    source: pa.Table | pa.RecordBatchReader, schema: pa.Schema
+) -> pa.Table | pa.RecordBatchReader:
+    """``source`` with ``schema``'s types: a table at once, a stream batch by batch."""
+    import pyarrow as pa
+
+    if isinstance(source, pa.Table):
+        return source.cast(schema)
+    return pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in source))
 
 
 def _set_aside_note(path: Path, aside: Path) -> str:

@@ -7,6 +7,7 @@ where managers legitimately differ. Nothing else in this file names a manager.
 
 from __future__ import annotations
 
+import datetime
 import decimal
 import importlib
 import re
@@ -321,6 +322,33 @@ def test_memory_kept_object_vs_copies(
     io.save(out(), t)
     loaded = io.load(consumer.ctx(pa.Table))
     assert (loaded is t) == caps.keeps_object
+
+
+def _nanoseconds(value: object) -> int | None:
+    """A duration as loaded (a ``timedelta``, or DuckDB's interval) in nanoseconds."""
+    if value is None:
+        return None
+    if isinstance(value, datetime.timedelta):
+        return (value // datetime.timedelta(microseconds=1)) * 1000
+    months, days, nanos = value  # pyarrow's MonthDayNano
+    assert months == 0
+    return int(days) * 86_400 * 10**9 + int(nanos)
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_pandas_durations_with_missing_values_are_stored(
+    io: IOManager, consumer: Consumer, unit: str
+) -> None:
+    # pandas keeps NaT as the smallest int64 under the null, which DuckDB's conversion of a
+    # duration overflowed on ("Could not convert Interval to Microsecond").
+    frame = pd.DataFrame(
+        {"d": pd.Series([pd.Timedelta(1, "s"), pd.NaT, pd.NaT], dtype=f"timedelta64[{unit}]")}
+    )
+    stored = io.save(out(), frame)
+    back = io.load(consumer.ctx(pa.Table))
+    assert isinstance(back, pa.Table)
+    assert [_nanoseconds(v) for v in back.column("d").to_pylist()] == [10**9, None, None]
+    assert hash_arrow(back) == stored.data_version
 
 
 # --------------------------------------------------------------------------- exists, delete

@@ -21,7 +21,7 @@ from assets_core.errors import DefinitionError, Problem, UnknownAssetError
 from assets_core.model.graph import AssetGraph
 from assets_core.model.keys import AssetKey, CoercibleToKey, StepKey, step_of
 from assets_core.model.kinds import AnyAsset
-from assets_core.model.spec import ASSET_KINDS, SourceAsset
+from assets_core.model.spec import ASSET_KINDS, AssetSpec, SourceAsset
 from assets_core.model.validate import KeyCheck, check_io_managers, check_storable, validate
 
 __all__ = ["DEFAULT_IO_MANAGER", "Definitions", "collect_assets"]
@@ -149,6 +149,11 @@ class Definitions:
     def io_manager_name(self, asset: AnyAsset) -> str:
         """The name of the IO manager that stores ``asset``'s output."""
         return asset.spec.io_manager or self.default_io_manager
+
+    @cached_property
+    def specs(self) -> Mapping[AssetKey, AssetSpec]:
+        """Each asset's spec, by key."""
+        return MappingProxyType({k: a.spec for k, a in self.assets.items()})
 
     @cached_property
     def upstream_steps(self) -> Mapping[AssetKey, tuple[StepKey, ...]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
@@ -34,6 +34,10 @@ class StoredOutput:
     #: what the data takes in memory as Arrow (about what loading it back allocates), when
     #: the manager knows it: a run keeps a value for its readers only within its budget
     memory: int | None = None
+    #: a cheap token of the output as written (a file's size and modification time, say),
+    #: which the manager can tell again without reading the data (``fingerprints``): when it
+    #: later differs, something else changed the output. ``None``: the manager keeps none.
+    fingerprint: str | None = None
 
 
 class DuckDBHolder:
@@ -122,6 +126,34 @@ def existing(manager: IOManager, contexts: Sequence[OutputContext]) -> set[StepK
     if callable(bulk):
         return cast("set[StepKey]", bulk(contexts))
     return {c.step for c in contexts if manager.exists(c)}
+
+
+def fingerprints(
+    manager: IOManager, steps: Sequence[StepKey], specs: Mapping[AssetKey, AssetSpec]
+) -> list[str | None]:
+    """For each of ``steps``, in order: ``None`` when ``manager`` holds no output for it, else
+    the fingerprint of the output as it is now (``StoredOutput.fingerprint``; ``""`` when the
+    manager keeps none). ``specs`` holds each step's asset spec. Planning asks this once per
+    manager, for every recorded output the plan reads or may rebuild.
+
+    A manager may answer with a ``fingerprints(steps, specs)`` method of the same meaning (one
+    ``stat`` per file, say, never reading the data; it takes steps, not contexts, because
+    making a context per output costs as much as a ``stat``); otherwise ``existing`` is
+    asked, with a context per step."""
+    bulk = getattr(manager, "fingerprints", None)
+    if callable(bulk):
+        return list(bulk(steps, specs))
+    contexts = [OutputContext(key, specs[key], "", partition) for key, partition in steps]
+    found = existing(manager, contexts)
+    return ["" if c.step in found else None for c in contexts]
+
+
+def stored_version(manager: IOManager, ctx: OutputContext) -> str | None:
+    """The data version of ``ctx``'s output as it is stored now, when ``manager`` can tell it
+    without reading the data (a ``stored_version(ctx)`` method: a Parquet file's footer, say);
+    else ``None``. Planning asks it only of an output whose fingerprint changed."""
+    method = getattr(manager, "stored_version", None)
+    return cast("str | None", method(ctx)) if callable(method) else None
 
 
 def key_checker(manager: IOManager) -> KeyCheck | None:

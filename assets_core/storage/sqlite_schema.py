@@ -4,7 +4,11 @@ A step is (``key``, ``partition``) everywhere, with ``''`` standing for an unpar
 (partition keys are never empty). ``materializations`` is the append-only provenance;
 ``latest`` holds, per step, the ids of its last success and of its last attempt, moved in the
 same transaction as each record, so a plan reads every step's state in one join. Locations are
-stored relative to the storage folder (``assets_core.storage.locations``).
+stored relative to the storage folder (``assets_core.storage.locations``). A record's
+``fingerprint`` is the IO manager's token of the output as written (NULL: unknown, as in every
+record upgraded from schema 1), which planning compares with the output as it is now; a
+``latest`` row's ``fingerprint``, when set, replaces its last success's: planning found that
+output under a new fingerprint (copied, touched) still holding the recorded data.
 
 A new file gets every table here (``create_schema``); a file of an older schema is brought
 here by the migration chain (``assets_core.storage.migrations``), which builds its new tables
@@ -49,7 +53,8 @@ TABLES: dict[str, tuple[str, ...]] = {
     bytes INTEGER,
     location TEXT,
     "schema" TEXT,
-    error TEXT
+    error TEXT,
+    fingerprint TEXT
 )""",
         'CREATE INDEX materializations_by_step ON materializations (key, "partition", id)',
     ),
@@ -61,6 +66,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     attempt_id INTEGER NOT NULL REFERENCES materializations (id),
     last_outcome TEXT NOT NULL,
     last_attempt_at REAL,
+    fingerprint TEXT,
     PRIMARY KEY (key, "partition")
 ) WITHOUT ROWID""",
     ),

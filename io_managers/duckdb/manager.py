@@ -32,14 +32,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assets_core.errors import IOManagerError
-from assets_core.model.keys import AssetKey
+from assets_core.model.keys import AssetKey, StepKey
+from assets_core.model.spec import AssetSpec
 from assets_core.storage.io import InputContext, OutputContext, StoredOutput
-from io_managers.duckdb.catalog import _OWNER_PREFIX, _Catalog
+from io_managers.duckdb.catalog import _OWNER_PREFIX, _Catalog, table_fingerprint
 from io_managers.duckdb.ingest import (
     _BATCH_ROWS,
     _as_arrow,
@@ -256,7 +257,8 @@ class DuckDBIOManager:
                 cur.execute(f"COMMENT ON TABLE {qname} IS {owner}")
                 digest = hasher.finish()
                 cur.execute("COMMIT")
-                catalog.put(schema, table, str(key))
+                fingerprint = table_fingerprint(hasher.rows, len(out_schema))
+                catalog.put(schema, table, str(key), fingerprint)
             except BaseException as exc:
                 _rollback(cur)
                 if failure:
@@ -274,6 +276,7 @@ class DuckDBIOManager:
             bytes=hasher.nbytes,
             schema=hasher.schema,
             memory=hasher.nbytes,
+            fingerprint=fingerprint,
         )
 
     def _check_owner(
@@ -347,6 +350,26 @@ class DuckDBIOManager:
             return False
         with self._warehouse.cursor(create=False) as cur:
             return cur is not None and self._holds(cur, ctx.key)
+
+    def fingerprints(
+        self, steps: Sequence[StepKey], specs: Mapping[AssetKey, AssetSpec]
+    ) -> list[str | None]:
+        """For each of ``steps``: its table's fingerprint, ``<rows>x<columns>`` as DuckDB's
+        catalog has them (read once when the file opens), or ``None`` when there is no table
+        of its key. Never creates the file."""
+        out: list[str | None] = [None] * len(steps)
+        if not steps:
+            return out
+        with self._warehouse.cursor(create=False) as cur:
+            if cur is None:
+                return out
+            catalog = self._warehouse.catalog
+            assert catalog is not None
+            for i, (key, partition) in enumerate(steps):
+                if partition is None:
+                    schema, table = table_for(key)
+                    out[i] = catalog.fingerprint(cur, schema, table, str(key))
+        return out
 
     def delete(self, ctx: OutputContext) -> None:
         """Drop the asset's table, if it holds one, in a transaction."""

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pytest
 
 from assets_core.errors import IOManagerError
-from assets_core.model.keys import AssetKey
+from assets_core.model.keys import AssetKey, StepKey
 from assets_core.model.spec import AssetSpec
 from assets_core.storage.datahash import canonical_schema, data_version, hash_arrow
 from assets_core.storage.io import (
@@ -31,7 +31,9 @@ from assets_core.storage.io import (
     IOManager,
     MemoryIOManager,
     OutputContext,
+    fingerprints,
     key_checker,
+    stored_version,
 )
 from assets_core.storage.values import to_arrow, unstorable_message
 
@@ -44,6 +46,7 @@ class Manager:
     keeps_object: bool = False  # load returns the very object saved when the kinds match
     persistent: bool = True  # a new manager on the same storage folder sees saved outputs
     exact_types: bool = True  # loads give back the saved Arrow types exactly, not just values
+    fingerprints: bool = True  # saves return a fingerprint that tells the output as written
 
 
 def _builtin(module: str) -> Callable[[Path], IOManager]:
@@ -56,7 +59,9 @@ def _builtin(module: str) -> Callable[[Path], IOManager]:
 
 
 MANAGERS: dict[str, Manager] = {
-    "memory": Manager(lambda tmp: MemoryIOManager(), keeps_object=True, persistent=False),
+    "memory": Manager(
+        lambda tmp: MemoryIOManager(), keeps_object=True, persistent=False, fingerprints=False
+    ),
     "parquet": Manager(_builtin("io_managers.parquet")),
     "duckdb": Manager(_builtin("io_managers.duckdb"), exact_types=False),
 }
@@ -442,6 +447,51 @@ def test_every_key_it_does_not_refuse_can_be_stored(
     back = io.load(consumer.ctx(pa.Table, key))
     assert isinstance(back, pa.Table)
     assert back.column("k").to_pylist() == [text]
+
+
+# --------------------------------------------------------------------------- fingerprints
+
+
+def _now(io: IOManager, key: AssetKey = KEY) -> str | None:
+    """What planning asks: the output's fingerprint as it is now (``None``: nothing stored)."""
+    return fingerprints(io, [StepKey(key)], {key: AssetSpec(key=key)})[0]
+
+
+def test_a_fingerprint_tells_the_output_as_written(
+    io: IOManager, caps: Manager, tmp_path: Path
+) -> None:
+    assert _now(io) is None
+    first = io.save(out(), pa.table({"a": [1, 2]}))
+    if not caps.fingerprints:
+        assert first.fingerprint is None
+        assert _now(io) == ""  # stored, no fingerprint kept
+        return
+    assert first.fingerprint
+    assert _now(io) == first.fingerprint
+    assert _now(caps.factory(tmp_path)) == first.fingerprint  # another instance agrees
+    assert stored_version(io, out()) in (None, first.data_version)
+
+    # Replaced by something else (here: another instance writing other data), the output
+    # no longer has the fingerprint recorded with the first save; where the manager can read
+    # the new data version without reading the data, it says which.
+    other = caps.factory(tmp_path)
+    second = other.save(out(), pa.table({"a": [1, 2, 3]}))
+    close = getattr(other, "close", None)
+    if callable(close):
+        close()
+    assert _now(io) == second.fingerprint != first.fingerprint
+    assert stored_version(io, out()) in (None, second.data_version)
+    io.delete(out())
+    assert _now(io) is None
+
+
+def test_fingerprints_answer_for_many_outputs_in_order(io: IOManager, caps: Manager) -> None:
+    keys = [AssetKey(("x", "a")), AssetKey(("b",)), AssetKey(("x", "c")), AssetKey(("d",))]
+    written = {k: io.save(out(k), pa.table({"v": [i]})) for i, k in enumerate(keys[:2])}
+    steps = [StepKey(k) for k in keys]
+    answers = fingerprints(io, steps, {k: AssetSpec(key=k) for k in keys})
+    expected = [(written[k].fingerprint or "") if k in written else None for k in keys]
+    assert answers == expected
 
 
 # --------------------------------------------------------------------------- data versions

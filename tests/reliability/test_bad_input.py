@@ -99,6 +99,15 @@ class Case:
     debug: bool = False  # --debug: a traceback comes first, the error line last
 
 
+#: what planning says of the corrupt orders.parquet before the run reads it: not the file
+#: it wrote (its size changed), and not selected
+CHANGED_ORDERS = (
+    "warning: orders is stale (output {storage}/parquet/orders.parquet changed since it was "
+    "written) but not selected; its stored output will be read. Select +revenue to rebuild it "
+    "too.\n\n"
+)
+
+
 def _corrupt(
     rel: str, data: bytes | None = None, keep: int | None = None
 ) -> Callable[[Path], None]:
@@ -466,9 +475,9 @@ CASES: list[Case] = [
     Case(
         "stored_parquet_truncated",
         ("materialize", "-s", "revenue", "--force"),
-        "revenue failed: orders: the stored file {storage}/parquet/orders.parquet is corrupt "
-        "(truncated or not Parquet); materialize orders again (lumbung materialize -s orders "
-        "--force).",
+        CHANGED_ORDERS + "revenue failed: orders: the stored file {storage}/parquet/orders.parquet "
+        "is corrupt (truncated or not Parquet); materialize orders again (lumbung materialize "
+        "-s orders --force).",
         code=1,
         setup=_corrupt("parquet/orders.parquet", keep=100),
         records_failure=True,
@@ -476,9 +485,9 @@ CASES: list[Case] = [
     Case(
         "stored_parquet_garbage",
         ("materialize", "-s", "revenue", "--force"),
-        "revenue failed: orders: the stored file {storage}/parquet/orders.parquet is corrupt "
-        "(truncated or not Parquet); materialize orders again (lumbung materialize -s orders "
-        "--force).",
+        CHANGED_ORDERS + "revenue failed: orders: the stored file {storage}/parquet/orders.parquet "
+        "is corrupt (truncated or not Parquet); materialize orders again (lumbung materialize "
+        "-s orders --force).",
         code=1,
         setup=_corrupt("parquet/orders.parquet", b"this is not parquet\n" * 10),
         records_failure=True,

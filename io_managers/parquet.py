@@ -24,6 +24,12 @@ Loads read the file into the consumer's annotation: pandas, a ``pyarrow.Table``,
 DataFrame, or a DuckDB relation that scans the file in place on the consumer's connection.
 A file under 1 MiB is read with ``ParquetFile`` directly; a bigger one with ``pq.read_table``,
 whose coalesced, parallel reads win there.
+
+A save's fingerprint is the file's size and modification time, which the rename keeps:
+planning asks ``fingerprints`` for thousands of outputs at once (one ``stat`` each, relative to
+the folder opened once) and, for one that changed, ``stored_version`` (the footer's
+``lumbung.data_version``). ``check_key`` refuses, when the project loads, a key whose names or
+path would be longer than the file system allows, counting the temporary sibling's suffix.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ environment of ``assets_core.execution.step``.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -22,15 +23,22 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assets_core.errors import DefinitionError, PlanError, ProjectError
+from assets_core.errors import DefinitionError, PlanError, ProjectError, StateError
 from assets_core.model.definitions import Definitions
 from assets_core.model.keys import AssetKey, CoercibleToKey, StepKey, step_of
 from assets_core.model.kinds import AnyAsset
 from assets_core.model.loader import project_snapshots
-from assets_core.model.validate import check_io_managers
+from assets_core.model.validate import KeyCheck, check_io_managers, check_storable
 from assets_core.planning.planner import Plan, build_plan
 from assets_core.planning.status import AssetStatus, status_of
-from assets_core.storage.io import InputContext, IOManager, OutputContext, existing
+from assets_core.storage.io import (
+    InputContext,
+    IOManager,
+    OutputContext,
+    fingerprints,
+    key_checker,
+    stored_version,
+)
 from assets_core.storage.loading import load_input
 from assets_core.storage.registry import MEMORY, IOManagers, installed_names
 from assets_core.storage.state import StateStore
@@ -86,9 +94,14 @@ class Session:
             storage = config.storage if config is not None else DEFAULT_STORAGE
         self.storage = (defs.root / storage).resolve()
         self.io = IOManagers(self.storage, io_managers)
-        problems = check_io_managers(
-            list(defs.assets.values()), self.io.names(), defs.default_io_manager
-        )
+        assets, known = list(defs.assets.values()), self.io.names()
+        problems = check_io_managers(assets, known, defs.default_io_manager)
+        # the keys of managers given here, or not checked as the project loaded
+        unchecked = (known - defs.keys_checked) | set(io_managers or ())
+        if unchecked:
+            problems += check_storable(
+                assets, unchecked, defs.default_io_manager, self._key_checker
+            )
         if problems:
             raise DefinitionError([p.relative_to(defs.root) for p in problems])
         if isinstance(state, str) and state not in ("sqlite", MEMORY):
@@ -144,6 +157,10 @@ class Session:
         return self.versioner.version_of(
             asset, asset.spec.io_manager or defs.default_io_manager, defs.root
         )
+
+    def _key_checker(self, manager: str) -> KeyCheck | None:
+        """How the IO manager called ``manager`` says why it cannot store a key."""
+        return key_checker(self.io.get(manager))
 
     def io_manager(self, asset: AnyAsset) -> IOManager:
         """The IO manager that stores ``asset``'s output."""
@@ -229,11 +246,9 @@ class Session:
             in_sources = scope.intersection(defs.sources)
             state = self.state.latest(scope.difference(in_sources), detail=False)
             sources = self.observe_sources(in_sources)
-            # The planner asks about the outputs of selected steps that have a record: ask
-            # each manager about all of them at once.
-            stored = self._existing(
-                s for s, st in state.items() if st.last is not None and s[0] in selected
-            )
+            # Every recorded output the plan reads or may rebuild: is it there, and is it the
+            # one recorded? Each manager is asked about all of its outputs at once.
+            stored = self._stored([s for s, st in state.items() if st.last is not None])
             plan = build_plan(
                 graph=defs.graph,
                 assets=defs.assets,
@@ -243,13 +258,16 @@ class Session:
                 state=state,
                 source_versions=sources,
                 code_version=self.code_version,
-                output_exists=stored.__contains__,
+                stored=stored,
+                stored_version=self._stored_version,
                 force=force,
             )
         finally:
             if enabled:
                 gc.enable()
         self.versioner.save_cache()
+        if plan.verified:
+            self._remember(plan.verified)
         return plan
 
     def reload(self) -> None:
@@ -262,7 +280,7 @@ class Session:
             )
         from assets_core.model.project import load_definitions
 
-        self.defs = load_definitions(self.config, self.io.names())
+        self.defs = load_definitions(self.config, self.io.names(), self._key_checker)
         self._sources = project_snapshots(str(self.config.root))
         self.__dict__.pop("infos", None)
 
@@ -287,27 +305,43 @@ class Session:
             stacklevel=3,
         )
 
+    def _remember(self, verified: Mapping[StepKey, tuple[str, str | None]]) -> None:
+        """Keep the new fingerprints of outputs that hold their recorded data, so the next plan
+        takes them as they are. Only a saving: storage this process cannot write (a read-only
+        copy) plans the same, asking their IO manager each time."""
+        with contextlib.suppress(StateError):
+            self.state.remember_fingerprints(verified)
+
     def _replan(self, plan: Plan) -> Plan:
         """``plan`` made again from the state as it is now (after waiting for a lock)."""
         fresh = self.plan_keys(plan.selected, force=plan.forced)
         return replace(fresh, warnings=plan.warnings)
 
-    def _existing(self, steps: Iterable[StepKey]) -> set[StepKey]:
-        """The steps among ``steps`` whose IO manager holds their output, one call per manager."""
-        by_manager: dict[str, list[OutputContext]] = {}
-        defs = self.defs
-        assets = defs.assets
-        default = defs.default_io_manager
-        for key, partition in steps:
-            spec = assets[key].spec
-            contexts = by_manager.get(spec.io_manager or default)
-            if contexts is None:
-                contexts = by_manager[spec.io_manager or default] = []
-            contexts.append(OutputContext(key, spec, "", partition))
-        found: set[StepKey] = set()
-        for name, contexts in by_manager.items():
-            found |= existing(self.io.get(name), contexts)
+    def _stored(self, steps: Sequence[StepKey]) -> dict[StepKey, str]:
+        """The steps among ``steps`` whose IO manager holds their output, each with the output's
+        fingerprint as it is now (``""``: unknown); one question per manager."""
+        by_manager: dict[str, list[StepKey]] = {}
+        specs = self.defs.specs
+        default = self.defs.default_io_manager
+        for step in steps:
+            name = specs[step[0]].io_manager or default
+            group = by_manager.get(name)
+            if group is None:
+                group = by_manager[name] = []
+            group.append(step)
+        found: dict[StepKey, str] = {}
+        for name, group in by_manager.items():
+            answers = fingerprints(self.io.get(name), group, specs)
+            for step, fingerprint in zip(group, answers, strict=True):
+                if fingerprint is not None:
+                    found[step] = fingerprint
         return found
+
+    def _stored_version(self, step: StepKey) -> str | None:
+        """The data version of ``step``'s output as stored now, if its manager can tell."""
+        asset = self.defs.assets[step[0]]
+        ctx = OutputContext(step[0], asset.spec, "", step[1])
+        return stored_version(self.io_manager(asset), ctx)
 
     def observe_sources(self, keys: Iterable[AssetKey]) -> dict[StepKey, str]:
         """The current version of each source, using cached file hashes where the file's size
@@ -418,4 +452,11 @@ def load_config(config: ProjectConfig) -> Session:
     """Import the project ``config`` describes and open a ``Session`` over it."""
     from assets_core.model.project import load_definitions
 
-    return Session(load_definitions(config, installed_names()), config=config)
+    # The installed managers check the keys they store as the project loads, so a key they
+    # cannot store is reported with every other problem of the definitions.
+    managers = IOManagers(config.storage)
+
+    def checker_of(name: str) -> KeyCheck | None:
+        return key_checker(managers.get(name))
+
+    return Session(load_definitions(config, installed_names(), checker_of), config=config)

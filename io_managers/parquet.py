@@ -24,6 +24,12 @@ Loads read the file into the consumer's annotation: pandas, a ``pyarrow.Table``,
 DataFrame, or a DuckDB relation that scans the file in place on the consumer's connection.
 A file under 1 MiB is read with ``ParquetFile`` directly; a bigger one with ``pq.read_table``,
 whose coalesced, parallel reads win there.
+
+A save's fingerprint is the file's size and modification time, which the rename keeps:
+planning asks ``fingerprints`` for thousands of outputs at once (one ``stat`` each, relative to
+the folder opened once) and, for one that changed, ``stored_version`` (the footer's
+``lumbung.data_version``). ``check_key`` refuses, when the project loads, a key whose names or
+path would be longer than the file system allows, counting the temporary sibling's suffix.
 """
 
 from __future__ import annotations
@@ -32,12 +38,14 @@ import contextlib
 import itertools
 import os
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+from stat import S_ISLNK, S_ISREG
 from typing import TYPE_CHECKING
 
 from assets_core.errors import IOManagerError
 from assets_core.model.keys import AssetKey, StepKey
+from assets_core.model.spec import AssetSpec
 from assets_core.storage.datahash import TableHasher
 from assets_core.storage.io import InputContext, OutputContext, StoredOutput
 from assets_core.storage.liveness import pid_alive
@@ -52,6 +60,9 @@ __all__ = ["METADATA_KEY", "ParquetIOManager", "from_storage"]
 METADATA_KEY = "lumbung.data_version"
 """The Parquet key-value metadata entry holding the file's data version."""
 _METADATA_BYTES = METADATA_KEY.encode()
+#: ``stat`` relative to a folder opened once (the system has the *at() calls)
+_STAT_AT = os.stat in os.supports_dir_fd
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 SUFFIX = ".parquet"
 PART_FILE = "part.parquet"
@@ -59,6 +70,27 @@ _TMP_MARK = ".tmp-"
 STAGING = ".tmp"  # the folder under the root where saves write before the rename
 _STREAM_ROWS = 1 << 20  # record batch size when streaming a DuckDB relation (one row group)
 _SMALL_FILE = 1 << 20  # files smaller than this are read directly, not through pq.read_table
+
+
+#: what a save adds to a key's last segment in the longest name it makes, the temporary
+#: sibling ``.<c>.parquet.tmp-<pid>-<8 hex>-<counter>`` (a pid of up to 7 digits, a counter of
+#: up to 12)
+_NAME_EXTRA = len(".") + len(".parquet") + len(".tmp-") + 7 + len("-") + 8 + len("-") + 12
+_NAME_MAX, _PATH_MAX = 255, 4096  # where the system cannot say (POSIX's usual values)
+
+
+def _name_limits(root: Path) -> tuple[int, int]:
+    """``(NAME_MAX, PATH_MAX)`` of the file system holding ``root`` (or its nearest parent)."""
+    folder = root
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return (
+            int(os.pathconf(folder, "PC_NAME_MAX")),
+            int(os.pathconf(folder, "PC_PATH_MAX")),
+        )
+    except (AttributeError, OSError, ValueError):  # no pathconf (Windows), or no answer
+        return _NAME_MAX, _PATH_MAX
 
 
 def _safe_segment(part: str) -> bool:
@@ -147,9 +179,60 @@ class ParquetIOManager:
         # is atomic, so threads never share a name)
         self._tmp_tag = f"{_TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}"
         self._tmp_count = itertools.count()
+        self._name_limits: tuple[int, int, int] | None = None
 
     def __repr__(self) -> str:
         return f"ParquetIOManager({str(self.root)!r})"
+
+    # ---- keys -----------------------------------------------------------------------------
+
+    def check_key(self, key: AssetKey) -> str | None:
+        """Why ``key`` cannot be stored here, or ``None``: a file or folder name, or a whole
+        path, longer than the file system under the root allows ("File name too long"). The
+        names counted are the longest a save makes: the output's temporary sibling."""
+        limits = self._name_limits or self._limits()
+        # Nearly every key passes: settle that in a few steps (loading asks for every asset).
+        last_max, name_max, rest_max = limits
+        if len(key) == 1:
+            if len(key[0]) <= last_max and len(key[0]) < rest_max:
+                return None
+        elif (
+            len(key[-1]) <= last_max
+            and max(map(len, key)) <= name_max
+            and len(key) + sum(map(len, key)) <= rest_max
+        ):
+            return None
+        *folders, last = key
+        for i, segment in enumerate(folders, 1):
+            if len(segment) > name_max:
+                return (
+                    f"segment {i} of its key is {len(segment)} characters long, and a folder "
+                    f"name may have at most {name_max} on this file system; shorten it."
+                )
+        if len(last) > last_max:
+            return (
+                f"its last segment is {len(last)} characters long, and the parquet IO manager "
+                f"adds up to {_NAME_EXTRA} more to it for a file name ('.parquet' and a "
+                f"temporary suffix), which may have at most {name_max} on this file system; "
+                f"shorten it to {last_max} characters or fewer."
+            )
+        total = len(self._root_text) + len(key) + sum(map(len, key)) + _NAME_EXTRA
+        allowed = rest_max + len(self._root_text) + _NAME_EXTRA
+        return (
+            f"the parquet IO manager would write it at a path of up to {total} characters "
+            f"(under {self.root}), and this system allows {allowed}; shorten the key, or move "
+            "the storage folder to a shorter path."
+        )
+
+    def _limits(self) -> tuple[int, int, int]:
+        """What a key may reach under this root: the length of its last segment, of any
+        segment, and of its segments with one separator each (the rest of ``PATH_MAX``, with
+        its NUL, after the root and the longest suffix). Asked of the file system holding the
+        root (or its nearest parent there is), once per manager."""
+        name_max, path_max = _name_limits(self.root)
+        rest = path_max - 1 - len(self._root_text) - _NAME_EXTRA
+        self._name_limits = (name_max - _NAME_EXTRA, name_max, rest)
+        return self._name_limits
 
     # ---- paths ----------------------------------------------------------------------------
 
@@ -218,6 +301,7 @@ class ParquetIOManager:
             version, rows, schema, memory, size = self._write(ctx, tmp, folder, kind, value)
             if self.fsync:
                 _fsync_file(Path(tmp))
+            written = os.stat(tmp)  # noqa: PTH116  # a rename keeps size and mtime
             with ctx.publishing():  # a step whose run is gone publishes nothing
                 try:
                     os.replace(tmp, file)  # noqa: PTH105  # atomic on the same filesystem
@@ -242,6 +326,7 @@ class ParquetIOManager:
             bytes=size,
             schema=schema,
             memory=memory,
+            fingerprint=_fingerprint(written),
         )
 
     def sweep(self) -> None:
@@ -376,39 +461,81 @@ class ParquetIOManager:
         return os.path.isfile(self._checked_file(ctx.key, ctx.partition))  # noqa: PTH113
 
     def existing(self, contexts: Iterable[OutputContext]) -> set[StepKey]:
-        """The steps among ``contexts`` with a stored file: one directory listing per folder
-        instead of a ``stat`` per asset (what planning thousands of assets asks)."""
-        by_prefix: dict[tuple[str, ...], list[tuple[str, OutputContext]]] = {}
-        found: set[StepKey] = set()
-        for ctx in contexts:
-            key = ctx.key
-            if ctx.partition is not None or not _safe_segment(key[-1]):
-                if self.exists(ctx):  # partitions, and odd keys, the careful way
-                    found.add(ctx.step)
+        """The steps among ``contexts`` with a stored file (``fingerprints``, for all at once)."""
+        by_step = {c.step: c.spec for c in contexts}
+        steps = list(by_step)
+        specs = {step[0]: spec for step, spec in by_step.items()}
+        return {s for s, fp in zip(steps, self.fingerprints(steps, specs), strict=True) if fp}
+
+    def fingerprints(
+        self, steps: Sequence[StepKey], specs: Mapping[AssetKey, AssetSpec]
+    ) -> list[str | None]:
+        """For each of ``steps``: the stored file's size and modification time as it is now
+        (``"<size>:<mtime_ns>"``), or ``None`` when there is no file. What planning asks of
+        thousands of outputs: one ``stat`` each, relative to its folder opened once, never
+        following a link (a link inside the root is followed the careful way)."""
+        out: list[str | None] = [None] * len(steps)
+        by_prefix: dict[tuple[str, ...], list[int]] = {}
+        for i, (key, partition) in enumerate(steps):
+            if partition is not None or not _safe_segment(key[-1]):
+                out[i] = self._fingerprint_of(key, partition)  # the careful way
                 continue
-            prefix = key[:-1]
-            group = by_prefix.get(prefix)
+            group = by_prefix.get(key[:-1])
             if group is None:
-                group = by_prefix[prefix] = []
-            group.append((key[-1] + SUFFIX, ctx))
+                group = by_prefix[key[:-1]] = []
+            group.append(i)
+        stat = os.stat
         for wanted in by_prefix.values():
-            first = wanted[0][1]
-            folder = os.path.dirname(self._checked_file(first.key, None))  # noqa: PTH120
+            first = steps[wanted[0]][0]
+            folder = os.path.dirname(self._checked_file(first, None))  # noqa: PTH120
             try:
-                with os.scandir(folder) as entries:
-                    listed = {e.name: e for e in entries}
-            except OSError:
+                fd = os.open(folder, _DIR_FLAGS) if _STAT_AT else None
+            except OSError:  # no folder: none of them is stored
                 continue
-            for name, ctx in wanted:
-                entry = listed.get(name)
-                if entry is None:
-                    continue
-                if entry.is_symlink():
-                    if self.exists(ctx):
-                        found.add(ctx.step)
-                elif entry.is_file(follow_symlinks=False):
-                    found.add(ctx.step)
-        return found
+            try:
+                for i in wanted:
+                    key = steps[i][0]
+                    try:
+                        if fd is not None:
+                            st = stat(key[-1] + SUFFIX, dir_fd=fd, follow_symlinks=False)
+                        else:  # pragma: no cover - systems without *at() calls
+                            name = os.path.join(folder, key[-1] + SUFFIX)  # noqa: PTH118
+                            st = stat(name, follow_symlinks=False)
+                    except OSError:
+                        continue
+                    if S_ISREG(st.st_mode):
+                        out[i] = f"{st.st_size}:{st.st_mtime_ns}"
+                    elif S_ISLNK(st.st_mode):
+                        out[i] = self._fingerprint_of(key, None)
+            finally:
+                if fd is not None:
+                    os.close(fd)
+        return out
+
+    def _fingerprint_of(self, key: AssetKey, partition: str | None) -> str | None:
+        """One output's fingerprint, checked like ``exists`` (a link out of the root is
+        refused); ``None`` when no file is stored."""
+        file = self._checked_file(key, partition)
+        try:
+            st = os.stat(file)  # noqa: PTH116
+        except OSError:
+            return None
+        return _fingerprint(st) if S_ISREG(st.st_mode) else None
+
+    def stored_version(self, ctx: OutputContext) -> str | None:
+        """The data version written into the stored file's footer (``METADATA_KEY``), read
+        without reading its data; ``None`` when there is none (a file Lumbung did not write)
+        or no readable file."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        file = self._checked_file(ctx.key, ctx.partition)
+        try:
+            meta = pq.read_metadata(file).metadata
+        except (OSError, pa.ArrowException):
+            return None
+        version = (meta or {}).get(_METADATA_BYTES)
+        return version.decode("ascii", "replace") if version is not None else None
 
     def delete(self, ctx: OutputContext) -> None:
         """Remove the stored file and prune the folders it leaves empty, up to the root."""
@@ -428,6 +555,12 @@ class ParquetIOManager:
 
 
 _MAGIC = b"PAR1"
+
+
+def _fingerprint(st: os.stat_result) -> str:
+    """A stored file as written: its size and modification time, which a rename keeps and
+    nearly any change of the file alters."""
+    return f"{st.st_size}:{st.st_mtime_ns}"
 
 
 def _check_parquet(key: AssetKey, path: Path) -> None:

@@ -1,7 +1,10 @@
-"""``lumbung wipe -s SELECTION``: delete the stored outputs of the selected assets and forget
-their records, so the next ``materialize`` builds them from scratch.
+"""``lumbung wipe -s SELECTION`` or ``lumbung wipe --io NAME``: delete the stored outputs of the
+selected assets (or of every asset one IO manager stores) and forget their records, so the next
+``materialize`` builds them from scratch.
 
-The selection is required (``-s '*'`` wipes everything, on purpose). Sources are never wiped.
+A selection or ``--io`` is required (``-s '*'`` wipes everything, on purpose); given both, the
+assets matching both are wiped. With ``--io`` alone, storage the manager finds damaged as a
+whole (a corrupt warehouse file) is first moved aside, never deleted. Sources are never wiped.
 The command lists what it would delete and asks first; without a terminal to ask on it refuses
 unless given ``--yes``. It holds the assets' run locks while deleting, so it never pulls an
 output from under a running ``materialize``.
@@ -39,25 +42,50 @@ def confirmation_refused(n: int) -> str:
     return f"wipe needs confirmation; pass --yes to delete {what} outputs and records."
 
 
+NO_SELECTION = (
+    "wipe needs -s SELECTION ('*' for every asset) or --io NAME (every asset one IO manager "
+    "stores) (see `lumbung wipe -h`)."
+)
+
+
 def wipe(
     ctx: typer.Context,
     select: Annotated[
-        list[str],
+        list[str] | None,
         typer.Option(
             "--select",
             "-s",
             metavar="SELECTOR",
-            help="Assets to wipe (required; same syntax as everywhere; '*' for all).",
+            help="Assets to wipe (same syntax as everywhere; '*' for all).",
         ),
-    ],
+    ] = None,
+    io: Annotated[
+        str | None,
+        typer.Option(
+            "--io",
+            metavar="NAME",
+            help="Wipe every asset this IO manager stores (with -s: those selected); damaged "
+            "storage of the manager is moved aside first.",
+        ),
+    ] = None,
     exclude: ExcludeOpt = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete the selected assets' stored outputs and records (sources are never touched)."""
+    debug = state_of(ctx).debug
+    if not select and io is None:
+        raise fail(NO_SELECTION, EXIT_USAGE, debug)
     with guard(ctx), open_session(ctx) as session:
-        chosen = select_keys(session, select, exclude)
         assets = session.defs.assets
-        keys = [k for k in session.graph.toposorted(chosen) if not assets[k].observed]
+        if io is not None:
+            _check_io_name(session, io)
+        chosen = select_keys(session, select or ["*"], exclude)
+        keys = [
+            k
+            for k in session.graph.toposorted(chosen)
+            if not assets[k].observed
+            and (io is None or session.defs.io_manager_name(assets[k]) == io)
+        ]
         out = console()
         if not keys:
             out.print("Nothing to wipe: the selection holds no assets (sources are never wiped).")
@@ -72,24 +100,38 @@ def wipe(
             out.print(f"  {k!s:<{width}}  {printable(where)}", soft_wrap=True, markup=False)
         if not yes:
             if not sys.stdin.isatty():
-                raise fail(confirmation_refused(len(keys)), EXIT_USAGE, state_of(ctx).debug)
+                raise fail(confirmation_refused(len(keys)), EXIT_USAGE, debug)
             if not typer.confirm(f"Delete the outputs and records of {_count(len(keys))}?"):
                 out.print("Nothing was deleted.")
                 return
-        _delete(session, keys)
+        whole = io if not (select or exclude) else None  # every asset of one manager
+        for note in _delete(session, keys, whole):
+            out.print(note, soft_wrap=True, markup=False)
         out.print(f"Wiped {_count(len(keys))}.")
+
+
+def _check_io_name(session: Session, name: str) -> None:
+    from assets_core.errors import PlanError
+
+    known = session.io.names()
+    if name not in known:
+        raise PlanError(
+            f"--io {name}: no IO manager of that name; known: {', '.join(sorted(known))}."
+        )
 
 
 def _count(n: int) -> str:
     return "1 asset" if n == 1 else f"{n} assets"
 
 
-def _delete(session: Session, keys: list[AssetKey]) -> None:
+def _delete(session: Session, keys: list[AssetKey], whole: str | None) -> list[str]:
     """Under the assets' locks, delete each output, then forget the records of those deleted
-    (also when a later deletion fails, so no record points at a deleted output)."""
+    (also when a later deletion fails, so no record points at a deleted output). ``whole``:
+    the IO manager every one of its assets is wiped from, whose damaged storage is first moved
+    aside. What was moved aside, as lines to print."""
     from assets_core.errors import PlanError
     from assets_core.execution.result import new_run_id
-    from assets_core.storage.io import OutputContext
+    from assets_core.storage.io import OutputContext, set_aside_damaged
 
     state = session.state
     run_id = "wipe-" + new_run_id()
@@ -99,7 +141,12 @@ def _delete(session: Session, keys: list[AssetKey]) -> None:
         more = f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else ""
         raise PlanError(f"another run holds {held}{more}; wait for it to finish, then wipe again.")
     done: list[AssetKey] = []
+    notes: list[str] = []
     try:
+        if whole is not None:
+            note = set_aside_damaged(session.io.get(whole))
+            if note is not None:
+                notes.append(note)
         for k in keys:
             a = session.defs.assets[k]
             session.io_manager(a).delete(OutputContext(k, a.spec))
@@ -108,3 +155,4 @@ def _delete(session: Session, keys: list[AssetKey]) -> None:
         if done:
             state.forget(done)
         state.release_locks(run_id)
+    return notes

@@ -45,9 +45,11 @@ class Recorder:
         if outcome == "up_to_date":
             last = plan.last[step]
             data_version, inputs = last.data_version, dict(last.inputs)
+            fingerprint = last.fingerprint
         else:
             data_version = stored.data_version if stored is not None else None
             inputs = {u: versions.get(u) for u in plan.upstream.get(step, ())}
+            fingerprint = stored.fingerprint if stored is not None else None
         self.buffer.append(
             MaterializationRecord(
                 step=step,
@@ -64,6 +66,7 @@ class Recorder:
                 location=stored.location if stored is not None else None,
                 schema=stored.schema if stored is not None else (),
                 error=error,
+                fingerprint=fingerprint,
             )
         )
         if len(self.buffer) >= FLUSH_SIZE or time.monotonic() - self.last_flush > FLUSH_EVERY:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import operator
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
@@ -21,8 +21,8 @@ from assets_core.errors import AmbiguousAssetError, DefinitionError, Problem, Un
 from assets_core.model.graph import AssetGraph
 from assets_core.model.keys import AssetKey, CoercibleToKey, StepKey, names_of, step_of
 from assets_core.model.kinds import AnyAsset
-from assets_core.model.spec import ASSET_KINDS, SourceAsset
-from assets_core.model.validate import check_io_managers, validate
+from assets_core.model.spec import ASSET_KINDS, AssetSpec, SourceAsset
+from assets_core.model.validate import KeyCheck, check_io_managers, check_storable, validate
 
 __all__ = ["DEFAULT_IO_MANAGER", "Definitions", "collect_assets"]
 
@@ -74,7 +74,9 @@ class Definitions:
     from it (default: the current folder). ``default_io_manager`` names the manager of every
     asset that names none. ``io_managers``, when given, are the manager names that exist; an
     asset naming another one is a definition problem, reported with all the others (a
-    ``Session`` checks the names again against the managers it has).
+    ``Session`` checks the names again against the managers it has). ``key_checks``, with
+    them, gives each manager's own check of the keys it stores (``validate.check_storable``):
+    a key it cannot store is a problem too, and ``keys_checked`` names the managers checked.
     """
 
     def __init__(
@@ -84,6 +86,7 @@ class Definitions:
         root: str | Path | None = None,
         default_io_manager: str = DEFAULT_IO_MANAGER,
         io_managers: Collection[str] | None = None,
+        key_checks: Callable[[str], KeyCheck | None] | None = None,
     ) -> None:
         self.root = Path(root if root is not None else Path.cwd()).resolve()
         self.default_io_manager = default_io_manager
@@ -109,8 +112,13 @@ class Definitions:
         )
         self.graph = AssetGraph(self.upstream)
         problems = validate(resolved, self.graph, unresolved, self.root, by_key)
+        #: the IO managers whose own key checks these assets passed (``key_checks``)
+        self.keys_checked: frozenset[str] = frozenset()
         if io_managers is not None:
             problems += check_io_managers(resolved, io_managers, default_io_manager)
+            if key_checks is not None:
+                problems += check_storable(resolved, io_managers, default_io_manager, key_checks)
+                self.keys_checked = frozenset(io_managers)
         if problems:
             raise DefinitionError([p.relative_to(self.root) for p in problems])
 
@@ -165,6 +173,11 @@ class Definitions:
     def io_manager_name(self, asset: AnyAsset) -> str:
         """The name of the IO manager that stores ``asset``'s output."""
         return asset.spec.io_manager or self.default_io_manager
+
+    @cached_property
+    def specs(self) -> Mapping[AssetKey, AssetSpec]:
+        """Each asset's spec, by key."""
+        return MappingProxyType({k: a.spec for k, a in self.assets.items()})
 
     @cached_property
     def upstream_steps(self) -> Mapping[AssetKey, tuple[StepKey, ...]]:

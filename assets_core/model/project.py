@@ -21,7 +21,7 @@ import pkgutil
 import site
 import sys
 import traceback
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
@@ -39,6 +39,7 @@ from assets_core.model.definitions import Definitions, collect_assets
 from assets_core.model.keys import SEGMENT_RE
 from assets_core.model.kinds import AnyAsset
 from assets_core.model.loader import forget, install
+from assets_core.model.validate import KeyCheck
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -408,10 +409,13 @@ def _with_defaults(
 
 
 def load_definitions(
-    config: ProjectConfig, io_managers: Collection[str] | None = None
+    config: ProjectConfig,
+    io_managers: Collection[str] | None = None,
+    key_checks: Callable[[str], KeyCheck | None] | None = None,
 ) -> Definitions:
     """Import the project ``config`` describes and build its ``Definitions`` (with
-    ``io_managers``, the manager names that exist, checked with every other problem)."""
+    ``io_managers``, the manager names that exist, and ``key_checks``, their own checks of
+    the keys they store, checked with every other problem)."""
     # Importing a project allocates a few objects per asset, all of which live on: with the
     # collector on, its full passes over the growing heap cost a third of loading 100,000
     # assets. Whatever cyclic garbage the modules leave is collected once it is back on.
@@ -423,6 +427,7 @@ def load_definitions(
             root=config.root,
             default_io_manager=config.default_io_manager,
             io_managers=io_managers,
+            key_checks=key_checks,
         )
     finally:
         if enabled:

@@ -12,8 +12,8 @@ import difflib
 import inspect
 import types
 import typing
-from collections.abc import Collection, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Callable, Collection, Mapping, Sequence
+from pathlib import Path, PurePath
 
 from assets_core.errors import Problem, display_path
 from assets_core.model.annotations import INPUTS, RETURNS, input_kind, returns_ok
@@ -219,6 +219,34 @@ def check_io_managers(
                     "Session(defs, io_managers={...}).",
                 )
             )
+    return problems
+
+
+KeyCheck = Callable[[AssetKey], "str | None"]
+
+
+def check_storable(
+    assets: Sequence[AnyAsset],
+    names: Collection[str],
+    default: str,
+    checker_of: Callable[[str], KeyCheck | None],
+) -> list[Problem]:
+    """Keys their IO manager cannot store, for the assets of the managers in ``names``:
+    ``checker_of(name)`` is that manager's own check (why, and the fix), or ``None`` when it
+    stores every key."""
+    checks: dict[str, KeyCheck | None] = {}
+    problems = []
+    for a in assets:
+        if a.observed:
+            continue
+        name = a.spec.io_manager or default
+        if name not in names:
+            continue
+        check = checks[name] if name in checks else checks.setdefault(name, checker_of(name))
+        if check is not None:
+            problem = check(a.key)
+            if problem is not None:
+                problems.append(_problem(a, problem))
     return problems
 
 

@@ -30,6 +30,7 @@ Status = Literal["missing", "stale", "pending", "forced", "fresh"]
 ReasonCode = Literal[
     "never_materialized",
     "output_missing",
+    "output_changed",
     "code_changed",
     "deps_changed",
     "upstream_changed",
@@ -41,9 +42,16 @@ RUNNABLE: frozenset[str] = frozenset({"missing", "stale", "pending", "forced"})
 _FOLLOW: frozenset[str] = frozenset({"waits_on", "upstream_changed"})
 
 
+#: begins the version the planner gives an output changed by something else when its IO
+#: manager cannot tell the new data version: the prefix and the output's fingerprint
+UNKNOWN_VERSION = "?"
+
+
 def short(version: str | None) -> str:
     """A data or code version as shown to people: its first 8 characters."""
-    return "none" if version is None else version[:8]
+    if version is None:
+        return "none"
+    return "unknown" if version.startswith(UNKNOWN_VERSION) else version[:8]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +127,10 @@ class Plan:
     #: the steps of observed assets (sources) the plan read
     observed: frozenset[StepKey] = field(default_factory=frozenset, repr=False)
     forced: bool = False
+    #: outputs found holding their recorded data under a new fingerprint (a copy that did not
+    #: keep modification times, a touch): ``(fingerprint, data version)``, worth remembering
+    #: so the next plan need not ask their IO manager for their data version again
+    verified: Mapping[StepKey, tuple[str, str | None]] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -186,6 +198,21 @@ def _deps_changed(recorded: Iterable[StepKey], current: Iterable[StepKey]) -> Re
     return Reason("deps_changed", "dependencies changed: " + " ".join(parts))
 
 
+def _output_changed(
+    last: MaterializationRecord, fingerprint: str, version: str | None
+) -> Reason | None:
+    """Why a step is stale whose stored output is no longer the one it wrote (its fingerprint
+    differs), with the data version its readers now see: the one the IO manager reads from
+    the output, or, when it cannot tell, one made of the new fingerprint (``UNKNOWN_VERSION``:
+    it changes whenever the output does). ``None``: the output holds the recorded version
+    still (a file touched, or written again with the same data)."""
+    if version == last.data_version:
+        return None
+    new = version if version is not None else UNKNOWN_VERSION + fingerprint
+    message = f"output {last.location} changed since it was written"
+    return Reason("output_changed", message, old=last.data_version, new=new)
+
+
 def _code_changed(last: MaterializationRecord, cv: CodeVersion) -> Reason:
     changed = tuple(
         sorted(
@@ -227,14 +254,19 @@ def build_plan(
     state: Mapping[StepKey, StepState],
     source_versions: Mapping[StepKey, str],
     code_version: Callable[[AnyAsset], CodeVersion],
-    output_exists: Callable[[StepKey], bool],
+    stored: Mapping[StepKey, str],
+    stored_version: Callable[[StepKey], str | None],
     force: bool = False,
 ) -> Plan:
     """Decide the status of every selected step (DESIGN §5).
 
     ``upstream_steps`` gives each asset's upstream steps (``upstream`` as step keys).
-    ``output_exists(step)`` asks the step's IO manager whether its stored output is still
-    there; it is called only for selected steps that have a record.
+    ``stored`` holds, for every step with a record whose IO manager still holds its output,
+    the output's fingerprint as it is now (``""``: the manager keeps none). A selected step
+    missing from it is missing. A step whose recorded fingerprint differs was changed by
+    something else since it was written: ``stored_version(step)`` asks its IO manager for the
+    data version it holds now (``None``: it cannot tell), which its readers then see. One that
+    holds the recorded version still is not changed (``Plan.verified``).
     """
     chosen = frozenset(k for k in selected if not assets[k].observed)
     scope = graph.ancestors(chosen) | chosen
@@ -249,6 +281,7 @@ def build_plan(
     warnings: list[str] = []
     waits: dict[AssetKey, Reason] = {}
     texts: dict[StepKey, str] = {}  # "a/b" of each upstream step, made once per plan
+    verified: dict[StepKey, tuple[str, str | None]] = {}
     # the nearest unselected upstream that is not fresh, seen through unselected assets
     dirty: dict[AssetKey, AssetKey] = {}
 
@@ -275,9 +308,18 @@ def build_plan(
         if last is None:
             missing = True
             reasons.append(_NEVER)
-        elif is_selected and not output_exists(step):
+        elif is_selected and step not in stored:
             missing = True
             reasons.append(Reason("output_missing", f"output missing at {last.location}"))
+        elif last.fingerprint:
+            now_fp = stored.get(step)
+            if now_fp and now_fp != last.fingerprint:
+                changed = _output_changed(last, now_fp, stored_version(step))
+                if changed is not None:
+                    reasons.append(changed)
+                    current[step] = changed.new
+                else:  # the recorded data under a new fingerprint (copied, touched)
+                    verified[step] = (now_fp, last.data_version)
         # Inputs read back from a store keep their stored text: when it equals the current
         # inputs encoded the same way, the dependencies and every upstream version are as
         # recorded, and the record need not be decoded (what a fresh project's plan is).
@@ -396,4 +438,5 @@ def build_plan(
         upstream=MappingProxyType(step_ups),
         observed=frozenset(observed),
         forced=force,
+        verified=MappingProxyType(verified),
     )

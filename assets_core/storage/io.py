@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 from assets_core.model.keys import AssetKey, StepKey, step_of
 from assets_core.model.spec import AssetSpec
+from assets_core.model.validate import KeyCheck
 
 if TYPE_CHECKING:
     import duckdb
@@ -34,6 +35,10 @@ class StoredOutput:
     #: what the data takes in memory as Arrow (about what loading it back allocates), when
     #: the manager knows it: a run keeps a value for its readers only within its budget
     memory: int | None = None
+    #: a cheap token of the output as written (a file's size and modification time, say),
+    #: which the manager can tell again without reading the data (``fingerprints``): when it
+    #: later differs, something else changed the output. ``None``: the manager keeps none.
+    fingerprint: str | None = None
 
 
 class DuckDBHolder:
@@ -154,6 +159,58 @@ def existing(manager: IOManager, contexts: Sequence[OutputContext]) -> set[StepK
     if callable(bulk):
         return cast("set[StepKey]", bulk(contexts))
     return {c.step for c in contexts if manager.exists(c)}
+
+
+def fingerprints(
+    manager: IOManager, steps: Sequence[StepKey], specs: Mapping[AssetKey, AssetSpec]
+) -> list[str | None]:
+    """For each of ``steps``, in order: ``None`` when ``manager`` holds no output for it, else
+    the fingerprint of the output as it is now (``StoredOutput.fingerprint``; ``""`` when the
+    manager keeps none). ``specs`` holds each step's asset spec. Planning asks this once per
+    manager, for every recorded output the plan reads or may rebuild.
+
+    A manager may answer with a ``fingerprints(steps, specs)`` method of the same meaning (one
+    ``stat`` per file, say, never reading the data; it takes steps, not contexts, because
+    making a context per output costs as much as a ``stat``); otherwise ``existing`` is
+    asked, with a context per step."""
+    bulk = getattr(manager, "fingerprints", None)
+    if callable(bulk):
+        return list(bulk(steps, specs))
+    contexts = [OutputContext(key, specs[key], "", partition) for key, partition in steps]
+    found = existing(manager, contexts)
+    return ["" if c.step in found else None for c in contexts]
+
+
+def stored_version(manager: IOManager, ctx: OutputContext) -> str | None:
+    """The data version of ``ctx``'s output as it is stored now, when ``manager`` can tell it
+    without reading the data (a ``stored_version(ctx)`` method: a Parquet file's footer, say);
+    else ``None``. Planning asks it only of an output whose fingerprint changed."""
+    method = getattr(manager, "stored_version", None)
+    return cast("str | None", method(ctx)) if callable(method) else None
+
+
+def key_checker(manager: IOManager) -> KeyCheck | None:
+    """How ``manager`` says why it cannot store a key (a sentence with the fix; ``None`` when
+    it can), or ``None`` when it can store every key.
+
+    Every key that passes the key rule must be storable, or refused when the project is
+    loaded, never when the asset runs: loading asks this of every asset each manager stores
+    and reports each answer as a definition problem. What a manager cannot store is its own
+    business (a schema name its database reserves, a file name longer than the file system
+    allows), so the engine never learns those rules: a manager may offer a ``check_key(key)``
+    method."""
+    method = getattr(manager, "check_key", None)
+    return cast("KeyCheck", method) if callable(method) else None
+
+
+def set_aside_damaged(manager: IOManager) -> str | None:
+    """Asked by ``lumbung wipe --io NAME`` before it deletes every output ``manager`` stores:
+    when the manager's storage as a whole is damaged (a corrupt database file, say), so that
+    no single output can be deleted, the manager moves it aside, never deleting it, and says
+    where in one line. A manager may offer this as a ``set_aside_damaged()`` method; without
+    one the answer is ``None`` (nothing set aside)."""
+    method = getattr(manager, "set_aside_damaged", None)
+    return cast("str | None", method()) if callable(method) else None
 
 
 class AssetContext:

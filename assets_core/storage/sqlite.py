@@ -19,7 +19,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -69,9 +69,12 @@ _STEP_TEXT = (
 )
 # latest(): each step's text and state, every field of its last success (NULLs when there is
 # none), then every field of its last attempt when that failed.
+# A fingerprint planning found again under a new one (``remember_fingerprints``) is the last
+# success's until the next success.
+_FINGERPRINT = "coalesce(l.fingerprint, m.fingerprint)"
 _LATEST_SQL = (
     f"SELECT {_STEP_TEXT}, l.last_outcome, l.last_attempt_at, "
-    + ", ".join(f"m.{c}" for c in FIELDS)
+    + ", ".join(_FINGERPRINT if c == "fingerprint" else f"m.{c}" for c in FIELDS)
     + ", "
     + ", ".join(f"f.{c}" for c in FIELDS)
     + " FROM latest l LEFT JOIN materializations m ON m.id = l.success_id "
@@ -83,10 +86,11 @@ _LATEST_SQL = (
 # could fail, which matters when a plan reads 100,000 of them.
 _PLAN_SQL = (
     f"SELECT {_STEP_TEXT}, l.last_outcome, l.last_attempt_at, m.id, m.code_version, "
-    "m.data_version, m.inputs, m.code_components, m.started_at, m.ended_at, m.location "
+    "m.data_version, m.inputs, m.code_components, m.started_at, m.ended_at, m.location, "
+    f"{_FINGERPRINT} "
     "FROM latest l LEFT JOIN materializations m ON m.id = l.success_id{where} "
     f"UNION ALL SELECT {_STEP_TEXT}, NULL, NULL, f.id, f.code_version, NULL, f.inputs, "
-    "f.code_components, f.started_at, f.ended_at, NULL "
+    "f.code_components, f.started_at, f.ended_at, NULL, NULL "
     "FROM latest l JOIN materializations f ON f.id = l.attempt_id "
     "WHERE l.last_outcome = 'failed'{and_where}"
 )
@@ -321,6 +325,7 @@ class SQLiteStateStore:
             started_at,
             ended_at,
             location,
+            fingerprint,
         ) in rows:
             step = steps.get(name)
             if step is None:
@@ -362,6 +367,9 @@ class SQLiteStateStore:
                     None,
                     None,
                     location,
+                    (),
+                    None,
+                    fingerprint,
                 ),
                 last_outcome,
                 last_attempt_at,
@@ -505,7 +513,7 @@ class SQLiteStateStore:
             (before,) = con.execute("SELECT coalesce(max(id), 0) FROM materializations").fetchone()
             con.executemany(
                 f"INSERT INTO materializations ({RECORD_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"VALUES ({', '.join('?' * (2 + len(FIELDS)))})",
                 rows,
             )
             # Each step's newest record and newest success among the rows just written (ids
@@ -525,7 +533,8 @@ class SQLiteStateStore:
                 'last_attempt_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key, "partition") '
                 "DO UPDATE SET success_id = coalesce(excluded.success_id, success_id), "
                 "attempt_id = excluded.attempt_id, last_outcome = excluded.last_outcome, "
-                "last_attempt_at = excluded.last_attempt_at",
+                "last_attempt_at = excluded.last_attempt_at, "
+                "fingerprint = CASE WHEN excluded.success_id IS NULL THEN fingerprint END",
                 [
                     (text, part, ids[text, part][1], ids[text, part][0], *values)
                     for (text, part), values in attempts.items()
@@ -541,6 +550,22 @@ class SQLiteStateStore:
             con.executemany(
                 "INSERT OR REPLACE INTO file_observations (path, size, mtime_ns, ctime_ns, "
                 "digest) VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def remember_fingerprints(self, found: Mapping[StepKey, tuple[str, str | None]]) -> None:
+        """Note, in one transaction, that these steps' outputs hold their last success's data
+        under a new fingerprint: ``latest`` hands it out with that success until the next.
+        A step whose last success has another data version by now is left alone."""
+        rows = [
+            (fp, "/".join(step[0]), step[1] or "", version) for step, (fp, version) in found.items()
+        ]
+        if not rows:
+            return
+        with self._write() as con:
+            con.executemany(
+                'UPDATE latest SET fingerprint = ? WHERE key = ? AND "partition" = ? AND '
+                "(SELECT data_version FROM materializations WHERE id = latest.success_id) IS ?",
                 rows,
             )
 

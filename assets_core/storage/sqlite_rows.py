@@ -51,6 +51,7 @@ FIELDS = (
     "location",
     '"schema"',
     "error",
+    "fingerprint",
 )
 RECORD_COLUMNS = 'key, "partition", ' + ", ".join(FIELDS)
 EMPTY: Mapping[Any, Any] = MappingProxyType({})
@@ -105,6 +106,7 @@ def row_from_record(rec: MaterializationRecord, folders: Sequence[str]) -> tuple
         None if location is None else stored_location(location, folders),
         json_text([list(c) for c in rec.schema]) if rec.schema else None,
         rec.error,
+        rec.fingerprint,
     )
 
 
@@ -115,9 +117,9 @@ def _decode_schema(text: str) -> tuple[tuple[str, str], ...]:
 def record_from_row(
     step: StepKey, row: Sequence[Any], at: int, steps: dict[str, StepKey], root: str
 ) -> MaterializationRecord:
-    """Rebuild ``step``'s record from the 13 columns of ``row`` from index ``at`` (``FIELDS``)."""
+    """Rebuild ``step``'s record from the 14 columns of ``row`` from index ``at`` (``FIELDS``)."""
     (run_id, outcome, code_version, data_version, inputs, components, started_at) = row[at : at + 7]
-    (ended_at, rows, nbytes, location, schema, error) = row[at + 7 : at + 13]
+    (ended_at, rows, nbytes, location, schema, error, fingerprint) = row[at + 7 : at + 14]
     return MaterializationRecord(
         step,
         run_id,
@@ -133,6 +135,7 @@ def record_from_row(
         None if location is None else absolute_location(location, root),
         () if schema is None else _decode_schema(schema),
         error,
+        fingerprint,
     )
 
 

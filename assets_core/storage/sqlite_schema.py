@@ -7,6 +7,11 @@ same transaction as each record, so a plan reads every step's state in one join.
 stored relative to the storage folder (``assets_core.storage.locations``). A lock row names its
 holder as ``assets_core.storage.liveness.Holder`` does (pid, host, boot id, PID namespace, start
 time), so a dead holder is recognised even where its pid means nothing.
+A record's
+``fingerprint`` is the IO manager's token of the output as written (NULL: unknown, as in every
+record upgraded from schema 1), which planning compares with the output as it is now; a
+``latest`` row's ``fingerprint``, when set, replaces its last success's: planning found that
+output under a new fingerprint (copied, touched) still holding the recorded data.
 
 A new file gets every table here (``create_schema``); a file of an older schema is brought
 here by the migration chain (``assets_core.storage.migrations``), which builds its new tables
@@ -51,7 +56,8 @@ TABLES: dict[str, tuple[str, ...]] = {
     bytes INTEGER,
     location TEXT,
     "schema" TEXT,
-    error TEXT
+    error TEXT,
+    fingerprint TEXT
 )""",
         'CREATE INDEX materializations_by_step ON materializations (key, "partition", id)',
     ),
@@ -63,6 +69,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     attempt_id INTEGER NOT NULL REFERENCES materializations (id),
     last_outcome TEXT NOT NULL,
     last_attempt_at REAL,
+    fingerprint TEXT,
     PRIMARY KEY (key, "partition")
 ) WITHOUT ROWID""",
     ),

@@ -121,6 +121,8 @@ class MaterializationRecord:
     read; ``code_components`` maps each function that went into the code version (the asset's
     own and each project-local helper, by qualified name) to its hash, so a plan can say which
     function changed. A failed record keeps the code version and inputs it failed with.
+    ``fingerprint`` is what the IO manager said identifies the stored output as written
+    (``StoredOutput.fingerprint``); ``None`` when it keeps none, or the record predates them.
     """
 
     step: StepKey
@@ -137,6 +139,7 @@ class MaterializationRecord:
     location: str | None = None
     schema: tuple[tuple[str, str], ...] = ()
     error: str | None = None  # one line, then the user's traceback
+    fingerprint: str | None = None  # of the stored output as written (None: unknown)
 
     @property
     def key(self) -> AssetKey:
@@ -291,13 +294,22 @@ class LockTable(Protocol):
 
 
 class ObservationCache(Protocol):
-    """Source files' content hashes, so an unchanged file is not read again."""
+    """What planning found, so it is not found again: source files' content hashes, and
+    stored outputs that hold their recorded data under a new fingerprint."""
 
     def file_observations(self, paths: Iterable[str]) -> dict[str, FileObservation]:
         """Cached content hashes of source files, by absolute path."""
         ...
 
     def save_file_observations(self, observations: Iterable[FileObservation]) -> None: ...
+
+    def remember_fingerprints(self, found: Mapping[StepKey, tuple[str, str | None]]) -> None:
+        """These steps' stored outputs hold their last success's data under a new
+        fingerprint (copied without their modification times, say): ``found`` maps each to
+        ``(new fingerprint, the data version it holds)``. ``latest`` hands that fingerprint
+        out with the last success from now on, until the step's next success; a step whose
+        last success has another data version by now is left alone."""
+        ...
 
 
 class LogStore(Protocol):
@@ -443,6 +455,15 @@ class MemoryStateStore:
         with self._lock:
             for obs in observations:
                 self._files[obs.path] = obs
+
+    def remember_fingerprints(self, found: Mapping[StepKey, tuple[str, str | None]]) -> None:
+        """Hand out these fingerprints with the steps' last successes from now on."""
+        with self._lock:
+            for step, (fingerprint, version) in found.items():
+                st = self._latest.get(step)
+                if st is not None and st.last is not None and st.last.data_version == version:
+                    last = replace(st.last, fingerprint=fingerprint)
+                    self._latest[step] = replace(st, last=last)
 
     def append_logs(self, lines: Iterable[LogLine]) -> None:
         """Store lines; one with the run, step and ``seq`` of a stored one replaces it."""

@@ -4,7 +4,12 @@ Naming (``sql``, ``catalog``)
     Key ``a/b/c`` is table ``c`` in schema ``a__b``; a root-level key ``c`` is ``main.c``.
     Identifiers are always quoted. Every table carries its key in its comment, so a key whose
     table DuckDB would confuse with another key's (names match without regard to case) is
-    refused, never silently shared.
+    refused, never silently shared. A key whose schema DuckDB reserves (``temp/t``) is refused
+    when the project loads (``check_key``).
+
+Fingerprints (``catalog``)
+    A table's row and column counts as DuckDB's catalog keeps them, read with the owners: a
+    table replaced, grown or reshaped by hand is noticed by planning, without reading it.
 
 Writes (``manager``, ``ingest``)
     The value reaches DuckDB as Arrow (a relation through its own record batch reader, never

@@ -6,6 +6,12 @@ table owned by another key is refused, and that table does not count as the othe
 output (``exists``, ``load``, ``delete``). Collisions are never silent. The owners are read
 with one catalog query when the file is opened, and kept up to date by this process's saves
 and deletes.
+
+The same query gives each table's row count and column count, which DuckDB keeps in its
+catalog: a table's fingerprint (``<rows>x<columns>``; a table of the right name without its
+owner comment, which a hand-made ``CREATE OR REPLACE`` drops, is ``unowned:...``). It tells a
+table replaced, grown or reshaped by something else from the one Lumbung wrote, without
+reading it; a change that keeps both counts (an ``UPDATE``) is not seen.
 """
 
 from __future__ import annotations
@@ -19,6 +25,14 @@ if TYPE_CHECKING:
     import duckdb
 
 _OWNER_PREFIX = "lumbung:"
+
+#: a table as the catalog knows it: stored schema and table names, owning key, fingerprint
+_Entry = tuple[str, str, "str | None", str]
+
+
+def table_fingerprint(rows: int | None, columns: int | None) -> str:
+    """What the catalog says of a table's shape: ``<rows>x<columns>``."""
+    return f"{rows}x{columns}"
 
 
 class _Catalog:
@@ -39,7 +53,7 @@ class _Catalog:
         self.key = key
         self.lock = threading.Lock()
         self.pid = os.getpid()
-        self.tables: dict[tuple[str, str], tuple[str, str, str | None]] | None = None
+        self.tables: dict[tuple[str, str], _Entry] | None = None
         self.users = 0
 
     @classmethod
@@ -60,20 +74,19 @@ class _Catalog:
             if self.users <= 0 and self._all.get(self.key) is self:
                 del self._all[self.key]
 
-    def _load(
-        self, cur: duckdb.DuckDBPyConnection
-    ) -> dict[tuple[str, str], tuple[str, str, str | None]]:
+    def _load(self, cur: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], _Entry]:
         if self.tables is None:
             rows = cur.execute(
-                "SELECT schema_name, table_name, comment FROM duckdb_tables() "
-                "WHERE database_name = current_database()"
+                "SELECT schema_name, table_name, comment, estimated_size, column_count "
+                "FROM duckdb_tables() WHERE database_name = current_database()"
             ).fetchall()
             tables = {}
-            for schema, table, comment in rows:
+            for schema, table, comment, n_rows, n_columns in rows:
                 owner = None
                 if isinstance(comment, str) and comment.startswith(_OWNER_PREFIX):
                     owner = comment[len(_OWNER_PREFIX) :]
-                tables[(schema.lower(), table.lower())] = (schema, table, owner)
+                shape = table_fingerprint(n_rows, n_columns)
+                tables[(schema.lower(), table.lower())] = (schema, table, owner, shape)
             self.tables = tables
         return self.tables
 
@@ -85,16 +98,27 @@ class _Catalog:
 
     def holds(self, cur: duckdb.DuckDBPyConnection, schema: str, table: str, key: str) -> bool:
         """Whether ``schema.table`` is ``key``'s table (or, unowned, has exactly that name)."""
+        return self.fingerprint(cur, schema, table, key) is not None
+
+    def fingerprint(
+        self, cur: duckdb.DuckDBPyConnection, schema: str, table: str, key: str
+    ) -> str | None:
+        """The fingerprint of ``key``'s table ``schema.table`` (see the module docstring), or
+        ``None`` when the warehouse holds no table of ``key`` there."""
         with self.lock:
             entry = self._load(cur).get((schema.lower(), table.lower()))
         if entry is None:
-            return False
-        return entry[2] == key or (entry[2] is None and entry[:2] == (schema, table))
+            return None
+        if entry[2] == key:
+            return entry[3]
+        if entry[2] is None and entry[:2] == (schema, table):
+            return "unowned:" + entry[3]
+        return None
 
-    def put(self, schema: str, table: str, key: str) -> None:
+    def put(self, schema: str, table: str, key: str, fingerprint: str) -> None:
         with self.lock:
             if self.tables is not None:
-                self.tables[(schema.lower(), table.lower())] = (schema, table, key)
+                self.tables[(schema.lower(), table.lower())] = (schema, table, key, fingerprint)
 
     def drop(self, schema: str, table: str) -> None:
         with self.lock:

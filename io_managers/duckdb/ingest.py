@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,8 +25,9 @@ _BATCH_ROWS = 1 << 17  # rows per record batch streamed into DuckDB
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    """How to ingest one Arrow schema: cast to ``cast`` (if any) batch by batch, and whether
-    DuckDB gives those rows back with the same canonical types and values (``exact``)."""
+    """How to ingest one Arrow schema: cast to ``cast`` (if any: ``_ingest_schema``) batch by
+    batch, and whether DuckDB gives those rows back with the same canonical types and values
+    (``exact``)."""
 
     cast: pa.Schema | None
     exact: bool
@@ -48,7 +50,7 @@ class _IngestPlans:
 
         from assets_core.storage.datahash import canonical_schema
 
-        utc = _utc_schema(key)
+        utc = _ingest_schema(key)
         empty = pa.Table.from_batches([], utc)
         probe = _utc_schema(cur.from_arrow(empty).to_arrow_table().schema)
         exact = canonical_schema(probe) == canonical_schema(utc) and not any(
@@ -62,26 +64,40 @@ class _IngestPlans:
         return plan
 
 
-def _utc_type(t: pa.DataType) -> pa.DataType:
-    """``t`` with every zoned timestamp in it labelled UTC (the same instants). DuckDB keeps
-    instants, not zones, and labels them with its session zone, which varies by machine."""
+def _utc_leaf(t: pa.DataType) -> pa.DataType:
     import pyarrow as pa
 
-    if pa.types.is_timestamp(t):
-        return pa.timestamp(t.unit, "UTC") if t.tz is not None and t.tz != "UTC" else t
+    if pa.types.is_timestamp(t) and t.tz is not None and t.tz != "UTC":
+        return pa.timestamp(t.unit, "UTC")
+    return t
+
+
+def _ingest_leaf(t: pa.DataType) -> pa.DataType:
+    import pyarrow as pa
+
+    if pa.types.is_duration(t) and t.unit in ("s", "ms"):
+        return pa.duration("us")
+    return _utc_leaf(t)
+
+
+def _map_type(t: pa.DataType, leaf: Callable[[pa.DataType], pa.DataType]) -> pa.DataType:
+    """``t`` with ``leaf`` applied to every type in it that holds no other (itself when
+    nothing changes)."""
+    import pyarrow as pa
+
     if pa.types.is_struct(t):
         fields = [t.field(i) for i in range(t.num_fields)]
-        new = [f.with_type(_utc_type(f.type)) for f in fields]
+        new = [f.with_type(_map_type(f.type, leaf)) for f in fields]
         return (
             t if all(a.type == b.type for a, b in zip(fields, new, strict=True)) else pa.struct(new)
         )
     if pa.types.is_map(t):
-        key, item = _utc_type(t.key_type), _utc_type(t.item_type)
+        key, item = _map_type(t.key_type, leaf), _map_type(t.item_type, leaf)
         if key == t.key_type and item == t.item_type:
             return t
         return pa.map_(t.key_field.with_type(key), t.item_field.with_type(item))
     if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
-        inner = _utc_type(t.value_type)
+        inner = _map_type(t.value_type, leaf)
         if inner == t.value_type:
             return t
         field = t.value_field.with_type(inner)
@@ -90,18 +106,39 @@ def _utc_type(t: pa.DataType) -> pa.DataType:
         if pa.types.is_fixed_size_list(t):
             return pa.list_(field, t.list_size)
         return pa.list_(field)
-    return t
+    return leaf(t)
 
 
-def _utc_schema(schema: pa.Schema) -> pa.Schema:
-    """``schema`` with ``_utc_type`` applied to every field (itself when nothing changes)."""
+def _map_schema(schema: pa.Schema, leaf: Callable[[pa.DataType], pa.DataType]) -> pa.Schema:
+    """``schema`` with ``_map_type`` applied to every field (itself when nothing changes)."""
     fields = list(schema)
-    new = [f.with_type(_utc_type(f.type)) for f in fields]
+    new = [f.with_type(_map_type(f.type, leaf)) for f in fields]
     if all(a.type == b.type for a, b in zip(fields, new, strict=True)):
         return schema
     import pyarrow as pa
 
     return pa.schema(new, metadata=schema.metadata)
+
+
+def _utc_type(t: pa.DataType) -> pa.DataType:
+    """``t`` with every zoned timestamp in it labelled UTC (the same instants). DuckDB keeps
+    instants, not zones, and labels them with its session zone, which varies by machine."""
+    return _map_type(t, _utc_leaf)
+
+
+def _utc_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with ``_utc_type`` applied to every field (itself when nothing changes)."""
+    return _map_schema(schema, _utc_leaf)
+
+
+def _ingest_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` as it is handed to DuckDB: ``_utc_schema``, and durations in seconds or
+    milliseconds in microseconds. DuckDB converts a duration to an interval value by value,
+    also where the value is null, and a pandas ``NaT`` leaves the smallest int64 under the
+    null, which overflows in that conversion ("Could not convert Interval to Microsecond", a
+    DuckDB bug); Arrow's cast writes zero under nulls, and seconds and milliseconds become
+    microseconds exactly. DuckDB stores durations at microseconds, so nothing else changes."""
+    return _map_schema(schema, _ingest_leaf)
 
 
 def _has_interval(t: pa.DataType) -> bool:

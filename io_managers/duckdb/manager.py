@@ -32,14 +32,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assets_core.errors import IOManagerError
-from assets_core.model.keys import AssetKey
+from assets_core.model.keys import AssetKey, StepKey
+from assets_core.model.spec import AssetSpec
 from assets_core.storage.io import InputContext, OutputContext, StoredOutput
-from io_managers.duckdb.catalog import _OWNER_PREFIX, _Catalog
+from io_managers.duckdb.catalog import _OWNER_PREFIX, _Catalog, table_fingerprint
 from io_managers.duckdb.ingest import (
     _BATCH_ROWS,
     _as_arrow,
@@ -58,9 +59,10 @@ from io_managers.duckdb.sql import (
     _write_failed,
     quote_ident,
     quote_literal,
+    schema_problem,
     table_for,
 )
-from io_managers.duckdb.warehouse import _Warehouse
+from io_managers.duckdb.warehouse import _is_damage, _Warehouse, damaged_message
 
 if TYPE_CHECKING:
     import duckdb
@@ -126,6 +128,11 @@ class DuckDBIOManager:
         """``<db path>::<schema>.<table>``, as recorded with a materialization."""
         schema, table = table_for(key)
         return f"{self.path}::{schema}.{table}"
+
+    def check_key(self, key: AssetKey) -> str | None:
+        """Why ``key`` cannot be stored here (a schema name DuckDB reserves), or ``None``."""
+        schema, table = table_for(key)
+        return schema_problem(schema, table, self.path.stem)
 
     @staticmethod
     def _unpartitioned(ctx: OutputContext | InputContext) -> None:
@@ -205,6 +212,8 @@ class DuckDBIOManager:
             db = self._warehouse.db
             assert db is not None
             conv = db.cursor()
+            if cast is not None:  # what DuckDB must not see as it is (see _ingest_schema)
+                source = _cast(source, cast)
             conv.register("lumbung_raw", source)
             source = conv.sql("SELECT * FROM lumbung_raw").to_arrow_reader(_BATCH_ROWS)
             utc = _utc_schema(source.schema)
@@ -248,7 +257,8 @@ class DuckDBIOManager:
                 digest = hasher.finish()
                 with ctx.publishing():
                     cur.execute("COMMIT")
-                catalog.put(schema, table, str(key))
+                fingerprint = table_fingerprint(hasher.rows, len(out_schema))
+                catalog.put(schema, table, str(key), fingerprint)
             except BaseException as exc:
                 _rollback(cur)
                 if failure:
@@ -266,6 +276,7 @@ class DuckDBIOManager:
             bytes=hasher.nbytes,
             schema=hasher.schema,
             memory=hasher.nbytes,
+            fingerprint=fingerprint,
         )
 
     def _check_owner(
@@ -287,6 +298,13 @@ class DuckDBIOManager:
         assert catalog is not None
         schema, table = table_for(key)
         return catalog.holds(cur, schema, table, str(key))
+
+    def set_aside_damaged(self) -> str | None:
+        """When the warehouse file is damaged (``lumbung wipe --io duckdb``, with every asset
+        of this manager wiped), move it and its write-ahead log aside, never deleting them:
+        a line saying where they went; ``None`` when the file is absent or opens."""
+        aside = self._warehouse.set_aside_if_damaged()
+        return None if aside is None else _set_aside_note(self.path, aside)
 
     # ---- load / exists / delete ---------------------------------------------------------------
 
@@ -311,6 +329,8 @@ class DuckDBIOManager:
             except duckdb.CatalogException:
                 raise IOManagerError(missing) from None
             except duckdb.Error as exc:
+                if _is_damage(exc):  # a table's own blocks are read only now
+                    raise IOManagerError(f"{ctx.key}: {damaged_message(self.path, exc)}") from exc
                 raise IOManagerError(
                     f"{ctx.key}: could not read {location}: {_first_line(exc)}"
                 ) from exc
@@ -331,6 +351,26 @@ class DuckDBIOManager:
         with self._warehouse.cursor(create=False) as cur:
             return cur is not None and self._holds(cur, ctx.key)
 
+    def fingerprints(
+        self, steps: Sequence[StepKey], specs: Mapping[AssetKey, AssetSpec]
+    ) -> list[str | None]:
+        """For each of ``steps``: its table's fingerprint, ``<rows>x<columns>`` as DuckDB's
+        catalog has them (read once when the file opens), or ``None`` when there is no table
+        of its key. Never creates the file."""
+        out: list[str | None] = [None] * len(steps)
+        if not steps:
+            return out
+        with self._warehouse.cursor(create=False) as cur:
+            if cur is None:
+                return out
+            catalog = self._warehouse.catalog
+            assert catalog is not None
+            for i, (key, partition) in enumerate(steps):
+                if partition is None:
+                    schema, table = table_for(key)
+                    out[i] = catalog.fingerprint(cur, schema, table, str(key))
+        return out
+
     def delete(self, ctx: OutputContext) -> None:
         """Drop the asset's table, if it holds one, in a transaction."""
         self._unpartitioned(ctx)
@@ -346,6 +386,21 @@ class DuckDBIOManager:
             catalog = self._warehouse.catalog
             assert catalog is not None
             catalog.drop(schema, table)
+
+
+def _cast(
+    source: pa.Table | pa.RecordBatchReader, schema: pa.Schema
+) -> pa.Table | pa.RecordBatchReader:
+    """``source`` with ``schema``'s types: a table at once, a stream batch by batch."""
+    import pyarrow as pa
+
+    if isinstance(source, pa.Table):
+        return source.cast(schema)
+    return pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in source))
+
+
+def _set_aside_note(path: Path, aside: Path) -> str:
+    return f"{path} was damaged: moved it to {aside}; the next materialize writes a new warehouse."
 
 
 def from_storage(storage: Path) -> DuckDBIOManager:

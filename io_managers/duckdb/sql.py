@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from assets_core.model.keys import AssetKey
 
-__all__ = ["quote_ident", "quote_literal", "table_for"]
+__all__ = ["RESERVED_SCHEMAS", "quote_ident", "quote_literal", "schema_problem", "table_for"]
 
 _CONFLICT_RETRIES = 8
 
@@ -42,6 +42,32 @@ def table_for(key: AssetKey) -> tuple[str, str]:
     """``(schema, table)`` for a key: ``a/b/c`` -> ``("a__b", "c")``, ``c`` -> ``("main", "c")``."""
     path = key.path
     return ("__".join(path[:-1]) if len(path) > 1 else "main"), path[-1]
+
+
+#: schema names DuckDB keeps for itself: a key stored in one fails with a Binder Error
+RESERVED_SCHEMAS = {
+    "temp": "its catalog of temporary objects",
+    "system": "its system catalog",
+    "pg_catalog": "a system schema",
+    "information_schema": "a system schema",
+}
+
+
+def schema_problem(schema: str, table: str, catalog: str) -> str | None:
+    """Why a table cannot live in ``schema`` of the database ``catalog`` (DuckDB names a
+    database file's catalog after the file: ``warehouse`` for ``warehouse.duckdb``): the
+    names DuckDB reserves, which it matches without regard to case, and the catalog's own."""
+    lowered = schema.lower()
+    why = RESERVED_SCHEMAS.get(lowered)
+    if why is None and lowered == catalog.lower():
+        why = "the catalog of the warehouse file itself"
+    if why is None:
+        return None
+    return (
+        f"the duckdb IO manager would store it as table {table} in schema {schema}, a name "
+        f"DuckDB reserves ({why}); rename the key's first segment ('{schema}_data', say), or "
+        "store it with another io_manager."
+    )
 
 
 def _rollback(cur: duckdb.DuckDBPyConnection) -> None:

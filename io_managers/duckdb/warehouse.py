@@ -12,6 +12,16 @@ processes executor) take turns. A manager waiting for the file touches ``<file>.
 a manager that sees a fresh touch releases the file as soon as none of its operations is
 running. ``cursor(create=False)``, which ``exists``, ``load`` and ``delete`` use, never
 creates the file. A handle inherited through fork is never used or closed.
+
+A damaged file is refused as it is opened, with one line naming it and the way out
+(``WarehouseDamaged``): one DuckDB finds corrupt while reading its headers and catalog, and one
+shorter than the blocks its header says are in use (DuckDB reads nothing else on opening, so a
+file cut short would otherwise open). ``set_aside_if_damaged`` moves such a file aside.
+
+No link is followed: a symbolic link where the warehouse, its write-ahead log, its spill
+folder or the wait file belongs is refused in one line before DuckDB opens anything (DuckDB
+itself would follow it), the file opened is checked to be the one checked, and the wait file is
+touched with ``O_NOFOLLOW``.
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import stat
 import threading
 import time
 import weakref
@@ -84,6 +95,49 @@ def _is_lock_error(exc: BaseException) -> bool:
     return "Could not set lock" in text or "Conflicting lock" in text
 
 
+#: what DuckDB says about a file that is damaged (as opposed to locked, or not readable)
+_DAMAGE = ("Corrupt database file", "Could not read enough bytes", "not a valid DuckDB database")
+#: the bytes before a DuckDB file's first block: its main header and two database headers
+_HEADER_BYTES = 3 * 4096
+#: the name the warehouse's manager is registered under (``lumbung wipe --io duckdb``)
+MANAGER_NAME = "duckdb"
+
+
+#: what lies beside the warehouse: itself, DuckDB's write-ahead log and spill folder, and the
+#: file a waiting process touches; none of them may be a link
+_BESIDE = ("", ".wal", ".tmp", ".wait")
+#: how the wait file is touched: created if need be, never through a link
+_TOUCH_FLAGS = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _link_message(path: Path) -> str:
+    return (
+        f"{path} is a symbolic link, which Lumbung does not follow in its storage folder; "
+        "remove it (Lumbung keeps the DuckDB warehouse and its own files there)."
+    )
+
+
+def _is_damage(exc: BaseException) -> bool:
+    text = str(exc)
+    return any(words in text for words in _DAMAGE)
+
+
+class WarehouseDamaged(IOManagerError):
+    """The warehouse file is damaged (corrupt or truncated): no table of it can be trusted."""
+
+
+def damaged_message(path: Path, reason: object) -> str:
+    """The one line for a damaged warehouse file: what is wrong, and the two ways out."""
+    text = str(reason).strip().splitlines()[0] if str(reason).strip() else type(reason).__name__
+    if "not a valid DuckDB database" in text:  # DuckDB's sentence names the file again
+        text = "not a DuckDB database file"
+    text = text.removeprefix("IO Error: ")
+    return (
+        f"{path} is damaged ({text}); restore it from a backup, or rebuild it: "
+        f"lumbung wipe --io {MANAGER_NAME}, then lumbung materialize."
+    )
+
+
 class _Warehouse:
     """A manager's handle on its database file: opened on demand, released when idle."""
 
@@ -115,6 +169,7 @@ class _Warehouse:
         import duckdb
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        before = self._refuse_links()
         deadline = time.monotonic() + self.lock_timeout
         delay = 0.01
         waited = False
@@ -124,9 +179,11 @@ class _Warehouse:
                 if waited:
                     with contextlib.suppress(OSError):
                         self._wait_file.unlink()
-                return db
+                break
             except duckdb.IOException as exc:
                 if not _is_lock_error(exc):
+                    if _is_damage(exc):
+                        raise WarehouseDamaged(damaged_message(self.path, exc)) from exc
                     raise IOManagerError(
                         f"{self.path}: cannot open the DuckDB warehouse ({exc}); "
                         "check the file, or use another storage folder."
@@ -144,19 +201,81 @@ class _Warehouse:
                 self._signal_waiting()
                 time.sleep(min(delay, left))
                 delay = min(delay * 2, 0.5)
+            except duckdb.Error as exc:  # a checksum that fails while DuckDB reads the catalog
+                raise WarehouseDamaged(damaged_message(self.path, exc)) from exc
+        try:
+            self._check_same_file(before)
+            self._check_length(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _refuse_links(self) -> os.stat_result | None:
+        """Refuse a symbolic link where the warehouse or a file DuckDB or Lumbung makes beside
+        it belongs (its write-ahead log, its spill folder, the wait file): DuckDB follows
+        links, so a planted one would put the warehouse, or an empty file, anywhere the user
+        may write. The warehouse's own ``lstat`` (``None``: there is none yet)."""
+        found = None
+        for suffix in _BESIDE:
+            path = self.path.with_name(self.path.name + suffix)
+            try:
+                info = os.lstat(path)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISLNK(info.st_mode):
+                raise IOManagerError(_link_message(path))
+            if not suffix:
+                found = info
+        return found
+
+    def _check_same_file(self, before: os.stat_result | None) -> None:
+        """After DuckDB opened the file: it is still no link, and still the file checked."""
+        info = os.lstat(self.path)
+        if stat.S_ISLNK(info.st_mode):
+            raise IOManagerError(_link_message(self.path))
+        if before is not None and (info.st_dev, info.st_ino) != (before.st_dev, before.st_ino):
+            raise IOManagerError(
+                f"{self.path} was replaced while it was being opened; retry, and check that "
+                "nothing else writes into the storage folder."
+            )
+
+    def _check_length(self, db: duckdb.DuckDBPyConnection) -> None:
+        """Refuse a truncated file: DuckDB reads only the catalog when it opens a file, so a
+        file cut short opens, and its tables fail only when read. The header counts the
+        blocks in use; the file must be long enough to hold at least that many (free blocks
+        at its end are cut off by DuckDB itself, so the total is no bound)."""
+        row = db.execute("PRAGMA database_size").fetchone()
+        if row is None:
+            return
+        block_size, used = int(row[2]), int(row[4])
+        want = _HEADER_BYTES + used * block_size
+        have = os.stat(self.path).st_size  # noqa: PTH116
+        if have < want:
+            raise WarehouseDamaged(damaged_message(self.path, f"truncated: {have} of {want} bytes"))
 
     def _signal_waiting(self) -> None:
-        """Tell the process holding the file that we wait: touch ``<file>.wait``."""
+        """Tell the process holding the file that we wait: touch ``<file>.wait``, never
+        through a link (``O_NOFOLLOW`` where the system has it; a link is refused, so no
+        file is created at its target)."""
         with contextlib.suppress(OSError):
-            self._wait_file.touch()
+            fd = os.open(self._wait_file, _TOUCH_FLAGS, 0o644)
+            try:
+                if os.utime in os.supports_fd:
+                    os.utime(fd)
+                else:  # pragma: no cover - systems without futimens
+                    os.utime(self._wait_file)
+            finally:
+                os.close(fd)
 
     def _someone_waits(self) -> bool:
-        """Whether another process touched the wait file lately (one ``stat``)."""
+        """Whether another process touched the wait file lately (one ``lstat``; a link is
+        no wait file)."""
         try:
-            touched = self._wait_file.stat().st_mtime
+            info = os.lstat(self._wait_file)
         except OSError:
             return False
-        return time.time() - touched < _WAIT_FRESH
+        return stat.S_ISREG(info.st_mode) and time.time() - info.st_mtime < _WAIT_FRESH
 
     @contextmanager
     def cursor(self, create: bool = True) -> Iterator[duckdb.DuckDBPyConnection | None]:
@@ -222,6 +341,32 @@ class _Warehouse:
         """Release the database file now (it is reopened on the next operation)."""
         with self._lock:
             self._close_locked()
+
+    def set_aside_if_damaged(self) -> Path | None:
+        """Move the file, with its write-ahead log, aside when it is damaged, so the next
+        save starts a new one; where it went, or ``None`` when it is absent or opens."""
+        with self._lock:
+            if self._db is not None and self._pid == os.getpid():
+                return None  # open here: it opened, so it is not damaged
+            if not self.path.exists():
+                return None
+            try:
+                self._open().close()
+            except WarehouseDamaged:
+                pass
+            else:
+                return None
+            stamp = time.strftime("%Y%m%dT%H%M%S")
+            aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+            n = 1
+            while aside.exists():
+                n += 1
+                aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}-{n}")
+            wal = self.path.with_name(self.path.name + ".wal")
+            self.path.replace(aside)
+            if wal.exists():
+                wal.replace(aside.with_name(aside.name + ".wal"))
+            return aside
 
     def ensure_schema(self, cur: duckdb.DuckDBPyConnection, schema: str) -> None:
         """Create the schema in its own transaction, once per open database, under a lock:

@@ -7,6 +7,7 @@ where managers legitimately differ. Nothing else in this file names a manager.
 
 from __future__ import annotations
 
+import datetime
 import decimal
 import importlib
 import re
@@ -21,7 +22,7 @@ import pyarrow as pa
 import pytest
 
 from assets_core.errors import IOManagerError
-from assets_core.model.keys import AssetKey
+from assets_core.model.keys import AssetKey, StepKey
 from assets_core.model.spec import AssetSpec
 from assets_core.storage.datahash import canonical_schema, data_version, hash_arrow
 from assets_core.storage.io import (
@@ -30,6 +31,9 @@ from assets_core.storage.io import (
     IOManager,
     MemoryIOManager,
     OutputContext,
+    fingerprints,
+    key_checker,
+    stored_version,
 )
 from assets_core.storage.values import to_arrow, unstorable_message
 
@@ -42,6 +46,7 @@ class Manager:
     keeps_object: bool = False  # load returns the very object saved when the kinds match
     persistent: bool = True  # a new manager on the same storage folder sees saved outputs
     exact_types: bool = True  # loads give back the saved Arrow types exactly, not just values
+    fingerprints: bool = True  # saves return a fingerprint that tells the output as written
 
 
 def _builtin(module: str) -> Callable[[Path], IOManager]:
@@ -54,7 +59,9 @@ def _builtin(module: str) -> Callable[[Path], IOManager]:
 
 
 MANAGERS: dict[str, Manager] = {
-    "memory": Manager(lambda tmp: MemoryIOManager(), keeps_object=True, persistent=False),
+    "memory": Manager(
+        lambda tmp: MemoryIOManager(), keeps_object=True, persistent=False, fingerprints=False
+    ),
     "parquet": Manager(_builtin("io_managers.parquet")),
     "duckdb": Manager(_builtin("io_managers.duckdb"), exact_types=False),
 }
@@ -322,6 +329,33 @@ def test_memory_kept_object_vs_copies(
     assert (loaded is t) == caps.keeps_object
 
 
+def _nanoseconds(value: object) -> int | None:
+    """A duration as loaded (a ``timedelta``, or DuckDB's interval) in nanoseconds."""
+    if value is None:
+        return None
+    if isinstance(value, datetime.timedelta):
+        return (value // datetime.timedelta(microseconds=1)) * 1000
+    months, days, nanos = value  # pyarrow's MonthDayNano
+    assert months == 0
+    return int(days) * 86_400 * 10**9 + int(nanos)
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_pandas_durations_with_missing_values_are_stored(
+    io: IOManager, consumer: Consumer, unit: str
+) -> None:
+    # pandas keeps NaT as the smallest int64 under the null, which DuckDB's conversion of a
+    # duration overflowed on ("Could not convert Interval to Microsecond").
+    frame = pd.DataFrame(
+        {"d": pd.Series([pd.Timedelta(1, "s"), pd.NaT, pd.NaT], dtype=f"timedelta64[{unit}]")}
+    )
+    stored = io.save(out(), frame)
+    back = io.load(consumer.ctx(pa.Table))
+    assert isinstance(back, pa.Table)
+    assert [_nanoseconds(v) for v in back.column("d").to_pylist()] == [10**9, None, None]
+    assert hash_arrow(back) == stored.data_version
+
+
 # --------------------------------------------------------------------------- exists, delete
 
 
@@ -371,6 +405,93 @@ def test_persistence_across_instances(
         back = fresh.load(consumer.ctx(pa.Table))
         assert isinstance(back, pa.Table)
         assert back.column("a").to_pylist() == [1, 2]
+
+
+#: keys that pass the key rule but that some store cannot hold as they are: schema names
+#: DuckDB reserves (in any case), the warehouse file's own catalog name, names longer than a
+#: file system allows, and paths deeper than it allows
+HARD_KEYS = [
+    "temp/t",
+    "system/t",
+    "warehouse/t",
+    "pg_catalog/t",
+    "information_schema/t",
+    "Temp/t",
+    "INFORMATION_SCHEMA/t",
+    "main/t",
+    "temp/a/t",
+    "a" * 200,
+    "a" * 212,
+    "a" * 213,
+    "a" * 255,
+    "x/" + "b" * 255,
+    "b" * 256 + "/x",
+    "/".join(["c" * 200] * 21),
+]
+
+
+@pytest.mark.parametrize("text", HARD_KEYS, ids=lambda t: t if len(t) < 30 else f"{len(t)}chars")
+def test_every_key_it_does_not_refuse_can_be_stored(
+    io: IOManager, consumer: Consumer, text: str
+) -> None:
+    """A manager refuses a key when the project loads (its ``check_key``: why, and the fix),
+    or stores it; it never fails on a valid key only when the asset runs."""
+    key = AssetKey.parse(text)
+    check = key_checker(io)
+    problem = None if check is None else check(key)
+    if problem is not None:
+        assert problem.endswith(".") and "\n" not in problem
+        assert re.search(r"; (rename|shorten)", problem), problem  # says what to do
+        return
+    io.save(out(key), pa.table({"k": [text]}))
+    back = io.load(consumer.ctx(pa.Table, key))
+    assert isinstance(back, pa.Table)
+    assert back.column("k").to_pylist() == [text]
+
+
+# --------------------------------------------------------------------------- fingerprints
+
+
+def _now(io: IOManager, key: AssetKey = KEY) -> str | None:
+    """What planning asks: the output's fingerprint as it is now (``None``: nothing stored)."""
+    return fingerprints(io, [StepKey(key)], {key: AssetSpec(key=key)})[0]
+
+
+def test_a_fingerprint_tells_the_output_as_written(
+    io: IOManager, caps: Manager, tmp_path: Path
+) -> None:
+    assert _now(io) is None
+    first = io.save(out(), pa.table({"a": [1, 2]}))
+    if not caps.fingerprints:
+        assert first.fingerprint is None
+        assert _now(io) == ""  # stored, no fingerprint kept
+        return
+    assert first.fingerprint
+    assert _now(io) == first.fingerprint
+    assert _now(caps.factory(tmp_path)) == first.fingerprint  # another instance agrees
+    assert stored_version(io, out()) in (None, first.data_version)
+
+    # Replaced by something else (here: another instance writing other data), the output
+    # no longer has the fingerprint recorded with the first save; where the manager can read
+    # the new data version without reading the data, it says which.
+    other = caps.factory(tmp_path)
+    second = other.save(out(), pa.table({"a": [1, 2, 3]}))
+    close = getattr(other, "close", None)
+    if callable(close):
+        close()
+    assert _now(io) == second.fingerprint != first.fingerprint
+    assert stored_version(io, out()) in (None, second.data_version)
+    io.delete(out())
+    assert _now(io) is None
+
+
+def test_fingerprints_answer_for_many_outputs_in_order(io: IOManager, caps: Manager) -> None:
+    keys = [AssetKey(("x", "a")), AssetKey(("b",)), AssetKey(("x", "c")), AssetKey(("d",))]
+    written = {k: io.save(out(k), pa.table({"v": [i]})) for i, k in enumerate(keys[:2])}
+    steps = [StepKey(k) for k in keys]
+    answers = fingerprints(io, steps, {k: AssetSpec(key=k) for k in keys})
+    expected = [(written[k].fingerprint or "") if k in written else None for k in keys]
+    assert answers == expected
 
 
 # --------------------------------------------------------------------------- data versions

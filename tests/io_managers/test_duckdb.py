@@ -279,8 +279,59 @@ def test_partitions_are_refused_clearly(io: DuckDBIOManager) -> None:
     )
 
 
-# --------------------------------------------------------------------------- processes
+# --------------------------------------------------------------------------- planted links
 
+
+def _link_message(link: Path) -> str:
+    return (
+        f"{link} is a symbolic link, which Lumbung does not follow in its storage folder; "
+        "remove it (Lumbung keeps the DuckDB warehouse and its own files there)."
+    )
+
+
+@pytest.mark.parametrize("suffix", ["", ".wal", ".tmp", ".wait"])
+def test_a_planted_link_beside_the_warehouse_is_refused(tmp_path: Path, suffix: str) -> None:
+    storage, elsewhere = tmp_path / "storage", tmp_path / "elsewhere"
+    storage.mkdir()
+    elsewhere.mkdir()
+    target = elsewhere / "target"
+    link = storage / f"warehouse.duckdb{suffix}"
+    link.symlink_to(target)
+    manager = from_storage(storage)
+    try:
+        with pytest.raises(IOManagerError) as err:
+            manager.save(out("a"), pa.table({"a": [1]}))
+        assert str(err.value) == _link_message(link)
+        assert list(elsewhere.iterdir()) == []  # nothing was created at the link's target
+        if not suffix:  # a dangling link is no warehouse: nothing stored, nothing made
+            assert manager.exists(out("a")) is False
+            target.write_bytes(b"")  # a link to a file that exists is refused on reading too
+            with pytest.raises(IOManagerError) as err:
+                manager.exists(out("a"))
+            assert str(err.value) == _link_message(link)
+            assert target.read_bytes() == b""
+    finally:
+        manager.close()
+    assert link.is_symlink()  # left for the user to remove
+
+
+def test_the_wait_file_is_never_touched_through_a_link(tmp_path: Path) -> None:
+    # A link planted after the opening checks: touching the wait file must not follow it.
+    target = tmp_path / "elsewhere" / "made"
+    target.parent.mkdir()
+    manager = DuckDBIOManager(tmp_path / "warehouse.duckdb")
+    wait = tmp_path / "warehouse.duckdb.wait"
+    wait.symlink_to(target)
+    manager._warehouse._signal_waiting()
+    assert not target.exists()
+    assert manager._warehouse._someone_waits() is False  # a link is no wait file
+    wait.unlink()
+    manager._warehouse._signal_waiting()
+    assert wait.is_file() and not wait.is_symlink()
+    assert manager._warehouse._someone_waits() is True
+
+
+# --------------------------------------------------------------------------- processes
 
 HOLDER = """
 import sys, time, duckdb

@@ -99,6 +99,15 @@ class Case:
     debug: bool = False  # --debug: a traceback comes first, the error line last
 
 
+#: what planning says of the corrupt orders.parquet before the run reads it: not the file
+#: it wrote (its size changed), and not selected
+CHANGED_ORDERS = (
+    "warning: orders is stale (output {storage}/parquet/orders.parquet changed since it was "
+    "written) but not selected; its stored output will be read. Select +revenue to rebuild it "
+    "too.\n\n"
+)
+
+
 def _corrupt(
     rel: str, data: bytes | None = None, keep: int | None = None
 ) -> Callable[[Path], None]:
@@ -590,9 +599,9 @@ CASES: list[Case] = [
     Case(
         "stored_parquet_truncated",
         ("materialize", "-s", "revenue", "--force"),
-        "revenue failed: orders: the stored file {storage}/parquet/orders.parquet is corrupt "
-        "(truncated or not Parquet); materialize orders again (lumbung materialize -s orders "
-        "--force).",
+        CHANGED_ORDERS + "revenue failed: orders: the stored file {storage}/parquet/orders.parquet "
+        "is corrupt (truncated or not Parquet); materialize orders again (lumbung materialize "
+        "-s orders --force).",
         code=1,
         setup=_corrupt("parquet/orders.parquet", keep=100),
         records_failure=True,
@@ -600,9 +609,9 @@ CASES: list[Case] = [
     Case(
         "stored_parquet_garbage",
         ("materialize", "-s", "revenue", "--force"),
-        "revenue failed: orders: the stored file {storage}/parquet/orders.parquet is corrupt "
-        "(truncated or not Parquet); materialize orders again (lumbung materialize -s orders "
-        "--force).",
+        CHANGED_ORDERS + "revenue failed: orders: the stored file {storage}/parquet/orders.parquet "
+        "is corrupt (truncated or not Parquet); materialize orders again (lumbung materialize "
+        "-s orders --force).",
         code=1,
         setup=_corrupt("parquet/orders.parquet", b"this is not parquet\n" * 10),
         records_failure=True,
@@ -610,9 +619,8 @@ CASES: list[Case] = [
     Case(
         "duckdb_corrupt",
         ("list",),
-        "error: {storage}/warehouse.duckdb: cannot open the DuckDB warehouse (IO Error: The file "
-        '"{storage}/warehouse.duckdb" exists, but it is not a valid DuckDB database file!); '
-        "check the file, or use another storage folder.",
+        "error: {storage}/warehouse.duckdb is damaged (not a DuckDB database file); restore it "
+        "from a backup, or rebuild it: lumbung wipe --io duckdb, then lumbung materialize.",
         setup=_corrupt("warehouse.duckdb", b"garbage " * 100),
     ),
     Case(
@@ -749,7 +757,8 @@ CASES: list[Case] = [
     Case(
         "wipe_without_selection",
         ("wipe", "--yes"),
-        "error: Missing option '--select' / '-s' (see `lumbung wipe -h`).",
+        "error: wipe needs -s SELECTION ('*' for every asset) or --io NAME (every asset one IO "
+        "manager stores) (see `lumbung wipe -h`).",
     ),
     Case(
         "workers_zero",

@@ -207,6 +207,39 @@ CASES = [
             "give its path relative to the project folder.",
         ],
         id="missing-code-file",
+        @asset(key="temp/t", io_manager="duckdb")
+        def a():
+            return pd.DataFrame()
+
+        @asset(key="SYSTEM/t", io_manager="duckdb")
+        def b():
+            return pd.DataFrame()
+
+        @asset(key="warehouse/t", io_manager="duckdb")
+        def c():
+            return pd.DataFrame()
+
+        @asset(name="n" * 213, io_manager="parquet")
+        def d():
+            return pd.DataFrame()
+        """,
+        [
+            "temp/t (assets.py:4): the duckdb IO manager would store it as table t in schema "
+            "temp, a name DuckDB reserves (its catalog of temporary objects); rename the key's "
+            "first segment ('temp_data', say), or store it with another io_manager.",
+            "SYSTEM/t (assets.py:8): the duckdb IO manager would store it as table t in schema "
+            "SYSTEM, a name DuckDB reserves (its system catalog); rename the key's first "
+            "segment ('SYSTEM_data', say), or store it with another io_manager.",
+            "warehouse/t (assets.py:12): the duckdb IO manager would store it as table t in "
+            "schema warehouse, a name DuckDB reserves (the catalog of the warehouse file "
+            "itself); rename the key's first segment ('warehouse_data', say), or store it with "
+            "another io_manager.",
+            f"{'n' * 213} (assets.py:16): its last segment is 213 characters long, and the "
+            "parquet IO manager adds up to 43 more to it for a file name ('.parquet' and a "
+            "temporary suffix), which may have at most 255 on this file system; shorten it to "
+            "212 characters or fewer.",
+        ],
+        id="keys-a-manager-cannot-store",
     ),
 ]
 

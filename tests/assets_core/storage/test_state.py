@@ -90,10 +90,13 @@ def test_record_round_trips_every_field(store: StateStore) -> None:
         bytes=3400,
         location="/data/marts/c.parquet",
         schema=(("id", "int64"), ("name", "string")),
+        fingerprint="3400:1733400000123456789",
     )
     store.record([full])
     state = store.latest([C])[DAY1]
     assert state == StepState(full, "materialized", 1.5)
+    planned = store.latest([C], detail=False)[DAY1].last  # what planning compares
+    assert planned is not None and planned.fingerprint == "3400:1733400000123456789"
     last = state.last
     assert last is not None
     assert last.key == C and last.partition == "2024-01-01"
@@ -103,6 +106,28 @@ def test_record_round_trips_every_field(store: StateStore) -> None:
     assert dict(last.code_components) == {"pkg.mod.c": "h1", "pkg.util.helper": "h2"}
     assert last.schema == (("id", "int64"), ("name", "string"))
     assert store.history(C) == [full]
+
+
+def _fingerprint(store: StateStore, step: StepKey, detail: bool = True) -> str | None:
+    last = store.latest([step[0]], detail=detail)[step].last
+    assert last is not None
+    return last.fingerprint
+
+
+def test_a_remembered_fingerprint_is_the_last_successs_until_the_next(
+    store: StateStore,
+) -> None:
+    store.record([rec(A, fingerprint="10:1"), rec(B, fingerprint="20:1")])
+    # Found again under new fingerprints: A with its recorded data, B's as another version by
+    # now (a success recorded meanwhile), which is left alone.
+    store.remember_fingerprints({SA: ("10:2", f"data-{SA}-r1"), SB: ("20:2", "another")})
+    for detail in (True, False):
+        assert [_fingerprint(store, s, detail) for s in (SA, SB)] == ["10:2", "20:1"]
+    assert store.history(A)[0].fingerprint == "10:1"  # the record itself is as it was written
+    store.record([rec(A, "up_to_date", "r2")])  # not a success: still the remembered one
+    assert _fingerprint(store, SA) == "10:2"
+    store.record([rec(A, run_id="r3", fingerprint="11:3")])  # a new success: its own
+    assert _fingerprint(store, SA, detail=False) == "11:3"
 
 
 def test_latest_returns_known_keys_only_and_all_when_none(store: StateStore) -> None:

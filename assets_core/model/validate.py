@@ -13,7 +13,7 @@ import inspect
 import types
 import typing
 from collections.abc import Callable, Collection, Mapping, Sequence
-from pathlib import Path, PurePath
+from pathlib import Path
 
 from assets_core.errors import Problem, display_path
 from assets_core.model.annotations import INPUTS, RETURNS, input_kind, returns_ok

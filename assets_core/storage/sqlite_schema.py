@@ -6,11 +6,10 @@ A step is (``key``, ``partition``) everywhere, with ``''`` standing for an unpar
 same transaction as each record, so a plan reads every step's state in one join. Locations are
 stored relative to the storage folder (``assets_core.storage.locations``). A lock row names its
 holder as ``assets_core.storage.liveness.Holder`` does (pid, host, boot id, PID namespace, start
-time), so a dead holder is recognised even where its pid means nothing.
-A record's
-``fingerprint`` is the IO manager's token of the output as written (NULL: unknown, as in every
-record upgraded from schema 1), which planning compares with the output as it is now; a
-``latest`` row's ``fingerprint``, when set, replaces its last success's: planning found that
+time), so a dead holder is recognised even where its pid means nothing. A
+record's ``fingerprint`` is the IO manager's token of the output as written (NULL: unknown, as
+in every record upgraded from schema 1), which planning compares with the output as it is now;
+a ``latest`` row's ``fingerprint``, when set, replaces its last success's: planning found that
 output under a new fingerprint (copied, touched) still holding the recorded data.
 
 A new file gets every table here (``create_schema``); a file of an older schema is brought

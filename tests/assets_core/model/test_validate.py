@@ -207,6 +207,9 @@ CASES = [
             "give its path relative to the project folder.",
         ],
         id="missing-code-file",
+    ),
+    pytest.param(
+        """
         @asset(key="temp/t", io_manager="duckdb")
         def a():
             return pd.DataFrame()

@@ -182,7 +182,8 @@ def _bind(
                 try:
                     definition.check(key)
                 except PartitionError as exc:
-                    raise _Mismatch(f"explicit(...): {exc}", "fix that key") from None
+                    reason = f"explicit(...): {str(exc).rstrip('.')}"
+                    raise _Mismatch(reason, "fix that key") from None
         return TableMapping(spec)
     if up is None or down is None:
         if spec is not None:

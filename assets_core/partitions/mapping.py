@@ -227,10 +227,12 @@ def indexes(definition: TimePartitions, keys: Sequence[str], space: KeySpace) ->
 class _TimeMapping(_Base):
     """A mapping between two time definitions, as index ranges: ``cover(n)`` is the range of
     upstream indexes that downstream window ``n`` reads, ``covered(m)`` the range of
-    downstream indexes that read upstream window ``m``; both cut at the definitions' bounds."""
+    downstream indexes that read upstream window ``m``; both cut at the definitions' bounds.
+    Ranges are kept once computed (a mapping is shared by every edge between its pair)."""
 
     def __init__(self, up: TimePartitions, down: TimePartitions) -> None:
         self.up, self.down = up, down
+        self._covers: dict[int, tuple[int, int]] = {}
 
     def cover(self, n: int) -> tuple[int, int]:
         raise NotImplementedError
@@ -246,14 +248,29 @@ class _TimeMapping(_Base):
         lo, hi = self.covered(self.up.index(_need(key)))
         return tuple(self.down.keys_between(lo, hi))
 
+    def covers(self, ns: Sequence[int]) -> list[tuple[int, int]]:
+        """``cover`` of each index of ``ns``, through the kept ranges."""
+        kept, cover = self._covers, self.cover
+        out = []
+        for n in ns:
+            found = kept.get(n)
+            if found is None:
+                found = kept[n] = cover(n)
+            out.append(found)
+        return out
+
     def upstream_many(self, keys: Sequence[str | None], space: KeySpace) -> list[Keys]:
-        ranges = [self.cover(n) for n in indexes(self.down, [_need(k) for k in keys], space)]
+        ranges = self.covers(indexes(self.down, [_need(k) for k in keys], space))
         spans = [(lo, hi) for lo, hi in ranges if hi > lo]
         if not spans:
             return [() for _ in ranges]
-        base = min(lo for lo, _ in spans)
-        table = self.up.keys_between(base, max(hi for _, hi in spans))
-        return [tuple(table[lo - base : hi - base]) if hi > lo else () for lo, hi in ranges]
+        base, top = min(lo for lo, _ in spans), max(hi for _, hi in spans)
+        existing, first = space.keys(self.up), self.up.first
+        if base >= first and top - first <= len(existing):  # slices of the listed keys
+            table = existing[base - first : top - first]
+        else:
+            table = tuple(self.up.keys_between(base, top))
+        return [table[lo - base : hi - base] if hi > lo else () for lo, hi in ranges]
 
 
 def _clip(definition: TimePartitions, lo: int, hi: int) -> tuple[int, int]:
@@ -304,3 +321,10 @@ class WindowMapping(_TimeMapping):
 
     def covered(self, m: int) -> tuple[int, int]:
         return _clip(self.down, m - self.b, m - self.a + 1)
+
+    def covers(self, ns: Sequence[int]) -> list[tuple[int, int]]:
+        a, b1, first = self.a, self.b + 1, self.up.first
+        stop = self.up.stop if self.up.stop is not None else float("inf")
+        return [
+            (n + a if n + a > first else first, n + b1 if n + b1 < stop else int(stop)) for n in ns
+        ]

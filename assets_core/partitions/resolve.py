@@ -17,6 +17,8 @@ validation), or a ``DefinitionError`` from ``mapping_for``.
 
 from __future__ import annotations
 
+import functools
+
 from assets_core.errors import DefinitionError, PartitionError, Problem
 from assets_core.partitions.dims import DimsMapping, Pair
 from assets_core.partitions.mapping import (
@@ -167,9 +169,12 @@ def _bind_dims(
     return DimsMapping(up, down, bound)
 
 
+@functools.lru_cache(maxsize=4096)
 def _bind(
     up: PartitionsDefinition | None, down: PartitionsDefinition | None, spec: MappingSpec | None
 ) -> PartitionMapping:
+    """The mapping of a pair, made once and shared by every edge between the two (definitions
+    and specs are frozen values; a mapping keeps no state but what it has computed)."""
     if isinstance(spec, Explicit):
         if up is None or down is None:
             raise _Mismatch(

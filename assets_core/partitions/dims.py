@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
-from assets_core.partitions.mapping import Keys, PartitionMapping, _Base, _need
+from assets_core.partitions.mapping import BaseMapping, Keys, PartitionMapping, need_key
 from assets_core.partitions.multi import MultiPartitions, Single
 from assets_core.partitions.space import KeySpace, PartitionsDefinition
 
@@ -37,7 +37,7 @@ def _strs(keys: Keys) -> tuple[str, ...]:
     return keys  # type: ignore[return-value]
 
 
-class DimsMapping(_Base):
+class DimsMapping(BaseMapping):
     """Dimension by dimension (see the module); ``pairs`` from ``resolve``."""
 
     def __init__(
@@ -49,7 +49,7 @@ class DimsMapping(_Base):
         self.reverse = {j: (i, m) for i, j, m in pairs}
 
     def upstream(self, key: str | None, space: KeySpace) -> Keys:
-        return self._upstream(_split(self.down, _need(key)), space, {})
+        return self._upstream(_split(self.down, need_key(key)), space, {})
 
     def _upstream(
         self, values: tuple[str, ...], space: KeySpace, memo: dict[tuple[int, str], Keys]
@@ -69,10 +69,10 @@ class DimsMapping(_Base):
 
     def upstream_many(self, keys: Sequence[str | None], space: KeySpace) -> list[Keys]:
         memo: dict[tuple[int, str], Keys] = {}
-        return [self._upstream(_split(self.down, _need(k)), space, memo) for k in keys]
+        return [self._upstream(_split(self.down, need_key(k)), space, memo) for k in keys]
 
     def downstream(self, key: str | None, space: KeySpace) -> Keys:
-        values = _split(self.up, _need(key))
+        values = _split(self.up, need_key(key))
         per: list[tuple[str, ...]] = []
         for j, d in enumerate(self.down_dims):
             paired = self.reverse.get(j)

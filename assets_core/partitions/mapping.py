@@ -138,13 +138,17 @@ def explicit(table: Mapping[str, Sequence[str]]) -> Explicit:
 # -- bound mappings -----------------------------------------------------------------------
 
 
-def _need(key: str | None) -> str:
+def need_key(key: str | None) -> str:
+    """``key``; a ``PartitionError`` when a partitioned asset's step has none."""
     if key is None:
         raise PartitionError("a partitioned asset's step needs a partition key, got None.")
     return key
 
 
-class _Base:
+class BaseMapping:
+    """What every mapping shares: ``upstream_many`` as ``upstream`` of each key (mappings
+    with a faster way override it)."""
+
     def upstream(self, key: str | None, space: KeySpace) -> Keys:
         raise NotImplementedError
 
@@ -152,7 +156,7 @@ class _Base:
         return [self.upstream(k, space) for k in keys]
 
 
-class IdentityMapping(_Base):
+class IdentityMapping(BaseMapping):
     """The same key on both sides (equal definitions, or a downstream whose static keys are
     some of the upstream's)."""
 
@@ -160,10 +164,10 @@ class IdentityMapping(_Base):
         self.down = down
 
     def upstream(self, key: str | None, space: KeySpace) -> Keys:
-        return (_need(key),)
+        return (need_key(key),)
 
     def downstream(self, key: str | None, space: KeySpace) -> Keys:
-        key = _need(key)
+        key = need_key(key)
         try:
             self.down.check(key)
         except PartitionError:
@@ -171,10 +175,10 @@ class IdentityMapping(_Base):
         return (key,)
 
     def upstream_many(self, keys: Sequence[str | None], space: KeySpace) -> list[Keys]:
-        return [(_need(k),) for k in keys]
+        return [(need_key(k),) for k in keys]
 
 
-class AllMapping(_Base):
+class AllMapping(BaseMapping):
     """A partitioned upstream read by an unpartitioned asset: it reads every partition."""
 
     def upstream(self, key: str | None, space: KeySpace) -> Keys:
@@ -184,7 +188,7 @@ class AllMapping(_Base):
         return (None,)
 
 
-class WholeMapping(_Base):
+class WholeMapping(BaseMapping):
     """An unpartitioned upstream read by a partitioned asset: each partition reads all of it."""
 
     def upstream(self, key: str | None, space: KeySpace) -> Keys:
@@ -194,7 +198,7 @@ class WholeMapping(_Base):
         return ALL
 
 
-class TableMapping(_Base):
+class TableMapping(BaseMapping):
     """An ``explicit`` table, and its inverse for the reverse direction."""
 
     def __init__(self, spec: Explicit) -> None:
@@ -206,10 +210,10 @@ class TableMapping(_Base):
         self.inverse = {up: tuple(downs) for up, downs in inverse.items()}
 
     def upstream(self, key: str | None, space: KeySpace) -> Keys:
-        return self.forward.get(_need(key), ())
+        return self.forward.get(need_key(key), ())
 
     def downstream(self, key: str | None, space: KeySpace) -> Keys:
-        return self.inverse.get(_need(key), ())
+        return self.inverse.get(need_key(key), ())
 
 
 def indexes(definition: TimePartitions, keys: Sequence[str], space: KeySpace) -> list[int]:
@@ -224,7 +228,7 @@ def indexes(definition: TimePartitions, keys: Sequence[str], space: KeySpace) ->
     return out
 
 
-class _TimeMapping(_Base):
+class _TimeMapping(BaseMapping):
     """A mapping between two time definitions, as index ranges: ``cover(n)`` is the range of
     upstream indexes that downstream window ``n`` reads, ``covered(m)`` the range of
     downstream indexes that read upstream window ``m``; both cut at the definitions' bounds.
@@ -241,11 +245,11 @@ class _TimeMapping(_Base):
         raise NotImplementedError
 
     def upstream(self, key: str | None, space: KeySpace) -> Keys:
-        lo, hi = self.cover(self.down.index(_need(key)))
+        lo, hi = self.cover(self.down.index(need_key(key)))
         return tuple(self.up.keys_between(lo, hi))
 
     def downstream(self, key: str | None, space: KeySpace) -> Keys:
-        lo, hi = self.covered(self.up.index(_need(key)))
+        lo, hi = self.covered(self.up.index(need_key(key)))
         return tuple(self.down.keys_between(lo, hi))
 
     def covers(self, ns: Sequence[int]) -> list[tuple[int, int]]:
@@ -260,7 +264,7 @@ class _TimeMapping(_Base):
         return out
 
     def upstream_many(self, keys: Sequence[str | None], space: KeySpace) -> list[Keys]:
-        ranges = self.covers(indexes(self.down, [_need(k) for k in keys], space))
+        ranges = self.covers(indexes(self.down, [need_key(k) for k in keys], space))
         spans = [(lo, hi) for lo, hi in ranges if hi > lo]
         if not spans:
             return [() for _ in ranges]

@@ -23,6 +23,7 @@ from assets_core.errors import DefinitionError, PartitionError, Problem
 from assets_core.partitions.dims import DimsMapping, Pair
 from assets_core.partitions.mapping import (
     AllMapping,
+    BaseMapping,
     Explicit,
     IdentityMapping,
     MappingSpec,
@@ -32,7 +33,6 @@ from assets_core.partitions.mapping import (
     WholeMapping,
     Window,
     WindowMapping,
-    _Base,
 )
 from assets_core.partitions.multi import MultiPartitions, Single
 from assets_core.partitions.space import KeySpace, PartitionsDefinition
@@ -50,7 +50,7 @@ class _Mismatch(Exception):
         self.reason, self.fix = reason, fix
 
 
-class PlainMapping(_Base):
+class PlainMapping(BaseMapping):
     """Two unpartitioned assets: the one step reads the one step."""
 
     def upstream(self, key: str | None, space: KeySpace) -> tuple[None]:

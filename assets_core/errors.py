@@ -6,6 +6,7 @@
     ├── DefinitionError (ValueError)   the project's assets are invalid; carries every problem
     │   └── InvalidKeyError            a key segment breaks the key rule
     ├── SelectionError (ValueError)    a selection string is malformed or matches nothing
+    ├── PartitionError (ValueError)    a partition key, a --partitions range or "now" is malformed
     ├── UnknownAssetError (KeyError)   a key names no asset of the project
     │   └── AmbiguousAssetError        a bare name is the last segment of several keys
     ├── PlanError                      a plan cannot run (an unselected upstream was never built)
@@ -115,6 +116,12 @@ class InvalidKeyError(DefinitionError):
 
 class SelectionError(LumbungError, ValueError):
     """A selection string is malformed, or a plain name in it matches no asset."""
+
+
+class PartitionError(LumbungError, ValueError):
+    """A partition key, a selection of partitions (``--partitions``) or a pinned "now"
+    (``--as-of``, ``LUMBUNG_NOW``) is malformed, or names no partition; the message names the
+    text, the partitions definition and the expected form."""
 
 
 class UnknownAssetError(LumbungError, KeyError):

@@ -23,6 +23,7 @@ FLOORS: tuple[tuple[str, int], ...] = (
     ("assets_core.errors", 0),
     ("assets_core.lazymap", 0),
     ("assets_core.model", 1),
+    ("assets_core.partitions", 1),
     ("assets_core.code_version", 2),
     ("assets_core.storage", 3),
     ("io_managers", 4),

@@ -1,0 +1,357 @@
+"""What a step says, captured and attributed to it: its ``context.log`` records (and any other
+logger's), its ``print``s and other writes to ``sys.stdout`` and ``sys.stderr``, and the
+Python warnings it raises.
+
+One router serves a whole process, installed while any run in it captures (``installed``,
+counted, so runs side by side share it; a worker process installs it for its life):
+``sys.stdout`` and ``sys.stderr`` become ``RoutedStream``s, a ``StepHandler`` sits on the root
+logger and ``warnings.showwarning`` is wrapped. Each of them asks one context variable which
+step the current thread runs (``Capture.step`` sets it around a step), so steps running side
+by side in threads never see each other's lines, and whatever is written outside a step goes
+where it always went. Nothing is swapped per step.
+
+A step's lines go to its ``Capture``'s sink in batches: when ``BATCH`` are waiting, at once
+for a line at or above the capture's ``urgent`` rank (what is shown live), and when the step
+ends. A line is ``(at, stream, level, message)``: ``stream`` is ``log`` (a logging record or a
+warning, with its level name), ``stdout`` or ``stderr`` (a line written, without its newline).
+
+Limits, per attempt of a step: ``MAX_LINES`` lines and ``MAX_CHARS`` characters in all, each
+line cut at ``LINE_CHARS``. The first lines are kept; past a limit lines are counted, neither
+kept nor shown, and a last line says how many were dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, TextIO
+
+from assets_core.model.keys import StepKey
+from assets_core.storage.state import LogLine, LogStream
+
+__all__ = [
+    "BATCH",
+    "LINE_CHARS",
+    "MAX_CHARS",
+    "MAX_LINES",
+    "Capture",
+    "Line",
+    "RoutedStream",
+    "Sink",
+    "StepHandler",
+    "installed",
+    "line_text",
+    "outside_steps",
+    "rank",
+]
+
+MAX_LINES = 10_000  # lines kept per attempt of a step
+MAX_CHARS = 1_000_000  # characters kept per attempt of a step
+LINE_CHARS = 8_000  # characters kept of one line
+BATCH = 256  # lines a step hands on at once
+
+#: the logger ``context.log`` is a child of (``lumbung.asset.<key>``)
+ASSET_LOGGER = "lumbung.asset"
+_RANKS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+_STREAM_RANK = {"stdout": logging.INFO, "stderr": logging.WARNING}
+
+#: ``(at, stream, level, message)``: one captured line, as it travels (it pickles cheaply)
+Line = tuple[float, LogStream, "str | None", str]
+#: where a step's lines go: ``sink(step, lines)``, from the thread that runs the step
+Sink = Callable[[StepKey, list[Line]], None]
+
+_current: ContextVar[_StepLog | None] = ContextVar("lumbung_step_log", default=None)
+
+
+def rank(stream: str, level: str | None) -> int:
+    """How loud a line is, as a logging level: a record's own level; a line written to
+    stdout counts as INFO, one written to stderr as WARNING."""
+    if stream == "log":
+        return _RANKS.get(level or "", logging.INFO)
+    return _STREAM_RANK.get(stream, logging.INFO)
+
+
+def line_text(line: LogLine) -> str:
+    """A stored line as shown (live and by ``lumbung logs``): ``orders | INFO: loaded 3 rows``
+    for a record, ``orders | text`` for a line written to stdout or stderr."""
+    if line.stream == "log" and line.level:
+        return f"{line.step} | {line.level}: {line.message}"
+    return f"{line.step} | {line.message}"
+
+
+class Capture:
+    """Binds each step run in this process to the sink its lines go to."""
+
+    __slots__ = ("sink", "urgent")
+
+    def __init__(self, sink: Sink, urgent: int = logging.WARNING) -> None:
+        self.sink = sink
+        #: lines at this rank or above are handed on at once (they are shown live)
+        self.urgent = urgent
+
+    @contextlib.contextmanager
+    def step(self, step: StepKey) -> Iterator[None]:
+        """Capture what the current thread says while ``step`` runs in it."""
+        log = _StepLog(step, self.sink, self.urgent)
+        token = _current.set(log)
+        try:
+            yield
+        finally:
+            _current.reset(token)
+            log.close()
+
+
+class _StepLog:
+    """The lines of one attempt of one step, kept within the limits until handed on."""
+
+    __slots__ = (
+        "_chars",
+        "_dropped",
+        "_kept",
+        "_lock",
+        "_partial",
+        "_pending",
+        "_sink",
+        "_urgent",
+        "step",
+    )
+
+    def __init__(self, step: StepKey, sink: Sink, urgent: int) -> None:
+        self.step = step
+        self._sink = sink
+        self._urgent = urgent
+        self._pending: list[Line] = []
+        self._partial: dict[LogStream, str] = {}
+        self._kept = 0
+        self._chars = 0
+        self._dropped = [0, 0]  # lines, characters
+        self._lock = threading.Lock()
+
+    def write(self, stream: LogStream, text: str) -> None:
+        """Text written to ``stream``: each whole line is kept; the rest waits for its end."""
+        with self._lock:
+            rest = self._partial.pop(stream, "") + text
+            if "\n" in rest:
+                *done, rest = rest.split("\n")
+                for line in done:
+                    self._add(stream, None, line, _STREAM_RANK[stream])
+            if len(rest) > LINE_CHARS:  # a line that never ends (a progress bar's \r...)
+                self._add(stream, None, rest, _STREAM_RANK[stream])
+                rest = ""
+            if rest:
+                self._partial[stream] = rest
+
+    def emit(self, level: str, message: str, levelno: int) -> None:
+        """A logging record or a warning."""
+        with self._lock:
+            self._add("log", level, message, levelno)
+
+    def _add(self, stream: LogStream, level: str | None, message: str, loud: int) -> None:
+        if self._kept >= MAX_LINES or self._chars >= MAX_CHARS:
+            self._dropped[0] += 1
+            self._dropped[1] += len(message)
+            return
+        if len(message) > LINE_CHARS:
+            message = f"{message[:LINE_CHARS]}... [{len(message) - LINE_CHARS} more characters]"
+        self._kept += 1
+        self._chars += len(message)
+        self._pending.append((time.time(), stream, level, message))
+        if loud >= self._urgent or len(self._pending) >= BATCH:
+            self._send()
+
+    def _send(self) -> None:
+        lines, self._pending = self._pending, []
+        token = _current.set(None)  # whatever the sink writes is not the step's
+        try:
+            self._sink(self.step, lines)
+        finally:
+            _current.reset(token)
+
+    def close(self) -> None:
+        """The step ended: hand on what waits, and say what was dropped."""
+        with self._lock:
+            for stream, rest in list(self._partial.items()):
+                self._add(stream, None, rest, _STREAM_RANK[stream])
+            self._partial.clear()
+            lines, chars = self._dropped
+            if lines:
+                note = (
+                    f"{lines} more lines ({chars} characters) were not kept: a step keeps its "
+                    f"first {MAX_LINES} lines and {MAX_CHARS} characters."
+                )
+                self._pending.append((time.time(), "log", "WARNING", note))
+            if self._pending:
+                self._send()
+
+
+@contextlib.contextmanager
+def outside_steps() -> Iterator[None]:
+    """Run a block as if no step ran in this thread: what it writes goes to the real streams
+    (the run's own output, written from a thread that runs steps)."""
+    token = _current.set(None)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+class RoutedStream:
+    """``sys.stdout`` or ``sys.stderr`` while the router is installed: a write from a step goes
+    to the step's lines, any other to the stream it replaced (``original``)."""
+
+    def __init__(self, original: TextIO, name: LogStream) -> None:
+        self.original = original
+        self.name = name
+
+    def write(self, text: str) -> int:
+        log = _current.get()
+        if log is None:
+            return self.original.write(text)
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        log.write(self.name, text)
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for text in lines:
+            self.write(text)
+
+    def flush(self) -> None:
+        if _current.get() is None:
+            self.original.flush()
+
+    def __getattr__(self, name: str) -> Any:  # fileno, isatty, encoding, buffer...
+        return getattr(self.original, name)
+
+
+class StepHandler(logging.Handler):
+    """On the root logger while the router is installed: a record logged from a step goes to
+    the step's lines. Outside a step it does what Python does for a record nothing handles
+    (``logging.lastResort``) when no other handler would see it, so its presence hides
+    nothing."""
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        # no handler lock: each step's lines have their own
+        log = _current.get()
+        if log is None:
+            self._last_resort(record)
+            return True
+        try:
+            message = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return True
+        name = record.name
+        if not name.startswith(ASSET_LOGGER + ".") and name != "root":
+            message = f"{name}: {message}"
+        log.emit(record.levelname, message, record.levelno)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.handle(record)
+
+    def _last_resort(self, record: logging.LogRecord) -> None:
+        last = logging.lastResort
+        if last is None or record.levelno < last.level:
+            return
+        logger: logging.Logger | None = logging.getLogger(record.name)
+        if record.name == "root":
+            logger = logging.getLogger()
+        while logger is not None:
+            if any(h is not self for h in logger.handlers):
+                return
+            if not logger.propagate:
+                break
+            logger = logger.parent
+        last.handle(record)
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    log = _current.get()
+    if log is None or file is not None:
+        _router.showwarning(message, category, filename, lineno, file, line)
+        return
+    here = str(Path.cwd()) + os.sep
+    where = filename[len(here) :] if filename.startswith(here) else filename
+    log.emit("WARNING", f"{where}:{lineno}: {category.__name__}: {message}", logging.WARNING)
+
+
+class _Router:
+    """What the router replaced, and how many runs use it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0
+        self.handler = StepHandler()
+        self.showwarning: Callable[..., None] = warnings.showwarning
+        self.level_set = False
+
+    def install(self) -> None:
+        with self.lock:
+            self.users += 1
+            if self.users > 1:
+                return
+            for name in ("stdout", "stderr"):
+                stream = getattr(sys, name)
+                if stream is not None and not isinstance(stream, RoutedStream):
+                    setattr(sys, name, RoutedStream(stream, name))
+            root = logging.getLogger()
+            asset_logger = logging.getLogger(ASSET_LOGGER)
+            # context.log's records from DEBUG up are kept, unless logging is configured
+            # (a handler on the root logger): then its levels apply as they always did
+            self.level_set = asset_logger.level == logging.NOTSET and not root.handlers
+            if self.level_set:
+                asset_logger.setLevel(logging.DEBUG)
+            root.addHandler(self.handler)
+            if warnings.showwarning is not _show_warning:
+                self.showwarning = warnings.showwarning
+                warnings.showwarning = _show_warning
+
+    def uninstall(self) -> None:
+        with self.lock:
+            self.users -= 1
+            if self.users > 0:
+                return
+            for name in ("stdout", "stderr"):
+                stream = getattr(sys, name)
+                if isinstance(stream, RoutedStream):
+                    setattr(sys, name, stream.original)
+            logging.getLogger().removeHandler(self.handler)
+            if self.level_set:
+                logging.getLogger(ASSET_LOGGER).setLevel(logging.NOTSET)
+                self.level_set = False
+            if warnings.showwarning is _show_warning:
+                warnings.showwarning = self.showwarning
+
+
+_router = _Router()
+
+
+@contextlib.contextmanager
+def installed() -> Iterator[None]:
+    """The router, installed for the block (and for as long as any other block holds it)."""
+    _router.install()
+    try:
+        yield
+    finally:
+        _router.uninstall()
+
+
+def install_for_life() -> None:
+    """Install the router for the rest of this process (a worker process's)."""
+    _router.install()

@@ -117,6 +117,7 @@ class _StepLog:
         "_dropped",
         "_kept",
         "_lock",
+        "_over",
         "_partial",
         "_pending",
         "_sink",
@@ -130,23 +131,28 @@ class _StepLog:
         self._urgent = urgent
         self._pending: list[Line] = []
         self._partial: dict[LogStream, str] = {}
+        self._over: dict[LogStream, int] = {}  # characters past LINE_CHARS of the partial
         self._kept = 0
         self._chars = 0
         self._dropped = [0, 0]  # lines, characters
         self._lock = threading.Lock()
 
     def write(self, stream: LogStream, text: str) -> None:
-        """Text written to ``stream``: each whole line is kept; the rest waits for its end."""
+        """Text written to ``stream``: each whole line is kept; the rest waits for its end
+        (at most ``LINE_CHARS`` of it: a line that never ends, like a progress bar's, is
+        counted past that)."""
         with self._lock:
             rest = self._partial.pop(stream, "") + text
             if "\n" in rest:
                 *done, rest = rest.split("\n")
+                over = self._over.pop(stream, 0)
                 for line in done:
-                    self._add(stream, None, line, _STREAM_RANK[stream])
-            if len(rest) > LINE_CHARS:  # a line that never ends (a progress bar's \r...)
-                self._add(stream, None, rest, _STREAM_RANK[stream])
-                rest = ""
-            if rest:
+                    self._add(stream, None, line, _STREAM_RANK[stream], over)
+                    over = 0
+            if len(rest) > LINE_CHARS:
+                self._over[stream] = self._over.get(stream, 0) + len(rest) - LINE_CHARS
+                rest = rest[:LINE_CHARS]
+            if rest or stream in self._over:
                 self._partial[stream] = rest
 
     def emit(self, level: str, message: str, levelno: int) -> None:
@@ -154,13 +160,18 @@ class _StepLog:
         with self._lock:
             self._add("log", level, message, levelno)
 
-    def _add(self, stream: LogStream, level: str | None, message: str, loud: int) -> None:
+    def _add(
+        self, stream: LogStream, level: str | None, message: str, loud: int, over: int = 0
+    ) -> None:
         if self._kept >= MAX_LINES or self._chars >= MAX_CHARS:
             self._dropped[0] += 1
-            self._dropped[1] += len(message)
+            self._dropped[1] += len(message) + over
             return
         if len(message) > LINE_CHARS:
-            message = f"{message[:LINE_CHARS]}... [{len(message) - LINE_CHARS} more characters]"
+            over += len(message) - LINE_CHARS
+            message = message[:LINE_CHARS]
+        if over:
+            message = f"{message}... [{over} more characters]"
         self._kept += 1
         self._chars += len(message)
         self._pending.append((time.time(), stream, level, message))
@@ -179,7 +190,8 @@ class _StepLog:
         """The step ended: hand on what waits, and say what was dropped."""
         with self._lock:
             for stream, rest in list(self._partial.items()):
-                self._add(stream, None, rest, _STREAM_RANK[stream])
+                over = self._over.pop(stream, 0)
+                self._add(stream, None, rest, _STREAM_RANK[stream], over)
             self._partial.clear()
             lines, chars = self._dropped
             if lines:

@@ -5,10 +5,11 @@ Python warnings it raises.
 One router serves a whole process, installed while any run in it captures (``installed``,
 counted, so runs side by side share it; a worker process installs it for its life):
 ``sys.stdout`` and ``sys.stderr`` become ``RoutedStream``s, a ``StepHandler`` sits on the root
-logger and ``warnings.showwarning`` is wrapped. Each of them asks one context variable which
-step the current thread runs (``Capture.step`` sets it around a step), so steps running side
-by side in threads never see each other's lines, and whatever is written outside a step goes
-where it always went. Nothing is swapped per step.
+logger (and an ``AssetHandler`` on ``lumbung.asset``, so ``context.log`` is kept from DEBUG up
+whatever the configuration) and ``warnings.showwarning`` is wrapped. Each of them asks one
+context variable which step the current thread runs (``Capture.step`` sets it around a step),
+so steps running side by side in threads never see each other's lines, and whatever is
+written outside a step goes where it always went. Nothing is swapped per step.
 
 A step's lines go to its ``Capture``'s sink in batches: when ``BATCH`` are waiting, at once
 for a line at or above the capture's ``urgent`` rank (what is shown live), and when the step
@@ -42,6 +43,7 @@ __all__ = [
     "LINE_CHARS",
     "MAX_CHARS",
     "MAX_LINES",
+    "AssetHandler",
     "Capture",
     "Line",
     "RoutedStream",
@@ -254,35 +256,68 @@ class StepHandler(logging.Handler):
         # no handler lock: each step's lines have their own
         log = _current.get()
         if log is None:
-            self._last_resort(record)
-            return True
-        try:
-            message = self.format(record)
-        except Exception:
-            self.handleError(record)
-            return True
-        name = record.name
-        if not name.startswith(ASSET_LOGGER + ".") and name != "root":
-            message = f"{name}: {message}"
-        log.emit(record.levelname, message, record.levelno)
+            _pass_on(record, logging.getLogger(record.name), forward=False, lastresort=True)
+        else:
+            _keep(log, record, self)
         return True
 
     def emit(self, record: logging.LogRecord) -> None:
         self.handle(record)
 
-    def _last_resort(self, record: logging.LogRecord) -> None:
-        last = logging.lastResort
-        if last is None or record.levelno < last.level:
-            return
-        logger: logging.Logger | None = logging.getLogger(record.name)
-        if record.name == "root":
-            logger = logging.getLogger()
-        while logger is not None:
-            if any(h is not self for h in logger.handlers):
-                return
-            if not logger.propagate:
-                break
-            logger = logger.parent
+
+class AssetHandler(logging.Handler):
+    """On the ``lumbung.asset`` logger while the router is installed, which then takes every
+    record from DEBUG up and propagates none: a record from a step goes to the step's lines
+    whatever the logging configuration, and each record is passed on to the handlers above
+    only when the configured levels let it through, as it always was."""
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        log = _current.get()
+        if log is not None:
+            _keep(log, record, self)
+        parent = logging.getLogger(ASSET_LOGGER).parent
+        if parent is not None and record.levelno >= parent.getEffectiveLevel():
+            _pass_on(record, parent, forward=True, lastresort=log is None)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.handle(record)
+
+
+def _keep(log: _StepLog, record: logging.LogRecord, handler: logging.Handler) -> None:
+    try:
+        message = handler.format(record)
+    except Exception:
+        handler.handleError(record)
+        return
+    name = record.name
+    if not name.startswith(ASSET_LOGGER + ".") and name != "root":
+        message = f"{name}: {message}"
+    log.emit(record.levelname, message, record.levelno)
+
+
+def _pass_on(
+    record: logging.LogRecord, logger: logging.Logger, *, forward: bool, lastresort: bool
+) -> None:
+    """With ``forward``, hand ``record`` to the handlers from ``logger`` up as Python would
+    (the router's own left out); with ``lastresort``, to ``logging.lastResort`` when there
+    are none."""
+    if record.name == "root":
+        logger = logging.getLogger()
+    found = 0
+    current: logging.Logger | None = logger
+    while current is not None:
+        for h in current.handlers:
+            if isinstance(h, (StepHandler, AssetHandler)):
+                continue
+            found += 1
+            if forward and record.levelno >= h.level:
+                h.handle(record)
+        if not current.propagate:
+            break
+        current = current.parent
+    last = logging.lastResort
+    if not found and lastresort and last is not None and record.levelno >= last.level:
         last.handle(record)
 
 
@@ -310,8 +345,9 @@ class _Router:
         self.lock = threading.Lock()
         self.users = 0
         self.handler = StepHandler()
+        self.asset_handler = AssetHandler()
         self.showwarning: Callable[..., None] = warnings.showwarning
-        self.level_set = False
+        self.owns = False
 
     def install(self) -> None:
         with self.lock:
@@ -322,14 +358,19 @@ class _Router:
                 stream = getattr(sys, name)
                 if stream is not None and not isinstance(stream, RoutedStream):
                     setattr(sys, name, RoutedStream(stream, name))
-            root = logging.getLogger()
             asset_logger = logging.getLogger(ASSET_LOGGER)
-            # context.log's records from DEBUG up are kept, unless logging is configured
-            # (a handler on the root logger): then its levels apply as they always did
-            self.level_set = asset_logger.level == logging.NOTSET and not root.handlers
-            if self.level_set:
+            # context.log's records from DEBUG up are kept, unless that logger is configured
+            # (a level or handlers of its own): then its configuration applies
+            self.owns = (
+                asset_logger.level == logging.NOTSET
+                and asset_logger.propagate
+                and not asset_logger.handlers
+            )
+            if self.owns:
                 asset_logger.setLevel(logging.DEBUG)
-            root.addHandler(self.handler)
+                asset_logger.propagate = False
+                asset_logger.addHandler(self.asset_handler)
+            logging.getLogger().addHandler(self.handler)
             if warnings.showwarning is not _show_warning:
                 self.showwarning = warnings.showwarning
                 warnings.showwarning = _show_warning
@@ -344,9 +385,12 @@ class _Router:
                 if isinstance(stream, RoutedStream):
                     setattr(sys, name, stream.original)
             logging.getLogger().removeHandler(self.handler)
-            if self.level_set:
-                logging.getLogger(ASSET_LOGGER).setLevel(logging.NOTSET)
-                self.level_set = False
+            if self.owns:
+                asset_logger = logging.getLogger(ASSET_LOGGER)
+                asset_logger.removeHandler(self.asset_handler)
+                asset_logger.propagate = True
+                asset_logger.setLevel(logging.NOTSET)
+                self.owns = False
             if warnings.showwarning is _show_warning:
                 warnings.showwarning = self.showwarning
 

@@ -207,25 +207,54 @@ def test_installing_and_uninstalling_leave_the_process_as_it_was() -> None:
     with unconfigured():
         with installed():  # a second run beside the first shares the router
             assert asset_logger.level == logging.DEBUG
+            assert not asset_logger.propagate
         assert isinstance(sys.stdout, RoutedStream)
         assert sys.stdout.isatty() == before[0].isatty()  # everything else is the stream's
     after = (sys.stdout, sys.stderr, warnings.showwarning, list(logging.getLogger().handlers))
     assert after == before
-    assert asset_logger.level == logging.NOTSET
+    assert (asset_logger.level, asset_logger.propagate) == (logging.NOTSET, True)
+    assert asset_logger.handlers == []
 
 
-def test_configured_logging_keeps_its_levels() -> None:
-    handler = logging.NullHandler()
+class Listed(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def test_context_log_is_kept_whatever_the_configuration_which_sees_what_it_did() -> None:
     root = logging.getLogger()
-    root.addHandler(handler)
+    handler = Listed()
+    root.addHandler(handler)  # logging configured at the root's WARNING
     try:
         sink = Collected()
         with installed(), Capture(sink).step(_step("a")):
-            logging.getLogger("lumbung.asset.a").info("below the root's WARNING")
-            logging.getLogger("lumbung.asset.a").warning("kept")
-        assert sink.text(_step("a")) == [("log", "WARNING", "kept")]
+            logging.getLogger("lumbung.asset.a").info("kept, not for the root's handler")
+            logging.getLogger("lumbung.asset.a").warning("kept and handled")
+            logging.getLogger("library").info("below the library's level")
+        assert sink.text(_step("a")) == [
+            ("log", "INFO", "kept, not for the root's handler"),
+            ("log", "WARNING", "kept and handled"),
+        ]
+        assert handler.messages == ["kept and handled"]
     finally:
         root.removeHandler(handler)
+
+
+def test_a_level_set_on_the_asset_logger_applies() -> None:
+    asset_logger = logging.getLogger("lumbung.asset")
+    asset_logger.setLevel(logging.ERROR)
+    try:
+        sink = Collected()
+        with unconfigured(), Capture(sink).step(_step("a")):
+            logging.getLogger("lumbung.asset.a").warning("below the level set")
+            logging.getLogger("lumbung.asset.a").error("kept")
+        assert sink.text(_step("a")) == [("log", "ERROR", "kept")]
+    finally:
+        asset_logger.setLevel(logging.NOTSET)
 
 
 def test_ranks_and_text() -> None:

@@ -31,7 +31,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -99,16 +99,9 @@ class Capture:
         #: lines at this rank or above are handed on at once (they are shown live)
         self.urgent = urgent
 
-    @contextlib.contextmanager
-    def step(self, step: StepKey) -> Iterator[None]:
-        """Capture what the current thread says while ``step`` runs in it."""
-        log = _StepLog(step, self.sink, self.urgent)
-        token = _current.set(log)
-        try:
-            yield
-        finally:
-            _current.reset(token)
-            log.close()
+    def step(self, step: StepKey) -> _StepLog:
+        """Capture what the current thread says while ``step`` runs in it (``with``)."""
+        return _StepLog(step, self.sink, self.urgent)
 
 
 class _StepLog:
@@ -123,9 +116,12 @@ class _StepLog:
         "_partial",
         "_pending",
         "_sink",
+        "_token",
         "_urgent",
         "step",
     )
+
+    _token: Token[_StepLog | None]
 
     def __init__(self, step: StepKey, sink: Sink, urgent: int) -> None:
         self.step = step
@@ -138,6 +134,14 @@ class _StepLog:
         self._chars = 0
         self._dropped = [0, 0]  # lines, characters
         self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        self._token = _current.set(self)
+
+    def __exit__(self, *exc: object) -> None:
+        _current.reset(self._token)
+        if self._pending or self._partial or self._dropped[0]:
+            self.close()
 
     def write(self, stream: LogStream, text: str) -> None:
         """Text written to ``stream``: each whole line is kept; the rest waits for its end

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assets_core.errors import DefinitionError, PlanError, ProjectError, StateError
+from assets_core.execution.runlogs import print_line
 from assets_core.model.definitions import Definitions
 from assets_core.model.keys import AssetKey, CoercibleToKey, StepKey, step_of
 from assets_core.model.kinds import AnyAsset
@@ -41,7 +43,7 @@ from assets_core.storage.io import (
 )
 from assets_core.storage.loading import load_input
 from assets_core.storage.registry import MEMORY, IOManagers, installed_names
-from assets_core.storage.state import StateStore
+from assets_core.storage.state import LogLine, StateStore
 
 if TYPE_CHECKING:
     from assets_core.code_version.versioner import CodeVersion, CodeVersioner
@@ -392,6 +394,8 @@ class Session:
         plan: Plan | None = None,
         wait: bool | float = True,
         memory_budget: int | None = None,
+        on_log: Callable[[LogLine], None] | None = print_line,
+        log_level: int = logging.WARNING,
     ) -> RunResult:
         """Run what is missing or stale in the selection (or everything with ``force``).
 
@@ -399,7 +403,12 @@ class Session:
         ``wait=False`` raises ``AssetsLockedError`` at once, and a number waits at most that
         many seconds; a refused run runs and records nothing. ``memory_budget`` bounds the
         bytes of values handed over in memory between steps (default: ``LUMBUNG_MEMORY_BUDGET``,
-        else a quarter of the machine's memory, at most 2 GiB; 0 reads every input back)."""
+        else a quarter of the machine's memory, at most 2 GiB; 0 reads every input back).
+
+        What each step logs (``context.log``), prints and warns is kept with the run
+        (``session.state.logs(result.run_id, key)``); lines at ``log_level`` or above go to
+        ``on_log`` as they come, from any thread: by default to stderr, prefixed with the
+        asset (``None`` shows nothing)."""
         from assets_core.execution.run import execute
         from assets_core.execution.step import StepEnvironment
 
@@ -432,6 +441,8 @@ class Session:
             lock_timeout=lock_timeout,
             config=self.config,
             memory_budget=memory_budget,
+            on_log=on_log,
+            log_level=log_level,
         )
 
     def load(self, key: CoercibleToKey, as_type: Any = None) -> object:

@@ -91,6 +91,15 @@ def materialize(
             "(default: wait as long as it takes).",
         ),
     ] = None,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Show every line the assets log or print as it comes, prefixed with the "
+            "asset (default: warnings, errors and stderr only). All are kept: `lumbung logs`.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Run every selected asset that is missing or stale, in dependency order."""
@@ -117,6 +126,7 @@ def materialize(
                 as_json=as_json,
                 wait=wait,
                 debug=state_of(ctx).debug,
+                verbose=verbose,
             )
         except KeyboardInterrupt as exc:  # before the run began (during it: _materialize)
             _interrupted(None, session, exc)
@@ -172,7 +182,10 @@ def _materialize(
     as_json: bool,
     wait: bool | float = True,
     debug: bool = False,
+    verbose: bool = False,
 ) -> int:
+    import logging
+
     from assets_core.cli.progress import make_progress
     from assets_core.errors import AssetsLockedError
 
@@ -203,7 +216,13 @@ def _materialize(
     try:
         with tracker:
             result = session.materialize(
-                plan=plan, executor=executor, workers=workers, on_event=tracker, wait=wait
+                plan=plan,
+                executor=executor,
+                workers=workers,
+                on_event=tracker,
+                wait=wait,
+                on_log=tracker.log,
+                log_level=logging.DEBUG if verbose else logging.WARNING,
             )
         if as_json:
             _report_errors(result, debug)
@@ -255,7 +274,8 @@ def _print_plan(plan: Plan) -> None:
 
 def _report_errors(result: RunResult, debug: bool = False) -> None:
     """Each failed asset's error on stderr, with the user's traceback when the asset's own
-    code raised; with ``debug``, every frame of the failure, Lumbung's included."""
+    code raised; with ``debug``, every frame of the failure, Lumbung's included; and where
+    the lines it logged and printed are, when it said any."""
     from assets_core.cli.progress import without_key
 
     for key in result.failed:
@@ -264,6 +284,10 @@ def _report_errors(result: RunResult, debug: bool = False) -> None:
         full = result.tracebacks.get(key) if debug else None
         for line in printable_lines(full.rstrip("\n")) if full else lines[1:]:
             _err(f"  {line}")
+        said = result.logged.get(key)
+        if said:
+            n = f"{said} line{'s' if said != 1 else ''}"
+            _err(f"  see: lumbung logs {result.run_id} {printable(key.asset)}  ({n} of output)")
 
 
 def summary_line(result: RunResult, elapsed: float) -> str:

@@ -3,16 +3,18 @@ otherwise, and the counts an interrupted run reports.
 
 Events arrive on the executor's scheduling thread (the caller's), so the state here is only
 ever changed by one thread; the live display's refresh thread only reads it, through copies
-taken in one step.
+taken in one step. Lines the steps say (``log``) arrive from any thread: each is written
+whole, on stderr, or above the live block on a terminal.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from typing import IO, TYPE_CHECKING
 
-from assets_core.cli.printable import printable
+from assets_core.cli.printable import printable, printable_lines
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
 
     from assets_core.execution.result import Event
     from assets_core.model.keys import StepKey
+    from assets_core.storage.state import LogLine
 
 FINISHED = frozenset({"materialized", "up_to_date", "failed", "skipped"})
 LABELS = {
@@ -68,6 +71,15 @@ def step_line(event: Event) -> str:
     return text
 
 
+def log_lines(line: LogLine) -> list[str]:
+    """A line a step said, as printed: ``orders | INFO: loaded 3 rows``, made ``printable``;
+    a message of several lines (a traceback) continues indented."""
+    from assets_core.execution.capture import line_text
+
+    first, *rest = printable_lines(line_text(line))
+    return [first, *(f"    {text}" for text in rest)]
+
+
 class Tracker:
     """Counts what a run has done so far; the base of every display, and enough on its own
     when nothing is shown (``--json``)."""
@@ -78,6 +90,7 @@ class Tracker:
         self.counts: dict[str, int] = dict.fromkeys(FINISHED, 0)
         self.running: dict[StepKey, float] = {}
         self.started = time.monotonic()
+        self._writing = threading.Lock()
 
     def __call__(self, event: Event) -> None:
         if event.kind == "waiting":  # before anything runs: another run holds assets
@@ -99,6 +112,14 @@ class Tracker:
         sys.stdout.flush()
         sys.stderr.write(printable(text) + "\n")
         sys.stderr.flush()
+
+    def log(self, line: LogLine) -> None:
+        """A line a step said, shown as it comes (from any thread): on stderr."""
+        text = "".join(f"{part}\n" for part in log_lines(line))
+        with self._writing:
+            sys.stdout.flush()
+            sys.stderr.write(text)
+            sys.stderr.flush()
 
     def __enter__(self) -> Tracker:
         return self
@@ -163,6 +184,16 @@ class LiveProgress(Tracker):
         if self._live is not None:
             self._live.__exit__(None, None, None)
             self._live = None
+
+    def log(self, line: LogLine) -> None:
+        """Printed above the live block, like ``note``."""
+        from rich.text import Text
+
+        from assets_core.execution.capture import rank
+
+        loud = rank(line.stream, line.level)
+        style = "red" if loud >= 40 else "yellow" if loud >= 30 else "dim"
+        self.console.print(Text("\n".join(log_lines(line)), style=style))
 
     def note(self, text: str) -> None:
         """Printed above the live block (stderr would break its redrawing)."""

@@ -1,11 +1,12 @@
 """A run's records: one ``MaterializationRecord`` per decided step, written in batches (never
-one transaction per step)."""
+one transaction per step), and with them the lines its steps said (``runlogs``)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
 
+from assets_core.execution.runlogs import RunLogs
 from assets_core.execution.step import StepOutcome
 from assets_core.model.keys import StepKey
 from assets_core.planning.planner import Plan
@@ -20,10 +21,13 @@ FLUSH_SIZE = 256  # records
 class Recorder:
     """Builds each step's record and writes them in batches."""
 
-    def __init__(self, state: RunWriter, plan: Plan, run_id: str) -> None:
+    def __init__(
+        self, state: RunWriter, plan: Plan, run_id: str, logs: RunLogs | None = None
+    ) -> None:
         self.state = state
         self.plan = plan
         self.run_id = run_id
+        self.logs = logs
         self.buffer: list[MaterializationRecord] = []
         self.last_flush = time.monotonic()
 
@@ -69,11 +73,17 @@ class Recorder:
                 fingerprint=fingerprint,
             )
         )
-        if len(self.buffer) >= FLUSH_SIZE or time.monotonic() - self.last_flush > FLUSH_EVERY:
+        if (
+            len(self.buffer) >= FLUSH_SIZE
+            or time.monotonic() - self.last_flush > FLUSH_EVERY
+            or (self.logs is not None and self.logs.due)
+        ):
             self.flush()
 
     def flush(self) -> None:
         if self.buffer:
             self.state.record(self.buffer)
             self.buffer = []
+        if self.logs is not None:
+            self.logs.flush()
         self.last_flush = time.monotonic()

@@ -38,6 +38,8 @@ class RunResult:
     traceback); ``exceptions`` to the error itself: an ``AssetExecutionError`` whose
     ``__cause__`` is the user's exception when the step ran in this process; ``tracebacks`` to
     the error's every frame, Lumbung's included (what ``--debug`` shows), wherever it ran.
+    ``logged`` maps each step that logged or printed anything to the lines kept of it
+    (``lumbung logs RUN_ID ASSET`` shows them).
     """
 
     run_id: str
@@ -49,6 +51,7 @@ class RunResult:
     exceptions: dict[StepKey, BaseException] = field(default_factory=dict, repr=False)
     tracebacks: dict[StepKey, str] = field(default_factory=dict, repr=False)
     durations: dict[StepKey, float] = field(default_factory=dict)
+    logged: dict[StepKey, int] = field(default_factory=dict)
     started_at: float = 0.0
     ended_at: float = 0.0
     interrupted: bool = False

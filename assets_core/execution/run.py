@@ -1,14 +1,17 @@
 """Running a plan: lock its steps, record the run, let the scheduler run the steps on a
 backend, and finish the run's record.
 
-Nothing is recorded for a run until it holds its locks, so a refused run leaves no trace. The
+Nothing is recorded for a run until it holds its locks, so a refused run leaves no trace. What
+its steps log and print is captured (``capture``) and kept with the run (``runlogs``). The
 run's outcome is ``success`` or ``failed``; an interrupt (Ctrl-C) records what finished, marks
 the run ``interrupted``, releases its locks and raises ``KeyboardInterrupt``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import logging
 import os
 import threading
 import time
@@ -18,23 +21,34 @@ from typing import TYPE_CHECKING, Protocol
 from assets_core.errors import PlanError
 from assets_core.execution import interrupts
 from assets_core.execution.backends import open_backend
+from assets_core.execution.capture import Capture, installed
 from assets_core.execution.handover import Handover
 from assets_core.execution.locking import lock_plan
 from assets_core.execution.recorder import Recorder
 from assets_core.execution.result import Event, RunResult, new_run_id
+from assets_core.execution.runlogs import RunLogs, Show, print_line
 from assets_core.execution.scheduler import Scheduler
 from assets_core.execution.step import StepEnvironment
 from assets_core.planning.planner import Plan
 from assets_core.storage.io import sweep
-from assets_core.storage.state import LockConflict, LockTable, RunRecord, RunWriter, StateReader
+from assets_core.storage.state import (
+    LockConflict,
+    LockTable,
+    LogStore,
+    RunRecord,
+    RunWriter,
+    StateReader,
+)
 
 if TYPE_CHECKING:
     from assets_core.model.project import ProjectConfig
 
 __all__ = ["execute"]
 
+_NEVER = logging.CRITICAL + 1  # no line is this loud: nothing is shown
 
-class _Store(RunWriter, LockTable, StateReader, Protocol):
+
+class _Store(RunWriter, LockTable, StateReader, LogStore, Protocol):
     """What a run uses of the state store."""
 
 
@@ -52,6 +66,8 @@ def execute(
     lock_timeout: float | None = None,
     config: ProjectConfig | None = None,
     memory_budget: int | None = None,
+    on_log: Show | None = print_line,
+    log_level: int = logging.WARNING,
 ) -> RunResult:
     """Run every step of ``plan`` on the backend named ``executor``. Raises
     ``KeyboardInterrupt`` after recording what finished when interrupted; otherwise returns a
@@ -62,11 +78,18 @@ def execute(
     having run and recorded nothing. When the state changed since the plan was made,
     ``replan`` plans the selection again; steps another run built meanwhile are reported
     ``up to date``. Values are handed over in memory up to ``memory_budget`` bytes where the
-    backend shares this process (see ``assets_core.execution.handover``)."""
+    backend shares this process (see ``assets_core.execution.handover``).
+
+    What each step logs and prints is kept with the run; lines at ``log_level`` or above
+    (``capture.rank``: stdout counts as INFO, stderr as WARNING) go to ``on_log`` as they
+    come, from any thread (by default: to stderr, prefixed with the step)."""
     if workers is not None and workers < 1:
         raise PlanError(f"workers must be 1 or more, got {workers}.")
     n_workers = workers or os.cpu_count() or 1
     cancelled = threading.Event()
+    run_id = new_run_id()
+    logs = RunLogs(state, run_id, on_log, log_level)
+    env.logs = Capture(logs.add, log_level if on_log is not None else _NEVER)
     backend = open_backend(
         executor, env, plan.keys, workers=n_workers, cancelled=cancelled, config=config
     )
@@ -78,13 +101,13 @@ def execute(
             budget = default_budget()
         env.handover = Handover(budget) if budget > 0 else None
 
-    run_id = new_run_id()
     emit = on_event or (lambda e: None)
     if not plan.steps:
         started = time.time()
         state.start_run(RunRecord(run_id, started, selection=selection, pid=os.getpid()))
         state.finish_run(run_id, "success", time.time())
         backend.shutdown(wait=True)
+        env.logs = None
         return _finish(RunResult(run_id=run_id, started_at=started), time.time())
 
     def waiting(conflicts: Sequence[LockConflict], line: str) -> None:
@@ -103,16 +126,18 @@ def execute(
         )
     except BaseException:
         backend.shutdown(wait=False)
+        env.logs = None
         raise
     started = time.time()
     result = RunResult(run_id=run_id, started_at=started)
-    recorder = Recorder(state, plan, run_id)
+    recorder = Recorder(state, plan, run_id, logs)
     try:
         state.start_run(RunRecord(run_id, started, selection=selection, pid=os.getpid()))
         _built_meanwhile(planned, plan, recorder, emit, result)
     except BaseException:
         state.release_locks(run_id)
         backend.shutdown(wait=False)
+        env.logs = None
         raise
     if not backend.shares_memory:  # steps run in other processes, which may outlive this one
         make_fence = getattr(state, "fence", None)
@@ -123,7 +148,10 @@ def execute(
     # collector from rescanning it after every few thousand allocations of the assets.
     gc.freeze()
     # A second Ctrl-C must not cut the cleanup short (see assets_core.execution.interrupts).
-    with interrupts.watch(cancelled):
+    # Steps running here say what they say through the router (worker processes have
+    # their own).
+    routed = installed() if backend.shares_memory else contextlib.nullcontext()
+    with interrupts.watch(cancelled), routed:
         try:
             outcome = scheduler.run()
         except BaseException:
@@ -137,6 +165,8 @@ def execute(
             env.handover = None
             env.fence = None
             env.code_versions = None
+            env.logs = None
+            result.logged = logs.counts()
     _sweep(env, plan)
     recorder.flush()
     state.finish_run(run_id, outcome, time.time())

@@ -41,6 +41,7 @@ from assets_core.storage.values import kind_of, target_of
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from assets_core.execution.capture import Capture
     from assets_core.execution.handover import Handover
     from assets_core.model.project import ProjectConfig
 
@@ -95,6 +96,9 @@ class StepEnvironment:
         #: set by the run likewise: the code version the plan has for each asset, which is
         #: what the run records; a worker that imported other code refuses to run it
         self.code_versions: Mapping[AssetKey, str] | None = None
+        #: set by the run (in a worker process, by the worker): where each step's lines go
+        #: (``assets_core.execution.capture``); ``None`` captures nothing
+        self.logs: Capture | None = None
         self._bindings: dict[AssetKey, tuple[Binding, ...]] = {}
 
     @classmethod
@@ -129,7 +133,22 @@ def run_step(
     fence: Fence | None = None,
 ) -> StepOutcome:
     """One attempt at ``step``: load its inputs, run it, save its output (published under
-    ``fence`` when the step runs outside its run's process: ``OutputContext.publishing``)."""
+    ``fence`` when the step runs outside its run's process: ``OutputContext.publishing``).
+    What it logs and prints goes to ``env.logs``."""
+    logs = env.logs
+    if logs is None:
+        return _run_step(env, step, run_id, cancelled, fence)
+    with logs.step(step):
+        return _run_step(env, step, run_id, cancelled, fence)
+
+
+def _run_step(
+    env: StepEnvironment,
+    step: StepKey,
+    run_id: str,
+    cancelled: threading.Event | None,
+    fence: Fence | None,
+) -> StepOutcome:
     started = time.time()
     try:
         stored = _attempt(env, step, run_id, cancelled, fence)

@@ -13,7 +13,8 @@ Where there is no fork server (Windows), each worker is spawned and loads the pr
 Definitions built in code, which no worker could import by name, are inherited by ``fork``.
 Workers and the fork server ignore Ctrl-C and SIGTERM: the parent handles them for the whole
 run (``assets_core.execution.interrupts``), and when it stops without waiting it kills its
-workers. Values are never handed over in memory here.
+workers. Values are never handed over in memory here. Workers capture what their steps say
+and send it back as it comes (``logpump``).
 
 No worker outlives its run (``lifeline``): workers and the fork server die with the run's
 process (the kernel's parent-death signal, and a thread watching the run's pid and start
@@ -31,10 +32,11 @@ import signal
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from assets_core.errors import PlanError
 from assets_core.execution.backends import lifeline
+from assets_core.execution.backends.logpump import LogPump, worker_capture
 from assets_core.execution.step import StepEnvironment, StepOutcome, run_step
 from assets_core.model.loader import project_snapshots
 from assets_core.storage.liveness import Holder, holder_of, is_running
@@ -168,9 +170,11 @@ class ProcessesBackend:
         # the bytes this process compiled the project from: a worker that imports other bytes
         # (a file edited meanwhile) checks each step's code version against the plan's
         loaded = None if config is None else project_snapshots(str(config.root)).digests()
-        self._pool = cf.ProcessPoolExecutor(
-            workers, mp.get_context(method), _init, (config, owner, loaded)
-        )
+        context = mp.get_context(method)
+        capture = env.logs
+        self._logs = None if capture is None else LogPump(context, capture.sink)
+        logs = None if self._logs is None or capture is None else (self._logs.queue, capture.urgent)
+        self._pool = cf.ProcessPoolExecutor(workers, context, _init, (config, owner, loaded, logs))
 
     def submit(self, step: StepKey, run_id: str, done: Done) -> None:
         # SIGINT and SIGTERM are blocked while the pool may start a worker, so the worker
@@ -198,20 +202,29 @@ class ProcessesBackend:
         killed (their steps would not be recorded) and reaped."""
         if wait:
             self._pool.shutdown(wait=True)
-            return
-        workers = list(getattr(self._pool, "_processes", {}).values())
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        for process in workers:
-            process.kill()
-        for process in workers:
-            process.join()
+        else:
+            workers = list(getattr(self._pool, "_processes", {}).values())
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            for process in workers:
+                process.kill()
+            for process in workers:
+                process.join()
+        if self._logs is not None:
+            self._logs.stop(wait=wait)
+            self._logs = None
 
 
-def _init(config: ProjectConfig | None, owner: Holder, loaded: dict[str, str] | None) -> None:
+def _init(
+    config: ProjectConfig | None,
+    owner: Holder,
+    loaded: dict[str, str] | None,
+    logs: tuple[Any, int] | None,
+) -> None:
     """A worker's start: ignore Ctrl-C and SIGTERM, tie its life to the run's process
     (``lifeline``), then take the server's project if it is this run's (the same
     configuration), else import it, and note whether it compiled the bytes the run's process
-    did (``loaded``)."""
+    did (``loaded``). With ``logs`` (a queue and the rank of lines shown live), what its
+    steps say is captured and put on the queue."""
     global _ENV, _OWNER, _SAME_CODE
     parent = os.getppid()
     for signum in _STOPPING:
@@ -229,6 +242,11 @@ def _init(config: ProjectConfig | None, owner: Holder, loaded: dict[str, str] | 
             _ENV = StepEnvironment.from_config(config)
         if loaded is not None:
             _SAME_CODE = project_snapshots(str(config.root)).digests() == loaded
+    if logs is not None and _ENV is not None:
+        from assets_core.execution.capture import install_for_life
+
+        install_for_life()
+        _ENV.logs = worker_capture(*logs)
     # What is loaded now lives as long as the worker: keep it out of the collector's passes,
     # which asset code's allocations trigger often (as the parent does before a run).
     gc.freeze()

@@ -31,7 +31,7 @@ from assets_core.model.keys import AssetKey, CoercibleToKey, StepKey, step_of
 from assets_core.model.kinds import AnyAsset
 from assets_core.model.loader import project_snapshots
 from assets_core.model.validate import KeyCheck, check_io_managers, check_storable
-from assets_core.planning.planner import Plan, build_plan
+from assets_core.planning.planner import Moved, Plan, build_plan
 from assets_core.planning.status import AssetStatus, status_of
 from assets_core.storage.io import (
     InputContext,
@@ -39,11 +39,12 @@ from assets_core.storage.io import (
     OutputContext,
     fingerprints,
     key_checker,
+    location_of,
     stored_version,
 )
 from assets_core.storage.loading import load_input
 from assets_core.storage.registry import MEMORY, IOManagers, installed_names
-from assets_core.storage.state import LogLine, StateStore
+from assets_core.storage.state import LogLine, MaterializationRecord, StateStore
 
 if TYPE_CHECKING:
     from assets_core.code_version.versioner import CodeVersion, CodeVersioner
@@ -262,6 +263,7 @@ class Session:
                 code_version=self.code_version,
                 stored=stored,
                 stored_version=self._stored_version,
+                moved=self._moved,
                 force=force,
             )
         finally:
@@ -344,6 +346,26 @@ class Session:
         asset = self.defs.assets[step[0]]
         ctx = OutputContext(step[0], asset.spec, "", step[1])
         return stored_version(self.io_manager(asset), ctx)
+
+    def _moved(self, step: StepKey, last: MaterializationRecord) -> Moved | None:
+        """Whether ``step``'s last success was stored where its IO manager does not store it
+        now: which manager stored it (one configured here that names that place), and whether
+        the old output is still there. ``None`` when it was stored where it is stored now, or
+        its manager cannot say where that is (``location_of``)."""
+        from assets_core.storage.locations import comparable_location
+        from assets_core.storage.orphans import manager_of
+
+        asset = self.defs.assets[step[0]]
+        name = self.defs.io_manager_name(asset)
+        now = location_of(self.io.get(name), step[0], step[1])
+        was = last.location
+        if now is None or was is None or comparable_location(now) == comparable_location(was):
+            return None
+        old = manager_of(self.io, step, was)
+        left = False
+        if old is not None:
+            left = fingerprints(self.io.get(old), [step], self.defs.specs)[0] is not None
+        return Moved(old, name, left)
 
     def observe_sources(self, keys: Iterable[AssetKey]) -> dict[StepKey, str]:
         """The current version of each source, using cached file hashes where the file's size

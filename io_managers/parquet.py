@@ -236,6 +236,11 @@ class ParquetIOManager:
 
     # ---- paths ----------------------------------------------------------------------------
 
+    def location(self, key: AssetKey, partition: str | None = None) -> str:
+        """Where ``key`` (and ``partition``) is stored, as a save records it (not checked
+        against links: nothing is opened)."""
+        return self._files.get((key, partition)) or self._place(key, partition)
+
     def path(self, key: AssetKey, partition: str | None = None) -> Path:
         """Where ``key`` (and ``partition``) is stored; checked to lie under the root, also
         through symlinks (each folder is resolved once per manager, the file on every call)."""

@@ -30,6 +30,7 @@ Status = Literal["missing", "stale", "pending", "forced", "fresh"]
 ReasonCode = Literal[
     "never_materialized",
     "output_missing",
+    "io_manager_changed",
     "output_changed",
     "code_changed",
     "deps_changed",
@@ -185,6 +186,32 @@ class Plan:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """A step whose last success was stored where its IO manager does not store it now.
+    ``old``: the IO manager that stored it (``None``: none configured here recognises the
+    place); ``new``: the one the asset uses now; ``left``: the old output is still there."""
+
+    old: str | None
+    new: str
+    left: bool
+
+
+def _moved(last: MaterializationRecord, moved: Moved) -> Reason:
+    """Why a step whose IO manager changed runs again, in plain words."""
+    if moved.old is None:
+        change = f"its IO manager changed to {moved.new} (the old output at {last.location} "
+        change += "was stored by an IO manager not configured here)"
+    else:
+        change = f"its IO manager changed from {moved.old} to {moved.new}"
+        if moved.left:
+            change += f" (the old output at {last.location} is left; lumbung wipe --orphans "
+            change += "removes it)"
+        else:
+            change += f" (the old output at {last.location} is gone)"
+    return Reason("io_manager_changed", change, old=moved.old, new=moved.new)
+
+
 # Reasons that are the same wherever they occur (values: one instance serves every step).
 _NEVER = Reason("never_materialized", "never materialized")
 _FORCED = Reason("forced", "forced")
@@ -256,6 +283,7 @@ def build_plan(
     code_version: Callable[[AnyAsset], CodeVersion],
     stored: Mapping[StepKey, str],
     stored_version: Callable[[StepKey], str | None],
+    moved: Callable[[StepKey, MaterializationRecord], Moved | None] = lambda step, last: None,
     force: bool = False,
 ) -> Plan:
     """Decide the status of every selected step (DESIGN §5).
@@ -266,7 +294,10 @@ def build_plan(
     missing from it is missing. A step whose recorded fingerprint differs was changed by
     something else since it was written: ``stored_version(step)`` asks its IO manager for the
     data version it holds now (``None``: it cannot tell), which its readers then see. One that
-    holds the recorded version still is not changed (``Plan.verified``).
+    holds the recorded version still is not changed (``Plan.verified``). For a selected step
+    whose output is not found as recorded, ``moved(step, last)`` tells whether its last
+    success was stored where its IO manager does not store it now (``None``: it was not):
+    such a step is stale because its IO manager changed, not missing.
     """
     chosen = frozenset(k for k in selected if not assets[k].observed)
     scope = graph.ancestors(chosen) | chosen
@@ -303,17 +334,27 @@ def build_plan(
         versions[key] = cv
         is_selected = key in chosen
         reasons: list[Reason] = []
-        missing = False
+        missing = False  # no stored output to compare: the other rules are moot
+        rehomed = None  # where the last output was, when its IO manager stores it elsewhere now
 
         if last is None:
             missing = True
             reasons.append(_NEVER)
         elif is_selected and step not in stored:
             missing = True
-            reasons.append(Reason("output_missing", f"output missing at {last.location}"))
+            rehomed = moved(step, last)
+            if rehomed is not None:
+                reasons.append(_moved(last, rehomed))
+            else:
+                reasons.append(Reason("output_missing", f"output missing at {last.location}"))
         elif last.fingerprint:
             now_fp = stored.get(step)
-            if now_fp and now_fp != last.fingerprint:
+            if now_fp and now_fp != last.fingerprint and is_selected:
+                rehomed = moved(step, last)  # another output, where its manager stores now
+                if rehomed is not None:
+                    missing = True
+                    reasons.append(_moved(last, rehomed))
+            if rehomed is None and now_fp and now_fp != last.fingerprint:
                 changed = _output_changed(last, now_fp, stored_version(step))
                 if changed is not None:
                     reasons.append(changed)
@@ -373,7 +414,7 @@ def build_plan(
             status = "forced"
             reasons.insert(0, _FORCED)
         elif missing:
-            status = "missing"
+            status = "missing" if rehomed is None else "stale"
         elif any(r.code != "waits_on" for r in reasons):
             status = "stale"
         elif reasons:

@@ -189,6 +189,26 @@ def stored_version(manager: IOManager, ctx: OutputContext) -> str | None:
     return cast("str | None", method(ctx)) if callable(method) else None
 
 
+def location_of(manager: IOManager, key: AssetKey, partition: str | None = None) -> str | None:
+    """Where ``manager`` stores the output of ``key`` (and ``partition``), written as ``save``
+    writes ``StoredOutput.location``, without storing anything; ``None`` when it cannot tell.
+
+    A manager tells it with an optional ``location(key, partition)`` method. Planning compares
+    it with a step's recorded location, to say plainly that an asset's IO manager changed
+    (instead of calling its output missing), and ``lumbung wipe --orphans`` to find, and the
+    manager that stored each, outputs no asset uses any more. A key the manager cannot name a
+    place for (``IOManagerError``) gives ``None``."""
+    from assets_core.errors import IOManagerError
+
+    method = getattr(manager, "location", None)
+    if not callable(method):
+        return None
+    try:
+        return cast("str", method(key, partition))
+    except IOManagerError:
+        return None
+
+
 def key_checker(manager: IOManager) -> KeyCheck | None:
     """How ``manager`` says why it cannot store a key (a sentence with the fix; ``None`` when
     it can), or ``None`` when it can store every key.
@@ -260,7 +280,8 @@ class MemoryIOManager:
         self._lock = threading.Lock()
 
     @staticmethod
-    def _location(key: AssetKey, partition: str | None) -> str:
+    def location(key: AssetKey, partition: str | None = None) -> str:
+        """``memory://<key>`` (``/<partition>``), as recorded with a save."""
         return f"memory://{key}" if partition is None else f"memory://{key}/{partition}"
 
     def save(self, ctx: OutputContext, value: object) -> StoredOutput:
@@ -277,7 +298,7 @@ class MemoryIOManager:
         with self._lock:
             self._values[(ctx.key, ctx.partition)] = value
         return StoredOutput(
-            location=self._location(ctx.key, ctx.partition),
+            location=self.location(ctx.key, ctx.partition),
             data_version=dv.version,
             rows=dv.rows,
             bytes=dv.nbytes,
@@ -293,7 +314,7 @@ class MemoryIOManager:
             try:
                 value = self._values[(ctx.key, ctx.partition)]
             except KeyError:
-                where = self._location(ctx.key, ctx.partition)
+                where = self.location(ctx.key, ctx.partition)
                 raise IOManagerError(
                     f"{ctx.key}: nothing stored at {where}; materialize it first."
                 ) from None

@@ -22,7 +22,14 @@ import os
 import re
 from collections.abc import Sequence
 
-__all__ = ["RELATIVE", "absolute_location", "relative_location", "stored_location", "written_under"]
+__all__ = [
+    "RELATIVE",
+    "absolute_location",
+    "comparable_location",
+    "relative_location",
+    "stored_location",
+    "written_under",
+]
 
 RELATIVE = "./"  # the mark of a location stored relative to the storage folder
 _TABLE = "::"  # a DuckDB location: <database file>::<schema>.<table>
@@ -68,6 +75,16 @@ def absolute_location(stored: str, folder: str) -> str:
     if os.sep != "/":
         path = path.replace("/", os.sep)
     return os.path.join(folder, path) + sep + table  # noqa: PTH118
+
+
+def comparable_location(location: str) -> str:
+    """``location`` (absolute) written so that two spellings of one place compare equal: its
+    path normalized (``a//b``, ``a/./b``, and case where the system ignores it), a table part
+    as it is; a URI exactly as written."""
+    path, sep, table = location.partition(_TABLE)
+    if "://" in path:
+        return location
+    return os.path.normcase(os.path.normpath(path)) + sep + table
 
 
 def written_under(location: str, key: str, partition: str | None) -> str | None:

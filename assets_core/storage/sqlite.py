@@ -28,7 +28,7 @@ from assets_core.errors import StateError
 from assets_core.model.keys import AssetKey, StepKey
 from assets_core.storage.fencing import RunFence
 from assets_core.storage.liveness import holder_of
-from assets_core.storage.locations import RELATIVE, absolute_location
+from assets_core.storage.locations import RELATIVE, absolute_location, stored_location
 from assets_core.storage.migrations import upgrade
 from assets_core.storage.nofollow import identity, moved, planted
 from assets_core.storage.sqlite_locks import Locks
@@ -448,6 +448,39 @@ class SQLiteStateStore:
             ).fetchall()
         return [RunRecord(*row) for row in rows]
 
+    def recorded_keys(self) -> set[AssetKey]:
+        """Every asset key with a record (each step with one has a ``latest`` row)."""
+        with self._guard() as con:
+            rows = con.execute("SELECT DISTINCT key FROM latest").fetchall()
+        return {AssetKey.parse(text) for (text,) in rows}
+
+    def output_locations(
+        self, keys: Iterable[AssetKey] | None = None
+    ) -> dict[StepKey, tuple[str, ...]]:
+        """Each step's distinct successful locations, newest first, in one query (absolute
+        under the folder the store is opened at, as ``latest`` hands them out)."""
+        sql = (
+            'SELECT key, "partition", location FROM materializations '
+            "WHERE outcome = 'materialized' AND location IS NOT NULL{where} "
+            'GROUP BY key, "partition", location ORDER BY key, "partition", max(id) DESC'
+        )
+        args: tuple[str, ...] = ()
+        where = ""
+        if keys is not None:
+            texts = [str(k) for k in keys]
+            if not texts:
+                return {}
+            where, args = f" AND key IN {_IN_LIST}", (json_text(texts),)
+        with self._guard() as con:
+            rows = con.execute(sql.format(where=where), args).fetchall()
+        steps: dict[str, StepKey] = {}
+        found: dict[StepKey, list[str]] = {}
+        root = self._root
+        for text, part, location in rows:
+            step = known_step(steps, text, part)
+            found.setdefault(step, []).append(absolute_location(location, root))
+        return {step: tuple(places) for step, places in found.items()}
+
     def file_observations(self, paths: Iterable[str]) -> dict[str, FileObservation]:
         """Cached content hashes of source files, by absolute path."""
         wanted = list(paths)
@@ -660,6 +693,41 @@ class SQLiteStateStore:
         with self._write() as con:
             con.execute(f"DELETE FROM latest WHERE key IN {_IN_LIST}", (texts,))
             con.execute(f"DELETE FROM materializations WHERE key IN {_IN_LIST}", (texts,))
+
+    def forget_outputs(self, outputs: Iterable[tuple[StepKey, str]]) -> None:
+        """Delete each step's records at the paired location, in one transaction; a step
+        whose last success (or last attempt) is one of them loses every record and its
+        ``latest`` row."""
+        folders = self._folders
+        rows = [
+            ("/".join(step[0]), step[1] or "", stored_location(location, folders))
+            for step, location in outputs
+        ]
+        if not rows:
+            return
+        with self._write() as con:
+            whole = {
+                (text, part)
+                for text, part, location in rows
+                if con.execute(
+                    "SELECT 1 FROM latest l JOIN materializations m ON m.id IN "
+                    '(l.success_id, l.attempt_id) WHERE l.key = ? AND l."partition" = ? '
+                    "AND m.location = ?",
+                    (text, part, location),
+                ).fetchone()
+            }
+            if whole:
+                con.executemany(
+                    'DELETE FROM latest WHERE key = ? AND "partition" = ?', sorted(whole)
+                )
+                con.executemany(
+                    'DELETE FROM materializations WHERE key = ? AND "partition" = ?',
+                    sorted(whole),
+                )
+            con.executemany(
+                'DELETE FROM materializations WHERE key = ? AND "partition" = ? AND location = ?',
+                [row for row in rows if row[:2] not in whole],
+            )
 
     def close(self) -> None:
         """Close the connection (the last one out checkpoints the WAL into the file)."""

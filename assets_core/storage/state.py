@@ -258,6 +258,19 @@ class StateReader(Protocol):
         """Runs, newest first."""
         ...
 
+    def recorded_keys(self) -> set[AssetKey]:
+        """Every asset key with a record, defined or not (what ``lumbung wipe --orphans``
+        compares with the definitions)."""
+        ...
+
+    def output_locations(
+        self, keys: Iterable[AssetKey] | None = None
+    ) -> dict[StepKey, tuple[str, ...]]:
+        """Every location the successful records of each step (of the given assets, of all
+        when ``None``) name, each once, newest first: the first is where its last success was
+        stored. A step with no such record is left out."""
+        ...
+
 
 class RunWriter(Protocol):
     """The writes a run makes."""
@@ -333,6 +346,13 @@ class StateStore(StateReader, RunWriter, LockTable, ObservationCache, LogStore, 
         """Delete every record of ``keys``, all their partitions (``lumbung wipe``)."""
         ...
 
+    def forget_outputs(self, outputs: Iterable[tuple[StepKey, str]]) -> None:
+        """Delete, in one transaction, the records of each step that name the location paired
+        with it (``lumbung wipe --orphans``, once those outputs are removed). A step whose last
+        success is among them is forgotten whole, as ``forget`` does, so no state points at a
+        removed output; its other records stay otherwise."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -406,6 +426,26 @@ class MemoryStateStore:
             newest_first = list(reversed(self._runs.values()))
         newest_first.sort(key=lambda r: r.started_at, reverse=True)  # stable: ties keep order
         return newest_first[: max(0, limit)]
+
+    def recorded_keys(self) -> set[AssetKey]:
+        """Every asset key with a record."""
+        with self._lock:
+            return {step[0] for step in self._latest}
+
+    def output_locations(
+        self, keys: Iterable[AssetKey] | None = None
+    ) -> dict[StepKey, tuple[str, ...]]:
+        """Each step's distinct successful locations, newest first."""
+        wanted = None if keys is None else set(keys)
+        found: dict[StepKey, dict[str, None]] = {}
+        with self._lock:
+            for rec in reversed(self._history):
+                if rec.outcome != "materialized" or rec.location is None:
+                    continue
+                if wanted is not None and rec.step[0] not in wanted:
+                    continue
+                found.setdefault(rec.step, {})[rec.location] = None
+        return {step: tuple(places) for step, places in found.items()}
 
     def file_observations(self, paths: Iterable[str]) -> dict[str, FileObservation]:
         """Cached content hashes of source files, by absolute path."""
@@ -539,6 +579,25 @@ class MemoryStateStore:
             self._history = [r for r in self._history if r.step[0] not in gone]
             for step in [s for s in self._latest if s[0] in gone]:
                 del self._latest[step]
+
+    def forget_outputs(self, outputs: Iterable[tuple[StepKey, str]]) -> None:
+        """Delete each step's records at the paired location; a step whose last success is
+        one of them is forgotten whole."""
+        places: dict[StepKey, set[str]] = {}
+        for step, location in outputs:
+            places.setdefault(step, set()).add(location)
+        with self._lock:
+            whole = set()
+            for step, locations in places.items():
+                st = self._latest.get(step)
+                if st is not None and st.last is not None and st.last.location in locations:
+                    whole.add(step)
+                    del self._latest[step]
+            self._history = [
+                r
+                for r in self._history
+                if r.step not in whole and r.location not in places.get(r.step, ())
+            ]
 
     def close(self) -> None:
         """Nothing to release; present for the protocol."""

@@ -124,8 +124,9 @@ class DuckDBIOManager:
 
     # ---- naming -----------------------------------------------------------------------------
 
-    def location(self, key: AssetKey) -> str:
-        """``<db path>::<schema>.<table>``, as recorded with a materialization."""
+    def location(self, key: AssetKey, partition: str | None = None) -> str:
+        """``<db path>::<schema>.<table>``, as recorded with a materialization (partitions
+        are not stored here: ``partition`` changes nothing)."""
         schema, table = table_for(key)
         return f"{self.path}::{schema}.{table}"
 

@@ -33,6 +33,7 @@ from assets_core.storage.io import (
     OutputContext,
     fingerprints,
     key_checker,
+    location_of,
     stored_version,
 )
 from assets_core.storage.values import to_arrow, unstorable_message
@@ -368,6 +369,18 @@ def test_exists_and_delete(io: IOManager, consumer: Consumer) -> None:
     with pytest.raises(IOManagerError, match=r"^sales/orders: .*; materialize it first\.$"):
         io.load(consumer.ctx(pa.Table))
     io.delete(out())  # deleting what is gone is fine
+
+
+def test_location_names_where_save_stores_and_tells_keys_apart(io: IOManager) -> None:
+    """``location`` (optional; every manager here has one) is what ``save`` records, asked
+    before anything is stored, and two keys never share one: planning and ``wipe --orphans``
+    tell a step's current place from an old one by it."""
+    keys = [AssetKey(("a", "b")), AssetKey(("a_b",)), AssetKey(("a", "b", "c")), KEY]
+    places = [location_of(io, k) for k in keys]
+    assert None not in places and len(set(places)) == len(keys)
+    for key, place in zip(keys, places, strict=True):
+        assert io.save(out(key), pa.table({"a": [1]})).location == place
+        assert location_of(io, key) == place
 
 
 def test_load_of_never_saved_output_is_a_clear_error(io: IOManager, consumer: Consumer) -> None:

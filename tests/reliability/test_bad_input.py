@@ -757,8 +757,8 @@ CASES: list[Case] = [
     Case(
         "wipe_without_selection",
         ("wipe", "--yes"),
-        "error: wipe needs -s SELECTION ('*' for every asset) or --io NAME (every asset one IO "
-        "manager stores) (see `lumbung wipe -h`).",
+        "error: wipe needs -s SELECTION ('*' for every asset), --io NAME (every asset one IO "
+        "manager stores) or --orphans (see `lumbung wipe -h`).",
     ),
     Case(
         "workers_zero",

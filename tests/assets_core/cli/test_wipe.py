@@ -35,8 +35,8 @@ def test_refusals_delete_nothing(project: Path) -> None:
     res = r["no_select"]
     assert (res.code, res.out) == (2, "")
     assert res.err == (
-        "error: wipe needs -s SELECTION ('*' for every asset) or --io NAME (every asset one IO "
-        "manager stores) (see `lumbung wipe -h`).\n"
+        "error: wipe needs -s SELECTION ('*' for every asset), --io NAME (every asset one IO "
+        "manager stores) or --orphans (see `lumbung wipe -h`).\n"
     )
 
     res = r["no_tty"]

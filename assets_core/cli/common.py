@@ -170,9 +170,14 @@ def open_session(ctx: typer.Context, read_only: bool = False) -> Iterator[Sessio
         yield session
     finally:
         session.close()
-        for line in session.notes:
-            sys.stderr.write(f"note: {printable(line)}\n")
-        sys.stderr.flush()
+        print_notes(session)
+
+
+def print_notes(session: Session) -> None:
+    """The session's notes on stderr, one ``note: ...`` line each (what it could not check)."""
+    for line in session.notes:
+        sys.stderr.write(f"note: {printable(line)}\n")
+    sys.stderr.flush()
 
 
 class Statuses:

@@ -154,8 +154,8 @@ def _tell(line: str) -> None:
 def _mixed_message(path: Path, read_only: bool) -> str:
     mode, other = ("read-only", "read-write") if read_only else ("read-write", "read-only")
     return (
-        f"{path} is open {other} in this process (another session or manager), so it cannot "
-        f"also be opened {mode}; close the other one first."
+        f"{path} is open {other} in this process (by another session, manager or connection), "
+        f"so it cannot also be opened {mode}; close the other one first."
     )
 
 

@@ -500,8 +500,8 @@ def test_a_read_only_manager_never_writes(tmp_path: Path) -> None:
     with pytest.raises(IOManagerError) as err:
         other.exists(out("t"))
     assert str(err.value) == (
-        f"{path} is open read-write in this process (another session or manager), so it "
-        "cannot also be opened read-only; close the other one first."
+        f"{path} is open read-write in this process (by another session, manager or "
+        "connection), so it cannot also be opened read-only; close the other one first."
     )
     writer.close()
     assert other.exists(out("t"))

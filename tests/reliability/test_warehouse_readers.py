@@ -134,9 +134,10 @@ def timed(args: list[str], root: Path) -> tuple[Result, float]:
 
 
 def _answers(root: Path) -> dict[str, Result]:
-    """``plan``, ``list`` and ``show revenue``, each a ``lumbung`` process, each prompt."""
+    """``plan``, ``list``, ``show revenue`` and ``materialize --dry-run``, each a ``lumbung``
+    process, each prompt."""
     found = {}
-    for args in (["plan"], ["list"], ["show", "revenue"]):
+    for args in (["plan"], ["list"], ["show", "revenue"], ["materialize", "--dry-run"]):
         res, took = timed(args, root)
         assert res.code == 0, res.err
         assert took < PROMPT, f"lumbung {' '.join(args)} took {took:.1f}s"
@@ -157,6 +158,7 @@ def test_read_only_commands_answer_at_once_beside_a_notebook_reading(
     notebook(project, "ro")
     found = _answers(project)
     assert found["plan"].out == "Nothing to do: 3 selected assets are fresh.\n"
+    assert found["materialize"].out == found["plan"].out
     assert found["list"].out.splitlines()[-1] == "4 assets: 3 fresh, 1 source"
     assert "  status:         fresh\n" in found["show"].out
     for res in found.values():
@@ -182,7 +184,9 @@ def test_hand_edits_are_seen_through_a_read_only_opening(
         "written",
     ]
     assert found["list"].out.splitlines()[-1] == "4 assets: 1 fresh, 2 stale, 1 source"
-    assert found["plan"].err == found["list"].err == found["show"].err == ""
+    assert found["materialize"].out.startswith("Would materialize 2 assets:\n")
+    for res in found.values():
+        assert res.err == ""
 
 
 def test_read_only_commands_answer_from_the_state_store_beside_a_writer(
@@ -197,6 +201,7 @@ def test_read_only_commands_answer_from_the_state_store_beside_a_writer(
         "were not checked for changes made by hand; their statuses are as last recorded.\n"
     )
     assert found["plan"].out == "Nothing to do: 3 selected assets are fresh.\n"
+    assert found["materialize"].out == found["plan"].out
     assert found["list"].out.splitlines()[-1] == "4 assets: 3 fresh, 1 source"
     assert "  status:         fresh\n" in found["show"].out
     for res in found.values():

@@ -346,19 +346,22 @@ class Session:
             group.append(step)
         found: dict[StepKey, str] = {}
         for name, group in by_manager.items():
-            try:
-                answers = fingerprints(self.io.get(name), group, specs)
-            except OutputsUnchecked as exc:  # as last recorded: "" is a fingerprint unknown
-                answers = [""] * len(group)
-                self._note(str(exc))
+            answers = self._fingerprints(name, group)
             for step, fingerprint in zip(group, answers, strict=True):
                 if fingerprint is not None:
                     found[step] = fingerprint
         return found
 
-    def _note(self, line: str) -> None:
-        if line not in self.notes:
-            self.notes.append(line)
+    def _fingerprints(self, name: str, steps: Sequence[StepKey]) -> list[str | None]:
+        """``fingerprints`` of ``steps`` from the IO manager called ``name``. When it cannot
+        look without waiting for a writer (``OutputsUnchecked``), each output is taken as last
+        recorded (``""``: there, its fingerprint unknown) and the session notes why, once."""
+        try:
+            return fingerprints(self.io.get(name), steps, self.defs.specs)
+        except OutputsUnchecked as exc:
+            if str(exc) not in self.notes:
+                self.notes.append(str(exc))
+            return [""] * len(steps)
 
     def _stored_version(self, step: StepKey) -> str | None:
         """The data version of ``step``'s output as stored now, if its manager can tell."""
@@ -383,7 +386,7 @@ class Session:
         old = manager_of(self.io, step, was)
         left = False
         if old is not None:
-            left = fingerprints(self.io.get(old), [step], self.defs.specs)[0] is not None
+            left = self._fingerprints(old, [step])[0] is not None
         return Moved(old, name, left)
 
     def observe_sources(self, keys: Iterable[AssetKey]) -> dict[StepKey, str]:

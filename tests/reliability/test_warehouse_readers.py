@@ -281,3 +281,26 @@ def test_a_read_only_session_in_python(
             "this session was opened read-only (read_only=True), so it cannot materialize; "
             "open one without read_only."
         )
+
+
+def test_an_asset_moved_out_of_the_warehouse_beside_a_writer(
+    project: Path, notebook: Callable[[Path, str], Notebook]
+) -> None:
+    """``revenue`` moved from DuckDB to Parquet: whether its old table is left is the
+    warehouse's to say, and a writer holds it, so it is taken as last recorded (left)."""
+    from assets_core.session import load_project
+
+    assets = project / "assets.py"
+    assets.write_text(assets.read_text().replace('@asset(io_manager="duckdb")', "@asset"))
+    book = notebook(project, "rw")
+    with load_project(project, read_only=True) as session:
+        plan = session.plan()
+        step = plan.step(session.get("revenue").key)
+        assert step is not None and [(r.code, r.old, r.new) for r in step.reasons] == [
+            ("io_manager_changed", "duckdb", "parquet")
+        ]
+        assert "is left" in step.reasons[0].message
+        assert session.notes == [
+            f"{project / WAREHOUSE} is held for writing by {book.holder}, so its tables were "
+            "not checked for changes made by hand; their statuses are as last recorded."
+        ]

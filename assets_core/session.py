@@ -37,6 +37,7 @@ from assets_core.storage.io import (
     InputContext,
     IOManager,
     OutputContext,
+    OutputsUnchecked,
     fingerprints,
     key_checker,
     location_of,
@@ -80,6 +81,12 @@ class Session:
     ``duckdb``). ``state`` may be a ``StateStore`` or ``"memory"``; the default is SQLite in
     the storage folder. ``config`` is the project's, when it was loaded from one (worker
     processes import the project from it).
+
+    ``read_only``: the session never writes outputs (``plan``, ``list``, ``show``): its IO
+    managers open their storage read-only, so a notebook holding the DuckDB warehouse keeps
+    nothing waiting, and ``materialize`` is refused. When a manager cannot look at its outputs
+    without waiting for a writer, planning takes them as last recorded and ``notes`` says so.
+    The state store is written as ever (its caches of file hashes and fingerprints).
     """
 
     def __init__(
@@ -90,13 +97,17 @@ class Session:
         io_managers: Mapping[str, IOManager] | None = None,
         state: StateStore | str | None = None,
         config: ProjectConfig | None = None,
+        read_only: bool = False,
     ) -> None:
         self.defs = defs
         self.config = config
+        self.read_only = read_only
+        #: lines about answers given without looking (outputs a writer held), each once
+        self.notes: list[str] = []
         if storage is None:
             storage = config.storage if config is not None else DEFAULT_STORAGE
         self.storage = (defs.root / storage).resolve()
-        self.io = IOManagers(self.storage, io_managers)
+        self.io = IOManagers(self.storage, io_managers, read_only=read_only)
         assets, known = list(defs.assets.values()), self.io.names()
         problems = check_io_managers(assets, known, defs.default_io_manager)
         # the keys of managers given here, or not checked as the project loaded
@@ -335,11 +346,22 @@ class Session:
             group.append(step)
         found: dict[StepKey, str] = {}
         for name, group in by_manager.items():
-            answers = fingerprints(self.io.get(name), group, specs)
+            answers = self._fingerprints(name, group)
             for step, fingerprint in zip(group, answers, strict=True):
                 if fingerprint is not None:
                     found[step] = fingerprint
         return found
+
+    def _fingerprints(self, name: str, steps: Sequence[StepKey]) -> list[str | None]:
+        """``fingerprints`` of ``steps`` from the IO manager called ``name``. When it cannot
+        look without waiting for a writer (``OutputsUnchecked``), each output is taken as last
+        recorded (``""``: there, its fingerprint unknown) and the session notes why, once."""
+        try:
+            return fingerprints(self.io.get(name), steps, self.defs.specs)
+        except OutputsUnchecked as exc:
+            if str(exc) not in self.notes:
+                self.notes.append(str(exc))
+            return [""] * len(steps)
 
     def _stored_version(self, step: StepKey) -> str | None:
         """The data version of ``step``'s output as stored now, if its manager can tell."""
@@ -364,7 +386,7 @@ class Session:
         old = manager_of(self.io, step, was)
         left = False
         if old is not None:
-            left = fingerprints(self.io.get(old), [step], self.defs.specs)[0] is not None
+            left = self._fingerprints(old, [step])[0] is not None
         return Moved(old, name, left)
 
     def observe_sources(self, keys: Iterable[AssetKey]) -> dict[StepKey, str]:
@@ -434,6 +456,11 @@ class Session:
         from assets_core.execution.run import execute
         from assets_core.execution.step import StepEnvironment
 
+        if self.read_only:
+            raise ProjectError(
+                "this session was opened read-only (read_only=True), so it cannot "
+                "materialize; open one without read_only."
+            )
         if isinstance(wait, bool):
             lock_wait, lock_timeout = wait, None
         else:
@@ -473,15 +500,16 @@ class Session:
         return load_input(self.defs, self.io, InputContext(a.key, a.spec, expected_type=as_type))
 
 
-def load_project(path: str | Path | None = None) -> Session:
+def load_project(path: str | Path | None = None, *, read_only: bool = False) -> Session:
     """Find the project at ``path`` (a folder, a ``.py`` file or a module name; default: search
-    upward from the current folder), import its modules and open a ``Session`` over it."""
+    upward from the current folder), import its modules and open a ``Session`` over it
+    (``read_only``: see ``Session``)."""
     from assets_core.model.project import find_project
 
-    return load_config(find_project(path))
+    return load_config(find_project(path), read_only=read_only)
 
 
-def load_config(config: ProjectConfig) -> Session:
+def load_config(config: ProjectConfig, *, read_only: bool = False) -> Session:
     """Import the project ``config`` describes and open a ``Session`` over it."""
     from assets_core.model.project import load_definitions
 
@@ -492,4 +520,5 @@ def load_config(config: ProjectConfig) -> Session:
     def checker_of(name: str) -> KeyCheck | None:
         return key_checker(managers.get(name))
 
-    return Session(load_definitions(config, installed_names(), checker_of), config=config)
+    defs = load_definitions(config, installed_names(), checker_of)
+    return Session(defs, config=config, read_only=read_only)

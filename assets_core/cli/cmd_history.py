@@ -81,7 +81,7 @@ def history(
     as_json: JsonOpt = False,
 ) -> None:
     """Show past materializations, newest first, with the runs they belong to."""
-    with guard(ctx), open_session(ctx) as session:
+    with guard(ctx), open_session(ctx, read_only=True) as session:
         asset_key = None
         if key is not None:
             from assets_core.errors import AmbiguousAssetError, UnknownAssetError

@@ -105,7 +105,7 @@ def lineage(
     output = None if output_text is None else Path(output_text)
     chosen = fmt or (SUFFIXES.get(output.suffix.lower()) if output else None) or Format.tree
     terms = [*(selection or []), *(select or [])]
-    with guard(ctx), open_session(ctx) as session:
+    with guard(ctx), open_session(ctx, read_only=True) as session:
         found = build_lineage(
             session,
             joined(terms),

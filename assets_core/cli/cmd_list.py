@@ -78,7 +78,7 @@ def list_assets(
     ] = Output.table,
 ) -> None:
     """List assets: key, group, io manager, kind and status (fresh/stale/missing/failed)."""
-    with guard(ctx), open_session(ctx) as session:
+    with guard(ctx), open_session(ctx, read_only=True) as session:
         keys = session.graph.toposorted(select_keys(session, select, exclude))
         if output is Output.name:
             if keys:

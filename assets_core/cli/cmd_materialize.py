@@ -33,6 +33,7 @@ from assets_core.cli.common import (
     load_session,
     nothing_to_do,
     print_json,
+    print_notes,
     state_of,
 )
 from assets_core.cli.printable import printable, printable_lines
@@ -114,7 +115,7 @@ def materialize(
         try:
             if executor == "processes" and not dry_run:
                 _start_workers_server(ctx)
-            session = load_session(ctx)
+            session = load_session(ctx, read_only=dry_run)  # a dry run writes nothing
             code = _materialize(
                 session,
                 joined(select),
@@ -133,6 +134,7 @@ def materialize(
         finally:
             if session is not None:
                 session.close()
+                print_notes(session)
     raise typer.Exit(code)
 
 

@@ -47,7 +47,7 @@ def plan_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Show what would run and why; nothing runs."""
-    with guard(ctx), open_session(ctx) as session:
+    with guard(ctx), open_session(ctx, read_only=True) as session:
         plan = plan_selection(session, select, exclude, force=force)
         for message in plan.warnings:
             warn(message)

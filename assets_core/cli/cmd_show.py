@@ -126,7 +126,7 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """Show one asset: definition, storage, last materialization, and why it is stale."""
-    with guard(ctx), open_session(ctx) as session:
+    with guard(ctx), open_session(ctx, read_only=True) as session:
         a = session.get(key)
         state = None if a.observed else session.state.latest([a.key]).get(step_of(a.key))
         now = Current(session, a)

@@ -102,8 +102,9 @@ def guard(ctx: typer.Context) -> Iterator[None]:
         raise fail(str(exc), EXIT_USAGE, debug) from None
 
 
-def load_session(ctx: typer.Context) -> Session:
-    """The project named by ``--project`` (or found upward from the current folder).
+def load_session(ctx: typer.Context, read_only: bool = False) -> Session:
+    """The project named by ``--project`` (or found upward from the current folder);
+    ``read_only`` for a command that never writes outputs (``Session``).
 
     The garbage collector is switched off from here on: nearly everything a command makes
     (the project, its state, its plan) lives until the command ends, so the collector's
@@ -112,7 +113,7 @@ def load_session(ctx: typer.Context) -> Session:
     from assets_core.session import load_project
 
     gc.disable()
-    return load_project(state_of(ctx).project)
+    return load_project(state_of(ctx).project, read_only=read_only)
 
 
 def print_json(data: Any) -> None:
@@ -160,13 +161,23 @@ def warn(message: str) -> None:
 
 
 @contextmanager
-def open_session(ctx: typer.Context) -> Iterator[Session]:
-    """``load_session`` that closes the project's state store and IO managers after."""
-    session = load_session(ctx)
+def open_session(ctx: typer.Context, read_only: bool = False) -> Iterator[Session]:
+    """``load_session`` that closes the project's state store and IO managers after, and
+    prints the session's notes (``note: ...``, on stderr: outputs a writer kept it from
+    checking)."""
+    session = load_session(ctx, read_only)
     try:
         yield session
     finally:
         session.close()
+        print_notes(session)
+
+
+def print_notes(session: Session) -> None:
+    """The session's notes on stderr, one ``note: ...`` line each (what it could not check)."""
+    for line in session.notes:
+        sys.stderr.write(f"note: {printable(line)}\n")
+    sys.stderr.flush()
 
 
 class Statuses:

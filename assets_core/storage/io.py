@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
+from assets_core.errors import IOManagerError
 from assets_core.model.keys import AssetKey, StepKey, step_of
 from assets_core.model.spec import AssetSpec
 from assets_core.model.validate import KeyCheck
@@ -161,6 +162,14 @@ def existing(manager: IOManager, contexts: Sequence[OutputContext]) -> set[StepK
     return {c.step for c in contexts if manager.exists(c)}
 
 
+class OutputsUnchecked(IOManagerError):
+    """What a manager's ``fingerprints`` raises when it cannot look at its storage now without
+    waiting for another process: opened read-only (``open_read_only``), its storage held by a
+    writer (a DuckDB warehouse that a run or a notebook writes). Planning then takes each
+    recorded output as it was recorded, and the message (what was not checked, and why) is a
+    note for the user."""
+
+
 def fingerprints(
     manager: IOManager, steps: Sequence[StepKey], specs: Mapping[AssetKey, AssetSpec]
 ) -> list[str | None]:
@@ -172,13 +181,24 @@ def fingerprints(
     A manager may answer with a ``fingerprints(steps, specs)`` method of the same meaning (one
     ``stat`` per file, say, never reading the data; it takes steps, not contexts, because
     making a context per output costs as much as a ``stat``); otherwise ``existing`` is
-    asked, with a context per step."""
+    asked, with a context per step. It may raise ``OutputsUnchecked``."""
     bulk = getattr(manager, "fingerprints", None)
     if callable(bulk):
         return list(bulk(steps, specs))
     contexts = [OutputContext(key, specs[key], "", partition) for key, partition in steps]
     found = existing(manager, contexts)
     return ["" if c.step in found else None for c in contexts]
+
+
+def open_read_only(manager: IOManager) -> None:
+    """Tell ``manager`` that its session will never write (``plan``, ``list``, ``show``), so
+    it may open its storage read-only from now on: beside other readers (a notebook holding a
+    DuckDB warehouse read-only), never waiting for a write lock, and refusing ``save`` and
+    ``delete``. A manager whose storage takes such locks offers an ``open_read_only()``
+    method; the others need nothing."""
+    method = getattr(manager, "open_read_only", None)
+    if callable(method):
+        method()
 
 
 def stored_version(manager: IOManager, ctx: OutputContext) -> str | None:

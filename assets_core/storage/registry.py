@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import cast
 
 from assets_core.errors import IOManagerError
-from assets_core.storage.io import IOManager, MemoryIOManager
+from assets_core.storage.io import IOManager, MemoryIOManager, open_read_only
 
 __all__ = ["ENTRY_POINT_GROUP", "MEMORY", "IOManagers", "installed_names"]
 
@@ -34,10 +34,21 @@ def installed_names() -> set[str]:
 
 
 class IOManagers:
-    """The IO managers of one storage folder, by name (thread-safe; built on first use)."""
+    """The IO managers of one storage folder, by name (thread-safe; built on first use).
 
-    def __init__(self, storage: Path, given: Mapping[str, IOManager] | None = None) -> None:
+    ``read_only``: the registry of a session that never writes; each manager it builds is
+    asked to open its storage read-only (``open_read_only``). Managers it was given stay as
+    they were given."""
+
+    def __init__(
+        self,
+        storage: Path,
+        given: Mapping[str, IOManager] | None = None,
+        *,
+        read_only: bool = False,
+    ) -> None:
         self.storage = storage
+        self.read_only = read_only
         self._given = dict(given or {})
         self._built: dict[str, IOManager] = {}
         self._lock = threading.Lock()
@@ -65,7 +76,10 @@ class IOManagers:
             raise IOManagerError(
                 f"unknown io manager '{name}'; register it with Session(defs, io_managers={{...}})."
             )
-        return cast(IOManager, ep.load()(self.storage))
+        manager = cast(IOManager, ep.load()(self.storage))
+        if self.read_only:
+            open_read_only(manager)
+        return manager
 
     def close(self) -> None:
         """Close every manager this registry built (a DuckDB warehouse file, say); managers it

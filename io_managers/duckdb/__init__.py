@@ -19,12 +19,16 @@ Writes (``manager``, ``ingest``)
     ways, and the few Arrow types DuckDB does not store as given are converted by DuckDB first,
     and its output is hashed and stored.
 
-Concurrency (``warehouse``)
+Concurrency (``warehouse``, ``holder``)
     One DuckDB database instance per manager and a cursor per operation, so the threads
     executor can save many assets at once. Another process holding the file is waited for
-    with backoff; the file is released when idle, so other tools, a second run and the
-    processes executor's workers take turns. ``exists``, ``load`` and ``delete`` never create
-    the file.
+    with backoff, and a wait longer than a second is said once on stderr, naming the holder
+    (pid and command line); the file is released when idle, so other tools, a second run and
+    the processes executor's workers take turns. ``exists``, ``load`` and ``delete`` never
+    create the file. A manager made read-only (``open_read_only``: a session that never
+    writes) opens the file read-only beside other readers (a notebook), and its
+    ``fingerprints`` never wait: while another process writes the file they raise
+    ``OutputsUnchecked``, and planning takes the tables as last recorded.
 
 Relations as inputs
     ``load`` reads the table through the manager's own instance into Arrow and binds it on the

@@ -39,8 +39,9 @@ from typing import TYPE_CHECKING
 from assets_core.errors import IOManagerError
 from assets_core.model.keys import AssetKey, StepKey
 from assets_core.model.spec import AssetSpec
-from assets_core.storage.io import InputContext, OutputContext, StoredOutput
+from assets_core.storage.io import InputContext, OutputContext, OutputsUnchecked, StoredOutput
 from io_managers.duckdb.catalog import _OWNER_PREFIX, _Catalog, table_fingerprint
+from io_managers.duckdb.holder import unchecked_note
 from io_managers.duckdb.ingest import (
     _BATCH_ROWS,
     _as_arrow,
@@ -62,7 +63,12 @@ from io_managers.duckdb.sql import (
     schema_problem,
     table_for,
 )
-from io_managers.duckdb.warehouse import _is_damage, _Warehouse, damaged_message
+from io_managers.duckdb.warehouse import (
+    WarehouseLocked,
+    _is_damage,
+    _Warehouse,
+    damaged_message,
+)
 
 if TYPE_CHECKING:
     import duckdb
@@ -76,14 +82,25 @@ class DuckDBIOManager:
 
     ``lock_timeout``: seconds to wait for another process to release the file.
     ``idle_close``: seconds the file stays open after the last operation (0 closes at once).
+    ``read_only``: open the file read-only (beside other readers, such as a notebook), never
+    create it, and refuse ``save`` and ``delete`` (``open_read_only``).
     """
 
     #: loading what ``save`` stored gives back an equal value (for the plain types of
     #: ``values.round_trips``), so a run may hand a stored value over in memory
     round_trips = True
 
-    def __init__(self, path: Path, *, lock_timeout: float = 30.0, idle_close: float = 0.5) -> None:
-        self._warehouse = _Warehouse(Path(path), lock_timeout=lock_timeout, idle_close=idle_close)
+    def __init__(
+        self,
+        path: Path,
+        *,
+        lock_timeout: float = 30.0,
+        idle_close: float = 0.5,
+        read_only: bool = False,
+    ) -> None:
+        self._warehouse = _Warehouse(
+            Path(path), lock_timeout=lock_timeout, idle_close=idle_close, read_only=read_only
+        )
         self._plans = _IngestPlans()
 
     # The settings live on the warehouse handle, which reads them at each use.
@@ -114,6 +131,25 @@ class DuckDBIOManager:
     @idle_close.setter
     def idle_close(self, value: float) -> None:
         self._warehouse.idle_close = value
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the file is opened read-only (and ``save`` and ``delete`` refused)."""
+        return self._warehouse.read_only
+
+    def open_read_only(self) -> None:
+        """Open the file read-only from now on (``assets_core.storage.io.open_read_only``: a
+        session that never writes asks it); a handle open read-write is released first."""
+        if not self._warehouse.read_only:
+            self._warehouse.close()
+            self._warehouse.read_only = True
+
+    def _writable(self, key: AssetKey) -> None:
+        if self._warehouse.read_only:
+            raise IOManagerError(
+                f"{key}: the duckdb IO manager of {self.path} was opened read-only (by a "
+                "session that only plans and reads); open a session that writes to change it."
+            )
 
     def __repr__(self) -> str:
         return f"DuckDBIOManager({str(self.path)!r})"
@@ -152,6 +188,7 @@ class DuckDBIOManager:
         from assets_core.storage.values import kind_of, unstorable_message
 
         self._unpartitioned(ctx)
+        self._writable(ctx.key)
         kind = kind_of(value)
         if kind is None:
             raise IOManagerError(unstorable_message(str(ctx.key), "duckdb", value))
@@ -357,24 +394,35 @@ class DuckDBIOManager:
     ) -> list[str | None]:
         """For each of ``steps``: its table's fingerprint, ``<rows>x<columns>`` as DuckDB's
         catalog has them (read once when the file opens), or ``None`` when there is no table
-        of its key. Never creates the file."""
+        of its key. Never creates the file.
+
+        Opened read-only, it never waits: while another process writes the file (a run, a
+        notebook's read-write connection), it raises ``OutputsUnchecked`` at once, naming
+        that process, and planning takes the tables as last recorded."""
         out: list[str | None] = [None] * len(steps)
         if not steps:
             return out
-        with self._warehouse.cursor(create=False) as cur:
-            if cur is None:
-                return out
-            catalog = self._warehouse.catalog
-            assert catalog is not None
-            for i, (key, partition) in enumerate(steps):
-                if partition is None:
-                    schema, table = table_for(key)
-                    out[i] = catalog.fingerprint(cur, schema, table, str(key))
+        read_only = self._warehouse.read_only
+        try:
+            with self._warehouse.cursor(create=False, wait=0 if read_only else None) as cur:
+                if cur is None:
+                    return out
+                catalog = self._warehouse.catalog
+                assert catalog is not None
+                for i, (key, partition) in enumerate(steps):
+                    if partition is None:
+                        schema, table = table_for(key)
+                        out[i] = catalog.fingerprint(cur, schema, table, str(key))
+        except WarehouseLocked as exc:
+            if not read_only:
+                raise
+            raise OutputsUnchecked(unchecked_note(self.path, exc.holder)) from None
         return out
 
     def delete(self, ctx: OutputContext) -> None:
         """Drop the asset's table, if it holds one, in a transaction."""
         self._unpartitioned(ctx)
+        self._writable(ctx.key)
         schema, table = table_for(ctx.key)
         with self._warehouse.cursor(create=False) as cur:
             if cur is None or not self._holds(cur, ctx.key):

@@ -3,9 +3,12 @@ the first operation. Every operation uses its own cursor (a connection to that i
 the threads executor can save many assets at once. Schemas are created under a lock, because
 two transactions creating the same schema conflict.
 
-DuckDB lets one process at a time open a file read-write. When another process holds the
-file, opening waits with backoff (``lock_timeout``, default 30 s) and then raises a one-line
-``IOManagerError``. The file is released ``idle_close`` seconds after the last operation
+DuckDB lets many processes open a file read-only, or one open it read-write. A handle made
+``read_only`` opens it read-only and never creates it, so only a writer keeps it out. When
+another process holds the file, opening waits with backoff (``lock_timeout``, default 30 s,
+or the ``wait`` an operation asks for), says once on stderr who holds it (``holder``) when
+the wait passes a second, and then raises ``WarehouseLocked``, one line naming the holder. The
+file is released ``idle_close`` seconds after the last operation
 finishes (a reaper thread checks), at once by ``close()``, and at interpreter exit, so other
 tools and a second run can open it between runs. Managers in several processes (the
 processes executor) take turns. A manager waiting for the file touches ``<file>.wait``, and
@@ -30,6 +33,7 @@ import atexit
 import contextlib
 import os
 import stat
+import sys
 import threading
 import time
 import weakref
@@ -40,12 +44,16 @@ from typing import TYPE_CHECKING
 
 from assets_core.errors import IOManagerError
 from io_managers.duckdb.catalog import _Catalog
+from io_managers.duckdb.holder import Holder, holder_of, locked_message, waiting_line
 from io_managers.duckdb.sql import quote_ident
 
 if TYPE_CHECKING:
     import duckdb
 
 _WAIT_FRESH = 2.0  # seconds a touch of the wait file counts as a process still waiting
+#: seconds of waiting for the file before saying so: taking turns with another Lumbung process
+#: (the processes executor's workers, the command that planned their run) is quicker than that
+_QUIET_WAIT = 1.0
 
 _OPEN: weakref.WeakSet[_Warehouse] = weakref.WeakSet()  # closed at interpreter exit
 
@@ -126,6 +134,31 @@ class WarehouseDamaged(IOManagerError):
     """The warehouse file is damaged (corrupt or truncated): no table of it can be trusted."""
 
 
+class WarehouseLocked(IOManagerError):
+    """Another process held the warehouse file for the whole wait (``holder``: which)."""
+
+    def __init__(self, message: str, holder: Holder) -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
+def _tell(line: str) -> None:
+    """A line about waiting, on stderr (where a command's notes go, never its data)."""
+    stream = sys.stderr
+    if stream is not None:
+        with contextlib.suppress(OSError, ValueError):  # closed, or a pipe nobody reads
+            stream.write(line + "\n")
+            stream.flush()
+
+
+def _mixed_message(path: Path, read_only: bool) -> str:
+    mode, other = ("read-only", "read-write") if read_only else ("read-write", "read-only")
+    return (
+        f"{path} is open {other} in this process (by another session, manager or connection), "
+        f"so it cannot also be opened {mode}; close the other one first."
+    )
+
+
 def damaged_message(path: Path, reason: object) -> str:
     """The one line for a damaged warehouse file: what is wrong, and the two ways out."""
     text = str(reason).strip().splitlines()[0] if str(reason).strip() else type(reason).__name__
@@ -139,12 +172,19 @@ def damaged_message(path: Path, reason: object) -> str:
 
 
 class _Warehouse:
-    """A manager's handle on its database file: opened on demand, released when idle."""
+    """A manager's handle on its database file: opened on demand, released when idle.
 
-    def __init__(self, path: Path, *, lock_timeout: float, idle_close: float) -> None:
+    ``read_only``: open the file read-only, beside any number of other readers (a notebook),
+    never creating it; only a process writing it keeps it from opening.
+    """
+
+    def __init__(
+        self, path: Path, *, lock_timeout: float, idle_close: float, read_only: bool = False
+    ) -> None:
         self.path = path
         self.lock_timeout = lock_timeout
         self.idle_close = idle_close
+        self.read_only = read_only  # see the class docstring
         self._lock = threading.Lock()  # guards the fields below
         self._schema_lock = threading.Lock()
         self._db: duckdb.DuckDBPyConnection | None = None
@@ -165,17 +205,24 @@ class _Warehouse:
         """The table owners of the open file (set while an operation's cursor is open)."""
         return self._catalog
 
-    def _open(self) -> duckdb.DuckDBPyConnection:
+    def _open(self, wait: float | None = None) -> duckdb.DuckDBPyConnection:
+        """Open the file, waiting at most ``wait`` seconds (default ``lock_timeout``) while
+        another process holds it: said once on stderr when the wait passes ``_QUIET_WAIT``,
+        with the holder; ``WarehouseLocked`` naming it when the wait runs out."""
         import duckdb
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        read_only = self.read_only
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         before = self._refuse_links()
-        deadline = time.monotonic() + self.lock_timeout
+        timeout = self.lock_timeout if wait is None else wait
+        start = time.monotonic()
+        deadline = start + timeout
         delay = 0.01
-        waited = False
+        waited = told = False
         while True:
             try:
-                db = duckdb.connect(str(self.path))
+                db = duckdb.connect(str(self.path), read_only=read_only)
                 if waited:
                     with contextlib.suppress(OSError):
                         self._wait_file.unlink()
@@ -188,19 +235,27 @@ class _Warehouse:
                         f"{self.path}: cannot open the DuckDB warehouse ({exc}); "
                         "check the file, or use another storage folder."
                     ) from exc
-                left = deadline - time.monotonic()
+                holder = holder_of(exc)
+                now = time.monotonic()
+                left = deadline - now
                 if left <= 0:
                     if waited:
                         with contextlib.suppress(OSError):
                             self._wait_file.unlink()
-                    raise IOManagerError(
-                        f"{self.path} is locked by another process; wait for it to finish, "
-                        "or use another storage folder."
+                    raise WarehouseLocked(
+                        locked_message(self.path, holder, timeout), holder
                     ) from None
                 waited = True
                 self._signal_waiting()
+                if not told and now - start >= _QUIET_WAIT:
+                    _tell(waiting_line(self.path, holder, timeout))
+                    told = True
                 time.sleep(min(delay, left))
                 delay = min(delay * 2, 0.5)
+            except duckdb.ConnectionException as exc:  # open here in the other mode
+                if "different configuration" not in str(exc):
+                    raise WarehouseDamaged(damaged_message(self.path, exc)) from exc
+                raise IOManagerError(_mixed_message(self.path, read_only)) from None
             except duckdb.Error as exc:  # a checksum that fails while DuckDB reads the catalog
                 raise WarehouseDamaged(damaged_message(self.path, exc)) from exc
         try:
@@ -278,9 +333,13 @@ class _Warehouse:
         return stat.S_ISREG(info.st_mode) and time.time() - info.st_mtime < _WAIT_FRESH
 
     @contextmanager
-    def cursor(self, create: bool = True) -> Iterator[duckdb.DuckDBPyConnection | None]:
+    def cursor(
+        self, create: bool = True, wait: float | None = None
+    ) -> Iterator[duckdb.DuckDBPyConnection | None]:
         """A cursor on the warehouse for one operation; ``None`` if the file does not exist
-        and ``create`` is false."""
+        and ``create`` is false (or the handle is read-only). ``wait``: seconds to wait for
+        another process to release the file, when it must be opened (default
+        ``lock_timeout``)."""
         with self._lock:
             if self._db is not None and self._pid != os.getpid():
                 self._db = None  # inherited through fork: never use or close the parent's
@@ -288,8 +347,10 @@ class _Warehouse:
                 self._users = 0
                 self._schemas.clear()
             cur = None
+            create = create and not self.read_only
             if self._db is None and (create or self.path.exists()):
-                self._db = self._open()
+                self._db = self._open(wait)
+
                 self._pid = os.getpid()
                 self._catalog = _Catalog.acquire(self.path)
                 _track(self)

@@ -347,15 +347,17 @@ def test_another_process_holding_the_file(tmp_path: Path) -> None:
     script = tmp_path / "holder.py"
     script.write_text(HOLDER)
     proc = subprocess.Popen(
-        [sys.executable, str(script), str(path)], stdout=subprocess.PIPE, text=True
+        [sys.executable, script.name, path.name], stdout=subprocess.PIPE, text=True, cwd=tmp_path
     )
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "ready"
         manager = DuckDBIOManager(path, lock_timeout=0.3)
+        # the pid DuckDB names, with its command line: the program without its folder
+        holder = f"pid {proc.pid} ({Path(sys.executable).name} holder.py w.duckdb)"
         message = (
-            f"{path} is locked by another process; wait for it to finish, "
-            "or use another storage folder."
+            f"{path} is held by {holder} after 0.3 s; close that process's connection to it, "
+            "or let it finish, then run the command again."
         )
         with pytest.raises(IOManagerError) as err:
             manager.save(out("a"), pa.table({"a": [1]}))
@@ -370,6 +372,158 @@ def test_another_process_holding_the_file(tmp_path: Path) -> None:
     manager.save(out("a"), pa.table({"a": [1]}))  # the file is free again
     assert load_arrow(manager, "a").column("a").to_pylist() == [1]
     manager.close()
+
+
+def _hold(tmp_path: Path, path: Path, read_only: bool) -> subprocess.Popen[str]:
+    """A process holding ``path`` (read-only or read-write) until killed; its command line is
+    ``python3.x hold.py w.duckdb``."""
+    script = tmp_path / "hold.py"
+    script.write_text(
+        "import sys, time, duckdb\n"
+        f"con = duckdb.connect(sys.argv[1], read_only={read_only})\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, script.name, path.name], stdout=subprocess.PIPE, text=True, cwd=tmp_path
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def _holder(proc: subprocess.Popen[str]) -> str:
+    return f"pid {proc.pid} ({Path(sys.executable).name} hold.py w.duckdb)"
+
+
+def test_readers_share_the_file_with_a_notebook_reading_it(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    writer = DuckDBIOManager(path)
+    writer.save(out("t"), pa.table({"a": [1, 2, 3]}))
+    writer.close()
+    proc = _hold(tmp_path, path, read_only=True)
+    try:
+        reader = DuckDBIOManager(path, lock_timeout=0.3, read_only=True)
+        t0 = time.monotonic()
+        assert reader.fingerprints([(AssetKey.parse("t"), None)], {}) == ["3x1"]
+        assert load_arrow(reader, "t").num_rows == 3
+        assert reader.exists(out("t"))
+        assert time.monotonic() - t0 < 0.3  # no wait at all
+        reader.close()
+        # a writer must wait for the notebook, and names it, read-only, when it gives up
+        writer = DuckDBIOManager(path, lock_timeout=0.3)
+        with pytest.raises(IOManagerError) as err:
+            writer.save(out("t"), pa.table({"a": [1]}))
+        assert str(err.value) == (
+            f"{path} is held read-only by {_holder(proc)} after 0.3 s; close that process's "
+            "connection to it, or let it finish, then run the command again."
+        )
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_reader_beside_a_writer_does_not_wait_to_plan(tmp_path: Path) -> None:
+    """Fingerprints are a check planning can do without: a read-only manager gives up on them
+    at once while another process writes the file, saying who. Reading a table cannot do
+    without the file: it waits, and names the writer when it gives up."""
+    from assets_core.storage.io import OutputsUnchecked
+
+    path = tmp_path / "w.duckdb"
+    writer = DuckDBIOManager(path)
+    writer.save(out("t"), pa.table({"a": [1, 2, 3]}))
+    writer.close()
+    proc = _hold(tmp_path, path, read_only=False)
+    try:
+        reader = DuckDBIOManager(path, lock_timeout=5, read_only=True)
+        t0 = time.monotonic()
+        with pytest.raises(OutputsUnchecked) as unchecked:
+            reader.fingerprints([(AssetKey.parse("t"), None)], {})
+        assert time.monotonic() - t0 < 1.0
+        assert str(unchecked.value) == (
+            f"{path} is held for writing by {_holder(proc)}, so its tables were not checked "
+            "for changes made by hand; their statuses are as last recorded."
+        )
+        reader.lock_timeout = 0.3
+        with pytest.raises(IOManagerError) as err:
+            reader.load(inp("t"))
+        assert str(err.value) == (
+            f"{path} is held by {_holder(proc)} after 0.3 s; close that process's connection "
+            "to it, or let it finish, then run the command again."
+        )
+    finally:
+        proc.kill()
+        proc.wait()
+    assert load_arrow(reader, "t").num_rows == 3  # the file is free again
+    reader.close()
+
+
+def test_a_wait_is_said_once_with_the_holder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Taking turns with another Lumbung process is quick and quiet; a wait longer than a
+    second is said once on stderr: the file, the holder, and the longest it will last."""
+    path = tmp_path / "w.duckdb"
+    proc = _hold(tmp_path, path, read_only=False)
+    try:
+        manager = DuckDBIOManager(path, lock_timeout=1.6)
+        with pytest.raises(IOManagerError):
+            manager.save(out("t"), pa.table({"a": [1]}))
+    finally:
+        proc.kill()
+        proc.wait()
+    assert capsys.readouterr().err == f"waiting up to 1.6 s for {path}, held by {_holder(proc)}…\n"
+    manager.close()
+
+
+def test_a_read_only_manager_never_writes(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    reader = from_storage(tmp_path)
+    reader.open_read_only()
+    assert reader.read_only
+    # nothing there: nothing is created, and there is nothing to find
+    assert reader.fingerprints([(AssetKey.parse("t"), None)], {}) == [None]
+    assert not reader.exists(out("t"))
+    with pytest.raises(IOManagerError) as err:
+        reader.save(out("t"), pa.table({"a": [1]}))
+    assert str(err.value) == (
+        f"t: the duckdb IO manager of {tmp_path / 'warehouse.duckdb'} was opened read-only (by "
+        "a session that only plans and reads); open a session that writes to change it."
+    )
+    with pytest.raises(IOManagerError, match="was opened read-only"):
+        reader.delete(out("t"))
+    assert list(tmp_path.iterdir()) == []
+    # one process cannot hold the same file in both modes (DuckDB refuses)
+    writer = DuckDBIOManager(path, idle_close=3600)
+    writer.save(out("t"), pa.table({"a": [1]}))
+    other = DuckDBIOManager(path, read_only=True)
+    with pytest.raises(IOManagerError) as err:
+        other.exists(out("t"))
+    assert str(err.value) == (
+        f"{path} is open read-write in this process (by another session, manager or "
+        "connection), so it cannot also be opened read-only; close the other one first."
+    )
+    writer.close()
+    assert other.exists(out("t"))
+    other.close()
+
+
+def test_the_holder_as_far_as_it_can_be_told() -> None:
+    from io_managers.duckdb.holder import Holder, command_of, holder_of
+
+    text = (
+        'IO Error: Could not set lock on file "/x/w.duckdb": Conflicting lock is held in '
+        f"/usr/bin/python3 (PID {os.getpid()}). However, you would be able to open this "
+        "database in read-only mode, e.g. by using the -readonly parameter in the CLI."
+    )
+    found = holder_of(duckdb.IOException(text))
+    assert found.pid == os.getpid() and found.reads_only
+    assert found.command == command_of(os.getpid())
+    assert found.command is not None and found.command.startswith(Path(sys.executable).name)
+    assert str(Holder(0, None, False)) == "another process"  # outside this PID namespace
+    assert str(Holder(None, None, False)) == "another process"
+    assert str(Holder(42, None, False)) == "pid 42"  # its command line unreadable
+    assert command_of(2**22 + 1) is None  # no such process
 
 
 SECOND_WRITER = """

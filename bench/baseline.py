@@ -16,19 +16,28 @@ from __future__ import annotations
 import importlib
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 
-def run(project: Path, out: Path, in_memory: bool = False) -> int:
+def run(
+    project: Path, out: Path, in_memory: bool = False, note: Callable[[str], None] | None = None
+) -> int:
     """Run every asset of ``project`` into ``out``; return how many ran. ``in_memory`` passes
-    results to their consumers directly instead of reading the written files back."""
+    results to their consumers directly instead of reading the written files back. ``note``,
+    when given, is called at the seams ``bench/phases.py`` times: ``"project"`` (the modules
+    are imported next), ``"run"`` (the assets run next) and ``"ran"``."""
     graph = json.loads((project / "bench_graph.json").read_text())
     sys.path.insert(0, str(project))
     out.mkdir(parents=True, exist_ok=True)
+    if note is not None:
+        note("project")
     modules = {m: importlib.import_module(m) for m in graph["modules"]}
+    if note is not None:
+        note("run")
     kept: dict[str, object] = {}
     for name, module, upstream in graph["assets"]:
         fn = getattr(modules[module], name)
@@ -40,6 +49,8 @@ def run(project: Path, out: Path, in_memory: bool = False) -> int:
         if in_memory:
             kept[name] = result
         pq.write_table(pa.Table.from_pandas(result, preserve_index=False), out / f"{name}.parquet")
+    if note is not None:
+        note("ran")
     return len(graph["assets"])
 
 

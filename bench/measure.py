@@ -94,6 +94,8 @@ class Runner:
     """CPU seconds (user + system) of the last process run, its children included"""
     median_cpu: float = 0.0
     """the median CPU seconds of the runs of the last ``median``"""
+    env: dict[str, str] | None = None
+    """the environment of its processes (default ``CHILD_ENV``)"""
 
     def run(
         self, cmd: Sequence[str], cwd: Path, expect: str | None = None
@@ -110,7 +112,7 @@ class Runner:
                 text=True,
                 timeout=self.timeout,
                 check=False,
-                env=CHILD_ENV,
+                env=CHILD_ENV if self.env is None else self.env,
             )
         except subprocess.TimeoutExpired as exc:
             raise Failed(f"timeout after {self.timeout:.0f}s") from exc

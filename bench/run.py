@@ -20,12 +20,16 @@ machine. The rows:
 - ``--workers 2`` against ``--workers 1`` on ``--heavy`` independent CPU-heavy assets, with the
   threads and the processes executor;
 - with ``--compare-dagster``, the same projects under Dagster (``bench/dagster_compare.py``,
-  at most 3 repeats).
+  at most 3 repeats);
+- with ``--also SRC``, another Lumbung source tree (an older checkout, say) beside this one:
+  its fresh runs join the same rotation against the same baseline runs, and its no-op and
+  planning rows follow this one's, each marked ``[SRC]``.
 
     python bench/run.py              # the full suite: N = 1,000 and 10,000; 100,000 planned
     python bench/run.py --quick      # about 2-3 minutes: N = 1,000, one repeat
     python bench/run.py --sizes 1000 --repeat 3 --plan-n 0 --heavy 0
     python bench/run.py --compare-dagster --dagster-python /tmp/dagster-venv/bin/python
+    python bench/run.py --sizes 1000,10000 --shapes chain,wide --plan-n 0 --heavy 0 --also ../old
 """
 
 from __future__ import annotations
@@ -47,9 +51,25 @@ from pathlib import Path
 from typing import Any
 
 from generate import PACKAGE, generate, read_graph, write_config
-from measure import Failed, Row, Runner, attempt, same_outputs, table
+from measure import CHILD_ENV, Failed, Row, Runner, attempt, same_outputs, table
 
 HERE = Path(__file__).resolve().parent
+
+
+#: ``lumbung`` from the source tree given as its first argument
+_FROM_SOURCE = (
+    "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+    "from assets_core.cli import entry; sys.argv[0] = 'lumbung'; entry()"
+)
+
+
+def other_runner(runner: Runner, source: Path) -> Runner:
+    """A runner like ``runner`` whose ``lumbung`` (and every Python it starts) imports
+    Lumbung from the source tree ``source`` instead of the installed one."""
+    env = dict(CHILD_ENV)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(source), env.get("PYTHONPATH")]))
+    lumbung = [runner.python, "-c", _FROM_SOURCE, str(source)]
+    return Runner(runner.timeout, lumbung, runner.python, runner.warmup, env=env)
 
 
 def lumbung_command() -> list[str]:
@@ -84,39 +104,46 @@ def use_storage(project: Path, storage: str) -> None:
 
 
 def fresh_pair(
-    runner: Runner, project: Path, n: int, r: int | str
-) -> tuple[float, float, float, float, float]:
+    runner: Runner, project: Path, n: int, r: int | str, other: Runner | None = None
+) -> tuple[float, float, float, float, float, float, float]:
     """One Lumbung run into new storage ``.lumbung-fresh-R``, one in-memory baseline run into
-    ``baseline-out-R`` and one read-back baseline run into ``readback-out-R``, in rotating
-    order; the wall-clock seconds of the three and the CPU seconds of the first two."""
-    use_storage(project, f".lumbung-fresh-{r}")
+    ``baseline-out-R`` and one read-back baseline run into ``readback-out-R`` (and, given
+    ``other``, one run of the other Lumbung into ``.lumbung-other-R``), in rotating order;
+    the wall-clock seconds of the three, the CPU seconds of the first two, and the other's
+    wall-clock and CPU seconds (0 without it)."""
     script = [runner.python, str(HERE / "baseline.py"), str(project)]
     memory = [*script, f"baseline-out-{r}", "--in-memory"]
     readback = [*script, f"readback-out-{r}"]
-    lumbung = runner.lumbung_cmd("materialize")
     done = f"{n} materialized"
-    times: dict[str, tuple[float, float]] = {}
-    order = ["ours", "memory", "readback"]
-    shift = r % 3 if isinstance(r, int) else 0
+    times: dict[str, tuple[float, float]] = {"other": (0.0, 0.0)}
+    order = ["ours", "memory", "readback"] + (["other"] if other is not None else [])
+    shift = r % len(order) if isinstance(r, int) else 0
     for which in order[shift:] + order[:shift]:
-        if which == "ours":
-            times[which] = runner.run(lumbung, project, done)[0], runner.last_cpu
+        if which in ("ours", "other"):
+            who = runner if which == "ours" else other
+            assert who is not None
+            use_storage(project, f".lumbung-{'fresh' if which == 'ours' else 'other'}-{r}")
+            times[which] = who.run(who.lumbung_cmd("materialize"), project, done)[0], who.last_cpu
         else:
             cmd = memory if which == "memory" else readback
             times[which] = runner.run(cmd, project)[0], runner.last_cpu
     ours, memory_base, read_base = times["ours"], times["memory"], times["readback"]
-    return ours[0], memory_base[0], read_base[0], ours[1], memory_base[1]
+    return (ours[0], memory_base[0], read_base[0], ours[1], memory_base[1], *times["other"])
 
 
-def bench_fresh(runner: Runner, project: Path, shape: str, n: int, repeat: int) -> Row:
+def bench_fresh(
+    runner: Runner, project: Path, shape: str, n: int, repeat: int, other: Runner | None = None
+) -> list[Row]:
     """``lumbung materialize`` of ``n`` never-materialized assets against the baseline (new
-    storage and a new output folder for every run), then their outputs compared. Leaves the
-    project configured on the last run's storage."""
+    storage and a new output folder for every run), then their outputs compared; with
+    ``other``, a second row for the other Lumbung, timed in the same rotation. Leaves the
+    project configured on the last run's storage of this Lumbung."""
     rows: list[Row] = []
+    times: list[tuple[float, ...]] = []
     with attempt(rows, Row(f"materialize {n:,} new assets, {shape}", kind="fresh", n=n)) as row:
         if runner.warmup:
-            fresh_pair(runner, project, n, "warm")
-        times = [fresh_pair(runner, project, n, r) for r in range(repeat)]
+            fresh_pair(runner, project, n, "warm", other)
+        times = [fresh_pair(runner, project, n, r, other) for r in range(repeat)]
         row.value = statistics.median(t[0] for t in times)
         row.versus = statistics.median(t[1] for t in times)
         row.ratio = statistics.median(t[0] / t[1] for t in times)
@@ -130,17 +157,35 @@ def bench_fresh(runner: Runner, project: Path, shape: str, n: int, repeat: int) 
             f"CPU {cpu:.1f}s vs {cpu_base:.1f}s ({cpu / cpu_base:.2f}x); "
             + same_outputs(project, ours, project / f"baseline-out-{last}")
         )
-    return rows[0]
+    if other is not None and times:
+        what = f"materialize {n:,} new assets, {shape} [{other_name(other)}]"
+        with attempt(rows, Row(what, kind="fresh", n=n)) as row:
+            row.value = statistics.median(t[5] for t in times)
+            row.versus = statistics.median(t[1] for t in times)
+            row.ratio = statistics.median(t[5] / t[1] for t in times)
+            cpu = statistics.median(t[6] for t in times)
+            cpu_base = statistics.median(t[4] for t in times)
+            row.note = (
+                f"vs: in-memory baseline (the same runs); "
+                f"CPU {cpu:.1f}s vs {cpu_base:.1f}s ({cpu / cpu_base:.2f}x)"
+            )
+        use_storage(project, f".lumbung-fresh-{repeat - 1}")
+    return rows
+
+
+def other_name(other: Runner) -> str:
+    """How the rows of ``--also`` name its source tree."""
+    return Path(other.lumbung[-1]).name
 
 
 def bench_fresh_project(
-    runner: Runner, project: Path, shape: str, n: int, repeat: int, with_plan: bool
+    runner: Runner, project: Path, shape: str, n: int, repeat: int, with_plan: bool, label: str = ""
 ) -> list[Row]:
     """With the project materialized: a no-op materialize and, if ``with_plan``, plan, list
-    and planning itself in-process."""
+    and planning itself in-process; ``label`` ends each row's name."""
     rows: list[Row] = []
     nothing = "Nothing to do"
-    what = f"{n:,} fresh assets, {shape}"
+    what = f"{n:,} fresh assets, {shape}{label}"
     with attempt(rows, Row(f"materialize (no-op), {what}", kind="noop", n=n)) as row:
         row.value = runner.median(repeat, runner.lumbung_cmd("materialize"), project, nothing)
         row.note = f"CPU {runner.median_cpu:.2f}s"
@@ -282,6 +327,9 @@ def options(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, help="keep the generated projects here")
     parser.add_argument("--no-warmup", action="store_true", help="count every run")
     parser.add_argument("--no-startup", action="store_true", help="skip the startup rows")
+    parser.add_argument(
+        "--also", type=Path, metavar="SRC", help="also time Lumbung from this source tree"
+    )
     parser.add_argument("--compare-dagster", action="store_true", help="also run Dagster")
     parser.add_argument(
         "--dagster-shapes",
@@ -317,6 +365,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     header = machine()
     compile_lumbung()
+    other = None
+    if args.also is not None:
+        other = other_runner(runner, args.also.resolve())
+        for package in ("assets_core", "io_managers"):
+            compileall.compile_dir(str(args.also / package), quiet=1)
     with tempfile.TemporaryDirectory(prefix="lumbung-bench-") as scratch:
         tmp = args.workdir or Path(scratch)
         tmp.mkdir(parents=True, exist_ok=True)
@@ -334,9 +387,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 compileall.compile_dir(str(project / PACKAGE), quiet=1)
                 done: list[Row] = []
                 if fresh:
-                    row = bench_fresh(runner, project, shape, n, args.repeat)
-                    done.append(row)
-                    if row.value is None:
+                    done += bench_fresh(runner, project, shape, n, args.repeat, other)
+                    if done[0].value is None:
                         rows += done
                         continue  # no materialized storage to measure the rest on
                 else:
@@ -349,13 +401,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                         rows += done
                         continue
                 if n in args.sizes:
-                    done += bench_fresh_project(
-                        runner, project, shape, n, args.repeat, with_plan=shape == args.big_shape
-                    )
+                    with_plan = shape == args.big_shape
+                    done += bench_fresh_project(runner, project, shape, n, args.repeat, with_plan)
+                    if other is not None:  # on the same storage, which this one materialized
+                        label = f" [{other_name(other)}]"
+                        done += bench_fresh_project(
+                            other, project, shape, n, args.repeat, with_plan, label
+                        )
                 rows += done
                 if n == dagster_n and shape in args.dagster_shapes:
                     projects[shape] = project
-                    refs.update({f"{r.kind}:{shape}": r for r in done if r.kind})
+                    ours = [r for r in done if r.kind and not r.what.endswith("]")]
+                    refs.update({f"{r.kind}:{shape}": r for r in ours})
         if args.plan_n:
             n = args.plan_n
             project = fresh_dir(tmp / f"plan_{n}")
@@ -364,6 +421,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             compileall.compile_dir(str(project / PACKAGE), quiet=1)
             what = f"planning itself (in-process), {n:,} never materialized, {args.big_shape}"
             bench_planning(rows, runner, project, n, min(args.repeat, 3), what)
+            if other is not None:
+                what += f" [{other_name(other)}]"
+                bench_planning(rows, other, project, n, min(args.repeat, 3), what)
         if args.heavy:
             project = fresh_dir(tmp / f"heavy_{args.heavy}")
             print(f"heavy {args.heavy}: generating", file=sys.stderr, flush=True)

@@ -145,7 +145,10 @@ def execute(
         env.code_versions = {k: cv.version for k, cv in plan.code_versions.items()}
     scheduler = Scheduler(plan, env, backend, n_workers, recorder, result, emit, cancelled)
     # Everything alive now (the project, its modules, the plan) outlives the run: keep the
-    # collector from rescanning it after every few thousand allocations of the assets.
+    # collector from rescanning it after every few thousand allocations of the assets. What
+    # a caller froze before (the CLI, which exits after the run) stays frozen after it: the
+    # freeze is the caller's, and so the interpreter's last collection at exit skips it too.
+    frozen_by_caller = gc.get_freeze_count() > 0
     gc.freeze()
     # A second Ctrl-C must not cut the cleanup short (see assets_core.execution.interrupts).
     # Steps running here say what they say through the router (worker processes have
@@ -161,7 +164,8 @@ def execute(
             state.release_locks(run_id)
             raise
         finally:
-            gc.unfreeze()
+            if not frozen_by_caller:
+                gc.unfreeze()
             env.handover = None
             env.fence = None
             env.code_versions = None

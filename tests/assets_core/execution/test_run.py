@@ -54,6 +54,24 @@ def test_every_executor_gives_the_same_result(project: ProjectDir, executor: str
     assert joined.code_version == session.code_version(session.get("joined")).version  # type: ignore[arg-type]
 
 
+def test_a_run_unfreezes_only_what_it_froze(project: ProjectDir) -> None:
+    """A run freezes what is alive out of the collector's passes and unfreezes it after; a
+    caller that froze first (the CLI, about to exit) keeps its freeze."""
+    import gc
+
+    project.write("assets.py", WIDE)
+    session = project.session()
+    assert gc.get_freeze_count() == 0
+    session.materialize(executor="in-process", force=True)
+    assert gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        session.materialize(executor="in-process", force=True)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
 def test_processes_executor_refuses_the_memory_manager(project: ProjectDir) -> None:
     project.write("assets.py", WIDE)
     with pytest.raises(PlanError, match="uses the memory IO manager"):

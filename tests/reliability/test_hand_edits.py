@@ -31,40 +31,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.assets_core.cli.conftest import run, run_sequence
-
-ASSETS = """\
-import pandas as pd
-from assets_core import asset, source
-
-raw = source("raw", path="data/raw.csv")
-
-
-@asset
-def orders(raw: pd.DataFrame) -> pd.DataFrame:
-    return raw
-
-
-@asset(io_manager="duckdb")
-def revenue(orders: pd.DataFrame) -> pd.DataFrame:
-    return orders.assign(y=orders.x * 2)
-
-
-@asset
-def report(revenue: pd.DataFrame) -> pd.DataFrame:
-    return revenue
-"""
-STORAGE = ".lumbung"
+from tests.reliability.mixed_project import STORAGE, build
 
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("hand_edits") / "project"
-    (root / "data").mkdir(parents=True)
-    (root / "data" / "raw.csv").write_text("x\n1\n2\n3\n")
-    (root / "lumbung.toml").write_text(f'modules = ["assets"]\nstorage = "{STORAGE}"\n')
-    (root / "assets.py").write_text(ASSETS)
-    res = run(["materialize"], root)
-    assert res.code == 0 and "3 materialized" in res.out, res.err
+    build(root)
     return root
 
 

@@ -30,30 +30,8 @@ import duckdb
 import pytest
 
 from tests.assets_core.cli.conftest import Result, run, run_many, run_sequence
+from tests.reliability.mixed_project import STORAGE, WAREHOUSE, build
 
-ASSETS = """\
-import pandas as pd
-from assets_core import asset, source
-
-raw = source("raw", path="data/raw.csv")
-
-
-@asset
-def orders(raw: pd.DataFrame) -> pd.DataFrame:
-    return raw
-
-
-@asset(io_manager="duckdb")
-def revenue(orders: pd.DataFrame) -> pd.DataFrame:
-    return orders.assign(y=orders.x * 2)
-
-
-@asset
-def report(revenue: pd.DataFrame) -> pd.DataFrame:
-    return revenue
-"""
-STORAGE = ".lumbung"
-WAREHOUSE = f"{STORAGE}/warehouse.duckdb"
 FIX = "restore it from a backup, or rebuild it: lumbung wipe --io duckdb, then lumbung materialize."
 COMMANDS = {"plan": ("plan",), "list": ("list",), "show": ("show", "revenue")}
 COMMANDS["materialize"] = ("materialize",)
@@ -63,12 +41,7 @@ COMMANDS["materialize"] = ("materialize",)
 def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The project, materialized once; every test works on copies."""
     root = tmp_path_factory.mktemp("damaged_base") / "project"
-    (root / "data").mkdir(parents=True)
-    (root / "data" / "raw.csv").write_text("x\n1\n2\n3\n")
-    (root / "lumbung.toml").write_text(f'modules = ["assets"]\nstorage = "{STORAGE}"\n')
-    (root / "assets.py").write_text(ASSETS)
-    res = run(["materialize"], root)
-    assert res.code == 0 and "3 materialized" in res.out, res.err
+    build(root)
     return root
 
 

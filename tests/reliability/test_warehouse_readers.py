@@ -30,29 +30,8 @@ import duckdb
 import pytest
 
 from tests.assets_core.cli.conftest import LUMBUNG, Result, _env, run
+from tests.reliability.mixed_project import WAREHOUSE, build
 
-ASSETS = """\
-import pandas as pd
-from assets_core import asset, source
-
-raw = source("raw", path="data/raw.csv")
-
-
-@asset
-def orders(raw: pd.DataFrame) -> pd.DataFrame:
-    return raw
-
-
-@asset(io_manager="duckdb")
-def revenue(orders: pd.DataFrame) -> pd.DataFrame:
-    return orders.assign(y=orders.x * 2)
-
-
-@asset
-def report(revenue: pd.DataFrame) -> pd.DataFrame:
-    return revenue
-"""
-WAREHOUSE = ".lumbung/warehouse.duckdb"
 #: a notebook: opens the warehouse (``ro``: read-only) and holds it until stdin closes
 NOTEBOOK = """\
 import sys
@@ -70,13 +49,8 @@ PROMPT = 15.0
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("warehouse_readers") / "project"
-    (root / "data").mkdir(parents=True)
-    (root / "data" / "raw.csv").write_text("x\n1\n2\n3\n")
-    (root / "lumbung.toml").write_text('modules = ["assets"]\n')
-    (root / "assets.py").write_text(ASSETS)
+    build(root)
     (root / "notebook.py").write_text(NOTEBOOK)
-    res = run(["materialize"], root)
-    assert res.code == 0 and "3 materialized" in res.out, res.err
     return root
 
 

@@ -20,17 +20,27 @@ import logging
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assets_core.errors import DefinitionError, PlanError, ProjectError, StateError
+from assets_core.errors import (
+    DefinitionError,
+    PartitionError,
+    PlanError,
+    ProjectError,
+    StateError,
+)
 from assets_core.execution.runlogs import print_line
 from assets_core.model.definitions import Definitions
 from assets_core.model.keys import AssetKey, CoercibleToKey, StepKey, step_of
 from assets_core.model.kinds import AnyAsset
 from assets_core.model.loader import project_snapshots
 from assets_core.model.validate import KeyCheck, check_io_managers, check_storable
+from assets_core.partitions.now import resolve_now
+from assets_core.partitions.ranges import select as select_keys
+from assets_core.partitions.space import KeySpace
 from assets_core.planning.planner import Plan, build_plan
 from assets_core.planning.status import AssetStatus, status_of
 from assets_core.storage.io import (
@@ -224,20 +234,65 @@ class Session:
         select: str | Sequence[str] | None = None,
         exclude: str | Sequence[str] | None = None,
         force: bool = False,
+        *,
+        partitions: str | None = None,
+        as_of: str | datetime | None = None,
     ) -> Plan:
         """What ``materialize`` would run with the same arguments, and why. Runs nothing.
         The selection's warnings (a glob or method that matched nothing) come first in
-        ``Plan.warnings``."""
+        ``Plan.warnings``.
+
+        ``partitions`` (``"2024-01-01..2024-01-31"``, the text of ``--partitions``) selects
+        those partitions of the selected partitioned assets (unpartitioned ones are
+        unaffected); ``as_of`` pins "now", which says which partitions exist (default:
+        ``LUMBUNG_NOW``, else the clock)."""
         found = self.selection(select, exclude)
-        plan = self.plan_keys(found.keys, force=force)
+        plan = self.plan_keys(found.keys, force=force, partitions=partitions, as_of=as_of)
         if found.warnings:
             plan = replace(plan, warnings=(*found.warnings, *plan.warnings))
         return plan
 
-    def plan_keys(self, keys: Iterable[AssetKey | str], force: bool = False) -> Plan:
+    def key_space(self, as_of: str | datetime | None = None) -> KeySpace:
+        """The partitions that exist at ``as_of`` (default: ``LUMBUNG_NOW``, else the clock).
+        Dynamic sets have no keys yet in this build."""
+        return KeySpace(resolve_now(as_of))
+
+    def _chosen_partitions(
+        self, selected: frozenset[AssetKey], text: str | None, space: KeySpace
+    ) -> dict[AssetKey, frozenset[str]]:
+        """The keys ``text`` selects of each selected partitioned asset."""
+        if text is None:
+            return {}
+        defs = self.defs
+        found = {}
+        for key in sorted(selected):
+            definition = defs.partitions.get(key)
+            if definition is None or defs.assets[key].observed:
+                continue
+            try:
+                found[key] = frozenset(select_keys(definition, text, space))
+            except PartitionError as exc:
+                raise PartitionError(f"{key}: {exc}") from None
+        if not found:
+            raise PartitionError(
+                f"--partitions {text!r}: none of the selected assets is partitioned; select "
+                "partitioned assets, or leave out --partitions."
+            )
+        return found
+
+    def plan_keys(
+        self,
+        keys: Iterable[AssetKey | str],
+        force: bool = False,
+        *,
+        partitions: str | None = None,
+        as_of: str | datetime | None = None,
+    ) -> Plan:
         """The plan for exactly these assets (no selection syntax)."""
         self._reload_if_edited()
         selected = frozenset(AssetKey.parse(k) for k in keys)
+        space = self.key_space(as_of)
+        chosen_partitions = self._chosen_partitions(selected, partitions, space)
         # Planning makes a few objects per step (state records, cached code versions), nearly
         # all kept: with the collector on, its passes over them cost more than the planning.
         enabled = gc.isenabled()
@@ -247,7 +302,7 @@ class Session:
             scope = defs.graph.ancestors(selected) | selected
             in_sources = scope.intersection(defs.sources)
             state = self.state.latest(scope.difference(in_sources), detail=False)
-            sources = self.observe_sources(in_sources)
+            sources = self.observe_sources(in_sources, space)
             # Every recorded output the plan reads or may rebuild: is it there, and is it the
             # one recorded? Each manager is asked about all of its outputs at once.
             stored = self._stored([s for s, st in state.items() if st.last is not None])
@@ -255,7 +310,6 @@ class Session:
                 graph=defs.graph,
                 assets=defs.assets,
                 upstream=defs.upstream,
-                upstream_steps=defs.upstream_steps,
                 selected=selected,
                 state=state,
                 source_versions=sources,
@@ -263,6 +317,10 @@ class Session:
                 stored=stored,
                 stored_version=self._stored_version,
                 force=force,
+                partitions=defs.partitions,
+                edge_mappings=defs.edge_mappings,
+                space=space,
+                chosen_partitions=chosen_partitions,
             )
         finally:
             if enabled:
@@ -345,21 +403,44 @@ class Session:
         ctx = OutputContext(step[0], asset.spec, "", step[1])
         return stored_version(self.io_manager(asset), ctx)
 
-    def observe_sources(self, keys: Iterable[AssetKey]) -> dict[StepKey, str]:
-        """The current version of each source, using cached file hashes where the file's size
-        and mtime are unchanged; new hashes are saved in one write."""
-        from assets_core.storage.sources import observe_source, source_files
+    def observe_sources(
+        self, keys: Iterable[AssetKey], space: KeySpace | None = None
+    ) -> dict[StepKey, str | None]:
+        """The current version of each source (of each existing partition of a partitioned
+        one, ``None`` where its file is not there), using cached file hashes where the file's
+        size and mtime are unchanged; new hashes are saved in one write."""
+        from assets_core.storage.sources import (
+            observe_partitions,
+            observe_source,
+            partition_files,
+            source_files,
+        )
 
         srcs = [self.defs.sources[k] for k in keys]
         if not srcs:
             return {}
         root = self.root
-        paths = [str(p) for s in srcs if s.path is not None for p in source_files(s, root)]
+        if space is None:
+            space = self.key_space()
+        paths = []
+        for s in srcs:
+            if s.path is None:
+                continue
+            if s.spec.partitions is None:
+                paths += [str(p) for p in source_files(s, root)]
+            else:
+                found = partition_files(s, root, space.keys(s.spec.partitions))
+                paths += [str(p) for p in found]
         cache = self.state.file_observations(paths) if paths else {}
-        versions: dict[StepKey, str] = {}
+        versions: dict[StepKey, str | None] = {}
         fresh = []
         for s in srcs:
-            versions[step_of(s.key)], new = observe_source(s, root, cache)
+            if s.spec.partitions is not None:
+                keys_of = space.keys(s.spec.partitions)
+                by_key, new = observe_partitions(s, root, keys_of, cache)
+                versions.update({StepKey(s.key, p): v for p, v in by_key.items()})
+            else:
+                versions[step_of(s.key)], new = observe_source(s, root, cache)
             fresh.extend(new)
         if fresh:
             self.state.save_file_observations(fresh)
@@ -396,6 +477,8 @@ class Session:
         memory_budget: int | None = None,
         on_log: Callable[[LogLine], None] | None = print_line,
         log_level: int = logging.WARNING,
+        partitions: str | None = None,
+        as_of: str | datetime | None = None,
     ) -> RunResult:
         """Run what is missing or stale in the selection (or everything with ``force``).
 
@@ -408,7 +491,9 @@ class Session:
         What each step logs (``context.log``), prints and warns is kept with the run
         (``session.state.logs(result.run_id, key)``); lines at ``log_level`` or above go to
         ``on_log`` as they come, from any thread: by default to stderr, prefixed with the
-        asset (``None`` shows nothing)."""
+        asset (``None`` shows nothing). ``partitions`` and ``as_of`` select partitions as
+        ``plan`` does (running partitioned steps is not built yet in this build: a plan with
+        one is refused)."""
         from assets_core.execution.run import execute
         from assets_core.execution.step import StepEnvironment
 
@@ -419,7 +504,7 @@ class Session:
                 raise PlanError(f"wait must be True, False or 0 seconds or more, got {wait}.")
             lock_wait, lock_timeout = True, float(wait)
         if plan is None:
-            plan = self.plan(select, exclude, force=force)
+            plan = self.plan(select, exclude, force=force, partitions=partitions, as_of=as_of)
         else:
             edited = self._edited()
             if edited:
@@ -427,6 +512,11 @@ class Session:
                     f"{', '.join(edited)} changed on disk since this plan was made; make the "
                     "plan again (it loads the project again)."
                 )
+        if any(s.partition is not None for s in plan.steps):
+            raise PlanError(
+                "partitioned assets cannot be materialized yet in this build (lumbung plan "
+                "plans them); leave them out of the selection."
+            )
         text = select if isinstance(select, str) or select is None else " ".join(select)
         return execute(
             plan,

@@ -454,7 +454,7 @@ _PARTITION_TYPES = (*SINGLE_TYPES, MultiPartitions)
 def _partitions(c: _Collector, value: object) -> PartitionsDefinition | None:
     """``partitions=`` checked: a definition, or ``None`` after reporting what is wrong."""
     if value is None or isinstance(value, _PARTITION_TYPES):
-        return value  # type: ignore[return-value]
+        return value
     c.add(
         f"partitions={value!r} is not valid: give a definition from assets_core.partitions, "
         "like daily(start='2024-01-01'), static(['eu', 'us']) or multi(...)."

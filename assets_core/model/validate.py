@@ -199,7 +199,7 @@ def check_partition_mappings(
     for a in assets:
         spec = a.spec
         own = spec.partitions
-        params = {up: p for p, up in reversed(spec.ins.items())}  # each key's first parameter
+        params = {up: p for p, up in reversed(list(spec.ins.items()))}  # each key's first param
         for up in spec.upstream:
             target = by_key.get(up)
             if target is None:

@@ -87,6 +87,18 @@ def encode_versions(
     return "{" + ",".join(parts) + "}"
 
 
+def version_fragment(name: str, version: str | None) -> str:
+    """One entry of ``encode_versions``: ``"a/b[p]":"version"``, exactly as it writes it, so
+    that ``"{" + ",".join(entries) + "}"`` is the encoding of the steps in that order."""
+    if version is None:
+        if _plain(name):
+            return f'"{name}":null'
+        return _encode(name) + ":null"
+    if _plain(name) and version.isalnum() and version.isascii():
+        return f'"{name}":"{version}"'
+    return _encode(name) + ":" + _encode(version)
+
+
 class EncodedInputs(LazyMapping[StepKey, "str | None"]):
     """A record's ``inputs`` as read from a store: the stored text (``encode_inputs``),
     decoded into step keys on first use. ``steps`` is a cache of parsed keys, shared by every

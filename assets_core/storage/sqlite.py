@@ -85,11 +85,11 @@ _LATEST_SQL = (
 # the failures as rows of their own keeps every step's row as narrow as it was before steps
 # could fail, which matters when a plan reads 100,000 of them.
 _PLAN_SQL = (
-    f"SELECT {_STEP_TEXT}, l.last_outcome, l.last_attempt_at, m.id, m.code_version, "
+    'SELECT l.key, l."partition", l.last_outcome, l.last_attempt_at, m.id, m.code_version, '
     "m.data_version, m.inputs, m.code_components, m.started_at, m.ended_at, m.location, "
     f"{_FINGERPRINT} "
     "FROM latest l LEFT JOIN materializations m ON m.id = l.success_id{where} "
-    f"UNION ALL SELECT {_STEP_TEXT}, NULL, NULL, f.id, f.code_version, NULL, f.inputs, "
+    'UNION ALL SELECT l.key, l."partition", NULL, NULL, f.id, f.code_version, NULL, f.inputs, '
     "f.code_components, f.started_at, f.ended_at, NULL, NULL "
     "FROM latest l JOIN materializations f ON f.id = l.attempt_id "
     "WHERE l.last_outcome = 'failed'{and_where}"
@@ -304,7 +304,9 @@ class SQLiteStateStore:
             rows = con.execute(sql, args).fetchall()
         if detail:
             return self._detailed(rows, steps, wanted)
-        # The hot loop of planning: one tuple unpack and two constructors per step.
+        # The hot loop of planning: one tuple unpack and two constructors per step. Rows
+        # come with the asset key's text and the partition ('' for none); the partitions of
+        # one asset share its code components (one lazy mapping per distinct text).
         out: dict[StepKey, StepState] = {}
         failures: dict[StepKey, MaterializationRecord] = {}
         empty = EMPTY
@@ -313,8 +315,12 @@ class SQLiteStateStore:
         # absolute_location, inlined: on posix a relative location is the folder + its rest
         base = self._root.rstrip("/") if os.sep == "/" else None
         root = self._root
+        shared: dict[str, LazyComponents] = {}
+        new = tuple.__new__
+        lazy: LazyComponents | None = None
         for (
             name,
+            part,
             last_outcome,
             last_attempt_at,
             rowid,
@@ -332,6 +338,12 @@ class SQLiteStateStore:
                 step = new_step(steps, name, wanted)
                 if step is None:  # an asset not asked for
                     continue
+            if part:
+                step = new(StepKey, (step[0], part))
+            if components is not None:
+                lazy = shared.get(components)
+                if lazy is None:
+                    lazy = shared[components] = LazyComponents(components)
             if last_outcome is None:  # the last attempt, which failed
                 failures[step] = record(
                     step,
@@ -340,7 +352,7 @@ class SQLiteStateStore:
                     code_version,
                     None,
                     empty if inputs is None else EncodedInputs(inputs, steps),
-                    empty if components is None else LazyComponents(components),
+                    empty if lazy is None or components is None else lazy,
                     started_at,
                     ended_at,
                 )
@@ -361,7 +373,7 @@ class SQLiteStateStore:
                     code_version,
                     data_version,
                     empty if inputs is None else EncodedInputs(inputs, steps),
-                    empty if components is None else LazyComponents(components),
+                    empty if lazy is None or components is None else lazy,
                     started_at,
                     ended_at,
                     None,

@@ -108,6 +108,12 @@ class InputContext:
     ``expected_type`` is the consuming parameter's annotation (``pd.DataFrame``,
     ``pa.Table``, ``duckdb.DuckDBPyRelation``, a polars frame, or ``None`` for pandas).
     Relations must be bound on ``duckdb``, the consumer's own connection.
+
+    ``partitions``: of a partitioned asset (``spec.partitions``), the partition keys the
+    consumer reads, in key order; ``None`` reads every stored partition. They come back as
+    one value, in that order, with a text column per dimension in front
+    (``assets_core.storage.partitioned``). ``partition`` is the consuming step's own partition
+    (``None`` when the consumer is unpartitioned); it does not choose what is loaded.
     """
 
     key: AssetKey
@@ -117,6 +123,7 @@ class InputContext:
     param: str | None = None
     run_id: str = ""
     partition: str | None = None
+    partitions: tuple[str, ...] | None = None
     _duckdb: DuckDBHolder | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -252,7 +259,8 @@ class MemoryIOManager:
     ``save`` hashes the value (its data version) and ``load`` hands back the very object when
     the consumer's annotation asks for its kind, converting otherwise. A DuckDB relation is
     stored as the Arrow table it evaluates to, because its connection closes when the asset
-    finishes. Thread-safe.
+    finishes. Partitions are kept per (key, partition); loading several concatenates them
+    through Arrow (``storage.partitioned``). Thread-safe.
     """
 
     def __init__(self) -> None:
@@ -262,6 +270,10 @@ class MemoryIOManager:
     @staticmethod
     def _location(key: AssetKey, partition: str | None) -> str:
         return f"memory://{key}" if partition is None else f"memory://{key}/{partition}"
+
+    def location(self, key: AssetKey, partition: str | None = None) -> str:
+        """Where ``key`` (and ``partition``) is kept: ``memory://<key>[/<partition>]``."""
+        return self._location(key, partition)
 
     def save(self, ctx: OutputContext, value: object) -> StoredOutput:
         from assets_core.errors import IOManagerError
@@ -273,6 +285,8 @@ class MemoryIOManager:
             raise IOManagerError(unstorable_message(str(ctx.key), "memory", value))
         if kind == "duckdb":
             value = to_arrow(value)
+        if ctx.partition is not None:
+            value = self._stripped(ctx, ctx.partition, value)
         dv = data_version(value)
         with self._lock:
             self._values[(ctx.key, ctx.partition)] = value
@@ -285,15 +299,31 @@ class MemoryIOManager:
             memory=dv.nbytes,
         )
 
+    @staticmethod
+    def _stripped(ctx: OutputContext, partition: str, value: object) -> object:
+        """``value`` without columns named like a dimension (checked), as Arrow only when it
+        had any."""
+        from assets_core.storage.partitioned import dimensions, strip
+        from assets_core.storage.values import kind_of, to_arrow
+
+        names, values = dimensions(ctx.key, ctx.spec, partition)
+        v: Any = value
+        columns = list(v.schema.names if kind_of(v) == "arrow" else v.columns)
+        if not any(n in columns for n in names):
+            return value
+        return strip(ctx.key, partition, names, values, to_arrow(value))
+
     def load(self, ctx: InputContext) -> object:
         from assets_core.errors import IOManagerError
         from assets_core.storage.values import convert, kind_of, target_of
 
+        if ctx.spec.partitions is not None or ctx.partitions is not None:
+            return self._load_partitions(ctx)
         with self._lock:
             try:
-                value = self._values[(ctx.key, ctx.partition)]
+                value = self._values[(ctx.key, None)]
             except KeyError:
-                where = self._location(ctx.key, ctx.partition)
+                where = self._location(ctx.key, None)
                 raise IOManagerError(
                     f"{ctx.key}: nothing stored at {where}; materialize it first."
                 ) from None
@@ -301,6 +331,35 @@ class MemoryIOManager:
         if target == kind_of(value) and (target != "arrow" or type(value).__name__ == "Table"):
             return value
         return convert(value, ctx.expected_type, ctx.duckdb if target == "duckdb" else None)
+
+    def _load_partitions(self, ctx: InputContext) -> object:
+        from assets_core.errors import IOManagerError
+        from assets_core.partitions.columns import sort_keys
+        from assets_core.storage.partitioned import combine, definition_of, not_stored
+        from assets_core.storage.values import convert, target_of, to_arrow
+
+        definition = definition_of(ctx.key, ctx.spec, (ctx.partitions or ("",))[0])
+        with self._lock:
+            if ctx.partitions is None:
+                stored = [p for k, p in self._values if k == ctx.key and p is not None]
+                if not stored:
+                    where = self._location(ctx.key, None)
+                    raise IOManagerError(not_stored(ctx.key, None, where))
+                keys = sort_keys(definition, stored)
+            else:
+                keys = list(ctx.partitions)
+            parts = []
+            for partition in keys:
+                try:
+                    parts.append((partition, self._values[(ctx.key, partition)]))
+                except KeyError:
+                    where = self._location(ctx.key, partition)
+                    raise IOManagerError(not_stored(ctx.key, partition, where)) from None
+        table = combine(ctx.key, definition, [(p, to_arrow(v)) for p, v in parts])
+        target = target_of(ctx.expected_type)
+        if target == "arrow":
+            return table
+        return convert(table, ctx.expected_type, ctx.duckdb if target == "duckdb" else None)
 
     def exists(self, ctx: OutputContext) -> bool:
         with self._lock:

@@ -740,7 +740,8 @@ def _many_missing(absent: list[Reason]) -> Reason:
     first = absent[0]
     return Reason(
         "upstream_partition_missing",
-        f"{first.message} (and {len(absent) - 1} more upstream partitions)",
+        f"{first.message} (and {len(absent) - 1} more upstream "
+        f"partition{'s' if len(absent) > 2 else ''})",
         upstream=first.upstream,
         partition=first.partition,
     )

@@ -491,9 +491,9 @@ class Session:
         What each step logs (``context.log``), prints and warns is kept with the run
         (``session.state.logs(result.run_id, key)``); lines at ``log_level`` or above go to
         ``on_log`` as they come, from any thread: by default to stderr, prefixed with the
-        asset (``None`` shows nothing). ``partitions`` and ``as_of`` select partitions as
-        ``plan`` does (running partitioned steps is not built yet in this build: a plan with
-        one is refused)."""
+        asset (``None`` shows nothing). ``partitions`` (``"2024-01-01..2024-01-31"``) and
+        ``as_of`` select partitions as ``plan`` does: each selected partition that is missing
+        or stale runs as its own step (a backfill is a materialize over a range)."""
         from assets_core.execution.run import execute
         from assets_core.execution.step import StepEnvironment
 
@@ -512,11 +512,6 @@ class Session:
                     f"{', '.join(edited)} changed on disk since this plan was made; make the "
                     "plan again (it loads the project again)."
                 )
-        if any(s.partition is not None for s in plan.steps):
-            raise PlanError(
-                "partitioned assets cannot be materialized yet in this build (lumbung plan "
-                "plans them); leave them out of the selection."
-            )
         text = select if isinstance(select, str) or select is None else " ".join(select)
         return execute(
             plan,

@@ -163,6 +163,7 @@ def execute(
         finally:
             gc.unfreeze()
             env.handover = None
+            env.jobs = None
             env.fence = None
             env.code_versions = None
             env.logs = None

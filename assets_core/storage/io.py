@@ -20,6 +20,8 @@ from assets_core.model.spec import AssetSpec
 from assets_core.model.validate import KeyCheck
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import duckdb
 
 
@@ -221,9 +223,15 @@ def set_aside_damaged(manager: IOManager) -> str | None:
 
 
 class AssetContext:
-    """What an asset function receives when it takes a ``context`` parameter."""
+    """What an asset function receives when it takes a ``context`` parameter.
 
-    __slots__ = ("_duckdb", "key", "partition", "run_id", "spec")
+    ``partition`` is the partition key the call computes (``None`` for an unpartitioned
+    asset, and for a ``backfill="single_run"`` call covering several partitions);
+    ``partition_keys`` the keys the call covers, in key order (one, the range of a
+    ``single_run`` call, or ``()`` when unpartitioned); ``partition_window`` the tz-aware
+    (start, end) of the time they cover (``None`` without a time dimension)."""
+
+    __slots__ = ("_duckdb", "key", "partition", "partition_keys", "run_id", "spec")
 
     def __init__(
         self,
@@ -232,12 +240,36 @@ class AssetContext:
         run_id: str,
         partition: str | None = None,
         duckdb_holder: DuckDBHolder | None = None,
+        partition_keys: tuple[str, ...] | None = None,
     ) -> None:
         self.key = key
         self.spec = spec
         self.run_id = run_id
         self.partition = partition
+        if partition_keys is None:
+            partition_keys = () if partition is None else (partition,)
+        self.partition_keys = partition_keys
         self._duckdb = duckdb_holder or DuckDBHolder()
+
+    @property
+    def partition_window(self) -> tuple[datetime, datetime] | None:
+        """The tz-aware (start, end) of the time the call covers: from the start of its first
+        partition's window to the end of its last; ``None`` when the asset is unpartitioned
+        or its partitions have no time dimension."""
+        keys = self.partition_keys
+        definition = self.spec.partitions
+        if not keys or definition is None:
+            return None
+        window = getattr(definition, "window", None)
+        if window is None:
+            return None
+        from assets_core.errors import PartitionError
+
+        try:
+            first, last = window(keys[0]), window(keys[-1])
+        except PartitionError:  # a multi definition without exactly one time dimension
+            return None
+        return first[0], last[1]
 
     @property
     def log(self) -> logging.Logger:
@@ -250,6 +282,11 @@ class AssetContext:
         return self._duckdb.get()
 
     def __repr__(self) -> str:
+        if self.partition_keys:
+            return (
+                f"AssetContext(key={self.key!s}, run_id={self.run_id!r}, "
+                f"partition_keys={self.partition_keys!r})"
+            )
         return f"AssetContext(key={self.key!s}, run_id={self.run_id!r})"
 
 

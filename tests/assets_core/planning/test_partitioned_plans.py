@@ -4,11 +4,12 @@ Each test writes a real project module (daily events from a path template, clean
 a monthly rollup, a 7-day rolling window, and an unpartitioned report over the months), plans
 it through ``Session.plan`` with "now" pinned, on a real SQLite state store.
 
-Running partitioned steps is not built yet in this branch, so "materializing" a plan is
-simulated: ``pretend_run`` records each runnable step of a plan through the state store API
-(``StateStore.record``) exactly as the recorder would, with its inputs as the plan gives them
-(``Plan.upstream`` with ``Plan.current``) and a data version made of them, so an unchanged
-input gives an unchanged output. The IO manager says every recorded output is stored.
+Planning is tested apart from running (tests/assets_core/execution/test_partitioned_run.py
+runs them), so "materializing" a plan is simulated here: ``pretend_run`` records each runnable
+step of a plan through the state store API (``StateStore.record``) exactly as the recorder
+would, with its inputs as the plan gives them (``Plan.upstream`` with ``Plan.current``) and a
+data version made of them, so an unchanged input gives an unchanged output. The IO manager
+says every recorded output is stored.
 """
 
 from __future__ import annotations
@@ -308,11 +309,6 @@ def test_a_failed_partition(pipeline: ProjectDir) -> None:
     assert step is not None and step.failed and step.status == "missing"
     assert plan.step("clean_events", "2024-02-11").status == "fresh"  # type: ignore[union-attr]
     assert lines(plan)[0] == "missing  clean_events  2024-02-10: never materialized"
-
-
-def test_materializing_partitions_is_refused_in_this_build(pipeline: ProjectDir) -> None:
-    with pytest.raises(PlanError, match=r"^partitioned assets cannot be materialized yet"):
-        session_of(pipeline).materialize(as_of=APRIL)
 
 
 MULTI = """

@@ -257,10 +257,11 @@ class Session:
         Dynamic sets have no keys yet in this build."""
         return KeySpace(resolve_now(as_of))
 
-    def _chosen_partitions(
+    def chosen_partitions(
         self, selected: frozenset[AssetKey], text: str | None, space: KeySpace
     ) -> dict[AssetKey, frozenset[str]]:
-        """The keys ``text`` selects of each selected partitioned asset."""
+        """The keys ``text`` (``--partitions``) selects of each selected partitioned asset
+        (``{}`` for ``None``); ``PartitionError`` when none of them is partitioned."""
         if text is None:
             return {}
         defs = self.defs
@@ -292,7 +293,7 @@ class Session:
         self._reload_if_edited()
         selected = frozenset(AssetKey.parse(k) for k in keys)
         space = self.key_space(as_of)
-        chosen_partitions = self._chosen_partitions(selected, partitions, space)
+        chosen_partitions = self.chosen_partitions(selected, partitions, space)
         # Planning makes a few objects per step (state records, cached code versions), nearly
         # all kept: with the collector on, its passes over them cost more than the planning.
         enabled = gc.isenabled()

@@ -673,6 +673,16 @@ class SQLiteStateStore:
             con.execute(f"DELETE FROM latest WHERE key IN {_IN_LIST}", (texts,))
             con.execute(f"DELETE FROM materializations WHERE key IN {_IN_LIST}", (texts,))
 
+    def forget_steps(self, steps: Iterable[StepKey]) -> None:
+        """Delete every record of ``steps`` (partitions of assets: ``lumbung wipe
+        --partitions``), and their ``latest`` rows. Runs and their logs stay."""
+        texts = json_text([("/".join(s[0]), s[1] or "") for s in steps])
+        with self._write() as con:
+            for table in ("latest", "materializations"):
+                con.execute(
+                    f'DELETE FROM {table} WHERE (key, "partition") IN {_STEP_IN_LIST}', (texts,)
+                )
+
     def close(self) -> None:
         """Close the connection (the last one out checkpoints the WAL into the file)."""
         with self._lock:

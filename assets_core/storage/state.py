@@ -345,6 +345,10 @@ class StateStore(StateReader, RunWriter, LockTable, ObservationCache, LogStore, 
         """Delete every record of ``keys``, all their partitions (``lumbung wipe``)."""
         ...
 
+    def forget_steps(self, steps: Iterable[StepKey]) -> None:
+        """Delete every record of ``steps`` (``lumbung wipe --partitions``)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -551,6 +555,14 @@ class MemoryStateStore:
             self._history = [r for r in self._history if r.step[0] not in gone]
             for step in [s for s in self._latest if s[0] in gone]:
                 del self._latest[step]
+
+    def forget_steps(self, steps: Iterable[StepKey]) -> None:
+        """Delete every record of ``steps`` (``lumbung wipe --partitions``)."""
+        gone = set(steps)
+        with self._lock:
+            self._history = [r for r in self._history if r.step not in gone]
+            for step in gone:
+                self._latest.pop(step, None)
 
     def close(self) -> None:
         """Nothing to release; present for the protocol."""

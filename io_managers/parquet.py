@@ -543,7 +543,9 @@ class ParquetIOManager:
             elif not schema.equals(first[1]):
                 pairs = [[(c.name, str(c.type)) for c in s] for s in (first[1], schema)]
                 difference = schema_difference(pairs[0], pairs[1])
-                raise IOManagerError(schema_changed(ctx.key, first[0], k, difference))
+                raise IOManagerError(
+                    schema_changed(ctx.key, f"partition {first[0]}", k, difference)
+                )
         assert first is not None
         columns = [*dimension_names(definition), *first[1].names]
         listed = ", ".join(_sql_text(f) for _, f in files)

@@ -405,8 +405,12 @@ class ParquetIOManager:
     def _prepare(self, folder: str) -> str:
         """Create ``folder`` (and its parents), remove what killed writers of an earlier
         release left in it, and choose where its temporary files go (returned)."""
-        os.makedirs(folder, exist_ok=True)  # noqa: PTH103
-        _remove_orphans(Path(folder), f".*{_TMP_MARK}*")
+        try:
+            os.mkdir(folder)  # noqa: PTH102  # new (a partition's, say): nothing to sweep
+        except FileNotFoundError:
+            os.makedirs(folder, exist_ok=True)  # noqa: PTH103
+        except FileExistsError:
+            _remove_orphans(Path(folder), f".*{_TMP_MARK}*")
         stage = folder
         staging_dev = self._staging_dev
         if staging_dev is None:

@@ -173,7 +173,7 @@ class DuckDBIOManager:
                 try:
                     self._warehouse.ensure_schema(cur, schema)
                     if dims is not None:
-                        _retry_conflicts(lambda: partitions.ensure_registry(cur))
+                        partitions.ensure_registry(cur, self._warehouse)
                     return self._write(cur, ctx, schema, table, location, source, dims)
                 except _SourceFailed as failed:  # the value's own error (a relation's SQL)
                     if arrow is None:

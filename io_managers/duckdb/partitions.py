@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
+    from io_managers.duckdb.warehouse import _Warehouse
+
 __all__ = ["REGISTRY", "registered", "replace"]
 
 #: the table listing the stored partitions of every asset (see the module docstring)
@@ -42,10 +44,10 @@ _CREATE_REGISTRY = f"CREATE TABLE IF NOT EXISTS {REGISTRY} (key VARCHAR, partiti
 _ORDER = "lumbung_order"
 
 
-def ensure_registry(cur: duckdb.DuckDBPyConnection) -> None:
-    """Create the registry table unless it exists (in its own statement, before a save's
-    transaction: two transactions creating one table conflict)."""
-    cur.execute(_CREATE_REGISTRY)
+def ensure_registry(cur: duckdb.DuckDBPyConnection, warehouse: _Warehouse) -> None:
+    """Create the registry table unless it exists, once per opening of the file (in its own
+    statement, before a save's transaction: two transactions creating one table conflict)."""
+    warehouse.ensure(cur, REGISTRY, _CREATE_REGISTRY)
 
 
 def registered(cur: duckdb.DuckDBPyConnection, keys: Sequence[AssetKey]) -> dict[str, set[str]]:

@@ -129,9 +129,14 @@ class DuckDBIOManager:
 
     # ---- naming -----------------------------------------------------------------------------
 
-    def location(self, key: AssetKey, partition: str | None = None) -> str:
+    def location(
+        self,
+        key: AssetKey,
+        partition: str | None = None,
+        definition: PartitionsDefinition | None = None,
+    ) -> str:
         """``<db path>::<schema>.<table>``, as recorded with a materialization, with
-        ``[<partition>]`` after it for a partition."""
+        ``[<partition>]`` after it for a partition (``definition`` is not needed here)."""
         schema, table = table_for(key)
         where = f"{self.path}::{schema}.{table}"
         return where if partition is None else f"{where}[{partition}]"

@@ -405,8 +405,12 @@ class ParquetIOManager:
     def _prepare(self, folder: str) -> str:
         """Create ``folder`` (and its parents), remove what killed writers of an earlier
         release left in it, and choose where its temporary files go (returned)."""
-        os.makedirs(folder, exist_ok=True)  # noqa: PTH103
-        _remove_orphans(Path(folder), f".*{_TMP_MARK}*")
+        try:
+            os.mkdir(folder)  # noqa: PTH102  # new (a partition's, say): nothing to sweep
+        except FileNotFoundError:
+            os.makedirs(folder, exist_ok=True)  # noqa: PTH103
+        except FileExistsError:
+            _remove_orphans(Path(folder), f".*{_TMP_MARK}*")
         stage = folder
         staging_dev = self._staging_dev
         if staging_dev is None:
@@ -543,7 +547,9 @@ class ParquetIOManager:
             elif not schema.equals(first[1]):
                 pairs = [[(c.name, str(c.type)) for c in s] for s in (first[1], schema)]
                 difference = schema_difference(pairs[0], pairs[1])
-                raise IOManagerError(schema_changed(ctx.key, first[0], k, difference))
+                raise IOManagerError(
+                    schema_changed(ctx.key, f"partition {first[0]}", k, difference)
+                )
         assert first is not None
         columns = [*dimension_names(definition), *first[1].names]
         listed = ", ".join(_sql_text(f) for _, f in files)

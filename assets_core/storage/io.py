@@ -308,8 +308,11 @@ class MemoryIOManager:
     def _location(key: AssetKey, partition: str | None) -> str:
         return f"memory://{key}" if partition is None else f"memory://{key}/{partition}"
 
-    def location(self, key: AssetKey, partition: str | None = None) -> str:
-        """Where ``key`` (and ``partition``) is kept: ``memory://<key>[/<partition>]``."""
+    def location(
+        self, key: AssetKey, partition: str | None = None, definition: object = None
+    ) -> str:
+        """Where ``key`` (and ``partition``) is kept: ``memory://<key>[/<partition>]``
+        (``definition``, the partitions definition, is not needed here)."""
         return self._location(key, partition)
 
     def save(self, ctx: OutputContext, value: object) -> StoredOutput:

@@ -124,13 +124,9 @@ def combine(
         if first is None:
             first = (partition, schema)
         elif not schema.equals(first[1]):
+            difference = schema_difference(_pairs(first[1]), _pairs(schema))
             raise IOManagerError(
-                schema_changed(
-                    key,
-                    first[0],
-                    partition,
-                    schema_difference(_pairs(first[1]), _pairs(schema)),
-                )
+                schema_changed(key, f"partition {first[0]}", partition, difference)
             )
         tables.append(with_dimensions(table, names, dimension_values(definition, partition)))
     if not tables:  # nothing asked for: the dimension columns alone
@@ -157,9 +153,10 @@ def schema_difference(old: Sequence[tuple[str, str]], new: Sequence[tuple[str, s
 
 
 def schema_changed(key: AssetKey, old: str, new: str, difference: str) -> str:
-    """The one line for partitions of one asset stored with different columns."""
+    """The one line for partitions of one asset stored with different columns: partition
+    ``new`` against ``old`` (``partition <key>``, or ``the stored table``)."""
     return (
-        f"{key}: partition {new} has other columns than partition {old} ({difference}); "
+        f"{key}: partition {new} has other columns than {old} ({difference}); "
         f"make the columns agree in every partition, or rebuild them all: "
         f"lumbung wipe -s {key}, then lumbung materialize -s {key}."
     )

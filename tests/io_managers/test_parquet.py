@@ -551,3 +551,84 @@ def test_existing_answers_for_many_at_once(tmp_path: Path) -> None:
     (tmp_path / "root" / "b.parquet").unlink()
     assert io.existing(asked) == {StepKey(AssetKey(("a",))), StepKey(AssetKey(("x", "c")))}
     assert io.existing(asked) == {StepKey(k) for k in keys if io.exists(out(k))}
+
+
+# --------------------------------------------------------------------------- partitions
+
+PARTITION_WRITER = """
+import sys
+
+import numpy as np
+import pyarrow as pa
+
+from assets_core.model.keys import AssetKey
+from assets_core.model.spec import AssetSpec
+from assets_core.partitions import daily
+from assets_core.storage.io import OutputContext
+from io_managers.parquet import ParquetIOManager
+
+io = ParquetIOManager(sys.argv[1])
+key = AssetKey(("a", "b", "c"))
+spec = AssetSpec(key=key, partitions=daily(start="2024-01-01"))
+ctx = OutputContext(key, spec, partition="2024-01-02")
+base = np.arange(int(sys.argv[2]), dtype=np.int64)
+tables = [pa.table({"i": base, "s": pa.array(base % 1000).cast(pa.string())}),
+          pa.table({"i": base + 1, "s": pa.array(base % 997).cast(pa.string())})]
+n = 0
+while True:
+    print(io.save(ctx, tables[n % 2]).data_version, flush=True)
+    n += 1
+"""
+
+
+def _bytes_and_times(files: list[Path]) -> list[tuple[bytes, int]]:
+    return [(f.read_bytes(), f.stat().st_mtime_ns) for f in files]
+
+
+def test_replacing_a_partition_touches_no_other_file(tmp_path: Path) -> None:
+    io = ParquetIOManager(tmp_path)
+    stored = {
+        d: io.save(pout(d), pa.table({"v": [i]}))
+        for i, d in enumerate(("2024-01-01", "2024-01-02", "2024-01-03"))
+    }
+    others = [Path(stored[d].location) for d in ("2024-01-01", "2024-01-03")]
+    before = _bytes_and_times(others)
+    io.save(pout("2024-01-02"), pa.table({"v": [9, 9]}))
+    assert _bytes_and_times(others) == before
+    io.delete(pout("2024-01-02"))
+    assert _bytes_and_times(others) == before
+    assert files(tmp_path) == [
+        "a/b/c/partition=2024-01-01/part.parquet",
+        "a/b/c/partition=2024-01-03/part.parquet",
+    ]
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_sigkill_while_writing_a_partition_leaves_it_and_the_others_whole(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    io = ParquetIOManager(root)
+    first = Path(io.save(pout("2024-01-01"), pa.table({"v": [1]})).location)
+    kept = _bytes_and_times([first])
+    rng = random.Random(3)
+    known: set[str] = set()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    for _ in range(3):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", PARTITION_WRITER, str(root), "200000"],
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        assert proc.stdout is not None
+        start = time.monotonic()
+        known.add(proc.stdout.readline().strip())
+        time.sleep(rng.uniform(0.0, min(time.monotonic() - start, 2.0) * 1.5))
+        os.kill(proc.pid, signal.SIGKILL)
+        rest, _ = proc.communicate()
+        known.update(rest.split())
+        back = io.load(
+            InputContext(KEY, pout("x").spec, expected_type=pa.Table, partitions=("2024-01-02",))
+        )
+        assert isinstance(back, pa.Table)
+        assert hash_arrow(back.drop_columns(["partition"])) in known
+        assert _bytes_and_times([first]) == kept

@@ -41,6 +41,7 @@ from assets_core.model.validate import KeyCheck, check_io_managers, check_storab
 from assets_core.partitions.now import resolve_now
 from assets_core.partitions.ranges import select as select_keys
 from assets_core.partitions.space import KeySpace
+from assets_core.planning.partstatus import PartitionCounts, partition_counts
 from assets_core.planning.planner import Plan, build_plan
 from assets_core.planning.status import AssetStatus, status_of
 from assets_core.storage.io import (
@@ -450,17 +451,43 @@ class Session:
     def statuses(self, keys: Iterable[AssetKey] | None = None) -> dict[AssetKey, AssetStatus]:
         """The status of each of ``keys`` (default: every asset but sources) by the one status
         rule (``assets_core.planning.status``), from a plan of exactly those assets: what
-        ``materialize`` would do with them selected."""
-        chosen = (
-            self.defs.materialized
-            if keys is None
-            else [k for k in keys if not self.defs.assets[k].observed]
-        )
-        try:
-            plan = self.plan_keys(chosen)
-        except PlanError:  # an unselected upstream was never built: plan it too
-            plan = self.plan_keys(self.graph.ancestors(chosen) | set(chosen))
+        ``materialize`` would do with them selected. A partitioned asset has none (its
+        partitions do: ``partition_counts``)."""
+        chosen = self._materialized(keys)
+        plan = self.status_plan(chosen)
         return {k: status_of(step) for k in chosen if (step := plan.step(k)) is not None}
+
+    def partition_counts(
+        self,
+        keys: Iterable[AssetKey] | None = None,
+        as_of: str | datetime | None = None,
+        partitions: str | None = None,
+    ) -> dict[AssetKey, PartitionCounts]:
+        """The partitions of each partitioned asset of ``keys`` (default: every asset) by
+        status (``assets_core.planning.partstatus``), from the plan ``statuses`` reads;
+        ``partitions`` (``--partitions`` text) counts only those."""
+        chosen = [k for k in self._materialized(keys) if k in self.defs.partitions]
+        if not chosen:
+            return {}
+        plan = self.status_plan(chosen, as_of)
+        only: dict[AssetKey, frozenset[str]] = {}
+        if partitions is not None and plan.space is not None:
+            only = self.chosen_partitions(frozenset(chosen), partitions, plan.space)
+        return {k: c for k in chosen if (c := partition_counts(plan, k, only.get(k))) is not None}
+
+    def _materialized(self, keys: Iterable[AssetKey] | None) -> list[AssetKey]:
+        if keys is None:
+            return list(self.defs.materialized)
+        return [k for k in keys if not self.defs.assets[k].observed]
+
+    def status_plan(self, chosen: Iterable[AssetKey], as_of: str | datetime | None = None) -> Plan:
+        """The plan statuses are read from: ``chosen`` selected (their upstream too when an
+        upstream was never built)."""
+        chosen = list(chosen)
+        try:
+            return self.plan_keys(chosen, as_of=as_of)
+        except PlanError:  # an unselected upstream was never built: plan it too
+            return self.plan_keys(self.graph.ancestors(chosen) | set(chosen), as_of=as_of)
 
     # ---- running and loading --------------------------------------------------------------------
 

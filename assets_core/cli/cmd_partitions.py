@@ -51,7 +51,9 @@ def partitions_command(
 
     with guard(ctx), open_session(ctx) as session:
         a = session.get(key)
-        if a.key not in session.defs.partitions or a.observed:
+        if a.observed:
+            raise PlanError(f"{a.key} is a source: partitions of assets are shown; name one.")
+        if a.key not in session.defs.partitions:
             raise PlanError(not_partitioned(str(a.key)))
         text = partitions_text(partition, partitions)
         counts = session.partition_counts([a.key], as_of, text)[a.key]

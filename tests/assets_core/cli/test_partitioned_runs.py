@@ -125,3 +125,56 @@ def test_single_run_backfill_and_processes(root: Path) -> None:
     procs = materialize(root, "-s", "clean_events+", "--executor", "processes", "--workers", "2")
     assert procs["failed"] == [] and len(procs["materialized"]) == 122  # type: ignore[arg-type]
     assert materialize(root)["materialized"] == []
+
+
+@pytest.fixture
+def parquet_root(tmp_path: Path) -> Path:
+    (tmp_path / "lumbung.toml").write_text('modules = ["assets"]\nstorage = ".lumbung"\n')
+    (tmp_path / "assets.py").write_text(PIPELINE)
+    write_events(tmp_path, days("2024-01-01", "2024-02-29"))
+    return tmp_path
+
+
+def test_partitions_list_show_and_wipe(parquet_root: Path) -> None:
+    root = parquet_root
+    env = {"FAIL_DAYS": "2024-01-25"}
+    out = materialize(root, "-s", "clean_events", "--partitions", "2024-01-01..2024-01-31", env=env)
+    assert len(out["materialized"]) == 30  # type: ignore[arg-type]
+    shown = run(["partitions", "clean_events", "--as-of", AS_OF], root)
+    assert shown.out.splitlines() == [
+        "clean_events  60 partitions: 30 fresh, 29 missing, 1 failed",
+        "  fresh        30  2024-01-01..2024-01-24 (24 partitions), "
+        "2024-01-26..2024-01-31 (6 partitions)",
+        "  missing      29  2024-02-01..2024-02-29 (29 partitions)",
+        "  failed        1  2024-01-25",
+    ]
+    data = json.loads(run(["partitions", "clean_events", "--as-of", AS_OF, "--json"], root).out)
+    assert data["counts"] == {"fresh": 30, "stale": 0, "missing": 29, "waiting": 0, "failed": 1}
+    assert data["ranges"]["failed"] == [{"first": "2024-01-25", "last": "2024-01-25", "count": 1}]
+    listed = run(["list", "--as-of", AS_OF], root).out.splitlines()
+    assert any(line.split()[:1] == ["clean_events"] and "30/60 fresh" in line for line in listed)
+    show = run(["show", "clean_events", "--as-of", AS_OF], root).out
+    assert "  partitions:     30/60 fresh; 29 missing, 1 failed" in show.splitlines()
+    refused = run(["partitions", "visits_x"], root)
+    assert refused.code != 0
+    source = run(["partitions", "events"], root)
+    assert (
+        source.err.strip() == "error: events is a source: partitions of assets are shown; name one."
+    )
+    plain = run(["partitions", "nope"], root)
+    assert plain.code == 2 or plain.code == 1
+
+    wiped = run(
+        ["wipe", "-s", "clean_events", "--partitions", "2024-01-03..2024-01-05", "--yes"],
+        root,
+        env={"LUMBUNG_NOW": AS_OF},
+    )
+    assert wiped.out.splitlines() == [
+        "1 asset would be wiped:",
+        "  clean_events  3 partitions: 2024-01-03..2024-01-05 (3 partitions)",
+        "Wiped 1 asset.",
+    ]
+    again = materialize(root, "-s", "clean_events", "--partitions", "2024-01-01..2024-01-31")
+    assert sorted(again["materialized"]) == [  # type: ignore[arg-type]
+        f"clean_events[{d}]" for d in ["2024-01-03", "2024-01-04", "2024-01-05", "2024-01-25"]
+    ]

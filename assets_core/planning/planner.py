@@ -474,8 +474,10 @@ class _Planner:
         ok = [
             last is not None
             and text is not None
-            and last.inputs.__class__ is encoded
-            and last.inputs.text == text
+            and (
+                (last.inputs.__class__ is encoded and last.inputs.text == text)
+                or (text == "{}" and not last.inputs)  # no inputs: stored as none at all
+            )
             and last.code_version == cvv
             and (fp is not None or not sel)
             and (not fp or not last.fingerprint or fp == last.fingerprint)

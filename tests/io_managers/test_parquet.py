@@ -632,3 +632,21 @@ def test_sigkill_while_writing_a_partition_leaves_it_and_the_others_whole(tmp_pa
         assert isinstance(back, pa.Table)
         assert hash_arrow(back.drop_columns(["partition"])) in known
         assert _bytes_and_times([first]) == kept
+
+
+def test_a_relation_of_partitions_scans_the_files_in_place(tmp_path: Path) -> None:
+    io = ParquetIOManager(tmp_path)
+    for i, day in enumerate(("2024-01-01", "2024-01-02", "2024-01-03")):
+        io.save(pout(day), pa.table({"v": [i]}))
+    ctx = InputContext(
+        KEY,
+        pout("x").spec,
+        expected_type=duckdb.DuckDBPyRelation,
+        partitions=("2024-01-01", "2024-01-03"),
+    )
+    rel = io.load(ctx)
+    assert isinstance(rel, duckdb.DuckDBPyRelation)
+    plan = rel.explain()
+    assert "READ_PARQUET" in plan.upper() or "PARQUET_SCAN" in plan.upper()
+    assert rel.fetchall() == [("2024-01-01", 0), ("2024-01-03", 2)]
+    ctx.duckdb.close()

@@ -326,6 +326,8 @@ class Session:
             if enabled:
                 gc.enable()
         self.versioner.save_cache()
+        if partitions is not None:
+            plan = replace(plan, partition_text=partitions)
         if plan.verified:
             self._remember(plan.verified)
         return plan
@@ -374,7 +376,12 @@ class Session:
 
     def _replan(self, plan: Plan) -> Plan:
         """``plan`` made again from the state as it is now (after waiting for a lock)."""
-        fresh = self.plan_keys(plan.selected, force=plan.forced)
+        fresh = self.plan_keys(
+            plan.selected,
+            force=plan.forced,
+            partitions=plan.partition_text,
+            as_of=plan.space.now if plan.space is not None else None,
+        )
         return replace(fresh, warnings=plan.warnings)
 
     def _stored(self, steps: Sequence[StepKey]) -> dict[StepKey, str]:

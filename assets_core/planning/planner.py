@@ -153,6 +153,8 @@ class Plan:
     #: that existed when it was made (for grouping steps into runs of keys)
     partitions: Mapping[AssetKey, PartitionsDefinition] = field(default_factory=dict, repr=False)
     space: KeySpace | None = field(default=None, repr=False)
+    #: the ``--partitions`` text the plan was made with (a plan made again uses it too)
+    partition_text: str | None = None
 
     def __len__(self) -> int:
         return len(self.steps)

@@ -253,9 +253,11 @@ class Session:
         return plan
 
     def key_space(self, as_of: str | datetime | None = None) -> KeySpace:
-        """The partitions that exist at ``as_of`` (default: ``LUMBUNG_NOW``, else the clock).
-        Dynamic sets have no keys yet in this build."""
-        return KeySpace(resolve_now(as_of))
+        """The partitions that exist at ``as_of`` (default: ``LUMBUNG_NOW``, else the clock),
+        with the keys of the project's dynamic sets as the state store keeps them."""
+        now = resolve_now(as_of)
+        names = self.defs.dynamic_sets
+        return KeySpace(now, self.state.dynamic_keys(names) if names else None)
 
     def _chosen_partitions(
         self, selected: frozenset[AssetKey], text: str | None, space: KeySpace

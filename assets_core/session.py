@@ -254,9 +254,11 @@ class Session:
         return plan
 
     def key_space(self, as_of: str | datetime | None = None) -> KeySpace:
-        """The partitions that exist at ``as_of`` (default: ``LUMBUNG_NOW``, else the clock).
-        Dynamic sets have no keys yet in this build."""
-        return KeySpace(resolve_now(as_of))
+        """The partitions that exist at ``as_of`` (default: ``LUMBUNG_NOW``, else the clock),
+        with the keys of the project's dynamic sets as the state store keeps them."""
+        now = resolve_now(as_of)
+        names = self.defs.dynamic_sets
+        return KeySpace(now, self.state.dynamic_keys(names) if names else None)
 
     def chosen_partitions(
         self, selected: frozenset[AssetKey], text: str | None, space: KeySpace
@@ -328,6 +330,8 @@ class Session:
             if enabled:
                 gc.enable()
         self.versioner.save_cache()
+        if partitions is not None:
+            plan = replace(plan, partition_text=partitions)
         if plan.verified:
             self._remember(plan.verified)
         return plan
@@ -376,7 +380,12 @@ class Session:
 
     def _replan(self, plan: Plan) -> Plan:
         """``plan`` made again from the state as it is now (after waiting for a lock)."""
-        fresh = self.plan_keys(plan.selected, force=plan.forced)
+        fresh = self.plan_keys(
+            plan.selected,
+            force=plan.forced,
+            partitions=plan.partition_text,
+            as_of=plan.space.now if plan.space is not None else None,
+        )
         return replace(fresh, warnings=plan.warnings)
 
     def _stored(self, steps: Sequence[StepKey]) -> dict[StepKey, str]:

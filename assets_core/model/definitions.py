@@ -24,7 +24,9 @@ from assets_core.model.kinds import AnyAsset
 from assets_core.model.spec import ASSET_KINDS, AssetSpec, SourceAsset
 from assets_core.model.validate import KeyCheck, check_io_managers, check_storable, validate
 from assets_core.partitions.mapping import MappingSpec
+from assets_core.partitions.multi import MultiPartitions
 from assets_core.partitions.space import PartitionsDefinition
+from assets_core.partitions.static import DynamicPartitions
 
 __all__ = ["DEFAULT_IO_MANAGER", "Definitions", "collect_assets"]
 
@@ -193,6 +195,18 @@ class Definitions:
         return MappingProxyType(
             {k: a.spec.partitions for k, a in self.assets.items() if a.spec.partitions is not None}
         )
+
+    @cached_property
+    def dynamic_sets(self) -> frozenset[str]:
+        """The names of the dynamic partitions sets the assets use (``dynamic("customers")``,
+        also as a dimension of ``multi``)."""
+        names: set[str] = set()
+        for definition in self.partitions.values():
+            dims = (
+                definition.dims if isinstance(definition, MultiPartitions) else (("", definition),)
+            )
+            names.update(d.name for _, d in dims if isinstance(d, DynamicPartitions))
+        return frozenset(names)
 
     @cached_property
     def edge_mappings(self) -> Mapping[AssetKey, tuple[MappingSpec | None, ...]]:

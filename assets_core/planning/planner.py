@@ -153,6 +153,8 @@ class Plan:
     #: that existed when it was made (for grouping steps into runs of keys)
     partitions: Mapping[AssetKey, PartitionsDefinition] = field(default_factory=dict, repr=False)
     space: KeySpace | None = field(default=None, repr=False)
+    #: the ``--partitions`` text the plan was made with (a plan made again uses it too)
+    partition_text: str | None = None
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -444,6 +446,9 @@ class _Planner:
         a = self.assets[key]
         cv = self.code_version(a)
         self.versions[key] = cv
+        if key not in self.partitions and self.plain_edges(key):
+            self.plan_one(key, a, cv)
+            return
         cvv = cv.version
         keys = self.keys_of(key)
         edges = self.edges_of(key, keys)
@@ -506,23 +511,94 @@ class _Planner:
             step, sel, st, last = steps[i], sels[i], sts[i], lasts[i]
             ps, ups = self.decide(a, key, step, p, i, sel, st, last, cv, edges, stale_up)
             statuses[step] = ps
-            status = ps.status
-            if status != "fresh" and key not in self.not_fresh:
-                self.not_fresh[key] = ps
-            if sel and status in RUNNABLE:
-                runnable.append(ps)
-                self.step_ups[step] = ups
-                look[p] = Reason("waits_on", f"waits on {step}", upstream=key, partition=p)
-            elif status == "waiting":
-                if sel:
-                    self.waiting.append(ps)
-                look[p] = _missing_partition(key, a, p, "waits for its own upstream")
-            else:
-                v = current.get(step)
-                look[p] = _UNBUILT if v is None else self._fragment(step, v)
+            self._settle(key, a, step, sel, ps, ups, runnable, look)
         if runnable:
             self.runnable[key] = runnable
         self.looks[key] = look
+
+    def plain_edges(self, key: AssetKey) -> bool:
+        """Whether ``key`` reads only unpartitioned assets with the default mapping."""
+        partitions = self.partitions
+        if not partitions:
+            return True
+        return key not in self.edge_mappings and not any(
+            up in partitions for up in self.upstream[key]
+        )
+
+    def plan_one(self, key: AssetKey, a: AnyAsset, cv: CodeVersion) -> None:
+        """``plan_asset`` for an unpartitioned asset reading unpartitioned assets (most assets
+        of most projects): the same rules, on its one step, without lists of partitions."""
+        step = tuple.__new__(StepKey, (key, None))
+        st = self.state.get(step)
+        last = st.last if st is not None else None
+        sel = key in self.chosen
+        looks = self.looks
+        if (
+            last is not None
+            and last.inputs.__class__ is EncodedInputs
+            and last.code_version == cv.version
+            and not (sel and self.force)
+        ):
+            fp = self.stored.get(step)
+            if (fp is not None or not sel) and (
+                not fp or not last.fingerprint or fp == last.fingerprint
+            ):
+                frags = []
+                for up in self.upstream[key]:
+                    f = looks[up].get(None)
+                    if f.__class__ is not str:
+                        break
+                    frags.append(f)
+                else:
+                    text = "{" + ",".join(frags) + "}"
+                    if last.inputs.text == text:
+                        failure = st.failure  # type: ignore[union-attr]
+                        failed = failure is not None and self._failed(
+                            failure, cv.version, text, step, [], 0
+                        )
+                        stale_up = self.upstream_stale(key)
+                        self.statuses[step] = PlanStep(key, "fresh", (), None, failed, stale_up)
+                        v = last.data_version
+                        looks[key] = {None: self._fragment(step, v)}
+                        return
+        edges = self.edges_of(key, _ONE)
+        stale_up = self.upstream_stale(key)
+        ps, ups = self.decide(a, key, step, None, 0, sel, st, last, cv, edges, stale_up)
+        self.statuses[step] = ps
+        runnable: list[PlanStep] = []
+        look: dict[str | None, str | Reason] = {}
+        self._settle(key, a, step, sel, ps, ups, runnable, look)
+        if runnable:
+            self.runnable[key] = runnable
+        looks[key] = look
+
+    def _settle(
+        self,
+        key: AssetKey,
+        a: AnyAsset,
+        step: StepKey,
+        sel: bool,
+        ps: PlanStep,
+        ups: tuple[StepKey, ...],
+        runnable: list[PlanStep],
+        look: dict[str | None, str | Reason],
+    ) -> None:
+        """Note a step that ``decide`` decided: it runs (its readers wait on it), it waits
+        (so do they), or its readers read its current version."""
+        p, status = step[1], ps.status
+        if status != "fresh" and key not in self.not_fresh:
+            self.not_fresh[key] = ps
+        if sel and status in RUNNABLE:
+            runnable.append(ps)
+            self.step_ups[step] = ups
+            look[p] = Reason("waits_on", f"waits on {step}", upstream=key, partition=p)
+        elif status == "waiting":
+            if sel:
+                self.waiting.append(ps)
+            look[p] = _missing_partition(key, a, p, "waits for its own upstream")
+        else:
+            v = self.current.get(step)
+            look[p] = _UNBUILT if v is None else self._fragment(step, v)
 
     def _failed(
         self,

@@ -4,7 +4,8 @@ web UI call an asset, read from the plan ``materialize`` would make for the same
 - ``failed``: its last attempt failed, with the code and inputs it has now (the planner's
   ``PlanStep.failed``). As soon as the code or an input differs from what failed, it is
   whatever the rest of this rule says: a revert to the last good code is ``fresh``.
-- ``missing``: never materialized, or its stored output is gone.
+- ``missing``: never materialized, or its stored output is gone (also while it waits for
+  upstream partitions that do not exist yet).
 - ``stale``: ``materialize`` with this selection would run it (stale, pending or forced).
 - ``fresh``: it would not. When an unselected upstream is not fresh, the stored output it
   reads is out of date: it is ``fresh (upstream stale)``, and selecting ``+KEY`` rebuilds the
@@ -52,7 +53,9 @@ def status_of(step: PlanStep) -> AssetStatus:
     """The status of one planned step (see the module docstring)."""
     if step.failed:
         return AssetStatus("failed", step)
-    if step.status == "missing":
+    if step.status == "missing" or (
+        step.status == "waiting" and any(r.code == "never_materialized" for r in step.reasons)
+    ):
         return AssetStatus("missing", step)
     if step.status == "fresh":
         return AssetStatus("fresh", step, step.upstream_stale)

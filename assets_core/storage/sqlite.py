@@ -665,6 +665,60 @@ class SQLiteStateStore:
         """What a worker process of ``run_id`` (this process's run) publishes under."""
         return RunFence(self.path, run_id, holder_of(os.getpid()))
 
+    def dynamic_keys(self, names: Iterable[str] | None = None) -> dict[str, list[str]]:
+        """The keys of each named dynamic set (every set when ``None``), in the order added."""
+        sql = "SELECT name, key FROM dynamic_partitions"
+        args: tuple[str, ...] = ()
+        if names is not None:
+            wanted = list(names)
+            if not wanted:
+                return {}
+            sql += f" WHERE name IN {_IN_LIST}"
+            args = (json_text(wanted),)
+        with self._guard() as con:
+            rows = con.execute(sql + " ORDER BY rowid", args).fetchall()
+        out: dict[str, list[str]] = {}
+        for name, key in rows:
+            out.setdefault(name, []).append(key)
+        return out
+
+    def add_dynamic_keys(self, name: str, keys: Sequence[str]) -> list[str]:
+        """Add ``keys`` to the dynamic set ``name`` in one transaction; the ones that were new."""
+        wanted = list(dict.fromkeys(keys))
+        now = time.time()
+        with self._write() as con:
+            there = {
+                k
+                for (k,) in con.execute(
+                    f"SELECT key FROM dynamic_partitions WHERE name = ? AND key IN {_IN_LIST}",
+                    (name, json_text(wanted)),
+                )
+            }
+            added = [k for k in wanted if k not in there]
+            con.executemany(
+                "INSERT INTO dynamic_partitions (name, key, added_at) VALUES (?, ?, ?)",
+                [(name, k, now) for k in added],
+            )
+        return added
+
+    def remove_dynamic_keys(self, name: str, keys: Sequence[str]) -> list[str]:
+        """Remove ``keys`` from the dynamic set ``name``; the ones that were there."""
+        wanted = list(dict.fromkeys(keys))
+        with self._write() as con:
+            there = {
+                k
+                for (k,) in con.execute(
+                    f"SELECT key FROM dynamic_partitions WHERE name = ? AND key IN {_IN_LIST}",
+                    (name, json_text(wanted)),
+                )
+            }
+            removed = [k for k in wanted if k in there]
+            con.execute(
+                f"DELETE FROM dynamic_partitions WHERE name = ? AND key IN {_IN_LIST}",
+                (name, json_text(removed)),
+            )
+        return removed
+
     def forget(self, keys: Iterable[AssetKey]) -> None:
         """Delete every record of ``keys``, all their partitions, and their ``latest`` rows
         (``lumbung wipe``). Runs and their logs stay."""

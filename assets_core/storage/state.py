@@ -338,7 +338,27 @@ class LogStore(Protocol):
         ...
 
 
-class StateStore(StateReader, RunWriter, LockTable, ObservationCache, LogStore, Protocol):
+class DynamicKeys(Protocol):
+    """The keys of dynamic partitions sets (``dynamic("customers")``), by set name, in the
+    order they were added."""
+
+    def dynamic_keys(self, names: Iterable[str] | None = None) -> dict[str, list[str]]:
+        """The keys of each named set (every set when ``None``); a set with none is left out."""
+        ...
+
+    def add_dynamic_keys(self, name: str, keys: Sequence[str]) -> list[str]:
+        """Add ``keys`` to the set ``name`` (in one transaction); the ones that were new."""
+        ...
+
+    def remove_dynamic_keys(self, name: str, keys: Sequence[str]) -> list[str]:
+        """Remove ``keys`` from the set ``name``; the ones that were there. Records of their
+        partitions stay (a key added again finds its history)."""
+        ...
+
+
+class StateStore(
+    StateReader, RunWriter, LockTable, ObservationCache, LogStore, DynamicKeys, Protocol
+):
     """Every capability, as the SQLite and memory stores provide them."""
 
     def forget(self, keys: Iterable[AssetKey]) -> None:
@@ -374,6 +394,32 @@ class MemoryStateStore:
         self._locks: dict[StepKey, _HeldLock] = {}
         self._files: dict[str, FileObservation] = {}
         self._logs: dict[tuple[str, StepKey, int], LogLine] = {}
+        self._dynamic: dict[str, dict[str, float]] = {}
+
+    # -- dynamic partitions ------------------------------------------------------------------
+
+    def dynamic_keys(self, names: Iterable[str] | None = None) -> dict[str, list[str]]:
+        """The keys of each named set (every set when ``None``), in the order added."""
+        with self._lock:
+            wanted = self._dynamic if names is None else set(names)
+            return {n: list(keys) for n, keys in self._dynamic.items() if n in wanted and keys}
+
+    def add_dynamic_keys(self, name: str, keys: Sequence[str]) -> list[str]:
+        with self._lock:
+            found = self._dynamic.setdefault(name, {})
+            added = [k for k in dict.fromkeys(keys) if k not in found]
+            now = time.time()
+            for k in added:
+                found[k] = now
+            return added
+
+    def remove_dynamic_keys(self, name: str, keys: Sequence[str]) -> list[str]:
+        with self._lock:
+            found = self._dynamic.get(name, {})
+            removed = [k for k in dict.fromkeys(keys) if k in found]
+            for k in removed:
+                del found[k]
+            return removed
 
     # -- reads -------------------------------------------------------------------------------
 

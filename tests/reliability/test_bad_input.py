@@ -640,7 +640,7 @@ CASES: list[Case] = [
     Case(
         "state_newer",
         ("plan",),
-        "error: {storage}/state.db was written by a newer Lumbung (state schema 99 > 2); "
+        "error: {storage}/state.db was written by a newer Lumbung (state schema 99 > 3); "
         "upgrade Lumbung, or point storage at another folder.",
         setup=_state_version(99),
     ),

@@ -112,3 +112,64 @@ def test_plan_groups_partitions(tmp_path: Path) -> None:
         "error: clean_events: --partitions '2024-01-05..2024-01-01' runs backwards; write "
         "2024-01-01..2024-01-05.\n"
     )
+
+
+DYNAMIC = """\
+import pandas as pd
+from assets_core import asset
+from assets_core.partitions import dynamic
+
+
+@asset(partitions=dynamic("customers"))
+def invoices() -> pd.DataFrame:
+    return pd.DataFrame({"v": [1]})
+"""
+
+
+def test_partitions_add_and_remove_dynamic_keys(tmp_path: Path) -> None:
+    (tmp_path / "lumbung.toml").write_text('modules = ["pipeline"]\n')
+    (tmp_path / "pipeline.py").write_text(DYNAMIC)
+    steps = [
+        (
+            ["partitions", "add", "customers", "acme", "globex"],
+            0,
+            "added 2 keys to customers; it has 2 keys.\n",
+            "",
+        ),
+        (
+            ["partitions", "add", "customers", "acme", "initech"],
+            0,
+            "added 1 key to customers (1 key already there); it has 3 keys.\n",
+            "",
+        ),
+        (
+            ["partitions", "remove", "customers", "globex", "hooli"],
+            0,
+            "removed 1 key from customers (1 key not there); it has 2 keys.\n",
+            "",
+        ),
+        (
+            ["plan"],
+            0,
+            "2 steps of 1 selected asset would run:\n"
+            "  missing  invoices  acme..initech (2 partitions): never materialized\n",
+            "",
+        ),
+        (
+            ["partitions", "add", "clients", "acme"],
+            2,
+            "",
+            "error: no asset uses dynamic partitions named 'clients' (the project's: customers); "
+            "declare partitions=dynamic('clients'), or fix the name.\n",
+        ),
+        (
+            ["partitions", "add", "customers", "1bad"],
+            2,
+            "",
+            "error: '1bad' is not a partition key of dynamic('customers'): a key starts with a "
+            "letter or '_' and holds only letters, digits and '_'.\n",
+        ),
+    ]
+    for args, code, out, err in steps:
+        done = lumbung(tmp_path, *args)
+        assert (done.returncode, done.stdout, done.stderr) == (code, out, err), args

@@ -346,3 +346,43 @@ def test_multi_dimensional_with_one_region_added(project: ProjectDir) -> None:
         "stale  daily_sales  2024-01-01..2024-01-10 (10 partitions): dependencies changed: "
         "+sales (1 partition); waits on sales",
     ]
+
+
+DYNAMIC = """
+import pandas as pd
+from assets_core import asset
+from assets_core.partitions import dynamic
+
+@asset(partitions=dynamic("customers"))
+def invoices() -> pd.DataFrame:
+    return pd.DataFrame({"v": [1]})
+
+@asset
+def totals(invoices: pd.DataFrame) -> pd.DataFrame:
+    return invoices
+"""
+
+
+def test_dynamic_keys_added_and_removed(project: ProjectDir) -> None:
+    project.write("assets.py", DYNAMIC)
+    session = session_of(project)
+    session.state.add_dynamic_keys("customers", ["acme", "globex"])
+    plan = session.plan(as_of=APRIL)
+    assert lines(plan) == [
+        "missing  invoices  acme..globex (2 partitions): never materialized",
+        "missing  totals  never materialized; waits on invoices",
+    ]
+    pretend_run(session, plan)
+    assert lines(session.plan(as_of=APRIL)) == []
+
+    session.state.add_dynamic_keys("customers", ["initech"])
+    assert lines(session.plan(as_of=APRIL)) == [
+        "missing  invoices  initech: never materialized",
+        "stale  totals  dependencies changed: +invoices (1 partition); waits on invoices",
+    ]
+    session.state.remove_dynamic_keys("customers", ["initech", "globex"])
+    assert lines(session.plan(as_of=APRIL)) == [
+        "stale  totals  dependencies changed: -invoices (1 partition)",
+    ]
+    session.state.add_dynamic_keys("customers", ["globex"])  # its history is still there
+    assert lines(session.plan(as_of=APRIL)) == []

@@ -42,7 +42,7 @@ from assets_core.partitions.now import resolve_now
 from assets_core.partitions.ranges import select as select_keys
 from assets_core.partitions.space import KeySpace
 from assets_core.planning.planner import Plan, build_plan
-from assets_core.planning.status import AssetStatus, status_of
+from assets_core.planning.status import AssetStatus, status_of, status_of_steps
 from assets_core.storage.io import (
     InputContext,
     IOManager,
@@ -468,7 +468,14 @@ class Session:
             plan = self.plan_keys(chosen)
         except PlanError:  # an unselected upstream was never built: plan it too
             plan = self.plan_keys(self.graph.ancestors(chosen) | set(chosen))
-        return {k: status_of(step) for k in chosen if (step := plan.step(k)) is not None}
+        partitioned = self.defs.partitions
+        found: dict[AssetKey, AssetStatus] = {}
+        for k in chosen:
+            if k in partitioned:  # as bad as its worst partition
+                found[k] = status_of_steps(plan.steps_of(k), k)
+            elif (step := plan.step(k)) is not None:
+                found[k] = status_of(step)
+        return found
 
     # ---- running and loading --------------------------------------------------------------------
 

@@ -20,19 +20,30 @@ import logging
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assets_core.errors import DefinitionError, PlanError, ProjectError, StateError
+from assets_core.errors import (
+    DefinitionError,
+    PartitionError,
+    PlanError,
+    ProjectError,
+    StateError,
+)
 from assets_core.execution.runlogs import print_line
 from assets_core.model.definitions import Definitions
 from assets_core.model.keys import AssetKey, CoercibleToKey, StepKey, step_of
 from assets_core.model.kinds import AnyAsset
 from assets_core.model.loader import project_snapshots
 from assets_core.model.validate import KeyCheck, check_io_managers, check_storable
+from assets_core.partitions.now import resolve_now
+from assets_core.partitions.ranges import select as select_keys
+from assets_core.partitions.space import KeySpace
+from assets_core.planning.partstatus import PartitionCounts, partition_counts
 from assets_core.planning.planner import Moved, Plan, build_plan
-from assets_core.planning.status import AssetStatus, status_of
+from assets_core.planning.status import AssetStatus, status_of, status_of_steps
 from assets_core.storage.io import (
     InputContext,
     IOManager,
@@ -236,20 +247,68 @@ class Session:
         select: str | Sequence[str] | None = None,
         exclude: str | Sequence[str] | None = None,
         force: bool = False,
+        *,
+        partitions: str | None = None,
+        as_of: str | datetime | None = None,
     ) -> Plan:
         """What ``materialize`` would run with the same arguments, and why. Runs nothing.
         The selection's warnings (a glob or method that matched nothing) come first in
-        ``Plan.warnings``."""
+        ``Plan.warnings``.
+
+        ``partitions`` (``"2024-01-01..2024-01-31"``, the text of ``--partitions``) selects
+        those partitions of the selected partitioned assets (unpartitioned ones are
+        unaffected); ``as_of`` pins "now", which says which partitions exist (default:
+        ``LUMBUNG_NOW``, else the clock)."""
         found = self.selection(select, exclude)
-        plan = self.plan_keys(found.keys, force=force)
+        plan = self.plan_keys(found.keys, force=force, partitions=partitions, as_of=as_of)
         if found.warnings:
             plan = replace(plan, warnings=(*found.warnings, *plan.warnings))
         return plan
 
-    def plan_keys(self, keys: Iterable[AssetKey | str], force: bool = False) -> Plan:
+    def key_space(self, as_of: str | datetime | None = None) -> KeySpace:
+        """The partitions that exist at ``as_of`` (default: ``LUMBUNG_NOW``, else the clock),
+        with the keys of the project's dynamic sets as the state store keeps them."""
+        now = resolve_now(as_of)
+        names = self.defs.dynamic_sets
+        return KeySpace(now, self.state.dynamic_keys(names) if names else None)
+
+    def chosen_partitions(
+        self, selected: frozenset[AssetKey], text: str | None, space: KeySpace
+    ) -> dict[AssetKey, frozenset[str]]:
+        """The keys ``text`` (``--partitions``) selects of each selected partitioned asset
+        (``{}`` for ``None``); ``PartitionError`` when none of them is partitioned."""
+        if text is None:
+            return {}
+        defs = self.defs
+        found = {}
+        for key in sorted(selected):
+            definition = defs.partitions.get(key)
+            if definition is None or defs.assets[key].observed:
+                continue
+            try:
+                found[key] = frozenset(select_keys(definition, text, space))
+            except PartitionError as exc:
+                raise PartitionError(f"{key}: {exc}") from None
+        if not found:
+            raise PartitionError(
+                f"--partitions {text!r}: none of the selected assets is partitioned; select "
+                "partitioned assets, or leave out --partitions."
+            )
+        return found
+
+    def plan_keys(
+        self,
+        keys: Iterable[AssetKey | str],
+        force: bool = False,
+        *,
+        partitions: str | None = None,
+        as_of: str | datetime | None = None,
+    ) -> Plan:
         """The plan for exactly these assets (no selection syntax)."""
         self._reload_if_edited()
         selected = frozenset(AssetKey.parse(k) for k in keys)
+        space = self.key_space(as_of)
+        chosen_partitions = self.chosen_partitions(selected, partitions, space)
         # Planning makes a few objects per step (state records, cached code versions), nearly
         # all kept: with the collector on, its passes over them cost more than the planning.
         enabled = gc.isenabled()
@@ -259,7 +318,7 @@ class Session:
             scope = defs.graph.ancestors(selected) | selected
             in_sources = scope.intersection(defs.sources)
             state = self.state.latest(scope.difference(in_sources), detail=False)
-            sources = self.observe_sources(in_sources)
+            sources = self.observe_sources(in_sources, space)
             # Every recorded output the plan reads or may rebuild: is it there, and is it the
             # one recorded? Each manager is asked about all of its outputs at once.
             stored = self._stored([s for s, st in state.items() if st.last is not None])
@@ -267,7 +326,6 @@ class Session:
                 graph=defs.graph,
                 assets=defs.assets,
                 upstream=defs.upstream,
-                upstream_steps=defs.upstream_steps,
                 selected=selected,
                 state=state,
                 source_versions=sources,
@@ -276,11 +334,17 @@ class Session:
                 stored_version=self._stored_version,
                 moved=self._moved,
                 force=force,
+                partitions=defs.partitions,
+                edge_mappings=defs.edge_mappings,
+                space=space,
+                chosen_partitions=chosen_partitions,
             )
         finally:
             if enabled:
                 gc.enable()
         self.versioner.save_cache()
+        if partitions is not None:
+            plan = replace(plan, partition_text=partitions)
         if plan.verified:
             self._remember(plan.verified)
         return plan
@@ -329,7 +393,12 @@ class Session:
 
     def _replan(self, plan: Plan) -> Plan:
         """``plan`` made again from the state as it is now (after waiting for a lock)."""
-        fresh = self.plan_keys(plan.selected, force=plan.forced)
+        fresh = self.plan_keys(
+            plan.selected,
+            force=plan.forced,
+            partitions=plan.partition_text,
+            as_of=plan.space.now if plan.space is not None else None,
+        )
         return replace(fresh, warnings=plan.warnings)
 
     def _stored(self, steps: Sequence[StepKey]) -> dict[StepKey, str]:
@@ -379,50 +448,109 @@ class Session:
 
         asset = self.defs.assets[step[0]]
         name = self.defs.io_manager_name(asset)
-        now = location_of(self.io.get(name), step[0], step[1])
+        definition = asset.spec.partitions
+        now = location_of(self.io.get(name), step[0], step[1], definition)
         was = last.location
         if now is None or was is None or comparable_location(now) == comparable_location(was):
             return None
-        old = manager_of(self.io, step, was)
+        old = manager_of(self.io, step, was, definition)
         left = False
         if old is not None:
             left = self._fingerprints(old, [step])[0] is not None
         return Moved(old, name, left)
 
-    def observe_sources(self, keys: Iterable[AssetKey]) -> dict[StepKey, str]:
-        """The current version of each source, using cached file hashes where the file's size
-        and mtime are unchanged; new hashes are saved in one write."""
-        from assets_core.storage.sources import observe_source, source_files
+    def observe_sources(
+        self, keys: Iterable[AssetKey], space: KeySpace | None = None
+    ) -> dict[StepKey, str | None]:
+        """The current version of each source (of each existing partition of a partitioned
+        one, ``None`` where its file is not there), using cached file hashes where the file's
+        size and mtime are unchanged; new hashes are saved in one write."""
+        from assets_core.storage.sources import (
+            observe_partitions,
+            observe_source,
+            partition_files,
+            source_files,
+        )
 
         srcs = [self.defs.sources[k] for k in keys]
         if not srcs:
             return {}
         root = self.root
-        paths = [str(p) for s in srcs if s.path is not None for p in source_files(s, root)]
+        if space is None:
+            space = self.key_space()
+        paths = []
+        for s in srcs:
+            if s.path is None:
+                continue
+            if s.spec.partitions is None:
+                paths += [str(p) for p in source_files(s, root)]
+            else:
+                found = partition_files(s, root, space.keys(s.spec.partitions))
+                paths += [str(p) for p in found]
         cache = self.state.file_observations(paths) if paths else {}
-        versions: dict[StepKey, str] = {}
+        versions: dict[StepKey, str | None] = {}
         fresh = []
         for s in srcs:
-            versions[step_of(s.key)], new = observe_source(s, root, cache)
+            if s.spec.partitions is not None:
+                keys_of = space.keys(s.spec.partitions)
+                by_key, new = observe_partitions(s, root, keys_of, cache)
+                versions.update({StepKey(s.key, p): v for p, v in by_key.items()})
+            else:
+                versions[step_of(s.key)], new = observe_source(s, root, cache)
             fresh.extend(new)
         if fresh:
             self.state.save_file_observations(fresh)
         return versions
 
-    def statuses(self, keys: Iterable[AssetKey] | None = None) -> dict[AssetKey, AssetStatus]:
+    def statuses(
+        self, keys: Iterable[AssetKey] | None = None, as_of: str | datetime | None = None
+    ) -> dict[AssetKey, AssetStatus]:
         """The status of each of ``keys`` (default: every asset but sources) by the one status
         rule (``assets_core.planning.status``), from a plan of exactly those assets: what
-        ``materialize`` would do with them selected."""
-        chosen = (
-            self.defs.materialized
-            if keys is None
-            else [k for k in keys if not self.defs.assets[k].observed]
-        )
+        ``materialize`` would do with them selected. A partitioned asset is as bad as its
+        worst partition (``status_of_steps``; its counts: ``partition_counts``)."""
+        chosen = self._materialized(keys)
+        plan = self.status_plan(chosen, as_of)
+        partitioned = self.defs.partitions
+        found: dict[AssetKey, AssetStatus] = {}
+        for k in chosen:
+            if k in partitioned:  # as bad as its worst partition
+                found[k] = status_of_steps(plan.steps_of(k), k)
+            elif (step := plan.step(k)) is not None:
+                found[k] = status_of(step)
+        return found
+
+    def partition_counts(
+        self,
+        keys: Iterable[AssetKey] | None = None,
+        as_of: str | datetime | None = None,
+        partitions: str | None = None,
+    ) -> dict[AssetKey, PartitionCounts]:
+        """The partitions of each partitioned asset of ``keys`` (default: every asset) by
+        status (``assets_core.planning.partstatus``), from the plan ``statuses`` reads;
+        ``partitions`` (``--partitions`` text) counts only those."""
+        chosen = [k for k in self._materialized(keys) if k in self.defs.partitions]
+        if not chosen:
+            return {}
+        plan = self.status_plan(chosen, as_of)
+        only: dict[AssetKey, frozenset[str]] = {}
+        if partitions is not None and plan.space is not None:
+            only = self.chosen_partitions(frozenset(chosen), partitions, plan.space)
+        return {k: c for k in chosen if (c := partition_counts(plan, k, only.get(k))) is not None}
+
+    def _materialized(self, keys: Iterable[AssetKey] | None) -> list[AssetKey]:
+        if keys is None:
+            return list(self.defs.materialized)
+        return [k for k in keys if not self.defs.assets[k].observed]
+
+    def status_plan(self, chosen: Iterable[AssetKey], as_of: str | datetime | None = None) -> Plan:
+        """The plan statuses are read from: ``chosen`` selected (their upstream too when an
+        upstream was never built)."""
+        chosen = list(chosen)
         try:
-            plan = self.plan_keys(chosen)
+            return self.plan_keys(chosen, as_of=as_of)
         except PlanError:  # an unselected upstream was never built: plan it too
-            plan = self.plan_keys(self.graph.ancestors(chosen) | set(chosen))
-        return {k: status_of(step) for k in chosen if (step := plan.step(k)) is not None}
+            return self.plan_keys(self.graph.ancestors(chosen) | set(chosen), as_of=as_of)
 
     # ---- running and loading --------------------------------------------------------------------
 
@@ -440,6 +568,8 @@ class Session:
         memory_budget: int | None = None,
         on_log: Callable[[LogLine], None] | None = print_line,
         log_level: int = logging.WARNING,
+        partitions: str | None = None,
+        as_of: str | datetime | None = None,
     ) -> RunResult:
         """Run what is missing or stale in the selection (or everything with ``force``).
 
@@ -452,7 +582,9 @@ class Session:
         What each step logs (``context.log``), prints and warns is kept with the run
         (``session.state.logs(result.run_id, key)``); lines at ``log_level`` or above go to
         ``on_log`` as they come, from any thread: by default to stderr, prefixed with the
-        asset (``None`` shows nothing)."""
+        asset (``None`` shows nothing). ``partitions`` (``"2024-01-01..2024-01-31"``) and
+        ``as_of`` select partitions as ``plan`` does: each selected partition that is missing
+        or stale runs as its own step (a backfill is a materialize over a range)."""
         from assets_core.execution.run import execute
         from assets_core.execution.step import StepEnvironment
 
@@ -468,7 +600,7 @@ class Session:
                 raise PlanError(f"wait must be True, False or 0 seconds or more, got {wait}.")
             lock_wait, lock_timeout = True, float(wait)
         if plan is None:
-            plan = self.plan(select, exclude, force=force)
+            plan = self.plan(select, exclude, force=force, partitions=partitions, as_of=as_of)
         else:
             edited = self._edited()
             if edited:

@@ -1,7 +1,13 @@
 """``ParquetIOManager``: one Parquet file per asset, written atomically and content-versioned.
 
-Layout: key ``a/b/c`` is stored at ``<root>/a/b/c.parquet``; a partition ``p`` of it at
-``<root>/a/b/c/<p>/part.parquet`` (``p`` is the partition folder name, e.g. ``day=2024-01-01``).
+Layout: key ``a/b/c`` is stored at ``<root>/a/b/c.parquet``; a partition of it at
+``<root>/a/b/c/<dim>=<value>/.../part.parquet``, a folder per dimension in the order declared
+(hive layout; ``partitions.columns`` names the dimensions: ``partition`` for a single
+definition). A value is its key text with every character other than ASCII letters, digits,
+``-``, ``_``, ``.``, ``~`` and ``+`` written as ``%XX`` (its UTF-8 bytes): in practice the ``:``
+of an hourly key, which Windows forbids in a file name (``partition=2024-01-05T13%3A00``).
+That is Hive's escaping, which pyarrow's and DuckDB's hive readers undo. Each partition is a
+file of its own, written like any output, so replacing one never touches another.
 A save streams the value's Arrow record batches into a hidden temporary file in the staging
 folder ``<root>/.tmp`` (``.c.parquet.tmp-<pid>-<tag>-<n>``), hashing each batch
 (``assets_core.storage.datahash.TableHasher``) before the Parquet writer compresses it. The file
@@ -46,10 +52,26 @@ from typing import TYPE_CHECKING
 from assets_core.errors import IOManagerError
 from assets_core.model.keys import AssetKey, StepKey
 from assets_core.model.spec import AssetSpec
+from assets_core.partitions.columns import (
+    dimension_names,
+    dimension_values,
+    join_values,
+    sort_keys,
+)
+from assets_core.partitions.space import PartitionsDefinition
 from assets_core.storage.datahash import TableHasher
 from assets_core.storage.io import InputContext, OutputContext, StoredOutput
 from assets_core.storage.liveness import pid_alive
 from assets_core.storage.oserrors import explain
+from assets_core.storage.partitioned import (
+    combine,
+    definition_of,
+    dimensions,
+    not_stored,
+    schema_changed,
+    schema_difference,
+    strip,
+)
 from assets_core.storage.values import kind_of, target_of, to_arrow, unstorable_message
 
 if TYPE_CHECKING:
@@ -91,6 +113,15 @@ def _name_limits(root: Path) -> tuple[int, int]:
         )
     except (AttributeError, OSError, ValueError):  # no pathconf (Windows), or no answer
         return _NAME_MAX, _PATH_MAX
+
+
+def partition_folders(definition: PartitionsDefinition, partition: str) -> list[str]:
+    """The folders of ``partition`` under its asset's folder: ``<dim>=<value>`` per dimension,
+    in the order declared, each value escaped (see the module docstring)."""
+    from urllib.parse import quote
+
+    names, values = dimension_names(definition), dimension_values(definition, partition)
+    return [f"{n}={quote(v, safe='+')}" for n, v in zip(names, values, strict=True)]
 
 
 def _safe_segment(part: str) -> bool:
@@ -168,6 +199,8 @@ class ParquetIOManager:
         self._root_text = str(self.root)
         self._root_real: str | None = None
         self._files: dict[tuple[AssetKey, str | None], str] = {}
+        # (key, partition, dimension names) -> file, for partitions
+        self._part_files: dict[tuple[AssetKey, str, tuple[str, ...]], str] = {}
         self._safe_folders: set[str] = set()
         # output folder -> where its temporary files are written (the staging folder, or the
         # folder itself on another device), for folders this manager created (or found) and
@@ -236,20 +269,32 @@ class ParquetIOManager:
 
     # ---- paths ----------------------------------------------------------------------------
 
-    def location(self, key: AssetKey, partition: str | None = None) -> str:
-        """Where ``key`` (and ``partition``) is stored, as a save records it (not checked
-        against links: nothing is opened)."""
-        return self._files.get((key, partition)) or self._place(key, partition)
+    def path(
+        self,
+        key: AssetKey,
+        partition: str | None = None,
+        definition: PartitionsDefinition | None = None,
+    ) -> Path:
+        """Where ``key`` (and ``partition`` of its ``definition``) is stored; checked to lie
+        under the root, also through symlinks (each folder is resolved once per manager, the
+        file on every call)."""
+        return Path(self._checked_file(key, partition, definition))
 
-    def path(self, key: AssetKey, partition: str | None = None) -> Path:
-        """Where ``key`` (and ``partition``) is stored; checked to lie under the root, also
-        through symlinks (each folder is resolved once per manager, the file on every call)."""
-        return Path(self._checked_file(key, partition))
+    def location(
+        self,
+        key: AssetKey,
+        partition: str | None = None,
+        definition: PartitionsDefinition | None = None,
+    ) -> str:
+        """The location a save of ``key`` (and ``partition``) records: its file's path."""
+        return self._checked_file(key, partition, definition)
 
-    def _checked_file(self, key: AssetKey, partition: str | None) -> str:
+    def _checked_file(
+        self, key: AssetKey, partition: str | None, definition: PartitionsDefinition | None = None
+    ) -> str:
         # Plain strings and os.path: planning calls this for every asset, and pathlib costs
         # about ten times as much here.
-        file = self._files.get((key, partition)) or self._place(key, partition)
+        file = self._file(key, partition, definition)
         folder = os.path.dirname(file)  # noqa: PTH120
         if folder not in self._safe_folders:
             if not self._inside(folder):
@@ -259,19 +304,33 @@ class ParquetIOManager:
             raise IOManagerError(f"{key}: {file} is outside the storage folder {self.root}.")
         return file
 
-    def _place(self, key: AssetKey, partition: str | None) -> str:
+    def _file(
+        self, key: AssetKey, partition: str | None, definition: PartitionsDefinition | None
+    ) -> str:
+        """The file of ``key`` (unchecked), or of its ``partition`` of ``definition``."""
+        if partition is None:
+            return self._files.get((key, None)) or self._place(key, None)
+        if definition is None:
+            raise IOManagerError(
+                f"{key}: partition {partition!r} was asked for, but the asset declares no "
+                "partitions; declare them with @asset(partitions=...)."
+            )
+        cache = (key, partition, dimension_names(definition))
+        file = self._part_files.get(cache)
+        if file is None:
+            parts = [*self._key_parts(key), *partition_folders(definition, partition), PART_FILE]
+            file = self._part_files[cache] = os.path.join(self._root_text, *parts)  # noqa: PTH118
+        return file
+
+    def _key_parts(self, key: AssetKey) -> list[str]:
         parts = list(key)
         if not all(map(_safe_segment, parts)):
             raise IOManagerError(f"{key}: the key does not name a file under {self.root}.")
-        if partition is None:
-            parts[-1] += SUFFIX
-        else:
-            if not _safe_segment(partition) or partition.startswith("."):
-                raise IOManagerError(
-                    f"{key}: partition {partition!r} cannot be a folder name; "
-                    "use letters, digits, '=', '-' and '_'."
-                )
-            parts += [partition, PART_FILE]
+        return parts
+
+    def _place(self, key: AssetKey, partition: None) -> str:
+        parts = self._key_parts(key)
+        parts[-1] += SUFFIX
         file = os.path.join(self._root_text, *parts)  # noqa: PTH118
         self._files[(key, partition)] = file
         return file
@@ -293,10 +352,11 @@ class ParquetIOManager:
         # cost more than the rest of a small asset's bookkeeping.
         # The rename replaces a symlink at the file itself, never its target: only the
         # folder needs checking, and ``_checked_file`` did that once per folder.
-        file = self._files.get((ctx.key, ctx.partition)) or self._place(ctx.key, ctx.partition)
+        definition = None if ctx.partition is None else ctx.spec.partitions
+        file = self._file(ctx.key, ctx.partition, definition)
         folder, name = os.path.split(file)
         if folder not in self._safe_folders:
-            file = self._checked_file(ctx.key, ctx.partition)
+            file = self._checked_file(ctx.key, ctx.partition, definition)
         try:
             stage = self._tmp_dirs.get(folder) or self._prepare(folder)
         except OSError as exc:  # no permission to make the folder, a full disk
@@ -345,8 +405,12 @@ class ParquetIOManager:
     def _prepare(self, folder: str) -> str:
         """Create ``folder`` (and its parents), remove what killed writers of an earlier
         release left in it, and choose where its temporary files go (returned)."""
-        os.makedirs(folder, exist_ok=True)  # noqa: PTH103
-        _remove_orphans(Path(folder), f".*{_TMP_MARK}*")
+        try:
+            os.mkdir(folder)  # noqa: PTH102  # new (a partition's, say): nothing to sweep
+        except FileNotFoundError:
+            os.makedirs(folder, exist_ok=True)  # noqa: PTH103
+        except FileExistsError:
+            _remove_orphans(Path(folder), f".*{_TMP_MARK}*")
         stage = folder
         staging_dev = self._staging_dev
         if staging_dev is None:
@@ -397,6 +461,8 @@ class ParquetIOManager:
             table = to_arrow(value)
             schema = table.schema
             chunks = (table,)
+        if ctx.partition is not None:  # the dimensions are in the path, not in the file
+            schema, chunks = _without_dimensions(ctx, ctx.partition, schema, chunks)
         target = _storage_schema(schema)
         try:
             hasher = TableHasher(target)
@@ -422,48 +488,107 @@ class ParquetIOManager:
         return version, hasher.rows, hasher.schema, memory, size
 
     def load(self, ctx: InputContext) -> object:
-        """The stored output as ``ctx.expected_type`` asks (a relation scans the file lazily)."""
+        """The stored output as ``ctx.expected_type`` asks (a relation scans the file lazily);
+        of a partitioned asset, the partitions ``ctx.partitions`` names (``None``: every stored
+        one) as one value, each with its dimension columns in front, in key order."""
         target = target_of(ctx.expected_type)
-        file = self._checked_file(ctx.key, ctx.partition)
+        if ctx.spec.partitions is not None or ctx.partitions is not None:
+            return self._load_partitions(ctx, target)
+        file = self._checked_file(ctx.key, None)
         if target in ("duckdb", "polars"):
             # read later, or by another library: refuse a corrupt file with one line now
             path = Path(file)
             if not path.is_file():
-                raise IOManagerError(_not_stored(ctx.key, file))
+                raise IOManagerError(not_stored(ctx.key, None, file))
             _check_parquet(ctx.key, path)
             if target == "duckdb":
                 return ctx.duckdb.read_parquet(file)
             import polars as pl
 
             return pl.read_parquet(path)
-        import pyarrow as pa
+
+        table = _read(ctx.key, None, file)
+        return table if target == "arrow" else table.to_pandas()
+
+    def _load_partitions(self, ctx: InputContext, target: str) -> object:
+        """The partitions ``ctx`` asks for as one value (see ``load``)."""
         import pyarrow.parquet as pq
 
-        try:
-            if os.stat(file).st_size < _SMALL_FILE:  # noqa: PTH116
-                # pq.read_table's datasets layer costs three times the read of a small file
-                with pq.ParquetFile(file, pre_buffer=False) as fh:
-                    table = fh.read()
-            else:  # and reads a big one faster (coalesced, parallel reads of row groups)
-                table = pq.read_table(file)
-        except FileNotFoundError:
-            raise IOManagerError(_not_stored(ctx.key, file)) from None
-        except (pa.ArrowException, OSError) as exc:
-            if not os.path.isfile(file):  # noqa: PTH113  # a folder in the way, say
-                raise IOManagerError(_not_stored(ctx.key, file)) from exc
-            _check_parquet(ctx.key, Path(file))  # a truncated or foreign file: its own line
-            raise IOManagerError(_unreadable(ctx.key, Path(file), type(exc).__name__)) from exc
-        meta = table.schema.metadata
-        if meta and _METADATA_BYTES in meta:  # ours, not the data's: read_table drops it too
-            table = table.replace_schema_metadata(
-                {k: v for k, v in meta.items() if k != _METADATA_BYTES}
-            )
-        return table if target == "arrow" else table.to_pandas()
+        definition = definition_of(ctx.key, ctx.spec, (ctx.partitions or ("",))[0])
+        if ctx.partitions is None:
+            keys = self.stored_partitions(ctx.key, definition)
+            if not keys:
+                where = os.path.join(self._root_text, *self._key_parts(ctx.key))  # noqa: PTH118
+                raise IOManagerError(not_stored(ctx.key, None, where))
+        else:
+            keys = list(ctx.partitions)
+        files = [(k, self._checked_file(ctx.key, k, definition)) for k in keys]
+        if target != "duckdb" or not files:
+            parts = [(k, _read(ctx.key, k, f)) for k, f in files]
+            table = combine(ctx.key, definition, parts)
+            if target == "duckdb":
+                return ctx.duckdb.from_arrow(table)
+            if target == "polars":
+                import polars as pl
+
+                return pl.from_arrow(table)
+            return table if target == "arrow" else table.to_pandas()
+        # a relation scans the files in place: check them (one line for a missing, corrupt
+        # or differently shaped one) before DuckDB reads them lazily
+        first: tuple[str, pa.Schema] | None = None
+        for k, f in files:
+            path = Path(f)
+            if not path.is_file():
+                raise IOManagerError(not_stored(ctx.key, k, f))
+            _check_parquet(StepKey(ctx.key, k), path)
+            schema = _data_schema(pq.read_schema(f))
+            if first is None:
+                first = (k, schema)
+            elif not schema.equals(first[1]):
+                pairs = [[(c.name, str(c.type)) for c in s] for s in (first[1], schema)]
+                difference = schema_difference(pairs[0], pairs[1])
+                raise IOManagerError(
+                    schema_changed(ctx.key, f"partition {first[0]}", k, difference)
+                )
+        assert first is not None
+        columns = [*dimension_names(definition), *first[1].names]
+        listed = ", ".join(_sql_text(f) for _, f in files)
+        return ctx.duckdb.sql(
+            f"SELECT {', '.join(map(_sql_name, columns))} FROM read_parquet([{listed}], "
+            "hive_partitioning = true, hive_types_autocast = false)"
+        )
+
+    def stored_partitions(self, key: AssetKey, definition: PartitionsDefinition) -> list[str]:
+        """The partitions of ``key`` stored under the root, in key order (a folder listing
+        per dimension)."""
+        from urllib.parse import unquote
+
+        names = dimension_names(definition)
+        found: list[tuple[str, ...]] = []
+        start = os.path.join(self._root_text, *self._key_parts(key))  # noqa: PTH118
+
+        def walk(folder: str, depth: int, values: tuple[str, ...]) -> None:
+            if depth == len(names):
+                if os.path.isfile(os.path.join(folder, PART_FILE)):  # noqa: PTH113, PTH118
+                    found.append(values)
+                return
+            prefix = names[depth] + "="
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                return
+            for entry in entries:
+                if entry.name.startswith(prefix) and entry.is_dir(follow_symlinks=False):
+                    walk(entry.path, depth + 1, (*values, unquote(entry.name[len(prefix) :])))
+
+        walk(start, 0, ())
+        return sort_keys(definition, [join_values(definition, v) for v in found])
 
     def exists(self, ctx: OutputContext) -> bool:
         """Whether a stored file is there (a symlink leading out of the root is refused).
         Planning asks ``existing`` instead, for all its outputs at once."""
-        return os.path.isfile(self._checked_file(ctx.key, ctx.partition))  # noqa: PTH113
+        file = self._checked_file(ctx.key, ctx.partition, _definition(ctx))
+        return os.path.isfile(file)  # noqa: PTH113
 
     def existing(self, contexts: Iterable[OutputContext]) -> set[StepKey]:
         """The steps among ``contexts`` with a stored file (``fingerprints``, for all at once)."""
@@ -482,8 +607,11 @@ class ParquetIOManager:
         out: list[str | None] = [None] * len(steps)
         by_prefix: dict[tuple[str, ...], list[int]] = {}
         for i, (key, partition) in enumerate(steps):
-            if partition is not None or not _safe_segment(key[-1]):
-                out[i] = self._fingerprint_of(key, partition)  # the careful way
+            if partition is not None:
+                out[i] = self._fingerprint_of(key, partition, specs[key].partitions)
+                continue
+            if not _safe_segment(key[-1]):
+                out[i] = self._fingerprint_of(key, None)  # the careful way
                 continue
             group = by_prefix.get(key[:-1])
             if group is None:
@@ -517,10 +645,12 @@ class ParquetIOManager:
                     os.close(fd)
         return out
 
-    def _fingerprint_of(self, key: AssetKey, partition: str | None) -> str | None:
+    def _fingerprint_of(
+        self, key: AssetKey, partition: str | None, definition: PartitionsDefinition | None = None
+    ) -> str | None:
         """One output's fingerprint, checked like ``exists`` (a link out of the root is
         refused); ``None`` when no file is stored."""
-        file = self._checked_file(key, partition)
+        file = self._checked_file(key, partition, definition)
         try:
             st = os.stat(file)  # noqa: PTH116
         except OSError:
@@ -534,7 +664,7 @@ class ParquetIOManager:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        file = self._checked_file(ctx.key, ctx.partition)
+        file = self._checked_file(ctx.key, ctx.partition, _definition(ctx))
         try:
             meta = pq.read_metadata(file).metadata
         except (OSError, pa.ArrowException):
@@ -544,7 +674,7 @@ class ParquetIOManager:
 
     def delete(self, ctx: OutputContext) -> None:
         """Remove the stored file and prune the folders it leaves empty, up to the root."""
-        path = self.path(ctx.key, ctx.partition)
+        path = self.path(ctx.key, ctx.partition, _definition(ctx))
         path.unlink(missing_ok=True)
         for where in (path.parent, Path(self._staging)):
             _remove_orphans(where, f".{path.name}{_TMP_MARK}*")
@@ -562,13 +692,77 @@ class ParquetIOManager:
 _MAGIC = b"PAR1"
 
 
+def _definition(ctx: OutputContext) -> PartitionsDefinition | None:
+    """The partitions definition a context's partition is of (``None``: unpartitioned)."""
+    if ctx.partition is None:
+        return None
+    return definition_of(ctx.key, ctx.spec, ctx.partition)
+
+
+def _read(key: AssetKey, partition: str | None, file: str) -> pa.Table:
+    """The stored file as an Arrow table, without Lumbung's own metadata."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        if os.stat(file).st_size < _SMALL_FILE:  # noqa: PTH116
+            # pq.read_table's datasets layer costs three times the read of a small file
+            with pq.ParquetFile(file, pre_buffer=False) as fh:
+                table = fh.read()
+        else:  # and reads a big one faster (coalesced, parallel reads of row groups)
+            table = pq.read_table(file)
+    except FileNotFoundError:
+        raise IOManagerError(not_stored(key, partition, file)) from None
+    except (pa.ArrowException, OSError) as exc:
+        step = StepKey(key, partition)
+        if not os.path.isfile(file):  # noqa: PTH113  # a folder in the way, say
+            raise IOManagerError(not_stored(key, partition, file)) from exc
+        _check_parquet(step, Path(file))  # a truncated or foreign file: its own line
+        raise IOManagerError(_unreadable(step, Path(file), type(exc).__name__)) from exc
+    meta = table.schema.metadata
+    if meta and _METADATA_BYTES in meta:  # ours, not the data's: read_table drops it too
+        table = table.replace_schema_metadata(
+            {k: v for k, v in meta.items() if k != _METADATA_BYTES}
+        )
+    return table
+
+
+def _data_schema(schema: pa.Schema) -> pa.Schema:
+    return schema.remove_metadata()
+
+
+def _sql_name(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _without_dimensions(
+    ctx: OutputContext,
+    partition: str,
+    schema: pa.Schema,
+    chunks: Iterable[pa.Table | pa.RecordBatch],
+) -> tuple[pa.Schema, Iterable[pa.Table | pa.RecordBatch]]:
+    """``schema`` and ``chunks`` without the columns named like a dimension, each checked to
+    hold the partition's value (``storage.partitioned.strip``)."""
+    names, values = dimensions(ctx.key, ctx.spec, partition)
+    present = [n for n in names if n in schema.names]
+    if not present:
+        return schema, chunks
+    for n in present:
+        schema = schema.remove(schema.get_field_index(n))
+    return schema, (strip(ctx.key, partition, names, values, c) for c in chunks)
+
+
 def _fingerprint(st: os.stat_result) -> str:
     """A stored file as written: its size and modification time, which a rename keeps and
     nearly any change of the file alters."""
     return f"{st.st_size}:{st.st_mtime_ns}"
 
 
-def _check_parquet(key: AssetKey, path: Path) -> None:
+def _check_parquet(key: AssetKey | StepKey, path: Path) -> None:
     """Refuse a stored file that cannot be Parquet (truncated, or overwritten by something
     else) with one clear line, before any reader fails on it: it begins and ends with
     ``PAR1``. Two small reads."""
@@ -585,10 +779,6 @@ def _check_parquet(key: AssetKey, path: Path) -> None:
         raise IOManagerError(_unreadable(key, path, "truncated or not Parquet"))
 
 
-def _not_stored(key: AssetKey, file: str) -> str:
-    return f"{key}: no stored output at {file}; materialize it first."
-
-
 def _cannot_store(key: AssetKey, schema: pa.Schema, exc: Exception) -> str:
     if isinstance(exc, OSError) and exc.errno:  # the disk's refusal, not the value's: say so
         raise exc
@@ -599,10 +789,11 @@ def _cannot_write(key: AssetKey, where: str, exc: OSError) -> str:
     return f"{key}: the parquet IO manager cannot write {where} {explain(exc)}."
 
 
-def _unreadable(key: AssetKey, path: Path, reason: str) -> str:
+def _unreadable(key: AssetKey | StepKey, path: Path, reason: str) -> str:
+    asset = key.asset if isinstance(key, StepKey) else key
     return (
-        f"{key}: the stored file {path} is corrupt ({reason}); materialize {key} again "
-        f"(lumbung materialize -s {key} --force)."
+        f"{key}: the stored file {path} is corrupt ({reason}); materialize {asset} again "
+        f"(lumbung materialize -s {asset} --force)."
     )
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from assets_core.cli.common import (
+    AsOfOpt,
     ExcludeOpt,
     SelectOpt,
     columns,
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from assets_core.model.keys import AssetKey
+    from assets_core.planning.partstatus import PartitionCounts
     from assets_core.planning.status import AssetStatus
     from assets_core.session import Session
 
@@ -43,11 +45,17 @@ class Output(str, Enum):
     json = "json"
 
 
-def asset_row(session: Session, key: AssetKey, status: AssetStatus | None) -> dict[str, Any]:
-    """The JSON object ``list --output json`` prints for one asset."""
+def asset_row(
+    session: Session,
+    key: AssetKey,
+    status: AssetStatus | None,
+    counts: PartitionCounts | None = None,
+) -> dict[str, Any]:
+    """The JSON object ``list --output json`` prints for one asset (a partitioned asset's
+    ``partitions``: its partitions' count and their counts by status)."""
     a = session.defs.assets[key]
     info = session.infos[key]
-    return {
+    row: dict[str, Any] = {
         "key": str(key),
         "group": info.group,
         "tags": sorted(info.tags),
@@ -61,6 +69,12 @@ def asset_row(session: Session, key: AssetKey, status: AssetStatus | None) -> di
         "description": a.spec.description,
         "file": f"{info.path}:{a.line}",
     }
+    if counts is not None:
+        from assets_core.planning.partstatus import PARTITION_STATUSES
+
+        by_status = {s: counts.count(s) for s in PARTITION_STATUSES}
+        row["partitions"] = {"total": counts.total, **by_status}
+    return row
 
 
 def list_assets(
@@ -76,22 +90,30 @@ def list_assets(
             help="table (default), name (one key per line, nothing else) or json.",
         ),
     ] = Output.table,
+    as_of: AsOfOpt = None,
 ) -> None:
-    """List assets: key, group, io manager, kind and status (fresh/stale/missing/failed)."""
+    """List assets: key, group, io manager, kind and status (fresh/stale/missing/failed; a
+    partitioned asset's as "340/366 fresh")."""
     with guard(ctx), open_session(ctx, read_only=True) as session:
         keys = session.graph.toposorted(select_keys(session, select, exclude))
         if output is Output.name:
             if keys:
                 typer.echo("\n".join(str(k) for k in keys))
             return
-        found = session.statuses(keys) if keys else {}
+        found = session.statuses(keys, as_of) if keys else {}
+        parts = session.partition_counts(keys, as_of) if keys else {}
         if output is Output.json:
-            print_json([asset_row(session, k, found.get(k)) for k in keys])
+            print_json([asset_row(session, k, found.get(k), parts.get(k)) for k in keys])
             return
-        _table(session, keys, found)
+        _table(session, keys, found, parts)
 
 
-def _table(session: Session, keys: list[AssetKey], found: Mapping[AssetKey, AssetStatus]) -> None:
+def _table(
+    session: Session,
+    keys: list[AssetKey],
+    found: Mapping[AssetKey, AssetStatus],
+    parts: Mapping[AssetKey, PartitionCounts],
+) -> None:
     if not keys:
         write_lines(["No assets selected."])
         return
@@ -103,7 +125,8 @@ def _table(session: Session, keys: list[AssetKey], found: Mapping[AssetKey, Asse
     for k in keys:
         info = infos[k]
         status = found.get(k)
-        shown = str(status) if status is not None else "-"
+        part = parts.get(k)
+        shown = str(part) if part else str(status) if status is not None else "-"
         rows.append([str(k), info.group, info.io_manager or "-", info.kind, shown])
         name = status.status if status is not None else "source"
         styles.append(["", "", "", "", STATUS_STYLE.get(name, "")])

@@ -23,15 +23,19 @@ from assets_core.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TERMINATED,
+    AsOfOpt,
     ExcludeOpt,
     ForceOpt,
     JsonOpt,
+    PartitionOpt,
+    PartitionsOpt,
     SelectOpt,
     fail,
     guard,
     joined,
     load_session,
     nothing_to_do,
+    partitions_text,
     print_json,
     print_notes,
     state_of,
@@ -102,8 +106,13 @@ def materialize(
         ),
     ] = False,
     as_json: JsonOpt = False,
+    partition: PartitionOpt = None,
+    partitions: PartitionsOpt = None,
+    as_of: AsOfOpt = None,
 ) -> None:
-    """Run every selected asset that is missing or stale, in dependency order."""
+    """Run every selected asset that is missing or stale, in dependency order (each
+    partition of a partitioned asset is its own step: a backfill is a materialize over a
+    range of partitions)."""
     from assets_core.execution.interrupts import watch
 
     # Ctrl-C (or SIGTERM) anywhere in the command: one line, exit 130 (143); a second one
@@ -128,6 +137,8 @@ def materialize(
                 wait=wait,
                 debug=state_of(ctx).debug,
                 verbose=verbose,
+                partitions=partitions_text(partition, partitions),
+                as_of=as_of,
             )
         except KeyboardInterrupt as exc:  # before the run began (during it: _materialize)
             _interrupted(None, session, exc)
@@ -185,6 +196,8 @@ def _materialize(
     wait: bool | float = True,
     debug: bool = False,
     verbose: bool = False,
+    partitions: str | None = None,
+    as_of: str | None = None,
 ) -> int:
     import logging
 
@@ -192,7 +205,8 @@ def _materialize(
     from assets_core.errors import AssetsLockedError
 
     began = time.perf_counter()  # the summary's time: planning and running, not importing
-    plan = session.plan(select, exclude, force=force)  # warnings: the selection's, then its own
+    # warnings: the selection's, then its own
+    plan = session.plan(select, exclude, force=force, partitions=partitions, as_of=as_of)
     for text in plan.warnings:
         _err(f"warning: {printable(text)}")
 
@@ -265,6 +279,11 @@ def _print_plan(plan: Plan) -> None:
     """The plan as ``--dry-run`` shows it: each step with its status and reasons."""
     if not plan.steps:
         _out(nothing_to_do(plan))
+        return
+    if plan.partitions:  # steps of partitioned assets: grouped into runs, as plan shows them
+        from assets_core.cli.cmd_plan import render_plan
+
+        render_plan(plan)
         return
     n = len(plan.steps)
     _out(f"Would materialize {n} asset{'s' if n != 1 else ''}:")

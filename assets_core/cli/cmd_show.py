@@ -4,7 +4,8 @@ Its definition (description, file:line, kind, group, tags, owners, upstream, dow
 manager), its last materialization (location, time, duration, rows, bytes, versions, schema),
 and its current status with reasons by the one status rule (``assets_core.planning.status``):
 what ``materialize -s KEY`` would do. A plan with its ancestors adds why an ancestor's change
-matters to it.
+matters to it. A partitioned asset shows its partitions' counts by status ("340/366 fresh";
+``--partition``/``--partitions`` count only those) and the latest materialization among them.
 """
 
 from __future__ import annotations
@@ -14,12 +15,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from assets_core.cli.common import (
+    AsOfOpt,
     JsonOpt,
+    PartitionOpt,
+    PartitionsOpt,
     console,
     first_line,
     guard,
     iso_utc,
     open_session,
+    partitions_text,
     print_json,
     seconds,
     size,
@@ -30,6 +35,7 @@ from assets_core.model.keys import step_of
 
 if TYPE_CHECKING:
     from assets_core.model.kinds import AnyAsset
+    from assets_core.planning.partstatus import PartitionCounts
     from assets_core.planning.planner import PlanStep
     from assets_core.planning.status import AssetStatus
     from assets_core.session import Session
@@ -41,11 +47,22 @@ class Current:
     alone (what ``materialize -s KEY`` would do); ``chain`` from a plan with its ancestors,
     which explains what an ancestor's change means for it. Both ``None`` for a source."""
 
-    def __init__(self, session: Session, a: AnyAsset) -> None:
+    def __init__(
+        self,
+        session: Session,
+        a: AnyAsset,
+        as_of: str | None = None,
+        partitions: str | None = None,
+    ) -> None:
         self.status: AssetStatus | None = None
         self.chain: PlanStep | None = None
         self.explain: str | None = None
+        self.counts: PartitionCounts | None = None
         if a.observed:
+            return
+        if a.key in session.defs.partitions:  # its worst partition's status, and the counts
+            self.status = session.statuses([a.key], as_of).get(a.key)
+            self.counts = session.partition_counts([a.key], as_of, partitions).get(a.key)
             return
         self.status = session.statuses([a.key]).get(a.key)
         full = session.plan_keys(session.graph.ancestors({a.key}) | {a.key})
@@ -87,6 +104,9 @@ def describe(
         if now.chain is None
         else {"status": now.chain.status, "explain": now.explain},
     }
+    if now.counts is not None:
+        out["partitions"] = now.counts.to_dict()
+        out["partition"] = state.last.step[1] if state and state.last else None
     source = session.defs.sources.get(key)
     if source is not None:
         version = session.observe_sources([key]).get(step_of(key))
@@ -124,17 +144,38 @@ def show(
     ctx: typer.Context,
     key: Annotated[str, typer.Argument(metavar="KEY", help="The asset's key, e.g. marts/revenue.")],
     as_json: JsonOpt = False,
+    partition: PartitionOpt = None,
+    partitions: PartitionsOpt = None,
+    as_of: AsOfOpt = None,
 ) -> None:
-    """Show one asset: definition, storage, last materialization, and why it is stale."""
+    """Show one asset: definition, storage, last materialization, and why it is stale (a
+    partitioned asset: its partitions' counts by status)."""
     with guard(ctx), open_session(ctx, read_only=True) as session:
         a = session.get(key)
-        state = None if a.observed else session.state.latest([a.key]).get(step_of(a.key))
-        now = Current(session, a)
+        text = partitions_text(partition, partitions)
+        now = Current(session, a, as_of, text)
+        state = None if a.observed else _latest(session, a, now.counts)
         data = describe(session, a, state, now)
         if as_json:
             print_json(data)
             return
         _render(data, state)
+
+
+def _latest(session: Session, a: AnyAsset, counts: PartitionCounts | None) -> StepState | None:
+    """The asset's state; of a partitioned asset, that of its partition materialized last
+    (among those counted)."""
+    found = session.state.latest([a.key])
+    if counts is None:
+        return found.get(step_of(a.key))
+    counted = {p for keys in counts.keys.values() for p in keys}
+    best: StepState | None = None
+    for step, st in found.items():
+        if st.last is None or step[1] not in counted:
+            continue
+        if best is None or best.last is None or st.last.ended_at > best.last.ended_at:
+            best = st
+    return best
 
 
 def _render(data: dict[str, Any], state: StepState | None) -> None:
@@ -164,9 +205,17 @@ def _render(data: dict[str, Any], state: StepState | None) -> None:
         return
     line("io manager", data["io_manager"])
     line("location", data["location"])
-    status = data["status"] + (" (upstream stale)" if data["upstream_stale"] else "")
-    reasons = [r["message"] for r in data["reasons"]]
-    line("status", status + (f" ({'; '.join(reasons)})" if reasons else ""))
+    parts = data.get("partitions")
+    if parts is not None:
+        counts = parts["counts"]
+        fresh = f"{counts['fresh']}/{parts['partitions']} fresh"
+        rest = ", ".join(f"{n} {s}" for s, n in counts.items() if n and s != "fresh")
+        line("partitions", fresh + (f"; {rest}" if rest else ""))
+        line("status", data["status"])
+    else:
+        status = data["status"] + (" (upstream stale)" if data["upstream_stale"] else "")
+        reasons = [r["message"] for r in data["reasons"]]
+        line("status", status + (f" ({'; '.join(reasons)})" if reasons else ""))
     if data["hint"]:
         line("hint", data["hint"])
     chain = data["with_upstream"]
@@ -181,7 +230,8 @@ def _render(data: dict[str, Any], state: StepState | None) -> None:
     if rec is None:
         line("last run", "never materialized")
         return
-    out.print("  last materialization:")
+    of = f" ({data['partition']})" if data.get("partition") else ""
+    out.print(f"  last materialization{of}:")
     line("  run", rec.run_id)
     line("  at", when(rec.ended_at))
     line("  duration", seconds(rec.duration))

@@ -16,6 +16,10 @@ It lists them, asks the same way, and removes each output through the IO manager
 it, then forgets its records, under the same locks. An output no IO manager configured here
 recognises is listed as kept and left, with its records. ``-s NAME`` naming such a removed key
 points at ``--orphans`` instead of saying that no asset matches.
+
+A partitioned asset's stored partitions are wiped one by one (those its records name); with
+``--partition`` / ``--partitions`` (and ``--as-of``) only the chosen partitions of the selected
+partitioned assets are wiped, their records forgotten, and unpartitioned assets are left alone.
 """
 
 from __future__ import annotations
@@ -31,23 +35,28 @@ import typer
 
 from assets_core.cli.common import (
     EXIT_USAGE,
+    AsOfOpt,
     ExcludeOpt,
+    PartitionOpt,
+    PartitionsOpt,
     console,
     fail,
     guard,
     open_session,
+    partitions_text,
     select_keys,
     state_of,
 )
 from assets_core.cli.printable import printable
-from assets_core.model.keys import step_of
+from assets_core.model.keys import StepKey, step_of
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from assets_core.model.keys import AssetKey, StepKey
+    from assets_core.model.keys import AssetKey
     from assets_core.session import Session
     from assets_core.storage.orphans import Orphan
+    from assets_core.storage.state import StepState
 
 
 def confirmation_refused(n: int) -> str:
@@ -61,8 +70,8 @@ NO_SELECTION = (
     "stores) or --orphans (see `lumbung wipe -h`)."
 )
 ORPHANS_ALONE = (
-    "wipe --orphans takes no -s, --exclude or --io: it finds every orphan itself, and lists "
-    "them before removing anything."
+    "wipe --orphans takes no -s, --exclude, --io or partitions: it finds every orphan itself, "
+    "and lists them before removing anything."
 )
 NO_ORPHANS = (
     "No orphans: every recorded output belongs to a defined asset and the IO manager it uses."
@@ -112,12 +121,17 @@ def wipe(
         ),
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    partition: PartitionOpt = None,
+    partitions: PartitionsOpt = None,
+    as_of: AsOfOpt = None,
 ) -> None:
     """Delete the selected assets' stored outputs and records, or with --orphans those of
-    assets no longer defined and of IO managers an asset no longer uses (sources never)."""
+    assets no longer defined and of IO managers an asset no longer uses (sources never);
+    with --partition/--partitions, only those partitions of the selected partitioned assets."""
     debug = state_of(ctx).debug
     if orphans:
-        if select or exclude or io is not None:
+        chose_parts = partition is not None or partitions is not None or as_of is not None
+        if select or exclude or io is not None or chose_parts:
             raise fail(ORPHANS_ALONE, EXIT_USAGE, debug)
         with guard(ctx), open_session(ctx) as session:
             _wipe_orphans(session, yes, debug)
@@ -135,17 +149,22 @@ def wipe(
             if not assets[k].observed
             and (io is None or session.defs.io_manager_name(assets[k]) == io)
         ]
+        text = partitions_text(partition, partitions)
+        chosen_parts = None
+        if text is not None or as_of is not None:
+            space = session.key_space(as_of)
+            chosen_parts = session.chosen_partitions(frozenset(keys), text, space) if text else {}
+            keys = [k for k in keys if k in session.defs.partitions]
         out = console()
         if not keys:
             out.print("Nothing to wipe: the selection holds no assets (sources are never wiped).")
             return
         latest = session.state.latest(keys)
+        steps = _steps(session, keys, latest, chosen_parts)
         out.print(f"{_count(len(keys))} would be wiped:", soft_wrap=True)
         width = max(len(str(k)) for k in keys)
         for k in keys:
-            st = latest.get(step_of(k))
-            last = st.last if st is not None else None
-            where = last.location if last is not None and last.location else "(no record)"
+            where = _where(session, k, steps[k], latest, as_of)
             out.print(f"  {k!s:<{width}}  {printable(where)}", soft_wrap=True, markup=False)
         if not yes:
             if not sys.stdin.isatty():
@@ -154,7 +173,7 @@ def wipe(
                 out.print("Nothing was deleted.")
                 return
         whole = io if not (select or exclude) else None  # every asset of one manager
-        for note in _delete(session, keys, whole):
+        for note in _delete(session, steps, whole, chosen_parts is not None):
             out.print(note, soft_wrap=True, markup=False)
         out.print(f"Wiped {_count(len(keys))}.")
 
@@ -187,6 +206,54 @@ def _selected(
 _PLAIN_NAME = re.compile(r"^@?\d*\+?|\+\d*$")
 
 
+def _steps(
+    session: Session,
+    keys: list[AssetKey],
+    latest: dict[StepKey, StepState],
+    chosen: dict[AssetKey, frozenset[str]] | None,
+) -> dict[AssetKey, list[StepKey]]:
+    """The steps to wipe of each asset: an unpartitioned asset's one, a partitioned asset's
+    recorded partitions (those ``chosen``, when partitions were chosen), in key order."""
+    from assets_core.partitions.columns import sort_keys
+
+    found: dict[AssetKey, list[StepKey]] = {}
+    for k in keys:
+        definition = session.defs.partitions.get(k)
+        if definition is None:
+            found[k] = [step_of(k)]
+            continue
+        picked = None if chosen is None else chosen.get(k, frozenset())
+        parts = [s[1] for s in latest if s[0] == k and s[1] is not None]
+        if picked is not None:
+            parts = [p for p in parts if p in picked]
+        found[k] = [StepKey(k, p) for p in sort_keys(definition, parts)]
+    return found
+
+
+def _where(
+    session: Session,
+    key: AssetKey,
+    steps: list[StepKey],
+    latest: dict[StepKey, StepState],
+    as_of: str | None,
+) -> str:
+    """What of ``key`` would be wiped, in a few words: its output's location, or its
+    partitions as runs (``2024-01-01..2024-01-07 (7 partitions)``)."""
+    definition = session.defs.partitions.get(key)
+    if definition is None:
+        st = latest.get(steps[0])
+        last = st.last if st is not None else None
+        return last.location if last is not None and last.location else "(no record)"
+    if not steps:
+        return "(no stored partitions)"
+    from assets_core.partitions.ranges import runs
+
+    found = runs(definition, [s[1] for s in steps if s[1] is not None], session.key_space(as_of))
+    shown = ", ".join(str(r) for r in found[:3])
+    more = f" and {len(found) - 3} more runs" if len(found) > 3 else ""
+    return f"{len(steps)} partition{'s' if len(steps) != 1 else ''}: {shown}{more}"
+
+
 def _check_io_name(session: Session, name: str) -> None:
     from assets_core.errors import PlanError
 
@@ -201,29 +268,41 @@ def _count(n: int) -> str:
     return "1 asset" if n == 1 else f"{n} assets"
 
 
-def _delete(session: Session, keys: list[AssetKey], whole: str | None) -> list[str]:
-    """Under the assets' locks, delete each output, then forget the records of those deleted
-    (also when a later deletion fails, so no record points at a deleted output). ``whole``:
-    the IO manager every one of its assets is wiped from, whose damaged storage is first moved
-    aside. What was moved aside, as lines to print."""
+def _delete(
+    session: Session, steps: dict[AssetKey, list[StepKey]], whole: str | None, partial: bool
+) -> list[str]:
+    """Under the steps' locks, delete each output, then forget the records of those deleted
+    (also when a later deletion fails, so no record points at a deleted output): of whole
+    assets, or with ``partial`` of the steps alone. ``whole``: the IO manager every one of
+    its assets is wiped from, whose damaged storage is first moved aside. What was moved
+    aside, as lines to print."""
     from assets_core.storage.io import OutputContext, set_aside_damaged
 
     state = session.state
+    every = [s for found in steps.values() for s in found]
+    locked = every if partial else [step_of(k) for k in steps] + [s for s in every if s[1]]
     done: list[AssetKey] = []
+    gone: list[StepKey] = []
     notes: list[str] = []
-    with _locked(session, [step_of(k) for k in keys]):
+    with _locked(session, locked):
         try:
             if whole is not None:
                 note = set_aside_damaged(session.io.get(whole))
                 if note is not None:
                     notes.append(note)
-            for k in keys:
+            for k, found in steps.items():
                 a = session.defs.assets[k]
-                session.io_manager(a).delete(OutputContext(k, a.spec))
+                manager = session.io_manager(a)
+                for s in found:
+                    manager.delete(OutputContext(k, a.spec, partition=s[1]))
+                    gone.append(s)
                 done.append(k)
         finally:
-            if done:
+            if done and not partial:
                 state.forget(done)
+            rest = gone if partial else [s for s in gone if s[0] not in set(done)]
+            if rest:
+                state.forget_steps(rest)
     return notes
 
 

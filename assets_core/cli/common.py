@@ -141,6 +141,38 @@ ExcludeOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Treat every selected asset as stale.")]
+PartitionOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--partition",
+        metavar="KEY",
+        help="One partition of the selected partitioned assets (repeat for more).",
+    ),
+]
+PartitionsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--partitions",
+        metavar="RANGES",
+        help="Partitions of the selected partitioned assets: keys and inclusive ranges, "
+        "comma-separated (2024-01-01..2024-01-31,2024-02-05; region=eu for one dimension).",
+    ),
+]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        metavar="TIME",
+        help="The time partitions are listed at (2024-01-05, 2024-01-05T13:00+01:00); "
+        "default: $LUMBUNG_NOW, else now.",
+    ),
+]
+
+
+def partitions_text(partition: list[str] | None, partitions: str | None) -> str | None:
+    """``--partition`` keys and ``--partitions`` ranges as one selection text."""
+    pieces = [*(partition or ()), *([partitions] if partitions else [])]
+    return ",".join(pieces) if pieces else None
 
 
 def joined(values: list[str] | None) -> str | None:
@@ -222,10 +254,16 @@ def plan_selection(
     select: list[str] | None,
     exclude: list[str] | None,
     force: bool = False,
+    *,
+    partitions: str | None = None,
+    as_of: str | None = None,
 ) -> Plan:
     """``session.plan`` for ``-s``/``--exclude`` (the selection's warnings come first in
-    ``Plan.warnings``, so ``plan --json`` carries them too). Prints nothing."""
-    return session.plan(joined(select), joined(exclude), force=force)
+    ``Plan.warnings``, so ``plan --json`` carries them too), and the partitions options.
+    Prints nothing."""
+    return session.plan(
+        joined(select), joined(exclude), force=force, partitions=partitions, as_of=as_of
+    )
 
 
 def nothing_to_do(plan: Plan) -> str:

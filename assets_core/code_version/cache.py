@@ -61,7 +61,21 @@ def result_key(spec: AssetSpec, fn: Callable[..., Any], io_manager: str) -> str 
     ins = ",".join([p + "=" + "/".join(k) for p, k in spec.ins.items()]) if spec.ins else ""
     deps = ",".join(["/".join(d) for d in spec.deps]) if spec.deps else ""
     where = f"{code.co_filename}:{fn.__qualname__}@{code.co_firstlineno}"
-    return f"{'/'.join(spec.key)}|{where}|{io_manager}|{ins}|{deps}"
+    key = f"{'/'.join(spec.key)}|{where}|{io_manager}|{ins}|{deps}"
+    if spec.partitions is not None or spec.mappings:
+        key += "|" + ",".join(partition_parts(spec))
+    return key
+
+
+def partition_parts(spec: AssetSpec) -> list[str]:
+    """What an asset's partitions add to its code version: the definition's token and each
+    mapping given in ``ins=`` (nothing for an unpartitioned asset without mappings, so its
+    version is what it was before partitions existed)."""
+    parts = []
+    if spec.partitions is not None:
+        parts.append(f"partitions={spec.partitions.token()}")
+    parts += [f"map:{p}={m.token()}" for p, m in sorted(spec.mappings.items())]
+    return parts
 
 
 class VersionCache:

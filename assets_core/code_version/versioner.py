@@ -20,7 +20,12 @@ from pathlib import Path
 from types import FunctionType, MappingProxyType, MethodType, ModuleType
 from typing import Any
 
-from assets_core.code_version.cache import CACHE_FORMAT, VersionCache, result_key
+from assets_core.code_version.cache import (
+    CACHE_FORMAT,
+    VersionCache,
+    partition_parts,
+    result_key,
+)
 from assets_core.code_version.index import Def
 from assets_core.code_version.locality import (
     ModuleMemo,
@@ -125,6 +130,7 @@ class CodeVersioner:
         parts.append(f"io={io_manager}")
         parts += [f"in:{p}={k}" for p, k in sorted((p, str(k)) for p, k in spec.ins.items())]
         parts += [f"dep:{d}" for d in sorted(str(d) for d in spec.deps)]
+        parts += partition_parts(spec)
         version = CodeVersion(digest_of(*parts), components)
         if not source.files:  # files are read again each time: a long session sees edits
             self._versions[id(asset)] = (asset, io_manager, version)

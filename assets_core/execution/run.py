@@ -167,6 +167,7 @@ def execute(
             if not frozen_by_caller:
                 gc.unfreeze()
             env.handover = None
+            env.jobs = None
             env.fence = None
             env.code_versions = None
             env.logs = None

@@ -13,6 +13,12 @@ steps to the backend up to ``workers`` at a time, and decides each step's outcom
 
 Records go to the ``Recorder`` as outcomes are decided, and each decided step tells the
 handover (values in memory) that it no longer needs its inputs.
+
+A partitioned asset has one step per partition, each waiting for exactly the upstream steps
+its plan step maps it to (``Plan.upstream``: a day's 7-day window waits for its 7 days, a
+month for its days). A ``backfill="single_run"`` asset's contiguous range of steps is one call
+(``jobs``): it is ready when every step of it is, and is skipped, run, retried and recorded
+as one, each step with its own record.
 """
 
 from __future__ import annotations
@@ -23,9 +29,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Literal
 
 from assets_core.execution.backends import Backend
+from assets_core.execution.jobs import plan_jobs
 from assets_core.execution.recorder import Recorder
 from assets_core.execution.result import Event, RunResult
 from assets_core.execution.step import StepEnvironment, StepOutcome, run_step
@@ -66,20 +74,27 @@ class Scheduler:
         self.order = {k: i for i, k in enumerate(self.steps)}
         self.children: dict[StepKey, list[StepKey]] = {k: [] for k in self.steps}
         self.waiting = dict.fromkeys(self.steps, 0)
+        jobs, self.calls = plan_jobs(plan, env.defs)
+        env.jobs = jobs or None
+        # the steps of a single_run call after its first: they wait and run as the first
+        lead = {m: first for first, steps in self.calls.items() for m in steps[1:]}
         readers: dict[StepKey, int] = {}
         for k in self.steps:
+            node = lead.get(k, k) if lead else k
             for u in plan.upstream.get(k, ()):
                 readers[u] = readers.get(u, 0) + 1
                 if u in self.steps:
-                    self.children[u].append(k)
-                    self.waiting[k] += 1
+                    self.children[u].append(node)
+                    self.waiting[node] += 1
         if env.handover is not None:
             env.handover.expect(readers)
         # The data version of every upstream as it stands now: this run's outputs replace
         # what was read while planning.
         self.versions: dict[StepKey, str | None] = dict(plan.current)
         self.failed_up: set[StepKey] = set()
-        self.ready = [(self.order[k], k) for k, n in self.waiting.items() if n == 0]
+        self.ready = [
+            (self.order[k], k) for k, n in self.waiting.items() if n == 0 and k not in lead
+        ]
         heapq.heapify(self.ready)
         self.retrying: list[tuple[float, int, StepKey]] = []  # (due, order, step)
         self.attempts: dict[StepKey, int] = {}
@@ -129,7 +144,8 @@ class Scheduler:
     def _start(self, step: StepKey) -> None:
         self.attempts[step] = self.attempts.get(step, 0) + 1
         if self.attempts[step] == 1:
-            self.emit(Event("started", step))
+            for s in self.calls.get(step, (step,)):
+                self.emit(Event("started", s))
         if self._inline(step):
             self._handle(step, run_step(self.env, step, self.run_id, self.cancelled))
             return
@@ -161,30 +177,58 @@ class Scheduler:
     # ---- deciding outcomes ----------------------------------------------------------------------
 
     def _decide(self, step: StepKey) -> bool:
-        """Skip ``step`` (upstream failed, or early cutoff); True if it must run."""
+        """Skip ``step`` (upstream failed, or early cutoff); True if it must run. A
+        ``single_run`` call is skipped when any of its steps' upstream failed, and cut off
+        only when every one of its steps is up to date."""
+        call = self.calls.get(step) if self.calls else None
+        if call is not None:
+            return self._decide_call(call)
         upstream = self.plan.upstream.get(step, ())
         bad = [u for u in upstream if u in self.failed_up]
         if bad:
-            self.failed_up.add(step)
-            self.result.skipped.append(step)
-            why = f"upstream {bad[0]} failed"
-            self.recorder.record(step, "skipped", self.versions, error=why)
-            self.emit(Event("skipped", step, message=why))
-            self._settle(step)
+            self._skip(step, bad[0])
             return False
+        if self._cut_off(step, upstream):
+            self._up_to_date(step)
+            return False
+        return True
+
+    def _decide_call(self, call: tuple[StepKey, ...]) -> bool:
+        failed_up = self.failed_up
+        upstream = self.plan.upstream
+        bad = next((u for s in call for u in upstream.get(s, ()) if u in failed_up), None)
+        if bad is not None:
+            for s in call:
+                self._skip(s, bad)
+            return False
+        if all(self._cut_off(s, upstream.get(s, ())) for s in call):
+            for s in call:
+                self._up_to_date(s)
+            return False
+        return True
+
+    def _cut_off(self, step: StepKey, upstream: tuple[StepKey, ...]) -> bool:
         last = self.plan.last.get(step)
         versions = self.versions
-        if (
+        return (
             self.steps[step].status == "pending"
             and last is not None
             and all(versions.get(u) == last.inputs.get(u) for u in upstream)
-        ):
-            self.result.up_to_date.append(step)
-            self.recorder.record(step, "up_to_date", versions)
-            self.emit(Event("up_to_date", step))
-            self._settle(step)
-            return False
-        return True
+        )
+
+    def _skip(self, step: StepKey, bad: StepKey) -> None:
+        self.failed_up.add(step)
+        self.result.skipped.append(step)
+        why = f"upstream {bad} failed"
+        self.recorder.record(step, "skipped", self.versions, error=why)
+        self.emit(Event("skipped", step, message=why))
+        self._settle(step)
+
+    def _up_to_date(self, step: StepKey) -> None:
+        self.result.up_to_date.append(step)
+        self.recorder.record(step, "up_to_date", self.versions)
+        self.emit(Event("up_to_date", step))
+        self._settle(step)
 
     def _handle(self, step: StepKey, out: StepOutcome | BaseException) -> None:
         if self.cancelled.is_set():  # interrupted: a failure now may be the interrupt's doing
@@ -197,7 +241,8 @@ class Scheduler:
         if out.stored is None and self._retry(step, out):
             return
         self._complete(out)
-        self._settle(step)
+        for s in self.calls.get(step, (step,)) if self.calls else (step,):
+            self._settle(s)
 
     def _retry(self, step: StepKey, out: StepOutcome) -> bool:
         """Schedule another attempt of a failed step if it has retries left."""
@@ -212,6 +257,17 @@ class Scheduler:
         return True
 
     def _complete(self, out: StepOutcome) -> None:
+        call = self.calls.get(out.step) if self.calls else None
+        if call is None:
+            self._complete_one(out)
+        elif out.stored is None:
+            for s in call:
+                self._complete_one(replace(out, step=s))
+        else:
+            for s, stored in out.parts or ((out.step, out.stored),):
+                self._complete_one(replace(out, step=s, stored=stored, parts=()))
+
+    def _complete_one(self, out: StepOutcome) -> None:
         step = out.step
         result = self.result
         duration = out.ended_at - out.started_at

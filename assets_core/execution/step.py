@@ -26,11 +26,15 @@ from assets_core.execution.failures import (
 from assets_core.model.definitions import Definitions
 from assets_core.model.keys import AssetKey, StepKey, step_of
 from assets_core.model.kinds import AnyAsset
+from assets_core.model.spec import AssetSpec
+from assets_core.partitions.columns import sort_keys
+from assets_core.partitions.space import PartitionsDefinition
 from assets_core.storage.io import (
     AssetContext,
     DuckDBHolder,
     Fence,
     InputContext,
+    IOManager,
     OutputContext,
     StoredOutput,
 )
@@ -45,7 +49,7 @@ if TYPE_CHECKING:
     from assets_core.execution.handover import Handover
     from assets_core.model.project import ProjectConfig
 
-__all__ = ["Binding", "StepEnvironment", "StepOutcome", "run_step"]
+__all__ = ["Binding", "Job", "StepEnvironment", "StepOutcome", "run_step"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +62,19 @@ class Binding:
     annotation: Any
     target: str | None  # values.target_of(annotation); None when unsupported
     error: str | None = None
+    spec: AssetSpec | None = None  # the upstream's
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """What one call of a step covers where partitions are involved (picklable): ``keys``,
+    the partition keys of the asset it computes (one, or the range of a
+    ``backfill="single_run"`` call, whose steps are the asset's steps of those keys), and
+    ``reads``, the upstream steps it reads (the mapped upstream partitions), in the plan's
+    order. A step of an unpartitioned asset reading only unpartitioned ones needs none."""
+
+    keys: tuple[str, ...]
+    reads: tuple[StepKey, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +94,13 @@ class StepOutcome:
     interrupted: bool = False
     exception: BaseException | None = None
     traceback: str | None = None
+    #: a ``single_run`` call's output per partition: (the step, what was stored for it),
+    #: in key order; ``stored`` is the first's
+    parts: tuple[tuple[StepKey, StoredOutput], ...] = ()
 
     def __reduce__(self) -> tuple[Any, ...]:  # the exception stays where it was raised
         fields = (self.step, self.stored, self.started_at, self.ended_at, self.error)
-        return (StepOutcome, (*fields, self.interrupted, None, self.traceback))
+        return (StepOutcome, (*fields, self.interrupted, None, self.traceback, self.parts))
 
 
 class StepEnvironment:
@@ -99,6 +119,9 @@ class StepEnvironment:
         #: set by the run (in a worker process, by the worker): where each step's lines go
         #: (``assets_core.execution.capture``); ``None`` captures nothing
         self.logs: Capture | None = None
+        #: set by the scheduler for the run: each partitioned step's ``Job`` (see there),
+        #: by the step that runs it (a ``single_run`` call's first step)
+        self.jobs: Mapping[StepKey, Job] | None = None
         self._bindings: dict[AssetKey, tuple[Binding, ...]] = {}
 
     @classmethod
@@ -120,7 +143,8 @@ class StepEnvironment:
                     target, error = target_of(p.annotation), None
                 except LumbungError as exc:
                     target, error = None, str(exc)
-                out.append(Binding(p.name, up, step_of(up), p.annotation, target, error))
+                spec = self.defs.assets[up].spec
+                out.append(Binding(p.name, up, step_of(up), p.annotation, target, error, spec))
             found = self._bindings[asset.key] = tuple(out)
         return found
 
@@ -131,15 +155,19 @@ def run_step(
     run_id: str,
     cancelled: threading.Event | None = None,
     fence: Fence | None = None,
+    job: Job | None = None,
 ) -> StepOutcome:
     """One attempt at ``step``: load its inputs, run it, save its output (published under
     ``fence`` when the step runs outside its run's process: ``OutputContext.publishing``).
+    ``job`` says which partitions it covers and reads (default: ``env.jobs``'s).
     What it logs and prints goes to ``env.logs``."""
+    if job is None and env.jobs is not None:
+        job = env.jobs.get(step)
     logs = env.logs
     if logs is None:
-        return _run_step(env, step, run_id, cancelled, fence)
+        return _run_step(env, step, run_id, cancelled, fence, job)
     with logs.step(step):
-        return _run_step(env, step, run_id, cancelled, fence)
+        return _run_step(env, step, run_id, cancelled, fence, job)
 
 
 def _run_step(
@@ -148,10 +176,15 @@ def _run_step(
     run_id: str,
     cancelled: threading.Event | None,
     fence: Fence | None,
+    job: Job | None,
 ) -> StepOutcome:
     started = time.time()
     try:
-        stored = _attempt(env, step, run_id, cancelled, fence)
+        if job is not None:
+            parts = _attempt(env, step, run_id, cancelled, fence, job)
+            many = tuple(parts) if len(parts) > 1 else ()
+            return StepOutcome(step, parts[0][1], started, time.time(), parts=many)
+        stored = _attempt(env, step, run_id, cancelled, fence, None)[0][1]
         return StepOutcome(step, stored, started, time.time())
     except _Cancelled:
         return StepOutcome(step, None, started, time.time(), "interrupted", interrupted=True)
@@ -175,7 +208,9 @@ def _attempt(
     run_id: str,
     cancelled: threading.Event | None,
     fence: Fence | None,
-) -> StoredOutput:
+    job: Job | None,
+) -> list[tuple[StepKey, StoredOutput]]:
+    """Load, run, save: what was stored, per step (one, or each of a ``single_run`` call's)."""
     defs = env.defs
     asset = defs.assets[step.asset]
     holder = DuckDBHolder()
@@ -186,10 +221,14 @@ def _attempt(
             if b.error is not None:
                 raise AssetExecutionError(str(step), f"parameter '{b.param}': {b.error}")
             try:
-                inputs[b.param] = _load(env, b, step, run_id, holder)
+                inputs[b.param] = _load(env, b, step, run_id, holder, job)
             except Exception as exc:  # Lumbung's, its IO manager's or the machine's
                 _reraise(load_failure(step, b.param, b.key, exc), exc)
-        context = AssetContext(step.asset, asset.spec, run_id, step.partition, holder)
+        if job is None:
+            context = AssetContext(step.asset, asset.spec, run_id, step.partition, holder)
+        else:
+            one = job.keys[0] if len(job.keys) == 1 else None
+            context = AssetContext(step.asset, asset.spec, run_id, one, holder, job.keys)
         if cancelled is not None and cancelled.is_set():
             raise _Cancelled
         try:
@@ -208,17 +247,48 @@ def _attempt(
             )
         name = defs.io_manager_name(asset)
         manager = env.io.get(name)
+        if job is not None and asset.spec.backfill == "single_run":
+            return _save_split(asset, manager, name, job, result, run_id, fence)
         try:
             out = OutputContext(step.asset, asset.spec, run_id, step.partition, fence)
             stored = manager.save(out, result)
         except Exception as exc:  # Lumbung's, its IO manager's, the machine's, or the value's
             relation = kind_of(result) == "duckdb"
             _reraise(store_failure(step, name, exc, relation), exc)
-        if handover is not None and getattr(manager, "round_trips", False):
-            handover.offer(step, result, stored.memory)
-        return stored
+        # a partition's value is not handed over: its readers read several partitions as one
+        keep = handover is not None and step.partition is None
+        if keep and getattr(manager, "round_trips", False):
+            handover.offer(step, result, stored.memory)  # type: ignore[union-attr]
+        return [(step, stored)]
     finally:
         holder.close()
+
+
+def _save_split(
+    asset: AnyAsset,
+    manager: IOManager,
+    name: str,
+    job: Job,
+    result: object,
+    run_id: str,
+    fence: Fence | None,
+) -> list[tuple[StepKey, StoredOutput]]:
+    """Store a ``single_run`` call's rows partition by partition (``split``)."""
+    from assets_core.execution.split import split_rows
+
+    key, spec = asset.key, asset.spec
+    assert spec.partitions is not None
+    relation = kind_of(result) == "duckdb"
+    parts = split_rows(key, spec.partitions, job.keys, result)
+    out = []
+    for partition, rows in parts:
+        step = StepKey(key, partition)
+        try:
+            stored = manager.save(OutputContext(key, spec, run_id, partition, fence), rows)
+        except Exception as exc:
+            _reraise(store_failure(step, name, exc, relation), exc)
+        out.append((step, stored))
+    return out
 
 
 def _reraise(error: BaseException, exc: BaseException) -> NoReturn:
@@ -230,22 +300,46 @@ def _reraise(error: BaseException, exc: BaseException) -> NoReturn:
 
 
 def _load(
-    env: StepEnvironment, b: Binding, step: StepKey, run_id: str, holder: DuckDBHolder
+    env: StepEnvironment,
+    b: Binding,
+    step: StepKey,
+    run_id: str,
+    holder: DuckDBHolder,
+    job: Job | None,
 ) -> Any:
-    """One input's value: handed over in memory within the run, else loaded from storage."""
-    handover = env.handover
-    value: Any = None if handover is None else handover.take(b.step, b.target)
+    """One input's value: handed over in memory within the run, else loaded from storage.
+    A partitioned upstream is read as the partitions ``job`` maps the step to, as one value
+    (never handed over: what a step holds is one partition, not what its reader reads)."""
+    up = b.spec or env.defs.assets[b.key].spec
+    partitions: tuple[str, ...] | None = None
+    if up.partitions is not None:
+        if job is not None:
+            partitions = _mapped(up.partitions, b.key, job.reads)
+        value: Any = None
+    else:
+        handover = env.handover
+        value = None if handover is None else handover.take(b.step, b.target)
     if value is None:
         ctx = InputContext(
             key=b.key,
-            spec=env.defs.assets[b.key].spec,
+            spec=up,
             expected_type=b.annotation,
             consumer=step.asset,
             param=b.param,
             run_id=run_id,
+            partition=step.partition,
+            partitions=partitions,
             _duckdb=holder,
         )
         value = load_input(env.defs, env.io, ctx)
     if b.target == "duckdb":  # SQL in the asset can name its inputs
         value.create_view(b.param, replace=True)
     return value
+
+
+def _mapped(
+    definition: PartitionsDefinition, key: AssetKey, reads: tuple[StepKey, ...]
+) -> tuple[str, ...]:
+    """The partitions of ``key`` among ``reads``, once each, in key order."""
+    found = {p for a, p in reads if a == key and p is not None}
+    return tuple(sort_keys(definition, found))

@@ -20,6 +20,10 @@ from assets_core.model.annotations import resolved
 from assets_core.model.csv_options import CsvOptions, csv_problems
 from assets_core.model.keys import SEGMENT_RE, AssetKey, CoercibleToKey, checked_key
 from assets_core.model.spec import Asset, AssetSpec, Param, SourceAsset, SourceFormat
+from assets_core.partitions.mapping import Explicit, MappingSpec, Window
+from assets_core.partitions.multi import SINGLE_TYPES, MultiPartitions
+from assets_core.partitions.space import PartitionsDefinition
+from assets_core.partitions.template import template_problems
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -159,10 +163,13 @@ def asset(
     io_manager: str | None = None,
     code_version: str | None = None,
     deps: Iterable[CoercibleToKey] | None = None,
-    ins: Mapping[str, CoercibleToKey] | None = None,
+    ins: Mapping[str, CoercibleToKey | MappingSpec | tuple[CoercibleToKey, MappingSpec]]
+    | None = None,
     retries: int = 0,
     metadata: Mapping[str, Any] | None = None,
     code_files: Iterable[str] | None = None,
+    partitions: PartitionsDefinition | None = None,
+    backfill: str | None = None,
 ) -> Callable[[F], Asset]: ...
 
 
@@ -179,7 +186,12 @@ def asset(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     - ``io_manager``: the name of the manager that stores the output (default: the project's)
     - ``code_version``: a pin that replaces the computed code version
     - ``deps``: upstream keys that order this asset and count for staleness but are not loaded
-    - ``ins``: ``{"param": "a/b"}`` maps a parameter to an explicit key
+    - ``ins``: ``{"param": "a/b"}`` maps a parameter to an explicit key;
+      ``{"param": window(-6, 0)}`` reads its upstream's partitions through a mapping (the
+      key found as usual), and ``{"param": ("a/b", window(-6, 0))}`` gives both
+    - ``partitions``: ``daily(start=...)``, ``static([...])``, ``multi(...)``: one step per
+      partition key (DESIGN §12)
+    - ``backfill="single_run"``: one call may cover a contiguous range of partitions
     - ``retries``: how many times to retry a failure, with exponential backoff
     - ``code_files``: files the function reads as code (``["sql/orders.sql"]``), relative to
       the project folder: their bytes are part of the code version, so an edit makes the
@@ -212,6 +224,8 @@ _ASSET_OPTIONS = frozenset(
         "retries",
         "metadata",
         "code_files",
+        "partitions",
+        "backfill",
     }
 )
 
@@ -271,6 +285,7 @@ def _build_asset(fn: Callable[..., Any], options: Mapping[str, Any]) -> Asset:
 
     params: list[Param] = []
     ins: dict[str, AssetKey] = {}
+    mappings: dict[str, MappingSpec] = {}
     implicit: list[str] = []
     wants_context = False
     for pname, kind, annotation in parameters or ():
@@ -286,8 +301,16 @@ def _build_asset(fn: Callable[..., Any], options: Mapping[str, Any]) -> Asset:
         if type(annotation) is str:
             annotation = resolved(annotation, getattr(fn, "__globals__", {}))
         params.append(Param(pname, annotation))
-        if raw_ins and pname in raw_ins:
-            up = c.key(raw_ins[pname], f"ins[{pname!r}]")
+        given = raw_ins.get(pname) if raw_ins else None
+        if given is not None and isinstance(given, tuple) and len(given) == 2:
+            if isinstance(given[1], _MAPPING_SPECS):  # (key, mapping)
+                mappings[pname] = given[1]
+                given = given[0]
+        elif isinstance(given, _MAPPING_SPECS):  # a mapping alone: the key as usual
+            mappings[pname] = given
+            given = None
+        if given is not None:
+            up = c.key(given, f"ins[{pname!r}]")
             if up is not None:
                 ins[pname] = up
         elif SEGMENT_RE.match(pname):
@@ -303,7 +326,7 @@ def _build_asset(fn: Callable[..., Any], options: Mapping[str, Any]) -> Asset:
 
     code_files: tuple[str, ...] = ()
     if options:
-        spec = _options_spec(c, fn, key, ins, options)
+        spec = _options_spec(c, fn, key, ins, options, mappings)
         if options.get("code_files") is not None:
             code_files = c.strings(options["code_files"], "code_files")
     else:
@@ -356,6 +379,7 @@ def _options_spec(
     key: AssetKey,
     ins: dict[str, AssetKey],
     options: Mapping[str, Any],
+    mappings: dict[str, MappingSpec],
 ) -> AssetSpec:
     """The spec of an asset declared with options, each one checked."""
     deps: list[AssetKey] = []
@@ -389,6 +413,18 @@ def _options_spec(
         c.add(f"code_version={code_version!r} is not valid: give a non-empty string.")
         code_version = None
 
+    partitions = _partitions(c, options.get("partitions"))
+    backfill = options.get("backfill")
+    if backfill is not None:
+        if backfill != "single_run":
+            c.add(
+                f"backfill={backfill!r} is not valid: the one value is 'single_run' (one call "
+                "covers a contiguous range of partitions); leave it out for one call per partition."
+            )
+            backfill = None
+        elif partitions is None:
+            c.add("backfill='single_run' needs partitions=...; add them, or remove backfill=.")
+            backfill = None
     group = options.get("group")
     tags = options.get("tags")
     owners = options.get("owners")
@@ -405,7 +441,25 @@ def _options_spec(
         code_version=code_version,
         retries=retries,
         metadata=_NO_METADATA if metadata is None else c.mapping(metadata, "metadata"),
+        partitions=partitions,
+        mappings=MappingProxyType(mappings) if mappings else _NO_METADATA,
+        backfill=backfill,
     )
+
+
+_MAPPING_SPECS = (Window, Explicit)
+_PARTITION_TYPES = (*SINGLE_TYPES, MultiPartitions)
+
+
+def _partitions(c: _Collector, value: object) -> PartitionsDefinition | None:
+    """``partitions=`` checked: a definition, or ``None`` after reporting what is wrong."""
+    if value is None or isinstance(value, _PARTITION_TYPES):
+        return value
+    c.add(
+        f"partitions={value!r} is not valid: give a definition from assets_core.partitions, "
+        "like daily(start='2024-01-01'), static(['eu', 'us']) or multi(...)."
+    )
+    return None
 
 
 def _asset_key(c: _Collector, fname: str, key: object, name: object) -> AssetKey:
@@ -435,12 +489,18 @@ def source(
     owners: Iterable[str] | None = None,
     description: str | None = None,
     metadata: Mapping[str, Any] | None = None,
+    partitions: PartitionsDefinition | None = None,
 ) -> SourceAsset:
     """Declare external data: a file or glob of files (CSV, Parquet, JSON lines) at ``path``,
     or anything ``observe()`` can give a version string for. Sources are observed, never
     materialized. A relative ``path`` is relative to the project folder. ``csv`` says how a
     CSV file is read (delimiter, header, names, null values, column types, date formats);
-    every consumer reads it the same way, and changing it makes the consumers stale."""
+    every consumer reads it the same way, and changing it makes the consumers stale.
+
+    ``partitions`` makes ``path`` a template with one file (or glob) per partition key,
+    observed per partition: ``path="data/events/{date}.csv"`` with ``partitions=daily(...)``
+    (one placeholder of any name for a single definition; one per dimension, by name, for
+    ``multi``)."""
     frame = sys._getframe(1)
     file, line = frame.f_code.co_filename, frame.f_lineno
     c = _Collector(str(name), file, line)
@@ -471,6 +531,15 @@ def source(
             c.add(f"format={fmt!r} is not valid: use 'csv', 'parquet' or 'json'.")
             fmt = None
     csv = _csv_options(c, csv, path, fmt, observe)
+    parts = _partitions(c, partitions)
+    if parts is not None and observe is not None:
+        c.add(
+            "a partitioned source is read one file per partition; give path= a template like "
+            "'data/events/{date}.csv' instead of observe=."
+        )
+    if path is not None:
+        for message in template_problems(path, parts):
+            c.add(message)
     spec = AssetSpec(
         key=key,
         group="sources" if group is None else c.segment(group, "group", "sources"),
@@ -478,6 +547,7 @@ def source(
         owners=c.strings(owners, "owners"),
         description=description,
         metadata=c.mapping(metadata, "metadata"),
+        partitions=parts,
     )
     return SourceAsset(
         spec=spec,

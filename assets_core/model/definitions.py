@@ -23,6 +23,10 @@ from assets_core.model.keys import AssetKey, CoercibleToKey, StepKey, names_of, 
 from assets_core.model.kinds import AnyAsset
 from assets_core.model.spec import ASSET_KINDS, AssetSpec, SourceAsset
 from assets_core.model.validate import KeyCheck, check_io_managers, check_storable, validate
+from assets_core.partitions.mapping import MappingSpec
+from assets_core.partitions.multi import MultiPartitions
+from assets_core.partitions.space import PartitionsDefinition
+from assets_core.partitions.static import DynamicPartitions
 
 __all__ = ["DEFAULT_IO_MANAGER", "Definitions", "collect_assets"]
 
@@ -184,6 +188,42 @@ class Definitions:
         """Each asset's upstream steps: ``upstream`` as step keys (the one step of each
         unpartitioned upstream)."""
         return MappingProxyType({k: tuple(map(step_of, ups)) for k, ups in self.upstream.items()})
+
+    @cached_property
+    def partitions(self) -> Mapping[AssetKey, PartitionsDefinition]:
+        """The partitions definition of each partitioned asset (sources included)."""
+        return MappingProxyType(
+            {k: a.spec.partitions for k, a in self.assets.items() if a.spec.partitions is not None}
+        )
+
+    @cached_property
+    def dynamic_sets(self) -> frozenset[str]:
+        """The names of the dynamic partitions sets the assets use (``dynamic("customers")``,
+        also as a dimension of ``multi``)."""
+        names: set[str] = set()
+        for definition in self.partitions.values():
+            dims = (
+                definition.dims if isinstance(definition, MultiPartitions) else (("", definition),)
+            )
+            names.update(d.name for _, d in dims if isinstance(d, DynamicPartitions))
+        return frozenset(names)
+
+    @cached_property
+    def edge_mappings(self) -> Mapping[AssetKey, tuple[MappingSpec | None, ...]]:
+        """Each asset's mapping spec per upstream key (``ins=``), in the order of ``upstream``
+        (``None``: the default mapping); only assets that give one."""
+        out: dict[AssetKey, tuple[MappingSpec | None, ...]] = {}
+        for k, a in self.assets.items():
+            spec = a.spec
+            if not spec.mappings:
+                continue
+            by_key: dict[AssetKey, MappingSpec] = {}
+            for param, up in spec.ins.items():
+                found = spec.mappings.get(param)
+                if found is not None:
+                    by_key.setdefault(up, found)
+            out[k] = tuple(by_key.get(up) for up in self.upstream[k])
+        return MappingProxyType(out)
 
     @property
     def materialized(self) -> list[AssetKey]:

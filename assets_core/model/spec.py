@@ -17,6 +17,8 @@ from typing import Any, ClassVar, Literal
 from assets_core.errors import Problem
 from assets_core.model.csv_options import CsvOptions
 from assets_core.model.keys import AssetKey
+from assets_core.partitions.mapping import MappingSpec
+from assets_core.partitions.space import PartitionsDefinition
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -24,7 +26,12 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 @dataclass(frozen=True, slots=True)
 class AssetSpec:
     """The description of one asset. ``ins`` maps parameter names to the keys they load;
-    ``deps`` are ordering and lineage only (never loaded, but their data versions count)."""
+    ``deps`` are ordering and lineage only (never loaded, but their data versions count).
+
+    ``partitions``: the asset's partitions definition (``None``: one step, unpartitioned).
+    ``mappings``: the mapping a parameter reads its upstream's partitions with, when given in
+    ``ins=`` (``window(-6, 0)``, ``explicit({...})``); the others map by default (DESIGN §12).
+    ``backfill``: ``"single_run"`` lets one call cover a contiguous range of partitions."""
 
     key: AssetKey
     ins: Mapping[str, AssetKey] = field(default_factory=lambda: _EMPTY)
@@ -37,6 +44,9 @@ class AssetSpec:
     code_version: str | None = None  # an explicit pin replaces the computed version
     retries: int = 0
     metadata: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    partitions: PartitionsDefinition | None = None
+    mappings: Mapping[str, MappingSpec] = field(default_factory=lambda: _EMPTY)
+    backfill: Literal["single_run"] | None = None
 
     @property
     def upstream(self) -> tuple[AssetKey, ...]:

@@ -20,6 +20,7 @@ from assets_core.model.annotations import INPUTS, RETURNS, input_kind, returns_o
 from assets_core.model.graph import AssetGraph
 from assets_core.model.keys import AssetKey, names_of
 from assets_core.model.kinds import AnyAsset
+from assets_core.partitions.resolve import mapping_problems
 
 
 def _where(a: AnyAsset, root: Path | None = None) -> str:
@@ -186,6 +187,33 @@ def check_dependencies(
     return problems
 
 
+def check_partition_mappings(
+    assets: Sequence[AnyAsset], by_key: Mapping[AssetKey, AnyAsset] | None = None
+) -> list[Problem]:
+    """Every upstream's partitions map to the asset's own (DESIGN §12): definitions that
+    cannot be matched, and a mapping in ``ins=`` on an unpartitioned side, are problems, one
+    per pair, naming both assets and the fix."""
+    if by_key is None:
+        by_key = {a.key: a for a in assets}
+    problems = []
+    for a in assets:
+        spec = a.spec
+        own = spec.partitions
+        params = {up: p for p, up in reversed(list(spec.ins.items()))}  # each key's first param
+        for up in spec.upstream:
+            target = by_key.get(up)
+            if target is None:
+                continue  # reported by check_dependencies
+            param = params.get(up)
+            mapping = spec.mappings.get(param) if param is not None else None
+            theirs = target.spec.partitions
+            if own is None and theirs is None and mapping is None:
+                continue
+            for p in mapping_problems(str(a.key), str(up), own, theirs, mapping, param):
+                problems.append(_problem(a, p.message))
+    return problems
+
+
 def check_acyclic(assets: Sequence[AnyAsset], graph: AssetGraph) -> list[Problem]:
     cycle = graph.find_cycle()
     if cycle is None:
@@ -266,6 +294,7 @@ def validate(
         *check_dependencies(assets, unresolved, by_key, root),
         *check_annotations(assets),
         *check_code_files(assets, root),
+        *check_partition_mappings(assets, by_key),
     ]
     if not any(p.message.startswith("duplicate key") for p in problems):
         problems += check_acyclic(assets, graph)

@@ -3,12 +3,19 @@
 ``build_plan`` is pure: the caller passes the state it read (one query), the observed source
 versions, and functions for code versions and output existence. It returns a frozen ``Plan``
 whose steps are in dependency order, each with its reasons; the executor only consumes it.
-A step is one asset, or one partition of it (``StepKey``); every asset has one step today.
+A step is one asset, or one partition of it (``StepKey``): a partitioned asset has one step per
+existing partition key, and every rule is decided per step. A step whose mapped upstream
+partitions do not exist yet (a day not over, a source file not there) is ``waiting``: it is not
+runnable, and neither is what reads it.
+
+The work per asset is done once for all its partitions (the mapping of its keys to upstream
+keys, its code version, what its readers compare with), and a fresh step costs a few lookups
+and one string comparison: planning 100 assets of 1,096 daily partitions stays under a second.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
@@ -16,17 +23,23 @@ from typing import Any, Literal
 from assets_core.code_version.versioner import CodeVersion
 from assets_core.errors import PlanError
 from assets_core.model.graph import AssetGraph
-from assets_core.model.keys import AssetKey, StepKey, step_of
+from assets_core.model.keys import AssetKey, StepKey
 from assets_core.model.kinds import AnyAsset
+from assets_core.partitions.mapping import ALL, Keys, MappingSpec
+from assets_core.partitions.resolve import mapping_for
+from assets_core.partitions.space import KeySpace, PartitionsDefinition
+from assets_core.partitions.template import fill
+from assets_core.planning.stepviews import Lasts, Statuses, Versions
 from assets_core.storage.sources import describe_change
 from assets_core.storage.state import (
     EncodedInputs,
     MaterializationRecord,
     StepState,
     encode_versions,
+    version_fragment,
 )
 
-Status = Literal["missing", "stale", "pending", "forced", "fresh"]
+Status = Literal["missing", "stale", "pending", "forced", "fresh", "waiting"]
 ReasonCode = Literal[
     "never_materialized",
     "output_missing",
@@ -37,6 +50,7 @@ ReasonCode = Literal[
     "upstream_changed",
     "source_changed",
     "waits_on",
+    "upstream_partition_missing",
     "forced",
 ]
 RUNNABLE: frozenset[str] = frozenset({"missing", "stale", "pending", "forced"})
@@ -71,6 +85,8 @@ class Reason:
         out: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.upstream is not None:
             out["upstream"] = str(self.upstream)
+        if self.partition is not None:
+            out["partition"] = self.partition
         if self.old is not None or self.new is not None:
             out["old"], out["new"] = self.old, self.new
         if self.changed:
@@ -113,7 +129,8 @@ _NO_STEPS: Mapping[StepKey, PlanStep] = MappingProxyType({})
 @dataclass(frozen=True)
 class Plan:
     """What would run and why. ``steps`` holds the runnable steps in dependency order;
-    ``statuses`` every step the planner looked at (the selection and its upstream)."""
+    ``statuses`` every step the planner looked at (the selection and its upstream), and
+    ``waiting`` the selected steps that cannot run yet (``upstream_partition_missing``)."""
 
     steps: tuple[PlanStep, ...]
     selected: frozenset[AssetKey]
@@ -132,6 +149,13 @@ class Plan:
     #: keep modification times, a touch): ``(fingerprint, data version)``, worth remembering
     #: so the next plan need not ask their IO manager for their data version again
     verified: Mapping[StepKey, tuple[str, str | None]] = field(default_factory=dict, repr=False)
+    waiting: tuple[PlanStep, ...] = ()
+    #: the partitions definition of each partitioned asset the plan looked at, and the keys
+    #: that existed when it was made (for grouping steps into runs of keys)
+    partitions: Mapping[AssetKey, PartitionsDefinition] = field(default_factory=dict, repr=False)
+    space: KeySpace | None = field(default=None, repr=False)
+    #: the ``--partitions`` text the plan was made with (a plan made again uses it too)
+    partition_text: str | None = None
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -148,6 +172,16 @@ class Plan:
         """The status of one step (of an asset, or one of its partitions)."""
         return self.statuses.get(StepKey(AssetKey.parse(key), partition))
 
+    def steps_of(self, key: AssetKey) -> list[PlanStep]:
+        """Every planned step of one asset: its one step, or one per existing partition, in
+        key order."""
+        definition = self.partitions.get(key)
+        if definition is None or self.space is None:
+            found = self.statuses.get(StepKey(key))
+            return [] if found is None else [found]
+        get = self.statuses.get
+        return [s for p in self.space.keys(definition) if (s := get(StepKey(key, p))) is not None]
+
     def explain_chain(
         self, key: AssetKey | str, partition: str | None = None
     ) -> tuple[list[StepKey], Reason | None]:
@@ -160,10 +194,12 @@ class Plan:
             step = self.statuses.get(current)
             if step is None or not step.reasons:
                 return chain, None
-            root = next((r for r in step.reasons if r.code not in _FOLLOW), None)
-            if root is not None:
-                return chain, root
-            nxt = step.reasons[0]
+            nxt = next((r for r in step.reasons if r.code == "upstream_partition_missing"), None)
+            if nxt is None:
+                root = next((r for r in step.reasons if r.code not in _FOLLOW), None)
+                if root is not None:
+                    return chain, root
+                nxt = step.reasons[0]
             up = None if nxt.upstream is None else StepKey(nxt.upstream, nxt.partition)
             if up is None or up in seen or up not in self.statuses:
                 return chain, nxt
@@ -180,10 +216,11 @@ class Plan:
         return f"{path}: {root.message}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "steps": [s.to_dict() for s in self.steps],
-            "warnings": list(self.warnings),
-        }
+        out: dict[str, Any] = {"steps": [s.to_dict() for s in self.steps]}
+        if self.waiting:  # steps that cannot run yet (``upstream_partition_missing``)
+            out["waiting"] = [s.to_dict() for s in self.waiting]
+        out["warnings"] = list(self.warnings)
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,11 +254,27 @@ _NEVER = Reason("never_materialized", "never materialized")
 _FORCED = Reason("forced", "forced")
 
 
+def _grouped(sign: str, steps: Iterable[StepKey]) -> list[str]:
+    """``+a``, or ``+b (12 partitions)`` for partitions of one asset (how many, not which: the
+    partitions of a run of steps share the text)."""
+    by_asset: dict[AssetKey, list[str | None]] = {}
+    for s in steps:
+        by_asset.setdefault(s[0], []).append(s[1])
+    out = []
+    for key in sorted(by_asset):
+        found = by_asset[key]
+        if found == [None]:
+            out.append(f"{sign}{key}")
+        else:
+            out.append(f"{sign}{key} ({len(found)} partition{'s' if len(found) > 1 else ''})")
+    return out
+
+
 def _deps_changed(recorded: Iterable[StepKey], current: Iterable[StepKey]) -> Reason | None:
     old, new = set(recorded), set(current)
     if old == new:
         return None
-    parts = [f"+{k}" for k in sorted(new - old)] + [f"-{k}" for k in sorted(old - new)]
+    parts = _grouped("+", new - old) + _grouped("-", old - new)
     return Reason("deps_changed", "dependencies changed: " + " ".join(parts))
 
 
@@ -271,146 +324,452 @@ def _same_inputs(
     return dict(inputs) == {u: current.get(u) for u in ups}
 
 
-def build_plan(
-    *,
-    graph: AssetGraph,
-    assets: Mapping[AssetKey, AnyAsset],
-    upstream: Mapping[AssetKey, tuple[AssetKey, ...]],
-    upstream_steps: Mapping[AssetKey, tuple[StepKey, ...]],
-    selected: Iterable[AssetKey],
-    state: Mapping[StepKey, StepState],
-    source_versions: Mapping[StepKey, str],
-    code_version: Callable[[AnyAsset], CodeVersion],
-    stored: Mapping[StepKey, str],
-    stored_version: Callable[[StepKey], str | None],
-    moved: Callable[[StepKey, MaterializationRecord], Moved | None] = lambda step, last: None,
-    force: bool = False,
-) -> Plan:
-    """Decide the status of every selected step (DESIGN §5).
+#: the mapped upstream keys of one step: an unpartitioned upstream's one step is ``(None,)``
+_ONE: tuple[str | None, ...] = (None,)
 
-    ``upstream_steps`` gives each asset's upstream steps (``upstream`` as step keys).
-    ``stored`` holds, for every step with a record whose IO manager still holds its output,
-    the output's fingerprint as it is now (``""``: the manager keeps none). A selected step
-    missing from it is missing. A step whose recorded fingerprint differs was changed by
-    something else since it was written: ``stored_version(step)`` asks its IO manager for the
-    data version it holds now (``None``: it cannot tell), which its readers then see. One that
-    holds the recorded version still is not changed (``Plan.verified``). For a selected step
-    whose output is not found as recorded, ``moved(step, last)`` tells whether its last
-    success was stored where its IO manager does not store it now (``None``: it was not):
-    such a step is stale because its IO manager changed, not missing.
-    """
-    chosen = frozenset(k for k in selected if not assets[k].observed)
-    scope = graph.ancestors(chosen) | chosen
-    statuses: dict[StepKey, PlanStep] = {}
-    current: dict[StepKey, str | None] = {}
-    last_of: dict[StepKey, MaterializationRecord] = {}
-    versions: dict[AssetKey, CodeVersion] = {}
-    planned: set[AssetKey] = set()
-    step_ups: dict[StepKey, tuple[StepKey, ...]] = {}
-    observed: set[StepKey] = set()
-    never_built: dict[AssetKey, list[AssetKey]] = {}
-    warnings: list[str] = []
-    waits: dict[AssetKey, Reason] = {}
-    texts: dict[StepKey, str] = {}  # "a/b" of each upstream step, made once per plan
-    verified: dict[StepKey, tuple[str, str | None]] = {}
-    # the nearest unselected upstream that is not fresh, seen through unselected assets
-    dirty: dict[AssetKey, AssetKey] = {}
 
-    for key in graph.toposorted(scope):
-        a = assets[key]
-        step = step_of(key)
-        if a.observed:
-            current[step] = source_versions.get(step)
+def mapped_keys(
+    up: PartitionsDefinition | None,
+    down: PartitionsDefinition | None,
+    spec: MappingSpec | None,
+    keys: Sequence[str | None],
+    space: KeySpace,
+) -> Sequence[tuple[str | None, ...]]:
+    """For each of the reader's ``keys``, the upstream keys it reads (``ALL`` resolved to the
+    upstream's existing keys). Keys past "now" are included: whether they exist is the
+    planner's question. The mapping of a pair is made once (``mapping_for`` caches it)."""
+    if up is None and down is None:
+        return [_ONE] * len(keys)
+    if up is None:
+        return [_ONE] * len(keys)
+    found: list[Keys] = mapping_for(up, down, spec).upstream_many(keys, space)
+    every = None
+    out: list[tuple[str | None, ...]] = []
+    for m in found:
+        if m is ALL:
+            if every is None:
+                every = space.keys(up)
+            out.append(every)
+        else:
+            out.append(m)  # type: ignore[arg-type]
+    return out
+
+
+@dataclass(slots=True)
+class _Edge:
+    """One upstream asset as the steps of one asset read it: ``mapped[i]`` are the upstream
+    keys step ``i`` reads, and ``look`` what each upstream step is to its readers (see
+    ``_Planner.publish``)."""
+
+    up: AssetKey
+    asset: AnyAsset
+    mapped: Sequence[tuple[str | None, ...]]
+    look: dict[str | None, str | Reason]
+
+
+def _missing_partition(up: AssetKey, asset: AnyAsset, p: str | None, why: str) -> Reason:
+    return Reason(
+        "upstream_partition_missing",
+        f"upstream partition {StepKey(up, p)} {why}",
+        upstream=up,
+        partition=p,
+    )
+
+
+class _Planner:
+    """The state of one plan while it is made, asset by asset in dependency order (see
+    ``build_plan``). Each asset's steps are decided by ``plan_asset``; what its readers
+    compare with is published by ``publish``."""
+
+    def __init__(
+        self,
+        *,
+        assets: Mapping[AssetKey, AnyAsset],
+        upstream: Mapping[AssetKey, tuple[AssetKey, ...]],
+        chosen: frozenset[AssetKey],
+        state: Mapping[StepKey, StepState],
+        source_versions: Mapping[StepKey, str | None],
+        code_version: Callable[[AnyAsset], CodeVersion],
+        stored: Mapping[StepKey, str],
+        stored_version: Callable[[StepKey], str | None],
+        moved: Callable[[StepKey, MaterializationRecord], Moved | None],
+        force: bool,
+        partitions: Mapping[AssetKey, PartitionsDefinition],
+        edge_mappings: Mapping[AssetKey, tuple[MappingSpec | None, ...]],
+        space: KeySpace | None,
+        chosen_partitions: Mapping[AssetKey, frozenset[str]],
+    ) -> None:
+        self.assets, self.upstream, self.chosen = assets, upstream, chosen
+        self.state, self.source_versions = state, source_versions
+        self.code_version, self.stored, self.stored_version = code_version, stored, stored_version
+        self.moved = moved
+        self.force, self.partitions, self.edge_mappings = force, partitions, edge_mappings
+        self.space, self.chosen_partitions = space, chosen_partitions
+        # the steps decided one by one; fresh ones are kept as keys per asset (``fresh``)
+        self.statuses: dict[StepKey, PlanStep] = {}
+        self.fresh: dict[AssetKey, tuple[set[str | None], AssetKey | None]] = {}
+        self.current = Versions(state)
+        self.versions: dict[AssetKey, CodeVersion] = {}
+        self.runnable: dict[AssetKey, list[PlanStep]] = {}
+        self.waiting: list[PlanStep] = []
+        self.step_ups: dict[StepKey, tuple[StepKey, ...]] = {}
+        self.observed: set[StepKey] = set()
+        # each unselected upstream never built: (its step, the selected step reading it)
+        self.never_built: dict[AssetKey, list[tuple[StepKey, StepKey]]] = {}
+        self.texts: dict[StepKey, str] = {}  # "a/b[p]" of each upstream step, once per plan
+        self.verified: dict[StepKey, tuple[str, str | None]] = {}
+        # the nearest unselected upstream that is not fresh, seen through unselected assets
+        self.dirty: dict[AssetKey, AssetKey] = {}
+        # each asset's first step that is not fresh
+        self.not_fresh: dict[AssetKey, PlanStep] = {}
+        # what each planned asset's steps are to their readers
+        self.looks: dict[AssetKey, dict[str | None, str | Reason]] = {}
+
+    def keys_of(self, key: AssetKey) -> Sequence[str | None]:
+        definition = self.partitions.get(key)
+        if definition is None:
+            return _ONE
+        assert self.space is not None
+        return self.space.keys(definition)
+
+    # -- sources ----------------------------------------------------------------------------
+
+    def plan_source(self, key: AssetKey) -> None:
+        versions, current, observed = self.source_versions, self.current, self.observed
+        look: dict[str | None, str | Reason] = {}
+        definition = self.partitions.get(key)
+        asset = self.assets[key]
+        for p in self.keys_of(key):
+            step = tuple.__new__(StepKey, (key, p))
+            v = versions.get(step)
+            current[step] = v
             observed.add(step)
-            continue
-        st = state.get(step)
+            if v is None and definition is not None:
+                path = getattr(asset, "path", None)
+                where = "" if path is None else f" ({fill(path, definition, p or '')})"
+                look[p] = Reason(
+                    "upstream_partition_missing",
+                    f"source {step} has no data yet{where}",
+                    upstream=key,
+                    partition=p,
+                )
+            else:
+                look[p] = self._fragment(step, v)
+        self.looks[key] = look
+
+    # -- assets -----------------------------------------------------------------------------
+
+    def _fragment(self, step: StepKey, version: str | None) -> str:
+        name = self.texts.get(step)
+        if name is None:
+            name = self.texts[step] = "/".join(step[0]) if step[1] is None else str(step)
+        return version_fragment(name, version)
+
+    def edges_of(self, key: AssetKey, keys: Sequence[str | None]) -> list[_Edge]:
+        assert self.space is not None or not self.partitions
+        specs = self.edge_mappings.get(key)
+        down = self.partitions.get(key)
+        edges = []
+        for i, up in enumerate(self.upstream[key]):
+            spec = specs[i] if specs is not None else None
+            mapped = mapped_keys(self.partitions.get(up), down, spec, keys, self.space)  # type: ignore[arg-type]
+            edges.append(_Edge(up, self.assets[up], mapped, self.looks[up]))
+        return edges
+
+    def plan_asset(self, key: AssetKey) -> None:
+        """Decide every step of ``key``, and publish what each is to its readers: the text
+        its version adds to their inputs (it can be read), a ``waits_on`` reason (it runs in
+        this plan), an ``upstream_partition_missing`` reason (it waits itself), or
+        ``_UNBUILT`` (it was never built and does not run). The loop is the hot path of
+        planning: a fresh step costs a few lookups and one comparison of texts."""
+        a = self.assets[key]
+        cv = self.code_version(a)
+        self.versions[key] = cv
+        if key not in self.partitions and self.plain_edges(key):
+            self.plan_one(key, a, cv)
+            return
+        cvv = cv.version
+        keys = self.keys_of(key)
+        edges = self.edges_of(key, keys)
+        pairs = [(e.look.get, e.mapped) for e in edges]
+        is_selected = key in self.chosen
+        picked = self.chosen_partitions.get(key) if is_selected else None
+        stale_up = self.upstream_stale(key)
+        state_get, stored_get = self.state.get, self.stored.get
+        current, statuses = self.current, self.statuses
+        force = self.force
+        runnable: list[PlanStep] = []
+        look: dict[str | None, str | Reason] = {}
+        name = "/".join(key)
+        # what a fresh step's version adds to its readers' inputs ("a/b[p]":"version")
+        head = f'"{name}":"' if keys is _ONE else f'"{name}['
+        new = tuple.__new__
+        encoded = EncodedInputs
+        n = len(keys)
+        steps = [new(StepKey, (key, p)) for p in keys]
+        sts = list(map(state_get, steps))
+        lasts = [st.last if st is not None else None for st in sts]
+        fps = list(map(stored_get, steps))
+        texts = _input_texts(pairs, n)
+        # which steps are selected (every one, or the picked partitions of a selected asset)
+        sels = [is_selected] * n if picked is None else [is_selected and p in picked for p in keys]
+        # A step is fresh when its record holds the inputs it would read now, its code is
+        # the same, and its output is there as written (each test over every step at once).
+        ok = [
+            last is not None
+            and text is not None
+            and (
+                (last.inputs.__class__ is encoded and last.inputs.text == text)
+                or (text == "{}" and not last.inputs)  # no inputs: stored as none at all
+            )
+            and last.code_version == cvv
+            and (fp is not None or not sel)
+            and (not fp or not last.fingerprint or fp == last.fingerprint)
+            and not (sel and force)
+            for last, text, fp, sel in zip(lasts, texts, fps, sels, strict=True)
+        ]
+        fresh_keys = {p for p, fresh in zip(keys, ok, strict=True) if fresh}
+        if fresh_keys:
+            self.fresh[key] = (fresh_keys, stale_up)
+        look.update(
+            (p, head + v + '"' if p is None else f'{head}{p}]":"{v}"')
+            for p, last, fresh in zip(keys, lasts, ok, strict=True)
+            if fresh and (v := last.data_version) is not None and v.isalnum() and v.isascii()  # type: ignore[union-attr]
+        )
+        for i in [i for i, st in enumerate(sts) if st is not None and st.failure is not None]:
+            if ok[i]:  # fresh, and maybe failed since with the code and inputs it has now
+                failure = sts[i].failure  # type: ignore[union-attr]
+                if self._failed(failure, cvv, texts[i], steps[i], edges, i):  # type: ignore[arg-type]
+                    statuses[steps[i]] = PlanStep(key, "fresh", (), keys[i], True, stale_up)
+                    fresh_keys.discard(keys[i])
+        for i, p in enumerate(keys):
+            if ok[i]:
+                if p not in look:  # a version that needs the encoder
+                    look[p] = self._fragment(steps[i], current.get(steps[i]))
+                continue
+            step, sel, st, last = steps[i], sels[i], sts[i], lasts[i]
+            ps, ups = self.decide(a, key, step, p, i, sel, st, last, cv, edges, stale_up)
+            statuses[step] = ps
+            self._settle(key, a, step, sel, ps, ups, runnable, look)
+        if runnable:
+            self.runnable[key] = runnable
+        self.looks[key] = look
+
+    def plain_edges(self, key: AssetKey) -> bool:
+        """Whether ``key`` reads only unpartitioned assets with the default mapping."""
+        partitions = self.partitions
+        if not partitions:
+            return True
+        return key not in self.edge_mappings and not any(
+            up in partitions for up in self.upstream[key]
+        )
+
+    def plan_one(self, key: AssetKey, a: AnyAsset, cv: CodeVersion) -> None:
+        """``plan_asset`` for an unpartitioned asset reading unpartitioned assets (most assets
+        of most projects): the same rules, on its one step, without lists of partitions."""
+        step = tuple.__new__(StepKey, (key, None))
+        st = self.state.get(step)
         last = st.last if st is not None else None
-        current[step] = last.data_version if last is not None else None
-        if last is not None:
-            last_of[step] = last
-        up_keys = upstream[key]
-        ups = upstream_steps[key]
-        cv = code_version(a)
-        versions[key] = cv
-        is_selected = key in chosen
+        sel = key in self.chosen
+        looks = self.looks
+        if (
+            last is not None
+            and last.inputs.__class__ is EncodedInputs
+            and last.code_version == cv.version
+            and not (sel and self.force)
+        ):
+            fp = self.stored.get(step)
+            if (fp is not None or not sel) and (
+                not fp or not last.fingerprint or fp == last.fingerprint
+            ):
+                frags = []
+                for up in self.upstream[key]:
+                    f = looks[up].get(None)
+                    if f.__class__ is not str:
+                        break
+                    frags.append(f)
+                else:
+                    text = "{" + ",".join(frags) + "}"
+                    if last.inputs.text == text:
+                        failure = st.failure  # type: ignore[union-attr]
+                        failed = failure is not None and self._failed(
+                            failure, cv.version, text, step, [], 0
+                        )
+                        stale_up = self.upstream_stale(key)
+                        self.statuses[step] = PlanStep(key, "fresh", (), None, failed, stale_up)
+                        v = last.data_version
+                        looks[key] = {None: self._fragment(step, v)}
+                        return
+        edges = self.edges_of(key, _ONE)
+        stale_up = self.upstream_stale(key)
+        ps, ups = self.decide(a, key, step, None, 0, sel, st, last, cv, edges, stale_up)
+        self.statuses[step] = ps
+        runnable: list[PlanStep] = []
+        look: dict[str | None, str | Reason] = {}
+        self._settle(key, a, step, sel, ps, ups, runnable, look)
+        if runnable:
+            self.runnable[key] = runnable
+        looks[key] = look
+
+    def _settle(
+        self,
+        key: AssetKey,
+        a: AnyAsset,
+        step: StepKey,
+        sel: bool,
+        ps: PlanStep,
+        ups: tuple[StepKey, ...],
+        runnable: list[PlanStep],
+        look: dict[str | None, str | Reason],
+    ) -> None:
+        """Note a step that ``decide`` decided: it runs (its readers wait on it), it waits
+        (so do they), or its readers read its current version."""
+        p, status = step[1], ps.status
+        if status != "fresh" and key not in self.not_fresh:
+            self.not_fresh[key] = ps
+        if sel and status in RUNNABLE:
+            runnable.append(ps)
+            self.step_ups[step] = ups
+            look[p] = Reason("waits_on", f"waits on {step}", upstream=key, partition=p)
+        elif status == "waiting":
+            if sel:
+                self.waiting.append(ps)
+            look[p] = _missing_partition(key, a, p, "waits for its own upstream")
+        else:
+            v = self.current.get(step)
+            look[p] = _UNBUILT if v is None else self._fragment(step, v)
+
+    def _failed(
+        self,
+        failure: MaterializationRecord,
+        cvv: str,
+        text: str | None,
+        step: StepKey,
+        edges: list[_Edge],
+        i: int,
+    ) -> bool:
+        """Whether the last attempt failed with the code and inputs the step has now."""
+        if failure.code_version != cvv:
+            return False
+        if type(failure.inputs) is EncodedInputs and text is not None:
+            return failure.inputs.text == text
+        ups = self._ups(step, edges, i)
+        return _same_inputs(failure.inputs, ups, self.current, self.texts)
+
+    def _ups(self, step: StepKey, edges: list[_Edge], i: int) -> tuple[StepKey, ...]:
+        """The upstream steps step ``i`` reads that exist, in the order its record keeps them."""
+        new = tuple.__new__
+        return tuple(
+            new(StepKey, (e.up, up_p)) for e in edges for up_p in e.mapped[i] if up_p in e.look
+        )
+
+    def upstream_stale(self, key: AssetKey) -> AssetKey | None:
+        """The nearest unselected upstream asset that is not fresh (through unselected
+        assets): what a fresh step of ``key`` reads stale. Per asset, not per partition."""
+        for up in self.upstream[key]:
+            if up in self.chosen or self.assets[up].observed:
+                continue
+            found = up if up in self.not_fresh else self.dirty.get(up)
+            if found is not None:
+                self.dirty[key] = found
+                return found
+        return None
+
+    def decide(
+        self,
+        a: AnyAsset,
+        key: AssetKey,
+        step: StepKey,
+        p: str | None,
+        i: int,
+        sel: bool,
+        st: StepState | None,
+        last: MaterializationRecord | None,
+        cv: CodeVersion,
+        edges: list[_Edge],
+        stale_up: AssetKey | None,
+    ) -> tuple[PlanStep, tuple[StepKey, ...]]:
+        """The status and reasons of one step that is not plainly fresh (DESIGN §5)."""
+        current = self.current
         reasons: list[Reason] = []
         missing = False  # no stored output to compare: the other rules are moot
         rehomed = None  # where the last output was, when its IO manager stores it elsewhere now
-
+        ups = self._ups(step, edges, i)
         if last is None:
             missing = True
             reasons.append(_NEVER)
-        elif is_selected and step not in stored:
+        elif sel and step not in self.stored:
             missing = True
-            rehomed = moved(step, last)
+            rehomed = self.moved(step, last)
             if rehomed is not None:
                 reasons.append(_moved(last, rehomed))
             else:
                 reasons.append(Reason("output_missing", f"output missing at {last.location}"))
         elif last.fingerprint:
-            now_fp = stored.get(step)
-            if now_fp and now_fp != last.fingerprint and is_selected:
-                rehomed = moved(step, last)  # another output, where its manager stores now
+            now_fp = self.stored.get(step)
+            if now_fp and now_fp != last.fingerprint and sel:
+                rehomed = self.moved(step, last)  # another output, where its manager stores now
                 if rehomed is not None:
                     missing = True
                     reasons.append(_moved(last, rehomed))
             if rehomed is None and now_fp and now_fp != last.fingerprint:
-                changed = _output_changed(last, now_fp, stored_version(step))
-                if changed is not None:
-                    reasons.append(changed)
-                    current[step] = changed.new
+                out_changed = _output_changed(last, now_fp, self.stored_version(step))
+                if out_changed is not None:
+                    reasons.append(out_changed)
+                    current[step] = out_changed.new
                 else:  # the recorded data under a new fingerprint (copied, touched)
-                    verified[step] = (now_fp, last.data_version)
-        # Inputs read back from a store keep their stored text: when it equals the current
-        # inputs encoded the same way, the dependencies and every upstream version are as
-        # recorded, and the record need not be decoded (what a fresh project's plan is).
+                    self.verified[step] = (now_fp, last.data_version)
         same_inputs = False
         if last is not None and not missing:
             if last.code_version != cv.version:
                 reasons.append(_code_changed(last, cv))
             inputs = last.inputs
-            same_inputs = _same_inputs(inputs, ups, current, texts)
+            same_inputs = _same_inputs(inputs, ups, current, self.texts)
             if not same_inputs:
                 changed_deps = _deps_changed(inputs, ups)
                 if changed_deps is not None:
                     reasons.append(changed_deps)
-        for up, up_step in zip(up_keys, ups, strict=True):
-            if up in planned:
-                wait = waits.get(up)
-                if wait is None:  # one value per upstream, shared by all its waiting children
-                    wait = waits[up] = Reason("waits_on", f"waits on {up}", upstream=up)
-                reasons.append(wait)
-                continue
-            now = current.get(up_step)
-            up_asset = assets[up]
-            if now is None and up_asset.observed:
-                continue  # an unobserved source; reported by whoever observes it
-            if now is None:
-                if is_selected:
-                    never_built.setdefault(up, []).append(key)
-                continue
-            if same_inputs or last is None or missing or up_step not in last.inputs:
-                continue
-            before = last.inputs[up_step]
-            if before != now:
-                if not up_asset.observed:
-                    msg = f"upstream {up} changed ({short(before)} → {short(now)})"
-                    reasons.append(
-                        Reason("upstream_changed", msg, upstream=up, old=before, new=now)
-                    )
-                else:
-                    reasons.append(
-                        Reason(
-                            "source_changed",
-                            describe_change(up_asset, before, now),
-                            upstream=up,
-                            old=before,
-                            new=now,
-                        )
-                    )
-
+        absent: list[Reason] = []
+        for e in edges:
+            up, look, up_asset = e.up, e.look, e.asset
+            waits: Reason | None = None
+            changed: list[tuple[str | None, str | None, str | None]] = []
+            for up_p in e.mapped[i]:
+                f = look.get(up_p)
+                if f is None:  # a partition that does not exist yet
+                    absent.append(_missing_partition(up, up_asset, up_p, "does not exist yet"))
+                    continue
+                if f.__class__ is not str:
+                    r: Reason = f  # type: ignore[assignment]
+                    if r.code == "waits_on":
+                        waits = waits or r
+                    elif r is _UNBUILT:
+                        if sel:
+                            self.never_built.setdefault(up, []).append(
+                                (tuple.__new__(StepKey, (up, up_p)), step)
+                            )
+                    else:
+                        absent.append(r)
+                    continue
+                if same_inputs or last is None or missing:
+                    continue
+                up_step = tuple.__new__(StepKey, (up, up_p))
+                if up_step not in last.inputs:
+                    continue
+                before, now = last.inputs[up_step], current.get(up_step)
+                if before != now and not (now is None and up_asset.observed):
+                    changed.append((up_p, before, now))
+            if waits is not None:
+                reasons.append(waits)
+            if changed:
+                reasons.append(_upstream_changed(up, up_asset, changed))
+        if absent:  # it cannot run: what it would wait on in this plan does not matter
+            reasons = [r for r in reasons if r.code != "waits_on"]
+            reasons.append(absent[0] if len(absent) == 1 else _many_missing(absent))
         status: Status
-        if is_selected and force:
+        if absent:
+            status = "waiting"
+        elif sel and self.force:
             status = "forced"
             reasons.insert(0, _FORCED)
         elif missing:
@@ -425,28 +784,165 @@ def build_plan(
         failed = (
             failure is not None
             and failure.code_version == cv.version
-            and _same_inputs(failure.inputs, ups, current, texts)
+            and _same_inputs(failure.inputs, ups, current, self.texts)
         )
-        # the nearest unselected upstream that is not fresh: what a fresh step reads stale,
-        # and what an unselected step passes on to the steps reading it
-        stale_up = None
-        if status == "fresh" or not is_selected:
-            for up in up_keys:
-                if up in chosen or assets[up].observed:
-                    continue
-                stale_up = up if statuses[step_of(up)].status != "fresh" else dirty.get(up)
-                if stale_up is not None:
-                    dirty[key] = stale_up
-                    break
-        plan_step = PlanStep(key, status, tuple(reasons), None, failed, stale_up)
-        statuses[step] = plan_step
-        if is_selected and status in RUNNABLE:
-            planned.add(key)
-            step_ups[step] = ups
+        shown_stale = stale_up if (status == "fresh" or not sel) else None
+        return PlanStep(key, status, tuple(reasons), p, failed, shown_stale), ups
 
+
+def _input_texts(
+    pairs: Sequence[tuple[Callable[[str | None], object], Sequence[tuple[str | None, ...]]]],
+    n: int,
+) -> list[str | None]:
+    """For each of ``n`` steps, the text its record's inputs would hold if it ran now
+    (``encode_versions`` of its upstream steps), or ``None`` when some upstream step cannot be
+    read as it is (it runs in this plan, waits, does not exist, or was never built). Built an
+    edge at a time, over all steps at once."""
+    cols: list[list[str | None]] = []
+    for get, mapped in pairs:
+        col: list[str | None] = []
+        add = col.append
+        for m in mapped:
+            if len(m) == 1:
+                f = get(m[0])
+                add(f if f.__class__ is str else None)
+                continue
+            found = [get(k) for k in m]
+            add(",".join(found) if all(f.__class__ is str for f in found) else None)  # type: ignore[arg-type]
+        cols.append(col)
+    if not cols:
+        return ["{}"] * n
+    if len(cols) == 1:
+        return ["{" + c + "}" if c is not None else None for c in cols[0]]
+    out: list[str | None] = []
+    for parts in zip(*cols, strict=True):
+        if None in parts:
+            out.append(None)
+        else:
+            out.append("{" + ",".join(p for p in parts if p) + "}")
+    return out
+
+
+#: an upstream step that was never built and does not run in this plan
+_UNBUILT = Reason("never_materialized", "never materialized")
+
+
+def _upstream_changed(
+    up: AssetKey, up_asset: AnyAsset, changed: list[tuple[str | None, str | None, str | None]]
+) -> Reason:
+    """One reason for every changed partition of one upstream: the one, or how many."""
+    p, before, now = changed[0]
+    step = StepKey(up, p)
+    if len(changed) == 1:
+        if up_asset.observed:
+            message = describe_change(up_asset, before, now or "", partition=p)
+            return Reason("source_changed", message, upstream=up, old=before, new=now, partition=p)
+        message = f"upstream {step} changed ({short(before)} → {short(now)})"
+        return Reason("upstream_changed", message, upstream=up, old=before, new=now, partition=p)
+    what = "source" if up_asset.observed else "upstream"
+    message = f"{what} {up} changed in {len(changed)} partitions (first {p})"
+    code: ReasonCode = "source_changed" if up_asset.observed else "upstream_changed"
+    return Reason(code, message, upstream=up, old=before, new=now, partition=p)
+
+
+def _never_built(up: AssetKey, pairs: list[tuple[StepKey, StepKey]]) -> str:
+    """The line saying an unselected upstream was never built, and what reads it."""
+    readers = list(dict.fromkeys(reader for _, reader in pairs))
+    if pairs[0][0][1] is None:  # an unpartitioned upstream
+        names = list(dict.fromkeys(str(r[0]) for r in readers))
+        return (
+            f"{up} has never been materialized and is not selected, but {', '.join(names)} "
+            f"needs it; select +{names[0]} to build it too."
+        )
+    ups = list(dict.fromkeys(u for u, _ in pairs))
+    more = f" (and {len(ups) - 1} more of its partitions)" if len(ups) > 1 else ""
+    also = f" (and {len(readers) - 1} more)" if len(readers) > 1 else ""
+    return (
+        f"{ups[0]}{more} has never been materialized and is not selected, but {readers[0]}"
+        f"{also} needs it; select +{readers[0][0]} over those partitions to build them too."
+    )
+
+
+def _many_missing(absent: list[Reason]) -> Reason:
+    first = absent[0]
+    return Reason(
+        "upstream_partition_missing",
+        f"{first.message} (and {len(absent) - 1} more upstream "
+        f"partition{'s' if len(absent) > 2 else ''})",
+        upstream=first.upstream,
+        partition=first.partition,
+    )
+
+
+def build_plan(
+    *,
+    graph: AssetGraph,
+    assets: Mapping[AssetKey, AnyAsset],
+    upstream: Mapping[AssetKey, tuple[AssetKey, ...]],
+    selected: Iterable[AssetKey],
+    state: Mapping[StepKey, StepState],
+    source_versions: Mapping[StepKey, str | None],
+    code_version: Callable[[AnyAsset], CodeVersion],
+    stored: Mapping[StepKey, str],
+    stored_version: Callable[[StepKey], str | None],
+    moved: Callable[[StepKey, MaterializationRecord], Moved | None] = lambda step, last: None,
+    force: bool = False,
+    partitions: Mapping[AssetKey, PartitionsDefinition] | None = None,
+    edge_mappings: Mapping[AssetKey, tuple[MappingSpec | None, ...]] | None = None,
+    space: KeySpace | None = None,
+    chosen_partitions: Mapping[AssetKey, frozenset[str]] | None = None,
+) -> Plan:
+    """Decide the status of every step of the selected assets and their upstream (DESIGN §5,
+    per step as §12 says).
+
+    ``stored`` holds, for every step with a record whose IO manager still holds its output,
+    the output's fingerprint as it is now (``""``: the manager keeps none). A selected step
+    missing from it is missing. A step whose recorded fingerprint differs was changed by
+    something else since it was written: ``stored_version(step)`` asks its IO manager for the
+    data version it holds now (``None``: it cannot tell), which its readers then see. One that
+    holds the recorded version still is not changed (``Plan.verified``). For a selected step
+    whose output is not found as recorded, ``moved(step, last)`` tells whether its last
+    success was stored where its IO manager does not store it now (``None``: it was not):
+    such a step is stale because its IO manager changed, not missing.
+
+    ``partitions`` gives each partitioned asset's definition, ``edge_mappings`` the mappings
+    given in ``ins=`` (``Definitions.edge_mappings``), ``space`` the partitions that exist
+    (needed when any asset is partitioned), and ``chosen_partitions`` the selected keys of
+    selected partitioned assets (all of them when an asset is not in it). Every existing
+    partition of an asset in scope is planned; only selected ones are runnable.
+    """
+    partitions = partitions or {}
+    chosen = frozenset(k for k in selected if not assets[k].observed)
+    scope = graph.ancestors(chosen) | chosen
+    if space is None and any(k in partitions for k in scope):
+        raise PlanError("a plan of partitioned assets needs a KeySpace (space=...).")
+    planner = _Planner(
+        assets=assets,
+        upstream=upstream,
+        chosen=chosen,
+        state=state,
+        source_versions=source_versions,
+        code_version=code_version,
+        stored=stored,
+        stored_version=stored_version,
+        moved=moved,
+        force=force,
+        partitions=partitions,
+        edge_mappings=edge_mappings or {},
+        space=space,
+        chosen_partitions=chosen_partitions or {},
+    )
+    for key in graph.toposorted(scope):
+        if assets[key].observed:
+            planner.plan_source(key)
+        else:
+            planner.plan_asset(key)
+
+    planned = frozenset(planner.runnable)
+    warnings: list[str] = []
     for key in graph.toposorted(scope - chosen):
-        step_ = statuses.get(step_of(key))
-        if step_ is None or step_.status == "fresh" or current.get(step_of(key)) is None:
+        first = planner.not_fresh.get(key)
+        if first is None or planner.current.get(first.step) is None:
             continue
         # Read directly, or through unselected assets in between: either way a planned
         # asset downstream will see this asset's stored (stale) output.
@@ -455,29 +951,29 @@ def build_plan(
         )
         if readers:
             warnings.append(
-                f"{key} is {step_.status} ({step_.reasons[0].message}) but not selected; its "
-                f"stored output will be read. Select +{readers[0]} to rebuild it too."
+                f"{first.step} is {first.status} ({first.reasons[0].message}) but not selected; "
+                f"its stored output will be read. Select +{readers[0]} to rebuild it too."
             )
 
-    if never_built:
-        lines = [
-            f"{up} has never been materialized and is not selected, but "
-            f"{', '.join(str(r) for r in readers)} needs it; select +{readers[0]} to build it too."
-            for up, readers in sorted(never_built.items())
-        ]
-        raise PlanError("\n".join(lines))
+    if planner.never_built:
+        raise PlanError(
+            "\n".join(_never_built(up, pairs) for up, pairs in sorted(planner.never_built.items()))
+        )
 
-    steps = tuple(statuses[step_of(k)] for k in graph.toposorted(planned))
+    steps = tuple(s for k in graph.toposorted(planned) for s in planner.runnable[k])
     return Plan(
         steps=steps,
         selected=chosen,
-        statuses=MappingProxyType(statuses),
+        statuses=Statuses(planner.statuses, planner.fresh, PlanStep),
         warnings=tuple(warnings),
-        code_versions=MappingProxyType(versions),
-        current=MappingProxyType(current),
-        last=MappingProxyType(last_of),
-        upstream=MappingProxyType(step_ups),
-        observed=frozenset(observed),
+        code_versions=MappingProxyType(planner.versions),
+        current=planner.current,
+        last=Lasts(state),
+        upstream=MappingProxyType(planner.step_ups),
+        observed=frozenset(planner.observed),
         forced=force,
-        verified=MappingProxyType(verified),
+        verified=MappingProxyType(planner.verified),
+        waiting=tuple(planner.waiting),
+        partitions=MappingProxyType({k: partitions[k] for k in scope if k in partitions}),
+        space=space,
     )

@@ -21,7 +21,11 @@ from assets_core.model.spec import AssetSpec
 from assets_core.model.validate import KeyCheck
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import duckdb
+
+    from assets_core.partitions.space import PartitionsDefinition
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +113,12 @@ class InputContext:
     ``expected_type`` is the consuming parameter's annotation (``pd.DataFrame``,
     ``pa.Table``, ``duckdb.DuckDBPyRelation``, a polars frame, or ``None`` for pandas).
     Relations must be bound on ``duckdb``, the consumer's own connection.
+
+    ``partitions``: of a partitioned asset (``spec.partitions``), the partition keys the
+    consumer reads, in key order; ``None`` reads every stored partition. They come back as
+    one value, in that order, with a text column per dimension in front
+    (``assets_core.storage.partitioned``). ``partition`` is the consuming step's own partition
+    (``None`` when the consumer is unpartitioned); it does not choose what is loaded.
     """
 
     key: AssetKey
@@ -118,6 +128,7 @@ class InputContext:
     param: str | None = None
     run_id: str = ""
     partition: str | None = None
+    partitions: tuple[str, ...] | None = None
     _duckdb: DuckDBHolder | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -209,11 +220,17 @@ def stored_version(manager: IOManager, ctx: OutputContext) -> str | None:
     return cast("str | None", method(ctx)) if callable(method) else None
 
 
-def location_of(manager: IOManager, key: AssetKey, partition: str | None = None) -> str | None:
+def location_of(
+    manager: IOManager,
+    key: AssetKey,
+    partition: str | None = None,
+    definition: PartitionsDefinition | None = None,
+) -> str | None:
     """Where ``manager`` stores the output of ``key`` (and ``partition``), written as ``save``
     writes ``StoredOutput.location``, without storing anything; ``None`` when it cannot tell.
 
-    A manager tells it with an optional ``location(key, partition)`` method. Planning compares
+    A manager tells it with an optional ``location(key, partition, definition)`` method
+    (``definition``: the asset's partitions definition, given for a partition). Planning compares
     it with a step's recorded location, to say plainly that an asset's IO manager changed
     (instead of calling its output missing), and ``lumbung wipe --orphans`` to find, and the
     manager that stored each, outputs no asset uses any more. A key the manager cannot name a
@@ -224,7 +241,9 @@ def location_of(manager: IOManager, key: AssetKey, partition: str | None = None)
     if not callable(method):
         return None
     try:
-        return cast("str", method(key, partition))
+        if definition is None:
+            return cast("str", method(key, partition))
+        return cast("str", method(key, partition, definition))
     except IOManagerError:
         return None
 
@@ -254,9 +273,15 @@ def set_aside_damaged(manager: IOManager) -> str | None:
 
 
 class AssetContext:
-    """What an asset function receives when it takes a ``context`` parameter."""
+    """What an asset function receives when it takes a ``context`` parameter.
 
-    __slots__ = ("_duckdb", "key", "partition", "run_id", "spec")
+    ``partition`` is the partition key the call computes (``None`` for an unpartitioned
+    asset, and for a ``backfill="single_run"`` call covering several partitions);
+    ``partition_keys`` the keys the call covers, in key order (one, the range of a
+    ``single_run`` call, or ``()`` when unpartitioned); ``partition_window`` the tz-aware
+    (start, end) of the time they cover (``None`` without a time dimension)."""
+
+    __slots__ = ("_duckdb", "key", "partition", "partition_keys", "run_id", "spec")
 
     def __init__(
         self,
@@ -265,12 +290,36 @@ class AssetContext:
         run_id: str,
         partition: str | None = None,
         duckdb_holder: DuckDBHolder | None = None,
+        partition_keys: tuple[str, ...] | None = None,
     ) -> None:
         self.key = key
         self.spec = spec
         self.run_id = run_id
         self.partition = partition
+        if partition_keys is None:
+            partition_keys = () if partition is None else (partition,)
+        self.partition_keys = partition_keys
         self._duckdb = duckdb_holder or DuckDBHolder()
+
+    @property
+    def partition_window(self) -> tuple[datetime, datetime] | None:
+        """The tz-aware (start, end) of the time the call covers: from the start of its first
+        partition's window to the end of its last; ``None`` when the asset is unpartitioned
+        or its partitions have no time dimension."""
+        keys = self.partition_keys
+        definition = self.spec.partitions
+        if not keys or definition is None:
+            return None
+        window = getattr(definition, "window", None)
+        if window is None:
+            return None
+        from assets_core.errors import PartitionError
+
+        try:
+            first, last = window(keys[0]), window(keys[-1])
+        except PartitionError:  # a multi definition without exactly one time dimension
+            return None
+        return first[0], last[1]
 
     @property
     def log(self) -> logging.Logger:
@@ -283,6 +332,11 @@ class AssetContext:
         return self._duckdb.get()
 
     def __repr__(self) -> str:
+        if self.partition_keys:
+            return (
+                f"AssetContext(key={self.key!s}, run_id={self.run_id!r}, "
+                f"partition_keys={self.partition_keys!r})"
+            )
         return f"AssetContext(key={self.key!s}, run_id={self.run_id!r})"
 
 
@@ -292,7 +346,8 @@ class MemoryIOManager:
     ``save`` hashes the value (its data version) and ``load`` hands back the very object when
     the consumer's annotation asks for its kind, converting otherwise. A DuckDB relation is
     stored as the Arrow table it evaluates to, because its connection closes when the asset
-    finishes. Thread-safe.
+    finishes. Partitions are kept per (key, partition); loading several concatenates them
+    through Arrow (``storage.partitioned``). Thread-safe.
     """
 
     def __init__(self) -> None:
@@ -300,9 +355,15 @@ class MemoryIOManager:
         self._lock = threading.Lock()
 
     @staticmethod
-    def location(key: AssetKey, partition: str | None = None) -> str:
-        """``memory://<key>`` (``/<partition>``), as recorded with a save."""
+    def _location(key: AssetKey, partition: str | None = None) -> str:
         return f"memory://{key}" if partition is None else f"memory://{key}/{partition}"
+
+    def location(
+        self, key: AssetKey, partition: str | None = None, definition: object = None
+    ) -> str:
+        """Where ``key`` (and ``partition``) is kept: ``memory://<key>[/<partition>]``
+        (``definition``, the partitions definition, is not needed here)."""
+        return self._location(key, partition)
 
     def save(self, ctx: OutputContext, value: object) -> StoredOutput:
         from assets_core.errors import IOManagerError
@@ -314,6 +375,8 @@ class MemoryIOManager:
             raise IOManagerError(unstorable_message(str(ctx.key), "memory", value))
         if kind == "duckdb":
             value = to_arrow(value)
+        if ctx.partition is not None:
+            value = self._stripped(ctx, ctx.partition, value)
         dv = data_version(value)
         with self._lock:
             self._values[(ctx.key, ctx.partition)] = value
@@ -326,15 +389,31 @@ class MemoryIOManager:
             memory=dv.nbytes,
         )
 
+    @staticmethod
+    def _stripped(ctx: OutputContext, partition: str, value: object) -> object:
+        """``value`` without columns named like a dimension (checked), as Arrow only when it
+        had any."""
+        from assets_core.storage.partitioned import dimensions, strip
+        from assets_core.storage.values import kind_of, to_arrow
+
+        names, values = dimensions(ctx.key, ctx.spec, partition)
+        v: Any = value
+        columns = list(v.schema.names if kind_of(v) == "arrow" else v.columns)
+        if not any(n in columns for n in names):
+            return value
+        return strip(ctx.key, partition, names, values, to_arrow(value))
+
     def load(self, ctx: InputContext) -> object:
         from assets_core.errors import IOManagerError
         from assets_core.storage.values import convert, kind_of, target_of
 
+        if ctx.spec.partitions is not None or ctx.partitions is not None:
+            return self._load_partitions(ctx)
         with self._lock:
             try:
-                value = self._values[(ctx.key, ctx.partition)]
+                value = self._values[(ctx.key, None)]
             except KeyError:
-                where = self.location(ctx.key, ctx.partition)
+                where = self._location(ctx.key, None)
                 raise IOManagerError(
                     f"{ctx.key}: nothing stored at {where}; materialize it first."
                 ) from None
@@ -342,6 +421,35 @@ class MemoryIOManager:
         if target == kind_of(value) and (target != "arrow" or type(value).__name__ == "Table"):
             return value
         return convert(value, ctx.expected_type, ctx.duckdb if target == "duckdb" else None)
+
+    def _load_partitions(self, ctx: InputContext) -> object:
+        from assets_core.errors import IOManagerError
+        from assets_core.partitions.columns import sort_keys
+        from assets_core.storage.partitioned import combine, definition_of, not_stored
+        from assets_core.storage.values import convert, target_of, to_arrow
+
+        definition = definition_of(ctx.key, ctx.spec, (ctx.partitions or ("",))[0])
+        with self._lock:
+            if ctx.partitions is None:
+                stored = [p for k, p in self._values if k == ctx.key and p is not None]
+                if not stored:
+                    where = self._location(ctx.key, None)
+                    raise IOManagerError(not_stored(ctx.key, None, where))
+                keys = sort_keys(definition, stored)
+            else:
+                keys = list(ctx.partitions)
+            parts = []
+            for partition in keys:
+                try:
+                    parts.append((partition, self._values[(ctx.key, partition)]))
+                except KeyError:
+                    where = self._location(ctx.key, partition)
+                    raise IOManagerError(not_stored(ctx.key, partition, where)) from None
+        table = combine(ctx.key, definition, [(p, to_arrow(v)) for p, v in parts])
+        target = target_of(ctx.expected_type)
+        if target == "arrow":
+            return table
+        return convert(table, ctx.expected_type, ctx.duckdb if target == "duckdb" else None)
 
     def exists(self, ctx: OutputContext) -> bool:
         with self._lock:

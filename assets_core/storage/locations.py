@@ -92,8 +92,9 @@ def written_under(location: str, key: str, partition: str | None) -> str | None:
     ``key`` (``a/b``) and ``partition``; ``None`` when the location has neither built-in layout.
 
     Parquet: ``<folder>/parquet/<key path>.parquet``, or for a partition
-    ``<folder>/parquet/<key path>/<partition folder>/part.parquet``. DuckDB:
-    ``<folder>/warehouse.duckdb::<schema>.<table>``.
+    ``<folder>/parquet/<key path>/<dim>=<value>/.../part.parquet`` (a folder per dimension).
+    DuckDB: ``<folder>/warehouse.duckdb::<schema>.<table>`` (``[<partition>]`` after it for a
+    partition).
     """
     path, sep, table = location.partition(_TABLE)
     posix = path.replace("\\", "/") if os.sep != "/" else path
@@ -107,7 +108,9 @@ def written_under(location: str, key: str, partition: str | None) -> str | None:
         if not posix.endswith(suffix):
             return None
         return path[: len(path) - len(suffix)] or None
-    match = re.search(rf"/{_PARQUET_DIR}/{re.escape(key)}/[^/]+/{re.escape(_PART_FILE)}\Z", posix)
+    match = re.search(
+        rf"/{_PARQUET_DIR}/{re.escape(key)}(?:/[^/]+=[^/]*)+/{re.escape(_PART_FILE)}\Z", posix
+    )
     if match is None:
         return None
     return path[: match.start()] or None

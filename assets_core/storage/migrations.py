@@ -9,7 +9,8 @@ file as it was, and two processes opening an old file at once upgrade it once, b
 second one finds the new version when its own transaction starts.
 
 Schema 1 (Lumbung up to the step-key restructure) kept one ``latest`` row and one lock per asset,
-a nullable ``partition`` column, and absolute locations.
+a nullable ``partition`` column, and absolute locations. Schema 2 had no table of dynamic
+partitions' keys.
 """
 
 from __future__ import annotations
@@ -24,7 +25,14 @@ from assets_core.errors import StateError
 from assets_core.storage.locations import relative_location, stored_location, written_under
 from assets_core.storage.sqlite_schema import SCHEMA_VERSION, create_tables
 
-__all__ = ["MIGRATIONS", "backup_path", "migrate_1_to_2", "relocated", "upgrade"]
+__all__ = [
+    "MIGRATIONS",
+    "backup_path",
+    "migrate_1_to_2",
+    "migrate_2_to_3",
+    "relocated",
+    "upgrade",
+]
 
 Migration = Callable[[sqlite3.Connection, str], None]
 
@@ -199,5 +207,13 @@ def _locks_1_to_2(con: sqlite3.Connection) -> None:
     con.execute("DROP TABLE locks_v1")
 
 
+# -- 2 -> 3: the keys of dynamic partitions -------------------------------------------------
+
+
+def migrate_2_to_3(con: sqlite3.Connection, root: str) -> None:
+    """Schema 2 to 3: ``dynamic_partitions`` is new (empty: no set had keys before)."""
+    create_tables(con, ("dynamic_partitions",))
+
+
 #: ``MIGRATIONS[v - 1]`` takes a file from schema ``v`` to ``v + 1``.
-MIGRATIONS: list[Migration] = [migrate_1_to_2]
+MIGRATIONS: list[Migration] = [migrate_1_to_2, migrate_2_to_3]

@@ -31,6 +31,7 @@ from assets_core.errors import LumbungError
 from assets_core.model.definitions import Definitions
 from assets_core.model.keys import AssetKey, StepKey
 from assets_core.model.spec import AssetSpec
+from assets_core.partitions.space import PartitionsDefinition
 from assets_core.storage.io import OutputContext, location_of
 from assets_core.storage.locations import comparable_location
 from assets_core.storage.registry import IOManagers
@@ -72,16 +73,22 @@ class RemovedOrphans:
     problems: tuple[str, ...]
 
 
-def manager_of(managers: IOManagers, step: StepKey, location: str) -> str | None:
+def manager_of(
+    managers: IOManagers,
+    step: StepKey,
+    location: str,
+    definition: PartitionsDefinition | None = None,
+) -> str | None:
     """The name of the IO manager configured in ``managers`` that stores ``step``'s output at
-    ``location``, or ``None`` when none does (first by name when several would)."""
+    ``location`` (a partition of an asset with the partitions ``definition``), or ``None``
+    when none does (first by name when several would)."""
     wanted = comparable_location(location)
     for name in sorted(managers.names()):
         try:
             manager = managers.get(name)
         except (LumbungError, ImportError):  # an installed manager that cannot be built here
             continue
-        place = location_of(manager, step[0], step[1])
+        place = location_of(manager, step[0], step[1], definition)
         if place is not None and comparable_location(place) == wanted:
             return name
     return None

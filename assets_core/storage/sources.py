@@ -15,7 +15,7 @@ import glob
 import hashlib
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +30,15 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-__all__ = ["describe_change", "load_source", "observe_source", "source_files"]
+__all__ = [
+    "describe_change",
+    "load_source",
+    "observe_partitions",
+    "observe_source",
+    "partition_files",
+    "partition_source",
+    "source_files",
+]
 
 #: An observation of a file modified this recently is not cached. Another write within the
 #: filesystem's timestamp granularity could keep the same size and mtime (the "racy" case).
@@ -132,9 +140,53 @@ def observe_source(
     return version, fresh
 
 
-def describe_change(src: AnyAsset, before: str | None, now: str) -> str:
-    """Why a consumer that read version ``before`` of the observed asset ``src`` is stale, now
-    that it is ``now``: its data changed, or only how it is read (a CSV source's options)."""
+def partition_source(src: SourceAsset, key: str) -> SourceAsset:
+    """The source of one partition of a partitioned source: its path template filled with
+    ``key`` (DESIGN §12)."""
+    from dataclasses import replace
+
+    from assets_core.partitions.template import fill
+
+    assert src.path is not None and src.spec.partitions is not None
+    return replace(src, path=fill(src.path, src.spec.partitions, key))
+
+
+def partition_files(src: SourceAsset, root: Path, keys: Sequence[str]) -> list[Path]:
+    """The files of the partitions ``keys`` of a partitioned source that are there."""
+    found: list[Path] = []
+    for key in keys:
+        try:
+            found += source_files(partition_source(src, key), root)
+        except ProjectError:
+            continue
+    return found
+
+
+def observe_partitions(
+    src: SourceAsset, root: Path, keys: Sequence[str], cache: Mapping[str, FileObservation]
+) -> tuple[dict[str, str | None], list[FileObservation]]:
+    """The version of each partition ``keys`` of a partitioned source, observed like a source
+    of its own (``observe_source`` on its filled template); ``None`` for a partition whose
+    file is not there (yet). Also the new file observations worth caching."""
+    versions: dict[str, str | None] = {}
+    fresh: list[FileObservation] = []
+    for key in keys:
+        try:
+            versions[key], new = observe_source(partition_source(src, key), root, cache)
+        except ProjectError:
+            versions[key] = None
+            continue
+        fresh += new
+    return versions, fresh
+
+
+def describe_change(
+    src: AnyAsset, before: str | None, now: str, partition: str | None = None
+) -> str:
+    """Why a consumer that read version ``before`` of the observed asset ``src`` (of one of its
+    partitions) is stale, now that it is ``now``: its data changed, or only how it is read (a
+    CSV source's options)."""
+    name = str(src.key) if partition is None else f"{src.key}[{partition}]"
     if before is not None and isinstance(src, SourceAsset) and _is_csv(src):
         from assets_core.storage.csv_read import tag_reader
 
@@ -142,9 +194,9 @@ def describe_change(src: AnyAsset, before: str | None, now: str) -> str:
         data_now, _, how_now = now.partition("+")
         if data_before == data_now and how_before != how_now:
             if tag_reader(how_before) != tag_reader(how_now):
-                return f"source {src.key} is read by a new version of Lumbung's CSV reader"
-            return f"source {src.key} is read with other CSV options"
-    return f"source {src.key} changed"
+                return f"source {name} is read by a new version of Lumbung's CSV reader"
+            return f"source {name} is read with other CSV options"
+    return f"source {name} changed"
 
 
 def _is_csv(src: SourceAsset) -> bool:

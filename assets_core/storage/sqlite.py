@@ -85,11 +85,11 @@ _LATEST_SQL = (
 # the failures as rows of their own keeps every step's row as narrow as it was before steps
 # could fail, which matters when a plan reads 100,000 of them.
 _PLAN_SQL = (
-    f"SELECT {_STEP_TEXT}, l.last_outcome, l.last_attempt_at, m.id, m.code_version, "
+    'SELECT l.key, l."partition", l.last_outcome, l.last_attempt_at, m.id, m.code_version, '
     "m.data_version, m.inputs, m.code_components, m.started_at, m.ended_at, m.location, "
     f"{_FINGERPRINT} "
     "FROM latest l LEFT JOIN materializations m ON m.id = l.success_id{where} "
-    f"UNION ALL SELECT {_STEP_TEXT}, NULL, NULL, f.id, f.code_version, NULL, f.inputs, "
+    'UNION ALL SELECT l.key, l."partition", NULL, NULL, f.id, f.code_version, NULL, f.inputs, '
     "f.code_components, f.started_at, f.ended_at, NULL, NULL "
     "FROM latest l JOIN materializations f ON f.id = l.attempt_id "
     "WHERE l.last_outcome = 'failed'{and_where}"
@@ -304,7 +304,9 @@ class SQLiteStateStore:
             rows = con.execute(sql, args).fetchall()
         if detail:
             return self._detailed(rows, steps, wanted)
-        # The hot loop of planning: one tuple unpack and two constructors per step.
+        # The hot loop of planning: one tuple unpack and two constructors per step. Rows
+        # come with the asset key's text and the partition ('' for none); the partitions of
+        # one asset share its code components (one lazy mapping per distinct text).
         out: dict[StepKey, StepState] = {}
         failures: dict[StepKey, MaterializationRecord] = {}
         empty = EMPTY
@@ -313,8 +315,12 @@ class SQLiteStateStore:
         # absolute_location, inlined: on posix a relative location is the folder + its rest
         base = self._root.rstrip("/") if os.sep == "/" else None
         root = self._root
+        shared: dict[str, LazyComponents] = {}
+        new = tuple.__new__
+        lazy: LazyComponents | None = None
         for (
             name,
+            part,
             last_outcome,
             last_attempt_at,
             rowid,
@@ -332,6 +338,12 @@ class SQLiteStateStore:
                 step = new_step(steps, name, wanted)
                 if step is None:  # an asset not asked for
                     continue
+            if part:
+                step = new(StepKey, (step[0], part))
+            if components is not None:
+                lazy = shared.get(components)
+                if lazy is None:
+                    lazy = shared[components] = LazyComponents(components)
             if last_outcome is None:  # the last attempt, which failed
                 failures[step] = record(
                     step,
@@ -340,7 +352,7 @@ class SQLiteStateStore:
                     code_version,
                     None,
                     empty if inputs is None else EncodedInputs(inputs, steps),
-                    empty if components is None else LazyComponents(components),
+                    empty if lazy is None or components is None else lazy,
                     started_at,
                     ended_at,
                 )
@@ -361,7 +373,7 @@ class SQLiteStateStore:
                     code_version,
                     data_version,
                     empty if inputs is None else EncodedInputs(inputs, steps),
-                    empty if components is None else LazyComponents(components),
+                    empty if lazy is None or components is None else lazy,
                     started_at,
                     ended_at,
                     None,
@@ -686,6 +698,60 @@ class SQLiteStateStore:
         """What a worker process of ``run_id`` (this process's run) publishes under."""
         return RunFence(self.path, run_id, holder_of(os.getpid()))
 
+    def dynamic_keys(self, names: Iterable[str] | None = None) -> dict[str, list[str]]:
+        """The keys of each named dynamic set (every set when ``None``), in the order added."""
+        sql = "SELECT name, key FROM dynamic_partitions"
+        args: tuple[str, ...] = ()
+        if names is not None:
+            wanted = list(names)
+            if not wanted:
+                return {}
+            sql += f" WHERE name IN {_IN_LIST}"
+            args = (json_text(wanted),)
+        with self._guard() as con:
+            rows = con.execute(sql + " ORDER BY rowid", args).fetchall()
+        out: dict[str, list[str]] = {}
+        for name, key in rows:
+            out.setdefault(name, []).append(key)
+        return out
+
+    def add_dynamic_keys(self, name: str, keys: Sequence[str]) -> list[str]:
+        """Add ``keys`` to the dynamic set ``name`` in one transaction; the ones that were new."""
+        wanted = list(dict.fromkeys(keys))
+        now = time.time()
+        with self._write() as con:
+            there = {
+                k
+                for (k,) in con.execute(
+                    f"SELECT key FROM dynamic_partitions WHERE name = ? AND key IN {_IN_LIST}",
+                    (name, json_text(wanted)),
+                )
+            }
+            added = [k for k in wanted if k not in there]
+            con.executemany(
+                "INSERT INTO dynamic_partitions (name, key, added_at) VALUES (?, ?, ?)",
+                [(name, k, now) for k in added],
+            )
+        return added
+
+    def remove_dynamic_keys(self, name: str, keys: Sequence[str]) -> list[str]:
+        """Remove ``keys`` from the dynamic set ``name``; the ones that were there."""
+        wanted = list(dict.fromkeys(keys))
+        with self._write() as con:
+            there = {
+                k
+                for (k,) in con.execute(
+                    f"SELECT key FROM dynamic_partitions WHERE name = ? AND key IN {_IN_LIST}",
+                    (name, json_text(wanted)),
+                )
+            }
+            removed = [k for k in wanted if k in there]
+            con.execute(
+                f"DELETE FROM dynamic_partitions WHERE name = ? AND key IN {_IN_LIST}",
+                (name, json_text(removed)),
+            )
+        return removed
+
     def forget(self, keys: Iterable[AssetKey]) -> None:
         """Delete every record of ``keys``, all their partitions, and their ``latest`` rows
         (``lumbung wipe``). Runs and their logs stay."""
@@ -728,6 +794,16 @@ class SQLiteStateStore:
                 'DELETE FROM materializations WHERE key = ? AND "partition" = ? AND location = ?',
                 [row for row in rows if row[:2] not in whole],
             )
+
+    def forget_steps(self, steps: Iterable[StepKey]) -> None:
+        """Delete every record of ``steps`` (partitions of assets: ``lumbung wipe
+        --partitions``), and their ``latest`` rows. Runs and their logs stay."""
+        texts = json_text([("/".join(s[0]), s[1] or "") for s in steps])
+        with self._write() as con:
+            for table in ("latest", "materializations"):
+                con.execute(
+                    f'DELETE FROM {table} WHERE (key, "partition") IN {_STEP_IN_LIST}', (texts,)
+                )
 
     def close(self) -> None:
         """Close the connection (the last one out checkpoints the WAL into the file)."""

@@ -23,7 +23,7 @@ import sqlite3
 
 __all__ = ["SCHEMA_VERSION", "TABLES", "create_schema", "create_tables"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Each table's statements (the table, then its indexes), in the order they are created.
 TABLES: dict[str, tuple[str, ...]] = {
@@ -127,6 +127,15 @@ TABLES: dict[str, tuple[str, ...]] = {
     at REAL NOT NULL
 )""",
         'CREATE INDEX check_results_by_step ON check_results (key, "partition", check_name, id)',
+    ),
+    # the keys of each dynamic partitions set, in the order they were added (rowid)
+    "dynamic_partitions": (
+        """CREATE TABLE dynamic_partitions (
+    name TEXT NOT NULL,
+    key TEXT NOT NULL,
+    added_at REAL NOT NULL,
+    UNIQUE (name, key)
+)""",
     ),
 }
 

@@ -87,6 +87,18 @@ def encode_versions(
     return "{" + ",".join(parts) + "}"
 
 
+def version_fragment(name: str, version: str | None) -> str:
+    """One entry of ``encode_versions``: ``"a/b[p]":"version"``, exactly as it writes it, so
+    that ``"{" + ",".join(entries) + "}"`` is the encoding of the steps in that order."""
+    if version is None:
+        if _plain(name):
+            return f'"{name}":null'
+        return _encode(name) + ":null"
+    if _plain(name) and version.isalnum() and version.isascii():
+        return f'"{name}":"{version}"'
+    return _encode(name) + ":" + _encode(version)
+
+
 class EncodedInputs(LazyMapping[StepKey, "str | None"]):
     """A record's ``inputs`` as read from a store: the stored text (``encode_inputs``),
     decoded into step keys on first use. ``steps`` is a cache of parsed keys, shared by every
@@ -339,7 +351,27 @@ class LogStore(Protocol):
         ...
 
 
-class StateStore(StateReader, RunWriter, LockTable, ObservationCache, LogStore, Protocol):
+class DynamicKeys(Protocol):
+    """The keys of dynamic partitions sets (``dynamic("customers")``), by set name, in the
+    order they were added."""
+
+    def dynamic_keys(self, names: Iterable[str] | None = None) -> dict[str, list[str]]:
+        """The keys of each named set (every set when ``None``); a set with none is left out."""
+        ...
+
+    def add_dynamic_keys(self, name: str, keys: Sequence[str]) -> list[str]:
+        """Add ``keys`` to the set ``name`` (in one transaction); the ones that were new."""
+        ...
+
+    def remove_dynamic_keys(self, name: str, keys: Sequence[str]) -> list[str]:
+        """Remove ``keys`` from the set ``name``; the ones that were there. Records of their
+        partitions stay (a key added again finds its history)."""
+        ...
+
+
+class StateStore(
+    StateReader, RunWriter, LockTable, ObservationCache, LogStore, DynamicKeys, Protocol
+):
     """Every capability, as the SQLite and memory stores provide them."""
 
     def forget(self, keys: Iterable[AssetKey]) -> None:
@@ -351,6 +383,10 @@ class StateStore(StateReader, RunWriter, LockTable, ObservationCache, LogStore, 
         with it (``lumbung wipe --orphans``, once those outputs are removed). A step whose last
         success is among them is forgotten whole, as ``forget`` does, so no state points at a
         removed output; its other records stay otherwise."""
+        ...
+
+    def forget_steps(self, steps: Iterable[StepKey]) -> None:
+        """Delete every record of ``steps`` (``lumbung wipe --partitions``)."""
         ...
 
     def close(self) -> None: ...
@@ -378,6 +414,32 @@ class MemoryStateStore:
         self._locks: dict[StepKey, _HeldLock] = {}
         self._files: dict[str, FileObservation] = {}
         self._logs: dict[tuple[str, StepKey, int], LogLine] = {}
+        self._dynamic: dict[str, dict[str, float]] = {}
+
+    # -- dynamic partitions ------------------------------------------------------------------
+
+    def dynamic_keys(self, names: Iterable[str] | None = None) -> dict[str, list[str]]:
+        """The keys of each named set (every set when ``None``), in the order added."""
+        with self._lock:
+            wanted = self._dynamic if names is None else set(names)
+            return {n: list(keys) for n, keys in self._dynamic.items() if n in wanted and keys}
+
+    def add_dynamic_keys(self, name: str, keys: Sequence[str]) -> list[str]:
+        with self._lock:
+            found = self._dynamic.setdefault(name, {})
+            added = [k for k in dict.fromkeys(keys) if k not in found]
+            now = time.time()
+            for k in added:
+                found[k] = now
+            return added
+
+    def remove_dynamic_keys(self, name: str, keys: Sequence[str]) -> list[str]:
+        with self._lock:
+            found = self._dynamic.get(name, {})
+            removed = [k for k in dict.fromkeys(keys) if k in found]
+            for k in removed:
+                del found[k]
+            return removed
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -598,6 +660,14 @@ class MemoryStateStore:
                 for r in self._history
                 if r.step not in whole and r.location not in places.get(r.step, ())
             ]
+
+    def forget_steps(self, steps: Iterable[StepKey]) -> None:
+        """Delete every record of ``steps`` (``lumbung wipe --partitions``)."""
+        gone = set(steps)
+        with self._lock:
+            self._history = [r for r in self._history if r.step not in gone]
+            for step in gone:
+                self._latest.pop(step, None)
 
     def close(self) -> None:
         """Nothing to release; present for the protocol."""

@@ -30,6 +30,7 @@ Relations as inputs (DESIGN §7: "read from the warehouse attached read-only")
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -39,7 +40,10 @@ from typing import TYPE_CHECKING
 from assets_core.errors import IOManagerError
 from assets_core.model.keys import AssetKey, StepKey
 from assets_core.model.spec import AssetSpec
+from assets_core.partitions.columns import dimension_values, sort_keys
 from assets_core.storage.io import InputContext, OutputContext, OutputsUnchecked, StoredOutput
+from assets_core.storage.partitioned import definition_of, dimensions, not_stored, strip
+from io_managers.duckdb import partitions
 from io_managers.duckdb.catalog import _OWNER_PREFIX, _Catalog, table_fingerprint
 from io_managers.duckdb.holder import unchecked_note
 from io_managers.duckdb.ingest import (
@@ -74,6 +78,8 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
+    from assets_core.partitions.space import PartitionsDefinition
+
 __all__ = ["DuckDBIOManager", "from_storage"]
 
 
@@ -102,6 +108,10 @@ class DuckDBIOManager:
             Path(path), lock_timeout=lock_timeout, idle_close=idle_close, read_only=read_only
         )
         self._plans = _IngestPlans()
+        # one writer at a time per partitioned table in this process: partitions of one asset
+        # saved from several threads must not both find no table and both create it
+        self._tables: dict[tuple[str, str], threading.Lock] = {}
+        self._tables_lock = threading.Lock()
 
     # The settings live on the warehouse handle, which reads them at each use.
 
@@ -160,24 +170,22 @@ class DuckDBIOManager:
 
     # ---- naming -----------------------------------------------------------------------------
 
-    def location(self, key: AssetKey, partition: str | None = None) -> str:
-        """``<db path>::<schema>.<table>``, as recorded with a materialization (partitions
-        are not stored here: ``partition`` changes nothing)."""
+    def location(
+        self,
+        key: AssetKey,
+        partition: str | None = None,
+        definition: PartitionsDefinition | None = None,
+    ) -> str:
+        """``<db path>::<schema>.<table>``, as recorded with a materialization, with
+        ``[<partition>]`` after it for a partition (``definition`` is not needed here)."""
         schema, table = table_for(key)
-        return f"{self.path}::{schema}.{table}"
+        where = f"{self.path}::{schema}.{table}"
+        return where if partition is None else f"{where}[{partition}]"
 
     def check_key(self, key: AssetKey) -> str | None:
         """Why ``key`` cannot be stored here (a schema name DuckDB reserves), or ``None``."""
         schema, table = table_for(key)
         return schema_problem(schema, table, self.path.stem)
-
-    @staticmethod
-    def _unpartitioned(ctx: OutputContext | InputContext) -> None:
-        if ctx.partition is not None:
-            raise IOManagerError(
-                f"{ctx.key}: the duckdb IO manager does not store partitions yet; "
-                "use io_manager='parquet' for partitioned assets."
-            )
 
     # ---- save -------------------------------------------------------------------------------
 
@@ -187,14 +195,17 @@ class DuckDBIOManager:
 
         from assets_core.storage.values import kind_of, unstorable_message
 
-        self._unpartitioned(ctx)
         self._writable(ctx.key)
         kind = kind_of(value)
         if kind is None:
             raise IOManagerError(unstorable_message(str(ctx.key), "duckdb", value))
         schema, table = table_for(ctx.key)
-        location = f"{self.path}::{schema}.{table}"
+        location = self.location(ctx.key, ctx.partition)
+        dims = None if ctx.partition is None else dimensions(ctx.key, ctx.spec, ctx.partition)
         arrow = None if kind == "duckdb" else _as_arrow(value)
+        if dims is not None and arrow is not None:
+            assert ctx.partition is not None
+            arrow = strip(ctx.key, ctx.partition, *dims, arrow)
         with self._warehouse.cursor() as cur:
             assert cur is not None
             attempt = 0
@@ -202,11 +213,15 @@ class DuckDBIOManager:
                 source: pa.Table | pa.RecordBatchReader
                 if arrow is None:
                     source = value.to_arrow_reader(_BATCH_ROWS)  # type: ignore[attr-defined]
+                    if dims is not None:
+                        source = _stripped(ctx, dims, source)
                 else:
                     source = arrow
                 try:
                     self._warehouse.ensure_schema(cur, schema)
-                    return self._write(cur, ctx, schema, table, location, source)
+                    if dims is not None:
+                        partitions.ensure_registry(cur, self._warehouse)
+                    return self._write(cur, ctx, schema, table, location, source, dims)
                 except _SourceFailed as failed:  # the value's own error (a relation's SQL)
                     if arrow is None:
                         raise _as_duckdb_error(failed.error) from failed.error
@@ -227,19 +242,41 @@ class DuckDBIOManager:
         table: str,
         location: str,
         source: pa.Table | pa.RecordBatchReader,
+        dims: tuple[tuple[str, ...], tuple[str, ...]] | None = None,
     ) -> StoredOutput:
-        """Replace the table with ``source`` in one transaction, hashing what DuckDB ingests.
+        """Replace the table with ``source`` in one transaction, hashing what DuckDB ingests;
+        with ``dims`` (a partition's dimension names and values), replace that partition's
+        rows instead (``partitions.replace``).
 
         An Arrow table is registered as it is, so DuckDB scans its batches in parallel, while
         a second thread hashes the very same batches. A stream (a relation's reader) is
         wrapped in a generator that hands each batch to the hashing thread as DuckDB pulls it.
         The hash is complete before ``COMMIT``, which runs in ``ctx.publishing()`` (a step
-        whose run is gone, or lost its lock, rolls back instead).
+        whose run is gone, or lost its lock, rolls back instead). Partitions of one table are
+        written one at a time in this process.
         """
+        if dims is None:
+            return self._write_now(cur, ctx, schema, table, location, source, dims)
+        with self._tables_lock:
+            lock = self._tables.setdefault((schema, table), threading.Lock())
+        with lock:
+            return self._write_now(cur, ctx, schema, table, location, source, dims)
+
+    def _write_now(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        ctx: OutputContext,
+        schema: str,
+        table: str,
+        location: str,
+        source: pa.Table | pa.RecordBatchReader,
+        dims: tuple[tuple[str, ...], tuple[str, ...]] | None,
+    ) -> StoredOutput:
         import pyarrow as pa
 
         key = ctx.key
         catalog = self._check_owner(cur, key, schema, table)  # before BEGIN: a fresh snapshot
+        had_table = dims is not None and catalog.holds(cur, schema, table, str(key))
         plan = self._plans.get(cur, source.schema)
         conv: duckdb.DuckDBPyConnection | None = None
         cast = plan.cast
@@ -289,14 +326,26 @@ class DuckDBIOManager:
             cur.execute("BEGIN TRANSACTION")
             try:
                 cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
-                cur.execute(f"CREATE OR REPLACE TABLE {qname} AS SELECT * FROM {quote_ident(view)}")
-                owner = quote_literal(_OWNER_PREFIX + str(key))
-                cur.execute(f"COMMENT ON TABLE {qname} IS {owner}")
+                if dims is None:
+                    cur.execute(
+                        f"CREATE OR REPLACE TABLE {qname} AS SELECT * FROM {quote_ident(view)}"
+                    )
+                else:
+                    assert ctx.partition is not None
+                    partitions.replace(
+                        cur, key, ctx.partition, qname, view, *dims, exists=had_table
+                    )
+                if dims is None or not had_table:
+                    owner = quote_literal(_OWNER_PREFIX + str(key))
+                    cur.execute(f"COMMENT ON TABLE {qname} IS {owner}")
                 digest = hasher.finish()
                 with ctx.publishing():
                     cur.execute("COMMIT")
-                fingerprint = table_fingerprint(hasher.rows, len(out_schema))
-                catalog.put(schema, table, str(key), fingerprint)
+                columns = len(out_schema) + (0 if dims is None else len(dims[0]))
+                fingerprint = table_fingerprint(hasher.rows, columns)
+                # a partitioned table's own fingerprint is not its partition's
+                whole = fingerprint if dims is None else table_fingerprint(None, columns)
+                catalog.put(schema, table, str(key), whole)
             except BaseException as exc:
                 _rollback(cur)
                 if failure:
@@ -353,17 +402,25 @@ class DuckDBIOManager:
 
         from assets_core.storage.values import convert, target_of
 
-        self._unpartitioned(ctx)
         target = target_of(ctx.expected_type)
         schema, table = table_for(ctx.key)
         location = f"{self.path}::{schema}.{table}"
         missing = f"{ctx.key}: no stored output at {location}; materialize it first."
         qname = f"{quote_ident(schema)}.{quote_ident(table)}"
+        definition = None
+        if ctx.spec.partitions is not None or ctx.partitions is not None:
+            definition = definition_of(ctx.key, ctx.spec, (ctx.partitions or ("",))[0])
         with self._warehouse.cursor(create=False) as cur:
             if cur is None or not self._holds(cur, ctx.key):
+                if definition is not None and ctx.partitions:
+                    first = ctx.partitions[0]
+                    raise IOManagerError(not_stored(ctx.key, first, self.location(ctx.key, first)))
                 raise IOManagerError(missing)
             try:
-                data = cur.sql(f"SELECT * FROM {qname}").to_arrow_table()
+                if definition is None:
+                    data = cur.sql(f"SELECT * FROM {qname}").to_arrow_table()
+                else:
+                    data = self._read_partitions(cur, ctx, definition, qname)
             except duckdb.CatalogException:
                 raise IOManagerError(missing) from None
             except duckdb.Error as exc:
@@ -381,20 +438,46 @@ class DuckDBIOManager:
             return data
         return convert(data, ctx.expected_type)
 
+    def _read_partitions(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        ctx: InputContext,
+        definition: PartitionsDefinition,
+        qname: str,
+    ) -> pa.Table:
+        """The partitions ``ctx`` asks for (``None``: every stored one) as one Arrow table."""
+        stored = partitions.registered(cur, [ctx.key])[str(ctx.key)]
+        if ctx.partitions is None:
+            keys = sort_keys(definition, stored)
+            if not keys:
+                where = self.location(ctx.key)
+                raise IOManagerError(not_stored(ctx.key, None, where))
+        else:
+            keys = list(ctx.partitions)
+            for k in keys:
+                if k not in stored:
+                    raise IOManagerError(not_stored(ctx.key, k, self.location(ctx.key, k)))
+        wanted = [(k, dimension_values(definition, k)) for k in keys]
+        return partitions.read(cur, qname, definition, wanted)
+
     def exists(self, ctx: OutputContext) -> bool:
-        """Whether the asset's table exists. Never creates the file; at most one catalog
-        query per opening of the file, then a dictionary lookup."""
-        if ctx.partition is not None:
-            return False
+        """Whether the asset's table exists (for a partition: and lists it). Never creates the
+        file; at most one catalog query per opening of the file, then a dictionary lookup (a
+        partition: one registry query)."""
         with self._warehouse.cursor(create=False) as cur:
-            return cur is not None and self._holds(cur, ctx.key)
+            if cur is None or not self._holds(cur, ctx.key):
+                return False
+            if ctx.partition is None:
+                return True
+            return ctx.partition in partitions.registered(cur, [ctx.key])[str(ctx.key)]
 
     def fingerprints(
         self, steps: Sequence[StepKey], specs: Mapping[AssetKey, AssetSpec]
     ) -> list[str | None]:
         """For each of ``steps``: its table's fingerprint, ``<rows>x<columns>`` as DuckDB's
         catalog has them (read once when the file opens), or ``None`` when there is no table
-        of its key. Never creates the file.
+        of its key; for a partition, its own rows (``partitions.fingerprints``: one query per
+        table). Never creates the file.
 
         Opened read-only, it never waits: while another process writes the file (a run, a
         notebook's read-write connection), it raises ``OutputsUnchecked`` at once, naming
@@ -402,6 +485,7 @@ class DuckDBIOManager:
         out: list[str | None] = [None] * len(steps)
         if not steps:
             return out
+        by_key: dict[AssetKey, list[int]] = {}
         read_only = self._warehouse.read_only
         try:
             with self._warehouse.cursor(create=False, wait=0 if read_only else None) as cur:
@@ -413,6 +497,23 @@ class DuckDBIOManager:
                     if partition is None:
                         schema, table = table_for(key)
                         out[i] = catalog.fingerprint(cur, schema, table, str(key))
+                    else:
+                        by_key.setdefault(key, []).append(i)
+                if not by_key:
+                    return out
+                stored = partitions.registered(cur, list(by_key))
+                for key, places in by_key.items():
+                    if not stored[str(key)] or not self._holds(cur, key):
+                        continue
+                    definition = definition_of(key, specs[key], steps[places[0]][1])
+                    schema, table = table_for(key)
+                    qname = f"{quote_ident(schema)}.{quote_ident(table)}"
+                    wanted = [steps[i][1] or "" for i in places]
+                    found = partitions.fingerprints(
+                        cur, qname, definition, stored[str(key)], wanted
+                    )
+                    for i, fp in zip(places, found, strict=True):
+                        out[i] = fp
         except WarehouseLocked as exc:
             if not read_only:
                 raise
@@ -420,21 +521,65 @@ class DuckDBIOManager:
         return out
 
     def delete(self, ctx: OutputContext) -> None:
-        """Drop the asset's table, if it holds one, in a transaction."""
-        self._unpartitioned(ctx)
+        """Drop the asset's table, if it holds one, in a transaction; for a partition,
+        delete its rows and its registry entry instead."""
         self._writable(ctx.key)
         schema, table = table_for(ctx.key)
+        qname = f"{quote_ident(schema)}.{quote_ident(table)}"
         with self._warehouse.cursor(create=False) as cur:
-            if cur is None or not self._holds(cur, ctx.key):
+            if cur is None:
                 return
-            _retry_conflicts(
-                lambda: _in_transaction(
-                    cur, f"DROP TABLE IF EXISTS {quote_ident(schema)}.{quote_ident(table)}"
-                )
-            )
+            if ctx.partition is not None:
+                self._delete_partition(cur, ctx, ctx.partition, qname)
+                return
+            if not self._holds(cur, ctx.key):
+                return
+            _retry_conflicts(lambda: _in_transaction(cur, f"DROP TABLE IF EXISTS {qname}"))
             catalog = self._warehouse.catalog
             assert catalog is not None
             catalog.drop(schema, table)
+            if ctx.spec.partitions is not None:
+                _retry_conflicts(lambda: partitions.forget(cur, ctx.key))
+
+    def _delete_partition(
+        self, cur: duckdb.DuckDBPyConnection, ctx: OutputContext, partition: str, qname: str
+    ) -> None:
+        if partition not in partitions.registered(cur, [ctx.key])[str(ctx.key)]:
+            return
+        names, values = dimensions(ctx.key, ctx.spec, partition)
+        table = qname if self._holds(cur, ctx.key) else None
+
+        def run() -> None:
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                partitions.remove(cur, ctx.key, partition, table, names, values)
+                cur.execute("COMMIT")
+            except BaseException:
+                _rollback(cur)
+                raise
+
+        _retry_conflicts(run)
+
+
+def _stripped(
+    ctx: OutputContext, dims: tuple[tuple[str, ...], tuple[str, ...]], source: pa.RecordBatchReader
+) -> pa.RecordBatchReader:
+    """A relation's stream without its columns named like a dimension, each checked batch by
+    batch (``storage.partitioned.strip``)."""
+    import pyarrow as pa
+
+    names, values = dims
+    present = [n for n in names if n in source.schema.names]
+    if not present:
+        return source
+    assert ctx.partition is not None
+    partition = ctx.partition
+    schema = source.schema
+    for n in present:
+        schema = schema.remove(schema.get_field_index(n))
+    return pa.RecordBatchReader.from_batches(
+        schema, (strip(ctx.key, partition, names, values, b) for b in source)
+    )
 
 
 def _cast(

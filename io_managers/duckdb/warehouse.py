@@ -191,7 +191,7 @@ class _Warehouse:
         self._pid = 0
         self._users = 0
         self._idle_since = 0.0
-        self._schemas: set[str] = set()
+        self._schemas: set[str] = set()  # schemas (and tables) made since the file opened
         self._catalog: _Catalog | None = None
         self._wait_file = self.path.with_name(self.path.name + ".wait")
 
@@ -432,9 +432,14 @@ class _Warehouse:
     def ensure_schema(self, cur: duckdb.DuckDBPyConnection, schema: str) -> None:
         """Create the schema in its own transaction, once per open database, under a lock:
         two transactions creating one schema conflict."""
-        if schema in self._schemas:
+        self.ensure(cur, schema, f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
+
+    def ensure(self, cur: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
+        """Run ``sql`` (a ``CREATE ... IF NOT EXISTS`` of ``name``) in its own transaction,
+        once per open database, under a lock."""
+        if name in self._schemas:
             return
         with self._schema_lock:
-            if schema not in self._schemas:
-                cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
-                self._schemas.add(schema)
+            if name not in self._schemas:
+                cur.execute(sql)
+                self._schemas.add(name)

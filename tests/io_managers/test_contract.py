@@ -24,6 +24,7 @@ import pytest
 from assets_core.errors import IOManagerError
 from assets_core.model.keys import AssetKey, StepKey
 from assets_core.model.spec import AssetSpec
+from assets_core.partitions import daily, hourly, multi, static
 from assets_core.storage.datahash import canonical_schema, data_version, hash_arrow
 from assets_core.storage.io import (
     DuckDBHolder,
@@ -48,6 +49,9 @@ class Manager:
     persistent: bool = True  # a new manager on the same storage folder sees saved outputs
     exact_types: bool = True  # loads give back the saved Arrow types exactly, not just values
     fingerprints: bool = True  # saves return a fingerprint that tells the output as written
+    #: a partition whose columns differ from the stored ones is refused when saved (one
+    #: table); otherwise each partition is stored on its own and reading several is refused
+    checks_partition_schemas: bool = False
 
 
 def _builtin(module: str) -> Callable[[Path], IOManager]:
@@ -64,7 +68,9 @@ MANAGERS: dict[str, Manager] = {
         lambda tmp: MemoryIOManager(), keeps_object=True, persistent=False, fingerprints=False
     ),
     "parquet": Manager(_builtin("io_managers.parquet")),
-    "duckdb": Manager(_builtin("io_managers.duckdb"), exact_types=False),
+    "duckdb": Manager(
+        _builtin("io_managers.duckdb"), exact_types=False, checks_partition_schemas=True
+    ),
 }
 
 
@@ -663,3 +669,217 @@ def test_what_round_trips_loads_back_equal(
         assert isinstance(back, pa.Table)
         assert back.schema.remove_metadata() == made.schema
         assert back.equals(made)
+
+
+# --------------------------------------------------------------------------- partitions
+
+DAYS = daily(start="2024-01-01")
+SALES = multi(date=daily(start="2024-01-01"), region=static(["us", "eu"]))
+PSPEC = AssetSpec(key=KEY, partitions=DAYS)
+D1, D2, D3 = "2024-01-01", "2024-01-02", "2024-01-03"
+
+
+def pout(partition: str, spec: AssetSpec = PSPEC) -> OutputContext:
+    return OutputContext(KEY, spec, partition=partition)
+
+
+def pin(
+    consumer: Consumer,
+    partitions: tuple[str, ...] | None,
+    expected: object = pa.Table,
+    spec: AssetSpec = PSPEC,
+) -> InputContext:
+    return InputContext(
+        KEY,
+        spec,
+        expected_type=expected,
+        consumer=AssetKey(("consumer",)),
+        param="up",
+        partitions=partitions,
+        _duckdb=consumer.holder,
+    )
+
+
+def day_value(day: str) -> pa.Table:
+    n = int(day[-2:])
+    return pa.table({"v": pa.array(range(n * 10, n * 10 + n), pa.int64()), "s": ["x"] * n})
+
+
+def rows(table: Any) -> list[tuple[Any, ...]]:
+    t = as_arrow(table)
+    return [tuple(r.values()) for r in t.to_pylist()]
+
+
+def test_partitions_load_one_several_and_all_in_key_order(
+    io: IOManager, consumer: Consumer
+) -> None:
+    for day in (D3, D1, D2):  # saved out of order
+        io.save(pout(day), day_value(day))
+    one = io.load(pin(consumer, (D2,)))
+    assert isinstance(one, pa.Table)
+    assert one.column_names == ["partition", "v", "s"]
+    assert one.schema.field("partition").type == pa.string()
+    assert rows(one) == [(D2, 20, "x"), (D2, 21, "x")]
+    several = io.load(pin(consumer, (D1, D3)))
+    assert rows(several) == [(D1, 10, "x"), (D3, 30, "x"), (D3, 31, "x"), (D3, 32, "x")]
+    everything = io.load(pin(consumer, None))
+    assert [r[0] for r in rows(everything)] == [D1, D2, D2, D3, D3, D3]
+    assert [r[1] for r in rows(everything)] == [10, 20, 21, 30, 31, 32]
+
+
+def test_a_partition_stores_what_the_asset_returned(io: IOManager, consumer: Consumer) -> None:
+    value = day_value(D2)
+    stored = io.save(pout(D2), value)
+    assert stored.data_version == data_version(value).version  # without the dimension column
+    assert stored.rows == 2
+    assert stored.schema == canonical_schema(value.schema)
+    back = io.load(pin(consumer, (D2,)))
+    assert isinstance(back, pa.Table)
+    assert hash_arrow(back.drop_columns(["partition"])) == stored.data_version
+
+
+def test_replacing_one_partition_leaves_the_others(
+    io: IOManager, caps: Manager, consumer: Consumer
+) -> None:
+    saved = {day: io.save(pout(day), day_value(day)) for day in (D1, D2, D3)}
+    steps = [StepKey(KEY, d) for d in (D1, D2, D3)]
+    before = fingerprints(io, steps, {KEY: PSPEC})
+    replaced = io.save(pout(D2), pa.table({"v": pa.array([7], pa.int64()), "s": ["y"]}))
+    assert replaced.data_version != saved[D2].data_version
+    after = fingerprints(io, steps, {KEY: PSPEC})
+    assert (after[0], after[2]) == (before[0], before[2])
+    if caps.fingerprints:
+        assert after[1] == replaced.fingerprint != before[1]
+    assert rows(io.load(pin(consumer, None))) == [
+        (D1, 10, "x"),
+        (D2, 7, "y"),
+        (D3, 30, "x"),
+        (D3, 31, "x"),
+        (D3, 32, "x"),
+    ]
+
+
+def test_exists_fingerprints_and_delete_per_partition(
+    io: IOManager, caps: Manager, consumer: Consumer
+) -> None:
+    steps = [StepKey(KEY, d) for d in (D1, D2, D3)]
+    assert fingerprints(io, steps, {KEY: PSPEC}) == [None, None, None]
+    saved = {day: io.save(pout(day), day_value(day)) for day in (D1, D2)}
+    assert [io.exists(pout(d)) for d in (D1, D2, D3)] == [True, True, False]
+    expected = [saved[D1].fingerprint or "", saved[D2].fingerprint or "", None]
+    assert fingerprints(io, steps, {KEY: PSPEC}) == expected
+    assert stored_version(io, pout(D1)) in (None, saved[D1].data_version)
+    assert saved[D1].location != saved[D2].location
+    io.delete(pout(D1))
+    assert [io.exists(pout(d)) for d in (D1, D2, D3)] == [False, True, False]
+    assert fingerprints(io, steps, {KEY: PSPEC}) == [None, expected[1], None]
+    with pytest.raises(
+        IOManagerError, match=r"^sales/orders\[2024-01-01\]: .*; materialize it first\.$"
+    ):
+        io.load(pin(consumer, (D1, D2)))
+    assert rows(io.load(pin(consumer, None))) == [(D2, 20, "x"), (D2, 21, "x")]
+    io.delete(pout(D1))  # deleting what is gone is fine
+    io.delete(pout(D2))
+    with pytest.raises(IOManagerError, match=r"^sales/orders: .*; materialize it first\.$"):
+        io.load(pin(consumer, None))
+
+
+def test_a_multi_key_has_a_column_per_dimension(io: IOManager, consumer: Consumer) -> None:
+    spec = AssetSpec(key=KEY, partitions=SALES)
+    keys = [
+        "date=2024-01-02,region=eu",
+        "date=2024-01-01,region=eu",
+        "date=2024-01-01,region=us",
+    ]
+    for i, k in enumerate(keys):
+        io.save(pout(k, spec), pa.table({"n": pa.array([i], pa.int64())}))
+    back = io.load(pin(consumer, None, spec=spec))
+    assert isinstance(back, pa.Table)
+    assert back.column_names == ["date", "region", "n"]
+    # key order: by date, then region in the order declared (us before eu)
+    assert rows(back) == [(D1, "us", 2), (D1, "eu", 1), (D2, "eu", 0)]
+    one = io.load(pin(consumer, ("date=2024-01-01,region=eu",), spec=spec))
+    assert rows(one) == [(D1, "eu", 1)]
+    assert io.exists(pout(keys[0], spec)) and not io.exists(pout("date=2024-01-02,region=us", spec))
+
+
+def test_hourly_keys_are_stored_exactly(io: IOManager, consumer: Consumer) -> None:
+    spec = AssetSpec(key=KEY, partitions=hourly(start="2024-10-27T00:00", timezone="Europe/Berlin"))
+    keys = ("2024-10-27T02:00", "2024-10-27T02:00+01:00", "2024-10-27T03:00")
+    for i, k in enumerate(keys):
+        io.save(pout(k, spec), pa.table({"n": [i]}))
+    back = io.load(pin(consumer, None, spec=spec))
+    assert rows(back) == [(k, i) for i, k in enumerate(keys)]
+    assert all(io.exists(pout(k, spec)) for k in keys)
+
+
+def test_a_returned_dimension_column_is_checked_and_not_duplicated(
+    io: IOManager, consumer: Consumer, con: Any
+) -> None:
+    plain = day_value(D2)
+    carrying = plain.append_column("partition", pa.array([D2, D2]))
+    stored = io.save(pout(D2), carrying)
+    assert stored.data_version == data_version(plain).version
+    assert io.load(pin(consumer, (D2,))).column_names == ["partition", "v", "s"]
+    rel = con.sql("select 5::bigint as v, 'q' as s, '2024-01-03' as partition")
+    io.save(pout(D3), rel)
+    assert rows(io.load(pin(consumer, (D3,)))) == [(D3, 5, "q")]
+    wrong = plain.append_column("partition", pa.array([D2, D3]))
+    with pytest.raises(IOManagerError) as err:
+        io.save(pout(D2), wrong)
+    assert str(err.value) == (
+        "sales/orders[2024-01-02]: column 'partition' holds values other than this "
+        "partition's partition '2024-01-02'; return only this partition's rows with "
+        "partition = '2024-01-02' as text, or drop the column (the IO manager stores it)."
+    )
+    assert rows(io.load(pin(consumer, (D2,)))) == [(D2, 20, "x"), (D2, 21, "x")]  # kept
+
+
+@pytest.mark.parametrize("target", ["pandas", "arrow", "duckdb", "polars", "none"])
+def test_every_kind_of_consumer_gets_the_same_partitions(
+    io: IOManager, consumer: Consumer, target: str
+) -> None:
+    if target == "polars":
+        pytest.importorskip("polars")
+    for day in (D1, D2, D3):
+        io.save(pout(day), day_value(day).to_pandas())
+    loaded = io.load(pin(consumer, (D2, D3), TARGETS[target]))
+    if target in ("none", "pandas"):
+        assert isinstance(loaded, pd.DataFrame)
+        assert list(loaded.columns) == ["partition", "v", "s"]
+    if target == "duckdb":
+        assert isinstance(loaded, duckdb.DuckDBPyRelation)
+        assert loaded.filter("partition = '2024-01-03'").count("*").fetchall() == [(3,)]
+    got = as_arrow(loaded)
+    assert got.column_names == ["partition", "v", "s"]
+    assert rows(got) == [(D2, 20, "x"), (D2, 21, "x"), (D3, 30, "x"), (D3, 31, "x"), (D3, 32, "x")]
+
+
+def test_partitions_with_other_columns_are_a_clear_error(
+    io: IOManager, caps: Manager, consumer: Consumer
+) -> None:
+    io.save(pout(D1), pa.table({"a": pa.array([1], pa.int64())}))
+    retyped = pa.table({"a": ["1"]})
+    message = (
+        "sales/orders: partition 2024-01-02 has other columns than partition 2024-01-01 "
+        "(column 'a' is {new}, was {old}); make the columns agree in every partition, or "
+        "rebuild them all: lumbung wipe -s sales/orders, then lumbung materialize -s sales/orders."
+    )
+    if caps.checks_partition_schemas:  # refused when the second partition is saved
+        with pytest.raises(IOManagerError) as err:
+            io.save(pout(D2), retyped)
+        assert str(err.value) == message.format(new="VARCHAR", old="BIGINT")
+        assert not io.exists(pout(D2))
+        assert rows(io.load(pin(consumer, None))) == [(D1, 1)]
+        return
+    io.save(pout(D2), retyped)  # each partition is stored on its own...
+    assert rows(io.load(pin(consumer, (D2,)))) == [(D2, "1")]
+    for target in ("arrow", "duckdb", "pandas"):  # ...but they cannot be read as one value
+        with pytest.raises(IOManagerError) as err:
+            io.load(pin(consumer, None, TARGETS[target]))
+        assert str(err.value) == message.format(new="string", old="int64")
+
+
+def test_a_partition_of_an_unpartitioned_asset_is_refused(io: IOManager) -> None:
+    with pytest.raises(IOManagerError, match=r"^sales/orders: partition '2024-01-01' was asked"):
+        io.save(OutputContext(KEY, SPEC, partition=D1), day_value(D1))

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from assets_core.errors import PlanError
 from assets_core.execution.backends import lifeline
 from assets_core.execution.backends.logpump import LogPump, worker_capture
-from assets_core.execution.step import StepEnvironment, StepOutcome, run_step
+from assets_core.execution.step import Job, StepEnvironment, StepOutcome, run_step
 from assets_core.model.loader import project_snapshots
 from assets_core.storage.liveness import Holder, holder_of, is_running
 
@@ -186,7 +186,9 @@ class ProcessesBackend:
         try:
             versions = self._env.code_versions
             expected = None if versions is None else versions.get(step.asset)
-            future = self._pool.submit(_run, step, run_id, self._env.fence, expected)
+            jobs = self._env.jobs
+            job = None if jobs is None else jobs.get(step)
+            future = self._pool.submit(_run, step, run_id, self._env.fence, expected, job)
         finally:
             if old is not None:
                 signal.pthread_sigmask(signal.SIG_SETMASK, old)
@@ -252,13 +254,16 @@ def _init(
     gc.freeze()
 
 
-def _run(step: StepKey, run_id: str, fence: Fence | None, expected: str | None) -> StepOutcome:
-    """Run one step in this worker; its output is published under ``fence``. A step whose
+def _run(
+    step: StepKey, run_id: str, fence: Fence | None, expected: str | None, job: Job | None
+) -> StepOutcome:
+    """Run one step (what ``job`` covers) in this worker; its output is published under
+    ``fence``. A step whose
     code here is not the plan's (``expected``, the version the run records) is refused. A
     worker whose run is gone ends here instead of handing back a result."""
     assert _ENV is not None, "worker has no project loaded"
     refused = None if _SAME_CODE or expected is None else _other_code(_ENV, step, expected)
-    outcome = refused or run_step(_ENV, step, run_id, fence=fence)
+    outcome = refused or run_step(_ENV, step, run_id, fence=fence, job=job)
     if _OWNER is not None and not is_running(_OWNER):
         os._exit(lifeline.EXIT_ORPHANED)
     return outcome

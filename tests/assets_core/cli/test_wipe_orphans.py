@@ -133,8 +133,8 @@ def test_wipe_orphans_lists_asks_and_removes(project: Path) -> None:
     assert refused.err_lines == ["error: wipe needs confirmation; pass --yes to remove 3 orphans."]
     assert gone_.code == 2
     assert gone_.err_lines == [
-        "error: wipe --orphans takes no -s, --exclude or --io: it finds every orphan itself, "
-        "and lists them before removing anything."
+        "error: wipe --orphans takes no -s, --exclude, --io or partitions: it finds every "
+        "orphan itself, and lists them before removing anything."
     ]
     assert _parquet(project) == {"a.parquet", "b.parquet", "c.parquet"}
     assert _tables(project) == {"b", "e", "f"}

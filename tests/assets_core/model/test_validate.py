@@ -244,6 +244,52 @@ CASES = [
         ],
         id="keys-a-manager-cannot-store",
     ),
+    pytest.param(
+        """
+        from assets_core.partitions import daily, monthly, static, window
+        events = source("events", path="data/{date}.csv", partitions=daily(start="2024-01-01"))
+        bad = source("bad", path="data/{day}/{region}.csv", partitions=daily(start="2024-01-01"))
+
+        @asset(partitions=static(["eu"]))
+        def sales(events: pd.DataFrame) -> pd.DataFrame:
+            return events
+
+        @asset(partitions=daily(start="2024-01-01"), ins={"totals": window(-6, 0)})
+        def rolling(totals: pd.DataFrame) -> pd.DataFrame:
+            return totals
+
+        @asset(ins={"events": window(-1, 0)}, backfill="single_run")
+        def totals(events: pd.DataFrame) -> pd.DataFrame:
+            return events
+
+        @asset(partitions=monthly(start="2024-01-01"), ins={"events": window(-1, 0)})
+        def months(events: pd.DataFrame) -> pd.DataFrame:
+            return events
+        """,
+        [
+            "bad (assets.py:6): path='data/{day}/{region}.csv' has 2 placeholders (day, "
+            "region), and daily(start='2024-01-01') has one dimension; use one placeholder, "
+            "like {day}.",
+            "totals (assets.py:16): backfill='single_run' needs partitions=...; add them, or "
+            "remove backfill=.",
+            "sales (assets.py:8): cannot map the partitions of 'events' "
+            "(daily(start='2024-01-01')) to its own (static(['eu'])): daily partitions cannot "
+            "be matched to static partitions; give both assets the same kind of partitions, or "
+            "map the keys with ins={'events': explicit({...})}.",
+            "rolling (assets.py:12): reads 'totals' with window(-6, 0), but 'totals' is not "
+            "partitioned; a window needs partitions on both sides: partition 'totals', or drop "
+            "window(-6, 0) from ins={'totals': ...}.",
+            "totals (assets.py:16): reads 'events' with window(-1, 0), but 'totals' itself is "
+            "not partitioned; a window needs partitions on both sides: partition 'totals' "
+            "itself, or drop window(-1, 0) from ins={'events': ...}.",
+            "months (assets.py:20): cannot map the partitions of 'events' "
+            "(daily(start='2024-01-01')) to its own (monthly(start='2024-01-01')): "
+            "window(-1, 0) counts windows of one unit and time zone, and these are daily in "
+            "UTC and monthly in UTC; give both the same unit and time zone, or drop the window "
+            "to read the overlapping windows.",
+        ],
+        id="partitions-that-cannot-be-mapped",
+    ),
 ]
 
 

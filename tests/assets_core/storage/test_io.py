@@ -12,6 +12,7 @@ import pytest
 from assets_core.errors import IOManagerError
 from assets_core.model.keys import AssetKey
 from assets_core.model.spec import AssetSpec
+from assets_core.partitions import daily
 from assets_core.storage.datahash import hash_arrow, hash_pandas
 from assets_core.storage.io import InputContext, IOManager, MemoryIOManager, OutputContext
 
@@ -75,11 +76,15 @@ def test_relations_are_stored_as_arrow() -> None:
 
 def test_partitions_are_kept_apart() -> None:
     io = MemoryIOManager()
-    p1 = OutputContext(KEY, SPEC, partition="2024-01-01")
-    stored = io.save(p1, pa.table({"a": [1]}))
-    assert stored.location == "memory://marts/orders/2024-01-01"
+    spec = AssetSpec(key=KEY, partitions=daily(start="2024-01-01"))
+    p1 = OutputContext(KEY, spec, partition="2024-01-01")
+    table = pa.table({"a": [1]})
+    stored = io.save(p1, table)
+    assert stored.location == "memory://marts/orders/2024-01-01" == io.location(KEY, "2024-01-01")
     assert io.exists(p1)
     assert not io.exists(OUT)
+    one = InputContext(KEY, spec, expected_type=pa.Table, partitions=("2024-01-01",))
+    assert io.load(one).column_names == ["partition", "a"]  # type: ignore[attr-defined]
 
 
 def test_unstorable_values() -> None:

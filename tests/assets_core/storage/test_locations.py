@@ -71,6 +71,13 @@ def test_the_filesystem_root_as_folder() -> None:
     [
         ("/old/s/parquet/a/b.parquet", "a/b", None, "/old/s"),
         ("/old/s/parquet/a/b/day=2024-01-05/part.parquet", "a/b", "2024-01-05", "/old/s"),
+        (
+            "/old/s/parquet/a/b/date=2024-01-05/region=eu/part.parquet",
+            "a/b",
+            "date=2024-01-05,region=eu",
+            "/old/s",
+        ),
+        ("/old/s/warehouse.duckdb::a.b[2024-01-05]", "a/b", "2024-01-05", "/old/s"),
         ("/old/s/warehouse.duckdb::a.b", "a/b", None, "/old/s"),
         ("/old/s/parquet/parquet/a.parquet", "parquet/a", None, "/old/s"),
         ("/old/s/parquet/a/b.parquet", "b", None, None),  # another key's file

@@ -24,6 +24,7 @@ from assets_core.errors import StateError
 from assets_core.model.keys import AssetKey, StepKey
 from assets_core.storage.liveness import this_host
 from assets_core.storage.sqlite import SCHEMA_VERSION, open_state_store
+from assets_core.storage.sqlite_schema import TABLES
 from assets_core.storage.state import EncodedInputs, LockConflict, MaterializationRecord
 
 FIXTURE = Path(__file__).resolve().parents[2] / "resources" / "state" / "schema1_project"
@@ -114,7 +115,7 @@ def test_upgrading_the_schema1_fixture_in_another_folder(tmp_path: Path) -> None
         plan_latest = store.latest(detail=False)
         runs = store.runs()
 
-    assert user_version(db) == SCHEMA_VERSION == 2
+    assert user_version(db) == SCHEMA_VERSION == 3
     # The copy taken first is the schema-1 file, row for row.
     backup = storage / "state.db.bak-1"
     assert user_version(backup) == 1
@@ -371,7 +372,7 @@ def test_a_migration_failing_half_way_leaves_the_file_at_schema1(
     monkeypatch.undo()
     with open_state_store(storage) as store:
         assert len(store.history(limit=100)) == 8
-    assert user_version(db) == 2
+    assert user_version(db) == SCHEMA_VERSION
 
 
 def test_the_copy_includes_what_is_still_in_the_write_ahead_log(tmp_path: Path) -> None:
@@ -408,8 +409,8 @@ def _open_old_file(storage: str, gate: Any, results: Any) -> None:
 def test_processes_opening_a_schema1_file_at_once_upgrade_it_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The first to take the write lock copies and upgrades the file; the others find schema
-    2 when their own transaction starts, and neither copy nor upgrade it again."""
+    """The first to take the write lock copies and upgrades the file; the others find the
+    current schema when their own transaction starts, and neither copy nor upgrade it again."""
     real = migrations.MIGRATIONS[0]
 
     def counted(con: sqlite3.Connection, root: str) -> None:
@@ -417,7 +418,7 @@ def test_processes_opening_a_schema1_file_at_once_upgrade_it_once(
         time.sleep(0.2)  # let the others queue on the write lock
         real(con, root)
 
-    monkeypatch.setattr(migrations, "MIGRATIONS", [counted])
+    monkeypatch.setattr(migrations, "MIGRATIONS", [counted, *migrations.MIGRATIONS[1:]])
     ctx = multiprocessing.get_context("fork")
     for round_ in range(4):
         storage = copy_fixture(tmp_path / f"r{round_}")
@@ -432,7 +433,7 @@ def test_processes_opening_a_schema1_file_at_once_upgrade_it_once(
             proc.join(timeout=120)
         assert [results.get(timeout=5) for _ in procs] == [8, 8, 8], round_
         assert len(list(storage.glob("upgraded-by-*"))) == 1, round_
-        assert user_version(storage / "state.db") == 2
+        assert user_version(storage / "state.db") == SCHEMA_VERSION
         assert dump(storage / "state.db.bak-1") == old
         assert sorted(p.name for p in storage.glob("state.db.bak-*")) == ["state.db.bak-1"]
 
@@ -445,7 +446,8 @@ def test_a_file_that_cannot_be_copied_first_is_not_upgraded(tmp_path: Path) -> N
     with pytest.raises(StateError) as info:
         open_state_store(storage)
     assert str(info.value).startswith(
-        f"{db} is at state schema 1 and must be upgraded to 2, but it could not be copied to "
+        f"{db} is at state schema 1 and must be upgraded to {SCHEMA_VERSION}, but it could not "
+        "be copied to "
         "state.db.bak-1 first ("
     )
     assert str(info.value).endswith(
@@ -488,3 +490,35 @@ def test_the_cli_plans_nothing_after_upgrading_a_schema_1_project(tmp_path: Path
     assert (project / ".lumbung" / "state.db.bak-1").is_file()
     with sqlite3.connect(project / ".lumbung" / "state.db") as con:
         assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def _schema2_file(storage: Path) -> Path:
+    """A state file as schema 2 made it (every table but ``dynamic_partitions``)."""
+    from assets_core.storage.sqlite_schema import create_tables
+
+    storage.mkdir(parents=True)
+    db = storage / "state.db"
+    con = sqlite3.connect(db)
+    create_tables(con, tuple(t for t in TABLES if t != "dynamic_partitions"))
+    con.execute("PRAGMA user_version = 2")
+    con.commit()
+    con.close()
+    return db
+
+
+def test_upgrading_a_schema2_file_adds_the_dynamic_partitions_table(tmp_path: Path) -> None:
+    storage = tmp_path / "storage"
+    db = _schema2_file(storage)
+    before = dump(db)
+    with open_state_store(storage) as store:
+        assert store.dynamic_keys() == {}
+        assert store.add_dynamic_keys("customers", ["acme", "globex"]) == ["acme", "globex"]
+        assert store.dynamic_keys(["customers"]) == {"customers": ["acme", "globex"]}
+    assert user_version(db) == SCHEMA_VERSION == 3
+    assert dump(storage / "state.db.bak-2") == before
+    assert schema_of(db) == schema_of(_new_store(tmp_path / "new"))
+
+
+def _new_store(storage: Path) -> Path:
+    open_state_store(storage).close()
+    return storage / "state.db"

@@ -493,6 +493,20 @@ def test_log_text_round_trips(store: StateStore) -> None:
     assert store.logs("r1") == [odd]
 
 
+def test_dynamic_partitions_keys_in_the_order_added(store: StateStore) -> None:
+    assert store.dynamic_keys() == {}
+    assert store.add_dynamic_keys("customers", ["globex", "acme", "globex"]) == ["globex", "acme"]
+    assert store.add_dynamic_keys("customers", ["acme", "initech"]) == ["initech"]
+    assert store.add_dynamic_keys("regions", ["eu"]) == ["eu"]
+    assert store.dynamic_keys(["customers"]) == {"customers": ["globex", "acme", "initech"]}
+    assert store.remove_dynamic_keys("customers", ["acme", "hooli"]) == ["acme"]
+    assert store.dynamic_keys() == {"customers": ["globex", "initech"], "regions": ["eu"]}
+    assert store.remove_dynamic_keys("regions", ["eu"]) == ["eu"]
+    assert store.dynamic_keys(["regions", "nothing"]) == {}
+    assert store.add_dynamic_keys("customers", ["acme"]) == ["acme"]  # added again: last
+    assert store.dynamic_keys(["customers"]) == {"customers": ["globex", "initech", "acme"]}
+
+
 # -- SQLite only -----------------------------------------------------------------------------
 
 
@@ -501,7 +515,7 @@ def test_wal_mode_and_schema_version(tmp_path: Path) -> None:
         assert store.path == tmp_path / "deep" / "storage" / "state.db"
         con = sqlite3.connect(store.path)
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         con.close()
 
 

@@ -4,7 +4,8 @@
 
 Writes DAYS daily CSV files of DAY_ROWS rows (int, text, float, timestamp columns), then
 reads all of them as one pyarrow table, alternating so every reader sees the same machine
-state, and prints the median seconds of each:
+state, and prints the median wall seconds of each, and the median CPU seconds of the process
+(every thread; less moved by other processes on a shared machine):
 
 - ``lumbung``: ``load_partitioned_source`` (the header check, one ``read_csv`` over the list
   with ``union_by_name`` and the source's options, the ``partition`` column from each row's
@@ -100,17 +101,23 @@ def main() -> None:
             "lumbung (pd.DataFrame)": lumbung_pandas,
             "pandas loop (pd.DataFrame)": pandas_frame,
         }
-        times: dict[str, list[float]] = {name: [] for name in runs}
+        wall: dict[str, list[float]] = {name: [] for name in runs}
+        cpu: dict[str, list[float]] = {name: [] for name in runs}
         for _ in range(args.repeat):
             for name, fn in runs.items():
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 fn()
-                times[name].append(time.perf_counter() - start)
+                wall[name].append(time.perf_counter() - start)
+                cpu[name].append(time.process_time() - start_cpu)
         print(f"{args.days} files x {args.day_rows} rows, median of {args.repeat}:")
-        base = statistics.median(times["lumbung (pa.Table)"])
-        for name, ts in times.items():
-            median = statistics.median(ts)
-            print(f"  {name:32s} {median:7.3f} s  ({median / base:.2f}x lumbung pa.Table)")
+        base = statistics.median(wall["lumbung (pa.Table)"])
+        base_cpu = statistics.median(cpu["lumbung (pa.Table)"])
+        for name in runs:
+            w, c = statistics.median(wall[name]), statistics.median(cpu[name])
+            print(
+                f"  {name:32s} wall {w:7.3f} s ({w / base:.2f}x)  "
+                f"cpu {c:7.3f} s ({c / base_cpu:.2f}x lumbung pa.Table)"
+            )
 
 
 if __name__ == "__main__":

@@ -442,3 +442,17 @@ def test_a_column_named_like_a_dimension_is_refused(
         "source d: its files have a column 'partition', the name of its partition dimension "
         "column; rename the column in the files (or with csv=CsvOptions(names=...))."
     )
+
+
+def test_a_file_two_partitions_match_is_refused(
+    tmp_path: Path, con: duckdb.DuckDBPyConnection
+) -> None:
+    _write(tmp_path / "d/eu.csv", "n\n1\n")
+    _write(tmp_path / "d/eu2.csv", "n\n2\n")
+    src = source("d", path="d/{region}*.csv", partitions=static(["eu", "eu2"]))
+    with pytest.raises(IOManagerError) as err:
+        _load(src, tmp_path, pa.Table, con, ["eu", "eu2"])
+    assert str(err.value) == (
+        f"source d: {tmp_path / 'd/eu2.csv'} matches the path of partitions eu and eu2; "
+        "make the template 'd/{region}*.csv' tell them apart."
+    )

@@ -305,8 +305,7 @@ def read_arrow(
         except (pa.ArrowException, OSError) as exc:  # a damaged file, or not this format
             raise IOManagerError(
                 f"{who or f'source {src.key}'}: cannot read {f} as {fmt} ({_reason(exc)}); "
-                "fix the file, "
-                f"or pass format= if it is not {fmt}."
+                f"fix the file, or pass format= if it is not {fmt}."
             ) from exc
     if len(tables) == 1:
         return tables[0]

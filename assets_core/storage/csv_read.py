@@ -45,7 +45,16 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-__all__ = ["csv_frame", "csv_relation", "csv_table", "options_tag", "read_csv_sql", "tag_reader"]
+__all__ = [
+    "csv_frame",
+    "csv_relation",
+    "csv_table",
+    "literal",
+    "options_tag",
+    "read_csv_sql",
+    "read_error",
+    "tag_reader",
+]
 
 #: Bumped when the same options would read a file differently, so consumers read it again.
 READER = "csv1"
@@ -111,9 +120,13 @@ def _options_text(o: CsvOptions) -> str:
 _DEFAULT_TEXT = _options_text(_DEFAULT)
 
 
-def read_csv_sql(options: CsvOptions | None, files: Sequence[str]) -> str:
+def read_csv_sql(
+    options: CsvOptions | None, files: Sequence[str], file_column: str | None = None
+) -> str:
     """The ``read_csv`` query for ``options``. Everything that shapes the result is given, so
-    nothing about the dialect is left to sniffing; only the column types are inferred."""
+    nothing about the dialect is left to sniffing; only the column types are inferred (over
+    all of ``files`` together). ``file_column`` adds a last column of that name holding each
+    row's file, as given in ``files`` (a partitioned source maps it to its partition)."""
     o = options or _DEFAULT
     args: dict[str, object] = {
         "delim": o.delimiter,
@@ -132,32 +145,38 @@ def read_csv_sql(options: CsvOptions | None, files: Sequence[str]) -> str:
         args["timestampformat"] = o.timestamp_format
     if len(files) > 1:
         args["union_by_name"] = True  # a glob's files may order (or lack) columns differently
-    named = "".join(f", {name} = {_literal(value)}" for name, value in args.items())
-    return f"select * from read_csv({_literal(list(files))}{named})"
+    if file_column is not None:
+        args["filename"] = file_column
+    named = "".join(f", {name} = {literal(value)}" for name, value in args.items())
+    return f"select * from read_csv({literal(list(files))}{named})"
 
 
-def _literal(value: object) -> str:
+def literal(value: object) -> str:
     """``value`` as a DuckDB literal: strings quoted (``'`` doubled), lists, structs."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
         return "'" + value.replace("'", "''") + "'"
     if isinstance(value, list):
-        return "[" + ", ".join(_literal(v) for v in value) + "]"
+        return "[" + ", ".join(literal(v) for v in value) + "]"
     assert isinstance(value, dict)
-    return "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in value.items()) + "}"
+    return "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in value.items()) + "}"
 
 
 def csv_relation(
-    src: SourceAsset, files: Sequence[str], con: duckdb.DuckDBPyConnection
+    src: SourceAsset,
+    files: Sequence[str],
+    con: duckdb.DuckDBPyConnection,
+    file_column: str | None = None,
 ) -> duckdb.DuckDBPyRelation:
-    """The source's files as a lazy ``read_csv`` relation on ``con``."""
+    """The source's files as a lazy ``read_csv`` relation on ``con`` (``file_column``: see
+    ``read_csv_sql``)."""
     import duckdb
 
     try:
-        return con.sql(read_csv_sql(src.csv, files))
+        return con.sql(read_csv_sql(src.csv, files, file_column))
     except duckdb.Error as exc:
-        raise _read_error(src, files, exc, con) from exc
+        raise read_error(src, files, exc, con) from exc
 
 
 def csv_table(src: SourceAsset, files: Sequence[str]) -> pa.Table:
@@ -170,7 +189,7 @@ def csv_table(src: SourceAsset, files: Sequence[str]) -> pa.Table:
         try:
             return rel.to_arrow_table()
         except duckdb.Error as exc:
-            raise _read_error(src, files, exc, con) from exc
+            raise read_error(src, files, exc, con) from exc
     finally:
         con.close()
 
@@ -214,20 +233,27 @@ _CONVERT = re.compile(
 _MISSING_TYPED = re.compile(r"COLUMN_TYPES error: Columns with names: (.+?) do not exist")
 
 
-def _read_error(
+def read_error(
     src: SourceAsset,
     files: Sequence[str],
     exc: BaseException,
     con: duckdb.DuckDBPyConnection,
+    who: str | None = None,
+    where: str | None = None,
 ) -> IOManagerError:
-    """What went wrong reading the source, in one line with the fix."""
-    where = files[0] if len(files) == 1 else f"the files matching {src.path!r}"
+    """What went wrong reading the source, in one line with the fix: ``who`` (default
+    ``source <key>``) cannot read ``where`` (default: the one file, or the files matching
+    the source's path)."""
+    if where is None:
+        where = files[0] if len(files) == 1 else f"the files matching {src.path!r}"
+    if who is None:
+        who = f"source {src.key}"
     text = str(exc)
     m = _CONVERT.search(text)
     if m is not None:
         line, column, value, typ = m.groups()
         ours = _OUR_TYPES.get(typ, typ)
-        head = f"source {src.key}: cannot read {where} as CSV: line {line}, column {column!r}"
+        head = f"{who}: cannot read {where} as CSV: line {line}, column {column!r}"
         if src.csv is not None and column in src.csv.types:
             return IOManagerError(
                 f"{head} holds {value!r}, which is not {ours} (its type in csv=); fix the "
@@ -242,12 +268,12 @@ def _read_error(
     if m is not None:
         missing = m.group(1).replace('"', "'")
         return IOManagerError(
-            f"source {src.key}: CsvOptions(types=...) names column {missing}, which "
+            f"{who}: CsvOptions(types=...) names column {missing}, which "
             f"{where} does not have{_columns_hint(src, files, con)}; fix the column name."
         )
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     return IOManagerError(
-        f"source {src.key}: cannot read {where} as CSV ({first}); fix the file, or say how "
+        f"{who}: cannot read {where} as CSV ({first}); fix the file, or say how "
         "to read it with csv=CsvOptions(delimiter=..., header=..., types=...)."
     )
 

@@ -6,7 +6,8 @@ observation is not read again. A CSV source's version also carries how it is rea
 ``CsvOptions``), so changing them makes its consumers stale. ``load_source`` reads the data
 into the kind a consumer asks for. For DuckDB, the files are scanned lazily in place and never
 copied into memory first. CSV files have one reader for every kind (``csv_read``), so every
-consumer sees the same columns with the same types.
+consumer sees the same columns with the same types. A partitioned source's partitions are
+loaded by ``partitioned_sources`` on the same readers.
 """
 
 from __future__ import annotations
@@ -33,11 +34,14 @@ if TYPE_CHECKING:
 __all__ = [
     "describe_change",
     "load_source",
+    "looks_like_parquet",
     "observe_partitions",
     "observe_source",
     "partition_files",
     "partition_source",
+    "read_arrow",
     "source_files",
+    "source_format",
 ]
 
 #: An observation of a file modified this recently is not cached. Another write within the
@@ -221,7 +225,7 @@ def _observe_fn(src: SourceAsset) -> str:
     return str(version)
 
 
-def _format(src: SourceAsset) -> SourceFormat:
+def source_format(src: SourceAsset) -> SourceFormat:
     if src.format is not None:
         return src.format
     assert src.path is not None
@@ -254,8 +258,13 @@ def load_source(
         raise IOManagerError(
             f"source {src.key} has no path to read; list it in deps=[...] instead of as a parameter"
         )
+    if src.spec.partitions is not None:
+        raise IOManagerError(
+            f"source {src.key} is partitioned; load it through loading.load_input, which "
+            "reads the partitions InputContext.partitions names (partitioned_sources)."
+        )
     target = target_of(annotation)
-    fmt = _format(src)
+    fmt = source_format(src)
     files = [str(f) for f in source_files(src, root)]
     if target == "duckdb":
         con = con_provider()
@@ -267,11 +276,15 @@ def load_source(
     if fmt == "csv":
         table = csv_read.csv_table(src, files)
         return csv_read.csv_frame(table) if target == "pandas" else convert(table, annotation)
-    table = _read_arrow(src, files, fmt)
+    table = read_arrow(src, files, fmt)
     return convert(table, annotation)
 
 
-def _read_arrow(src: SourceAsset, files: list[str], fmt: SourceFormat) -> pa.Table:
+def read_arrow(
+    src: SourceAsset, files: Sequence[str], fmt: SourceFormat, who: str | None = None
+) -> pa.Table:
+    """The Parquet or JSON lines ``files`` read by pyarrow and concatenated; an error names
+    ``who`` (default ``source <key>``), the file and the fix."""
     import pyarrow as pa
 
     reader: Callable[[str], Any]
@@ -286,13 +299,13 @@ def _read_arrow(src: SourceAsset, files: list[str], fmt: SourceFormat) -> pa.Tab
     tables = []
     for f in files:
         try:
-            if fmt == "parquet" and not _looks_like_parquet(f):
+            if fmt == "parquet" and not looks_like_parquet(f):
                 raise OSError("truncated or not Parquet")
             tables.append(reader(f))
         except (pa.ArrowException, OSError) as exc:  # a damaged file, or not this format
             raise IOManagerError(
-                f"source {src.key}: cannot read {f} as {fmt} ({_reason(exc)}); fix the file, "
-                f"or pass format= if it is not {fmt}."
+                f"{who or f'source {src.key}'}: cannot read {f} as {fmt} ({_reason(exc)}); "
+                f"fix the file, or pass format= if it is not {fmt}."
             ) from exc
     if len(tables) == 1:
         return tables[0]
@@ -305,7 +318,7 @@ def _read_arrow(src: SourceAsset, files: list[str], fmt: SourceFormat) -> pa.Tab
         ) from exc
 
 
-def _looks_like_parquet(file: str) -> bool:
+def looks_like_parquet(file: str) -> bool:
     """Whether ``file`` begins and ends with Parquet's magic bytes (two small reads)."""
     with open(file, "rb") as fh:
         head = fh.read(4)

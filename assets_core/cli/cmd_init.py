@@ -188,7 +188,7 @@ def _example_files(source: Path) -> list[str]:
 
 
 #: A folder holding more files than this is one line of ``init``'s list: its name and count.
-FOLDER_LINES = 5
+FOLDER_LINES = 10
 
 
 def _shown(files: list[str]) -> list[str]:

@@ -136,7 +136,7 @@ def test_init_example_copies_the_example_which_then_runs(tmp_path: Path) -> None
     assert (res.code, res.err) == (0, "")
     assert res.out.splitlines() == [
         'Created a copy of the example "shop" in shop:',
-        # a folder of more than 5 files is one line
+        # a folder of more than 10 files is one line
         *(f"  {name}" for name in SHOP_FILES[:4]),
         "  data/daily_orders/ (45 files)",
         *(f"  {name}" for name in SHOP_FILES[49:]),

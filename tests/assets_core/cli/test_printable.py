@@ -128,6 +128,7 @@ def test_the_helper_is_the_one_the_cli_uses() -> None:
         "cmd_lineage.py",
         "cmd_list.py",
         "cmd_materialize.py",
+        "cmd_partitions.py",
         "cmd_plan.py",
         "cmd_show.py",
         "cmd_unlock.py",

@@ -127,6 +127,7 @@ def test_the_helper_is_the_one_the_cli_uses() -> None:
         "cmd_init.py",
         "cmd_lineage.py",
         "cmd_list.py",
+        "cmd_logs.py",
         "cmd_materialize.py",
         "cmd_partitions.py",
         "cmd_plan.py",

@@ -79,7 +79,7 @@ class LineageNode:
     selected: bool = False
     upstream_stale: str | None = None  # a fresh asset reading a stale unselected upstream
     layer: int = 0  # longest path from a root of the shown graph
-    partitions: PartitionSummary | None = None  # a partitioned asset's; its status sums them up
+    partitions: PartitionSummary | None = None  # a partitioned asset's; status: its worst
 
     @property
     def name(self) -> str:
@@ -201,30 +201,30 @@ def from_session(
     same plan), the latest materializations from one state query."""
     from assets_core.model.keys import step_of
     from assets_core.planning.partstatus import PARTITION_STATUSES, partition_counts
-    from assets_core.planning.status import status_of
+    from assets_core.planning.status import status_of, status_of_steps
 
     defs = session.defs
     shown = set(keys)
     chosen = set(selected)
     order = defs.graph.toposorted(shown)
     materialized = [k for k in order if not defs.assets[k].observed]
-    status_words: dict[AssetKey, str] = {}  # a partitioned asset's status, from its partitions
     statuses: dict[AssetKey, AssetStatus] = {}
     parts: dict[AssetKey, PartitionSummary] = {}
     latest: Mapping[StepKey, StepState] = {}
     if materialized:
         plan = session.status_plan(materialized)
         for k in materialized:
-            step = plan.step(k)
-            if step is not None:
+            if k in defs.partitions:  # as bad as its worst partition, and counted
+                statuses[k] = status_of_steps(plan.steps_of(k), k)
+                counts = partition_counts(plan, k)
+                if counts is not None:
+                    parts[k] = PartitionSummary(
+                        definition=defs.partitions[k].token(),
+                        total=counts.total,
+                        counts=tuple((s, counts.count(s)) for s in PARTITION_STATUSES),
+                    )
+            elif (step := plan.step(k)) is not None:
                 statuses[k] = status_of(step)
-            elif (counts := partition_counts(plan, k)) is not None:
-                parts[k] = PartitionSummary(
-                    definition=defs.partitions[k].token(),
-                    total=counts.total,
-                    counts=tuple((s, counts.count(s)) for s in PARTITION_STATUSES),
-                )
-                status_words[k] = counts.status
         latest = session.state.latest(materialized, detail=True)
     parents = {k: [p for p in defs.graph.parents(k) if p in shown] for k in order}
     depth = layers(order, parents)
@@ -248,7 +248,7 @@ def from_session(
                 tags=tuple(sorted(info.tags)),
                 owners=tuple(info.owners),
                 io_manager=info.io_manager or None,
-                status=found.status if found is not None else status_words.get(k),
+                status=found.status if found is not None else None,
                 reasons=()
                 if found is None
                 else tuple((r.code, r.message) for r in found.step.reasons),

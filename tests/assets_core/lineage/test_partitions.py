@@ -53,7 +53,8 @@ def test_json_gives_each_partitioned_asset_its_counts(bar: Session) -> None:
         "bar_revenue_7d": ("missing", {"definition": DAYS, **_counts(31, 45, 14), "failed": 0}),
     }
     assert list(nodes["bar_monthly"]) == list(jsonfmt.NODE_FIELDS)
-    assert nodes["bar_monthly"]["reasons"] == []
+    # its worst partition's reasons
+    assert [r["code"] for r in nodes["bar_monthly"]["reasons"]] == ["never_materialized"]
     assert nodes["bar_monthly"]["last_materialization"] is None
     # an unpartitioned asset has none
     whole = json.loads(

@@ -187,6 +187,27 @@ def _example_files(source: Path) -> list[str]:
     return found
 
 
+#: A folder holding more files than this is one line of ``init``'s list: its name and count.
+FOLDER_LINES = 10
+
+
+def _shown(files: list[str]) -> list[str]:
+    """The lines listing ``files`` (sorted): each file, except that the files of a folder
+    holding more than ``FOLDER_LINES`` of them (such as a day's file per partition) are one
+    line, ``folder/ (N files)``."""
+    per_folder: dict[str, int] = {}
+    for name in files:
+        per_folder[name.rpartition("/")[0]] = per_folder.get(name.rpartition("/")[0], 0) + 1
+    lines: list[str] = []
+    for name in files:
+        folder = name.rpartition("/")[0]
+        if not folder or per_folder[folder] <= FOLDER_LINES:
+            lines.append(name)
+        elif f"{folder}/ ({per_folder[folder]} files)" not in lines[-1:]:
+            lines.append(f"{folder}/ ({per_folder[folder]} files)")
+    return lines
+
+
 def init(
     ctx: typer.Context,
     path: Annotated[
@@ -216,7 +237,7 @@ def init(
             what = "a Lumbung project"
         where = "" if path is None else f" in {printable(path)}"
         typer.echo(f"Created {what}{where}:")
-        for name in done:
+        for name in _shown(done):
             typer.echo(f"  {name}")
         here = path is None or folder.resolve() == Path.cwd().resolve()
         project = "" if here else f"--project {printable(_quoted(path or '.'))} "

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from assets_core.lineage.model import LastRun, Lineage, LineageNode
+from assets_core.lineage.model import LastRun, Lineage, LineageNode, PartitionSummary
 
 #: The fields of every node object, in order.
 NODE_FIELDS: tuple[str, ...] = (
@@ -29,6 +29,7 @@ NODE_FIELDS: tuple[str, ...] = (
     "schema",
     "selected",
     "layer",
+    "partitions",
 )
 #: The fields of ``last_materialization`` when it is not null.
 LAST_FIELDS: tuple[str, ...] = (
@@ -66,6 +67,13 @@ def last_dict(last: LastRun | None) -> dict[str, Any] | None:
     }
 
 
+def partitions_dict(p: PartitionSummary | None) -> dict[str, Any] | None:
+    """``partitions`` of a node: null for an unpartitioned asset or a source."""
+    if p is None:
+        return None
+    return {"definition": p.definition, "total": p.total, **dict(p.counts)}
+
+
 def node_dict(n: LineageNode) -> dict[str, Any]:
     """One node as its JSON object."""
     return {
@@ -85,6 +93,7 @@ def node_dict(n: LineageNode) -> dict[str, Any]:
         "schema": [{"name": c, "type": t} for c, t in n.schema],
         "selected": n.selected,
         "layer": n.layer,
+        "partitions": partitions_dict(n.partitions),
     }
 
 

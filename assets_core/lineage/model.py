@@ -43,6 +43,23 @@ class LastRun:
 
 
 @dataclass(frozen=True, slots=True)
+class PartitionSummary:
+    """A partitioned asset's partitions by status (``planning.partstatus``), as lineage shows
+    them: its definition's token, how many partitions exist, and how many have each status."""
+
+    definition: str
+    total: int
+    counts: tuple[tuple[str, int], ...]  # (status, count) for every partition status, in order
+
+    def count(self, status: str) -> int:
+        return dict(self.counts).get(status, 0)
+
+    def __str__(self) -> str:
+        """``340/366 fresh``."""
+        return f"{self.count('fresh')}/{self.total} fresh"
+
+
+@dataclass(frozen=True, slots=True)
 class LineageNode:
     """One asset or source in the lineage view."""
 
@@ -62,6 +79,7 @@ class LineageNode:
     selected: bool = False
     upstream_stale: str | None = None  # a fresh asset reading a stale unselected upstream
     layer: int = 0  # longest path from a root of the shown graph
+    partitions: PartitionSummary | None = None  # a partitioned asset's; status: its worst
 
     @property
     def name(self) -> str:
@@ -179,18 +197,34 @@ def from_session(
     warnings: Sequence[str] = (),
 ) -> Lineage:
     """A ``Lineage`` of exactly ``keys``: statuses and reasons from one plan of the assets
-    shown (the one status rule), the latest materializations from one state query."""
+    shown (the one status rule; a partitioned asset's partitions counted by status from the
+    same plan), the latest materializations from one state query."""
     from assets_core.model.keys import step_of
+    from assets_core.planning.partstatus import PARTITION_STATUSES, partition_counts
+    from assets_core.planning.status import status_of, status_of_steps
 
     defs = session.defs
     shown = set(keys)
     chosen = set(selected)
     order = defs.graph.toposorted(shown)
     materialized = [k for k in order if not defs.assets[k].observed]
-    statuses: Mapping[AssetKey, AssetStatus] = {}
+    statuses: dict[AssetKey, AssetStatus] = {}
+    parts: dict[AssetKey, PartitionSummary] = {}
     latest: Mapping[StepKey, StepState] = {}
     if materialized:
-        statuses = session.statuses(materialized)
+        plan = session.status_plan(materialized)
+        for k in materialized:
+            if k in defs.partitions:  # as bad as its worst partition, and counted
+                statuses[k] = status_of_steps(plan.steps_of(k), k)
+                counts = partition_counts(plan, k)
+                if counts is not None:
+                    parts[k] = PartitionSummary(
+                        definition=defs.partitions[k].token(),
+                        total=counts.total,
+                        counts=tuple((s, counts.count(s)) for s in PARTITION_STATUSES),
+                    )
+            elif (step := plan.step(k)) is not None:
+                statuses[k] = status_of(step)
         latest = session.state.latest(materialized, detail=True)
     parents = {k: [p for p in defs.graph.parents(k) if p in shown] for k in order}
     depth = layers(order, parents)
@@ -228,6 +262,7 @@ def from_session(
                 upstream_stale=None
                 if found is None or found.upstream_stale is None
                 else str(found.upstream_stale),
+                partitions=parts.get(k),
             )
         )
     edges = tuple((str(p), str(k)) for k in order for p in parents[k])

@@ -1,7 +1,8 @@
 """The ``tree`` format: rich trees upstream and downstream of each selected asset.
 
 Each line shows a key coloured by status, its IO manager, its status and the age of its last
-materialization (``3m ago``). A key reached twice in one tree is expanded once; later
+materialization (``3m ago``); a partitioned asset's line gives its partitions' counts instead
+(``31/45 fresh``). A key reached twice in one tree is expanded once; later
 mentions end with ``(see above)``. With no selection, the trees grow downstream from every
 root of the shown graph.
 """
@@ -28,13 +29,16 @@ STYLES: Mapping[str, str] = {
 
 
 def label(node: LineageNode, now: float | None = None) -> str:
-    """One node as rich markup: key (coloured by status), then io manager, status, age."""
+    """One node as rich markup: key (coloured by status), then io manager, status, age (a
+    partitioned asset: io manager and its partitions' counts, ``31/45 fresh``)."""
     from rich.markup import escape
 
     status = status_name(node)
     style = STYLES[status]
     parts = [node.kind]
-    if node.status is not None:
+    if node.partitions is not None:  # each partition has its own age
+        parts = [node.io_manager or node.kind, str(node.partitions)]
+    elif node.status is not None:
         parts = [
             node.io_manager or node.kind,
             status,

@@ -1,5 +1,6 @@
 """Generate the example shop's raw CSV files: customers, products, orders, order items and
-payments of a small fictional online shop over the first half of 2026.
+payments of a small fictional online shop over the first half of 2026, and the orders of its
+coffee bar, one file per day from 2026-01-01 to 2026-02-14 (``daily_orders/{date}.csv``).
 
 Run once with a fixed seed; the output is committed beside this script, so the example is
 reproducible byte for byte: ``python example_project/data/generate.py``. Standard library only.
@@ -30,6 +31,9 @@ CATEGORIES = {
 SIZES = ["250 g", "500 g", "1 kg"]
 STATUSES = [("completed", 80), ("shipped", 8), ("placed", 4), ("returned", 5), ("cancelled", 3)]
 METHODS = [("credit_card", 50), ("bank_transfer", 25), ("e_wallet", 20), ("gift_card", 5)]
+BAR_DAYS = 45  # 2026-01-01 .. 2026-02-14
+BAR_MENU = [("Espresso", 2.5), ("Flat White", 3.8), ("Kopi Susu", 3.2), ("Pandan Latte", 4.1),
+            ("Jasmine Tea", 2.9), ("Croissant", 3.0)]
 
 
 def pick(rng: random.Random, weighted: list[tuple[str, int]]) -> str:
@@ -39,6 +43,7 @@ def pick(rng: random.Random, weighted: list[tuple[str, int]]) -> str:
 
 def write(name: str, header: list[str], rows: list[list[object]]) -> None:
     """Write one CSV file with Unix line endings."""
+    (HERE / name).parent.mkdir(exist_ok=True)
     with open(HERE / name, "w", newline="", encoding="utf-8") as f:
         out = csv.writer(f, lineterminator="\n")
         out.writerow(header)
@@ -96,6 +101,26 @@ def main() -> None:
     write("raw_order_items.csv",
           ["id", "order_id", "product_id", "quantity", "unit_price_cents"], items)
     write("raw_payments.csv", ["id", "order_id", "payment_method", "amount"], payments)
+    write_bar_days()
+
+
+def write_bar_days() -> None:
+    """Write the coffee bar's orders, one file per day, with a generator of their own (so the
+    five files above stay as they were)."""
+    rng = random.Random(SEED + 1)
+    oid = 0
+    for n in range(BAR_DAYS):
+        day = START + dt.timedelta(days=n)
+        rows: list[list[object]] = []
+        minutes = sorted(rng.sample(range(7 * 60, 18 * 60), rng.randint(3, 6)))
+        for minute in minutes:
+            oid += 1
+            item, price = rng.choice(BAR_MENU)
+            status = "cancelled" if rng.random() < 0.05 else "completed"
+            rows.append([oid, f"{minute // 60:02d}:{minute % 60:02d}", item,
+                         rng.choice([1, 1, 2, 3]), f"{price:.2f}", status])
+        write(f"daily_orders/{day.isoformat()}.csv",
+              ["id", "time", "item", "quantity", "price", "status"], rows)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,11 @@
   var queued = false;
 
   function status(n) { return n.status || "source"; }
+  // a partitioned asset's counts, "340/366 fresh"; "" for any other node
+  function partsText(n) {
+    return n.partitions ? n.partitions.fresh + "/" + n.partitions.total + " fresh" : "";
+  }
+  function statusText(n) { return n.partitions ? partsText(n) : status(n); }
 
   function resize() {
     dpr = window.devicePixelRatio || 1;
@@ -113,7 +118,8 @@
       }
       if (labels) {
         ctx.fillStyle = "#fff";
-        ctx.fillText(fit(n.key, W - 16), n.x + 8, n.y + H / 2);
+        ctx.fillText(fit(n.partitions ? n.key + " · " + partsText(n) : n.key, W - 16),
+          n.x + 8, n.y + H / 2);
       }
     }
     ctx.globalAlpha = 1;
@@ -231,7 +237,7 @@
     var h = hit(p[0], p[1]);
     if (h !== hover) {
       hover = h;
-      canvas.title = h >= 0 ? nodes[h].key + " · " + status(nodes[h]) : "";
+      canvas.title = h >= 0 ? nodes[h].key + " · " + statusText(nodes[h]) : "";
       redraw();
     }
   });
@@ -353,6 +359,15 @@
     line.appendChild(badge);
     line.appendChild(document.createTextNode("  " + (n.io_manager || n.kind) + " · " + n.group));
     details.appendChild(line);
+    if (n.partitions) {
+      var p = n.partitions;
+      details.appendChild(el("p", partsText(n), "partitions"));
+      details.appendChild(el("h3", "Partitions"));
+      details.appendChild(pairs([
+        ["definition", p.definition], ["fresh", p.fresh], ["stale", p.stale],
+        ["missing", p.missing], ["waiting", p.waiting], ["failed", p.failed]
+      ]));
+    }
     if (n.description) details.appendChild(el("p", n.description));
     if (n.reasons.length) {
       details.appendChild(el("h3", "Why " + st));
@@ -366,7 +381,7 @@
       ["tags", n.tags.join(", ")], ["owners", n.owners.join(", ")],
       ["defined in", n.file], ["location", n.location]
     ]));
-    if (n.kind !== "source") {
+    if (n.kind !== "source" && !n.partitions) {  // a partition's runs are its own
       details.appendChild(el("h3", "Last run"));
       var m = n.last_materialization;
       if (!m) details.appendChild(el("p", "never materialized", "muted"));
@@ -418,7 +433,7 @@
     results.textContent = "";
     found.forEach(function (i, pos) {
       var li = el("li", nodes[i].key);
-      li.appendChild(el("small", status(nodes[i]) + " · " + nodes[i].group));
+      li.appendChild(el("small", statusText(nodes[i]) + " · " + nodes[i].group));
       if (pos === active) li.className = "active";
       li.addEventListener("mousedown", function (ev) { ev.preventDefault(); choose(i); });
       results.appendChild(li);

@@ -109,7 +109,10 @@ def test_a_folder_without_a_project_points_at_init(tmp_path: Path) -> None:
 SHOP_FILES = [
     ".gitignore",
     "assets.py",
+    "bar.py",
     "data/SOURCE.md",
+    *(f"data/daily_orders/2026-01-{d:02d}.csv" for d in range(1, 32)),
+    *(f"data/daily_orders/2026-02-{d:02d}.csv" for d in range(1, 15)),
     "data/generate.py",
     "data/raw_customers.csv",
     "data/raw_order_items.csv",
@@ -133,7 +136,10 @@ def test_init_example_copies_the_example_which_then_runs(tmp_path: Path) -> None
     assert (res.code, res.err) == (0, "")
     assert res.out.splitlines() == [
         'Created a copy of the example "shop" in shop:',
-        *(f"  {name}" for name in SHOP_FILES),
+        # a folder of more than 10 files is one line
+        *(f"  {name}" for name in SHOP_FILES[:4]),
+        "  data/daily_orders/ (45 files)",
+        *(f"  {name}" for name in SHOP_FILES[49:]),
         "Next: lumbung --project shop materialize",
     ]
     shop = tmp_path / "shop"

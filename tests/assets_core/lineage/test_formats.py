@@ -35,6 +35,7 @@ NODE_FIELDS = [
     "schema",
     "selected",
     "layer",
+    "partitions",
 ]
 LAST_FIELDS = [
     "run_id",
@@ -68,6 +69,7 @@ def test_json_schema(whole: Lineage) -> None:
     assert list(orders["last_materialization"]) == LAST_FIELDS
     assert orders["last_materialization"]["rows"] > 0
     assert orders["last_materialization"]["ended_at"].endswith("+00:00")
+    assert all(n["partitions"] is None for n in doc["nodes"])  # nothing partitioned here
     assert orders["schema"][0] == {"name": "order_id", "type": "int64"}
     assert (orders["status"], orders["io_manager"], orders["kind"]) == ("fresh", "duckdb", "python")
     raw = next(n for n in doc["nodes"] if n["key"] == "raw_orders")

@@ -497,7 +497,7 @@ ACTIONS = st.lists(
 def play(root: Path, dag: Dag, consts: list[int], first: list[list[int]], actions: list) -> None:  # type: ignore[type-arg]
     days = days_until(FIRST_AS_OF)
     files = {d: source_bytes(first[i % len(first)]) for i, d in enumerate(days)}
-    world = World(root, dag, {n.name: c for n, c in zip(dag.nodes, consts)}, files)
+    world = World(root, dag, {n.name: c for n, c in zip(dag.nodes, consts, strict=False)}, files)
     model = world.model
     world.materialize("all", 0, "api", "in-process")
     advances = 0

@@ -43,7 +43,7 @@ from assets_core.partitions.ranges import select as select_keys
 from assets_core.partitions.space import KeySpace
 from assets_core.planning.partstatus import PartitionCounts, partition_counts
 from assets_core.planning.planner import Plan, build_plan
-from assets_core.planning.status import AssetStatus, status_of
+from assets_core.planning.status import AssetStatus, status_of, status_of_steps
 from assets_core.storage.io import (
     InputContext,
     IOManager,
@@ -457,14 +457,23 @@ class Session:
             self.state.save_file_observations(fresh)
         return versions
 
-    def statuses(self, keys: Iterable[AssetKey] | None = None) -> dict[AssetKey, AssetStatus]:
+    def statuses(
+        self, keys: Iterable[AssetKey] | None = None, as_of: str | datetime | None = None
+    ) -> dict[AssetKey, AssetStatus]:
         """The status of each of ``keys`` (default: every asset but sources) by the one status
         rule (``assets_core.planning.status``), from a plan of exactly those assets: what
-        ``materialize`` would do with them selected. A partitioned asset has none (its
-        partitions do: ``partition_counts``)."""
+        ``materialize`` would do with them selected. A partitioned asset is as bad as its
+        worst partition (``status_of_steps``; its counts: ``partition_counts``)."""
         chosen = self._materialized(keys)
-        plan = self.status_plan(chosen)
-        return {k: status_of(step) for k in chosen if (step := plan.step(k)) is not None}
+        plan = self.status_plan(chosen, as_of)
+        partitioned = self.defs.partitions
+        found: dict[AssetKey, AssetStatus] = {}
+        for k in chosen:
+            if k in partitioned:  # as bad as its worst partition
+                found[k] = status_of_steps(plan.steps_of(k), k)
+            elif (step := plan.step(k)) is not None:
+                found[k] = status_of(step)
+        return found
 
     def partition_counts(
         self,

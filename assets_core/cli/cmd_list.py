@@ -72,7 +72,6 @@ def asset_row(
     if counts is not None:
         from assets_core.planning.partstatus import PARTITION_STATUSES
 
-        row["status"] = counts.status
         by_status = {s: counts.count(s) for s in PARTITION_STATUSES}
         row["partitions"] = {"total": counts.total, **by_status}
     return row
@@ -101,7 +100,7 @@ def list_assets(
             if keys:
                 typer.echo("\n".join(str(k) for k in keys))
             return
-        found = session.statuses(keys) if keys else {}
+        found = session.statuses(keys, as_of) if keys else {}
         parts = session.partition_counts(keys, as_of) if keys else {}
         if output is Output.json:
             print_json([asset_row(session, k, found.get(k), parts.get(k)) for k in keys])
@@ -127,9 +126,9 @@ def _table(
         info = infos[k]
         status = found.get(k)
         part = parts.get(k)
-        shown = str(status) if status is not None else str(part) if part else "-"
+        shown = str(part) if part else str(status) if status is not None else "-"
         rows.append([str(k), info.group, info.io_manager or "-", info.kind, shown])
-        name = status.status if status is not None else part.status if part else "source"
+        name = status.status if status is not None else "source"
         styles.append(["", "", "", "", STATUS_STYLE.get(name, "")])
         counts[name] = counts.get(name, 0) + 1
         if status is not None and status.hint is not None:

@@ -60,7 +60,8 @@ class Current:
         self.counts: PartitionCounts | None = None
         if a.observed:
             return
-        if a.key in session.defs.partitions:
+        if a.key in session.defs.partitions:  # its worst partition's status, and the counts
+            self.status = session.statuses([a.key], as_of).get(a.key)
             self.counts = session.partition_counts([a.key], as_of, partitions).get(a.key)
             return
         self.status = session.statuses([a.key]).get(a.key)
@@ -93,11 +94,7 @@ def describe(
         "location": _location(session, a, state),
         "last_materialization": _record(state.last) if state and state.last else None,
         "last_outcome": state.last_outcome if state else None,
-        "status": current.status
-        if current is not None
-        else now.counts.status
-        if now.counts is not None
-        else None,
+        "status": current.status if current is not None else None,
         "upstream_stale": None
         if current is None or current.upstream_stale is None
         else str(current.upstream_stale),

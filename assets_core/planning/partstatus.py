@@ -39,13 +39,6 @@ class PartitionCounts:
         """``340/366 fresh``."""
         return f"{self.count('fresh')}/{self.total} fresh"
 
-    @property
-    def status(self) -> str:
-        """The asset's status as one word, as ``list`` counts it: ``failed``, ``stale`` or
-        ``missing`` when any partition is (in that order), else ``fresh`` (a partition that
-        waits for upstream partitions still to come is not work to do)."""
-        return next((s for s in ("failed", "stale", "missing") if self.count(s)), "fresh")
-
     def summary(self) -> str:
         """``340 fresh, 20 stale, 6 missing`` (statuses with none left out)."""
         found = [f"{self.count(s)} {s}" for s in PARTITION_STATUSES if self.count(s)]

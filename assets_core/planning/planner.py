@@ -171,6 +171,16 @@ class Plan:
         """The status of one step (of an asset, or one of its partitions)."""
         return self.statuses.get(StepKey(AssetKey.parse(key), partition))
 
+    def steps_of(self, key: AssetKey) -> list[PlanStep]:
+        """Every planned step of one asset: its one step, or one per existing partition, in
+        key order."""
+        definition = self.partitions.get(key)
+        if definition is None or self.space is None:
+            found = self.statuses.get(StepKey(key))
+            return [] if found is None else [found]
+        get = self.statuses.get
+        return [s for p in self.space.keys(definition) if (s := get(StepKey(key, p))) is not None]
+
     def explain_chain(
         self, key: AssetKey | str, partition: str | None = None
     ) -> tuple[list[StepKey], Reason | None]:

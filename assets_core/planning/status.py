@@ -20,7 +20,7 @@ from typing import Literal
 from assets_core.model.keys import AssetKey
 from assets_core.planning.planner import PlanStep
 
-__all__ = ["STATUSES", "AssetStatus", "status_of"]
+__all__ = ["STATUSES", "AssetStatus", "status_of", "status_of_steps"]
 
 Status = Literal["fresh", "stale", "missing", "failed"]
 #: the statuses, in the order listings count them
@@ -60,3 +60,17 @@ def status_of(step: PlanStep) -> AssetStatus:
     if step.status == "fresh":
         return AssetStatus("fresh", step, step.upstream_stale)
     return AssetStatus("stale", step)
+
+
+#: the statuses from worst to best: a partitioned asset is as bad as its worst partition
+_WORST_FIRST: tuple[Status, ...] = ("failed", "missing", "stale", "fresh")
+
+
+def status_of_steps(steps: list[PlanStep], key: AssetKey) -> AssetStatus:
+    """The status of an asset of several steps (its partitions): its worst step's, by the
+    rule above (``fresh`` when it has none yet). Counts per status come with
+    ``lumbung partitions ASSET``."""
+    if not steps:
+        return AssetStatus("fresh", PlanStep(key, "fresh"))
+    found = [status_of(s) for s in steps]
+    return min(found, key=lambda a: _WORST_FIRST.index(a.status))

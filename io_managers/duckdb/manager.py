@@ -30,6 +30,7 @@ Relations as inputs (DESIGN §7: "read from the warehouse attached read-only")
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -90,6 +91,10 @@ class DuckDBIOManager:
     def __init__(self, path: Path, *, lock_timeout: float = 30.0, idle_close: float = 0.5) -> None:
         self._warehouse = _Warehouse(Path(path), lock_timeout=lock_timeout, idle_close=idle_close)
         self._plans = _IngestPlans()
+        # one writer at a time per partitioned table in this process: partitions of one asset
+        # saved from several threads must not both find no table and both create it
+        self._tables: dict[tuple[str, str], threading.Lock] = {}
+        self._tables_lock = threading.Lock()
 
     # The settings live on the warehouse handle, which reads them at each use.
 
@@ -210,8 +215,26 @@ class DuckDBIOManager:
         a second thread hashes the very same batches. A stream (a relation's reader) is
         wrapped in a generator that hands each batch to the hashing thread as DuckDB pulls it.
         The hash is complete before ``COMMIT``, which runs in ``ctx.publishing()`` (a step
-        whose run is gone, or lost its lock, rolls back instead).
+        whose run is gone, or lost its lock, rolls back instead). Partitions of one table are
+        written one at a time in this process.
         """
+        if dims is None:
+            return self._write_now(cur, ctx, schema, table, location, source, dims)
+        with self._tables_lock:
+            lock = self._tables.setdefault((schema, table), threading.Lock())
+        with lock:
+            return self._write_now(cur, ctx, schema, table, location, source, dims)
+
+    def _write_now(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        ctx: OutputContext,
+        schema: str,
+        table: str,
+        location: str,
+        source: pa.Table | pa.RecordBatchReader,
+        dims: tuple[tuple[str, ...], tuple[str, ...]] | None,
+    ) -> StoredOutput:
         import pyarrow as pa
 
         key = ctx.key

@@ -629,3 +629,18 @@ def test_sigkill_during_writes_leaves_one_complete_version(tmp_path: Path) -> No
 @pytest.mark.slow
 def test_sigkill_during_writes_many_trials(tmp_path: Path) -> None:
     _sigkill_trials(tmp_path, trials=25, seed=2)
+
+
+def test_partitions_of_one_table_saved_from_threads_are_all_stored(io: DuckDBIOManager) -> None:
+    """A run saves an asset's partitions from several threads at once: none of them may find
+    no table and create it after another one did."""
+    keys = [f"date=2024-01-{d:02d},region={r}" for d in range(1, 11) for r in ("eu", "us")]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda k: io.save(pout(k), pa.table({"n": [len(k)]})), keys))
+    assert all(io.exists(pout(k)) for k in keys)
+    ctx = InputContext(
+        AssetKey.parse("s/sales"),
+        AssetSpec(key=AssetKey.parse("s/sales"), partitions=SALES),
+        pa.Table,
+    )
+    assert io.load(ctx).num_rows == 20  # type: ignore[attr-defined]

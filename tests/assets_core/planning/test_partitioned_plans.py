@@ -386,3 +386,27 @@ def test_dynamic_keys_added_and_removed(project: ProjectDir) -> None:
     ]
     session.state.add_dynamic_keys("customers", ["globex"])  # its history is still there
     assert lines(session.plan(as_of=APRIL)) == []
+
+
+def test_a_partitioned_asset_s_status_is_its_worst_partition_s(
+    pipeline: ProjectDir, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What list and show print until they count partitions per status."""
+    monkeypatch.setenv("LUMBUNG_NOW", APRIL)
+    session = session_of(pipeline)
+    assert {str(k): s.status for k, s in session.statuses().items()} == {
+        "clean_events": "missing",
+        "monthly_totals": "missing",
+        "rolling_7d": "missing",
+        "report": "missing",
+    }
+    pretend_run(session, session.plan(), fail={StepKey.parse("rolling_7d[2024-02-10]")})
+    put(pipeline, "data/events/2024-03-10.csv", "day,n\n2024-03-10,2\n")
+    found = {str(k): s for k, s in session_of(pipeline).statuses().items()}
+    assert {k: s.status for k, s in found.items()} == {
+        "clean_events": "stale",
+        "monthly_totals": "stale",
+        "rolling_7d": "failed",
+        "report": "stale",
+    }
+    assert found["clean_events"].step.partition == "2024-03-10"

@@ -574,7 +574,7 @@ def test_stored_partitions_are_recomputations_randomized(
 
 # ---- what the property found ----------------------------------------------------------------
 
-ZERO_PARTITIONS = '''
+ZERO_PARTITIONS = """
 import pandas as pd
 from assets_core import asset, source
 from assets_core.partitions import daily, monthly
@@ -590,7 +590,7 @@ def month(src: pd.DataFrame) -> pd.DataFrame:
 @asset
 def total(month: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"v": [len(month)]})
-'''
+"""
 
 
 @pytest.mark.xfail(

@@ -14,10 +14,10 @@ its partition key and a code constant written in its body, and appends ``name|pa
 
 Then a random sequence of edits and runs: one day's file given new bytes or rewritten with the
 same bytes, an asset's constant changed, a day passing (``as_of`` one day later, its file
-written or not yet), a missing file written, and materializations of everything or of a prefix
-range of days over the daily assets that read only days (through ``Session.materialize`` or
-the ``lumbung`` command). A model of the project, written here without Lumbung, says after
-each run:
+written or not yet), February ending (its days and its month at once; the slow variant only),
+a missing file written, and materializations of everything or of a prefix range of days over
+the daily assets that read only days (through ``Session.materialize`` or the ``lumbung``
+command). A model of the project, written here without Lumbung, says after each run:
 
 1. what every asset's partitions hold when recomputed from scratch (plain pandas over the
    source files and the current constants); the stored partitions, read with pyarrow and
@@ -58,6 +58,7 @@ from tests.reliability.harness import LUMBUNG, WAREHOUSE, lumbung_env
 START = dt.date(2024, 1, 28)  # the first day of the source and of every daily asset
 FIRST_AS_OF = dt.date(2024, 2, 1)  # days 01-28..01-31 and the month of January exist
 MAX_ADVANCES = 3
+NEXT_MONTH = dt.date(2024, 3, 1)  # a jump to it brings February's days and its month
 STATIC_KEYS = ("eu", "us")
 M = 1_000_003
 KINDS = ("daily", "daily", "monthly", "none", "static")
@@ -475,23 +476,29 @@ def read_stored(root: Path, dag: Dag) -> dict[Step, tuple[int, ...]]:
 
 VALUES = st.lists(st.integers(1, 999), min_size=1, max_size=3)
 
-ACTIONS = st.lists(
-    st.one_of(
-        st.tuples(st.just("file"), st.integers(0, 30), st.sampled_from(["new", "same"]), VALUES),
-        st.tuples(st.just("code"), st.integers(0, 7), st.integers(1, 99)),
-        st.tuples(st.just("advance"), st.booleans(), VALUES),
-        st.tuples(st.just("add_file"), VALUES),
-        st.tuples(
-            st.just("materialize"),
-            st.sampled_from(["all", "range"]),
-            st.integers(0, 10),
-            st.sampled_from(["api", "api", "api", "cli"]),
-            st.sampled_from(["in-process", "threads"]),
+
+def actions(month: bool) -> st.SearchStrategy[list[tuple[object, ...]]]:
+    """Edits and runs; ``month`` adds February ending (29 more days: the slow variant's)."""
+    return st.lists(
+        st.one_of(
+            st.tuples(
+                st.just("file"), st.integers(0, 30), st.sampled_from(["new", "same"]), VALUES
+            ),
+            st.tuples(st.just("code"), st.integers(0, 7), st.integers(1, 99)),
+            st.tuples(st.just("advance"), st.booleans(), VALUES),
+            st.tuples(st.just("add_file"), VALUES),
+            *([st.tuples(st.just("month"), VALUES)] if month else []),
+            st.tuples(
+                st.just("materialize"),
+                st.sampled_from(["all", "range"]),
+                st.integers(0, 10),
+                st.sampled_from(["api", "api", "api", "cli"]),
+                st.sampled_from(["in-process", "threads"]),
+            ),
         ),
-    ),
-    min_size=2,
-    max_size=8,
-)
+        min_size=2,
+        max_size=8,
+    )
 
 
 def play(root: Path, dag: Dag, consts: list[int], first: list[list[int]], actions: list) -> None:  # type: ignore[type-arg]
@@ -519,6 +526,12 @@ def play(root: Path, dag: Dag, consts: list[int], first: list[list[int]], action
             model.as_of += dt.timedelta(days=1)
             if action[1]:
                 world.write_file(days_until(model.as_of)[-1], source_bytes(action[2]))
+        elif kind == "month" and model.as_of < NEXT_MONTH:  # February ends: 29 days and a month
+            old = model.as_of
+            model.as_of = NEXT_MONTH
+            for i, day in enumerate(days_until(model.as_of)):
+                if day >= old.isoformat():
+                    world.write_file(day, source_bytes([v + i for v in action[1]]))
         elif kind == "add_file":
             missing = [d for d in days_until(model.as_of) if d not in model.files]
             if missing:
@@ -545,7 +558,7 @@ FIRST = st.lists(VALUES, min_size=1, max_size=4)
     derandomize=True,
     **SETTINGS,  # type: ignore[arg-type]
 )
-@given(dag=dags(), consts=CONSTS, first=FIRST, actions=ACTIONS)
+@given(dag=dags(), consts=CONSTS, first=FIRST, actions=actions(month=False))
 def test_stored_partitions_are_recomputations_and_only_changed_steps_run(
     tmp_path_factory: pytest.TempPathFactory,
     dag: Dag,
@@ -561,7 +574,7 @@ def test_stored_partitions_are_recomputations_and_only_changed_steps_run(
     max_examples=int(os.environ.get("LUMBUNG_PARTITION_EXAMPLES", "60")),
     **SETTINGS,  # type: ignore[arg-type]
 )
-@given(dag=dags(), consts=CONSTS, first=FIRST, actions=ACTIONS)
+@given(dag=dags(), consts=CONSTS, first=FIRST, actions=actions(month=True))
 def test_stored_partitions_are_recomputations_randomized(
     tmp_path_factory: pytest.TempPathFactory,
     dag: Dag,

@@ -247,3 +247,28 @@ def test_single_run_bad_rows_fail_every_step_of_the_call(
     assert sorted(str(k) for k in result.failed) == [f"events[2024-01-0{i}]" for i in (1, 2, 3)]
     assert result.errors[result.failed[0]].splitlines()[0] == message
     assert len(result.skipped) == 3
+
+
+RETRIED = """
+import pandas as pd
+from assets_core import asset
+from assets_core.partitions import daily
+
+TRIES = {}
+
+@asset(partitions=daily(start="2024-01-01"), retries=1)
+def flaky(context) -> pd.DataFrame:
+    TRIES[context.partition] = TRIES.get(context.partition, 0) + 1
+    if context.partition == "2024-01-02" and TRIES[context.partition] == 1:
+        raise ValueError("once")
+    return pd.DataFrame({"n": [1]})
+"""
+
+
+def test_a_retry_is_per_step(project: ProjectDir) -> None:
+    project.write("assets.py", RETRIED)
+    s = project.session()
+    mod = __import__(f"{project.pkg}.assets", fromlist=["TRIES"])
+    result = s.materialize(as_of="2024-01-04", executor="threads")
+    assert not result.failed and len(result.materialized) == 3
+    assert mod.TRIES == {"2024-01-01": 1, "2024-01-02": 2, "2024-01-03": 1}

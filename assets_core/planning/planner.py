@@ -376,6 +376,15 @@ def _missing_partition(up: AssetKey, asset: AnyAsset, p: str | None, why: str) -
     )
 
 
+def _no_partitions(up: AssetKey) -> Reason:
+    return Reason(
+        "upstream_partition_missing",
+        f"upstream {up} has no partitions yet",
+        upstream=up,
+        partition=None,
+    )
+
+
 class _Planner:
     """The state of one plan while it is made, asset by asset in dependency order (see
     ``build_plan``). Each asset's steps are decided by ``plan_asset``; what its readers
@@ -734,6 +743,9 @@ class _Planner:
             up, look, up_asset = e.up, e.look, e.asset
             waits: Reason | None = None
             changed: list[tuple[str | None, str | None, str | None]] = []
+            if p is None and not e.mapped[i] and up in self.partitions:
+                # an unpartitioned step reads every partition: with none yet, it waits
+                absent.append(_no_partitions(up))
             for up_p in e.mapped[i]:
                 f = look.get(up_p)
                 if f is None:  # a partition that does not exist yet

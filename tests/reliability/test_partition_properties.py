@@ -607,9 +607,7 @@ def total(month: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("io_manager", ["parquet", "duckdb"])
-def test_an_unpartitioned_reader_of_zero_partitions_waits(
-    tmp_path: Path, io_manager: str
-) -> None:
+def test_an_unpartitioned_reader_of_zero_partitions_waits(tmp_path: Path, io_manager: str) -> None:
     """Found by the property: a reader of every partition of an asset that has none yet was
     planned to run and failed loading nothing. It waits, saying why, and the run succeeds."""
     module = f"prop16_zero_{uuid.uuid4().hex[:10]}"

@@ -696,9 +696,22 @@ class ParquetIOManager:
             fd = os.open(folder, _DIR_FLAGS)
         except OSError:  # no folder (or not one): none of them is stored
             return
-        folders = {i: partition_folders(definition, steps[i][1] or "") for i in wanted}
+        names = dimension_names(definition)
         try:
-            self._partition_level(key, definition, steps, folders, out, fd, folder, "", 0)
+            if len(names) == 1:  # most: one folder per partition, its name made here
+                prefix = names[0] + "="
+                groups: dict[str, list[int]] = {}
+                for i in wanted:
+                    name = prefix + _escape(steps[i][1] or "")
+                    group = groups.get(name)
+                    if group is None:
+                        groups[name] = [i]
+                    else:
+                        group.append(i)
+                self._stat_parts(key, definition, steps, groups, out, fd, folder, "")
+            else:
+                folders = {i: partition_folders(definition, steps[i][1] or "") for i in wanted}
+                self._partition_level(key, definition, steps, folders, out, fd, folder, "", 0)
         finally:
             os.close(fd)
 
@@ -714,47 +727,77 @@ class ParquetIOManager:
         relative: str,
         depth: int,
     ) -> None:
-        """``_partition_fingerprints`` at one level: ``folder`` (``relative`` to the asset's
-        folder ``fd``) holds the ``depth``-th dimension's folders of the partitions ``wanted``
-        (index into ``steps`` -> its folders)."""
+        """``_partition_fingerprints`` of a multi definition at one level: ``folder``
+        (``relative`` to the asset's folder ``fd``) holds the ``depth``-th dimension's folders
+        of the partitions ``wanted`` (index into ``steps`` -> its folders)."""
+        if depth + 1 == len(next(iter(wanted.values()))):
+            last: dict[str, list[int]] = {}
+            for i, names in wanted.items():
+                last.setdefault(names[depth], []).append(i)
+            self._stat_parts(key, definition, steps, last, out, fd, folder, relative)
+            return
         groups: dict[str, dict[int, list[str]]] = {}
         for i, names in wanted.items():
-            group = groups.get(names[depth])
-            if group is None:
-                groups[names[depth]] = {i: names}
-            else:
-                group[i] = names
+            groups.setdefault(names[depth], {})[i] = names
+        for name, entry in self._listed(folder, groups):
+            if entry.is_symlink():  # inside the root (followed) or out of it (refused)
+                for i in groups[name]:
+                    out[i] = self._fingerprint_of(key, steps[i][1], definition)
+            elif entry.is_dir(follow_symlinks=False):
+                self._partition_level(
+                    key,
+                    definition,
+                    steps,
+                    groups[name],
+                    out,
+                    fd,
+                    entry.path,
+                    f"{relative}{name}/",
+                    depth + 1,
+                )
+
+    @staticmethod
+    def _listed(folder: str, names: Mapping[str, object]) -> list[tuple[str, os.DirEntry[str]]]:
+        """The entries of ``folder`` (one listing) named in ``names``; none when it is gone or
+        not a folder."""
         try:
             with os.scandir(folder) as listing:
-                entries = {e.name: e for e in listing if e.name in groups}
-        except OSError:  # gone, or not a folder: none of them is stored
-            return
-        last = depth + 1 == len(dimension_names(definition))
+                return [(e.name, e) for e in listing if e.name in names]
+        except OSError:
+            return []
+
+    def _stat_parts(
+        self,
+        key: AssetKey,
+        definition: PartitionsDefinition,
+        steps: Sequence[StepKey],
+        groups: dict[str, list[int]],
+        out: list[str | None],
+        fd: int,
+        folder: str,
+        relative: str,
+    ) -> None:
+        """The last level of ``_partition_fingerprints``: ``folder`` (``relative`` to the
+        asset's folder ``fd``) holds the partition folders ``groups`` names (name -> indices
+        into ``steps``, one partition each but for duplicate steps); stat each one's file."""
         stat = os.stat
-        for name, group in groups.items():
-            entry = entries.get(name)
-            if entry is None:
-                continue
+        for name, entry in self._listed(folder, groups):
             if entry.is_symlink():  # inside the root (followed) or out of it (refused)
-                for i in group:
+                for i in groups[name]:
                     out[i] = self._fingerprint_of(key, steps[i][1], definition)
                 continue
             if not entry.is_dir(follow_symlinks=False):
                 continue
-            below = f"{relative}{name}/"
-            if not last:
-                self._partition_level(
-                    key, definition, steps, group, out, fd, entry.path, below, depth + 1
-                )
+            try:
+                st = stat(f"{relative}{name}/{PART_FILE}", dir_fd=fd, follow_symlinks=False)
+            except OSError:
                 continue
-            for i in group:  # one partition per folder at the last level
-                try:
-                    st = stat(below + PART_FILE, dir_fd=fd, follow_symlinks=False)
-                except OSError:
-                    continue
-                if S_ISREG(st.st_mode):
-                    out[i] = f"{st.st_size}:{st.st_mtime_ns}"
-                elif S_ISLNK(st.st_mode):
+            if S_ISREG(st.st_mode):
+                found: str | None = f"{st.st_size}:{st.st_mtime_ns}"
+                for i in groups[name]:
+                    out[i] = found
+            elif S_ISLNK(st.st_mode):
+                for i in groups[name]:
                     out[i] = self._fingerprint_of(key, steps[i][1], definition)
 
     def _fingerprint_of(

@@ -47,7 +47,7 @@ import re
 import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from stat import S_ISLNK, S_ISREG
+from stat import S_ISDIR, S_ISLNK, S_ISREG
 from typing import TYPE_CHECKING
 
 from assets_core.errors import IOManagerError
@@ -369,10 +369,16 @@ class ParquetIOManager:
         definition = None if ctx.partition is None else ctx.spec.partitions
         file = self._file(ctx.key, ctx.partition, definition)
         folder, name = os.path.split(file)
-        if folder not in self._safe_folders:
-            file = self._checked_file(ctx.key, ctx.partition, definition)
+        stage = self._tmp_dirs.get(folder)
         try:
-            stage = self._tmp_dirs.get(folder) or self._prepare(folder)
+            if stage is not None:
+                pass
+            elif ctx.partition is not None:
+                stage = self._prepare_partition(ctx.key, folder, file)
+            else:
+                if folder not in self._safe_folders:
+                    self._checked_file(ctx.key, ctx.partition, definition)
+                stage = self._prepare(folder)
         except OSError as exc:  # no permission to make the folder, a full disk
             raise IOManagerError(_cannot_write(ctx.key, exc.filename or folder, exc)) from exc
         tmp = os.path.join(stage, f".{name}{self._tmp_tag}-{next(self._tmp_count)}")  # noqa: PTH118
@@ -432,6 +438,50 @@ class ParquetIOManager:
         if os.stat(folder).st_dev == staging_dev:  # noqa: PTH116
             stage = self._staging
         self._tmp_dirs[folder] = stage
+        return stage
+
+    def _prepare_partition(self, key: AssetKey, folder: str, file: str) -> str:
+        """``_prepare`` for a partition's ``folder`` (``<dim>=<value>`` folders under the
+        asset's): the asset's folder is checked (resolved) and made once; each folder below it
+        is made with ``mkdir``, which makes a new folder (never a planted link, on its parent's
+        device), or found there already and checked with one ``lstat`` (a link is resolved the
+        careful way, refused when it leads out of the root)."""
+        asset = os.path.join(self._root_text, *self._key_parts(key))  # noqa: PTH118
+        stage = self._tmp_dirs.get(asset)
+        if stage is None:
+            if asset not in self._safe_folders:
+                if not self._inside(asset):
+                    raise IOManagerError(
+                        f"{key}: {file} is outside the storage folder {self.root}."
+                    )
+                self._safe_folders.add(asset)
+            stage = self._prepare(asset)
+        current = asset
+        for name in folder[len(asset) + 1 :].split(os.sep):  # noqa: PTH206
+            current = os.path.join(current, name)  # noqa: PTH118
+            known = self._tmp_dirs.get(current)
+            if known is not None:
+                stage = known
+                continue
+            try:
+                os.mkdir(current)  # noqa: PTH102
+            except FileExistsError:
+                st = os.lstat(current)
+                if S_ISLNK(st.st_mode) or not S_ISDIR(st.st_mode):
+                    if not self._inside(current):
+                        raise IOManagerError(
+                            f"{key}: {file} is outside the storage folder {self.root}."
+                        ) from None
+                    stage = self._prepare(current)  # a link inside the root: followed
+                    continue
+                _remove_orphans(Path(current), f".*{_TMP_MARK}*")
+                staging_dev = self._staging_dev
+                if staging_dev is None:
+                    staging_dev = self._prepare_staging()
+                stage = self._staging if st.st_dev == staging_dev else current
+            else:  # new, on its parent's device: its temporary files go where the parent's do
+                stage = self._staging if stage == self._staging else current
+            self._tmp_dirs[current] = stage
         return stage
 
     def _prepare_staging(self) -> int:

@@ -709,3 +709,23 @@ def test_fingerprints_of_multi_partitions_in_bulk(tmp_path: Path) -> None:
     one_by_one = [io._fingerprint_of(KEY, k, definition) for k in keys]
     assert found == one_by_one
     assert [f is not None for f in found] == [n % 2 == 0 for n in range(len(keys))]
+
+
+def test_save_refuses_a_partition_folder_linked_out_of_the_root(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    ParquetIOManager(root).save(pout("2024-01-01"), pa.table({"v": [1]}))
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (root / "a" / "b" / "c" / "partition=2024-01-02").symlink_to(outside)
+    io = ParquetIOManager(root)
+    io.save(pout("2024-01-03"), pa.table({"v": [3]}))  # a new folder: made, no link there
+    with pytest.raises(IOManagerError, match="is outside the storage folder"):
+        io.save(pout("2024-01-02"), pa.table({"v": [2]}))
+    assert list(outside.iterdir()) == []
+    # a link inside the root is followed
+    (root / "a" / "b" / "c" / "partition=2024-01-02").unlink()
+    (root / "a" / "b" / "c" / "partition=2024-01-02").symlink_to(
+        root / "a" / "b" / "c" / "partition=2024-01-03"
+    )
+    stored = ParquetIOManager(root).save(pout("2024-01-02"), pa.table({"v": [2]}))
+    assert pq.read_table(stored.location).column("v").to_pylist() == [2]

@@ -34,8 +34,14 @@ whose coalesced, parallel reads win there.
 A save's fingerprint is the file's size and modification time, which the rename keeps:
 planning asks ``fingerprints`` for thousands of outputs at once (one ``stat`` each, relative to
 the folder opened once) and, for one that changed, ``stored_version`` (the footer's
-``lumbung.data_version``). ``check_key`` refuses, when the project loads, a key whose names or
-path would be longer than the file system allows, counting the temporary sibling's suffix.
+``lumbung.data_version``). An asset's partitions are checked in bulk: its folder resolved once
+(refused when it leads out of the root), its ``<dim>=<value>`` folders listed once per level,
+and one ``stat`` per ``part.parquet``; a partition folder or file that is a link is resolved
+on its own, and refused when it leads out of the root. A save makes a partition's folders with
+``mkdir`` under the asset's folder checked once (a folder just made cannot be a planted link),
+and checks one already there with an ``lstat``. ``check_key`` refuses, when the project loads,
+a key whose names or path would be longer than the file system allows, counting the temporary
+sibling's suffix.
 """
 
 from __future__ import annotations

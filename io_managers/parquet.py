@@ -34,8 +34,14 @@ whose coalesced, parallel reads win there.
 A save's fingerprint is the file's size and modification time, which the rename keeps:
 planning asks ``fingerprints`` for thousands of outputs at once (one ``stat`` each, relative to
 the folder opened once) and, for one that changed, ``stored_version`` (the footer's
-``lumbung.data_version``). ``check_key`` refuses, when the project loads, a key whose names or
-path would be longer than the file system allows, counting the temporary sibling's suffix.
+``lumbung.data_version``). An asset's partitions are checked in bulk: its folder resolved once
+(refused when it leads out of the root), its ``<dim>=<value>`` folders listed once per level,
+and one ``stat`` per ``part.parquet``; a partition folder or file that is a link is resolved
+on its own, and refused when it leads out of the root. A save makes a partition's folders with
+``mkdir`` under the asset's folder checked once (a folder just made cannot be a planted link),
+and checks one already there with an ``lstat``. ``check_key`` refuses, when the project loads,
+a key whose names or path would be longer than the file system allows, counting the temporary
+sibling's suffix.
 """
 
 from __future__ import annotations
@@ -43,10 +49,11 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import re
 import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from stat import S_ISLNK, S_ISREG
+from stat import S_ISDIR, S_ISLNK, S_ISREG
 from typing import TYPE_CHECKING
 
 from assets_core.errors import IOManagerError
@@ -91,6 +98,7 @@ PART_FILE = "part.parquet"
 _TMP_MARK = ".tmp-"
 STAGING = ".tmp"  # the folder under the root where saves write before the rename
 _STREAM_ROWS = 1 << 20  # record batch size when streaming a DuckDB relation (one row group)
+_BULK = 8  # from this many partitions of an asset, ``fingerprints`` lists its folders
 _SMALL_FILE = 1 << 20  # files smaller than this are read directly, not through pq.read_table
 
 
@@ -115,13 +123,25 @@ def _name_limits(root: Path) -> tuple[int, int]:
         return _NAME_MAX, _PATH_MAX
 
 
+#: a value that needs no escaping (see the module docstring); checked before ``quote``,
+#: which costs ten times as much
+_PLAIN_VALUE = re.compile(r"[A-Za-z0-9\-_.~+]*").fullmatch
+
+
+def _escape(value: str) -> str:
+    """``value`` as a folder name's value: ``%XX`` for anything but the safe characters."""
+    if _PLAIN_VALUE(value):
+        return value
+    from urllib.parse import quote
+
+    return quote(value, safe="+")
+
+
 def partition_folders(definition: PartitionsDefinition, partition: str) -> list[str]:
     """The folders of ``partition`` under its asset's folder: ``<dim>=<value>`` per dimension,
     in the order declared, each value escaped (see the module docstring)."""
-    from urllib.parse import quote
-
     names, values = dimension_names(definition), dimension_values(definition, partition)
-    return [f"{n}={quote(v, safe='+')}" for n, v in zip(names, values, strict=True)]
+    return [f"{n}={_escape(v)}" for n, v in zip(names, values, strict=True)]
 
 
 def _safe_segment(part: str) -> bool:
@@ -355,10 +375,16 @@ class ParquetIOManager:
         definition = None if ctx.partition is None else ctx.spec.partitions
         file = self._file(ctx.key, ctx.partition, definition)
         folder, name = os.path.split(file)
-        if folder not in self._safe_folders:
-            file = self._checked_file(ctx.key, ctx.partition, definition)
+        stage = self._tmp_dirs.get(folder)
         try:
-            stage = self._tmp_dirs.get(folder) or self._prepare(folder)
+            if stage is not None:
+                pass
+            elif ctx.partition is not None:
+                stage = self._prepare_partition(ctx.key, folder, file)
+            else:
+                if folder not in self._safe_folders:
+                    self._checked_file(ctx.key, ctx.partition, definition)
+                stage = self._prepare(folder)
         except OSError as exc:  # no permission to make the folder, a full disk
             raise IOManagerError(_cannot_write(ctx.key, exc.filename or folder, exc)) from exc
         tmp = os.path.join(stage, f".{name}{self._tmp_tag}-{next(self._tmp_count)}")  # noqa: PTH118
@@ -418,6 +444,50 @@ class ParquetIOManager:
         if os.stat(folder).st_dev == staging_dev:  # noqa: PTH116
             stage = self._staging
         self._tmp_dirs[folder] = stage
+        return stage
+
+    def _prepare_partition(self, key: AssetKey, folder: str, file: str) -> str:
+        """``_prepare`` for a partition's ``folder`` (``<dim>=<value>`` folders under the
+        asset's): the asset's folder is checked (resolved) and made once; each folder below it
+        is made with ``mkdir``, which makes a new folder (never a planted link, on its parent's
+        device), or found there already and checked with one ``lstat`` (a link is resolved the
+        careful way, refused when it leads out of the root)."""
+        asset = os.path.join(self._root_text, *self._key_parts(key))  # noqa: PTH118
+        stage = self._tmp_dirs.get(asset)
+        if stage is None:
+            if asset not in self._safe_folders:
+                if not self._inside(asset):
+                    raise IOManagerError(
+                        f"{key}: {file} is outside the storage folder {self.root}."
+                    )
+                self._safe_folders.add(asset)
+            stage = self._prepare(asset)
+        current = asset
+        for name in folder[len(asset) + 1 :].split(os.sep):  # noqa: PTH206
+            current = os.path.join(current, name)  # noqa: PTH118
+            known = self._tmp_dirs.get(current)
+            if known is not None:
+                stage = known
+                continue
+            try:
+                os.mkdir(current)  # noqa: PTH102
+            except FileExistsError:
+                st = os.lstat(current)
+                if S_ISLNK(st.st_mode) or not S_ISDIR(st.st_mode):
+                    if not self._inside(current):
+                        raise IOManagerError(
+                            f"{key}: {file} is outside the storage folder {self.root}."
+                        ) from None
+                    stage = self._prepare(current)  # a link inside the root: followed
+                    continue
+                _remove_orphans(Path(current), f".*{_TMP_MARK}*")
+                staging_dev = self._staging_dev
+                if staging_dev is None:
+                    staging_dev = self._prepare_staging()
+                stage = self._staging if st.st_dev == staging_dev else current
+            else:  # new, on its parent's device: its temporary files go where the parent's do
+                stage = self._staging if stage == self._staging else current
+            self._tmp_dirs[current] = stage
         return stage
 
     def _prepare_staging(self) -> int:
@@ -606,9 +676,13 @@ class ParquetIOManager:
         following a link (a link inside the root is followed the careful way)."""
         out: list[str | None] = [None] * len(steps)
         by_prefix: dict[tuple[str, ...], list[int]] = {}
+        by_asset: dict[AssetKey, list[int]] = {}
         for i, (key, partition) in enumerate(steps):
             if partition is not None:
-                out[i] = self._fingerprint_of(key, partition, specs[key].partitions)
+                wanted = by_asset.get(key)
+                if wanted is None:
+                    wanted = by_asset[key] = []
+                wanted.append(i)
                 continue
             if not _safe_segment(key[-1]):
                 out[i] = self._fingerprint_of(key, None)  # the careful way
@@ -643,7 +717,144 @@ class ParquetIOManager:
             finally:
                 if fd is not None:
                     os.close(fd)
+        for key, wanted in by_asset.items():
+            self._partition_fingerprints(key, specs[key].partitions, steps, wanted, out)
         return out
+
+    def _partition_fingerprints(
+        self,
+        key: AssetKey,
+        definition: PartitionsDefinition | None,
+        steps: Sequence[StepKey],
+        wanted: list[int],
+        out: list[str | None],
+    ) -> None:
+        """``fingerprints`` of the partitions ``wanted`` (indices into ``steps``) of ``key``,
+        in bulk: the asset's folder checked once (resolved, links and all), its ``<dim>=<value>``
+        folders listed once per level with ``os.scandir``, and one ``stat`` per
+        ``part.parquet`` relative to the asset's folder opened once, never following a link.
+        A partition folder or file that is a link is checked the careful way (refused when it
+        leads out of the root)."""
+        if len(wanted) < _BULK or not _STAT_AT:  # a few: not worth a listing
+            for i in wanted:
+                out[i] = self._fingerprint_of(key, steps[i][1], definition)
+            return
+        if definition is None:
+            self._file(key, "", None)  # raises: the asset declares no partitions
+        assert definition is not None
+        folder = os.path.join(self._root_text, *self._key_parts(key))  # noqa: PTH118
+        if folder not in self._safe_folders:
+            if not self._inside(folder):
+                file = self._file(key, steps[wanted[0]][1], definition)
+                raise IOManagerError(f"{key}: {file} is outside the storage folder {self.root}.")
+            self._safe_folders.add(folder)
+        try:
+            fd = os.open(folder, _DIR_FLAGS)
+        except OSError:  # no folder (or not one): none of them is stored
+            return
+        names = dimension_names(definition)
+        try:
+            if len(names) == 1:  # most: one folder per partition, its name made here
+                prefix = names[0] + "="
+                groups: dict[str, list[int]] = {}
+                for i in wanted:
+                    name = prefix + _escape(steps[i][1] or "")
+                    group = groups.get(name)
+                    if group is None:
+                        groups[name] = [i]
+                    else:
+                        group.append(i)
+                self._stat_parts(key, definition, steps, groups, out, fd, folder, "")
+            else:
+                folders = {i: partition_folders(definition, steps[i][1] or "") for i in wanted}
+                self._partition_level(key, definition, steps, folders, out, fd, folder, "", 0)
+        finally:
+            os.close(fd)
+
+    def _partition_level(
+        self,
+        key: AssetKey,
+        definition: PartitionsDefinition,
+        steps: Sequence[StepKey],
+        wanted: dict[int, list[str]],
+        out: list[str | None],
+        fd: int,
+        folder: str,
+        relative: str,
+        depth: int,
+    ) -> None:
+        """``_partition_fingerprints`` of a multi definition at one level: ``folder``
+        (``relative`` to the asset's folder ``fd``) holds the ``depth``-th dimension's folders
+        of the partitions ``wanted`` (index into ``steps`` -> its folders)."""
+        if depth + 1 == len(next(iter(wanted.values()))):
+            last: dict[str, list[int]] = {}
+            for i, names in wanted.items():
+                last.setdefault(names[depth], []).append(i)
+            self._stat_parts(key, definition, steps, last, out, fd, folder, relative)
+            return
+        groups: dict[str, dict[int, list[str]]] = {}
+        for i, names in wanted.items():
+            groups.setdefault(names[depth], {})[i] = names
+        for name, entry in self._listed(folder, groups):
+            if entry.is_symlink():  # inside the root (followed) or out of it (refused)
+                for i in groups[name]:
+                    out[i] = self._fingerprint_of(key, steps[i][1], definition)
+            elif entry.is_dir(follow_symlinks=False):
+                self._partition_level(
+                    key,
+                    definition,
+                    steps,
+                    groups[name],
+                    out,
+                    fd,
+                    entry.path,
+                    f"{relative}{name}/",
+                    depth + 1,
+                )
+
+    @staticmethod
+    def _listed(folder: str, names: Mapping[str, object]) -> list[tuple[str, os.DirEntry[str]]]:
+        """The entries of ``folder`` (one listing) named in ``names``; none when it is gone or
+        not a folder."""
+        try:
+            with os.scandir(folder) as listing:
+                return [(e.name, e) for e in listing if e.name in names]
+        except OSError:
+            return []
+
+    def _stat_parts(
+        self,
+        key: AssetKey,
+        definition: PartitionsDefinition,
+        steps: Sequence[StepKey],
+        groups: dict[str, list[int]],
+        out: list[str | None],
+        fd: int,
+        folder: str,
+        relative: str,
+    ) -> None:
+        """The last level of ``_partition_fingerprints``: ``folder`` (``relative`` to the
+        asset's folder ``fd``) holds the partition folders ``groups`` names (name -> indices
+        into ``steps``, one partition each but for duplicate steps); stat each one's file."""
+        stat = os.stat
+        for name, entry in self._listed(folder, groups):
+            if entry.is_symlink():  # inside the root (followed) or out of it (refused)
+                for i in groups[name]:
+                    out[i] = self._fingerprint_of(key, steps[i][1], definition)
+                continue
+            if not entry.is_dir(follow_symlinks=False):
+                continue
+            try:
+                st = stat(f"{relative}{name}/{PART_FILE}", dir_fd=fd, follow_symlinks=False)
+            except OSError:
+                continue
+            if S_ISREG(st.st_mode):
+                found: str | None = f"{st.st_size}:{st.st_mtime_ns}"
+                for i in groups[name]:
+                    out[i] = found
+            elif S_ISLNK(st.st_mode):
+                for i in groups[name]:
+                    out[i] = self._fingerprint_of(key, steps[i][1], definition)
 
     def _fingerprint_of(
         self, key: AssetKey, partition: str | None, definition: PartitionsDefinition | None = None

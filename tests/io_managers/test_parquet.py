@@ -650,3 +650,82 @@ def test_a_relation_of_partitions_scans_the_files_in_place(tmp_path: Path) -> No
     assert "READ_PARQUET" in plan.upper() or "PARQUET_SCAN" in plan.upper()
     assert rel.fetchall() == [("2024-01-01", 0), ("2024-01-03", 2)]
     ctx.duckdb.close()
+
+
+@pytest.mark.parametrize("count", [3, 40])  # one by one, and in bulk (a folder listing)
+def test_fingerprints_of_partitions_refuse_links_out_of_the_root(
+    tmp_path: Path, count: int
+) -> None:
+    root = tmp_path / "root"
+    io = ParquetIOManager(root)
+    when = datetime.date(2024, 1, 1)
+    days = [str(when + datetime.timedelta(days=n)) for n in range(count)]
+    for day in days[1:]:
+        io.save(pout(day), pa.table({"v": [1]}))
+    steps = [StepKey(KEY, d) for d in days]
+    specs = {KEY: AssetSpec(key=KEY, partitions=DAYS)}
+    found = io.fingerprints(steps, specs)
+    assert found[0] is None and all(found[1:])
+    expected = [
+        f"{st.st_size}:{st.st_mtime_ns}"
+        for st in (os.stat(io.path(KEY, d, DAYS)) for d in days[1:])
+    ]
+    assert found[1:] == expected
+    # a partition folder that is a link inside the root is followed; out of it, refused
+    inside = root / "a" / "b" / "c" / f"partition={days[1]}"
+    (root / "a" / "b" / "c" / f"partition={days[0]}").symlink_to(inside)
+    assert ParquetIOManager(root).fingerprints(steps, specs)[0] == expected[0]
+    (root / "a" / "b" / "c" / f"partition={days[0]}").unlink()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    pq.write_table(pa.table({"v": [2]}), outside / "part.parquet")
+    (root / "a" / "b" / "c" / f"partition={days[0]}").symlink_to(outside)
+    with pytest.raises(IOManagerError, match="is outside the storage folder"):
+        ParquetIOManager(root).fingerprints(steps, specs)
+    (root / "a" / "b" / "c" / f"partition={days[0]}").unlink()
+    # a part file that is a link out of the root, too
+    (root / "a" / "b" / "c" / f"partition={days[0]}").mkdir()
+    (root / "a" / "b" / "c" / f"partition={days[0]}" / "part.parquet").symlink_to(
+        outside / "part.parquet"
+    )
+    with pytest.raises(IOManagerError, match="is outside the storage folder"):
+        ParquetIOManager(root).fingerprints(steps, specs)
+    # and the asset's folder itself
+    (root / "a" / "b" / "c").rename(tmp_path / "moved")
+    (root / "a" / "b" / "c").symlink_to(tmp_path / "moved")
+    with pytest.raises(IOManagerError, match="is outside the storage folder"):
+        ParquetIOManager(root).fingerprints(steps, specs)
+
+
+def test_fingerprints_of_multi_partitions_in_bulk(tmp_path: Path) -> None:
+    definition = multi(day=daily(start="2024-01-01", end="2024-01-05"), region=static(["eu", "us"]))
+    io = ParquetIOManager(tmp_path)
+    keys = sorted(definition.keys(now=datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC)))
+    for k in keys[::2]:
+        io.save(pout(k, definition), pa.table({"v": [1]}))
+    steps = [StepKey(KEY, k) for k in keys]
+    specs = {KEY: AssetSpec(key=KEY, partitions=definition)}
+    found = ParquetIOManager(tmp_path).fingerprints(steps, specs)
+    one_by_one = [io._fingerprint_of(KEY, k, definition) for k in keys]
+    assert found == one_by_one
+    assert [f is not None for f in found] == [n % 2 == 0 for n in range(len(keys))]
+
+
+def test_save_refuses_a_partition_folder_linked_out_of_the_root(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    ParquetIOManager(root).save(pout("2024-01-01"), pa.table({"v": [1]}))
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (root / "a" / "b" / "c" / "partition=2024-01-02").symlink_to(outside)
+    io = ParquetIOManager(root)
+    io.save(pout("2024-01-03"), pa.table({"v": [3]}))  # a new folder: made, no link there
+    with pytest.raises(IOManagerError, match="is outside the storage folder"):
+        io.save(pout("2024-01-02"), pa.table({"v": [2]}))
+    assert list(outside.iterdir()) == []
+    # a link inside the root is followed
+    (root / "a" / "b" / "c" / "partition=2024-01-02").unlink()
+    (root / "a" / "b" / "c" / "partition=2024-01-02").symlink_to(
+        root / "a" / "b" / "c" / "partition=2024-01-03"
+    )
+    stored = ParquetIOManager(root).save(pout("2024-01-02"), pa.table({"v": [2]}))
+    assert pq.read_table(stored.location).column("v").to_pylist() == [2]

@@ -57,6 +57,13 @@ def describe_exception(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, as a short reason (its type's name when the
+    message is empty); never raises."""
+    lines = exception_message(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One thing wrong with a definition: where it is, what is wrong, and the fix."""

@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
 
-from assets_core.errors import IOManagerError, ProjectError
+from assets_core.errors import IOManagerError, ProjectError, first_line
 from assets_core.model.keys import StepKey
 from assets_core.model.spec import SourceAsset, SourceFormat
 from assets_core.partitions.columns import dimension_names, dimension_values, sort_keys
@@ -292,7 +292,7 @@ def _relation(
     except duckdb.Error as exc:
         raise IOManagerError(
             f"source {src.key}: cannot read the files of {len(parts)} partition(s) as {fmt} "
-            f"({_first_line(exc)}); fix the files, or pass format= if they are not {fmt}."
+            f"({first_line(exc)}); fix the files, or pass format= if they are not {fmt}."
         ) from exc
     _check_clash(src, inner.columns)
     return inner.project(f"{_dimension_sql(src, parts)}, * EXCLUDE ({_ident(FILE_COLUMN)})")
@@ -311,7 +311,7 @@ def _footer(src: SourceAsset, key: str, file: str) -> pa.Schema:
     except (pa.ArrowException, OSError) as exc:
         raise IOManagerError(
             f"{StepKey(src.key, key)}: cannot read {_shown(file)} as parquet "
-            f"({_first_line(exc)}); fix the file, or pass format= if it is not parquet."
+            f"({first_line(exc)}); fix the file, or pass format= if it is not parquet."
         ) from exc
 
 
@@ -332,7 +332,7 @@ def _check_schemas(src: SourceAsset, schemas: Sequence[tuple[str, str, pa.Schema
         except (pa.ArrowException, TypeError) as exc:
             raise IOManagerError(
                 f"{StepKey(src.key, key)}: {_shown(file)} has columns whose types do not "
-                f"combine with those of partition {key0} and before ({_first_line(exc)}); "
+                f"combine with those of partition {key0} and before ({first_line(exc)}); "
                 "make the columns of the source's files agree."
             ) from exc
 
@@ -371,10 +371,5 @@ def _arrow_table(
     except pa.ArrowException as exc:
         raise IOManagerError(
             f"source {src.key}: the files of its partitions do not share one schema "
-            f"({_first_line(exc)}); make the columns of the source's files agree."
+            f"({first_line(exc)}); make the columns of the source's files agree."
         ) from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__

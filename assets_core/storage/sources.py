@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
-from assets_core.errors import IOManagerError, ProjectError, describe_exception
+from assets_core.errors import IOManagerError, ProjectError, describe_exception, first_line
 from assets_core.model.decorator import SOURCE_FORMATS
 from assets_core.model.kinds import AnyAsset
 from assets_core.model.spec import SourceAsset, SourceFormat
@@ -304,7 +304,7 @@ def read_arrow(
             tables.append(reader(f))
         except (pa.ArrowException, OSError) as exc:  # a damaged file, or not this format
             raise IOManagerError(
-                f"{who or f'source {src.key}'}: cannot read {f} as {fmt} ({_reason(exc)}); "
+                f"{who or f'source {src.key}'}: cannot read {f} as {fmt} ({first_line(exc)}); "
                 f"fix the file, or pass format= if it is not {fmt}."
             ) from exc
     if len(tables) == 1:
@@ -314,7 +314,7 @@ def read_arrow(
     except pa.ArrowException as exc:
         raise IOManagerError(
             f"source {src.key}: the files matching {src.path!r} do not share one schema "
-            f"({_reason(exc)}); make their columns agree."
+            f"({first_line(exc)}); make their columns agree."
         ) from exc
 
 
@@ -325,9 +325,3 @@ def looks_like_parquet(file: str) -> bool:
         size = fh.seek(0, os.SEEK_END)
         fh.seek(max(size - 4, 0))
         return size >= 12 and head == b"PAR1" and fh.read(4) == b"PAR1"
-
-
-def _reason(exc: BaseException) -> str:
-    """The first line of an exception, as a short reason."""
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__

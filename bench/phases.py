@@ -43,8 +43,8 @@ from measure import CHILD_ENV
 HERE = Path(__file__).resolve().parent
 MARKS_ENV = "BENCH_PHASES_MARKS"
 
-#: the bootstrap of a Lumbung process: wraps the seams, then runs the CLI as the script does
-_LUMBUNG = r"""
+#: what both bootstraps begin with: ``note(name)`` marks a moment; the marks are saved at exit
+_MARKS = r"""
 import atexit, json, os, sys, time
 marks = {"start": (time.perf_counter(), time.process_time())}
 def note(name):
@@ -54,6 +54,12 @@ def save():
     with open(os.environ["BENCH_PHASES_MARKS"], "w") as fh:
         json.dump(marks, fh)
 atexit.register(save)
+"""
+
+#: the bootstrap of a Lumbung process: wraps the seams, then runs the CLI as the script does
+_LUMBUNG = (
+    _MARKS
+    + r"""
 if len(sys.argv) > 1 and sys.argv[1] != "materialize":
     sys.path.insert(0, sys.argv.pop(1))
 def around(owner, name, before, after):
@@ -75,23 +81,18 @@ around(run, "execute", "run", "ran")
 sys.argv[0] = "lumbung"
 entry()
 """
+)
 
 #: the bootstrap of a baseline process
-_BASELINE = r"""
-import atexit, json, os, sys, time
-marks = {"start": (time.perf_counter(), time.process_time())}
-def note(name):
-    marks[name] = (time.perf_counter(), time.process_time())
-def save():
-    note("exit")
-    with open(os.environ["BENCH_PHASES_MARKS"], "w") as fh:
-        json.dump(marks, fh)
-atexit.register(save)
+_BASELINE = (
+    _MARKS
+    + r"""
 sys.path.insert(0, sys.argv[1])
 from pathlib import Path
 import baseline
 baseline.run(Path(sys.argv[2]), Path(sys.argv[3]), in_memory=True, note=note)
 """
+)
 
 #: each phase: (name, Lumbung's mark that opens it, the baseline's); a phase ends at the next
 PHASES = (

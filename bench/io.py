@@ -35,6 +35,14 @@ from assets_core.storage.io import InputContext, OutputContext
 from io_managers.duckdb import DuckDBIOManager
 from io_managers.parquet import ParquetIOManager
 
+#: each figure with the raw operation it is compared with: (raw, the manager's)
+PAIRS = (
+    ("raw pq write", "parquet save"),
+    ("raw pq read", "parquet load"),
+    ("raw duckdb write", "duckdb save"),
+    ("raw duckdb read", "duckdb load"),
+)
+
 
 def make_table(rows: int, seed: int) -> pa.Table:
     rng = np.random.default_rng(seed)
@@ -67,19 +75,7 @@ def main() -> None:
     table = make_table(args.rows, 1)
     mb = table.nbytes / 1e6
     print(f"{args.assets} assets x {args.rows:,} rows ({mb:.0f} MB in memory each)")
-    totals = dict.fromkeys(
-        [
-            "raw pq write",
-            "parquet save",
-            "raw pq read",
-            "parquet load",
-            "raw duckdb write",
-            "duckdb save",
-            "raw duckdb read",
-            "duckdb load",
-        ],
-        0.0,
-    )
+    totals = dict.fromkeys([name for pair in PAIRS for name in pair], 0.0)
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         pm = ParquetIOManager(tmp / "parquet")
@@ -107,13 +103,7 @@ def main() -> None:
         dm.close()
     gb = mb * args.assets / 1e3
     print(f"{'operation':18} {'seconds':>8} {'GB/s':>6}   ratio raw/manager (>= 0.9 is the target)")
-    pairs = [
-        ("raw pq write", "parquet save"),
-        ("raw pq read", "parquet load"),
-        ("raw duckdb write", "duckdb save"),
-        ("raw duckdb read", "duckdb load"),
-    ]
-    for raw, ours in pairs:
+    for raw, ours in PAIRS:
         for name in (raw, ours):
             print(f"{name:18} {totals[name]:8.2f} {gb / totals[name]:6.2f}")
         print(f"{'':18} {'':8} {'':6}   {totals[raw] / totals[ours]:.2f}")
@@ -127,19 +117,7 @@ def partitions(days: int, day_rows: int) -> None:
     tables = [make_table(day_rows, i) for i in range(days)]
     key = AssetKey.parse("bench/events")
     spec = AssetSpec(key, partitions=definition)
-    totals = dict.fromkeys(
-        [
-            "raw pq write",
-            "parquet save",
-            "raw pq read",
-            "parquet load",
-            "raw duckdb write",
-            "duckdb save",
-            "raw duckdb read",
-            "duckdb load",
-        ],
-        0.0,
-    )
+    totals = dict.fromkeys([name for pair in PAIRS for name in pair], 0.0)
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         pm = ParquetIOManager(tmp / "parquet")
@@ -190,13 +168,7 @@ def partitions(days: int, day_rows: int) -> None:
         dm.close()
     print(f"\n{days} daily partitions x {day_rows:,} rows, saved one by one, loaded as one")
     print(f"{'operation':18} {'seconds':>8}   ratio raw/manager")
-    pairs = [
-        ("raw pq write", "parquet save"),
-        ("raw pq read", "parquet load"),
-        ("raw duckdb write", "duckdb save"),
-        ("raw duckdb read", "duckdb load"),
-    ]
-    for raw, ours in pairs:
+    for raw, ours in PAIRS:
         for name in (raw, ours):
             print(f"{name:18} {totals[name]:8.2f}")
         print(f"{'':18} {'':8}   {totals[raw] / totals[ours]:.2f}")

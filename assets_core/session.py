@@ -559,9 +559,10 @@ class Session:
         select: str | Sequence[str] | None = None,
         exclude: str | Sequence[str] | None = None,
         force: bool = False,
-        executor: str = "threads",
+        executor: str | None = None,
         *,
         workers: int | None = None,
+        address: str | None = None,
         on_event: Callable[[Event], None] | None = None,
         plan: Plan | None = None,
         wait: bool | float = True,
@@ -584,7 +585,11 @@ class Session:
         ``on_log`` as they come, from any thread: by default to stderr, prefixed with the
         asset (``None`` shows nothing). ``partitions`` (``"2024-01-01..2024-01-31"``) and
         ``as_of`` select partitions as ``plan`` does: each selected partition that is missing
-        or stale runs as its own step (a backfill is a materialize over a range)."""
+        or stale runs as its own step (a backfill is a materialize over a range).
+
+        ``executor`` names the backend (default: the project config's ``executor``, else
+        ``threads``); ``address`` the Dask scheduler of ``executor="dask"`` (default: the
+        config's ``dask_address``, else a local cluster started for the run)."""
         from assets_core.execution.run import execute
         from assets_core.execution.step import StepEnvironment
 
@@ -614,8 +619,9 @@ class Session:
             StepEnvironment(self.defs, self.io),
             self.state,
             replan=self._replan,
-            executor=executor,
+            executor=executor or (self.config and self.config.executor) or "threads",
             workers=workers,
+            address=address,
             on_event=on_event,
             selection=text,
             lock_wait=lock_wait,

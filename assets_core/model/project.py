@@ -18,6 +18,7 @@ import importlib.util
 import json
 import os
 import pkgutil
+import re
 import site
 import sys
 import traceback
@@ -52,7 +53,14 @@ LUMBUNG_TOML = "lumbung.toml"
 PYPROJECT_TOML = "pyproject.toml"
 DEFAULT_STORAGE = ".lumbung"
 #: the keys a project config may hold
-CONFIG_KEYS = ("default_io_manager", "defaults", "modules", "storage")
+CONFIG_KEYS = (
+    "dask_address",
+    "default_io_manager",
+    "defaults",
+    "executor",
+    "modules",
+    "storage",
+)
 #: top-level packages that are Lumbung itself: never purged, or ``isinstance`` would break
 _OWN_PACKAGES = frozenset({"assets_core", "io_managers"})
 
@@ -76,6 +84,11 @@ class ProjectConfig:
     defaults: tuple[tuple[str, Defaults], ...] = ()
     """``[defaults."glob"]`` tables in the order written: the defaults of the assets of the
     modules whose path (relative to ``root``) matches the glob (``model.defaults``)."""
+    executor: str | None = None
+    """The backend ``materialize`` runs steps on when none is named (default ``threads``)."""
+    dask_address: str | None = None
+    """The Dask scheduler the ``dask`` executor connects to (``tcp://host:8786``); with none
+    it starts a local cluster for each run."""
 
     def to_json(self) -> str:
         """The config as JSON text (what ``from_json`` reads back)."""
@@ -94,6 +107,8 @@ class ProjectConfig:
             storage=Path(data["storage"]),
             default_io_manager=data["default_io_manager"],
             defaults=tuple((g, parse_defaults(d, g)) for g, d in data.get("defaults", ())),
+            executor=data.get("executor"),
+            dask_address=data.get("dask_address"),
         )
 
 
@@ -327,7 +342,34 @@ def _build_config(file: Path, where: str, table: Mapping[str, Any]) -> ProjectCo
         storage=storage,
         default_io_manager=io_manager,
         defaults=tuple(defaults),
+        executor=_optional_name(table, "executor", where, 'executor = "dask"'),
+        dask_address=_address(table, where),
     )
+
+
+def _optional_name(table: Mapping[str, Any], key: str, where: str, example: str) -> str | None:
+    """The name under ``key`` (letters, digits, ``-`` and ``_``), if given."""
+    if key not in table:
+        return None
+    value = table[key]
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_-]+", value):
+        raise ProjectError(
+            f"{where} {key}: must be a name, got {value!r}; write for example {example}."
+        )
+    return value
+
+
+def _address(table: Mapping[str, Any], where: str) -> str | None:
+    """``dask_address``, if given: a scheduler's address such as ``tcp://host:8786``."""
+    if "dask_address" not in table:
+        return None
+    value = table["dask_address"]
+    if not isinstance(value, str) or not re.fullmatch(r"[a-z0-9+]+://\S+", value):
+        raise ProjectError(
+            f"{where} dask_address: must be a scheduler address, got {value!r}; write for "
+            'example dask_address = "tcp://127.0.0.1:8786".'
+        )
+    return value
 
 
 def _is_module_name(text: str) -> bool:

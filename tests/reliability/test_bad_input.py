@@ -363,7 +363,7 @@ CASES: list[Case] = [
         "toml_unknown_key",
         ("list",),
         "error: {root}/lumbung.toml: storag: unknown key; did you mean 'storage'? valid keys "
-        "are default_io_manager, defaults, modules, storage.",
+        "are dask_address, default_io_manager, defaults, executor, modules, storage.",
         toml='modules = ["assets"]\nstorag = ".lumbung"\n',
     ),
     Case(
@@ -774,7 +774,7 @@ CASES: list[Case] = [
     Case(
         "executor_bogus",
         ("materialize", "--executor", "bogus"),
-        "error: unknown executor 'bogus'; use one of threads, in-process, processes.",
+        "error: unknown executor 'bogus'; use one of threads, in-process, processes, dask.",
     ),
     Case(
         "lineage_format_bogus",

@@ -118,8 +118,8 @@ def test_every_executor_runs_the_example(shared: Path, executor: str) -> None:
     [
         (["--workers", "0"], "error: workers must be 1 or more, got 0.\n"),
         (
-            ["--executor", "dask"],
-            "error: unknown executor 'dask'; use one of threads, in-process, processes.\n",
+            ["--executor", "spark"],
+            "error: unknown executor 'spark'; use one of threads, in-process, processes, dask.\n",
         ),
     ],
 )

@@ -1,0 +1,315 @@
+"""The dask backend (``assets_core.execution.backends.dask``) on a real cluster of local
+worker processes, driven by the ``lumbung`` command in a subprocess.
+
+What is pinned: steps run in the cluster's worker processes and store what the threads backend
+stores (the same data versions); what they print comes back to the run; the executor and the
+scheduler's address can come from the project config; a worker that compiled other bytes than
+the client refuses the step, naming the asset and both code versions; a worker killed
+mid-step makes the step fail cleanly (nothing stored, the next run builds exactly it), or with
+a retry left, run again on another worker; without dask installed, one line says how to install
+it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.assets_core.cli.conftest import LUMBUNG, copy_example, run
+
+distributed = pytest.importorskip("distributed")
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Any]:
+    """One cluster of two worker processes for the module's runs. Like the one a run starts,
+    it lets no task run again silently after its worker died (the run's retries decide)."""
+    import dask
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        local = distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+    client = distributed.Client(local, set_as_default=False)
+    try:
+        yield client
+    finally:
+        client.close()
+        local.close()
+
+
+def _worker_pids(client: Any) -> set[int]:
+    return set(client.run(os.getpid).values())
+
+
+ASSETS = """
+import os
+import sys
+import pandas as pd
+from assets_core import asset
+
+
+@asset
+def a() -> pd.DataFrame:
+    print("a says hello", file=sys.stderr)
+    return pd.DataFrame({"pid": [os.getpid()], "x": [1]})
+
+
+@asset
+def b(a: pd.DataFrame) -> pd.DataFrame:
+    return a.assign(pid=os.getpid(), x=a.x + 1)
+"""
+
+
+def _project(root: Path, assets: str = ASSETS, toml: str = 'modules = ["assets"]\n') -> Path:
+    root.mkdir()
+    (root / "lumbung.toml").write_text(toml)
+    (root / "assets.py").write_text(textwrap.dedent(assets).lstrip())
+    return root
+
+
+def _rows(root: Path, key: str) -> list[dict[str, Any]]:
+    import pyarrow.parquet as pq
+
+    rows: list[dict[str, Any]] = pq.read_table(
+        root / ".lumbung" / "parquet" / f"{key}.parquet"
+    ).to_pylist()
+    return rows
+
+
+def _data_versions(root: Path) -> dict[str, str | None]:
+    from assets_core import load_project
+
+    session = load_project(root)
+    try:
+        return {
+            str(step): state.last.data_version
+            for step, state in session.state.latest().items()
+            if state.last is not None
+        }
+    finally:
+        session.close()
+
+
+def test_the_example_runs_on_a_local_cluster_and_stores_what_threads_store(
+    tmp_path: Path,
+) -> None:
+    on_threads = copy_example(tmp_path / "threads")
+    on_dask = copy_example(tmp_path / "dask")
+    assert run(["materialize", "-e", "threads"], on_threads).code == 0
+    # no address: the run starts a cluster of its own and stops it afterwards
+    done = run(["materialize", "-e", "dask", "-w", "2", "--json"], on_dask)
+    assert done.code == 0, done.err
+    assert '"failed": []' in done.out
+    versions = _data_versions(on_dask)
+    assert versions == _data_versions(on_threads)
+    assert len(versions) == 12
+
+
+def test_steps_run_on_the_configured_cluster_and_what_they_say_comes_back(
+    tmp_path: Path, cluster: Any
+) -> None:
+    address = cluster.scheduler.address
+    toml = f'modules = ["assets"]\nexecutor = "dask"\ndask_address = "{address}"\n'
+    root = _project(tmp_path / "p", toml=toml)
+    done = run(["materialize"], root)
+    assert done.code == 0, done.err
+    assert "2 materialized" in done.err + done.out
+    assert "a says hello" in done.err
+    workers = _worker_pids(cluster)
+    assert _rows(root, "a")[0]["pid"] in workers
+    assert _rows(root, "b")[0] == {"pid": _rows(root, "b")[0]["pid"], "x": 2}
+    assert _rows(root, "b")[0]["pid"] in workers
+    again = run(["materialize", "--json"], root)
+    assert again.code == 0
+    assert '"materialized": []' in again.out
+
+
+def test_an_address_is_only_for_the_dask_executor(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p")
+    done = run(["materialize", "-e", "threads", "--address", "tcp://127.0.0.1:1"], root)
+    assert done.code == 2
+    assert done.err_lines == [
+        "error: an address is for the dask executor, not 'threads'; leave it out, or use "
+        "--executor dask."
+    ]
+
+
+def test_an_unreachable_scheduler_is_one_line(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p")
+    args = ["materialize", "-e", "dask", "--address", "tcp://127.0.0.1:9"]
+    # Dask's own setting of how long to try connecting, from its environment variable
+    done = run(args, root, env={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "1s"})
+    assert done.code == 2, done.err
+    assert len(done.err_lines) == 1
+    assert done.err.startswith("error: cannot reach the Dask scheduler at tcp://127.0.0.1:9 (")
+    assert done.err.rstrip().endswith(
+        "start one with `dask scheduler`, or leave out the address to start a local cluster."
+    )
+
+
+def test_without_dask_installed_the_executor_says_how_to_install_it(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p")
+    # a real interpreter in which `import distributed` fails, as where it is not installed
+    blocked = (
+        "import sys; sys.modules['distributed'] = None; sys.modules['dask'] = None; "
+        "sys.argv = ['lumbung', 'materialize', '-e', 'dask']; "
+        "from assets_core.cli import entry; entry()"
+    )
+    env = {**os.environ, "NO_COLOR": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-c", blocked], cwd=root, capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        "error: the dask executor needs the dask and distributed packages; install them "
+        "with: pip install 'lumbung[dask]'"
+    ]
+    assert not (root / ".lumbung" / "parquet").exists()
+
+
+EDITING = """
+import pandas as pd
+from pathlib import Path
+from assets_core import asset
+
+
+@asset(io_manager="duckdb")
+def a_first() -> pd.DataFrame:
+    # runs on the client (DuckDB steps do) before b: the worker then imports other bytes
+    # than the client compiled
+    other = Path(__file__).with_name("other.py")
+    other.write_text(other.read_text().replace("[1]", "[2]"))
+    return pd.DataFrame({"x": [0]})
+"""
+
+OTHER = """
+import pandas as pd
+from assets_core import asset
+
+
+@asset
+def b() -> pd.DataFrame:
+    return pd.DataFrame({"x": [1]})
+"""
+
+
+def test_a_worker_with_other_code_refuses_the_step_naming_both_versions(
+    tmp_path: Path, cluster: Any
+) -> None:
+    root = _project(tmp_path / "p", EDITING, 'modules = ["assets", "other"]\n')
+    (root / "other.py").write_text(textwrap.dedent(OTHER).lstrip())
+    address = cluster.scheduler.address
+    args = ["materialize", "-e", "dask", "-w", "1", "--address", address]
+    done = run(args, root)
+    assert done.code == 1, done.err
+    line = next(x for x in done.err_lines if "code version" in x)
+    assert line.startswith("b failed: the Dask worker's code version of it is ")
+    assert line.endswith("nothing was run. Give the workers the client's project files.")
+    mine, theirs = line.split(" is ")[1].split(",")[0], line.split("client's is ")[1].split(";")[0]
+    assert mine != theirs
+    assert not (root / ".lumbung" / "parquet" / "b.parquet").exists()
+    # the client now compiles the edited file too: the worker loads it again and runs b
+    again = run(args, root)
+    assert again.code == 0, again.err
+    assert _rows(root, "b") == [{"x": 2}]
+
+
+SLOW = """
+import os
+import time
+from pathlib import Path
+import pandas as pd
+from assets_core import asset
+
+
+@asset(retries=RETRIES)
+def slow() -> pd.DataFrame:
+    marker = Path(__file__).with_name("pid")
+    if not marker.exists():
+        marker.write_text(str(os.getpid()))
+        time.sleep(60)
+    return pd.DataFrame({"pid": [os.getpid()]})
+
+
+@asset
+def other() -> pd.DataFrame:
+    return pd.DataFrame({"x": [1]})
+"""
+
+
+def _kill_the_writer(root: Path, proc: subprocess.Popen[str]) -> int:
+    marker = root / "pid"
+    deadline = time.monotonic() + 60
+    while not marker.exists() or not marker.read_text():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the slow step never started"
+        time.sleep(0.05)
+    pid = int(marker.read_text())
+    os.kill(pid, signal.SIGKILL)
+    return pid
+
+
+def _start(root: Path, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "NO_COLOR": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.Popen(
+        [*LUMBUNG, "materialize", "-e", "dask", *args],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_a_worker_killed_mid_step_fails_the_step_cleanly(tmp_path: Path, cluster: Any) -> None:
+    root = _project(tmp_path / "p", SLOW.replace("RETRIES", "0"))
+    proc = _start(root, "--address", cluster.scheduler.address)
+    _kill_the_writer(root, proc)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err
+    assert "slow failed: the Dask worker running it died; nothing was stored." in err
+    assert not (root / ".lumbung" / "parquet" / "slow.parquet").exists()
+    assert _rows(root, "other") == [{"x": 1}]
+    staged = root / ".lumbung" / "parquet" / ".tmp"
+    assert not [p for p in staged.rglob("*") if p.is_file()]  # no temporary file left
+    again = run(["materialize", "-e", "dask", "--address", cluster.scheduler.address], root)
+    assert again.code == 0, again.err
+    assert "1 materialized" in again.err + again.out
+    assert (root / ".lumbung" / "parquet" / "slow.parquet").exists()
+
+
+def test_a_worker_killed_mid_step_with_a_retry_left_runs_it_on_another(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p", SLOW.replace("RETRIES", "1"))
+    proc = _start(root, "-w", "2")  # a cluster of the run's own
+    killed = _kill_the_writer(root, proc)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "retrying      slow  (attempt 1 failed: slow: the Dask worker running it died" in out
+    assert _rows(root, "slow")[0]["pid"] != killed
+
+
+def test_ctrl_c_stops_the_run_as_with_threads(tmp_path: Path, cluster: Any) -> None:
+    root = _project(tmp_path / "p", SLOW.replace("RETRIES", "0").replace("60", "5"))
+    proc = _start(root, "--address", cluster.scheduler.address)
+    marker = root / "pid"
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.splitlines()[-1].startswith("interrupted: ")
+    assert "Traceback" not in err
+    assert not (root / ".lumbung" / "parquet" / "slow.parquet").exists()

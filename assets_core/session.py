@@ -118,7 +118,8 @@ class Session:
         if storage is None:
             storage = config.storage if config is not None else DEFAULT_STORAGE
         self.storage = (defs.root / storage).resolve()
-        self.io = IOManagers(self.storage, io_managers, read_only=read_only)
+        locations = None if config is None else config.io_locations()
+        self.io = IOManagers(self.storage, io_managers, read_only=read_only, locations=locations)
         assets, known = list(defs.assets.values()), self.io.names()
         problems = check_io_managers(assets, known, defs.default_io_manager)
         # the keys of managers given here, or not checked as the project loaded
@@ -653,7 +654,7 @@ def load_config(config: ProjectConfig, *, read_only: bool = False) -> Session:
 
     # The installed managers check the keys they store as the project loads, so a key they
     # cannot store is reported with every other problem of the definitions.
-    managers = IOManagers(config.storage)
+    managers = IOManagers(config.storage, locations=config.io_locations())
 
     def checker_of(name: str) -> KeyCheck | None:
         return key_checker(managers.get(name))

@@ -51,7 +51,7 @@ import itertools
 import os
 import re
 import secrets
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from stat import S_ISDIR, S_ISLNK, S_ISREG
 from typing import TYPE_CHECKING
@@ -84,7 +84,7 @@ from assets_core.storage.values import kind_of, target_of, to_arrow, unstorable_
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["METADATA_KEY", "ParquetIOManager", "from_storage"]
+__all__ = ["METADATA_KEY", "ParquetIOManager", "from_storage", "write_parquet"]
 
 METADATA_KEY = "lumbung.data_version"
 """The Parquet key-value metadata entry holding the file's data version."""
@@ -520,42 +520,7 @@ class ParquetIOManager:
     ) -> tuple[str, int, tuple[tuple[str, str], ...], int, int]:
         """Write ``value`` to ``tmp``: its data version, rows, schema, bytes in memory and
         bytes in the file."""
-        import pyarrow.parquet as pq
-
-        chunks: Iterable[pa.Table | pa.RecordBatch]
-        if kind == "duckdb":
-            reader = value.to_arrow_reader(_STREAM_ROWS)  # type: ignore[attr-defined]
-            schema = reader.schema
-            chunks = reader
-        else:
-            table = to_arrow(value)
-            schema = table.schema
-            chunks = (table,)
-        if ctx.partition is not None:  # the dimensions are in the path, not in the file
-            schema, chunks = _without_dimensions(ctx, ctx.partition, schema, chunks)
-        target = _storage_schema(schema)
-        try:
-            hasher = TableHasher(target)
-        except Exception as exc:  # a type that has no data version
-            raise IOManagerError(_cannot_store(ctx.key, target, exc)) from exc
-        with self._open(tmp, folder) as sink:
-            try:
-                writer = pq.ParquetWriter(sink, target)
-            except Exception as exc:  # a type with no Parquet mapping
-                raise IOManagerError(_cannot_store(ctx.key, target, exc)) from exc
-            try:
-                # XXH3 hashes at memory speed: about 2% of the write, on this thread
-                memory = 0
-                for chunk in _conform(chunks, schema, target):
-                    hasher.update(chunk)
-                    writer.write(chunk)
-                    memory += chunk.nbytes
-                version = hasher.hexdigest()
-                writer.add_key_value_metadata({METADATA_KEY: version})
-            finally:
-                writer.close()
-            size = sink.tell()
-        return version, hasher.rows, hasher.schema, memory, size
+        return write_parquet(ctx, kind, value, lambda: self._open(tmp, folder))
 
     def load(self, ctx: InputContext) -> object:
         """The stored output as ``ctx.expected_type`` asks (a relation scans the file lazily);
@@ -900,6 +865,50 @@ class ParquetIOManager:
             folder = folder.parent
 
 
+def write_parquet(
+    ctx: OutputContext, kind: str, value: object, open_sink: Callable[[], pa.NativeFile]
+) -> tuple[str, int, tuple[tuple[str, str], ...], int, int]:
+    """Stream ``value`` (of value kind ``kind``) as Parquet into the file ``open_sink`` opens,
+    hashing each batch: its data version, rows, schema, bytes in memory and bytes in the
+    file. The one writer of every Parquet manager (local folders, ``parquet_remote``)."""
+    import pyarrow.parquet as pq
+
+    chunks: Iterable[pa.Table | pa.RecordBatch]
+    if kind == "duckdb":
+        reader = value.to_arrow_reader(_STREAM_ROWS)  # type: ignore[attr-defined]
+        schema = reader.schema
+        chunks = reader
+    else:
+        table = to_arrow(value)
+        schema = table.schema
+        chunks = (table,)
+    if ctx.partition is not None:  # the dimensions are in the path, not in the file
+        schema, chunks = _without_dimensions(ctx, ctx.partition, schema, chunks)
+    target = _storage_schema(schema)
+    try:
+        hasher = TableHasher(target)
+    except Exception as exc:  # a type that has no data version
+        raise IOManagerError(_cannot_store(ctx.key, target, exc)) from exc
+    with open_sink() as sink:
+        try:
+            writer = pq.ParquetWriter(sink, target)
+        except Exception as exc:  # a type with no Parquet mapping
+            raise IOManagerError(_cannot_store(ctx.key, target, exc)) from exc
+        try:
+            # XXH3 hashes at memory speed: about 2% of the write, on this thread
+            memory = 0
+            for chunk in _conform(chunks, schema, target):
+                hasher.update(chunk)
+                writer.write(chunk)
+                memory += chunk.nbytes
+            version = hasher.hexdigest()
+            writer.add_key_value_metadata({METADATA_KEY: version})
+        finally:
+            writer.close()
+        size = sink.tell()
+    return version, hasher.rows, hasher.schema, memory, size
+
+
 _MAGIC = b"PAR1"
 
 
@@ -1064,5 +1073,6 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def from_storage(storage: Path) -> ParquetIOManager:
-    """The ``parquet`` entry point: a manager storing under ``<storage>/parquet``."""
+    """A manager storing under ``<storage>/parquet`` (the ``parquet`` entry point's default:
+    ``io_managers.parquet_storage``)."""
     return ParquetIOManager(Path(storage) / "parquet")

@@ -130,7 +130,8 @@ class StepEnvironment:
         built from its storage folder."""
         from assets_core.model.project import load_definitions
 
-        return cls(load_definitions(config), IOManagers(config.storage))
+        io = IOManagers(config.storage, locations=config.io_locations())
+        return cls(load_definitions(config), io)
 
     def bindings(self, asset: AnyAsset) -> tuple[Binding, ...]:
         """Each input of ``asset`` with its upstream and target kind (cached)."""

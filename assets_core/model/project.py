@@ -59,6 +59,7 @@ CONFIG_KEYS = (
     "defaults",
     "executor",
     "modules",
+    "parquet_storage",
     "storage",
 )
 #: top-level packages that are Lumbung itself: never purged, or ``isinstance`` would break
@@ -89,6 +90,14 @@ class ProjectConfig:
     dask_address: str | None = None
     """The Dask scheduler the ``dask`` executor connects to (``tcp://host:8786``); with none
     it starts a local cluster for each run."""
+    parquet_storage: str | None = None
+    """Where the ``parquet`` IO manager stores: a URI (``s3://bucket/prefix``, ``gs://...``,
+    ``file:///shared/folder``) or a folder relative to ``storage`` (default ``parquet``)."""
+
+    def io_locations(self) -> dict[str, str]:
+        """Where installed IO managers store, by name, when the config says
+        (``storage.registry.IOManagers``'s ``locations``)."""
+        return {} if self.parquet_storage is None else {"parquet": self.parquet_storage}
 
     def to_json(self) -> str:
         """The config as JSON text (what ``from_json`` reads back)."""
@@ -109,6 +118,7 @@ class ProjectConfig:
             defaults=tuple((g, parse_defaults(d, g)) for g, d in data.get("defaults", ())),
             executor=data.get("executor"),
             dask_address=data.get("dask_address"),
+            parquet_storage=data.get("parquet_storage"),
         )
 
 
@@ -344,7 +354,21 @@ def _build_config(file: Path, where: str, table: Mapping[str, Any]) -> ProjectCo
         defaults=tuple(defaults),
         executor=_optional_name(table, "executor", where, 'executor = "dask"'),
         dask_address=_address(table, where),
+        parquet_storage=_parquet_storage(table, where),
     )
+
+
+def _parquet_storage(table: Mapping[str, Any], where: str) -> str | None:
+    """``parquet_storage``, if given: a URI or a folder, as a non-empty string."""
+    value = table.get("parquet_storage")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or "\0" in value:
+        raise ProjectError(
+            f"{where} parquet_storage: must be a URI or a folder as a string, got {value!r}; "
+            'write for example parquet_storage = "s3://bucket/prefix".'
+        )
+    return value
 
 
 def _optional_name(table: Mapping[str, Any], key: str, where: str, example: str) -> str | None:

@@ -205,7 +205,7 @@ def _local_cluster(distributed: Any, workers: int) -> Any:
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",  # reachable from this machine only
-            dashboard_address=None,
+            dashboard_address=":0",  # its HTTP server on any free port, no dashboard
             scheduler_kwargs={"dashboard": False},
             silence_logs=logging.CRITICAL,
         )

@@ -1,5 +1,6 @@
-"""The dask backend (``assets_core.execution.backends.dask``) on a real cluster of local
-worker processes, driven by the ``lumbung`` command in a subprocess.
+"""The dask backend (``assets_core.execution.backends.dask``) on real clusters of local
+worker processes (a `dask scheduler` and two `dask worker` processes, and the LocalCluster a
+run starts of its own), driven by the ``lumbung`` command in a subprocess.
 
 What is pinned: steps run in the cluster's worker processes and store what the threads backend
 stores (the same data versions); what they print comes back to the run; the executor and the
@@ -12,6 +13,8 @@ it.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -19,6 +22,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,22 +34,68 @@ distributed = pytest.importorskip("distributed")
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Any]:
-    """One cluster of two worker processes for the module's runs. Like the one a run starts,
-    it lets no task run again silently after its worker died (the run's retries decide)."""
-    import dask
+@dataclass(frozen=True)
+class Cluster:
+    address: str
+    client: Any
 
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        local = distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A `dask scheduler` and two `dask worker` processes on 127.0.0.1 for the module's runs,
+    started as a user would. Like the cluster a run starts, it lets no task run again
+    silently after its worker died (the run's retries decide)."""
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
+    folder = tmp_path_factory.mktemp("dask")
+    spec = folder / "scheduler.json"
+    scheduler = [str(bin_dir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0"]
+    scheduler += ["--dashboard-address", ":0", "--scheduler-file", str(spec)]
+    started = [
+        subprocess.Popen(
+            scheduler,
+            env=env,
+            cwd=folder,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
-    client = distributed.Client(local, set_as_default=False)
+    ]
     try:
-        yield client
+        deadline = time.monotonic() + 60
+        while not spec.exists() or not spec.read_text().strip():
+            assert time.monotonic() < deadline, "the scheduler did not start"
+            time.sleep(0.1)
+        address = json.loads(spec.read_text())["address"]
+        for _ in range(2):
+            worker = [str(bin_dir / "dask"), "worker", address, "--nthreads", "1"]
+            worker += ["--host", "127.0.0.1", "--dashboard-address", ":0"]
+            started.append(
+                subprocess.Popen(
+                    worker,
+                    env=env,
+                    cwd=folder,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            )
+        client = distributed.Client(address, set_as_default=False)
+        try:
+            client.wait_for_workers(2, timeout=60)
+            yield Cluster(address, client)
+        finally:
+            client.close()
     finally:
-        client.close()
-        local.close()
+        for proc in reversed(started):  # each in its own session: the worker's nanny too
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in started:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
 
 
 def _worker_pids(client: Any) -> set[int]:
@@ -117,16 +167,16 @@ def test_the_example_runs_on_a_local_cluster_and_stores_what_threads_store(
 
 
 def test_steps_run_on_the_configured_cluster_and_what_they_say_comes_back(
-    tmp_path: Path, cluster: Any
+    tmp_path: Path, cluster: Cluster
 ) -> None:
-    address = cluster.scheduler.address
+    address = cluster.address
     toml = f'modules = ["assets"]\nexecutor = "dask"\ndask_address = "{address}"\n'
     root = _project(tmp_path / "p", toml=toml)
     done = run(["materialize"], root)
     assert done.code == 0, done.err
     assert "2 materialized" in done.err + done.out
     assert "a says hello" in done.err
-    workers = _worker_pids(cluster)
+    workers = _worker_pids(cluster.client)
     assert _rows(root, "a")[0]["pid"] in workers
     assert _rows(root, "b")[0] == {"pid": _rows(root, "b")[0]["pid"], "x": 2}
     assert _rows(root, "b")[0]["pid"] in workers
@@ -205,11 +255,11 @@ def b() -> pd.DataFrame:
 
 
 def test_a_worker_with_other_code_refuses_the_step_naming_both_versions(
-    tmp_path: Path, cluster: Any
+    tmp_path: Path, cluster: Cluster
 ) -> None:
     root = _project(tmp_path / "p", EDITING, 'modules = ["assets", "other"]\n')
     (root / "other.py").write_text(textwrap.dedent(OTHER).lstrip())
-    address = cluster.scheduler.address
+    address = cluster.address
     args = ["materialize", "-e", "dask", "-w", "1", "--address", address]
     done = run(args, root)
     assert done.code == 1, done.err
@@ -272,9 +322,9 @@ def _start(root: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def test_a_worker_killed_mid_step_fails_the_step_cleanly(tmp_path: Path, cluster: Any) -> None:
+def test_a_worker_killed_mid_step_fails_the_step_cleanly(tmp_path: Path, cluster: Cluster) -> None:
     root = _project(tmp_path / "p", SLOW.replace("RETRIES", "0"))
-    proc = _start(root, "--address", cluster.scheduler.address)
+    proc = _start(root, "--address", cluster.address)
     _kill_the_writer(root, proc)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 1, err
@@ -283,15 +333,17 @@ def test_a_worker_killed_mid_step_fails_the_step_cleanly(tmp_path: Path, cluster
     assert _rows(root, "other") == [{"x": 1}]
     staged = root / ".lumbung" / "parquet" / ".tmp"
     assert not [p for p in staged.rglob("*") if p.is_file()]  # no temporary file left
-    again = run(["materialize", "-e", "dask", "--address", cluster.scheduler.address], root)
+    again = run(["materialize", "-e", "dask", "--address", cluster.address], root)
     assert again.code == 0, again.err
     assert "1 materialized" in again.err + again.out
     assert (root / ".lumbung" / "parquet" / "slow.parquet").exists()
 
 
-def test_a_worker_killed_mid_step_with_a_retry_left_runs_it_on_another(tmp_path: Path) -> None:
+def test_a_worker_killed_mid_step_with_a_retry_left_runs_it_on_another(
+    tmp_path: Path, cluster: Cluster
+) -> None:
     root = _project(tmp_path / "p", SLOW.replace("RETRIES", "1"))
-    proc = _start(root, "-w", "2")  # a cluster of the run's own
+    proc = _start(root, "--address", cluster.address)
     killed = _kill_the_writer(root, proc)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
@@ -299,9 +351,9 @@ def test_a_worker_killed_mid_step_with_a_retry_left_runs_it_on_another(tmp_path:
     assert _rows(root, "slow")[0]["pid"] != killed
 
 
-def test_ctrl_c_stops_the_run_as_with_threads(tmp_path: Path, cluster: Any) -> None:
+def test_ctrl_c_stops_the_run_as_with_threads(tmp_path: Path, cluster: Cluster) -> None:
     root = _project(tmp_path / "p", SLOW.replace("RETRIES", "0").replace("60", "5"))
-    proc = _start(root, "--address", cluster.scheduler.address)
+    proc = _start(root, "--address", cluster.address)
     marker = root / "pid"
     deadline = time.monotonic() + 60
     while not marker.exists():

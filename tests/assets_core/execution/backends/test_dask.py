@@ -365,3 +365,43 @@ def test_ctrl_c_stops_the_run_as_with_threads(tmp_path: Path, cluster: Cluster) 
     assert err.splitlines()[-1].startswith("interrupted: ")
     assert "Traceback" not in err
     assert not (root / ".lumbung" / "parquet" / "slow.parquet").exists()
+
+
+def _generated(root: Path, n: int) -> Path:
+    """A generated ``wide`` project of ``n`` trivial assets (``bench/generate.py``)."""
+    import importlib.util
+
+    bench = Path(__file__).resolve().parents[4] / "bench" / "generate.py"
+    spec = importlib.util.spec_from_file_location("bench_generate", bench)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.generate(root, "wide", n)
+    return root
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n", [200, 1000])
+def test_a_worker_killed_during_a_big_run_leaves_exactly_the_rest_to_do(
+    tmp_path: Path, cluster: Cluster, n: int
+) -> None:
+    """The run completes, or fails cleanly; the next one finishes exactly what is missing;
+    the outputs' data versions are those of the threads backend."""
+    on_threads = _generated(tmp_path / "threads", n)
+    on_dask = _generated(tmp_path / "dask", n)
+    assert run(["materialize"], on_threads).code == 0
+    proc = _start(on_dask, "--address", cluster.address, "--json")
+    time.sleep(3)
+    victim = next(iter(_worker_pids(cluster.client)))
+    os.kill(victim, signal.SIGKILL)
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode in (0, 1), err
+    first = json.loads(out)
+    assert "Traceback" not in err
+    missing = sorted(first["failed"] + first["skipped"])
+    assert all("the Dask worker running it died" in e for e in first["errors"].values())
+    cluster.client.wait_for_workers(2, timeout=60)  # the nanny restarts the killed worker
+    again = run(["materialize", "--json", "-e", "dask", "--address", cluster.address], on_dask)
+    assert again.code == 0, again.err
+    assert sorted(json.loads(again.out)["materialized"]) == missing
+    assert _data_versions(on_dask) == _data_versions(on_threads)

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from assets_core.errors import PlanError
+from assets_core.execution.capture import installed
 from assets_core.execution.step import Job, StepEnvironment, StepOutcome, run_step
 from assets_core.model.loader import project_snapshots
 
@@ -118,13 +119,18 @@ class DaskBackend:
         self._futures: set[Any] = set()
         self._guard = threading.Lock()
         self._cluster: Any = None
+        # what steps run here say is routed to them, as on the threads backend
+        self._routed = contextlib.ExitStack()
+        if any(needs_client(env, step) for step in steps):
+            self._routed.enter_context(installed())
         if address is None:
             self._cluster = _local_cluster(distributed, workers)
             address = self._cluster.scheduler_address
         try:
             self._client = distributed.Client(address, set_as_default=False)
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, ValueError) as exc:
             self._close_cluster()
+            self._routed.close()
             raise PlanError(
                 f"cannot reach the Dask scheduler at {address} ({exc}); start one with "
                 "`dask scheduler`, or leave out the address to start a local cluster."
@@ -147,14 +153,11 @@ class DaskBackend:
         def finished(f: Any) -> None:
             with self._guard:
                 self._futures.discard(f)
-            if f.status == "cancelled":
-                done(step, InterruptedError("cancelled"))
-                return
-            exc = f.exception() if f.status == "error" else None
-            if exc is not None:
+            try:
+                outcome, lines = f.result()
+            except BaseException as exc:  # a lost worker, a cancelled task, an unpicklable value
                 done(step, _worker_failure(step, exc))
                 return
-            outcome, lines = f.result()
             capture = env.logs
             if capture is not None:
                 for batch in lines:
@@ -183,6 +186,7 @@ class DaskBackend:
         with contextlib.suppress(Exception):  # a scheduler gone has nothing left to close
             self._client.close(timeout=10)
         self._close_cluster()
+        self._routed.close()
 
     def _close_cluster(self) -> None:
         if self._cluster is not None:

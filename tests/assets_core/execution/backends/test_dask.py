@@ -229,6 +229,7 @@ def test_without_dask_installed_the_executor_says_how_to_install_it(tmp_path: Pa
 
 
 EDITING = """
+import sys
 import pandas as pd
 from pathlib import Path
 from assets_core import asset
@@ -240,6 +241,7 @@ def a_first() -> pd.DataFrame:
     # than the client compiled
     other = Path(__file__).with_name("other.py")
     other.write_text(other.read_text().replace("[1]", "[2]"))
+    print("edited other.py", file=sys.stderr)
     return pd.DataFrame({"x": [0]})
 """
 
@@ -263,6 +265,7 @@ def test_a_worker_with_other_code_refuses_the_step_naming_both_versions(
     args = ["materialize", "-e", "dask", "-w", "1", "--address", address]
     done = run(args, root)
     assert done.code == 1, done.err
+    assert "a_first | edited other.py" in done.err_lines  # said on the client, routed
     line = next(x for x in done.err_lines if "code version" in x)
     assert line.startswith("b failed: the Dask worker's code version of it is ")
     assert line.endswith("nothing was run. Give the workers the client's project files.")

@@ -43,7 +43,8 @@ class Backend(Protocol):
         ...
 
 
-#: backend name -> "module:factory"; a factory takes (env, steps, workers, cancelled, config)
+#: backend name -> "module:factory"; a factory takes (env, steps, workers, cancelled, config),
+#: and a clustered backend's the address too
 BACKENDS: dict[str, str] = {
     "threads": "assets_core.execution.backends.local:ThreadsBackend",
     "in-process": "assets_core.execution.backends.local:InProcessBackend",

@@ -6,15 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from assets_core.storage.io import IOManager
+from assets_core.storage.remote_sources import is_uri
 from io_managers.parquet import ParquetIOManager
 
-__all__ = ["from_storage", "is_uri"]
-
-
-def is_uri(text: str) -> bool:
-    """Whether ``text`` names storage by URI (``scheme://...``) rather than a folder."""
-    scheme, sep, _ = text.partition("://")
-    return bool(sep) and scheme.isalnum() and len(scheme) > 1
+__all__ = ["from_storage"]
 
 
 def from_storage(storage: Path, location: str | None = None) -> IOManager:

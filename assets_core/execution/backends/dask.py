@@ -119,10 +119,6 @@ class DaskBackend:
         self._futures: set[Any] = set()
         self._guard = threading.Lock()
         self._cluster: Any = None
-        # what steps run here say is routed to them, as on the threads backend
-        self._routed = contextlib.ExitStack()
-        if any(needs_client(env, step) for step in steps):
-            self._routed.enter_context(installed())
         if address is None:
             self._cluster = _local_cluster(distributed, workers)
             address = self._cluster.scheduler_address
@@ -130,11 +126,14 @@ class DaskBackend:
             self._client = distributed.Client(address, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as exc:
             self._close_cluster()
-            self._routed.close()
             raise PlanError(
                 f"cannot reach the Dask scheduler at {address} ({exc}); start one with "
                 "`dask scheduler`, or leave out the address to start a local cluster."
             ) from None
+        # what steps run here say is routed to them, as on the threads backend
+        self._routed = contextlib.ExitStack()
+        if any(needs_client(env, step) for step in steps):
+            self._routed.enter_context(installed())
 
     def submit(self, step: StepKey, run_id: str, done: Done) -> None:
         env = self._env

@@ -88,8 +88,8 @@ MANAGERS: dict[str, Manager] = {
         lambda tmp: MemoryIOManager(), keeps_object=True, persistent=False, fingerprints=False
     ),
     "parquet": Manager(_builtin("io_managers.parquet")),
-    "parquet-file-uri": Manager(_remote(lambda tmp: f"file://{tmp}/parquet"), called="parquet"),
-    # a real S3-compatible server on 127.0.0.1 (moto's)
+    # on a real S3-compatible server on 127.0.0.1 (moto's); file:/// URIs take the same code
+    # but for the move (tests/io_managers/test_parquet_remote.py)
     "parquet-s3": Manager(_remote(_s3_uri), called="parquet"),
     "duckdb": Manager(
         _builtin("io_managers.duckdb"), exact_types=False, checks_partition_schemas=True

@@ -1,6 +1,7 @@
 """The dask backend (``assets_core.execution.backends.dask``) on real clusters of local
-worker processes (a `dask scheduler` and two `dask worker` processes, and the LocalCluster a
-run starts of its own), driven by the ``lumbung`` command in a subprocess.
+worker processes (a `dask scheduler` and two `dask worker` processes; the LocalCluster a run
+starts of its own runs in ``tests/io_managers/test_parquet_remote.py``), driven by the
+``lumbung`` command in a subprocess.
 
 What is pinned: steps run in the cluster's worker processes and store what the threads backend
 stores (the same data versions); what they print comes back to the run; the executor and the
@@ -151,14 +152,14 @@ def _data_versions(root: Path) -> dict[str, str | None]:
         session.close()
 
 
-def test_the_example_runs_on_a_local_cluster_and_stores_what_threads_store(
-    tmp_path: Path,
+def test_the_example_runs_on_a_cluster_and_stores_what_threads_store(
+    tmp_path: Path, cluster: Cluster
 ) -> None:
     on_threads = copy_example(tmp_path / "threads")
     on_dask = copy_example(tmp_path / "dask")
     assert run(["materialize", "-e", "threads"], on_threads).code == 0
-    # no address: the run starts a cluster of its own and stops it afterwards
-    done = run(["materialize", "-e", "dask", "-w", "2", "--json"], on_dask)
+    # (a run with no address, which starts a cluster of its own: test_parquet_remote.py)
+    done = run(["materialize", "-e", "dask", "--address", cluster.address, "--json"], on_dask)
     assert done.code == 0, done.err
     assert '"failed": []' in done.out
     versions = _data_versions(on_dask)

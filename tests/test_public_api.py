@@ -18,12 +18,15 @@ EXPECTED = [
     "MemoryIOManager",
     "OutputContext",
     "Plan",
+    "RunRequest",
     "RunResult",
     "Session",
     "StepKey",
     "StoredOutput",
     "asset",
     "load_project",
+    "schedule",
+    "sensor",
     "source",
 ]
 

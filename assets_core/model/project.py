@@ -29,6 +29,7 @@ from types import ModuleType
 from typing import Any
 
 from assets_core.errors import ProjectError, exception_message
+from assets_core.model.automation import Automation, collect_automations
 from assets_core.model.defaults import (
     MODULE_DEFAULTS,
     Defaults,
@@ -366,6 +367,13 @@ def import_assets(config: ProjectConfig, fresh: bool = True) -> list[AnyAsset]:
     defines it (in import order), then by line. With ``fresh`` (the default), modules loaded
     earlier from the project folder are forgotten first, so edits made since are seen.
     """
+    return _import_project(config, fresh)[0]
+
+
+def _import_project(
+    config: ProjectConfig, fresh: bool = True
+) -> tuple[list[AnyAsset], list[Automation]]:
+    """``import_assets``, and the schedules and sensors the modules declare."""
     root = str(config.root)
     # Project modules are compiled from the very bytes the code versioner then reads.
     install(root, _environment_prefixes())
@@ -378,13 +386,20 @@ def import_assets(config: ProjectConfig, fresh: bool = True) -> list[AnyAsset]:
             sys.path.remove(root)
         sys.path.insert(0, root)
 
+    modules = _import_modules(config)
+    assets = _with_defaults(config, modules, collect_assets(modules))
+    return assets, collect_automations(modules)
+
+
+def _import_modules(config: ProjectConfig) -> list[ModuleType]:
+    """The configured modules, each package followed by its public submodules."""
     modules: list[ModuleType] = []
     for name in config.modules:
         module = _import(config, name, configured=True)
         modules.append(module)
         if hasattr(module, "__path__"):
             modules.extend(_submodules(config, module))
-    return _with_defaults(config, modules, collect_assets(modules))
+    return modules
 
 
 def _with_defaults(
@@ -422,9 +437,11 @@ def load_definitions(
     enabled = gc.isenabled()
     gc.disable()
     try:
+        assets, automations = _import_project(config)
         return Definitions(
-            import_assets(config),
+            assets,
             root=config.root,
+            automations=automations,
             default_io_manager=config.default_io_manager,
             io_managers=io_managers,
             key_checks=key_checks,

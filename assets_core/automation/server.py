@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from assets_core.automation import launcher
 from assets_core.automation.clock import Clock
-from assets_core.automation.due import catch_up, next_tick, ticks_between
+from assets_core.automation.due import catch_up, next_tick, tick_id, ticks_between
 from assets_core.automation.evaluate import (
     Launch,
     custom_sensor_launches,
@@ -287,6 +287,24 @@ class Server:
             f"(run {run_id or 'not recorded'}, {took:.1f} s){tail}"
         )
 
+    def tick(self, name: str, at: datetime) -> list[Launch]:
+        """Evaluate the schedule or sensor ``name`` once at ``at``, as a turn would, and
+        launch what it asks for (``lumbung schedules tick``)."""
+        defs = self.session.defs
+        owner = defs.schedules.get(name) or defs.sensors.get(name)
+        if owner is None:
+            known = ", ".join(sorted([*defs.schedules, *defs.sensors])) or "none"
+            raise LumbungError(f"no schedule or sensor named {name!r} (known: {known}).")
+        if isinstance(owner, Schedule):
+            return self._run(owner, schedule_launch(self.session, owner, at))
+        return self._look(owner, at)
+
+    def wait(self) -> None:
+        """Wait for every running run to end, recording each."""
+        while self.running:
+            time.sleep(0.05)
+            self.reap()
+
     # -- the loop --------------------------------------------------------------------------
 
     def seconds_to_next(self, now: datetime) -> float:
@@ -334,4 +352,4 @@ class Server:
 
 
 def _iso(at: datetime) -> str:
-    return at.astimezone().strftime("%Y-%m-%dT%H:%M:%S%z") if at.tzinfo else at.isoformat()
+    return tick_id(at)

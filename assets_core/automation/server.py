@@ -282,10 +282,31 @@ class Server:
         )
         took = time.time() - child.started_at
         tail = f": {detail}" if detail and outcome == "failed" else ""
-        self.log(
-            f"{_iso(item.scheduled_at)} {item.kind} {item.name} tick {item.tick}: {outcome} "
-            f"(run {run_id or 'not recorded'}, {took:.1f} s){tail}"
+        where = f"{_iso(item.scheduled_at)} {item.kind} {item.name} tick {item.tick}"
+        self.log(f"{where}: {outcome} (run {run_id or 'not recorded'}, {took:.1f} s){tail}")
+        self._notify(item, outcome, run_id, detail, where)
+
+    def _notify(
+        self, item: Launch, outcome: str, run_id: str | None, detail: str | None, where: str
+    ) -> None:
+        """Send ``[notify]``'s messages about a run that ended; a failure is a log line."""
+        config = self.session.config
+        settings = None if config is None else config.notify
+        if settings is None:
+            return
+        from assets_core.automation.notify import message, send
+
+        body = message(
+            project=str(self.session.root),
+            name=item.name,
+            kind=item.kind,
+            tick=item.tick,
+            outcome=outcome,
+            run_id=run_id,
+            detail=detail,
         )
+        for line in send(settings, body):
+            self.log(f"{where}: {line}")
 
     def tick(self, name: str, at: datetime) -> list[Launch]:
         """Evaluate the schedule or sensor ``name`` once at ``at``, as a turn would, and

@@ -40,6 +40,7 @@ from assets_core.model.definitions import Definitions, collect_assets
 from assets_core.model.keys import SEGMENT_RE
 from assets_core.model.kinds import AnyAsset
 from assets_core.model.loader import forget, install
+from assets_core.model.notify import NotifySettings, parse_notify
 from assets_core.model.validate import KeyCheck
 
 if sys.version_info >= (3, 11):
@@ -53,7 +54,7 @@ LUMBUNG_TOML = "lumbung.toml"
 PYPROJECT_TOML = "pyproject.toml"
 DEFAULT_STORAGE = ".lumbung"
 #: the keys a project config may hold
-CONFIG_KEYS = ("default_io_manager", "defaults", "modules", "storage")
+CONFIG_KEYS = ("default_io_manager", "defaults", "modules", "notify", "storage")
 #: top-level packages that are Lumbung itself: never purged, or ``isinstance`` would break
 _OWN_PACKAGES = frozenset({"assets_core", "io_managers"})
 
@@ -77,11 +78,15 @@ class ProjectConfig:
     defaults: tuple[tuple[str, Defaults], ...] = ()
     """``[defaults."glob"]`` tables in the order written: the defaults of the assets of the
     modules whose path (relative to ``root``) matches the glob (``model.defaults``)."""
+    notify: NotifySettings | None = None
+    """``[notify]``: who hears about the runs ``lumbung serve`` starts (``model.notify``).
+    Not carried to worker processes (``to_json``), which send nothing."""
 
     def to_json(self) -> str:
         """The config as JSON text (what ``from_json`` reads back)."""
         data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
         data["defaults"] = [[glob, d.to_dict()] for glob, d in self.defaults]
+        data.pop("notify")
         return json.dumps(data, default=str, sort_keys=True)
 
     @classmethod
@@ -321,6 +326,13 @@ def _build_config(file: Path, where: str, table: Mapping[str, Any]) -> ProjectCo
         except ValueError as exc:
             raise ProjectError(f"{where} {exc}") from None
 
+    notify = None
+    if "notify" in table:
+        try:
+            notify = parse_notify(table["notify"])
+        except ValueError as exc:
+            raise ProjectError(f"{where} {exc}") from None
+
     return ProjectConfig(
         root=root,
         config_file=file,
@@ -328,6 +340,7 @@ def _build_config(file: Path, where: str, table: Mapping[str, Any]) -> ProjectCo
         storage=storage,
         default_io_manager=io_manager,
         defaults=tuple(defaults),
+        notify=notify,
     )
 
 

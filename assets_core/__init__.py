@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from assets_core.errors import LumbungError
     from assets_core.execution.result import RunResult
     from assets_core.model.automation import RunRequest, schedule, sensor
+    from assets_core.model.command import command_asset
     from assets_core.model.csv_options import CsvOptions
     from assets_core.model.decorator import asset, source
     from assets_core.model.definitions import Definitions
@@ -48,6 +49,7 @@ __all__ = [
     "StepKey",
     "StoredOutput",
     "asset",
+    "command_asset",
     "load_project",
     "schedule",
     "sensor",
@@ -59,6 +61,7 @@ _LAZY = {
     "source": "assets_core.model.decorator",
     "CsvOptions": "assets_core.model.csv_options",
     "RunRequest": "assets_core.model.automation",
+    "command_asset": "assets_core.model.command",
     "schedule": "assets_core.model.automation",
     "sensor": "assets_core.model.automation",
     "LumbungError": "assets_core.errors",

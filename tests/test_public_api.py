@@ -24,6 +24,7 @@ EXPECTED = [
     "StepKey",
     "StoredOutput",
     "asset",
+    "command_asset",
     "load_project",
     "schedule",
     "sensor",

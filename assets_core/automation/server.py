@@ -220,6 +220,8 @@ class Server:
         )
         where = f"{_iso(item.scheduled_at)} {item.kind} {item.name} tick {item.tick}"
         if len(running) >= owner.max_runs:
+            if isinstance(owner, Sensor):
+                return []  # a sensor asks again at its next look: nothing is lost or recorded
             pids = ", ".join(str(c.process.pid) for c in running)
             why = (
                 f"skipped: its previous run still runs (pid {pids})"

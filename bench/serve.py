@@ -84,7 +84,7 @@ def _serve(root: Path) -> tuple[subprocess.Popen[str], list[tuple[float, str]]]:
     return process, lines
 
 
-def idle_cpu(window: float) -> float:
+def idle_cpu(window: float) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         root = _project(Path(tmp) / "p", minutely=False)
         process, lines = _serve(root)
@@ -96,7 +96,7 @@ def idle_cpu(window: float) -> float:
         used, took = _cpu_seconds(process.pid) - before, time.monotonic() - start
         process.terminate()
         process.wait()
-        return used / took
+        return used, took
 
 
 def latencies(ticks: int) -> list[float]:
@@ -124,8 +124,11 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=120.0)
     parser.add_argument("--ticks", type=int, default=2)
     args = parser.parse_args()
-    share = idle_cpu(args.window)
-    print(f"idle CPU, 100 schedules and 10 sensors: {share * 100:.2f}% of one core")
+    used, took = idle_cpu(args.window)
+    print(
+        f"idle CPU, 100 schedules and 10 sensors: {used * 1000:.0f} ms in {took:.0f} s, "
+        f"{used / took * 100:.3f}% of one core"
+    )
     for delay in latencies(args.ticks):
         print(f"tick-to-launch latency: {delay * 1000:.0f} ms")
 

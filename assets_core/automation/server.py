@@ -350,6 +350,15 @@ class Server:
             stop.wait(self.seconds_to_next(self.clock.now()))
         self.shutdown()
 
+    def start(self, stop: threading.Event) -> threading.Thread:
+        """``run`` in a thread of its own (started, returned), so that the main thread can do
+        something else meanwhile, such as serve an ASGI app. The thread lives until ``stop``
+        is set and every run has ended: the kernel ends a run with the thread that started
+        it, so that thread must not end earlier."""
+        thread = threading.Thread(target=self.run, args=(stop,), name="lumbung-serve")
+        thread.start()
+        return thread
+
     def shutdown(self) -> None:
         """Wait up to ``grace`` seconds for running runs, then stop them (SIGTERM: each
         records what it finished), and record how each ended."""

@@ -68,7 +68,11 @@ def serve(
             "SIGTERM or Ctrl-C stops"
         )
         try:
-            server.run(stop)
+            # The loop runs in its own thread; the main thread only waits here (and handles
+            # the signals). `serve --ui` serves the web app from this thread instead.
+            loop = server.start(stop)
+            while loop.is_alive():
+                loop.join(timeout=1.0)
         finally:
             lock.release()
             session.close()

@@ -126,13 +126,9 @@ def _alive(pid: int) -> bool:
 def test_sigkill_mid_run_then_restart_runs_each_tick_once_and_the_assets_again(
     project: Path, serves: list[Serve]
 ) -> None:
-    first = Serve(project, "2024-01-01T00:00:55Z*10")
+    first = Serve(project, "2024-01-01T00:00:55Z*10", slow=8)
     serves.append(first)
     first.wait_for("tick 2024-01-01T00:01:00Z: launched")
-    deadline = time.monotonic() + 60
-    while (pid := _running_run(project)) is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert pid is not None
 
     second = run(["serve"], project, env={"LUMBUNG_CLOCK": "2024-01-01T00:01Z"})
     assert second.code == 1
@@ -142,6 +138,11 @@ def test_sigkill_mid_run_then_restart_runs_each_tick_once_and_the_assets_again(
         "another project."
     ]
 
+    deadline = time.monotonic() + 60
+    while (pid := _running_run(project)) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pid is not None
+
     assert first.stop(signal.SIGKILL) == -signal.SIGKILL
     deadline = time.monotonic() + 10
     while _alive(pid) and time.monotonic() < deadline:
@@ -149,7 +150,7 @@ def test_sigkill_mid_run_then_restart_runs_each_tick_once_and_the_assets_again(
     assert not _alive(pid), "the run outlived its server"
     assert _ticks(project) == [("2024-01-01T00:01:00Z", "launched", None)]
 
-    again = Serve(project, "2024-01-01T00:03:30Z*10")
+    again = Serve(project, "2024-01-01T00:03:30Z*10", slow=1)
     serves.append(again)
     again.wait_for("tick 2024-01-01T00:01:00Z: interrupted (left running by a previous server)")
     again.wait_for("tick 2024-01-01T00:02:00Z: success")
@@ -176,6 +177,7 @@ def test_sigkill_mid_run_then_restart_runs_each_tick_once_and_the_assets_again(
     assert run(["plan"], project, env={"SLOW_S": "0"}).out.startswith("Nothing to do")
 
 
+@pytest.mark.slow  # SIGTERM during a run is covered in CI by the grace-period test below
 def test_sigterm_waits_for_the_running_run_and_exits_0(project: Path, serves: list[Serve]) -> None:
     serve = Serve(project, "2024-01-01T00:00:59Z*1", "--grace", "60", slow=2)
     serves.append(serve)

@@ -104,15 +104,14 @@ class Server:
             if previous is not None and previous.kind == "schedule":
                 since = datetime.fromtimestamp(previous.scheduled_at, now.tzinfo)
                 missed = ticks_between(schedule, since, now)
-                queue = [
-                    schedule_launch(self.session, schedule, at) for at in catch_up(schedule, missed)
-                ]
+                evaluated = (self._evaluate(schedule, at) for at in catch_up(schedule, missed))
+                queue = [item for item in evaluated if item is not None]
                 if queue:
                     self.backlog[schedule.name] = queue
                     launched += self._drain(schedule)
                 if missed and schedule.catch_up != "all" and len(missed) > 1:
                     self.log(
-                        f"{now.isoformat()} schedule {schedule.name}: {len(missed)} ticks missed "
+                        f"{_iso(now)} schedule {schedule.name}: {len(missed)} ticks missed "
                         f"while no server ran; catch_up={schedule.catch_up!r} ran "
                         f"{len(catch_up(schedule, missed))}"
                     )
@@ -163,7 +162,7 @@ class Server:
             if due > now:
                 continue
             for at in ticks_between(schedule, due - timedelta(microseconds=1), now, limit=1000):
-                launched += self._run(schedule, schedule_launch(self.session, schedule, at))
+                launched += self._tick_of(schedule, at)
             self._next_tick[schedule.name] = next_tick(schedule, now)
         for sensor in defs.sensors.values():
             look = self._next_look.get(sensor.name, self.started_at)
@@ -174,6 +173,32 @@ class Server:
                 continue  # its run still runs: look again once it has ended
             launched += self._look(sensor, now)
         return launched
+
+    def _evaluate(self, schedule: Schedule, at: datetime) -> Launch | None:
+        """What ``schedule``'s tick at ``at`` runs; when that cannot be told (the project
+        changed under the server: a selection that no longer matches), the tick is recorded
+        failed, with the reason, and logged."""
+        try:
+            return schedule_launch(self.session, schedule, at)
+        except LumbungError as exc:
+            record = TickRecord(
+                name=schedule.name,
+                tick=tick_id(at),
+                kind="schedule",
+                scheduled_at=at.timestamp(),
+                recorded_at=time.time(),
+                outcome="failed",
+                selection=schedule.select,
+                ended_at=time.time(),
+                detail=str(exc),
+            )
+            if self.ticks.insert_tick(record):
+                self.log(f"{_iso(at)} schedule {schedule.name} tick {tick_id(at)}: failed: {exc}")
+            return None
+
+    def _tick_of(self, schedule: Schedule, at: datetime) -> list[Launch]:
+        item = self._evaluate(schedule, at)
+        return [] if item is None else self._run(schedule, item)
 
     def _drain(self, schedule: Schedule) -> list[Launch]:
         """Launch missed ticks of ``schedule`` while it has room for another run."""
@@ -319,7 +344,7 @@ class Server:
             known = ", ".join(sorted([*defs.schedules, *defs.sensors])) or "none"
             raise LumbungError(f"no schedule or sensor named {name!r} (known: {known}).")
         if isinstance(owner, Schedule):
-            return self._run(owner, schedule_launch(self.session, owner, at))
+            return self._tick_of(owner, at)
         return self._look(owner, at)
 
     def wait(self) -> None:
@@ -346,7 +371,10 @@ class Server:
         for sensor in self.session.defs.sensors.values():
             self._next_look.setdefault(sensor.name, self.started_at)
         while not stop.is_set():
-            self.step()
+            try:
+                self.step()
+            except Exception as exc:  # the state file locked for long, say: try next turn
+                self.log(f"{_iso(self.clock.now())} error: {type(exc).__name__}: {exc}")
             stop.wait(self.seconds_to_next(self.clock.now()))
         self.shutdown()
 

@@ -155,3 +155,17 @@ def test_a_tick_while_the_previous_run_still_runs_is_skipped_and_recorded(sessio
     server.shutdown()  # ends the run it started: SIGTERM
     assert server.running == {}
     assert session.state.ticks(names=["hourly"])[-1].outcome == "interrupted"  # type: ignore[attr-defined]
+
+
+def test_a_tick_that_cannot_be_evaluated_is_recorded_failed_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    root = write_project(tmp_path / "p", 'schedule("gone", cron="0 * * * *", select="nope")\n')
+    with load_project(root) as session:
+        lines: list[str] = []
+        server = _server(session, T0, lines)
+        assert server.tick("gone", T0) == []
+        [tick] = session.state.ticks(names=["gone"])  # type: ignore[attr-defined]
+        reason = "No asset matches 'nope'; 'lumbung list' shows every asset."
+        assert (tick.outcome, tick.detail) == ("failed", reason)
+        assert lines == [f"2024-03-05T00:00:00Z schedule gone tick {tick.tick}: failed: {reason}"]

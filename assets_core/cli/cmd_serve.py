@@ -9,6 +9,7 @@ a given instant and runs faster (``assets_core.automation.clock``).
 
 from __future__ import annotations
 
+import gc
 import signal
 import sys
 import threading
@@ -41,6 +42,9 @@ def serve(
 
     with guard(ctx):
         session = load_session(ctx)
+        # a long-lived process: the collector goes back on, with what was loaded frozen out
+        gc.freeze()
+        gc.enable()
         defs = session.defs
         check_selections(session, [*defs.schedules.values(), *defs.sensors.values()])
         clock = clock_from_env()

@@ -37,6 +37,7 @@ from assets_core.automation.evaluate import (
 from assets_core.automation.launcher import Child
 from assets_core.errors import LumbungError, StateError
 from assets_core.model.automation import Schedule, Sensor
+from assets_core.storage import runlock
 from assets_core.storage.ticks import TickLog, TickRecord
 
 if TYPE_CHECKING:
@@ -123,6 +124,13 @@ class Server:
         that, else interrupted."""
         pid = record.pid
         run_id = None if pid is None else self.ticks.run_of_pid(pid, record.recorded_at - 1)
+        if run_id is not None and runlock.probe(self.session.storage, run_id):
+            # still running: started by `schedules tick` in another process, say
+            self.log(
+                f"{_iso(self.clock.now())} {record.kind} {record.name} tick {record.tick}: "
+                f"its run {run_id} (pid {pid}) still runs; left to the process that started it"
+            )
+            return
         outcome = "interrupted"
         if run_id is not None:
             found = [r for r in self.session.state.runs(limit=10_000) if r.run_id == run_id]

@@ -169,3 +169,25 @@ def test_a_tick_that_cannot_be_evaluated_is_recorded_failed_with_the_reason(
         reason = "No asset matches 'nope'; 'lumbung list' shows every asset."
         assert (tick.outcome, tick.detail) == ("failed", reason)
         assert lines == [f"2024-03-05T00:00:00Z schedule gone tick {tick.tick}: failed: {reason}"]
+
+
+def test_a_launched_tick_whose_run_still_runs_is_left_alone_on_restart(session: Session) -> None:
+    import os
+
+    from assets_core.storage.runlock import RunLock
+    from assets_core.storage.state import RunRecord
+
+    pid, started = os.getpid(), time.time()
+    session.state.start_run(RunRecord("20240305T000000-aaaaaa", started, pid=pid))
+    held = RunLock(session.storage, "20240305T000000-aaaaaa")  # its process: this one
+    assert held.held
+    tick = TickRecord(
+        "hourly", "2024-03-05T00:00:00Z", "schedule", T0.timestamp(), started, "launched", pid=pid
+    )
+    assert session.state.insert_tick(tick)  # type: ignore[attr-defined]
+    lines: list[str] = []
+    _server(session, T0 + timedelta(minutes=5), lines).recover()
+    assert session.state.ticks(names=["hourly"])[0].outcome == "launched"  # type: ignore[attr-defined]
+    held.release()
+    _server(session, T0 + timedelta(minutes=5), lines).recover()
+    assert session.state.ticks(names=["hourly"])[0].outcome == "interrupted"  # type: ignore[attr-defined]

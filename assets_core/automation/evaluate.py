@@ -23,6 +23,9 @@ from assets_core.automation.due import tick_id
 from assets_core.errors import DefinitionError, LumbungError, Problem, SelectionError
 from assets_core.model.automation import Automation, RunRequest, Schedule, Sensor
 from assets_core.model.keys import AssetKey
+from assets_core.partitions.multi import MultiPartitions
+from assets_core.partitions.ranges import runs
+from assets_core.partitions.space import PartitionsDefinition
 from assets_core.partitions.time import TimePartitions
 
 if TYPE_CHECKING:
@@ -94,20 +97,38 @@ def schedule_launch(session: Session, schedule: Schedule, at: datetime) -> Launc
     )
 
 
-def stale_by_sources(session: Session, select: str | None, at: datetime) -> list[AssetKey]:
-    """The assets in ``select`` with a step that is stale because a source changed."""
+def stale_by_sources(
+    session: Session, select: str | None, at: datetime
+) -> tuple[list[AssetKey], str | None]:
+    """The assets in ``select`` with a step that is stale because a source changed, and
+    their partitions as ``--partitions`` text when they share one single partitions
+    definition (else ``None``: every missing or stale partition of those assets runs)."""
     plan = session.plan(select, as_of=at)
-    found: set[AssetKey] = set()
+    keys: set[AssetKey] = set()
+    partitions: set[str] = set()
+    definitions: list[PartitionsDefinition] = []
     for step in plan.steps:
         root = plan.explain_chain(step.key, step.partition)[1]
-        if root is not None and root.code == "source_changed":
-            found.add(step.key)
-    return sorted(found)
+        if root is None or root.code != "source_changed":
+            continue
+        keys.add(step.key)
+        if step.partition is not None:
+            partitions.add(step.partition)
+            definition = plan.partitions[step.key]
+            if definition not in definitions:
+                definitions.append(definition)
+    text = None
+    if len(definitions) == 1 and plan.space is not None:
+        [definition] = definitions
+        if not isinstance(definition, MultiPartitions):
+            text = ",".join(r.text for r in runs(definition, partitions, plan.space))
+    return sorted(keys), text
 
 
 def sensor_launch(session: Session, sensor: Sensor, at: datetime) -> Launch | None:
-    """What the built-in ``sensor`` runs at ``at``: the assets changed sources made stale."""
-    keys = stale_by_sources(session, sensor.select, at)
+    """What the built-in ``sensor`` runs at ``at``: the assets (and partitions) changed
+    sources made stale."""
+    keys, partitions = stale_by_sources(session, sensor.select, at)
     if not keys:
         return None
     return Launch(
@@ -116,6 +137,7 @@ def sensor_launch(session: Session, sensor: Sensor, at: datetime) -> Launch | No
         tick=tick_id(at),
         scheduled_at=at,
         select=" ".join(str(k) for k in keys),
+        partitions=partitions,
         detail="sources changed",
     )
 

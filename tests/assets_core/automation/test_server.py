@@ -191,3 +191,39 @@ def test_a_launched_tick_whose_run_still_runs_is_left_alone_on_restart(session: 
     held.release()
     _server(session, T0 + timedelta(minutes=5), lines).recover()
     assert session.state.ticks(names=["hourly"])[0].outcome == "interrupted"  # type: ignore[attr-defined]
+
+
+PARTITIONED = """\
+import pandas as pd
+from assets_core import asset, sensor, source
+from assets_core.partitions import daily
+
+DAYS = daily(start="2024-03-01")
+events = source("events", path="data/events/{date}.csv", partitions=DAYS)
+
+
+@asset(partitions=DAYS)
+def clean_events(events: pd.DataFrame) -> pd.DataFrame:
+    return events
+
+
+sensor("new_events", select="clean_events")
+"""
+
+
+def test_the_built_in_sensor_runs_only_the_partitions_whose_files_changed(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    (root / "data" / "events").mkdir(parents=True)
+    for day in range(1, 5):
+        (root / "data" / "events" / f"2024-03-0{day}.csv").write_text(f"n\n{day}\n")
+    (root / "lumbung.toml").write_text("")
+    (root / "assets.py").write_text(PARTITIONED)
+    with load_project(root) as session:
+        session.materialize(as_of=T0, on_log=None)
+        sensor = session.defs.sensors["new_events"]
+        assert sensor_launch(session, sensor, T0) is None
+        for day in (2, 3):
+            (root / "data" / "events" / f"2024-03-0{day}.csv").write_text("n\n99\n")
+        found = sensor_launch(session, sensor, T0)
+        assert found is not None
+        assert (found.select, found.partitions) == ("clean_events", "2024-03-02..2024-03-03")

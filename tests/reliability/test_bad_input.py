@@ -363,8 +363,8 @@ CASES: list[Case] = [
         "toml_unknown_key",
         ("list",),
         "error: {root}/lumbung.toml: storag: unknown key; did you mean 'storage'? valid keys "
-        "are dask_address, default_io_manager, defaults, executor, modules, parquet_storage, "
-        "storage.",
+        "are dask_address, default_io_manager, defaults, executor, modules, notify, "
+        "parquet_storage, storage.",
         toml='modules = ["assets"]\nstorag = ".lumbung"\n',
     ),
     Case(

@@ -37,6 +37,7 @@ from typing import Any
 
 import pytest
 
+from assets_core.storage.sqlite_schema import SCHEMA_VERSION
 from tests.assets_core.cli.conftest import LUMBUNG, Result, _env, run_many
 
 # --------------------------------------------------------------------------- the project
@@ -641,7 +642,8 @@ CASES: list[Case] = [
     Case(
         "state_newer",
         ("plan",),
-        "error: {storage}/state.db was written by a newer Lumbung (state schema 99 > 3); "
+        "error: {storage}/state.db was written by a newer Lumbung "
+        f"(state schema 99 > {SCHEMA_VERSION}); "
         "upgrade Lumbung, or point storage at another folder.",
         setup=_state_version(99),
     ),

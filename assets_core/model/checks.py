@@ -29,6 +29,7 @@ __all__ = [
     "CustomCheck",
     "accepted_values",
     "check",
+    "column_problems",
     "expect",
     "freshness",
     "not_null",
@@ -262,6 +263,21 @@ BUILTINS: Mapping[str, Callable[..., CheckSpec]] = MappingProxyType(
         )
     }
 )
+
+
+def column_problems(checks: Iterable[CheckSpec], columns: Iterable[str]) -> list[str]:
+    """Where an asset's columns are known before it runs (a SQL asset's, say): a line for
+    each check naming a column that is not one of ``columns``."""
+    known = list(columns)
+    out = []
+    for spec in checks:
+        for column in spec.referenced_columns:
+            if column not in known:
+                out.append(
+                    f"check {spec.name} names column {column!r}, which the asset does not have "
+                    f"(it has {', '.join(known)}); fix the name."
+                )
+    return out
 
 
 # ---- custom checks ------------------------------------------------------------------------

@@ -487,14 +487,6 @@ def _checks(c: _Collector, value: object) -> tuple[CheckSpec, ...]:
         else:
             names.add(item.name)
             out.append(item)
-    declared = dict(next((s.types for s in out if s.kind == "schema"), ()))
-    for s in out if declared else ():  # the columns are known: every check must name one
-        for column in s.referenced_columns:
-            if column not in declared:
-                c.add(
-                    f"check {s.name} names column {column!r}, which its schema() check does "
-                    f"not list ({', '.join(declared)}); fix the name or add it to schema()."
-                )
     return tuple(out)
 
 

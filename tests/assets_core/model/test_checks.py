@@ -11,6 +11,7 @@ import pytest
 from assets_core import CheckResult, Definitions, asset, check
 from assets_core.checks import (
     accepted_values,
+    column_problems,
     expect,
     freshness,
     not_null,
@@ -82,14 +83,8 @@ def test_declaration_problems_are_reported_when_the_project_loads() -> None:
     ]
 
 
-def test_unknown_assets_and_columns_are_named() -> None:
-    @asset(
-        checks=[
-            schema({"id": "BIGINT", "cid": "BIGINT"}),
-            not_null("idd"),
-            relationships("cid", to="customer", field="id"),
-        ]
-    )
+def test_unknown_assets_are_named() -> None:
+    @asset(checks=[relationships("cid", to="customer", field="id")])
     def orders() -> pd.DataFrame:
         return pd.DataFrame({"id": [1]})
 
@@ -102,11 +97,19 @@ def test_unknown_assets_and_columns_are_named() -> None:
         return True
 
     assert problems_of(orders, customers, positive) == [
-        "check not_null(idd) names column 'idd', which its schema() check does not list "
-        "(id, cid); fix the name or add it to schema().",
         "check relationships(cid -> customer.id) names asset customer, which does not exist; "
         "did you mean 'customers'?",
         "check positive names asset order, which does not exist; did you mean 'orders'?",
+    ]
+
+
+def test_unknown_columns_are_named_where_the_columns_are_known() -> None:
+    checks = [not_null("id"), unique("id", "day"), schema({"idd": "BIGINT"})]
+    assert column_problems(checks, ["id", "amount"]) == [
+        "check unique(id, day) names column 'day', which the asset does not have (it has id, "
+        "amount); fix the name.",
+        "check schema(idd: BIGINT) names column 'idd', which the asset does not have (it has "
+        "id, amount); fix the name.",
     ]
 
 

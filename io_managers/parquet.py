@@ -660,6 +660,16 @@ class ParquetIOManager:
         walk(start, 0, ())
         return sort_keys(definition, [join_values(definition, v) for v in found])
 
+    def scan(self, ctx: OutputContext) -> str:
+        """SQL that reads the stored file in place on any DuckDB connection (what
+        ``lumbung check`` runs the checks on)."""
+        file = self._checked_file(ctx.key, ctx.partition, _definition(ctx))
+        path = Path(file)
+        if not path.is_file():
+            raise IOManagerError(not_stored(ctx.key, ctx.partition, file))
+        _check_parquet(ctx.step, path)
+        return f"read_parquet({_sql_text(file)})"
+
     def exists(self, ctx: OutputContext) -> bool:
         """Whether a stored file is there (a symlink leading out of the root is refused).
         Planning asks ``existing`` instead, for all its outputs at once."""

@@ -179,19 +179,24 @@ class Audit:
 def reads_of(
     defs: Definitions,
     step: StepKey,
-    outcome: CheckOutcome,
+    name: str,
+    data_version: str | None,
     reader: StateReader,
     fresh: Mapping[StepKey, str | None],
 ) -> dict[str, str | None]:
-    """What ``outcome``'s check read, as step text -> data version: the checked step's
-    version, and for a relationships check every step of the other asset (``fresh`` holds the
-    versions a run just wrote; the others are as recorded)."""
-    reads: dict[str, str | None] = {str(step): outcome.data_version}
-    spec = next((c for c in defs.assets[step.asset].spec.checks if c.name == outcome.name), None)
+    """What the check ``name`` of ``step`` reads, as step text -> data version: the checked
+    step's ``data_version``, and for a relationships check every step of the other asset
+    (``fresh`` holds the versions a run just wrote; the others are as recorded)."""
+    reads: dict[str, str | None] = {str(step): data_version}
+    spec = next((c for c in defs.assets[step.asset].spec.checks if c.name == name), None)
     if spec is not None and spec.to is not None:
-        for other, state in sorted(reader.latest([spec.to], detail=False).items(), key=str):
-            last = state.last
-            reads[str(other)] = fresh.get(other, last.data_version if last else None)
+        found: dict[StepKey, str | None] = {
+            other: state.last.data_version if state.last else None
+            for other, state in reader.latest([spec.to], detail=False).items()
+        }
+        found.update((other, v) for other, v in fresh.items() if other.asset == spec.to)
+        for other in sorted(found, key=str):
+            reads[str(other)] = found[other]
     return reads
 
 
@@ -210,7 +215,7 @@ def check_record(
         severity=outcome.severity,
         passed=outcome.passed,
         code_version=outcome.code_version,
-        data_versions=reads_of(defs, step, outcome, reader, fresh),
+        data_versions=reads_of(defs, step, outcome.name, outcome.data_version, reader, fresh),
         run_id=run_id,
         failing_rows=outcome.failing,
         sample=outcome.sample,

@@ -77,7 +77,23 @@ class RunResult:
             "failed": [str(k) for k in self.failed],
             "skipped": [str(k) for k in self.skipped],
             "errors": {str(k): v.splitlines()[0] for k, v in self.errors.items()},
+            "failed_checks": [
+                {
+                    "asset": str(step.asset),
+                    "partition": step.partition,
+                    "check": o.name,
+                    "severity": o.severity,
+                    "failing_rows": o.failing,
+                    "message": o.message,
+                }
+                for step, o in self.failed_checks
+            ],
         }
+
+    @property
+    def failed_checks(self) -> list[tuple[StepKey, CheckOutcome]]:
+        """The checks that failed, blocking (their step failed) or warning."""
+        return [(step, o) for step, o in self.checks if not o.passed]
 
 
 def new_run_id() -> str:

@@ -32,7 +32,7 @@ from assets_core.errors import (
     ProjectError,
     StateError,
 )
-from assets_core.execution.checks import checks_of
+from assets_core.execution.checks import checks_of, failing_reasons
 from assets_core.execution.runlogs import print_line
 from assets_core.model.definitions import Definitions
 from assets_core.model.keys import AssetKey, CoercibleToKey, StepKey, step_of
@@ -324,6 +324,8 @@ class Session:
             # Every recorded output the plan reads or may rebuild: is it there, and is it the
             # one recorded? Each manager is asked about all of its outputs at once.
             stored = self._stored([s for s, st in state.items() if st.last is not None])
+            checked = [k for k in scope if checks_of(defs, k)] if defs.has_checks else []
+            failing = failing_reasons(state, self.state.latest_checks(checked)) if checked else {}
             plan = build_plan(
                 graph=defs.graph,
                 assets=defs.assets,
@@ -340,6 +342,7 @@ class Session:
                 edge_mappings=defs.edge_mappings,
                 space=space,
                 chosen_partitions=chosen_partitions,
+                failing_checks=failing,
             )
         finally:
             if enabled:

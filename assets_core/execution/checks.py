@@ -25,11 +25,12 @@ from assets_core.errors import CheckFailedError
 from assets_core.model.checks import CheckSpec, CustomCheck
 from assets_core.model.definitions import Definitions
 from assets_core.model.keys import AssetKey, StepKey
+from assets_core.planning.planner import Reason
 from assets_core.storage.checks import CheckOutcome, run_builtin, run_custom
 from assets_core.storage.io import DuckDBHolder, InputContext, Staged
 from assets_core.storage.loading import load_input
 from assets_core.storage.registry import IOManagers
-from assets_core.storage.state import CheckRecord, StateReader
+from assets_core.storage.state import CheckRecord, StateReader, StepState
 from assets_core.storage.values import to_arrow
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ __all__ = [
     "check_record",
     "checks_of",
     "failed_message",
+    "failing_reasons",
     "reads_of",
     "run_checks",
 ]
@@ -223,3 +225,21 @@ def check_record(
         error=outcome.message,
         at=time.time(),
     )
+
+
+def failing_reasons(
+    latest: Mapping[StepKey, StepState], records: Mapping[tuple[StepKey, str], CheckRecord]
+) -> dict[StepKey, Reason]:
+    """A ``check_failed`` reason for each step whose stored output (its last success, as
+    recorded) fails a blocking check: what the planner marks stale."""
+    out: dict[StepKey, Reason] = {}
+    for (step, name), r in sorted(records.items(), key=lambda kv: (str(kv[0][0]), kv[0][1])):
+        if r.passed or not r.blocking or step in out:
+            continue
+        st = latest.get(step)
+        last = st.last if st is not None else None
+        if last is None or r.data_versions.get(str(step)) != last.data_version:
+            continue  # a result of other data (a version that was never published, say)
+        message = f"stored output fails check {name}: {r.error}"
+        out[step] = Reason("check_failed", message)
+    return out

@@ -130,6 +130,8 @@ class Definitions:
         self.custom_checks: Mapping[AssetKey, tuple[CustomCheck, ...]] = MappingProxyType(
             checks_by_asset(custom)
         )
+        #: whether any asset has data checks (planning reads their results only then)
+        self.has_checks = bool(custom) or any(a.spec.checks for a in resolved)
         #: the IO managers whose own key checks these assets passed (``key_checks``)
         self.keys_checked: frozenset[str] = frozenset()
         if io_managers is not None:

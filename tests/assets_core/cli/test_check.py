@@ -110,6 +110,13 @@ def test_checks_block_warn_and_rerun_only_what_changed(tmp_path: Path) -> None:
     assert forced.code == 1
     assert forced.out.splitlines()[-1] == "6 checks: 6 ran, 0 unchanged; 1 failed, 1 warned."
     assert "  fail orders  small" in forced.out
+    # the stored output fails a blocking check: plan says it is stale, and why
+    planned = run(["plan", "--json", "-s", "orders"], root)
+    (step,) = json.loads(planned.out)["steps"]
+    assert (step["key"], step["status"]) == ("orders", "stale")
+    assert step["reasons"] == [
+        {"code": "check_failed", "message": "stored output fails check small: returned False"}
+    ]
 
 
 def test_a_relationships_check_reruns_when_the_other_side_changes(tmp_path: Path) -> None:

@@ -27,19 +27,13 @@ from assets_core.cli.common import (
     write_lines,
 )
 from assets_core.cli.printable import printable
+from assets_core.execution.checks import verdict
 
 if TYPE_CHECKING:
     from assets_core.storage.state import CheckRecord
 
 #: how each verdict is coloured on a terminal
 VERDICT_STYLE = {"pass": "green", "fail": "red", "warn": "yellow"}
-
-
-def verdict(record: CheckRecord) -> str:
-    """``pass``, ``fail`` (a blocking check failed) or ``warn`` (a warning check failed)."""
-    if record.passed:
-        return "pass"
-    return "fail" if record.blocking else "warn"
 
 
 def record_json(record: CheckRecord) -> dict[str, Any]:

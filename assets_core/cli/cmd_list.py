@@ -50,26 +50,14 @@ class Output(str, Enum):
 
 def check_counts(session: Session, keys: list[AssetKey]) -> dict[AssetKey, dict[str, int]]:
     """For each of ``keys`` with data checks: how many are at each verdict (``pass``,
-    ``warn``, ``fail``, ``not run``), each check by its newest result (of any partition).
-    One read of the state, and none when no asset has checks."""
-    from assets_core.cli.cmd_check import verdict
-    from assets_core.execution.checks import checks_of
+    ``warn``, ``fail``, ``not run``), each check by its newest result."""
+    from assets_core.execution.checks import last_results, verdict
 
-    defs = session.defs
-    declared = {k: checks_of(defs, k) for k in keys if defs.has_checks and checks_of(defs, k)}
-    if not declared:
-        return {}
-    newest: dict[tuple[AssetKey, str], Any] = {}
-    for (step, name), rec in session.state.latest_checks(list(declared)).items():
-        found = newest.get((step.asset, name))
-        if found is None or rec.at > found.at:
-            newest[(step.asset, name)] = rec
     out: dict[AssetKey, dict[str, int]] = {}
-    for k, checks in declared.items():
+    for k, results in last_results(session.defs, session.state, keys).items():
         counts = dict.fromkeys(CHECK_VERDICTS, 0)
-        for c in checks:
-            r = newest.get((k, c.name))
-            counts["not run" if r is None else verdict(r)] += 1
+        for _, record in results:
+            counts[verdict(record)] += 1
         out[k] = counts
     return out
 

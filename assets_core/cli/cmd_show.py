@@ -122,22 +122,14 @@ def _checks(session: Session, a: AnyAsset) -> list[dict[str, Any]]:
     """Each data check of the asset with its last result (of a partitioned asset: the newest
     among its partitions), ``result`` ``None`` when it never ran."""
     from assets_core.cli.cmd_check import record_json
-    from assets_core.execution.checks import checks_of
+    from assets_core.execution.checks import last_results
 
-    declared = () if a.observed else checks_of(session.defs, a.key)
-    if not declared:
-        return []
-    newest: dict[str, Any] = {}
-    for (_, name), r in session.state.latest_checks([a.key]).items():
-        if name not in newest or r.at > newest[name].at:
-            newest[name] = r
     out = []
-    for c in declared:
-        last = newest.get(c.name)
-        if last is None:
+    for c, record in last_results(session.defs, session.state, [a.key]).get(a.key, []):
+        if record is None:
             out.append({"check": c.name, "severity": c.severity, "result": None})
         else:
-            found = record_json(last)
+            found = record_json(record)
             del found["asset"]
             out.append(found)
     return out

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -30,7 +30,7 @@ from assets_core.storage.checks import CheckOutcome, run_builtin, run_custom
 from assets_core.storage.io import DuckDBHolder, InputContext, Staged
 from assets_core.storage.loading import load_input
 from assets_core.storage.registry import IOManagers
-from assets_core.storage.state import CheckRecord, StateReader, StepState
+from assets_core.storage.state import CheckRecord, CheckStore, StateReader, StepState
 from assets_core.storage.values import to_arrow
 
 if TYPE_CHECKING:
@@ -47,8 +47,10 @@ __all__ = [
     "checks_of",
     "failed_message",
     "failing_reasons",
+    "last_results",
     "reads_of",
     "run_checks",
+    "verdict",
 ]
 
 AnyCheck = CheckSpec | CustomCheck
@@ -243,3 +245,30 @@ def failing_reasons(
         message = f"stored output fails check {name}: {r.error}"
         out[step] = Reason("check_failed", message)
     return out
+
+
+def verdict(record: CheckRecord | None) -> str:
+    """``pass``, ``fail`` (a blocking check failed), ``warn`` (a warning one failed), or
+    ``not run``."""
+    if record is None:
+        return "not run"
+    if record.passed:
+        return "pass"
+    return "fail" if record.blocking else "warn"
+
+
+def last_results(
+    defs: Definitions, store: CheckStore, keys: Iterable[AssetKey]
+) -> dict[AssetKey, list[tuple[AnyCheck, CheckRecord | None]]]:
+    """Each check of each of ``keys`` that has checks, with its newest result (of any
+    partition; ``None``: never run). One read of the state, none when no asset has checks."""
+    declared = {k: checks_of(defs, k) for k in keys} if defs.has_checks else {}
+    declared = {k: found for k, found in declared.items() if found}
+    if not declared:
+        return {}
+    newest: dict[tuple[AssetKey, str], CheckRecord] = {}
+    for (step, name), record in store.latest_checks(list(declared)).items():
+        found = newest.get((step.asset, name))
+        if found is None or record.at > found.at:
+            newest[(step.asset, name)] = record
+    return {k: [(c, newest.get((k, c.name))) for c in checks] for k, checks in declared.items()}

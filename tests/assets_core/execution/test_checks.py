@@ -91,3 +91,28 @@ def test_a_failing_blocking_check_keeps_the_previous_version(
         result = next(r for (step, name), r in latest.items() if name == "unique(order_id)")
         assert not result.passed and result.failing_rows == 2
         assert result.sample == ({"order_id": 2, "n": 2},)
+
+
+RETRIED = """
+import pandas as pd
+from pathlib import Path
+from assets_core import asset
+from assets_core.checks import unique
+
+CALLS = Path(__file__).with_name("calls.txt")
+
+
+@asset(retries=2, checks=[unique("id")])
+def dupes() -> pd.DataFrame:
+    with CALLS.open("a") as f:
+        f.write("x")
+    return pd.DataFrame({"id": [1, 1]})
+"""
+
+
+def test_a_failing_check_is_not_retried(project: ProjectDir) -> None:
+    project.write("assets.py", RETRIED)
+    with project.session(default_io_manager="parquet") as s:
+        result = s.materialize()
+    assert [str(x) for x in result.failed] == ["dupes"]
+    assert (project.dir / "calls.txt").read_text() == "x"  # one attempt: same data, same result

@@ -27,7 +27,6 @@ from assets_core.cli.common import (
     write_lines,
 )
 from assets_core.cli.printable import printable
-from assets_core.execution.checks import verdict
 
 if TYPE_CHECKING:
     from assets_core.storage.state import CheckRecord
@@ -38,6 +37,8 @@ VERDICT_STYLE = {"pass": "green", "fail": "red", "warn": "yellow"}
 
 def record_json(record: CheckRecord) -> dict[str, Any]:
     """A check result as ``--json`` outputs print it."""
+    from assets_core.execution.checks import verdict
+
     return {
         "asset": str(record.step.asset),
         "partition": record.step.partition,
@@ -92,6 +93,8 @@ def check(
 
 
 def _lines(results: list[CheckRecord], ran: set[tuple[str, str]], missing: list[str]) -> list[str]:
+    from assets_core.execution.checks import verdict
+
     if not results and not missing:
         return ["No selected asset has checks."]
     color = use_color()

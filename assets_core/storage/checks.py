@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from assets_core.errors import describe_exception
+from assets_core.errors import LumbungError, describe_exception
 from assets_core.model.checks import CheckResult, CheckSpec, CustomCheck
 from assets_core.model.keys import AssetKey
 from assets_core.storage.values import target_of, to_arrow
@@ -137,7 +137,8 @@ def run_builtin(
 
     try:
         return _run(con, source, spec, reference)
-    except (duckdb.Error, LookupError, ValueError) as exc:  # a missing column, bad SQL
+    except (duckdb.Error, LookupError, ValueError, LumbungError) as exc:  # a missing column,
+        # bad SQL, the other asset of a relationships check not stored
         first = describe_exception(exc).splitlines()[0]
         return CheckOutcome(spec.name, spec.severity, False, message=f"could not run: {first}")
 

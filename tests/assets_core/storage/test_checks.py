@@ -144,3 +144,10 @@ def test_custom_checks_get_the_rows_as_annotated(con: duckdb.DuckDBPyConnection)
         "returned int; return a bool or CheckResult(passed, metadata)"
     )
     assert run_custom(con, "t", broken).message == "raised KeyError: 'v2'"
+
+
+def test_unique_past_the_first_rows(con: duckdb.DuckDBPyConnection) -> None:
+    ids = list(range(70_000))
+    assert run(con, pa.table({"id": ids}), unique("id")).passed  # probe, then the whole scan
+    late = run(con, pa.table({"id": [*ids, 69_999]}), unique("id"))  # increasing until the end
+    assert (late.passed, late.failing, late.sample) == (False, 2, ({"id": 69_999, "n": 2},))

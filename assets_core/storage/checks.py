@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import math
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -136,6 +137,34 @@ def _increasing(con: duckdb.DuckDBPyConnection, source: str, cols: list[str]) ->
 
 
 _PROBE = 1 << 16
+#: column types whose values numpy sorts and compares exactly as DuckDB groups them (no
+#: floats: NaN is not equal to itself in numpy)
+_SORTABLE = re.compile(
+    r"(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|DATE|TIME|TIMESTAMP( WITH TIME ZONE)?|"
+    r"TIMESTAMP_(S|MS|NS))"
+)
+_SORT_ROWS = 100_000_000  # at most this many values are sorted in memory (8 bytes each)
+
+
+def _sorted_unique(con: duckdb.DuckDBPyConnection, source: str, columns: tuple[str, ...]) -> bool:
+    """Whether one integer or temporal column holds no value twice, found by sorting its
+    non-null values with numpy: on one or two cores, a third of the time DuckDB's hash
+    aggregate over millions of distinct keys takes. ``False`` also when it does not apply
+    (several columns, another type, too many rows): the hash aggregate then decides."""
+    if len(columns) != 1:
+        return False
+    col = _ident(columns[0])
+    described = con.execute(f"DESCRIBE SELECT {col} FROM {source}").fetchall()
+    if not described or not _SORTABLE.fullmatch(str(described[0][1])):
+        return False
+    row = _one(con, f"SELECT count({col}) FROM {source}")
+    if row is None or row[0] > _SORT_ROWS:
+        return False
+    import numpy as np
+
+    values = con.execute(f"SELECT {col} FROM {source} WHERE {col} IS NOT NULL").fetchnumpy()
+    found = np.sort(np.asarray(next(iter(values.values()))))
+    return not bool((found[1:] == found[:-1]).any())
 
 
 def run_builtin(
@@ -161,7 +190,7 @@ def _run(
         sql = f"SELECT * FROM {source} WHERE {cols[0]} IS NULL"
         return _rows_failing(con, spec, sql, f"rows have {spec.columns[0]} null")
     if k == "unique":
-        if _increasing(con, source, cols):
+        if _increasing(con, source, cols) or _sorted_unique(con, source, spec.columns):
             return CheckOutcome(spec.name, spec.severity, True, 0)
         listed = ", ".join(cols)
         some = " OR ".join(f"{c} IS NOT NULL" for c in cols)

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from assets_core.errors import LumbungError
     from assets_core.execution.result import RunResult
     from assets_core.model.automation import RunRequest, schedule, sensor
+    from assets_core.model.checks import CheckResult, check
     from assets_core.model.command import command_asset
     from assets_core.model.csv_options import CsvOptions
     from assets_core.model.decorator import asset, source
@@ -35,6 +36,7 @@ __version__ = "0.2.0"
 __all__ = [
     "AssetContext",
     "AssetKey",
+    "CheckResult",
     "CsvOptions",
     "Definitions",
     "IOManager",
@@ -49,6 +51,7 @@ __all__ = [
     "StepKey",
     "StoredOutput",
     "asset",
+    "check",
     "command_asset",
     "load_project",
     "schedule",
@@ -64,6 +67,8 @@ _LAZY = {
     "command_asset": "assets_core.model.command",
     "schedule": "assets_core.model.automation",
     "sensor": "assets_core.model.automation",
+    "check": "assets_core.model.checks",
+    "CheckResult": "assets_core.model.checks",
     "LumbungError": "assets_core.errors",
     "AssetKey": "assets_core.model.keys",
     "StepKey": "assets_core.model.keys",

@@ -10,6 +10,7 @@ import assets_core
 EXPECTED = [
     "AssetContext",
     "AssetKey",
+    "CheckResult",
     "CsvOptions",
     "Definitions",
     "IOManager",
@@ -24,6 +25,7 @@ EXPECTED = [
     "StepKey",
     "StoredOutput",
     "asset",
+    "check",
     "command_asset",
     "load_project",
     "schedule",

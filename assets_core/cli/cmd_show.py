@@ -104,6 +104,7 @@ def describe(
         if now.chain is None
         else {"status": now.chain.status, "explain": now.explain},
     }
+    out["checks"] = _checks(session, a)
     if now.counts is not None:
         out["partitions"] = now.counts.to_dict()
         out["partition"] = state.last.step[1] if state and state.last else None
@@ -114,6 +115,23 @@ def describe(
     if state is not None and state.last_outcome == "failed":
         failure = state.failure
         out["last_error"] = failure.error if failure else None
+    return out
+
+
+def _checks(session: Session, a: AnyAsset) -> list[dict[str, Any]]:
+    """Each data check of the asset with its last result (of a partitioned asset: the newest
+    among its partitions), ``result`` ``None`` when it never ran."""
+    from assets_core.cli.cmd_check import record_json
+    from assets_core.execution.checks import last_results
+
+    out = []
+    for c, record in last_results(session.defs, session.state, [a.key]).get(a.key, []):
+        if record is None:
+            out.append({"check": c.name, "severity": c.severity, "result": None})
+        else:
+            found = record_json(record)
+            del found["asset"]
+            out.append(found)
     return out
 
 
@@ -226,6 +244,15 @@ def _render(data: dict[str, Any], state: StepState | None) -> None:
             line("why", chain["explain"])
     if data.get("last_error"):
         line("last error", first_line(data["last_error"]))
+    if data["checks"]:
+        out.print("  checks:")
+        width = max(len(c["check"]) for c in data["checks"])
+        for c in data["checks"]:
+            verdict = c["result"] or "never run"
+            where = f" [{c['partition']}]" if c.get("partition") else ""
+            said = f"  {c['message']}" if c.get("message") else ""
+            text = printable(f"{c['check']:<{width}}  {verdict}{where}{said}")
+            out.print(f"    {escape(text)}", soft_wrap=True)
     rec = state.last if state is not None else None
     if rec is None:
         line("last run", "never materialized")

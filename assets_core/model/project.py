@@ -27,17 +27,18 @@ from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 from assets_core.errors import ProjectError, exception_message
 from assets_core.model.automation import Automation, collect_automations
+from assets_core.model.checks import CustomCheck
 from assets_core.model.defaults import (
     MODULE_DEFAULTS,
     Defaults,
     apply_defaults,
     parse_defaults,
 )
-from assets_core.model.definitions import Definitions, collect_assets
+from assets_core.model.definitions import Definitions, collect_assets, collect_checks
 from assets_core.model.keys import SEGMENT_RE
 from assets_core.model.kinds import AnyAsset
 from assets_core.model.loader import forget, install
@@ -440,20 +441,27 @@ def _module_project(cwd: Path, name: str) -> ProjectConfig:
 
 
 def import_assets(config: ProjectConfig, fresh: bool = True) -> list[AnyAsset]:
+    """The assets of ``import_project``."""
+    return import_project(config, fresh).assets
+
+
+class Declared(NamedTuple):
+    """What a project's modules declare at module level."""
+
+    assets: list[AnyAsset]
+    checks: list[CustomCheck]
+    automations: list[Automation]
+
+
+def import_project(config: ProjectConfig, fresh: bool = True) -> Declared:
     """Import the project's modules (each configured package with all its public submodules,
-    recursively) and return every ``Asset`` and ``SourceAsset`` defined at module level.
+    recursively) and return every ``Asset`` and ``SourceAsset`` defined at module level, every
+    custom ``@check``, and the schedules and sensors.
 
     Each object appears once even when several modules import it, ordered by the module that
     defines it (in import order), then by line. With ``fresh`` (the default), modules loaded
     earlier from the project folder are forgotten first, so edits made since are seen.
     """
-    return _import_project(config, fresh)[0]
-
-
-def _import_project(
-    config: ProjectConfig, fresh: bool = True
-) -> tuple[list[AnyAsset], list[Automation]]:
-    """``import_assets``, and the schedules and sensors the modules declare."""
     root = str(config.root)
     # Project modules are compiled from the very bytes the code versioner then reads.
     install(root, _environment_prefixes())
@@ -468,7 +476,7 @@ def _import_project(
 
     modules = _import_modules(config)
     assets = _with_defaults(config, modules, collect_assets(modules))
-    return assets, collect_automations(modules)
+    return Declared(assets, collect_checks(modules), collect_automations(modules))
 
 
 def _import_modules(config: ProjectConfig) -> list[ModuleType]:
@@ -517,9 +525,10 @@ def load_definitions(
     enabled = gc.isenabled()
     gc.disable()
     try:
-        assets, automations = _import_project(config)
+        assets, checks, automations = import_project(config)
         return Definitions(
             assets,
+            checks=checks,
             root=config.root,
             automations=automations,
             default_io_manager=config.default_io_manager,

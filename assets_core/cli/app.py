@@ -22,6 +22,7 @@ from assets_core.cli import (
     cmd_partitions,
     cmd_plan,
     cmd_show,
+    cmd_ui,
     cmd_unlock,
     cmd_wipe,
 )
@@ -158,6 +159,7 @@ COMMANDS: dict[str, Any] = {
     "wipe": cmd_wipe.wipe,
     "unlock": cmd_unlock.unlock,
     "init": cmd_init.init,
+    "ui": cmd_ui.ui,
 }
 for _name, _command in COMMANDS.items():
     app.command(_name)(_command)

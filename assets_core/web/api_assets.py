@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.routing import Route
 
-from assets_core.web.app import ApiError, endpoint, ui_state
+from assets_core.web.common import ApiError, endpoint, ui_state
 
 if TYPE_CHECKING:
     from starlette.requests import Request

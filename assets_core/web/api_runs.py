@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
-from assets_core.web.app import (
+from assets_core.web.common import (
     SECURITY_HEADERS,
     ApiError,
     UiState,

@@ -15,13 +15,6 @@ passes.
 
 from __future__ import annotations
 
-import hmac
-import inspect
-import secrets
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -30,16 +23,21 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from assets_core.errors import LumbungError, UnknownAssetError
+from assets_core.web.common import (
+    SECURITY_HEADERS,
+    TOKEN_HEADER,
+    UiState,
+    endpoint,
+    error,
+    ui_state,
+)
 
 if TYPE_CHECKING:
     from assets_core.session import Session
-    from assets_core.web.launch import Launcher
 
-TOKEN_HEADER = "X-Lumbung-Token"
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 #: the page's files: the UI's own, then the lineage page's it extends
 STATIC = {
@@ -48,96 +46,10 @@ STATIC = {
     "page.js": ("assets_core.lineage", "text/javascript"),
     "page.css": ("assets_core.lineage", "text/css"),
 }
-#: headers on every answer: nothing is loaded from elsewhere, nothing framed
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
-    "style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
-
-
-class ApiError(Exception):
-    """Bad input to the API: answered as ``{"error": message}`` with ``status``."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-@dataclass
-class UiState:
-    """What the routes share: the session (one request at a time), the options, the token."""
-
-    session: Session
-    read_only: bool = False
-    loopback: bool = True
-    project: str | None = None  # as given to `--project`, for the runs the UI starts
-    token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
-    lock: threading.RLock = field(default_factory=threading.RLock)
-    launcher: Launcher | None = None
-
-    @contextmanager
-    def using(self) -> Iterator[Session]:
-        """The session, held by this request alone; edits to the project reload it."""
-        with self.lock:
-            yield self.session
 
 
 def is_loopback(host: str) -> bool:
     return host in LOOPBACK or host.startswith("127.")
-
-
-def ui_state(request: Request) -> UiState:
-    state: UiState = request.app.state.ui
-    return state
-
-
-def error(message: str, status: int) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=SECURITY_HEADERS)
-
-
-def answer(data: Any, status: int = 200) -> JSONResponse:
-    return JSONResponse(data, status_code=status, headers=SECURITY_HEADERS)
-
-
-def check_action(request: Request) -> UiState:
-    """The app's state for an action; ``ApiError`` 403 when the app is read-only or the
-    request lacks the token."""
-    ui = ui_state(request)
-    if ui.read_only:
-        raise ApiError("this UI is read-only (started with --read-only); nothing was done.", 403)
-    given = request.headers.get(TOKEN_HEADER, "")
-    if not given or not hmac.compare_digest(given.encode(), ui.token.encode()):
-        raise ApiError(
-            f"this action needs the UI's token in the {TOKEN_HEADER} header (the URL "
-            "`lumbung ui` printed carries it); nothing was done.",
-            403,
-        )
-    return ui
-
-
-def endpoint(fn: Callable[[Request], Any]) -> Callable[[Request], Any]:
-    """A route's function as a starlette endpoint: run in a worker thread, its value answered
-    as JSON, ``ApiError`` and project errors answered as ``{"error": ...}``."""
-    from starlette.concurrency import run_in_threadpool
-
-    async def handle(request: Request) -> Response:
-        try:
-            if inspect.iscoroutinefunction(fn):
-                found = await fn(request)
-            else:
-                found = await run_in_threadpool(fn, request)
-        except ApiError as exc:
-            return error(str(exc), exc.status)
-        except UnknownAssetError as exc:
-            return error(str(exc), 404)
-        except LumbungError as exc:
-            return error(str(exc), 400)
-        return found if isinstance(found, Response) else answer(found)
-
-    return handle
 
 
 def meta(request: Request) -> dict[str, Any]:
@@ -210,6 +122,7 @@ def build_app(
     routes: list[BaseRoute] = [
         Route("/", index),
         Route("/static/{name}", static_file),
+        Route("/favicon.ico", lambda request: Response(status_code=204)),
         Route("/api/meta", endpoint(meta)),
         *sections(),
     ]

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from assets_core.web.app import ApiError
+from assets_core.web.common import ApiError
 
 ROWS = 100
 TABLE_MARK = "::"

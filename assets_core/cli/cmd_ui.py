@@ -96,6 +96,8 @@ def _serve(
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM, after uvicorn has shut down: a normal stop
+        pass
     finally:
         if ui.launcher is not None:
             ui.launcher.close()

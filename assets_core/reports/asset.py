@@ -36,9 +36,17 @@ class Current:
         self.counts: PartitionCounts | None = None
         if a.observed:
             return
-        if a.key in session.defs.partitions:  # its worst partition's status, and the counts
-            self.status = session.statuses([a.key], as_of).get(a.key)
-            self.counts = session.partition_counts([a.key], as_of, partitions).get(a.key)
+        if a.key in session.defs.partitions:  # its worst partition's status, and the counts,
+            from assets_core.planning.partstatus import partition_counts  # from one plan
+            from assets_core.planning.status import status_of_steps
+
+            plan = session.status_plan([a.key], as_of)
+            self.status = status_of_steps(plan.steps_of(a.key), a.key)
+            only = None
+            if partitions is not None and plan.space is not None:
+                chosen = session.chosen_partitions(frozenset([a.key]), partitions, plan.space)
+                only = chosen.get(a.key)
+            self.counts = partition_counts(plan, a.key, only)
             return
         self.status = session.statuses([a.key]).get(a.key)
         full = session.plan_keys(session.graph.ancestors({a.key}) | {a.key})

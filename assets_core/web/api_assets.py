@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
 
     from assets_core.model.kinds import AnyAsset
+    from assets_core.planning.partstatus import PartitionCounts
     from assets_core.session import Session
 
 #: records of an asset's history its page shows
@@ -37,12 +38,15 @@ def _required(request: Request, name: str) -> str:
 
 
 def graph(request: Request) -> dict[str, Any]:
-    """The lineage page's data (positions, edges, groups, statuses) of the whole project."""
+    """The lineage page's data (positions, edges, groups, statuses) of the whole project;
+    ``?statuses=0`` leaves statuses out (nothing planned: the page draws at once, and asks
+    ``/api/status`` for them)."""
     from assets_core.lineage.html import page_data
     from assets_core.lineage.model import build_lineage
 
+    with_status = request.query_params.get("statuses", "1") != "0"
     with ui_state(request).using() as session:
-        return page_data(build_lineage(session))
+        return page_data(build_lineage(session, with_status=with_status))
 
 
 def status(request: Request) -> dict[str, Any]:
@@ -101,29 +105,21 @@ def asset(request: Request) -> dict[str, Any]:
         state = None if a.observed else latest_state(session, a, now.counts)
         data = describe(session, a, state, now)
         records = [] if a.observed else session.state.history(a.key, limit=HISTORY_LIMIT)
+        if now.counts is not None:  # with every key, from the same plan
+            data["partitions"] = matrix(session, now.counts)
     data["code"] = code_of(a)
     data["history"] = [record_dict(r) for r in records]
-    data.pop("partitions", None)  # the partitions section has them, with every key
-    data["partitioned"] = now.counts is not None
     return data
 
 
-def partitions(request: Request) -> dict[str, Any]:
-    """A partitioned asset's partitions: every key in order with its status (one letter
-    each), the counts and runs by status, and the dimensions of a multi-dimensional one."""
+def matrix(session: Session, counts: PartitionCounts) -> dict[str, Any]:
+    """The partitions ``counts`` counted, as ``partitions --json`` prints them, with every
+    key in order and its status (one letter each: fresh, stale, missing, waiting, failed),
+    and the dimensions of a multi-dimensional asset."""
     from assets_core.partitions.multi import MultiPartitions
 
-    key = _required(request, "key")
-    text = _optional(request, "partitions")
-    with ui_state(request).using() as session:
-        a = session.get(key)
-        definition = session.defs.partitions.get(a.key)
-        if definition is None or a.observed:
-            raise ApiError(f"{a.key} is not partitioned; its page shows its status.")
-        counts = session.partition_counts([a.key], None, text).get(a.key)
-        keys = session.key_space().keys(definition)
-    if counts is None:
-        raise ApiError(f"{a.key}: its partitions could not be planned.")
+    definition = session.defs.partitions[counts.key]
+    keys = session.key_space().keys(definition)
     letter = {k: s[0] for s, ks in counts.keys.items() for k in ks}
     shown = [k for k in keys if k in letter]
     out = counts.to_dict()
@@ -133,6 +129,20 @@ def partitions(request: Request) -> dict[str, Any]:
         [name for name, _ in definition.dims] if isinstance(definition, MultiPartitions) else []
     )
     return out
+
+
+def partitions(request: Request) -> dict[str, Any]:
+    """A partitioned asset's partitions (``matrix``); ``?partitions=`` counts only those."""
+    key = _required(request, "key")
+    text = _optional(request, "partitions")
+    with ui_state(request).using() as session:
+        a = session.get(key)
+        if a.key not in session.defs.partitions or a.observed:
+            raise ApiError(f"{a.key} is not partitioned; its page shows its status.")
+        counts = session.partition_counts([a.key], None, text).get(a.key)
+        if counts is None:
+            raise ApiError(f"{a.key}: its partitions could not be planned.")
+        return matrix(session, counts)
 
 
 def preview(request: Request) -> dict[str, Any]:

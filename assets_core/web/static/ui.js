@@ -77,10 +77,11 @@
     graphBits.forEach(function (id) { $(id).hidden = h !== "/"; });
     if (h === "/") {
       view.hidden = true; main.hidden = false;
-      if (window.lineage) window.lineage.resize();
+      if (window.lineage) { window.lineage.resize(); if (!statusesShown) refresh(); }
       return;
     }
     main.hidden = true; view.hidden = false; view.textContent = "";
+    ["data-ready", "data-ended", "data-asset"].forEach(function (a) { view.removeAttribute(a); });
     view.scrollTop = 0;
     if (h.indexOf("/asset/") === 0) assetPage(h.slice(7));
     else if (h === "/runs") runsPage();
@@ -140,7 +141,7 @@
         ["upstream", a.upstream.length ? ups : "none"], ["downstream", a.downstream.length ? downs : "none"]]));
       if (a.code) { var pre = el("pre", a.code.text, "code"); pre.setAttribute("data-language", a.code.language); view.appendChild(pre); }
 
-      if (a.partitioned) partitionsSection(a.key);
+      if (a.partitions) partitionsSection(a.partitions);
 
       var m = a.last_materialization;
       if (m) {
@@ -186,11 +187,11 @@
   var CODES = { f: "fresh", s: "stale", m: "missing", w: "waiting", x: "failed" };
   var CELL_COLORS = { f: "#2f9e57", s: "#d99a00", m: "#3b82c4", w: "#b4bcc6", x: "#d64545" };
 
-  function partitionsSection(key) {
+  function partitionsSection(p) {
     view.appendChild(el("h3", "Partitions"));
     var box = el("div", null, "partitions");
     view.appendChild(box);
-    api("/api/asset/partitions?key=" + encodeURIComponent(key)).then(function (p) {
+    (function () {
       var summary = Object.keys(p.counts).filter(function (s) { return p.counts[s]; })
         .map(function (s) { return p.counts[s] + " " + s; }).join(", ");
       box.appendChild(el("p", p.partitions + " partitions: " + (summary || "none"), "summary"));
@@ -200,7 +201,7 @@
       });
       box.appendChild(table(["status", "range", "partitions.num"], rows));
       drawMatrix(box, p);
-    }, function (e) { failed(box, e); });
+    })();
   }
   function outcomeStatus(s) { var x = el("span", s, "badge"); x.style.setProperty("--c", CELL_COLORS[s === "failed" ? "x" : s[0]]); return x; }
 
@@ -370,16 +371,26 @@
     }, function (e) { info.className = "bad"; info.textContent = e.message; info.title = e.message; window.lineage.mark([]); });
   });
 
-  var refreshing = false, again = false;
+  // statuses are asked for when the graph is in view (the graph itself comes without them,
+  // so it draws at once); on another page, a change redraws that page instead
+  var refreshing = false, again = false, statusesShown = false;
   function refresh() {
-    if (refreshing) { again = true; return; }
-    refreshing = true;
-    api("/api/status").then(function (d) {
-      window.lineage.update(d.nodes);
+    if (current !== "/") {
+      statusesShown = false;
       if (current && current.indexOf("/asset/") === 0 && $("mat").hidden) route();
       else if (current === "/runs") route();
+      return;
+    }
+    if (refreshing) { again = true; return; }
+    refreshing = true;
+    $("live").classList.add("busy");
+    api("/api/status").then(function (d) {
+      window.lineage.update(d.nodes);
+      statusesShown = true;
+      document.body.setAttribute("data-statuses", "1");
     }).finally(function () {
       refreshing = false;
+      $("live").classList.remove("busy");
       if (again) { again = false; refresh(); }
     });
   }
@@ -411,7 +422,7 @@
     $("open-materialize").hidden = !meta.actions;
     $("title").textContent = "Lumbung · " + d.project + (d.read_only ? " (read-only)" : "");
     document.title = "Lumbung · " + d.project;
-    return api("/api/graph");
+    return api("/api/graph?statuses=0");
   }).then(function (g) {
     colors = g.colors;
     $("lineage-data").textContent = JSON.stringify(g);

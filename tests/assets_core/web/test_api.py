@@ -33,6 +33,19 @@ def test_graph_has_every_asset_with_its_status_and_position(client: Any) -> None
     assert [index["numbers"], index["doubled"]] in g["edges"]
 
 
+def test_graph_without_statuses_plans_nothing(client: Any, session: Any) -> None:
+    plans: list[object] = []
+    original = session.status_plan
+    session.status_plan = lambda *a, **k: plans.append(a) or original(*a, **k)
+    try:
+        g = get(client, "/api/graph?statuses=0")
+    finally:
+        del session.status_plan
+    assert plans == []
+    assert {n["status"] for n in g["nodes"]} == {None}
+    assert len(g["nodes"]) == 6 and g["edges"]
+
+
 def test_status_is_the_graphs_statuses_without_the_layout(client: Any) -> None:
     s = get(client, "/api/status")["nodes"]
     assert s["never_built"]["status"] == "missing"
@@ -109,6 +122,13 @@ def test_partitions_list_every_key_with_its_status(client: Any) -> None:
     assert p["dimensions"] == []
     only = get(client, "/api/asset/partitions?key=daily_counts&partitions=2026-01-04..2026-01-07")
     assert only["keys"] == ["2026-01-04", "2026-01-05", "2026-01-06", "2026-01-07"]
+
+
+def test_a_partitioned_assets_page_has_its_partitions_from_the_same_plan(client: Any) -> None:
+    a = get(client, "/api/asset?key=daily_counts")
+    assert a["status"] == "missing"
+    assert a["partitions"] == get(client, "/api/asset/partitions?key=daily_counts")
+    assert "partitions" not in get(client, "/api/asset?key=doubled")
 
 
 def test_partitions_of_a_multi_dimensional_asset_name_its_dimensions(client: Any) -> None:

@@ -78,27 +78,12 @@ def ui(
 def _serve(
     session: Session, sock: socket.socket, host: str, read_only: bool, project: str | None
 ) -> None:
-    import uvicorn
-
     from assets_core.web.app import build_app
+    from assets_core.web.server import serve, url_of
 
     app = build_app(session, read_only=read_only, host=host, project=project)
-    ui = app.state.ui
-    shown = sock.getsockname()
-    where = f"[{shown[0]}]" if ":" in shown[0] else shown[0]
-    url = f"http://{where}:{shown[1]}/"
-    if not ui.loopback and not read_only:
-        url += f"#token={ui.token}"
     mode = " (read-only)" if read_only else ""
+    url = url_of(app, sock)
     sys.stdout.write(f"Lumbung UI for {session.root.name}{mode}: {url}\nCtrl-C stops it.\n")
     sys.stdout.flush()
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-    server = uvicorn.Server(config)
-    try:
-        server.run(sockets=[sock])
-    except KeyboardInterrupt:  # Ctrl-C or SIGTERM, after uvicorn has shut down: a normal stop
-        pass
-    finally:
-        if ui.launcher is not None:
-            ui.launcher.close()
-        sock.close()
+    serve(app, sock)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.routing import Route
 
-from assets_core.web.common import ApiError, endpoint, ui_state
+from assets_core.web.common import ApiError, endpoint, step_dict, ui_state
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -96,7 +96,6 @@ def code_of(a: AnyAsset) -> dict[str, Any] | None:
 def asset(request: Request) -> dict[str, Any]:
     """One asset, as ``lumbung show --json`` describes it, with its code and history."""
     from assets_core.reports.asset import Current, describe, latest_state
-    from assets_core.reports.records import record_dict
 
     key = _required(request, "key")
     with ui_state(request).using() as session:
@@ -108,7 +107,7 @@ def asset(request: Request) -> dict[str, Any]:
         if now.counts is not None:  # with every key, from the same plan
             data["partitions"] = matrix(session, now.counts)
     data["code"] = code_of(a)
-    data["history"] = [record_dict(r) for r in records]
+    data["history"] = [step_dict(r) for r in records]
     return data
 
 

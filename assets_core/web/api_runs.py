@@ -23,6 +23,7 @@ from assets_core.web.common import (
     UiState,
     check_action,
     endpoint,
+    step_dict,
     ui_state,
 )
 
@@ -87,7 +88,7 @@ def run_records(session: Session, run_id: str, newer: int) -> list[Materializati
 
 
 def _snapshot(ui: UiState, run_id: str) -> dict[str, Any]:
-    from assets_core.reports.records import line_dict, record_dict
+    from assets_core.reports.records import line_dict
 
     with ui.using() as session:
         run, newer = find_run(session, run_id)
@@ -95,7 +96,7 @@ def _snapshot(ui: UiState, run_id: str) -> dict[str, Any]:
         lines = session.state.logs(run_id)
     return {
         "run": _run_entry(run),
-        "steps": [record_dict(r) for r in records],
+        "steps": [step_dict(r) for r in records],
         "logs": [line_dict(x) for x in lines],
     }
 

@@ -20,6 +20,7 @@ from assets_core.errors import LumbungError, UnknownAssetError
 
 if TYPE_CHECKING:
     from assets_core.session import Session
+    from assets_core.storage.state import MaterializationRecord
     from assets_core.web.launch import Launcher
 
 TOKEN_HEADER = "X-Lumbung-Token"
@@ -109,3 +110,11 @@ def endpoint(fn: Callable[[Request], Any]) -> Callable[[Request], Any]:
         return found if isinstance(found, Response) else answer(found)
 
     return handle
+
+
+def step_dict(rec: MaterializationRecord) -> dict[str, Any]:
+    """A record as ``history --json`` prints it, with its partition (``None`` for an
+    unpartitioned asset's step): the runs and asset pages list steps."""
+    from assets_core.reports.records import record_dict
+
+    return {**record_dict(rec), "partition": rec.step[1]}

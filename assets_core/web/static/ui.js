@@ -7,6 +7,7 @@
   var meta = null, token = null, current = null;  // current: the route shown
   var view = document.getElementById("view"), main = document.getElementById("main");
   var runStream = null;
+  var STEPS_SHOWN = 500;
 
   function $(id) { return document.getElementById(id); }
   function el(tag, text, cls) {
@@ -157,8 +158,8 @@
 
       view.appendChild(el("h3", "History (" + a.history.length + ")"));
       if (!a.history.length) view.appendChild(el("p", "never materialized", "muted"));
-      else view.appendChild(table(["ended", "run", "outcome", "duration.num", "rows.num", "error"], a.history.map(function (r) {
-        return [when(r.ended_at), link(r.run_id.slice(0, 12), "#/run/" + encodeURIComponent(r.run_id)), outcome(r.outcome),
+      else view.appendChild(table(["ended", "run", "partition", "outcome", "duration.num", "rows.num", "error"], a.history.map(function (r) {
+        return [when(r.ended_at), link(r.run_id, "#/run/" + encodeURIComponent(r.run_id)), r.partition, outcome(r.outcome),
           secs(r.duration), r.rows, r.error ? r.error.split("\n")[0] : ""];
       })));
 
@@ -311,10 +312,16 @@
         ["duration", secs(r.duration)], ["selection", r.selection || "everything"]]));
       head.firstChild.id = "run-head";
       head.setAttribute("data-status", r.status);
+      // the counts by outcome, and the newest STEPS_SHOWN steps (a backfill has thousands)
       steps.textContent = "";
-      steps.appendChild(d.steps.length ? table(["asset", "outcome", "duration.num", "rows.num", "error"], d.steps.map(function (s) {
-        return [link(s.key, "#/asset/" + encodeURIComponent(s.key)), outcome(s.outcome), secs(s.duration), s.rows, s.error ? s.error.split("\n")[0] : ""];
-      })) : el("p", "no steps recorded yet", "muted"));
+      var byOutcome = {};
+      d.steps.forEach(function (s) { byOutcome[s.outcome] = (byOutcome[s.outcome] || 0) + 1; });
+      steps.appendChild(el("p", Object.keys(byOutcome).map(function (o) { return byOutcome[o] + " " + o; }).join(", ") || "no steps recorded yet", "muted"));
+      var shown = d.steps.slice(-STEPS_SHOWN);
+      if (d.steps.length > shown.length) steps.appendChild(el("p", "the newest " + shown.length + " of " + d.steps.length + " steps:", "muted"));
+      if (shown.length) steps.appendChild(table(["asset", "partition", "outcome", "duration.num", "rows.num", "error"], shown.map(function (s) {
+        return [link(s.key, "#/asset/" + encodeURIComponent(s.key)), s.partition, outcome(s.outcome), secs(s.duration), s.rows, s.error ? s.error.split("\n")[0] : ""];
+      })));
       d.logs.forEach(function (x) {
         lines.push("[" + x.key + (x.partition ? " " + x.partition : "") + "] " + (x.level ? x.level + " " : "") + x.message);
       });

@@ -158,6 +158,7 @@ def test_runs_and_a_run_with_its_steps_and_logs(client: Any) -> None:
     assert messages == ["doubling 10 rows", "done doubling"]
     later = get(client, f"/api/run?id={runs[0]['run_id']}")
     assert len(later["steps"]) == 5 and {s["key"] for s in later["steps"]} == {"daily_counts"}
+    assert [s["partition"] for s in later["steps"]] == [f"2026-01-0{i}" for i in range(1, 6)]
 
 
 def test_run_events_stream_a_finished_run_then_end(client: Any) -> None:

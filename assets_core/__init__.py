@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from assets_core.errors import LumbungError
     from assets_core.execution.result import RunResult
+    from assets_core.model.checks import CheckResult, check
     from assets_core.model.csv_options import CsvOptions
     from assets_core.model.decorator import asset, source
     from assets_core.model.definitions import Definitions
@@ -33,6 +34,7 @@ __version__ = "0.2.0"
 __all__ = [
     "AssetContext",
     "AssetKey",
+    "CheckResult",
     "CsvOptions",
     "Definitions",
     "IOManager",
@@ -46,6 +48,7 @@ __all__ = [
     "StepKey",
     "StoredOutput",
     "asset",
+    "check",
     "load_project",
     "source",
 ]
@@ -54,6 +57,8 @@ _LAZY = {
     "asset": "assets_core.model.decorator",
     "source": "assets_core.model.decorator",
     "CsvOptions": "assets_core.model.csv_options",
+    "check": "assets_core.model.checks",
+    "CheckResult": "assets_core.model.checks",
     "LumbungError": "assets_core.errors",
     "AssetKey": "assets_core.model.keys",
     "StepKey": "assets_core.model.keys",

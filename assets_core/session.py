@@ -32,6 +32,7 @@ from assets_core.errors import (
     ProjectError,
     StateError,
 )
+from assets_core.execution.checks import checks_of, failing_reasons
 from assets_core.execution.runlogs import print_line
 from assets_core.model.definitions import Definitions
 from assets_core.model.keys import AssetKey, CoercibleToKey, StepKey, step_of
@@ -60,6 +61,7 @@ from assets_core.storage.state import LogLine, MaterializationRecord, StateStore
 
 if TYPE_CHECKING:
     from assets_core.code_version.versioner import CodeVersion, CodeVersioner
+    from assets_core.execution.checkrun import CheckRun
     from assets_core.execution.result import Event, RunResult
     from assets_core.model.graph import AssetGraph
     from assets_core.model.project import ProjectConfig
@@ -322,6 +324,8 @@ class Session:
             # Every recorded output the plan reads or may rebuild: is it there, and is it the
             # one recorded? Each manager is asked about all of its outputs at once.
             stored = self._stored([s for s, st in state.items() if st.last is not None])
+            checked = [k for k in scope if checks_of(defs, k)] if defs.has_checks else []
+            failing = failing_reasons(state, self.state.latest_checks(checked)) if checked else {}
             plan = build_plan(
                 graph=defs.graph,
                 assets=defs.assets,
@@ -338,6 +342,7 @@ class Session:
                 edge_mappings=defs.edge_mappings,
                 space=space,
                 chosen_partitions=chosen_partitions,
+                failing_checks=failing,
             )
         finally:
             if enabled:
@@ -625,6 +630,33 @@ class Session:
             on_log=on_log,
             log_level=log_level,
         )
+
+    def check(
+        self,
+        select: str | Sequence[str] | None = None,
+        exclude: str | Sequence[str] | None = None,
+        force: bool = False,
+        *,
+        partitions: str | None = None,
+    ) -> CheckRun:
+        """Run the data checks of the selected assets' stored outputs whose data or code
+        changed since they last ran (every one with ``force``) and record the results
+        (``lumbung check``). ``partitions`` selects partitions as in ``plan``; by default every
+        stored partition of a partitioned asset is checked."""
+        from assets_core.execution.checkrun import check_stored
+
+        keys = sorted(k for k in self.select(select, exclude) if checks_of(self.defs, k))
+        chosen = self.chosen_partitions(frozenset(keys), partitions, self.key_space())
+        stored = self.state.latest(keys, detail=False) if keys else {}
+        steps: list[StepKey] = []
+        for key in keys:
+            if self.defs.assets[key].spec.partitions is None:
+                steps.append(step_of(key))
+            elif key in chosen:
+                steps += [StepKey(key, p) for p in sorted(chosen[key])]
+            else:
+                steps += sorted(s for s in stored if s.asset == key and stored[s].last)
+        return check_stored(self.defs, self.io, self.state, steps, force=force)
 
     def load(self, key: CoercibleToKey, as_type: Any = None) -> object:
         """The stored value of an asset (or a source's data), as ``as_type`` (default pandas)."""

@@ -10,6 +10,7 @@ import assets_core
 EXPECTED = [
     "AssetContext",
     "AssetKey",
+    "CheckResult",
     "CsvOptions",
     "Definitions",
     "IOManager",
@@ -23,6 +24,7 @@ EXPECTED = [
     "StepKey",
     "StoredOutput",
     "asset",
+    "check",
     "load_project",
     "source",
 ]

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from assets_core.cli import (
+    cmd_check,
     cmd_history,
     cmd_init,
     cmd_lineage,
@@ -151,6 +152,7 @@ COMMANDS: dict[str, Any] = {
     "list": cmd_list.list_assets,
     "plan": cmd_plan.plan_command,
     "materialize": cmd_materialize.materialize,
+    "check": cmd_check.check,
     "show": cmd_show.show,
     "lineage": cmd_lineage.lineage,
     "history": cmd_history.history,

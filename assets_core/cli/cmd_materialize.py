@@ -39,6 +39,7 @@ from assets_core.cli.common import (
     print_json,
     print_notes,
     state_of,
+    warn,
 )
 from assets_core.cli.printable import printable, printable_lines
 
@@ -293,6 +294,13 @@ def _print_plan(plan: Plan) -> None:
         _out(f"  {str(step.key).ljust(width)}  {step.status.ljust(7)}  {why}".rstrip())
 
 
+def _report_warnings(result: RunResult) -> None:
+    """A line on stderr for each warning check that failed (its output was published)."""
+    for step, o in result.failed_checks:
+        if not o.blocking:
+            warn(f"{step}: check {o.name} failed: {o.message} (severity warn: published anyway)")
+
+
 def _report_errors(result: RunResult, debug: bool = False) -> None:
     """Each failed asset's error on stderr, with the user's traceback when the asset's own
     code raised; with ``debug``, every frame of the failure, Lumbung's included; and where
@@ -334,6 +342,7 @@ def _summary(
     if not plan.steps:
         _out(nothing_to_do(plan))
         return
+    _report_warnings(result)
     _report_errors(result, debug)
     line = summary_line(result, elapsed)
     slow = slowest_line(result)

@@ -106,6 +106,15 @@ def _render(data: dict[str, Any], state: StepState | None) -> None:
             line("why", chain["explain"])
     if data.get("last_error"):
         line("last error", first_line(data["last_error"]))
+    if data["checks"]:
+        out.print("  checks:")
+        width = max(len(c["check"]) for c in data["checks"])
+        for c in data["checks"]:
+            verdict = c["result"] or "never run"
+            where = f" [{c['partition']}]" if c.get("partition") else ""
+            said = f"  {c['message']}" if c.get("message") else ""
+            text = printable(f"{c['check']:<{width}}  {verdict}{where}{said}")
+            out.print(f"    {escape(text)}", soft_wrap=True)
     rec = state.last if state is not None else None
     if rec is None:
         line("last run", "never materialized")

@@ -257,6 +257,13 @@ class Scheduler:
         return True
 
     def _complete(self, out: StepOutcome) -> None:
+        if out.checks:
+            self.result.checks += out.checks
+            fresh = dict(self.versions)
+            for s, stored in out.parts or ((out.step, out.stored),):
+                if stored is not None:
+                    fresh[s] = stored.data_version
+            self.recorder.record_checks(self.env.defs, out.checks, fresh)
         call = self.calls.get(out.step) if self.calls else None
         if call is None:
             self._complete_one(out)

@@ -18,6 +18,8 @@ from types import MappingProxyType, ModuleType
 from typing import Any, cast
 
 from assets_core.errors import AmbiguousAssetError, DefinitionError, Problem, UnknownAssetError
+from assets_core.model.check_rules import check_problems, checks_by_asset
+from assets_core.model.checks import CustomCheck
 from assets_core.model.graph import AssetGraph
 from assets_core.model.keys import AssetKey, CoercibleToKey, StepKey, names_of, step_of
 from assets_core.model.kinds import AnyAsset
@@ -28,7 +30,7 @@ from assets_core.partitions.multi import MultiPartitions
 from assets_core.partitions.space import PartitionsDefinition
 from assets_core.partitions.static import DynamicPartitions
 
-__all__ = ["DEFAULT_IO_MANAGER", "Definitions", "collect_assets"]
+__all__ = ["DEFAULT_IO_MANAGER", "Definitions", "collect_assets", "collect_checks"]
 
 DEFAULT_IO_MANAGER = "parquet"
 
@@ -91,10 +93,17 @@ class Definitions:
         default_io_manager: str = DEFAULT_IO_MANAGER,
         io_managers: Collection[str] | None = None,
         key_checks: Callable[[str], KeyCheck | None] | None = None,
+        checks: Iterable[CustomCheck] = (),
     ) -> None:
         self.root = Path(root if root is not None else Path.cwd()).resolve()
         self.default_io_manager = default_io_manager
-        items = list(assets)
+        custom = list(checks)
+        items: list[AnyAsset] = []
+        for given in assets:  # custom checks may come with the assets
+            if isinstance(given, CustomCheck):
+                custom.append(given)
+            else:
+                items.append(given)
         for item in cast(list[object], items):
             if not isinstance(item, ASSET_KINDS):
                 what = type(item).__name__
@@ -116,6 +125,13 @@ class Definitions:
         )
         self.graph = AssetGraph(self.upstream)
         problems = validate(resolved, self.graph, unresolved, self.root, by_key)
+        problems += check_problems(by_key, custom)
+        #: the custom ``@check`` functions of each asset that has some
+        self.custom_checks: Mapping[AssetKey, tuple[CustomCheck, ...]] = MappingProxyType(
+            checks_by_asset(custom)
+        )
+        #: whether any asset has data checks (planning reads their results only then)
+        self.has_checks = bool(custom) or any(a.spec.checks for a in resolved)
         #: the IO managers whose own key checks these assets passed (``key_checks``)
         self.keys_checked: frozenset[str] = frozenset()
         if io_managers is not None:
@@ -132,7 +148,7 @@ class Definitions:
         import importlib
 
         mods = [importlib.import_module(m) if isinstance(m, str) else m for m in modules]
-        return cls(collect_assets(mods), **kwargs)
+        return cls(collect_assets(mods), checks=collect_checks(mods), **kwargs)
 
     # ---- lookups ---------------------------------------------------------------------------
 
@@ -263,6 +279,17 @@ def collect_assets(modules: list[ModuleType]) -> list[AnyAsset]:
         found += mine
         found += theirs
     return found
+
+
+def collect_checks(modules: list[ModuleType]) -> list[CustomCheck]:
+    """Each custom ``@check`` defined at module level in ``modules``, once, in module order
+    then by line."""
+    found: dict[int, CustomCheck] = {}
+    for module in modules:
+        mine = [v for v in vars(module).values() if isinstance(v, CustomCheck)]
+        for c in sorted(mine, key=_by_file_line):
+            found.setdefault(id(c), c)
+    return list(found.values())
 
 
 _by_line = operator.attrgetter("line")

@@ -29,13 +29,14 @@ from types import ModuleType
 from typing import Any
 
 from assets_core.errors import ProjectError, exception_message
+from assets_core.model.checks import CustomCheck
 from assets_core.model.defaults import (
     MODULE_DEFAULTS,
     Defaults,
     apply_defaults,
     parse_defaults,
 )
-from assets_core.model.definitions import Definitions, collect_assets
+from assets_core.model.definitions import Definitions, collect_assets, collect_checks
 from assets_core.model.keys import SEGMENT_RE
 from assets_core.model.kinds import AnyAsset
 from assets_core.model.loader import forget, install
@@ -359,8 +360,16 @@ def _module_project(cwd: Path, name: str) -> ProjectConfig:
 
 
 def import_assets(config: ProjectConfig, fresh: bool = True) -> list[AnyAsset]:
+    """The assets of ``import_project``."""
+    return import_project(config, fresh)[0]
+
+
+def import_project(
+    config: ProjectConfig, fresh: bool = True
+) -> tuple[list[AnyAsset], list[CustomCheck]]:
     """Import the project's modules (each configured package with all its public submodules,
-    recursively) and return every ``Asset`` and ``SourceAsset`` defined at module level.
+    recursively) and return every ``Asset`` and ``SourceAsset`` defined at module level, and
+    every custom ``@check``.
 
     Each object appears once even when several modules import it, ordered by the module that
     defines it (in import order), then by line. With ``fresh`` (the default), modules loaded
@@ -384,7 +393,7 @@ def import_assets(config: ProjectConfig, fresh: bool = True) -> list[AnyAsset]:
         modules.append(module)
         if hasattr(module, "__path__"):
             modules.extend(_submodules(config, module))
-    return _with_defaults(config, modules, collect_assets(modules))
+    return _with_defaults(config, modules, collect_assets(modules)), collect_checks(modules)
 
 
 def _with_defaults(
@@ -422,8 +431,10 @@ def load_definitions(
     enabled = gc.isenabled()
     gc.disable()
     try:
+        assets, checks = import_project(config)
         return Definitions(
-            import_assets(config),
+            assets,
+            checks=checks,
             root=config.root,
             default_io_manager=config.default_io_manager,
             io_managers=io_managers,

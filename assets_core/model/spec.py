@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
 from assets_core.errors import Problem
+from assets_core.model.checks import CheckSpec
 from assets_core.model.csv_options import CsvOptions
 from assets_core.model.keys import AssetKey
 from assets_core.partitions.mapping import MappingSpec
@@ -31,7 +32,8 @@ class AssetSpec:
     ``partitions``: the asset's partitions definition (``None``: one step, unpartitioned).
     ``mappings``: the mapping a parameter reads its upstream's partitions with, when given in
     ``ins=`` (``window(-6, 0)``, ``explicit({...})``); the others map by default (DESIGN §12).
-    ``backfill``: ``"single_run"`` lets one call cover a contiguous range of partitions."""
+    ``backfill``: ``"single_run"`` lets one call cover a contiguous range of partitions.
+    ``checks``: the built-in checks of its output (``assets_core.checks``)."""
 
     key: AssetKey
     ins: Mapping[str, AssetKey] = field(default_factory=lambda: _EMPTY)
@@ -47,6 +49,8 @@ class AssetSpec:
     partitions: PartitionsDefinition | None = None
     mappings: Mapping[str, MappingSpec] = field(default_factory=lambda: _EMPTY)
     backfill: Literal["single_run"] | None = None
+    #: the built-in data checks of its output (DESIGN §13); never part of its code version
+    checks: tuple[CheckSpec, ...] = ()
 
     @property
     def upstream(self) -> tuple[AssetKey, ...]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from assets_core.model.keys import step_of
+from assets_core.reports.checks import checks_of
 from assets_core.reports.records import iso_utc
 
 if TYPE_CHECKING:
@@ -88,6 +89,7 @@ def describe(
         if now.chain is None
         else {"status": now.chain.status, "explain": now.explain},
     }
+    out["checks"] = checks_of(session, a)
     if now.counts is not None:
         out["partitions"] = now.counts.to_dict()
         out["partition"] = state.last.step[1] if state and state.last else None

@@ -33,10 +33,13 @@ from assets_core.storage.migrations import upgrade
 from assets_core.storage.nofollow import identity, moved, planted
 from assets_core.storage.sqlite_locks import Locks
 from assets_core.storage.sqlite_rows import (
+    CHECK_COLUMNS,
     EMPTY,
     FIELDS,
     RECORD_COLUMNS,
     LazyComponents,
+    check_from_row,
+    check_row,
     json_text,
     known_step,
     new_step,
@@ -45,6 +48,7 @@ from assets_core.storage.sqlite_rows import (
 )
 from assets_core.storage.sqlite_schema import SCHEMA_VERSION, create_schema
 from assets_core.storage.state import (
+    CheckRecord,
     EncodedInputs,
     FileObservation,
     HeldLock,
@@ -424,7 +428,7 @@ class SQLiteStateStore:
         select = f"SELECT {RECORD_COLUMNS} FROM materializations"
         args: tuple[Any, ...]
         if key is None:
-            where, args = "", ()
+            where, args = "", cast("tuple[str, ...]", ())
         elif partition is None:
             where, args = " WHERE key = ?", (str(key),)
         else:
@@ -752,11 +756,43 @@ class SQLiteStateStore:
             )
         return removed
 
+    def record_checks(self, records: Sequence[CheckRecord]) -> None:
+        """Append check results in one transaction."""
+        if not records:
+            return
+        rows = [check_row(r) for r in records]
+        with self._write() as con:
+            con.executemany(
+                f"INSERT INTO check_results ({CHECK_COLUMNS}) VALUES "
+                f"({', '.join('?' * len(rows[0]))})",
+                rows,
+            )
+
+    def latest_checks(
+        self, keys: Iterable[AssetKey] | None = None
+    ) -> dict[tuple[StepKey, str], CheckRecord]:
+        """The newest result of each check of each step, by (step, check name)."""
+        where, args = "", cast("tuple[str, ...]", ())
+        if keys is not None:
+            where, args = f"WHERE key IN {_IN_LIST}", (json_text([str(k) for k in keys]),)
+        with self._guard() as con:
+            rows = con.execute(
+                f"SELECT {CHECK_COLUMNS} FROM check_results WHERE id IN (SELECT max(id) FROM "
+                f'check_results {where} GROUP BY key, "partition", check_name) ORDER BY id',
+                args,
+            ).fetchall()
+        out = {}
+        for row in rows:
+            record = check_from_row(row)
+            out[(record.step, record.name)] = record
+        return out
+
     def forget(self, keys: Iterable[AssetKey]) -> None:
         """Delete every record of ``keys``, all their partitions, and their ``latest`` rows
         (``lumbung wipe``). Runs and their logs stay."""
         texts = json_text([str(k) for k in keys])
         with self._write() as con:
+            con.execute(f"DELETE FROM check_results WHERE key IN {_IN_LIST}", (texts,))
             con.execute(f"DELETE FROM latest WHERE key IN {_IN_LIST}", (texts,))
             con.execute(f"DELETE FROM materializations WHERE key IN {_IN_LIST}", (texts,))
 
@@ -800,7 +836,7 @@ class SQLiteStateStore:
         --partitions``), and their ``latest`` rows. Runs and their logs stay."""
         texts = json_text([("/".join(s[0]), s[1] or "") for s in steps])
         with self._write() as con:
-            for table in ("latest", "materializations"):
+            for table in ("latest", "materializations", "check_results"):
                 con.execute(
                     f'DELETE FROM {table} WHERE (key, "partition") IN {_STEP_IN_LIST}', (texts,)
                 )

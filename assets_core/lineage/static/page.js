@@ -10,6 +10,7 @@
   var nodes = data.nodes, N = nodes.length;
   var W = data.size.node_w, H = data.size.node_h;
   var colors = data.colors;
+  var CHECK_COLORS = data.check_colors;
   var index = new Map();
   var parents = [], children = [];
   for (var i = 0; i < N; i++) { index.set(nodes[i].key, i); parents.push([]); children.push([]); }
@@ -116,6 +117,15 @@
       if (i === selected || i === hover || n.selected) {
         ctx.lineWidth = i === selected ? 3 : 2;
         ctx.strokeStyle = i === selected ? "#111" : "rgba(0,0,0,0.55)";
+        ctx.stroke();
+      }
+      if (n.badge) {  // the worst check result: a dot in the top right corner
+        ctx.beginPath();
+        ctx.arc(n.x + W - 7, n.y + 7, 4, 0, 2 * Math.PI);
+        ctx.fillStyle = CHECK_COLORS[n.badge];
+        ctx.fill();
+        ctx.lineWidth = 1;
+        ctx.strokeStyle = "#fff";
         ctx.stroke();
       }
       if (labels) {
@@ -371,6 +381,21 @@
       ]));
     }
     if (n.description) details.appendChild(el("p", n.description));
+    if (n.checks.length) {
+      details.appendChild(el("h3", "Checks"));
+      var cl = el("ul", null, "checks");
+      n.checks.forEach(function (c) {
+        var item = el("li");
+        var mark = el("span", c.result, "badge");
+        mark.style.setProperty("--c", CHECK_COLORS[c.result]);
+        item.appendChild(mark);
+        var said = c.message ? ": " + c.message : "";
+        var where = c.partition ? " [" + c.partition + "]" : "";
+        item.appendChild(document.createTextNode("  " + c.check + where + said));
+        cl.appendChild(item);
+      });
+      details.appendChild(cl);
+    }
     if (n.reasons.length) {
       details.appendChild(el("h3", "Why " + st));
       var ul = el("ul");

@@ -21,6 +21,7 @@ JSON_FIELDS = {
     "description",
     "file",
     "upstream_stale",
+    "checks",
 }
 METHODS = "group, io, key, kind, owner, path, status, tag"
 
@@ -132,6 +133,7 @@ def test_json_objects_have_the_documented_fields(r: dict[str, Result]) -> None:
         "upstream_stale": None,
         "description": "One row per order with its item count, order total and what was paid.",
         "file": by_key["orders"]["file"],
+        "checks": {"fail": 0, "warn": 1, "pass": 4, "not run": 0},
     }
     assert by_key["orders"]["file"].startswith("assets.py:")
     assert by_key["stg_orders"]["tags"] == ["daily"]

@@ -30,6 +30,7 @@ SHOW_FIELDS = {
     "with_upstream",
     "upstream_stale",
     "hint",
+    "checks",
 }
 RECORD_FIELDS = {
     "run_id",

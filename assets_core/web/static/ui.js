@@ -133,6 +133,8 @@
       if (a.last_error) { st.appendChild(el("h3", "Last error")); st.appendChild(el("pre", a.last_error, "error")); }
       view.appendChild(st);
 
+      if (a.checks && a.checks.length) checksSection(a.checks);
+
       view.appendChild(el("h3", "Definition"));
       var ups = el("span"), downs = el("span");
       a.upstream.forEach(function (k, i) { if (i) ups.appendChild(document.createTextNode(", ")); ups.appendChild(link(k, "#/asset/" + encodeURIComponent(k))); });
@@ -181,6 +183,25 @@
       }
       view.setAttribute("data-ready", "1");
     }, function (e) { view.textContent = ""; failed(view, e); });
+  }
+
+  // ---- checks: each with its last result; a failing one with its sample of failing rows
+
+  function checksSection(checks) {
+    view.appendChild(el("h3", "Checks (" + checks.length + ")"));
+    var box = el("div", null, "checks");
+    box.appendChild(table(["check", "severity", "result", "failing rows.num", "partition", "message"], checks.map(function (c) {
+      return [c.check, c.severity, outcome(c.result || "never run"), c.failing_rows, c.partition, c.message];
+    })));
+    checks.forEach(function (c) {
+      if (!c.sample || !c.sample.length) return;
+      box.appendChild(el("p", "Failing rows of " + c.check + " (a sample of " + c.sample.length + "):", "muted"));
+      var cols = Object.keys(c.sample[0]);
+      var wrap = el("div", null, "scroll sample");
+      wrap.appendChild(table(cols, c.sample.map(function (row) { return cols.map(function (k) { return row[k]; }); })));
+      box.appendChild(wrap);
+    });
+    view.appendChild(box);
   }
 
   // ---- the partition matrix ------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Shared fixtures for the web UI's tests: a small real project on disk (Parquet outputs, a
 daily and a two-dimensional partitioned asset, an asset that logs, one whose description is
-hostile HTML, and one never materialized), built once in this process, and the UI's app over
-it through starlette's TestClient."""
+hostile HTML, one never materialized, and data checks: one passing, one failing as a
+warning), built once in this process, and the UI's app over it through starlette's
+TestClient."""
 
 from __future__ import annotations
 
@@ -23,13 +24,14 @@ import time
 import pandas as pd
 
 from assets_core import asset
+from assets_core.checks import expect, not_null
 from assets_core.partitions import daily, multi, static
 
 DAYS = daily(start="2026-01-01")
 GRID = multi(date=daily(start="2026-01-01"), region=static(["eu", "us", "asia"]))
 
 
-@asset(group="raw", tags={{"daily"}})
+@asset(group="raw", tags={{"daily"}}, checks=[not_null("n"), expect("n < 5", severity="warn")])
 def numbers() -> pd.DataFrame:
     """Ten numbers."""
     return pd.DataFrame({{"n": list(range(10)), "label": [f"#{{i}}" for i in range(10)]}})

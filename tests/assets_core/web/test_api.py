@@ -72,6 +72,16 @@ def test_asset_is_show_json_with_code_and_history(client: Any, session: Any) -> 
     assert a["last_materialization"]["schema"][0] == {"name": "n", "type": "int64"}
 
 
+def test_asset_has_its_checks_with_their_last_results(client: Any) -> None:
+    checks = {c["check"]: c for c in get(client, "/api/asset?key=numbers")["checks"]}
+    assert set(checks) == {"not_null(n)", "expect('n < 5')"}
+    assert checks["not_null(n)"]["result"] == "pass"
+    failed = checks["expect('n < 5')"]
+    assert (failed["result"], failed["severity"], failed["failing_rows"]) == ("warn", "warn", 5)
+    assert [row["n"] for row in failed["sample"]] == [5, 6, 7, 8, 9]
+    assert get(client, "/api/asset?key=doubled")["checks"] == []
+
+
 def test_asset_status_carries_the_plans_reasons(client: Any) -> None:
     a = get(client, "/api/asset?key=never_built")
     assert a["status"] == "missing"

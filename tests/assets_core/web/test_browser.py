@@ -1,7 +1,8 @@
 """The UI in a real browser (Debian's chromium through playwright), served by a real
 ``lumbung ui`` process: graph, search, selection, an asset page with its reasons, a
 materialize started with the token and followed live to its end, the status turned fresh,
-partition matrices, and a hostile description shown as text. Skips without chromium, except
+partition matrices, a failing check with its failing rows, and a hostile description shown
+as text. Skips without chromium, except
 on CI.
 
 ``LUMBUNG_UPDATE_SCREENSHOT=1`` saves the asset page's screenshot to docs/ui.png."""
@@ -86,6 +87,13 @@ def test_graph_asset_materialize_runs_and_matrix(browser: Any, tmp_path: Path) -
         page.select_option("#matrix-rows", "1")
         page.select_option("#matrix-columns", "0")
         assert page.evaluate("window.ui.matrix.grid()") == {"rows": 3, "cols": 10}
+
+        # a failing check with its sample of failing rows
+        page.goto(url + "#/asset/numbers")
+        page.wait_for_selector("#view[data-ready]")
+        checks = page.inner_text("#view .checks")
+        assert "expect('n < 5')" in checks and "warn" in checks and "not_null(n)" in checks
+        assert page.locator("#view .checks .sample tr").count() == 6  # a head and 5 rows
 
         # a hostile description is shown as text, never run
         page.goto(url + "#/asset/hostile")

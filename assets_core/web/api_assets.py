@@ -82,7 +82,11 @@ def select(request: Request) -> dict[str, Any]:
 
 
 def code_of(a: AnyAsset) -> dict[str, Any] | None:
-    """The code that defines ``a``: a Python asset's function source, with its language."""
+    """The code that defines ``a``, with its language: a Python asset's function source, or
+    the statement of a kind that holds one as ``sql`` (SQL assets); ``None`` for others."""
+    sql = getattr(a, "sql", None)
+    if isinstance(sql, str):
+        return {"language": "sql", "text": sql}
     fn = getattr(a, "fn", None)
     if fn is None:
         return None

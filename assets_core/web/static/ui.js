@@ -5,6 +5,7 @@
 (function () {
   "use strict";
   var meta = null, token = null, current = null;  // current: the route shown
+  var keepScroll = 0;
   var view = document.getElementById("view"), main = document.getElementById("main");
   var runStream = null;
   var STEPS_SHOWN = 500;
@@ -70,6 +71,7 @@
 
   function route() {
     var h = decodeURIComponent(location.hash.replace(/^#/, "")) || "/";
+    keepScroll = h === current ? view.scrollTop : 0;  // a live redraw keeps the reader's place
     if (runStream) { runStream.close(); runStream = null; }
     $("tab-graph").className = h === "/" || h.indexOf("/asset/") === 0 ? "on" : "";
     $("tab-runs").className = h.indexOf("/run") === 0 ? "on" : "";
@@ -83,7 +85,6 @@
     }
     main.hidden = true; view.hidden = false; view.textContent = "";
     ["data-ready", "data-ended", "data-asset"].forEach(function (a) { view.removeAttribute(a); });
-    view.scrollTop = 0;
     if (h.indexOf("/asset/") === 0) assetPage(h.slice(7));
     else if (h === "/runs") runsPage();
     else if (h.indexOf("/run/") === 0) runPage(h.slice(5));
@@ -181,6 +182,7 @@
         box.appendChild(btn);
         view.appendChild(box);
       }
+      view.scrollTop = keepScroll;
       view.setAttribute("data-ready", "1");
     }, function (e) { view.textContent = ""; failed(view, e); });
   }
@@ -309,6 +311,7 @@
       view.appendChild(table(["run", "status", "started", "duration.num", "selection"], d.runs.map(function (r) {
         return [link(r.run_id, "#/run/" + encodeURIComponent(r.run_id)), outcome(r.status), when(r.started_at), secs(r.duration), r.selection || "everything"];
       })));
+      view.scrollTop = keepScroll;
       view.setAttribute("data-ready", "1");
     }, function (e) { failed(view, e); });
   }

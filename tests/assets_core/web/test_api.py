@@ -192,3 +192,21 @@ def test_the_page_and_its_files_load_nothing_from_elsewhere(client: Any) -> None
         assert "http://" not in r.text and "https://" not in r.text
     assert client.get("/static/../app.py").status_code == 404
     assert client.get("/static/app.py").status_code == 404
+
+
+def test_code_of_each_kind(session: Any) -> None:
+    """A Python asset's function source; a kind holding its statement as ``sql`` (SQL assets,
+    DESIGN §14; none on this branch yet, so a stand-in value) shows that statement."""
+    from dataclasses import dataclass
+
+    from assets_core.web.api_assets import code_of
+
+    code = code_of(session.get("numbers"))
+    assert code is not None and code["text"].startswith("@asset(")
+
+    @dataclass(frozen=True)
+    class Statement:
+        sql: str
+
+    found = code_of(Statement("select 1 as n"))  # type: ignore[arg-type]
+    assert found == {"language": "sql", "text": "select 1 as n"}

@@ -76,6 +76,13 @@ def test_graph_asset_materialize_runs_and_matrix(browser: Any, tmp_path: Path) -
         page.wait_for_selector("#view[data-ready]")
         assert page.locator("#view table tr").count() == 4  # a head and three runs
 
+        # back on the graph, the statuses are asked for again: never_built is fresh there too
+        page.click("#tab-graph")
+        page.wait_for_function(
+            "window.lineage.select('never_built') && "
+            "document.querySelector('#details .badge').textContent === 'fresh'"
+        )
+
         # partition matrices: days in a row; a 2-D grid of two dimensions
         page.goto(url + "#/asset/daily_counts")
         page.wait_for_selector("#matrix")

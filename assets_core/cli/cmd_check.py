@@ -27,8 +27,7 @@ from assets_core.cli.common import (
     write_lines,
 )
 from assets_core.cli.printable import printable
-from assets_core.execution.checks import verdict
-from assets_core.reports.checks import record_json
+from assets_core.reports.checks import record_json  # engine imports stay inside it
 
 if TYPE_CHECKING:
     from assets_core.storage.state import CheckRecord
@@ -74,6 +73,8 @@ def check(
 
 
 def _lines(results: list[CheckRecord], ran: set[tuple[str, str]], missing: list[str]) -> list[str]:
+    from assets_core.execution.checks import verdict
+
     if not results and not missing:
         return ["No selected asset has checks."]
     color = use_color()

@@ -250,6 +250,8 @@ class Scheduler:
         allowed = self.env.defs.assets[step.asset].spec.retries
         if out.interrupted or attempts > allowed:
             return False
+        if any(not o.passed and o.blocking for _, o in out.checks):
+            return False  # a check failing on the output fails again on the same output
         delay = min(RETRY_BASE_DELAY * 2 ** (attempts - 1), RETRY_MAX_DELAY)
         first = (out.error or "failed").splitlines()[0]
         self.emit(Event("retry", step, message=f"attempt {attempts} failed: {first}"))

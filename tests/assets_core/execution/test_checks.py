@@ -91,3 +91,69 @@ def test_a_failing_blocking_check_keeps_the_previous_version(
         result = next(r for (step, name), r in latest.items() if name == "unique(order_id)")
         assert not result.passed and result.failing_rows == 2
         assert result.sample == ({"order_id": 2, "n": 2},)
+
+
+RETRIED = """
+import pandas as pd
+from pathlib import Path
+from assets_core import asset
+from assets_core.checks import unique
+
+CALLS = Path(__file__).with_name("calls.txt")
+
+
+@asset(retries=2, checks=[unique("id")])
+def dupes() -> pd.DataFrame:
+    with CALLS.open("a") as f:
+        f.write("x")
+    return pd.DataFrame({"id": [1, 1]})
+"""
+
+
+def test_a_failing_check_is_not_retried(project: ProjectDir) -> None:
+    project.write("assets.py", RETRIED)
+    with project.session(default_io_manager="parquet") as s:
+        result = s.materialize()
+    assert [str(x) for x in result.failed] == ["dupes"]
+    assert (project.dir / "calls.txt").read_text() == "x"  # one attempt: same data, same result
+
+
+PARTITIONED = """
+import pandas as pd
+from assets_core import asset
+from assets_core.partitions import static
+from assets_core.checks import unique, row_count
+
+BAD = "eu"
+
+
+@asset(partitions=static(["eu", "us"]), checks=[unique("id"), row_count(max=2)])
+def events(context) -> pd.DataFrame:
+    return pd.DataFrame({"id": [1, 1] if context.partition == BAD else [1, 2]})
+"""
+
+
+@pytest.mark.parametrize("manager", ["parquet", "duckdb"])
+def test_each_partition_is_checked_on_its_own_rows(project: ProjectDir, manager: str) -> None:
+    project.write("assets.py", PARTITIONED.replace('BAD = "eu"', "BAD = None"))
+    with project.session(default_io_manager=manager) as s:
+        assert s.materialize().success
+    project.write("assets.py", PARTITIONED)
+    with project.session(default_io_manager=manager) as s:
+        result = s.materialize()
+        assert [str(x) for x in result.failed] == ["events[eu]"]
+        assert [str(x) for x in result.materialized] == ["events[us]"]
+        stored = s.load("events")
+        assert sorted(stored.itertuples(index=False)) == [  # type: ignore[attr-defined]
+            ("eu", 1),
+            ("eu", 2),
+            ("us", 1),
+            ("us", 2),
+        ]
+        found = {(str(step), o.name): o.passed for step, o in result.checks}
+        assert found == {
+            ("events[eu]", "unique(id)"): False,
+            ("events[eu]", "row_count(max=2)"): True,  # its own two rows, not the table's four
+            ("events[us]", "unique(id)"): True,
+            ("events[us]", "row_count(max=2)"): True,
+        }

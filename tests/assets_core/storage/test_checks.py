@@ -144,3 +144,26 @@ def test_custom_checks_get_the_rows_as_annotated(con: duckdb.DuckDBPyConnection)
         "returned int; return a bool or CheckResult(passed, metadata)"
     )
     assert run_custom(con, "t", broken).message == "raised KeyError: 'v2'"
+
+
+def test_unique_past_the_first_rows(con: duckdb.DuckDBPyConnection) -> None:
+    ids = list(range(70_000))
+    assert run(con, pa.table({"id": ids}), unique("id")).passed  # probe, then the whole scan
+    late = run(con, pa.table({"id": [*ids, 69_999]}), unique("id"))  # increasing until the end
+    assert (late.passed, late.failing, late.sample) == (False, 2, ({"id": 69_999, "n": 2},))
+
+
+@pytest.mark.parametrize(
+    ("values", "passed"),
+    [
+        (["b", "a", "c"], True),  # text: the hash aggregate
+        (["b", "a", "b"], False),
+        ([datetime(2024, 1, 2), datetime(2024, 1, 1), datetime(2024, 1, 3)], True),  # sorted
+        ([datetime(2024, 1, 2), datetime(2024, 1, 1), datetime(2024, 1, 2)], False),
+        ([2.5, 1.5, float("nan"), float("nan")], False),  # floats: never numpy's (NaN == NaN)
+    ],
+)
+def test_unique_of_other_types(
+    con: duckdb.DuckDBPyConnection, values: list[object], passed: bool
+) -> None:
+    assert run(con, pa.table({"v": values}), unique("v")).passed is passed

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from assets_core.storage.ticks import TickRecord
 
 if TYPE_CHECKING:
     from assets_core.session import Session
 
-__all__ = ["started_by", "tick_dict", "tick_text"]
+__all__ = ["started_by", "tick_text"]
 
 
 def started_by(session: Session, run_ids: Iterable[str]) -> dict[str, TickRecord]:
@@ -26,8 +26,3 @@ def started_by(session: Session, run_ids: Iterable[str]) -> dict[str, TickRecord
 def tick_text(tick: TickRecord) -> str:
     """``schedule nightly tick 2024-01-05T02:00:00Z``."""
     return f"{tick.kind} {tick.name} tick {tick.tick}"
-
-
-def tick_dict(tick: TickRecord) -> dict[str, Any]:
-    """A tick as ``--json`` output shows it."""
-    return {"kind": tick.kind, "name": tick.name, "tick": tick.tick, "outcome": tick.outcome}

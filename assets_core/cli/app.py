@@ -25,6 +25,7 @@ from assets_core.cli import (
     cmd_schedules,
     cmd_serve,
     cmd_show,
+    cmd_ui,
     cmd_unlock,
     cmd_wipe,
 )
@@ -164,6 +165,7 @@ COMMANDS: dict[str, Any] = {
     "serve": cmd_serve.serve,
     "schedules": cmd_schedules.schedules,
     "init": cmd_init.init,
+    "ui": cmd_ui.ui,
 }
 for _name, _command in COMMANDS.items():
     app.command(_name)(_command)

@@ -7,7 +7,7 @@ step: pass, fail or warn, then what was found. Exit 1 when a blocking check fail
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -27,33 +27,13 @@ from assets_core.cli.common import (
     write_lines,
 )
 from assets_core.cli.printable import printable
+from assets_core.reports.checks import record_json  # engine imports stay inside it
 
 if TYPE_CHECKING:
     from assets_core.storage.state import CheckRecord
 
 #: how each verdict is coloured on a terminal
 VERDICT_STYLE = {"pass": "green", "fail": "red", "warn": "yellow"}
-
-
-def record_json(record: CheckRecord) -> dict[str, Any]:
-    """A check result as ``--json`` outputs print it."""
-    from assets_core.execution.checks import verdict
-
-    return {
-        "asset": str(record.step.asset),
-        "partition": record.step.partition,
-        "check": record.name,
-        "severity": record.severity,
-        "result": verdict(record),
-        "failing_rows": record.failing_rows,
-        "message": record.error,
-        "sample": list(record.sample),
-        "metadata": dict(record.metadata),
-        "data_versions": dict(record.data_versions),
-        "code_version": record.code_version,
-        "run_id": record.run_id,
-        "at": record.at,
-    }
 
 
 def check(

@@ -3,7 +3,7 @@ run each belongs to; failures show their error's first line (``--json``: the who
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,7 +11,6 @@ from assets_core.cli.common import (
     JsonOpt,
     first_line,
     guard,
-    iso_utc,
     open_session,
     paint,
     print_json,
@@ -21,6 +20,7 @@ from assets_core.cli.common import (
     write_lines,
 )
 from assets_core.cli.printable import printable
+from assets_core.reports.records import record_dict, run_dict
 
 if TYPE_CHECKING:
     from assets_core.storage.state import MaterializationRecord, RunRecord
@@ -32,38 +32,6 @@ RUNS_LOOKED_UP = 1000
 #: The largest ``--limit`` (the state store counts in 64-bit integers; no store holds more).
 MAX_LIMIT = 1_000_000_000
 OUTCOME_STYLE = {"materialized": "green", "up_to_date": "dim", "failed": "red", "skipped": "yellow"}
-
-
-def record_dict(rec: MaterializationRecord) -> dict[str, Any]:
-    """A materialization record as ``history --json`` prints it."""
-    return {
-        "key": str(rec.key),
-        "run_id": rec.run_id,
-        "outcome": rec.outcome,
-        "started_at": iso_utc(rec.started_at),
-        "ended_at": iso_utc(rec.ended_at),
-        "duration": round(rec.duration, 6),
-        "rows": rec.rows,
-        "bytes": rec.bytes,
-        "location": rec.location,
-        "data_version": rec.data_version,
-        "code_version": rec.code_version or None,
-        "error": rec.error,
-    }
-
-
-def run_dict(run: RunRecord, tick: TickRecord | None = None) -> dict[str, Any]:
-    """A run as ``history --json`` prints it (``tick``: the tick that started it)."""
-    from assets_core.automation.runs import tick_dict
-
-    return {
-        "run_id": run.run_id,
-        "status": run.status,
-        "started_at": iso_utc(run.started_at),
-        "ended_at": iso_utc(run.ended_at),
-        "selection": run.selection,
-        "tick": None if tick is None else tick_dict(tick),
-    }
 
 
 def history(

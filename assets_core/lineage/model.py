@@ -195,9 +195,12 @@ def build_lineage(
     exclude: str | Sequence[str] | None = None,
     upstream: int | None = None,
     downstream: int | None = None,
+    *,
+    with_status: bool = True,
 ) -> Lineage:
     """The lineage of ``select`` (DESIGN §6 grammar; ``None``: the whole project, less
-    ``exclude``) with ``upstream``/``downstream`` hops around it (``None``: all)."""
+    ``exclude``) with ``upstream``/``downstream`` hops around it (``None``: all). With
+    ``with_status`` false, nothing is planned or read from the state (no statuses, no last runs)."""
     warnings: tuple[str, ...] = ()
     if select is None or (not isinstance(select, str) and not select):
         chosen: frozenset[AssetKey] | None = None
@@ -208,7 +211,13 @@ def build_lineage(
         chosen = found.keys
         keys = shown_keys(session, chosen, upstream, downstream)
     return from_session(
-        session, keys, chosen or frozenset(), upstream, downstream, warnings=warnings
+        session,
+        keys,
+        chosen or frozenset(),
+        upstream,
+        downstream,
+        warnings=warnings,
+        with_status=with_status,
     )
 
 
@@ -219,6 +228,7 @@ def from_session(
     upstream: int | None = None,
     downstream: int | None = None,
     warnings: Sequence[str] = (),
+    with_status: bool = True,
 ) -> Lineage:
     """A ``Lineage`` of exactly ``keys``: statuses and reasons from one plan of the assets
     shown (the one status rule; a partitioned asset's partitions counted by status from the
@@ -235,7 +245,7 @@ def from_session(
     statuses: dict[AssetKey, AssetStatus] = {}
     parts: dict[AssetKey, PartitionSummary] = {}
     latest: Mapping[StepKey, StepState] = {}
-    if materialized:
+    if materialized and with_status:
         plan = session.status_plan(materialized)
         for k in materialized:
             if k in defs.partitions:  # as bad as its worst partition, and counted

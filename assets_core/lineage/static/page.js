@@ -1,10 +1,12 @@
 /* Lumbung lineage page: draws the embedded graph on one canvas (only what is in view),
    with pan (drag), zoom (wheel), search, a side panel and upstream/downstream highlighting.
    Positions come precomputed from Python; this script only draws and reacts.
-   Exposes window.lineage for scripting and tests. */
+   Exposes window.lineage for scripting and tests; a page that embeds this script (the web
+   UI) may set window.lineageHooks.panel(node, details) to add to the side panel. */
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("lineage-data").textContent);
+  var hooks = window.lineageHooks || {};
   var nodes = data.nodes, N = nodes.length;
   var W = data.size.node_w, H = data.size.node_h;
   var colors = data.colors;
@@ -430,6 +432,7 @@
     }
     links("Upstream", parents[i]);
     links("Downstream", children[i]);
+    if (hooks.panel) hooks.panel(n, details);
     panel.hidden = false;
     panel.scrollTop = 0;
   }
@@ -483,19 +486,44 @@
 
   // ---- legend and start ------------------------------------------------------------------
 
-  var counts = {};
-  nodes.forEach(function (n) { counts[status(n)] = (counts[status(n)] || 0) + 1; });
   var legend = document.getElementById("legend");
-  Object.keys(colors).forEach(function (s) {
-    if (!counts[s]) return;
-    var span = el("span", s + " " + counts[s]);
-    span.style.setProperty("--c", colors[s]);
-    legend.appendChild(span);
-  });
+  function drawLegend() {
+    var counts = {};
+    nodes.forEach(function (n) { counts[status(n)] = (counts[status(n)] || 0) + 1; });
+    legend.textContent = "";
+    Object.keys(colors).forEach(function (s) {
+      if (!counts[s]) return;
+      var span = el("span", s + " " + counts[s]);
+      span.style.setProperty("--c", colors[s]);
+      legend.appendChild(span);
+    });
+  }
+  drawLegend();
 
   window.lineage = {
     ready: true,
     count: N,
+    // new statuses by key ({status, reasons, partitions, ended_at}); the panel follows
+    update: function (found) {
+      for (var i = 0; i < N; i++) {
+        var got = found[nodes[i].key];
+        if (!got) continue;
+        nodes[i].status = got.status; nodes[i].reasons = got.reasons;
+        nodes[i].partitions = got.partitions; nodes[i].ended_at = got.ended_at;
+      }
+      drawLegend();
+      if (selected >= 0) showPanel(selected);
+      redraw();
+    },
+    // highlight exactly these keys (a selection), or nothing with an empty list
+    mark: function (keys) {
+      selected = -1;
+      panel.hidden = true;
+      lit = keys.length ? new Uint8Array(N) : null;
+      keys.forEach(function (k) { var i = index.get(k); if (i !== undefined) lit[i] = 3; });
+      redraw();
+    },
+    resize: resize,
     view: view,
     select: function (key) { var i = index.get(key); if (i !== undefined) select(i, true); return i !== undefined; },
     selected: function () { return selected >= 0 ? nodes[selected].key : null; },

@@ -3,7 +3,9 @@
     python bench/sql.py [--assets 60] [--rows 200000] [--repeat 5]
 
 A project of ASSETS SQL assets (DuckDB IO manager) that each aggregate a slice of one
-Parquet source of ROWS rows, and one more that joins them all back, materialized in-process
+Parquet source of ROWS rows, one more that joins them all back, and two that carry most of
+the rows (``wide``: 90% of the source into the warehouse; ``wide_total``: an aggregate of
+``wide``, read from the warehouse), materialized in-process
 (``Session.materialize(force=True)``: planning, loading, running, data-version hashing and
 recording included), against a plain DuckDB script creating the same tables in a database
 file from the same Parquet file. Alternates the two so both see the same machine state and
@@ -33,6 +35,12 @@ def _total(n: int) -> str:
     return f"select g, sum(v) as v, sum(n) as n from ({union}) group by g"
 
 
+WIDE = {
+    "wide": "select * from events where v > 0.1",
+    "wide_total": "select g, count(*) as n, sum(v) as v from wide group by g order by g",
+}
+
+
 def _query(i: int, n: int) -> str:
     return f"select g, sum(v) as v, count(*) as n from events where k % {n} = {i} group by g"
 
@@ -56,6 +64,8 @@ def make_project(root: Path, assets: int, rows: int) -> None:
     for i in range(assets):
         (models / f"s{i}.sql").write_text(_query(i, assets) + "\n")
     (models / "total.sql").write_text(_total(assets) + "\n")
+    for name, query in WIDE.items():
+        (models / f"{name}.sql").write_text(query + "\n")
 
 
 def raw(root: Path, assets: int) -> None:
@@ -66,6 +76,8 @@ def raw(root: Path, assets: int) -> None:
     for i in range(assets):
         con.execute(f"create table s{i} as {_query(i, assets)}")
     con.execute(f"create table total as {_total(assets)}")
+    for name, query in WIDE.items():
+        con.execute(f"create table {name} as {query}")
     con.close()
 
 
@@ -93,7 +105,7 @@ def main() -> None:
             raw(root, args.assets)
             theirs.append(time.perf_counter() - t)
         a, b = statistics.median(ours), statistics.median(theirs)
-        print(f"{args.assets + 1} SQL assets over {args.rows:,} Parquet rows")
+        print(f"{args.assets + 3} SQL assets over {args.rows:,} Parquet rows")
         print(f"lumbung {a:6.3f} s   raw duckdb {b:6.3f} s   ratio lumbung/raw {a / b:.2f}")
 
 

@@ -24,7 +24,7 @@ from assets_core.errors import IOManagerError
 from assets_core.model.keys import AssetKey
 from assets_core.storage.io import OutputContext, StoredOutput
 from io_managers.duckdb.catalog import _OWNER_PREFIX, table_fingerprint
-from io_managers.duckdb.ingest import _BATCH_ROWS, _utc_schema
+from io_managers.duckdb.ingest import _BATCH_ROWS, _BackgroundHasher, _utc_schema
 from io_managers.duckdb.sql import (
     _CONFLICT_RETRIES,
     _rollback,
@@ -122,8 +122,6 @@ def _create(
     cur: duckdb.DuckDBPyConnection, ctx: OutputContext, qname: str, location: str
 ) -> StoredOutput:
     """One transaction: the table from the result view, its owner, its hash, the commit."""
-    from assets_core.storage.datahash import TableHasher
-
     key = ctx.key
     cur.execute("BEGIN TRANSACTION")
     try:
@@ -131,19 +129,19 @@ def _create(
         cur.execute(f"COMMENT ON TABLE {qname} IS {quote_literal(_OWNER_PREFIX + str(key))}")
         reader = cur.sql(f"SELECT * FROM {qname}").to_arrow_reader(_BATCH_ROWS)
         utc = _utc_schema(reader.schema)
-        hasher = TableHasher(utc)
-        nbytes = 0
-        for batch in reader:
-            if utc is not reader.schema:
-                batch = batch.cast(utc)
-            hasher.update(batch)
-            nbytes += batch.nbytes
-        digest = hasher.hexdigest()
+        hasher = _BackgroundHasher(utc)  # hashes a batch while DuckDB hands over the next
+        try:
+            for batch in reader:
+                hasher.put(batch if utc is reader.schema else batch.cast(utc))
+            digest = hasher.finish()
+        finally:
+            hasher.close()
         with ctx.publishing():
             cur.execute("COMMIT")
     except BaseException:
         _rollback(cur)
         raise
+    nbytes = hasher.nbytes
     fingerprint = table_fingerprint(hasher.rows, len(utc))
     return StoredOutput(
         location=location,

@@ -18,12 +18,16 @@ EXPECTED = [
     "MemoryIOManager",
     "OutputContext",
     "Plan",
+    "RunRequest",
     "RunResult",
     "Session",
     "StepKey",
     "StoredOutput",
     "asset",
+    "command_asset",
     "load_project",
+    "schedule",
+    "sensor",
     "source",
 ]
 

@@ -21,6 +21,8 @@ from assets_core.cli import (
     cmd_materialize,
     cmd_partitions,
     cmd_plan,
+    cmd_schedules,
+    cmd_serve,
     cmd_show,
     cmd_unlock,
     cmd_wipe,
@@ -157,6 +159,8 @@ COMMANDS: dict[str, Any] = {
     "partitions": cmd_partitions.partitions,
     "wipe": cmd_wipe.wipe,
     "unlock": cmd_unlock.unlock,
+    "serve": cmd_serve.serve,
+    "schedules": cmd_schedules.schedules,
     "init": cmd_init.init,
 }
 for _name, _command in COMMANDS.items():

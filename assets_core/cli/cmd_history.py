@@ -24,6 +24,7 @@ from assets_core.cli.printable import printable
 
 if TYPE_CHECKING:
     from assets_core.storage.state import MaterializationRecord, RunRecord
+    from assets_core.storage.ticks import TickRecord
 
 #: Runs looked up to describe the runs of the records shown (a run not among them is shown
 #: by its id alone).
@@ -51,14 +52,17 @@ def record_dict(rec: MaterializationRecord) -> dict[str, Any]:
     }
 
 
-def run_dict(run: RunRecord) -> dict[str, Any]:
-    """A run as ``history --json`` prints it."""
+def run_dict(run: RunRecord, tick: TickRecord | None = None) -> dict[str, Any]:
+    """A run as ``history --json`` prints it (``tick``: the tick that started it)."""
+    from assets_core.automation.runs import tick_dict
+
     return {
         "run_id": run.run_id,
         "status": run.status,
         "started_at": iso_utc(run.started_at),
         "ended_at": iso_utc(run.ended_at),
         "selection": run.selection,
+        "tick": None if tick is None else tick_dict(tick),
     }
 
 
@@ -99,20 +103,28 @@ def history(
         wanted = dict.fromkeys(r.run_id for r in records)
         known = {r.run_id: r for r in session.state.runs(limit=RUNS_LOOKED_UP)} if wanted else {}
         runs = [known[r] for r in wanted if r in known]
+        from assets_core.automation.runs import started_by
+
+        ticks = started_by(session, wanted)
         if as_json:
             print_json(
                 {
-                    "runs": [run_dict(r) for r in runs],
+                    "runs": [run_dict(r, ticks.get(r.run_id)) for r in runs],
                     "materializations": [record_dict(r) for r in records],
                 }
             )
             return
-        _render(records, known, key)
+        _render(records, known, key, ticks)
 
 
 def _render(
-    records: list[MaterializationRecord], runs: dict[str, RunRecord], key: str | None
+    records: list[MaterializationRecord],
+    runs: dict[str, RunRecord],
+    key: str | None,
+    ticks: dict[str, TickRecord],
 ) -> None:
+    from assets_core.automation.runs import tick_text
+
     if not records:
         write_lines([f"No materializations of {key} yet." if key else "No runs yet."])
         return
@@ -130,6 +142,9 @@ def _render(
                 head += f"  {run.status}  {when(run.started_at)}  {took}"
                 if run.selection:
                     head += f"  -s {run.selection}"
+            tick = ticks.get(rec.run_id)
+            if tick is not None:
+                head += f"  ({tick_text(tick)})"
             lines.append(paint(printable(head), "bold", color))
         parts = [paint(f"{rec.outcome:<12}", OUTCOME_STYLE.get(rec.outcome, ""), color)]
         parts.append(f"{rec.key!s:<{width}}")

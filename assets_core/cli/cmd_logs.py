@@ -70,9 +70,20 @@ def logs(
         run = find_run(session, run_id, debug)
         key = None if asset is None else _asset_key(session, asset, run.run_id)
         lines = session.state.logs(run.run_id, key)
+        from assets_core.automation.runs import started_by, tick_dict, tick_text
+
+        tick = started_by(session, [run.run_id]).get(run.run_id)
         if as_json:
-            print_json({"run_id": run.run_id, "lines": [line_dict(x) for x in lines]})
+            print_json(
+                {
+                    "run_id": run.run_id,
+                    "tick": None if tick is None else tick_dict(tick),
+                    "lines": [line_dict(x) for x in lines],
+                }
+            )
             return
+        if tick is not None:
+            write_lines([f"run {run.run_id} was started by {tick_text(tick)}"])
         if not lines:
             whose = f"{printable(key)} said" if key is not None else "its assets said"
             write_lines([f"Nothing {whose} in run {run.run_id} was kept."])

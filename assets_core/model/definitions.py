@@ -18,6 +18,13 @@ from types import MappingProxyType, ModuleType
 from typing import Any, cast
 
 from assets_core.errors import AmbiguousAssetError, DefinitionError, Problem, UnknownAssetError
+from assets_core.model.automation import (
+    Automation,
+    Schedule,
+    Sensor,
+    automation_problems,
+    collect_automations,
+)
 from assets_core.model.graph import AssetGraph
 from assets_core.model.keys import AssetKey, CoercibleToKey, StepKey, names_of, step_of
 from assets_core.model.kinds import AnyAsset
@@ -81,6 +88,7 @@ class Definitions:
     ``Session`` checks the names again against the managers it has). ``key_checks``, with
     them, gives each manager's own check of the keys it stores (``validate.check_storable``):
     a key it cannot store is a problem too, and ``keys_checked`` names the managers checked.
+    ``automations`` are the project's schedules and sensors (``model.automation``).
     """
 
     def __init__(
@@ -91,6 +99,7 @@ class Definitions:
         default_io_manager: str = DEFAULT_IO_MANAGER,
         io_managers: Collection[str] | None = None,
         key_checks: Callable[[str], KeyCheck | None] | None = None,
+        automations: Iterable[Automation] = (),
     ) -> None:
         self.root = Path(root if root is not None else Path.cwd()).resolve()
         self.default_io_manager = default_io_manager
@@ -116,6 +125,15 @@ class Definitions:
         )
         self.graph = AssetGraph(self.upstream)
         problems = validate(resolved, self.graph, unresolved, self.root, by_key)
+        declared = list(automations)
+        problems += automation_problems(declared, self.root)
+        #: the schedules and the sensors, by name
+        self.schedules: Mapping[str, Schedule] = MappingProxyType(
+            {a.name: a for a in declared if isinstance(a, Schedule)}
+        )
+        self.sensors: Mapping[str, Sensor] = MappingProxyType(
+            {a.name: a for a in declared if isinstance(a, Sensor)}
+        )
         #: the IO managers whose own key checks these assets passed (``key_checks``)
         self.keys_checked: frozenset[str] = frozenset()
         if io_managers is not None:
@@ -128,10 +146,12 @@ class Definitions:
 
     @classmethod
     def from_modules(cls, *modules: ModuleType | str, **kwargs: Any) -> Definitions:
-        """Definitions from every asset found as an attribute of the given modules."""
+        """Definitions from every asset found as an attribute of the given modules, and the
+        schedules and sensors they declare."""
         import importlib
 
         mods = [importlib.import_module(m) if isinstance(m, str) else m for m in modules]
+        kwargs.setdefault("automations", collect_automations(mods))
         return cls(collect_assets(mods), **kwargs)
 
     # ---- lookups ---------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from types import ModuleType
 from typing import Any
 
 from assets_core.errors import ProjectError, exception_message
+from assets_core.model.automation import Automation, collect_automations
 from assets_core.model.defaults import (
     MODULE_DEFAULTS,
     Defaults,
@@ -39,6 +40,7 @@ from assets_core.model.definitions import Definitions, collect_assets
 from assets_core.model.keys import SEGMENT_RE
 from assets_core.model.kinds import AnyAsset
 from assets_core.model.loader import forget, install
+from assets_core.model.notify import NotifySettings, parse_notify
 from assets_core.model.validate import KeyCheck
 
 if sys.version_info >= (3, 11):
@@ -52,7 +54,7 @@ LUMBUNG_TOML = "lumbung.toml"
 PYPROJECT_TOML = "pyproject.toml"
 DEFAULT_STORAGE = ".lumbung"
 #: the keys a project config may hold
-CONFIG_KEYS = ("default_io_manager", "defaults", "modules", "sql", "storage")
+CONFIG_KEYS = ("default_io_manager", "defaults", "modules", "notify", "sql", "storage")
 #: top-level packages that are Lumbung itself: never purged, or ``isinstance`` would break
 _OWN_PACKAGES = frozenset({"assets_core", "io_managers"})
 
@@ -76,6 +78,9 @@ class ProjectConfig:
     defaults: tuple[tuple[str, Defaults], ...] = ()
     """``[defaults."glob"]`` tables in the order written: the defaults of the assets of the
     modules whose path (relative to ``root``) matches the glob (``model.defaults``)."""
+    notify: NotifySettings | None = None
+    """``[notify]``: who hears about the runs ``lumbung serve`` starts (``model.notify``).
+    Not carried to worker processes (``to_json``), which send nothing."""
     sql: tuple[str, ...] = ()
     """Folders (relative to ``root``) whose ``*.sql`` files are SQL assets (DESIGN §14)."""
 
@@ -83,6 +88,7 @@ class ProjectConfig:
         """The config as JSON text (what ``from_json`` reads back)."""
         data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
         data["defaults"] = [[glob, d.to_dict()] for glob, d in self.defaults]
+        data.pop("notify")
         return json.dumps(data, default=str, sort_keys=True)
 
     @classmethod
@@ -323,6 +329,13 @@ def _build_config(file: Path, where: str, table: Mapping[str, Any]) -> ProjectCo
         except ValueError as exc:
             raise ProjectError(f"{where} {exc}") from None
 
+    notify = None
+    if "notify" in table:
+        try:
+            notify = parse_notify(table["notify"])
+        except ValueError as exc:
+            raise ProjectError(f"{where} {exc}") from None
+
     return ProjectConfig(
         root=root,
         config_file=file,
@@ -330,6 +343,7 @@ def _build_config(file: Path, where: str, table: Mapping[str, Any]) -> ProjectCo
         storage=storage,
         default_io_manager=io_manager,
         defaults=tuple(defaults),
+        notify=notify,
         sql=_sql_folders(root, where, table.get("sql", [])),
     )
 
@@ -385,6 +399,13 @@ def import_assets(config: ProjectConfig, fresh: bool = True) -> list[AnyAsset]:
     defines it (in import order), then by line. With ``fresh`` (the default), modules loaded
     earlier from the project folder are forgotten first, so edits made since are seen.
     """
+    return _import_project(config, fresh)[0]
+
+
+def _import_project(
+    config: ProjectConfig, fresh: bool = True
+) -> tuple[list[AnyAsset], list[Automation]]:
+    """``import_assets``, and the schedules and sensors the modules declare."""
     root = str(config.root)
     # Project modules are compiled from the very bytes the code versioner then reads.
     install(root, _environment_prefixes())
@@ -397,18 +418,25 @@ def import_assets(config: ProjectConfig, fresh: bool = True) -> list[AnyAsset]:
             sys.path.remove(root)
         sys.path.insert(0, root)
 
+    modules = _import_modules(config)
+    found = collect_assets(modules)
+    if config.sql:
+        from assets_core.model.sql_assets import find_sql_assets
+
+        found += find_sql_assets(config.root, config.sql)
+    assets = _with_defaults(config, modules, found)
+    return assets, collect_automations(modules)
+
+
+def _import_modules(config: ProjectConfig) -> list[ModuleType]:
+    """The configured modules, each package followed by its public submodules."""
     modules: list[ModuleType] = []
     for name in config.modules:
         module = _import(config, name, configured=True)
         modules.append(module)
         if hasattr(module, "__path__"):
             modules.extend(_submodules(config, module))
-    found = collect_assets(modules)
-    if config.sql:
-        from assets_core.model.sql_assets import find_sql_assets
-
-        found += find_sql_assets(config.root, config.sql)
-    return _with_defaults(config, modules, found)
+    return modules
 
 
 def _with_defaults(
@@ -446,9 +474,11 @@ def load_definitions(
     enabled = gc.isenabled()
     gc.disable()
     try:
+        assets, automations = _import_project(config)
         return Definitions(
-            import_assets(config),
+            assets,
             root=config.root,
+            automations=automations,
             default_io_manager=config.default_io_manager,
             io_managers=io_managers,
             key_checks=key_checks,

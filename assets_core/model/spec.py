@@ -190,6 +190,51 @@ class SourceAsset:
         raise TypeError(f"source {self.key} is observed, never run")
 
 
+@dataclass(frozen=True, slots=True)
+class CommandAsset:
+    """A spec plus a command run as its step (kind ``command``; declared by
+    ``model.command.command_asset``, run by ``model.command_run``)."""
+
+    kind: ClassVar[str] = "command"
+    observed: ClassVar[bool] = False
+    params: ClassVar[tuple[Param, ...]] = ()
+
+    spec: AssetSpec
+    cmd: tuple[str, ...]
+    outputs: tuple[str, ...] = ()
+    folder: str = "."  # where it runs, and what relative paths in cmd and outputs start from
+    file: str = "<unknown>"
+    line: int = 0
+    problems: tuple[Problem, ...] = ()
+    given: frozenset[str] = field(default=frozenset(), compare=False)
+
+    @property
+    def key(self) -> AssetKey:
+        return self.spec.key
+
+    @property
+    def location(self) -> str:
+        return f"{self.file}:{self.line}"
+
+    @property
+    def loadable(self) -> bool:
+        """Its table (outputs and their digests, or stdout) can be loaded downstream."""
+        return True
+
+    def code(self) -> CodeSource:
+        """The command, its outputs, and the bytes of the files it names."""
+        from assets_core.model.command_run import command_texts
+
+        return CodeSource(texts=command_texts(self.cmd, self.outputs, self.folder))
+
+    def run(self, inputs: Mapping[str, object], context: object) -> object:
+        """Run the command (``{partition}``: the step's partition key)."""
+        from assets_core.model.command_run import run_command
+
+        partition = getattr(context, "partition", None)
+        return run_command(self.cmd, self.outputs, self.folder, partition)
+
+
 #: the annotation a SQL asset's inputs are loaded as (a relation on the step's connection)
 SQL_INPUT = "duckdb.DuckDBPyRelation"
 
@@ -262,4 +307,4 @@ class SqlAsset:
 
 #: Every kind of asset: what a project module may define (``model.project`` collects them)
 #: and what ``Definitions`` accepts. A new kind is added here.
-ASSET_KINDS: tuple[type, ...] = (Asset, SourceAsset, SqlAsset)
+ASSET_KINDS: tuple[type, ...] = (Asset, SourceAsset, CommandAsset, SqlAsset)

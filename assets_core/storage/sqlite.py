@@ -26,6 +26,7 @@ from typing import Any, cast
 
 from assets_core.errors import StateError
 from assets_core.model.keys import AssetKey, StepKey
+from assets_core.storage import sqlite_ticks
 from assets_core.storage.fencing import RunFence
 from assets_core.storage.liveness import holder_of
 from assets_core.storage.locations import RELATIVE, absolute_location, stored_location
@@ -56,6 +57,7 @@ from assets_core.storage.state import (
     RunStatus,
     StepState,
 )
+from assets_core.storage.ticks import TickOutcome, TickRecord
 
 __all__ = ["SCHEMA_VERSION", "STATE_FILE", "SQLiteStateStore", "open_state_store"]
 
@@ -804,6 +806,53 @@ class SQLiteStateStore:
                 con.execute(
                     f'DELETE FROM {table} WHERE (key, "partition") IN {_STEP_IN_LIST}', (texts,)
                 )
+
+    # -- ticks (storage/ticks.py) -------------------------------------------------------------
+
+    def insert_tick(self, tick: TickRecord) -> bool:
+        """Record ``tick``; False (and nothing written) when its name and tick exist."""
+        with self._write() as con:
+            return sqlite_ticks.insert_tick(con, tick)
+
+    def update_tick(
+        self,
+        name: str,
+        tick: str,
+        *,
+        outcome: TickOutcome,
+        run_id: str | None = None,
+        pid: int | None = None,
+        ended_at: float | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """Set a tick's outcome, and the fields given (others keep their value)."""
+        with self._write() as con:
+            sqlite_ticks.update_tick(con, name, tick, outcome, run_id, pid, ended_at, detail)
+
+    def ticks(
+        self,
+        names: Iterable[str] | None = None,
+        outcomes: Iterable[str] | None = None,
+        limit: int = 100,
+    ) -> list[TickRecord]:
+        """Ticks, latest scheduled first, of ``names`` (default all) with ``outcomes``."""
+        with self._guard() as con:
+            return sqlite_ticks.select_ticks(con, names, outcomes, min(limit, _MAX_LIMIT))
+
+    def last_ticks(self) -> dict[str, TickRecord]:
+        """Each name's latest tick (by scheduled time, then by insertion)."""
+        with self._guard() as con:
+            return sqlite_ticks.last_ticks(con)
+
+    def run_of_pid(self, pid: int, since: float) -> str | None:
+        """The run the process ``pid`` started at or after ``since``, if it recorded one."""
+        with self._guard() as con:
+            return sqlite_ticks.run_of_pid(con, pid, since)
+
+    def ticks_of_runs(self, run_ids: Iterable[str]) -> dict[str, TickRecord]:
+        """The tick that started each of ``run_ids`` (those started by a tick)."""
+        with self._guard() as con:
+            return sqlite_ticks.ticks_of_runs(con, run_ids)
 
     def close(self) -> None:
         """Close the connection (the last one out checkpoints the WAL into the file)."""

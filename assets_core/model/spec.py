@@ -302,7 +302,10 @@ class SqlAsset:
                 )
             else:
                 relation.create_view(table, replace=True)
-        return con.sql(self.sql)
+        try:
+            return con.sql(self.sql)
+        except Exception as exc:  # the SQL's own mistake: DuckDB's Python frames add nothing
+            raise exc.with_traceback(None)  # noqa: B904 - the same error, not another
 
 
 #: Every kind of asset: what a project module may define (``model.project`` collects them)

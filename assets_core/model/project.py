@@ -64,6 +64,7 @@ CONFIG_KEYS = (
     "modules",
     "notify",
     "parquet_storage",
+    "sql",
     "storage",
 )
 #: top-level packages that are Lumbung itself: never purged, or ``isinstance`` would break
@@ -92,6 +93,8 @@ class ProjectConfig:
     notify: NotifySettings | None = None
     """``[notify]``: who hears about the runs ``lumbung serve`` starts (``model.notify``).
     Not carried to worker processes (``to_json``), which send nothing."""
+    sql: tuple[str, ...] = ()
+    """Folders (relative to ``root``) whose ``*.sql`` files are SQL assets (DESIGN §14)."""
     executor: str | None = None
     """The backend ``materialize`` runs steps on when none is named (default ``threads``)."""
     dask_address: str | None = None
@@ -124,6 +127,7 @@ class ProjectConfig:
             storage=Path(data["storage"]),
             default_io_manager=data["default_io_manager"],
             defaults=tuple((g, parse_defaults(d, g)) for g, d in data.get("defaults", ())),
+            sql=tuple(data.get("sql", ())),
             executor=data.get("executor"),
             dask_address=data.get("dask_address"),
             parquet_storage=data.get("parquet_storage"),
@@ -368,6 +372,7 @@ def _build_config(file: Path, where: str, table: Mapping[str, Any]) -> ProjectCo
         default_io_manager=io_manager,
         defaults=tuple(defaults),
         notify=notify,
+        sql=_sql_folders(root, where, table.get("sql", [])),
         executor=_optional_name(table, "executor", where, 'executor = "dask"'),
         dask_address=_address(table, where),
         parquet_storage=_parquet_storage(table, where),
@@ -410,6 +415,21 @@ def _address(table: Mapping[str, Any], where: str) -> str | None:
             'example dask_address = "tcp://127.0.0.1:8786".'
         )
     return value
+
+
+def _sql_folders(root: Path, where: str, value: object) -> tuple[str, ...]:
+    """The ``sql`` folders, each checked to be a folder under ``root``."""
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ProjectError(
+            f"{where} sql: must be a list of folders, got {value!r}; write for example "
+            'sql = ["models"].'
+        )
+    for name in value:
+        if not (root / name).is_dir():
+            raise ProjectError(
+                f"{where} sql: {name!r} is not a folder under {root}; create it, or fix `sql`."
+            )
+    return tuple(dict.fromkeys(value))
 
 
 def _is_module_name(text: str) -> bool:
@@ -475,7 +495,12 @@ def import_project(config: ProjectConfig, fresh: bool = True) -> Declared:
         sys.path.insert(0, root)
 
     modules = _import_modules(config)
-    assets = _with_defaults(config, modules, collect_assets(modules))
+    found = collect_assets(modules)
+    if config.sql:
+        from assets_core.model.sql_assets import find_sql_assets
+
+        found += find_sql_assets(config.root, config.sql)
+    assets = _with_defaults(config, modules, found)
     return Declared(assets, collect_checks(modules), collect_automations(modules))
 
 

@@ -49,7 +49,7 @@ METHODS: tuple[str, ...] = ("group", "io", "key", "kind", "owner", "path", "stat
 #: The values ``status:`` accepts; anything else is an error.
 STATUSES: tuple[str, ...] = ("failed", "fresh", "missing", "stale")
 #: The kinds of asset ``kind:`` can name.
-KINDS: tuple[str, ...] = ("python", "source", "sql")
+KINDS: tuple[str, ...] = ("command", "python", "source", "sql")
 
 _FORM = (
     "expected [@][N+][method:]value[+[N]], "

@@ -365,7 +365,7 @@ CASES: list[Case] = [
         ("list",),
         "error: {root}/lumbung.toml: storag: unknown key; did you mean 'storage'? valid keys "
         "are dask_address, default_io_manager, defaults, executor, modules, notify, "
-        "parquet_storage, storage.",
+        "parquet_storage, sql, storage.",
         toml='modules = ["assets"]\nstorag = ".lumbung"\n',
     ),
     Case(

@@ -65,7 +65,7 @@ def test_table_shows_every_asset_with_status(r: dict[str, Result]) -> None:
     rows = [line.split(maxsplit=5) for line in lines[1:-1]]
     assert [row[0] for row in rows] == EXAMPLE_KEYS
     assert rows[0] == ["raw_customers", "sources", "-", "source", "-", "-"]
-    assert rows[12] == ["orders", "intermediate", "duckdb", "python", "fresh", "1 warn, 4 pass"]
+    assert rows[12] == ["orders", "intermediate", "duckdb", "sql", "fresh", "1 warn, 4 pass"]
     assert rows[15] == ["revenue_by_day", "marts", "parquet", "python", "fresh", "-"]
     assert lines[-1] == "17 assets: 12 fresh, 5 sources"
 
@@ -129,14 +129,14 @@ def test_json_objects_have_the_documented_fields(r: dict[str, Result]) -> None:
         "tags": [],
         "owners": ["finance@shop.test"],
         "io_manager": "duckdb",
-        "kind": "python",
+        "kind": "sql",
         "status": "fresh",
         "upstream_stale": None,
         "description": "One row per order with its item count, order total and what was paid.",
         "file": by_key["orders"]["file"],
         "checks": {"fail": 0, "warn": 1, "pass": 4, "not run": 0},
     }
-    assert by_key["orders"]["file"].startswith("assets.py:")
+    assert by_key["orders"]["file"] == "models/orders.sql:4"
     assert by_key["stg_orders"]["tags"] == ["daily"]
     raw = by_key["raw_orders"]
     assert (raw["kind"], raw["io_manager"], raw["status"]) == ("source", None, None)

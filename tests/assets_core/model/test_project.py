@@ -222,7 +222,7 @@ def test_unknown_key_in_lumbung_toml(tmp_path: Path) -> None:
     assert str(info.value) == (
         f"{root / 'lumbung.toml'}: modlues: unknown key; did you mean 'modules'? "
         "valid keys are dask_address, default_io_manager, defaults, executor, modules, "
-        "notify, parquet_storage, storage."
+        "notify, parquet_storage, sql, storage."
     )
 
 
@@ -233,7 +233,7 @@ def test_unknown_key_in_pyproject(tmp_path: Path) -> None:
     assert str(info.value) == (
         f"{tmp_path.resolve() / 'pyproject.toml'}: [tool.lumbung] warehouse: unknown key; "
         "valid keys are dask_address, default_io_manager, defaults, executor, modules, "
-        "notify, parquet_storage, storage."
+        "notify, parquet_storage, sql, storage."
     )
 
 

@@ -23,6 +23,7 @@ from assets_core.storage.io import (
     Fence,
     InputContext,
     OutputContext,
+    Staged,
     StoredOutput,
 )
 from assets_core.storage.loading import load_input
@@ -89,9 +90,11 @@ def run_native(
     run_id: str,
     cancelled: threading.Event | None,
     fence: Fence | None,
+    audit: Callable[[Staged], None] | None = None,
 ) -> StoredOutput:
-    """Load, run and save ``step`` inside ``manager``'s database; failures are blamed as a
-    step's are (an input, the asset's SQL, the store)."""
+    """Load, run and save ``step`` inside ``manager``'s database, ``audit`` checking the new
+    table before it is published (write-audit-publish); failures are blamed as a step's are
+    (an input, the asset's SQL, the store)."""
 
     def build(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyRelation:
         holder = DuckDBHolder(lent=con)
@@ -127,7 +130,8 @@ def run_native(
 
     name = env.defs.io_manager_name(asset)
     try:
-        return manager.save_query(OutputContext(step.asset, asset.spec, run_id, None, fence), build)
+        out = OutputContext(step.asset, asset.spec, run_id, None, fence, audit)
+        return manager.save_query(out, build)
     except (LumbungError, _Cancelled):
         raise
     except Exception as exc:

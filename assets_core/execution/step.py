@@ -238,7 +238,17 @@ def _attempt(
     asset = defs.assets[step.asset]
     native = native_manager(env, asset) if job is None else None
     if native is not None:  # a SQL asset run inside its manager's database
-        return [(step, run_native(env, native, asset, step, run_id, cancelled, fence))]
+        audited = DuckDBHolder()
+        try:
+            audit = (
+                Audit(defs, env.io, step, run_id, audited, checked)
+                if _has_checks(defs, asset)
+                else None
+            )
+            stored = run_native(env, native, asset, step, run_id, cancelled, fence, audit)
+        finally:
+            audited.close()
+        return [(step, stored)]
     holder = DuckDBHolder()
     handover = env.handover
     try:

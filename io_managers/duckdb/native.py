@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from assets_core.errors import IOManagerError
 from assets_core.model.keys import AssetKey
-from assets_core.storage.io import OutputContext, StoredOutput
+from assets_core.storage.io import OutputContext, Staged, StoredOutput
 from io_managers.duckdb.catalog import _OWNER_PREFIX, table_fingerprint
 from io_managers.duckdb.ingest import _BATCH_ROWS, _BackgroundHasher, _utc_schema
 from io_managers.duckdb.sql import (
@@ -136,6 +136,8 @@ def _create(
             digest = hasher.finish()
         finally:
             hasher.close()
+        if ctx.audit is not None:  # write-audit-publish: the open transaction stages
+            ctx.audited(Staged(qname, digest, cur))
         with ctx.publishing():
             cur.execute("COMMIT")
     except BaseException:

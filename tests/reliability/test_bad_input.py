@@ -285,8 +285,9 @@ CASES: list[Case] = [
         "unknown_option",
         ("list",),
         "error: total (assets.py:22): @asset got an unknown option 'key_prefix'; options are "
-        "['backfill', 'code_files', 'code_version', 'deps', 'description', 'group', 'ins', "
-        "'io_manager', 'key', 'metadata', 'name', 'owners', 'partitions', 'retries', 'tags'].",
+        "['backfill', 'checks', 'code_files', 'code_version', 'deps', 'description', 'group', "
+        "'ins', 'io_manager', 'key', 'metadata', 'name', 'owners', 'partitions', 'retries', "
+        "'tags'].",
         append='\n\n@asset(key_prefix="x")\ndef total(): return pd.DataFrame()\n',
     ),
     Case(

@@ -136,7 +136,7 @@ def test_json_objects_have_the_documented_fields(r: dict[str, Result]) -> None:
         "file": by_key["orders"]["file"],
         "checks": {"fail": 0, "warn": 1, "pass": 4, "not run": 0},
     }
-    assert by_key["orders"]["file"] == "models/orders.sql:4"
+    assert by_key["orders"]["file"] == "models/orders.sql:5"
     assert by_key["stg_orders"]["tags"] == ["daily"]
     raw = by_key["raw_orders"]
     assert (raw["kind"], raw["io_manager"], raw["status"]) == ("source", None, None)

@@ -74,7 +74,7 @@ def test_text_shows_definition_storage_and_last_run(r: dict[str, Result], built:
         "orders  (sql)",
         "  One row per order with its item count, order total and what was paid.",
     ]
-    assert lines[2] == "  defined in:     models/orders.sql:4"
+    assert lines[2] == "  defined in:     models/orders.sql:5"
     assert lines[3:12] == [
         "  group:          intermediate",
         "  tags:           -",

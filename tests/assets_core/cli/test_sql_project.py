@@ -74,9 +74,9 @@ def test_sql_assets_through_the_cli(tmp_path: Path) -> None:
     shown = run(["list", "-s", "kind:sql", "path:models/big.sql"], tmp_path)
     assert shown.code == 0, shown.err
     assert shown.out.splitlines() == [
-        "key                    group    io manager  kind  status",
-        "marts/customer_totals  marts    duckdb      sql   fresh",
-        "big                    default  parquet     sql   fresh",
+        "key                    group    io manager  kind  status  checks",
+        "marts/customer_totals  marts    duckdb      sql   fresh   -",
+        "big                    default  parquet     sql   fresh   -",
         "2 assets: 2 fresh",
     ]
 

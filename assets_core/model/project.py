@@ -52,7 +52,7 @@ LUMBUNG_TOML = "lumbung.toml"
 PYPROJECT_TOML = "pyproject.toml"
 DEFAULT_STORAGE = ".lumbung"
 #: the keys a project config may hold
-CONFIG_KEYS = ("default_io_manager", "defaults", "modules", "storage")
+CONFIG_KEYS = ("default_io_manager", "defaults", "modules", "sql", "storage")
 #: top-level packages that are Lumbung itself: never purged, or ``isinstance`` would break
 _OWN_PACKAGES = frozenset({"assets_core", "io_managers"})
 
@@ -76,6 +76,8 @@ class ProjectConfig:
     defaults: tuple[tuple[str, Defaults], ...] = ()
     """``[defaults."glob"]`` tables in the order written: the defaults of the assets of the
     modules whose path (relative to ``root``) matches the glob (``model.defaults``)."""
+    sql: tuple[str, ...] = ()
+    """Folders (relative to ``root``) whose ``*.sql`` files are SQL assets (DESIGN §14)."""
 
     def to_json(self) -> str:
         """The config as JSON text (what ``from_json`` reads back)."""
@@ -94,6 +96,7 @@ class ProjectConfig:
             storage=Path(data["storage"]),
             default_io_manager=data["default_io_manager"],
             defaults=tuple((g, parse_defaults(d, g)) for g, d in data.get("defaults", ())),
+            sql=tuple(data.get("sql", ())),
         )
 
 
@@ -327,7 +330,23 @@ def _build_config(file: Path, where: str, table: Mapping[str, Any]) -> ProjectCo
         storage=storage,
         default_io_manager=io_manager,
         defaults=tuple(defaults),
+        sql=_sql_folders(root, where, table.get("sql", [])),
     )
+
+
+def _sql_folders(root: Path, where: str, value: object) -> tuple[str, ...]:
+    """The ``sql`` folders, each checked to be a folder under ``root``."""
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ProjectError(
+            f"{where} sql: must be a list of folders, got {value!r}; write for example "
+            'sql = ["models"].'
+        )
+    for name in value:
+        if not (root / name).is_dir():
+            raise ProjectError(
+                f"{where} sql: {name!r} is not a folder under {root}; create it, or fix `sql`."
+            )
+    return tuple(dict.fromkeys(value))
 
 
 def _is_module_name(text: str) -> bool:
@@ -384,7 +403,12 @@ def import_assets(config: ProjectConfig, fresh: bool = True) -> list[AnyAsset]:
         modules.append(module)
         if hasattr(module, "__path__"):
             modules.extend(_submodules(config, module))
-    return _with_defaults(config, modules, collect_assets(modules))
+    found = collect_assets(modules)
+    if config.sql:
+        from assets_core.model.sql_assets import find_sql_assets
+
+        found += find_sql_assets(config.root, config.sql)
+    return _with_defaults(config, modules, found)
 
 
 def _with_defaults(

@@ -190,6 +190,76 @@ class SourceAsset:
         raise TypeError(f"source {self.key} is observed, never run")
 
 
+#: the annotation a SQL asset's inputs are loaded as (a relation on the step's connection)
+SQL_INPUT = "duckdb.DuckDBPyRelation"
+
+
+@dataclass(frozen=True, slots=True)
+class SqlAsset:
+    """A ``.sql`` file (kind ``sql``, DESIGN §14): one query whose rows are the asset, built by
+    ``model.sql_assets``. Each table it references is a parameter (``params``, in the order
+    first written) named as written (``x``, ``marts.orders``) and loaded as a DuckDB relation;
+    ``run`` binds each under that name and runs ``sql``, the statement as written."""
+
+    kind: ClassVar[str] = "sql"
+    observed: ClassVar[bool] = False
+
+    spec: AssetSpec
+    sql: str
+    #: the statement rendered again by sqlglot: what the code version hashes
+    normalized: str
+    params: tuple[Param, ...] = ()
+    file: str = "<unknown>"
+    line: int = 0
+    #: references by a bare name, found like a Python parameter (DESIGN §3)
+    implicit_ins: frozenset[str] = frozenset()
+    problems: tuple[Problem, ...] = ()
+    #: each parameter's line in the file (where an unknown table is reported)
+    lines: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
+    #: the raw text of a ``-- checks:`` line (``None``: none), wired up by checks
+    checks: str | None = None
+    #: the options its file sets (module and folder defaults never replace them)
+    given: frozenset[str] = field(default=frozenset({"key"}), compare=False)
+
+    @property
+    def key(self) -> AssetKey:
+        return self.spec.key
+
+    @property
+    def location(self) -> str:
+        return f"{self.file}:{self.line}"
+
+    @property
+    def loadable(self) -> bool:
+        return True
+
+    def code(self) -> CodeSource:
+        """The normalized statement: comments, whitespace, keyword case and formatting never
+        count; its options that change the output (io manager, partitions) count as
+        every kind's do."""
+        return CodeSource(texts=(("sql", self.normalized),))
+
+    def run(self, inputs: Mapping[str, object], context: object) -> object:
+        """The query as a relation on the step's DuckDB connection (``context.duckdb``), every
+        input bound under the name it was referenced by (``a.b``: view ``b`` in schema
+        ``a``)."""
+        con = context.duckdb  # type: ignore[attr-defined]
+        for p in self.params:
+            relation: Any = inputs[p.name]
+            *schema, table = p.name.split(".")
+            if schema:
+                quoted = '"' + schema[0].replace('"', '""') + '"'
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
+                relation.create_view(f"{schema[0]}.{table}", replace=True)
+                con.execute(
+                    f'CREATE OR REPLACE VIEW {quoted}."{table}" AS '
+                    f'SELECT * FROM "{schema[0]}.{table}"'
+                )
+            else:
+                relation.create_view(table, replace=True)
+        return con.sql(self.sql)
+
+
 #: Every kind of asset: what a project module may define (``model.project`` collects them)
 #: and what ``Definitions`` accepts. A new kind is added here.
-ASSET_KINDS: tuple[type, ...] = (Asset, SourceAsset)
+ASSET_KINDS: tuple[type, ...] = (Asset, SourceAsset, SqlAsset)

@@ -160,6 +160,9 @@ def check_dependencies(
                         )
                         continue
                 where = f"'{up}'" if looked is None else f"'{up.name}'"
+                if a.kind == "sql":  # a table in a SQL file: its own line and fix
+                    problems.append(_unknown_table(a, param, up, by_key))
+                    continue
                 problems.append(
                     _problem(
                         a,
@@ -185,6 +188,24 @@ def check_dependencies(
                     )
                 )
     return problems
+
+
+def _unknown_table(
+    a: AnyAsset, table: str, up: AssetKey, by_key: Mapping[AssetKey, AnyAsset]
+) -> Problem:
+    """A SQL asset's table that names no asset, at the line it is written on."""
+    line = getattr(a, "lines", {}).get(table, a.line)
+    named = f" (key '{up}')" if "." in table else ""
+    hint = _suggest(up, by_key)
+    if hint:  # in the SQL's own spelling: a.b for a/b, a__b.c for a/b/c
+        close = AssetKey.parse(hint.split("'")[1])
+        spelled = str(close) if len(close) == 1 else "__".join(close[:-1]) + "." + close[-1]
+        hint = f" Did you mean '{spelled}'?"
+    return Problem(
+        f"table '{table}'{named} is not an asset or source.{hint} Define it, or fix the name.",
+        str(a.key),
+        f"{a.file}:{line}",
+    )
 
 
 def check_partition_mappings(

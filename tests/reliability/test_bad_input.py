@@ -363,7 +363,7 @@ CASES: list[Case] = [
         "toml_unknown_key",
         ("list",),
         "error: {root}/lumbung.toml: storag: unknown key; did you mean 'storage'? valid keys "
-        "are default_io_manager, defaults, modules, storage.",
+        "are default_io_manager, defaults, modules, sql, storage.",
         toml='modules = ["assets"]\nstorag = ".lumbung"\n',
     ),
     Case(

@@ -221,7 +221,7 @@ def test_unknown_key_in_lumbung_toml(tmp_path: Path) -> None:
         find_project(root)
     assert str(info.value) == (
         f"{root / 'lumbung.toml'}: modlues: unknown key; did you mean 'modules'? "
-        "valid keys are default_io_manager, defaults, modules, storage."
+        "valid keys are default_io_manager, defaults, modules, sql, storage."
     )
 
 
@@ -231,7 +231,7 @@ def test_unknown_key_in_pyproject(tmp_path: Path) -> None:
         find_project(tmp_path)
     assert str(info.value) == (
         f"{tmp_path.resolve() / 'pyproject.toml'}: [tool.lumbung] warehouse: unknown key; "
-        "valid keys are default_io_manager, defaults, modules, storage."
+        "valid keys are default_io_manager, defaults, modules, sql, storage."
     )
 
 

@@ -17,6 +17,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
+    from assets_core.lineage.columns import Columns
     from assets_core.model.keys import AssetKey, StepKey
     from assets_core.planning.status import AssetStatus
     from assets_core.session import Session
@@ -80,6 +81,9 @@ class LineageNode:
     upstream_stale: str | None = None  # a fresh asset reading a stale unselected upstream
     layer: int = 0  # longest path from a root of the shown graph
     partitions: PartitionSummary | None = None  # a partitioned asset's; status: its worst
+    #: a SQL asset's column lineage (``lineage.sqlcolumns``), or why it cannot be traced;
+    #: ``None`` for other kinds, or when not asked for
+    columns: Columns | str | None = None
 
     @property
     def name(self) -> str:
@@ -171,9 +175,11 @@ def build_lineage(
     exclude: str | Sequence[str] | None = None,
     upstream: int | None = None,
     downstream: int | None = None,
+    columns: bool = False,
 ) -> Lineage:
     """The lineage of ``select`` (DESIGN §6 grammar; ``None``: the whole project, less
-    ``exclude``) with ``upstream``/``downstream`` hops around it (``None``: all)."""
+    ``exclude``) with ``upstream``/``downstream`` hops around it (``None``: all); with
+    ``columns``, the SQL assets' column lineage too."""
     warnings: tuple[str, ...] = ()
     if select is None or (not isinstance(select, str) and not select):
         chosen: frozenset[AssetKey] | None = None
@@ -184,7 +190,13 @@ def build_lineage(
         chosen = found.keys
         keys = shown_keys(session, chosen, upstream, downstream)
     return from_session(
-        session, keys, chosen or frozenset(), upstream, downstream, warnings=warnings
+        session,
+        keys,
+        chosen or frozenset(),
+        upstream,
+        downstream,
+        warnings=warnings,
+        columns=columns,
     )
 
 
@@ -195,10 +207,12 @@ def from_session(
     upstream: int | None = None,
     downstream: int | None = None,
     warnings: Sequence[str] = (),
+    columns: bool = False,
 ) -> Lineage:
     """A ``Lineage`` of exactly ``keys``: statuses and reasons from one plan of the assets
     shown (the one status rule; a partitioned asset's partitions counted by status from the
-    same plan), the latest materializations from one state query."""
+    same plan), the latest materializations from one state query; with ``columns``, the SQL
+    assets' column lineage (``lineage.sqlcolumns``)."""
     from assets_core.model.keys import step_of
     from assets_core.planning.partstatus import PARTITION_STATUSES, partition_counts
     from assets_core.planning.status import status_of, status_of_steps
@@ -229,6 +243,11 @@ def from_session(
     parents = {k: [p for p in defs.graph.parents(k) if p in shown] for k in order}
     depth = layers(order, parents)
     infos = session.infos
+    traced: Mapping[AssetKey, Columns | str] = {}
+    if columns:
+        from assets_core.lineage.sqlcolumns import sql_columns
+
+        traced = sql_columns(session, order)
     nodes = []
     for k in order:
         a = defs.assets[k]
@@ -263,6 +282,7 @@ def from_session(
                 if found is None or found.upstream_stale is None
                 else str(found.upstream_stale),
                 partitions=parts.get(k),
+                columns=traced.get(k),
             )
         )
     edges = tuple((str(p), str(k)) for k in order for p in parents[k])

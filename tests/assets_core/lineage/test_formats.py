@@ -36,6 +36,8 @@ NODE_FIELDS = [
     "selected",
     "layer",
     "partitions",
+    "columns",
+    "columns_note",
 ]
 LAST_FIELDS = [
     "run_id",

@@ -47,7 +47,9 @@ class StoredOutput:
 
 
 class DuckDBHolder:
-    """A lazily opened, per-asset DuckDB connection, closed when the asset is done."""
+    """A lazily opened, per-asset DuckDB connection, closed when the asset is done: a cursor
+    of the process's one in-memory instance, with a catalog of its own
+    (``storage.duckdb_pool``)."""
 
     __slots__ = ("_con", "_lock")
 
@@ -58,15 +60,17 @@ class DuckDBHolder:
     def get(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
             if self._con is None:
-                import duckdb
+                from assets_core.storage.duckdb_pool import step_connection
 
-                self._con = duckdb.connect()
+                self._con = step_connection()
             return self._con
 
     def close(self) -> None:
         with self._lock:
             if self._con is not None:
-                self._con.close()
+                from assets_core.storage.duckdb_pool import release
+
+                release(self._con)
                 self._con = None
 
 

@@ -14,6 +14,7 @@ import typer
 
 from assets_core.cli import (
     cmd_history,
+    cmd_import_dbt,
     cmd_init,
     cmd_lineage,
     cmd_list,
@@ -158,6 +159,7 @@ COMMANDS: dict[str, Any] = {
     "wipe": cmd_wipe.wipe,
     "unlock": cmd_unlock.unlock,
     "init": cmd_init.init,
+    "import-dbt": cmd_import_dbt.import_dbt,
 }
 for _name, _command in COMMANDS.items():
     app.command(_name)(_command)

@@ -16,15 +16,17 @@ interleaved round by round (each round in a rotated order) so all see the same m
 - ``sql``: the same as 22 SQL assets (``models/qNN.sql``) with the sources in Python;
 
 each Lumbung run being ``lumbung materialize --force`` (sources observed, data versions
-computed and recorded, as in any run). Prints each variant's median seconds and its median
-ratio to ``raw`` over the rounds (1.00 = as fast as the raw script), then checks that all 22
-tables of every variant equal the raw script's.
+computed and recorded, as in any run). Prints each variant's median wall and CPU seconds and
+the medians of its per-round ratios to ``raw`` (1.00 = as fast as the raw script; CPU time
+is steadier than wall time on a shared machine), then checks that all 22 tables of every
+variant equal the raw script's.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import resource
 import shutil
 import statistics
 import subprocess
@@ -150,13 +152,17 @@ def warehouse(work: Path, variant: str) -> Path:
     return work / "raw.duckdb" if variant == "raw" else work / variant / ".lumbung/warehouse.duckdb"
 
 
-def timed(cmd: list[str]) -> float:
+def timed(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system) of one whole process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stdout}{proc.stderr}")
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
 
 
 def _same(a: object, b: object) -> bool:
@@ -195,12 +201,12 @@ def differences(
     return out
 
 
-def measure(cmds: dict[str, list[str]], repeat: int) -> dict[str, list[float]]:
-    """Seconds per variant and round; each variant runs once first to warm the page cache and
-    the source observations, unmeasured."""
+def measure(cmds: dict[str, list[str]], repeat: int) -> dict[str, list[tuple[float, float]]]:
+    """(wall, CPU) seconds per variant and round; each variant runs once first to warm the
+    page cache and the source observations, unmeasured."""
     for cmd in cmds.values():
         timed(cmd)
-    runs: dict[str, list[float]] = {v: [] for v in cmds}
+    runs: dict[str, list[tuple[float, float]]] = {v: [] for v in cmds}
     order = list(cmds)
     for r in range(repeat):
         for v in order[r % len(order) :] + order[: r % len(order)]:
@@ -208,13 +214,20 @@ def measure(cmds: dict[str, list[str]], repeat: int) -> dict[str, list[float]]:
     return runs
 
 
-def report(runs: dict[str, list[float]]) -> list[str]:
-    lines = [f"{'variant':<10} {'median s':>9} {'ratio to raw':>13}  (per-round ratios)"]
+def report(runs: dict[str, list[tuple[float, float]]]) -> list[str]:
+    """Per variant: median wall and CPU seconds, and the medians of the per-round ratios to
+    raw (CPU time is steadier than wall time on a shared machine)."""
+    lines = [
+        f"{'variant':<10} {'wall s':>8} {'cpu s':>8} {'wall ratio':>11} {'cpu ratio':>10}"
+        "  (per-round wall ratios)"
+    ]
     for v, times in runs.items():
-        ratios = [t / b for t, b in zip(times, runs["raw"], strict=True)]
+        wall = [t / b for (t, _), (b, _) in zip(times, runs["raw"], strict=True)]
+        cpu = [c / b for (_, c), (_, b) in zip(times, runs["raw"], strict=True)]
         lines.append(
-            f"{v:<10} {statistics.median(times):>9.3f} {statistics.median(ratios):>13.3f}  "
-            f"({', '.join(f'{x:.2f}' for x in ratios)})"
+            f"{v:<10} {statistics.median(t for t, _ in times):>8.3f} "
+            f"{statistics.median(c for _, c in times):>8.3f} {statistics.median(wall):>11.3f} "
+            f"{statistics.median(cpu):>10.3f}  ({', '.join(f'{x:.2f}' for x in wall)})"
         )
     return lines
 

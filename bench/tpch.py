@@ -201,10 +201,12 @@ def differences(
     return out
 
 
-def measure(cmds: dict[str, list[str]], repeat: int) -> dict[str, list[tuple[float, float]]]:
-    """(wall, CPU) seconds per variant and round; each variant runs once first to warm the
-    page cache and the source observations, unmeasured."""
-    for cmd in cmds.values():
+def measure(
+    cmds: dict[str, list[str]], repeat: int, warm: bool = True
+) -> dict[str, list[tuple[float, float]]]:
+    """(wall, CPU) seconds per variant and round; with ``warm``, each variant runs once first
+    to warm the page cache and the source observations, unmeasured."""
+    for cmd in cmds.values() if warm else ():
         timed(cmd)
     runs: dict[str, list[tuple[float, float]]] = {v: [] for v in cmds}
     order = list(cmds)
@@ -232,12 +234,20 @@ def report(runs: dict[str, list[tuple[float, float]]]) -> list[str]:
     return lines
 
 
-def run(scale: float, repeat: int, data: Path, work: Path, variants: Sequence[str]) -> list[str]:
-    """Generate, measure and check; the printed lines. Raises SystemExit on a wrong answer."""
+def run(
+    scale: float,
+    repeat: int,
+    data: Path,
+    work: Path,
+    variants: Sequence[str],
+    warm: bool = True,
+) -> list[str]:
+    """Generate, measure (``warm``: after a first unmeasured run of each) and check; the
+    printed lines. Raises SystemExit on a wrong answer."""
     parquet = generate(scale, data)
     work.mkdir(parents=True, exist_ok=True)
     cmds = commands(work, parquet, scale, ["raw", *(v for v in variants if v != "raw")])
-    runs = measure(cmds, repeat)
+    runs = measure(cmds, repeat, warm)
     lines = [f"TPC-H scale {scale:g}, {repeat} rounds, whole process", *report(runs)]
     raw = answers(warehouse(work, "raw"))
     for v in cmds:

@@ -23,6 +23,7 @@ from assets_core.execution.failures import (
     store_failure,
     user_failure,
 )
+from assets_core.execution.native import native_manager, run_native
 from assets_core.model.definitions import Definitions
 from assets_core.model.keys import AssetKey, StepKey, step_of
 from assets_core.model.kinds import AnyAsset
@@ -213,6 +214,9 @@ def _attempt(
     """Load, run, save: what was stored, per step (one, or each of a ``single_run`` call's)."""
     defs = env.defs
     asset = defs.assets[step.asset]
+    native = native_manager(env, asset) if job is None else None
+    if native is not None:  # a SQL asset run inside its manager's database
+        return [(step, run_native(env, native, asset, step, run_id, cancelled, fence))]
     holder = DuckDBHolder()
     handover = env.handover
     try:

@@ -51,10 +51,13 @@ class DuckDBHolder:
     of the process's one in-memory instance, with a catalog of its own
     (``storage.duckdb_pool``)."""
 
-    __slots__ = ("_con", "_lock")
+    __slots__ = ("_con", "_lent", "_lock")
 
-    def __init__(self) -> None:
-        self._con: duckdb.DuckDBPyConnection | None = None
+    def __init__(self, lent: duckdb.DuckDBPyConnection | None = None) -> None:
+        #: ``lent``: a connection someone else owns and closes (an IO manager's cursor on
+        #: its warehouse, for a step that runs inside it); ``close`` leaves it open
+        self._con: duckdb.DuckDBPyConnection | None = lent
+        self._lent = lent is not None
         self._lock = threading.Lock()
 
     def get(self) -> duckdb.DuckDBPyConnection:
@@ -67,7 +70,7 @@ class DuckDBHolder:
 
     def close(self) -> None:
         with self._lock:
-            if self._con is not None:
+            if self._con is not None and not self._lent:
                 from assets_core.storage.duckdb_pool import release
 
                 release(self._con)

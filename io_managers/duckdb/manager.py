@@ -33,7 +33,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -112,6 +112,8 @@ class DuckDBIOManager:
         # saved from several threads must not both find no table and both create it
         self._tables: dict[tuple[str, str], threading.Lock] = {}
         self._tables_lock = threading.Lock()
+        #: the cursors lent to steps running a query inside the warehouse (``native``)
+        self._lent: set[int] = set()
 
     # The settings live on the warehouse handle, which reads them at each use.
 
@@ -393,6 +395,17 @@ class DuckDBIOManager:
         aside = self._warehouse.set_aside_if_damaged()
         return None if aside is None else _set_aside_note(self.path, aside)
 
+    def save_query(
+        self,
+        ctx: OutputContext,
+        build: Callable[[duckdb.DuckDBPyConnection], duckdb.DuckDBPyRelation],
+    ) -> StoredOutput:
+        """Create the asset's table inside the warehouse from the relation ``build`` makes on a
+        cursor lent on it (``native.save_query``): no value passes through Python."""
+        from io_managers.duckdb.native import save_query
+
+        return save_query(self, ctx, build)
+
     # ---- load / exists / delete ---------------------------------------------------------------
 
     def load(self, ctx: InputContext) -> object:
@@ -410,6 +423,8 @@ class DuckDBIOManager:
         definition = None
         if ctx.spec.partitions is not None or ctx.partitions is not None:
             definition = definition_of(ctx.key, ctx.spec, (ctx.partitions or ("",))[0])
+        elif target == "duckdb" and self._lent and id(ctx.duckdb) in self._lent:
+            return self._in_place(ctx, qname, missing)
         with self._warehouse.cursor(create=False) as cur:
             if cur is None or not self._holds(cur, ctx.key):
                 if definition is not None and ctx.partitions:
@@ -437,6 +452,16 @@ class DuckDBIOManager:
         if target == "arrow":
             return data
         return convert(data, ctx.expected_type)
+
+    def _in_place(self, ctx: InputContext, qname: str, missing: str) -> object:
+        """The table as a relation on the warehouse cursor lent to the consumer (``native``):
+        read where it is, never copied."""
+        con = ctx.duckdb
+        with self._warehouse.cursor(create=False) as cur:
+            if cur is None or not self._holds(cur, ctx.key):
+                raise IOManagerError(missing)
+            (home,) = cur.sql("SELECT current_database()").fetchall()[0]
+        return con.sql(f"SELECT * FROM {quote_ident(str(home))}.{qname}")
 
     def _read_partitions(
         self,

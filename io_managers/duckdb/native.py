@@ -1,0 +1,156 @@
+"""A query run inside the warehouse, its result created there as the asset's table (DESIGN
+§14: "With the DuckDB IO manager the result is created inside the warehouse, never copied
+through Python").
+
+``save_query`` lends the step a cursor on the warehouse's own instance whose default catalog
+is an in-memory one of its own (attached for the step, detached after): the step binds its
+inputs there as views and builds its relation (``build``). An input that is a table of this
+warehouse is read in place (``DuckDBIOManager.load`` on a lent cursor gives a relation over
+the table itself, no copy); a Parquet output or a source is scanned where it lies. Then
+``CREATE OR REPLACE TABLE`` makes the table from the relation inside one transaction, and the
+table is read back once through Arrow to hash it with the same canonical hash as every other
+write (``datahash.TableHasher``, over the types ``load`` gives back), before ``COMMIT``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Protocol
+
+from assets_core.errors import IOManagerError
+from assets_core.model.keys import AssetKey
+from assets_core.storage.io import OutputContext, StoredOutput
+from io_managers.duckdb.catalog import _OWNER_PREFIX, table_fingerprint
+from io_managers.duckdb.ingest import _BATCH_ROWS, _utc_schema
+from io_managers.duckdb.sql import (
+    _CONFLICT_RETRIES,
+    _rollback,
+    _write_failed,
+    quote_ident,
+    quote_literal,
+    table_for,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import duckdb
+
+    from io_managers.duckdb.catalog import _Catalog
+    from io_managers.duckdb.warehouse import _Warehouse
+
+__all__ = ["save_query"]
+
+_names = itertools.count()
+#: the view a built relation is bound to before its table is created from it
+_RESULT = "lumbung_result"
+
+
+class DuckDBIOManager(Protocol):
+    """What ``save_query`` uses of ``io_managers.duckdb.manager.DuckDBIOManager`` (which
+    imports this module)."""
+
+    _warehouse: _Warehouse
+    _lent: set[int]  # the cursors lent to steps, which ``load`` reads tables in place on
+
+    def _writable(self, key: AssetKey) -> None: ...
+
+    def location(self, key: AssetKey) -> str: ...
+
+    def _check_owner(
+        self, cur: duckdb.DuckDBPyConnection, key: AssetKey, schema: str, table: str
+    ) -> _Catalog: ...
+
+
+@contextmanager
+def _step_catalog(cur: duckdb.DuckDBPyConnection) -> Iterator[str]:
+    """``cur`` with an in-memory catalog of its own as its default; yields the warehouse's
+    catalog name."""
+    (home,) = cur.sql("SELECT current_database()").fetchall()[0]
+    name = f"lumbung_step_{next(_names)}"
+    cur.execute(f"ATTACH ':memory:' AS {name}")
+    cur.execute(f"USE {name}")
+    try:
+        yield str(home)
+    finally:
+        cur.execute(f"USE {quote_ident(str(home))}")
+        cur.execute(f"DETACH {name}")
+
+
+def save_query(
+    manager: DuckDBIOManager,
+    ctx: OutputContext,
+    build: Callable[[duckdb.DuckDBPyConnection], duckdb.DuckDBPyRelation],
+) -> StoredOutput:
+    """Create ``ctx.key``'s table from the relation ``build`` makes on a lent cursor (see the
+    module docstring); what ``build`` raises passes through unchanged."""
+    import duckdb
+
+    manager._writable(ctx.key)
+    schema, table = table_for(ctx.key)
+    location = manager.location(ctx.key)
+    warehouse = manager._warehouse
+    with warehouse.cursor() as cur:
+        assert cur is not None
+        # in the warehouse's own catalog, before the step's becomes the default
+        warehouse.ensure_schema(cur, schema)
+        catalog = manager._check_owner(cur, ctx.key, schema, table)
+        manager._lent.add(id(cur))
+        try:
+            with _step_catalog(cur) as home:
+                build(cur).create_view(_RESULT, replace=True)
+                qname = f"{quote_ident(home)}.{quote_ident(schema)}.{quote_ident(table)}"
+                attempt = 0
+                while True:
+                    try:
+                        stored = _create(cur, ctx, qname, location)
+                        catalog.put(schema, table, str(ctx.key), stored.fingerprint or "")
+                        return stored
+                    except duckdb.TransactionException as exc:
+                        attempt += 1
+                        if attempt > _CONFLICT_RETRIES:
+                            raise IOManagerError(_write_failed(ctx.key, location, exc)) from exc
+                        time.sleep(0.005 * attempt)
+        finally:
+            manager._lent.discard(id(cur))
+
+
+def _create(
+    cur: duckdb.DuckDBPyConnection, ctx: OutputContext, qname: str, location: str
+) -> StoredOutput:
+    """One transaction: the table from the result view, its owner, its hash, the commit."""
+    from assets_core.storage.datahash import TableHasher
+
+    key = ctx.key
+    cur.execute("BEGIN TRANSACTION")
+    try:
+        cur.execute(f"CREATE OR REPLACE TABLE {qname} AS SELECT * FROM {_RESULT}")
+        cur.execute(f"COMMENT ON TABLE {qname} IS {quote_literal(_OWNER_PREFIX + str(key))}")
+        reader = cur.sql(f"SELECT * FROM {qname}").to_arrow_reader(_BATCH_ROWS)
+        utc = _utc_schema(reader.schema)
+        hasher = TableHasher(utc)
+        nbytes = 0
+        for batch in reader:
+            if utc is not reader.schema:
+                batch = batch.cast(utc)
+            hasher.update(batch)
+            nbytes += batch.nbytes
+        digest = hasher.hexdigest()
+        with ctx.publishing():
+            cur.execute("COMMIT")
+    except BaseException:
+        _rollback(cur)
+        raise
+    fingerprint = table_fingerprint(hasher.rows, len(utc))
+    return StoredOutput(
+        location=location,
+        data_version=digest,
+        rows=hasher.rows,
+        bytes=nbytes,
+        schema=hasher.schema,
+        memory=nbytes,
+        fingerprint=fingerprint,
+    )

@@ -1,0 +1,120 @@
+"""SQL assets run inside the DuckDB warehouse (DESIGN §14): inputs bound under the names they
+were referenced by (a warehouse table read where it is, a Parquet output and a CSV source
+scanned in place), the result created in the warehouse (never through ``save``), and its
+data version the same canonical hash a relation saved through ``save`` gets; a partitioned
+SQL asset sees only the rows of the partitions its partition reads."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from assets_core.model.keys import AssetKey, StepKey
+from assets_core.model.project import find_project, load_definitions
+from assets_core.session import Session
+from assets_core.storage.io import OutputContext, StoredOutput
+from io_managers.duckdb import DuckDBIOManager
+
+PYTHON = '''
+import duckdb
+import pandas as pd
+from assets_core import asset, source
+from assets_core.partitions import static
+
+raw_prices = source("raw_prices", path="prices.csv")
+
+@asset(key="marts/orders", io_manager="duckdb")
+def orders() -> pd.DataFrame:
+    return pd.DataFrame({"sku": ["a", "b", "a"], "qty": [1, 2, 3]})
+
+@asset
+def names() -> pd.DataFrame:  # Parquet
+    return pd.DataFrame({"sku": ["a", "b"], "name": ["apple", "bean"]})
+
+@asset(io_manager="duckdb", ins={"orders": "marts/orders"})
+def as_relation(
+    context,
+    orders: duckdb.DuckDBPyRelation,
+    names: duckdb.DuckDBPyRelation,
+    raw_prices: duckdb.DuckDBPyRelation,
+) -> duckdb.DuckDBPyRelation:
+    return context.duckdb.sql("""QUERY""".replace("marts.orders", "orders"))
+
+@asset(io_manager="duckdb", partitions=static(["eu", "us"]))
+def sales(context) -> pd.DataFrame:
+    region = context.partition
+    return pd.DataFrame({"region": [region] * 2, "amount": [1, 2] if region == "eu" else [10, 20]})
+'''
+QUERY = (
+    "select o.sku, n.name, sum(o.qty * p.price) as total\n"
+    "from marts.orders o join names n using (sku) join raw_prices p using (sku)\n"
+    "group by all order by 1"
+)
+FILES = {
+    "totals.sql": "-- a comment\n" + QUERY + "\n",
+    "regional.sql": '-- partitions: static(["eu", "us"])\nselect sum(amount) as total from sales\n',
+}
+
+
+class _NoSave(DuckDBIOManager):
+    """The real DuckDB manager, except that a value passing through ``save`` is an error for
+    the SQL asset: its table must be created inside the warehouse."""
+
+    def save(self, ctx: OutputContext, value: object) -> StoredOutput:
+        assert str(ctx.key) != "totals", "the SQL asset's result went through save"
+        return super().save(ctx, value)
+
+
+@pytest.fixture
+def session(tmp_path: Path) -> Session:
+    (tmp_path / "lumbung.toml").write_text('sql = ["models"]\n')
+    (tmp_path / "assets.py").write_text(PYTHON.replace("QUERY", QUERY))
+    (tmp_path / "prices.csv").write_text("sku,price\na,2.5\nb,4.0\n")
+    (tmp_path / "models").mkdir()
+    for name, text in FILES.items():
+        (tmp_path / "models" / name).write_text(textwrap.dedent(text))
+    config = find_project(tmp_path)
+    manager = _NoSave(config.storage / "warehouse.duckdb", idle_close=0)
+    return Session(load_definitions(config), config=config, io_managers={"duckdb": manager})
+
+
+def test_sql_asset_runs_inside_the_warehouse(session: Session) -> None:
+    result = session.materialize()
+    assert not result.failed, result.errors
+    table = session.load("totals", duckdb.DuckDBPyRelation).fetchall()
+    assert table == [("a", "apple", 10.0), ("b", "bean", 8.0)]
+    states = session.state.latest([AssetKey(["totals"]), AssetKey(["as_relation"])])
+    native, relation = (states[StepKey(AssetKey([k]))] for k in ("totals", "as_relation"))
+    assert native.last is not None and relation.last is not None
+    assert native.last.data_version == relation.last.data_version  # one hash for both ways
+    with duckdb.connect(str(session.storage / "warehouse.duckdb"), read_only=True) as con:
+        views = con.sql("select view_name from duckdb_views() where not internal").fetchall()
+        catalogs = con.sql("select database_name from duckdb_databases()").fetchall()
+    assert views == []  # nothing the step bound was left in the warehouse
+    assert sorted(c for (c,) in catalogs) == ["system", "temp", "warehouse"]
+
+
+def test_partitioned_sql_asset_reads_its_partitions_rows(session: Session) -> None:
+    result = session.materialize()
+    assert not result.failed, result.errors
+    rows = session.load("regional", duckdb.DuckDBPyRelation).fetchall()
+    assert sorted(rows) == [("eu", 3), ("us", 30)]  # each partition's own upstream rows
+
+
+def test_sql_error_is_the_assets_and_keeps_the_stored_table(session: Session) -> None:
+    assert not session.materialize().failed
+    models = session.defs.root / "models"
+    (models / "totals.sql").write_text(QUERY.replace("sum(o.qty", "sum(o.qtty") + "\n")
+    config = session.config
+    assert config is not None
+    manager = session.io.get("duckdb")
+    again = Session(load_definitions(config), config=config, io_managers={"duckdb": manager})
+    result = again.materialize()
+    [(step, error)] = result.errors.items()
+    assert str(step) == "totals"
+    assert error.startswith("totals: BinderException: Binder Error: ")
+    assert 'does not have a column named "qtty"' in error.splitlines()[0]
+    assert again.load("totals", duckdb.DuckDBPyRelation).fetchall()[0] == ("a", "apple", 10.0)

@@ -1,12 +1,12 @@
 """The column lineage of a project's SQL assets: each statement traced by ``columns`` against
 its inputs' columns as far as they are known.
 
-An input's columns are, in order of preference: those its latest materialization stored
+An input's columns are, in order of preference: for a SQL asset, its own output columns as
+traced earlier in the same call (so a chain of SQL assets never materialized is traced, and a
+changed statement counts before it is run again); those its latest materialization stored
 (its schema in the state store); for a source with files, those its reader sees (the one
-reader of ``storage.sources``: Parquet metadata, a CSV's header and sniffed types); for a SQL
-asset traced earlier in the same call (its output columns), so a chain of SQL assets never
-materialized is still traced. An input whose columns stay unknown only matters to a
-``select *`` over it (``Columns.unknown``).
+reader of ``storage.sources``: Parquet metadata, a CSV's header and sniffed types). An input
+whose columns stay unknown only matters to a ``select *`` over it (``Columns.unknown``).
 """
 
 from __future__ import annotations
@@ -42,13 +42,20 @@ def sql_columns(session: Session, keys: Iterable[AssetKey]) -> dict[AssetKey, Co
         if state.last is not None and state.last.schema and step == step_of(step[0]):
             stored[step[0]] = tuple(c for c, _ in state.last.schema)
     out: dict[AssetKey, Columns | str] = {}
+    read: dict[AssetKey, tuple[str, ...]] = {}  # each source's columns, read once
     for k in order:
         a = defs.assets[k]
         if not isinstance(a, SqlAsset) or a.problems:
             continue
         schemas: dict[str, tuple[str, ...]] = {}
         for name, up in a.spec.ins.items():
-            cols = stored.get(up) or _traced(out.get(up)) or _source_columns(session, up)
+            # a SQL input's own trace first: its stored columns may be those of an older
+            # statement
+            cols = _traced(out.get(up)) or stored.get(up)
+            if not cols:
+                if up not in read:
+                    read[up] = _source_columns(session, up)
+                cols = read[up]
             if cols:
                 schemas[name] = cols
         try:

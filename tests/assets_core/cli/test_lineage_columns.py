@@ -83,6 +83,11 @@ def test_columns_before_and_after_materializing(
     doc = json.loads(lumbung("lineage", "customer_totals", "-f", "json", cwd=root).out)
     totals = next(n for n in doc["nodes"] if n["key"] == "customer_totals")
     assert totals["columns"][2] == {"name": "n", "from": []}
+    # an edited SQL upstream counts as it is now written, not as it was last stored
+    totals_sql = root / "models" / "customer_totals.sql"
+    totals_sql.write_text(TOTALS.replace("count(*) as n", "max(big.customer_id) as top"))
+    edited = lumbung("lineage", "marts/report", "--columns", cwd=root)
+    assert edited.out.splitlines()[-1] == "  top    <- customer_totals.top"
 
 
 def test_columns_is_text_only(tmp_path: Path, lumbung: Callable[..., Result]) -> None:

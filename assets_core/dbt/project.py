@@ -7,8 +7,9 @@ an existing file. Neither needs dbt or Jinja installed: models are translated by
 ``dbt.jinja``, YAML is read with PyYAML.
 
 - Each model ``<model-path>/a/b.sql`` becomes the SQL asset ``<into>/a/b.sql`` (key ``a/b``):
-  its statement with refs and sources replaced, option lines from its ``config(...)`` and its
-  description in a YAML file.
+  its statement with refs and sources replaced, option lines from its ``config(...)``, its
+  description and tags in a YAML file, and the ``+tags`` and ``+group`` of its folders under
+  ``models:`` in ``dbt_project.yml`` (other folder configs are listed).
 - Each source table used or declared becomes a declared source ``s/t`` in ``dbt_sources.py``
   when its YAML gives its file (``meta: {external_location: ...}``, as dbt-duckdb reads it;
   ``{name}`` and ``{identifier}`` filled in); one without a file is listed.
@@ -94,7 +95,7 @@ def plan_import(dbt_dir: Path, into: str, root: Path) -> Import:
     out = Import()
     model_paths = _paths(config, "model-paths", "source-paths", default="models")
     seed_paths = _paths(config, "seed-paths", "data-paths", default="seeds")
-    _project_configs(config, out)
+    folders = _project_configs(config, out)
     yaml_info = _Yaml()
     for folder in model_paths:
         for file in sorted((dbt_dir / folder).rglob("*.yml")) + sorted(
@@ -106,7 +107,10 @@ def plan_import(dbt_dir: Path, into: str, root: Path) -> Import:
         for file in sorted((dbt_dir / folder).rglob("*.sql")):
             rel = file.relative_to(dbt_dir / folder)
             target = Path(into) / rel
-            out.files[target.as_posix()] = _model_file(file, dbt_dir, yaml_info, used, out)
+            inherited = [folders.get(rel.parent.parts[:i], {}) for i in range(len(rel.parts))]
+            out.files[target.as_posix()] = _model_file(
+                file, dbt_dir, yaml_info, inherited, used, out
+            )
             out.models += 1
     sources_py = _sources_module(dbt_dir, root, yaml_info, used, out)
     for folder in seed_paths:
@@ -148,18 +152,32 @@ def write_import(plan: Import, root: Path) -> list[str]:
 
 
 def _model_file(
-    file: Path, dbt_dir: Path, info: _Yaml, used: dict[tuple[str, str], str], out: Import
+    file: Path,
+    dbt_dir: Path,
+    info: _Yaml,
+    folders: list[dict[str, Any]],
+    used: dict[tuple[str, str], str],
+    out: Import,
 ) -> str:
+    """The SQL asset file of one model: option lines from its folders' configs in
+    dbt_project.yml (outermost first), its YAML properties and its ``config(...)``; tags add
+    up, as in dbt; the nearest ``group`` wins."""
     where = file.relative_to(dbt_dir).as_posix()
     model = translate_model(file.read_text(encoding="utf-8"))
     for left in model.leftovers:
         out.left(f"{where}:{left.line}", left.text, left.fix)
     for pair in model.sources:
         used.setdefault(pair, where)
-    options = dict(model.options)
     name = file.stem
-    if name in info.tags and "tags" not in options:
-        options["tags"] = ", ".join(info.tags[name])
+    tags = [t for f in folders for t in f.get("tags", [])] + info.tags.get(name, [])
+    tags += [t.strip() for t in model.options.get("tags", "").split(",") if t.strip()]
+    options: dict[str, str] = {}
+    if tags:
+        options["tags"] = ", ".join(dict.fromkeys(tags))
+    groups = [f["group"] for f in folders if "group" in f]
+    if groups:
+        options["group"] = groups[-1]
+    options.update((k, v) for k, v in model.options.items() if k != "tags")
     if name in info.descriptions:
         options["description"] = " ".join(info.descriptions[name].split())
     lines = [f"-- {k}: {v}" for k, v in options.items()]
@@ -280,9 +298,11 @@ def _items(value: object) -> list[dict[str, Any]]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
-def _project_configs(config: dict[str, Any], out: Import) -> None:
-    """``models:`` configs in dbt_project.yml, listed: they apply by folder, which Lumbung
-    does with option lines in each file."""
+def _project_configs(config: dict[str, Any], out: Import) -> dict[tuple[str, ...], dict[str, Any]]:
+    """The ``models:`` configs of dbt_project.yml that SQL-asset options can carry (``tags``,
+    ``group``), by folder under the model paths (``()``: all of them); the others are listed."""
+    project = config.get("name")
+    found: dict[tuple[str, ...], dict[str, Any]] = {}
 
     def walk(node: object, path: list[str]) -> None:
         if not isinstance(node, dict):
@@ -292,16 +312,29 @@ def _project_configs(config: dict[str, Any], out: Import) -> None:
                 continue
             if isinstance(value, dict):
                 walk(value, [*path, key])
-            elif key.lstrip("+") == "materialized" and value in ("table", "view"):
                 continue
+            name = key.lstrip("+")
+            ours = bool(path) and path[0] == project
+            folder = tuple(path[1:])
+            if name == "materialized" and value in ("table", "view"):
+                continue
+            if ours and name == "tags" and (isinstance(value, str) or _all_strings(value)):
+                found.setdefault(folder, {})["tags"] = [value] if isinstance(value, str) else value
+            elif ours and name == "group" and isinstance(value, str):
+                found.setdefault(folder, {})["group"] = value
             else:
                 out.left(
                     f"dbt_project.yml:{node.get('__line__' + key, 0)}",
                     f"models: {'.'.join(path) or '(all)'} {key}: {value}",
-                    "set it on each model's file instead (-- tags: ..., -- group: ...)",
+                    "set it on each model's file instead (-- name: value)",
                 )
 
     walk(config.get("models"), [])
+    return found
+
+
+def _all_strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
 def _project_file(root: Path, into: str, out: Import) -> None:

@@ -22,8 +22,11 @@ seed-paths: ["seeds"]
 models:
   shop:
     +materialized: table
+    staging:
+      +schema: staging_area
     marts:
       +tags: ["finance"]
+      +group: marts
 """,
     "seeds/countries.csv": "code,country\nID,Indonesia\nMY,Malaysia\n",
     "data/customers.csv": "customer_id,name,country_code\n1,Ani,ID\n2,Budi,MY\n3,Citra,ID\n",
@@ -129,8 +132,8 @@ def test_import_then_materialize_gives_the_tables_of_the_sql_run_by_hand(
         "(seeds copied to seeds/)",
         "wrote lumbung.toml",
         "left untranslated (4), for you to finish:",
-        "  dbt_project.yml:10: models: shop.marts +tags: ['finance']: set it on each model's "
-        "file instead (-- tags: ..., -- group: ...)",
+        "  dbt_project.yml:10: models: shop.staging +schema: staging_area: set it on each "
+        "model's file instead (-- name: value)",
         "  models/marts/schema.yml:8: test unique on customer_orders.customer_id: not "
         "translated yet: Lumbung has no data checks yet",
         "  models/marts/schema.yml:9: test not_null on customer_orders.customer_id: not "
@@ -146,9 +149,9 @@ def test_import_then_materialize_gives_the_tables_of_the_sql_run_by_hand(
             "/* amounts are in cents */\nselect order_id, customer_id, amount / 100.0 as amount"
         )
     )
-    assert (
-        "-- description: Orders and amounts per customer."
-        in (root / "models/marts/customer_orders.sql").read_text()
+    marts = (root / "models/marts/customer_orders.sql").read_text()
+    assert marts.startswith(
+        "-- tags: finance\n-- group: marts\n-- description: Orders and amounts per customer.\n"
     )
     run = lumbung("materialize", cwd=root)
     assert run.code == 0, run.out + run.err
@@ -158,6 +161,8 @@ def test_import_then_materialize_gives_the_tables_of_the_sql_run_by_hand(
     assert got["marts.customer_orders"][0] == (1, "Ani", "Indonesia", 2, 13.5)
     listed = lumbung("list", "-s", "tag:staging", cwd=root)
     assert "staging/stg_orders" in listed.out and "stg_customers" not in listed.out
+    finance = lumbung("list", "-s", "tag:finance", "-s", "group:marts", cwd=root)
+    assert "marts/customer_orders" in finance.out and "staging" not in finance.out
 
     again = lumbung("import-dbt", str(dbt), cwd=root)
     assert again.code == 2

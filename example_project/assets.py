@@ -1,12 +1,12 @@
 """A small online coffee shop's analytics: raw CSV exports -> staging -> intermediate -> marts.
 
 Sources are observed by content hash. Assets are stored as Parquet by default and as DuckDB
-tables where they say ``io_manager="duckdb"``. ``data/generate.py`` made the CSV files.
+tables where they say ``io_manager="duckdb"``; the SQL assets in models/ are DuckDB tables
+too. ``data/generate.py`` made the CSV files.
 """
 
 from __future__ import annotations
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -66,48 +66,8 @@ def stg_payments(raw_payments: pd.DataFrame) -> pd.DataFrame:
     return df.assign(amount=to_dollars(df.amount))
 
 
-# --- intermediate: joined in DuckDB --------------------------------------------------------
-
-
-@asset(group="intermediate", io_manager="duckdb", owners=["data@shop.test"])
-def order_items(
-    context, stg_order_items: duckdb.DuckDBPyRelation, stg_products: duckdb.DuckDBPyRelation
-) -> duckdb.DuckDBPyRelation:
-    """Order lines with their product and line total, computed in DuckDB."""
-    return context.duckdb.sql(
-        """
-        select i.order_item_id, i.order_id, i.product_id, p.product_name, p.category,
-               i.quantity, i.unit_price, i.quantity * i.unit_price as line_total
-        from stg_order_items i join stg_products p using (product_id)
-        order by i.order_item_id
-        """
-    )
-
-
-@asset(group="intermediate", io_manager="duckdb", owners=["finance@shop.test"])
-def orders(
-    context,
-    stg_orders: duckdb.DuckDBPyRelation,
-    order_items: duckdb.DuckDBPyRelation,
-    stg_payments: duckdb.DuckDBPyRelation,
-) -> duckdb.DuckDBPyRelation:
-    """One row per order with its item count, order total and what was paid."""
-    return context.duckdb.sql(
-        """
-        with items as (
-            select order_id, sum(quantity)::bigint as items, sum(line_total) as order_total
-            from order_items group by order_id
-        ), paid as (
-            select order_id, sum(amount) as amount_paid from stg_payments group by order_id
-        )
-        select o.order_id, o.customer_id, o.order_date, o.status,
-               coalesce(items.items, 0) as items,
-               round(coalesce(items.order_total, 0), 2) as order_total,
-               round(coalesce(paid.amount_paid, 0), 2) as amount_paid
-        from stg_orders o left join items using (order_id) left join paid using (order_id)
-        order by o.order_id
-        """
-    )
+# --- intermediate: joined in DuckDB by the SQL assets models/order_items.sql and
+# models/orders.sql (each runs inside the warehouse; docs/sql-assets.md) -------------------
 
 
 # --- marts: what people read ---------------------------------------------------------------

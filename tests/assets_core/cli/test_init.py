@@ -120,6 +120,8 @@ SHOP_FILES = [
     "data/raw_payments.csv",
     "data/raw_products.csv",
     "lumbung.toml",
+    "models/order_items.sql",
+    "models/orders.sql",
 ]
 
 

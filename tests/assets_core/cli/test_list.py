@@ -64,7 +64,7 @@ def test_table_shows_every_asset_with_status(r: dict[str, Result]) -> None:
     rows = [line.split() for line in lines[1:-1]]
     assert [row[0] for row in rows] == EXAMPLE_KEYS
     assert rows[0] == ["raw_customers", "sources", "-", "source", "-"]
-    assert rows[12] == ["orders", "intermediate", "duckdb", "python", "fresh"]
+    assert rows[12] == ["orders", "intermediate", "duckdb", "sql", "fresh"]
     assert rows[15] == ["revenue_by_day", "marts", "parquet", "python", "fresh"]
     assert lines[-1] == "17 assets: 12 fresh, 5 sources"
 
@@ -127,13 +127,13 @@ def test_json_objects_have_the_documented_fields(r: dict[str, Result]) -> None:
         "tags": [],
         "owners": ["finance@shop.test"],
         "io_manager": "duckdb",
-        "kind": "python",
+        "kind": "sql",
         "status": "fresh",
         "upstream_stale": None,
         "description": "One row per order with its item count, order total and what was paid.",
         "file": by_key["orders"]["file"],
     }
-    assert by_key["orders"]["file"].startswith("assets.py:")
+    assert by_key["orders"]["file"] == "models/orders.sql:4"
     assert by_key["stg_orders"]["tags"] == ["daily"]
     raw = by_key["raw_orders"]
     assert (raw["kind"], raw["io_manager"], raw["status"]) == ("source", None, None)

@@ -70,10 +70,10 @@ def test_text_shows_definition_storage_and_last_run(r: dict[str, Result], built:
     assert res.code == 0, res.err
     lines = res.out.splitlines()
     assert lines[:2] == [
-        "orders  (python)",
+        "orders  (sql)",
         "  One row per order with its item count, order total and what was paid.",
     ]
-    assert lines[2].startswith("  defined in:     assets.py:")
+    assert lines[2] == "  defined in:     models/orders.sql:4"
     assert lines[3:12] == [
         "  group:          intermediate",
         "  tags:           -",

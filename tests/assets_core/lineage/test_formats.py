@@ -73,7 +73,7 @@ def test_json_schema(whole: Lineage) -> None:
     assert orders["last_materialization"]["ended_at"].endswith("+00:00")
     assert all(n["partitions"] is None for n in doc["nodes"])  # nothing partitioned here
     assert orders["schema"][0] == {"name": "order_id", "type": "int64"}
-    assert (orders["status"], orders["io_manager"], orders["kind"]) == ("fresh", "duckdb", "python")
+    assert (orders["status"], orders["io_manager"], orders["kind"]) == ("fresh", "duckdb", "sql")
     raw = next(n for n in doc["nodes"] if n["key"] == "raw_orders")
     assert (raw["status"], raw["last_materialization"], raw["kind"]) == (None, None, "source")
 

@@ -98,6 +98,7 @@ def column_lineage(
             validate_qualify_columns=False,
             identify=False,
         )
+        _own_table(query)
         scope = build_scope(query)
         if scope is None or not isinstance(query, exp.Query):
             raise ColumnLineageError("not a query")
@@ -124,3 +125,22 @@ def column_lineage(
     except SqlglotError as exc:
         raise ColumnLineageError(str(exc).splitlines()[0]) from exc
     return Columns(tuple(out), tuple(sorted(unknown)))
+
+
+def _own_table(query: exp.Expr) -> None:
+    """Qualify, in place, the columns sqlglot left unqualified in a scope that reads one table
+    only: theirs, whether or not its columns are known (sqlglot qualifies them only with a
+    schema)."""
+    from sqlglot import exp
+    from sqlglot.optimizer.scope import traverse_scope
+
+    for scope in traverse_scope(query):
+        read = scope.selected_sources  # what its FROM and JOINs name, not every CTE in view
+        if len(read) != 1:
+            continue
+        ((alias, (_, source)),) = read.items()
+        if not isinstance(source, exp.Table):
+            continue
+        for column in scope.columns:
+            if not column.table and not isinstance(column.this, exp.Star):
+                column.set("table", exp.to_identifier(alias))

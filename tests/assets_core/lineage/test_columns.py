@@ -93,3 +93,21 @@ def test_what_sqlglot_cannot_parse_is_one_line() -> None:
     with pytest.raises(ColumnLineageError) as caught:
         column_lineage("select from where", {})
     assert "\n" not in str(caught.value)
+
+
+def test_an_unqualified_column_of_a_cte_reading_one_table_of_unknown_columns() -> None:
+    found = column_lineage(
+        """
+        with items as (select order_id, sum(qty) as n from order_items group by order_id),
+        paid as (select order_id, sum(amount) as paid from payments group by order_id)
+        select o.order_id, round(coalesce(paid.paid, 0), 2) as paid, items.n
+        from orders o left join items using (order_id) left join paid using (order_id)
+        """,
+        {"order_items": ("order_id", "qty")},
+        ["order_items", "payments", "orders"],
+    )
+    assert pairs(found) == [
+        ("order_id", [("orders", "order_id")]),
+        ("paid", [("payments", "amount")]),
+        ("n", [("order_items", "qty")]),
+    ]

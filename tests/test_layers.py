@@ -34,6 +34,7 @@ FLOORS: tuple[tuple[str, int], ...] = (
     ("assets_core.reports", 8),
     ("assets_core.automation", 9),
     ("assets_core.web", 10),
+    ("assets_core.dbt", 10),
     ("assets_core.cli", 11),
     ("assets_core", 12),
 )

@@ -15,6 +15,7 @@ import typer
 from assets_core.cli import (
     cmd_check,
     cmd_history,
+    cmd_import_dbt,
     cmd_init,
     cmd_lineage,
     cmd_list,
@@ -166,6 +167,7 @@ COMMANDS: dict[str, Any] = {
     "schedules": cmd_schedules.schedules,
     "init": cmd_init.init,
     "ui": cmd_ui.ui,
+    "import-dbt": cmd_import_dbt.import_dbt,
 }
 for _name, _command in COMMANDS.items():
     app.command(_name)(_command)

@@ -5,6 +5,8 @@ The assets shown are the selection (positional terms and ``-s``, DESIGN §6, les
 ancestors and descendants), or the whole project when nothing is selected. Formats: ``tree``
 (rich, coloured by status), ``mermaid``, ``dot`` (Graphviz), ``json`` and ``html`` (one
 self-contained page). The format defaults to the ``-o`` file's suffix, else ``tree``.
+``--columns`` prints the selected SQL assets' column lineage instead of the tree; ``json``
+and ``html`` always carry it.
 """
 
 from __future__ import annotations
@@ -96,6 +98,14 @@ def lineage(
             "--output", "-o", metavar="FILE", help="Write to this file instead of stdout."
         ),
     ] = None,
+    columns: Annotated[
+        bool,
+        typer.Option(
+            "--columns",
+            help="For each selected SQL asset, the input columns each output column derives "
+            "from (json and html always include them).",
+        ),
+    ] = False,
 ) -> None:
     """Show lineage: upstream and downstream of assets, as a tree, Mermaid, DOT, JSON or HTML."""
     from assets_core.lineage.model import build_lineage
@@ -104,6 +114,11 @@ def lineage(
         raise fail(f"--output {output_text!r}: give the name of a file, such as lineage.html.")
     output = None if output_text is None else Path(output_text)
     chosen = fmt or (SUFFIXES.get(output.suffix.lower()) if output else None) or Format.tree
+    if columns and chosen is not Format.tree:
+        raise fail(
+            f"--columns prints text: drop --format {chosen.value} (json and html include "
+            "the columns already)."
+        )
     terms = [*(selection or []), *(select or [])]
     with guard(ctx), open_session(ctx, read_only=True) as session:
         found = build_lineage(
@@ -112,9 +127,13 @@ def lineage(
             joined(exclude),
             upstream=upstream,
             downstream=downstream,
+            columns=columns or chosen in (Format.json, Format.html),
         )
         for message in found.warnings:
             warn(message)
+        if columns:
+            _print_columns(found, output)
+            return
         if chosen is Format.tree:
             _print_tree(found, output)
             return
@@ -171,3 +190,15 @@ def _print_tree(found: Lineage, output: Path | None) -> None:
         for item in tree.render(found):
             file_console.print(item)
     typer.echo(f"wrote {printable(output)} (tree, {len(found.nodes)} assets)", err=True)
+
+
+def _print_columns(found: Lineage, output: Path | None) -> None:
+    from assets_core.lineage.tree import column_lines
+
+    text = "".join(line + "\n" for line in column_lines(found))
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    with _writing(output) as fh:
+        fh.write(text)
+    typer.echo(f"wrote {printable(output)} (columns, {len(found.nodes)} assets)", err=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from assets_core.lineage.columns import Columns
 from assets_core.lineage.model import LastRun, Lineage, LineageNode, PartitionSummary
 
 #: The fields of every node object, in order.
@@ -32,6 +33,8 @@ NODE_FIELDS: tuple[str, ...] = (
     "partitions",
     "checks",
     "badge",
+    "columns",
+    "columns_note",
 )
 #: The fields of ``last_materialization`` when it is not null.
 LAST_FIELDS: tuple[str, ...] = (
@@ -76,6 +79,30 @@ def partitions_dict(p: PartitionSummary | None) -> dict[str, Any] | None:
     return {"definition": p.definition, "total": p.total, **dict(p.counts)}
 
 
+def columns_list(found: Columns | str | None) -> list[dict[str, Any]] | None:
+    """``columns`` of a node: each output column of a SQL asset with the input columns it
+    derives from; null for other kinds or when it cannot be traced."""
+    if not isinstance(found, Columns):
+        return None
+    return [
+        {"name": c.column, "from": [{"asset": a, "column": col} for a, col in c.sources]}
+        for c in found.columns
+    ]
+
+
+def columns_note(found: Columns | str | None) -> str | None:
+    """``columns_note`` of a node: why its columns cannot be traced, or which inputs' columns
+    are not known (a ``*`` over them stays ``*``); else null."""
+    if isinstance(found, str):
+        return found
+    if found is not None and found.unknown:
+        return (
+            f"the columns of {', '.join(found.unknown)} are not known until "
+            f"{'it is' if len(found.unknown) == 1 else 'they are'} materialized"
+        )
+    return None
+
+
 def node_dict(n: LineageNode) -> dict[str, Any]:
     """One node as its JSON object."""
     return {
@@ -108,6 +135,8 @@ def node_dict(n: LineageNode) -> dict[str, Any]:
             for c in n.checks
         ],
         "badge": n.badge,
+        "columns": columns_list(n.columns),
+        "columns_note": columns_note(n.columns),
     }
 
 

@@ -17,6 +17,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
+    from assets_core.lineage.columns import Columns
     from assets_core.model.keys import AssetKey, StepKey
     from assets_core.planning.status import AssetStatus
     from assets_core.session import Session
@@ -97,6 +98,9 @@ class LineageNode:
     upstream_stale: str | None = None  # a fresh asset reading a stale unselected upstream
     layer: int = 0  # longest path from a root of the shown graph
     partitions: PartitionSummary | None = None  # a partitioned asset's; status: its worst
+    #: a SQL asset's column lineage (``lineage.sqlcolumns``), or why it cannot be traced;
+    #: ``None`` for other kinds, or when not asked for
+    columns: Columns | str | None = None
     checks: tuple[CheckBadge, ...] = ()  # its data checks with their last results
 
     @property
@@ -197,10 +201,12 @@ def build_lineage(
     downstream: int | None = None,
     *,
     with_status: bool = True,
+    columns: bool = False,
 ) -> Lineage:
     """The lineage of ``select`` (DESIGN §6 grammar; ``None``: the whole project, less
     ``exclude``) with ``upstream``/``downstream`` hops around it (``None``: all). With
-    ``with_status`` false, nothing is planned or read from the state (no statuses, no last runs)."""
+    ``with_status`` false, nothing is planned or read from the state (no statuses, no last
+    runs); with ``columns``, the SQL assets' column lineage too."""
     warnings: tuple[str, ...] = ()
     if select is None or (not isinstance(select, str) and not select):
         chosen: frozenset[AssetKey] | None = None
@@ -218,6 +224,7 @@ def build_lineage(
         downstream,
         warnings=warnings,
         with_status=with_status,
+        columns=columns,
     )
 
 
@@ -229,10 +236,12 @@ def from_session(
     downstream: int | None = None,
     warnings: Sequence[str] = (),
     with_status: bool = True,
+    columns: bool = False,
 ) -> Lineage:
     """A ``Lineage`` of exactly ``keys``: statuses and reasons from one plan of the assets
     shown (the one status rule; a partitioned asset's partitions counted by status from the
-    same plan), the latest materializations from one state query."""
+    same plan), the latest materializations from one state query; with ``columns``, the SQL
+    assets' column lineage (``lineage.sqlcolumns``)."""
     from assets_core.model.keys import step_of
     from assets_core.planning.partstatus import PARTITION_STATUSES, partition_counts
     from assets_core.planning.status import status_of, status_of_steps
@@ -264,6 +273,11 @@ def from_session(
     depth = layers(order, parents)
     badges = _badges(session, order)
     infos = session.infos
+    traced: Mapping[AssetKey, Columns | str] = {}
+    if columns:
+        from assets_core.lineage.sqlcolumns import sql_columns
+
+        traced = sql_columns(session, order)
     nodes = []
     for k in order:
         a = defs.assets[k]
@@ -299,6 +313,7 @@ def from_session(
                 else str(found.upstream_stale),
                 partitions=parts.get(k),
                 checks=badges.get(k, ()),
+                columns=traced.get(k),
             )
         )
     edges = tuple((str(p), str(k)) for k in order for p in parents[k])

@@ -102,3 +102,30 @@ def render(lineage: Lineage, now: float | None = None) -> list[RenderableType]:
             _grow(branch, key, lineage.children, lineage, down, {key}, now)
         out.append(tree)
     return out
+
+
+def column_lines(found: Lineage) -> list[str]:
+    """``--columns``: each selected SQL asset (every shown one when nothing is selected) as
+    its key, then a line per output column, ``name <- asset.column, ...`` (``(no input
+    column)`` for a literal or ``count(*)``), then a note on what could not be traced.
+    Assets of other kinds are named with why they have none. Plain text, no markup."""
+    from assets_core.lineage.columns import Columns
+    from assets_core.lineage.jsonfmt import columns_note
+
+    keys = found.selected or tuple(n.key for n in found.nodes)
+    out: list[str] = []
+    for key in keys:
+        node = found.by_key[key]
+        if node.columns is None:
+            out.append(f"{key}: a {node.kind} asset; column lineage covers SQL assets only")
+            continue
+        out.append(key)
+        if isinstance(node.columns, Columns):
+            width = max((len(c.column) for c in node.columns.columns), default=0)
+            for c in node.columns.columns:
+                sources = ", ".join(f"{a}.{col}" for a, col in c.sources) or "(no input column)"
+                out.append(f"  {c.column:<{width}}  <- {sources}")
+        note = columns_note(node.columns)
+        if note is not None:
+            out.append(f"  ({note})")
+    return out

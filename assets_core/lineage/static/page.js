@@ -430,6 +430,21 @@
       });
       details.appendChild(table);
     }
+    if (n.columns || n.columns_note) {  // a SQL asset's column lineage
+      var cols = n.columns || [];
+      details.appendChild(el("h3", "Column lineage (" + cols.length + " columns)"));
+      var lin = el("table");
+      lin.className = "columns";
+      cols.forEach(function (c) {
+        var tr = el("tr");
+        tr.appendChild(el("td", c.name));
+        var from = c.from.map(function (f) { return f.asset + "." + f.column; }).join(", ");
+        tr.appendChild(el("td", from ? "\u2190 " + from : "no input column", "muted"));
+        lin.appendChild(tr);
+      });
+      details.appendChild(lin);
+      if (n.columns_note) details.appendChild(el("p", n.columns_note, "muted"));
+    }
     links("Upstream", parents[i]);
     links("Downstream", children[i]);
     if (hooks.panel) hooks.panel(n, details);

@@ -17,7 +17,7 @@ from assets_core.cli.app import app
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "cli.md"
 OPTION_RE = re.compile(r"(?<![\w-])(--[a-z][a-z-]*[a-z]|-[a-zA-Z])(?![\w-])")
-HEADING_RE = re.compile(r"^## `lumbung (\w+)`\s*$")
+HEADING_RE = re.compile(r"^## `lumbung ([\w-]+)`\s*$")
 HELP = {"--help", "-h"}
 
 

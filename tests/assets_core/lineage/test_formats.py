@@ -38,6 +38,8 @@ NODE_FIELDS = [
     "partitions",
     "checks",
     "badge",
+    "columns",
+    "columns_note",
 ]
 LAST_FIELDS = [
     "run_id",

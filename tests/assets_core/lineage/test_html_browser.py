@@ -166,3 +166,35 @@ def test_five_thousand_assets_become_interactive(browser: Any, tmp_path: Path) -
     page.wait_for_timeout(50)
     assert errors == []
     page.close()
+
+
+def test_a_sql_assets_panel_lists_its_column_lineage(browser: Any, tmp_path: Path) -> None:
+    from assets_core import load_project
+
+    root = tmp_path / "p"
+    (root / "models").mkdir(parents=True)
+    (root / "lumbung.toml").write_text('modules = ["sources"]\nsql = ["models"]\n')
+    (root / "sources.py").write_text(
+        'from assets_core import source\nsales = source("sales", path="sales.csv")\n'
+    )
+    (root / "sales.csv").write_text("region,amount\neu,3\nus,4\n")
+    (root / "models" / "by_region.sql").write_text(
+        "select region, sum(amount) as total, count(*) as n from sales group by region\n"
+    )
+    session = load_project(root)
+    try:
+        target = tmp_path / "columns.html"
+        target.write_text(html.render(build_lineage(session, columns=True)), encoding="utf-8")
+    finally:
+        session.close()
+    page, errors = _open(browser, target)
+    page.evaluate("window.lineage.select('by_region')")
+    page.wait_for_selector("#panel:not([hidden])")
+    assert page.inner_text("#details table.columns") == "\n".join(
+        ["region\t\u2190 sales.region", "total\t\u2190 sales.amount", "n\tno input column"]
+    )
+    page.evaluate("window.lineage.select('sales')")  # a source has none
+    page.wait_for_function("window.lineage.selected() === 'sales'")
+    assert page.query_selector("#details table.columns") is None
+    assert errors == []
+    page.close()

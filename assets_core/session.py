@@ -55,6 +55,7 @@ from assets_core.storage.io import (
     stored_version,
 )
 from assets_core.storage.loading import load_input
+from assets_core.storage.planstate import plan_state
 from assets_core.storage.registry import MEMORY, IOManagers, installed_names
 from assets_core.storage.state import LogLine, MaterializationRecord, StateStore
 
@@ -317,11 +318,11 @@ class Session:
             defs = self.defs
             scope = defs.graph.ancestors(selected) | selected
             in_sources = scope.intersection(defs.sources)
-            state = self.state.latest(scope.difference(in_sources), detail=False)
+            state = plan_state(self.state.latest(scope.difference(in_sources), detail=False))
             sources = self.observe_sources(in_sources, space)
             # Every recorded output the plan reads or may rebuild: is it there, and is it the
             # one recorded? Each manager is asked about all of its outputs at once.
-            stored = self._stored([s for s, st in state.items() if st.last is not None])
+            stored = self._stored(state.succeeded())
             plan = build_plan(
                 graph=defs.graph,
                 assets=defs.assets,

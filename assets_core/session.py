@@ -408,11 +408,13 @@ class Session:
         by_manager: dict[str, list[StepKey]] = {}
         specs = self.defs.specs
         default = self.defs.default_io_manager
+        previous: AssetKey | None = None  # the steps of an asset come together, mostly
+        group: list[StepKey] = []
         for step in steps:
-            name = specs[step[0]].io_manager or default
-            group = by_manager.get(name)
-            if group is None:
-                group = by_manager[name] = []
+            if step[0] is not previous:
+                previous = step[0]
+                name = specs[previous].io_manager or default
+                group = by_manager.get(name) or by_manager.setdefault(name, [])
             group.append(step)
         found: dict[StepKey, str] = {}
         for name, group in by_manager.items():

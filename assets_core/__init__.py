@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from assets_core.errors import LumbungError
     from assets_core.execution.result import RunResult
+    from assets_core.model.automation import RunRequest, schedule, sensor
+    from assets_core.model.checks import CheckResult, check
+    from assets_core.model.command import command_asset
     from assets_core.model.csv_options import CsvOptions
     from assets_core.model.decorator import asset, source
     from assets_core.model.definitions import Definitions
@@ -33,6 +36,7 @@ __version__ = "0.2.0"
 __all__ = [
     "AssetContext",
     "AssetKey",
+    "CheckResult",
     "CsvOptions",
     "Definitions",
     "IOManager",
@@ -41,12 +45,17 @@ __all__ = [
     "MemoryIOManager",
     "OutputContext",
     "Plan",
+    "RunRequest",
     "RunResult",
     "Session",
     "StepKey",
     "StoredOutput",
     "asset",
+    "check",
+    "command_asset",
     "load_project",
+    "schedule",
+    "sensor",
     "source",
 ]
 
@@ -54,6 +63,12 @@ _LAZY = {
     "asset": "assets_core.model.decorator",
     "source": "assets_core.model.decorator",
     "CsvOptions": "assets_core.model.csv_options",
+    "RunRequest": "assets_core.model.automation",
+    "command_asset": "assets_core.model.command",
+    "schedule": "assets_core.model.automation",
+    "sensor": "assets_core.model.automation",
+    "check": "assets_core.model.checks",
+    "CheckResult": "assets_core.model.checks",
     "LumbungError": "assets_core.errors",
     "AssetKey": "assets_core.model.keys",
     "StepKey": "assets_core.model.keys",

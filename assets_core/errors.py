@@ -17,6 +17,7 @@
     ├── IOManagerError                 a manager cannot store or load a value
     │   └── ConversionError            a value's column cannot become a stored column
     └── AssetExecutionError            user code raised; the original is ``__cause__``
+        └── CheckFailedError           a blocking data check failed: the output was not published
 
 Every message names the asset or file involved and says how to fix it. Definition problems are
 collected and raised together, never one at a time. ``exception_message`` reads the message of
@@ -195,3 +196,8 @@ class AssetExecutionError(LumbungError):
             type(self),
             (self.key, str(self).removeprefix(f"{self.key}: "), self.user_traceback),
         )
+
+
+class CheckFailedError(AssetExecutionError):
+    """A blocking data check failed on a step's new output, which was therefore not published
+    (the step fails with reason ``check_failed``; the previous version stays)."""

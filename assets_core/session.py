@@ -32,6 +32,7 @@ from assets_core.errors import (
     ProjectError,
     StateError,
 )
+from assets_core.execution.checks import checks_of, failing_reasons
 from assets_core.execution.runlogs import print_line
 from assets_core.model.definitions import Definitions
 from assets_core.model.keys import AssetKey, CoercibleToKey, StepKey, step_of
@@ -61,6 +62,7 @@ from assets_core.storage.state import LogLine, MaterializationRecord, StateStore
 
 if TYPE_CHECKING:
     from assets_core.code_version.versioner import CodeVersion, CodeVersioner
+    from assets_core.execution.checkrun import CheckRun
     from assets_core.execution.result import Event, RunResult
     from assets_core.model.graph import AssetGraph
     from assets_core.model.project import ProjectConfig
@@ -119,7 +121,8 @@ class Session:
         if storage is None:
             storage = config.storage if config is not None else DEFAULT_STORAGE
         self.storage = (defs.root / storage).resolve()
-        self.io = IOManagers(self.storage, io_managers, read_only=read_only)
+        locations = None if config is None else config.io_locations()
+        self.io = IOManagers(self.storage, io_managers, read_only=read_only, locations=locations)
         assets, known = list(defs.assets.values()), self.io.names()
         problems = check_io_managers(assets, known, defs.default_io_manager)
         # the keys of managers given here, or not checked as the project loaded
@@ -323,6 +326,8 @@ class Session:
             # Every recorded output the plan reads or may rebuild: is it there, and is it the
             # one recorded? Each manager is asked about all of its outputs at once.
             stored = self._stored(state.succeeded())
+            checked = [k for k in scope if checks_of(defs, k)] if defs.has_checks else []
+            failing = failing_reasons(state, self.state.latest_checks(checked)) if checked else {}
             plan = build_plan(
                 graph=defs.graph,
                 assets=defs.assets,
@@ -339,6 +344,7 @@ class Session:
                 edge_mappings=defs.edge_mappings,
                 space=space,
                 chosen_partitions=chosen_partitions,
+                failing_checks=failing,
             )
         finally:
             if enabled:
@@ -562,9 +568,10 @@ class Session:
         select: str | Sequence[str] | None = None,
         exclude: str | Sequence[str] | None = None,
         force: bool = False,
-        executor: str = "threads",
+        executor: str | None = None,
         *,
         workers: int | None = None,
+        address: str | None = None,
         on_event: Callable[[Event], None] | None = None,
         plan: Plan | None = None,
         wait: bool | float = True,
@@ -587,7 +594,11 @@ class Session:
         ``on_log`` as they come, from any thread: by default to stderr, prefixed with the
         asset (``None`` shows nothing). ``partitions`` (``"2024-01-01..2024-01-31"``) and
         ``as_of`` select partitions as ``plan`` does: each selected partition that is missing
-        or stale runs as its own step (a backfill is a materialize over a range)."""
+        or stale runs as its own step (a backfill is a materialize over a range).
+
+        ``executor`` names the backend (default: the project config's ``executor``, else
+        ``threads``); ``address`` the Dask scheduler of ``executor="dask"`` (default: the
+        config's ``dask_address``, else a local cluster started for the run)."""
         from assets_core.execution.run import execute
         from assets_core.execution.step import StepEnvironment
 
@@ -617,8 +628,9 @@ class Session:
             StepEnvironment(self.defs, self.io),
             self.state,
             replan=self._replan,
-            executor=executor,
+            executor=executor or (self.config and self.config.executor) or "threads",
             workers=workers,
+            address=address,
             on_event=on_event,
             selection=text,
             lock_wait=lock_wait,
@@ -628,6 +640,33 @@ class Session:
             on_log=on_log,
             log_level=log_level,
         )
+
+    def check(
+        self,
+        select: str | Sequence[str] | None = None,
+        exclude: str | Sequence[str] | None = None,
+        force: bool = False,
+        *,
+        partitions: str | None = None,
+    ) -> CheckRun:
+        """Run the data checks of the selected assets' stored outputs whose data or code
+        changed since they last ran (every one with ``force``) and record the results
+        (``lumbung check``). ``partitions`` selects partitions as in ``plan``; by default every
+        stored partition of a partitioned asset is checked."""
+        from assets_core.execution.checkrun import check_stored
+
+        keys = sorted(k for k in self.select(select, exclude) if checks_of(self.defs, k))
+        chosen = self.chosen_partitions(frozenset(keys), partitions, self.key_space())
+        stored = self.state.latest(keys, detail=False) if keys else {}
+        steps: list[StepKey] = []
+        for key in keys:
+            if self.defs.assets[key].spec.partitions is None:
+                steps.append(step_of(key))
+            elif key in chosen:
+                steps += [StepKey(key, p) for p in sorted(chosen[key])]
+            else:
+                steps += sorted(s for s in stored if s.asset == key and stored[s].last)
+        return check_stored(self.defs, self.io, self.state, steps, force=force)
 
     def load(self, key: CoercibleToKey, as_type: Any = None) -> object:
         """The stored value of an asset (or a source's data), as ``as_type`` (default pandas)."""
@@ -650,7 +689,7 @@ def load_config(config: ProjectConfig, *, read_only: bool = False) -> Session:
 
     # The installed managers check the keys they store as the project loads, so a key they
     # cannot store is reported with every other problem of the definitions.
-    managers = IOManagers(config.storage)
+    managers = IOManagers(config.storage, locations=config.io_locations())
 
     def checker_of(name: str) -> KeyCheck | None:
         return key_checker(managers.get(name))

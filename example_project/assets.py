@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from assets_core import asset, source
+from assets_core.checks import accepted_values, expect, not_null, relationships, unique
 
 raw_customers = source("raw_customers", path="data/raw_customers.csv")
 raw_products = source("raw_products", path="data/raw_products.csv")
@@ -84,7 +85,18 @@ def order_items(
     )
 
 
-@asset(group="intermediate", io_manager="duckdb", owners=["finance@shop.test"])
+@asset(
+    group="intermediate",
+    io_manager="duckdb",
+    owners=["finance@shop.test"],
+    checks=[
+        not_null("order_id"),
+        unique("order_id"),
+        accepted_values("status", ["placed", "shipped", "completed", "returned", "cancelled"]),
+        relationships("customer_id", to="stg_customers", field="customer_id"),
+        expect("amount_paid >= order_total", severity="warn"),  # placed orders are unpaid
+    ],
+)
 def orders(
     context,
     stg_orders: duckdb.DuckDBPyRelation,

@@ -31,6 +31,7 @@ FLOORS: tuple[tuple[str, int], ...] = (
     ("assets_core.execution", 6),
     ("assets_core.session", 7),
     ("assets_core.lineage", 8),
+    ("assets_core.reports", 8),
     ("assets_core.automation", 9),
     ("assets_core.web", 10),
     ("assets_core.cli", 11),

@@ -10,6 +10,7 @@ import assets_core
 EXPECTED = [
     "AssetContext",
     "AssetKey",
+    "CheckResult",
     "CsvOptions",
     "Definitions",
     "IOManager",
@@ -18,12 +19,17 @@ EXPECTED = [
     "MemoryIOManager",
     "OutputContext",
     "Plan",
+    "RunRequest",
     "RunResult",
     "Session",
     "StepKey",
     "StoredOutput",
     "asset",
+    "check",
+    "command_asset",
     "load_project",
+    "schedule",
+    "sensor",
     "source",
 ]
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from assets_core.cli import (
+    cmd_check,
     cmd_history,
     cmd_init,
     cmd_lineage,
@@ -21,7 +22,10 @@ from assets_core.cli import (
     cmd_materialize,
     cmd_partitions,
     cmd_plan,
+    cmd_schedules,
+    cmd_serve,
     cmd_show,
+    cmd_ui,
     cmd_unlock,
     cmd_wipe,
 )
@@ -150,6 +154,7 @@ COMMANDS: dict[str, Any] = {
     "list": cmd_list.list_assets,
     "plan": cmd_plan.plan_command,
     "materialize": cmd_materialize.materialize,
+    "check": cmd_check.check,
     "show": cmd_show.show,
     "lineage": cmd_lineage.lineage,
     "history": cmd_history.history,
@@ -157,7 +162,10 @@ COMMANDS: dict[str, Any] = {
     "partitions": cmd_partitions.partitions,
     "wipe": cmd_wipe.wipe,
     "unlock": cmd_unlock.unlock,
+    "serve": cmd_serve.serve,
+    "schedules": cmd_schedules.schedules,
     "init": cmd_init.init,
+    "ui": cmd_ui.ui,
 }
 for _name, _command in COMMANDS.items():
     app.command(_name)(_command)

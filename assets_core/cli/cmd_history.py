@@ -3,7 +3,7 @@ run each belongs to; failures show their error's first line (``--json``: the who
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,7 +11,6 @@ from assets_core.cli.common import (
     JsonOpt,
     first_line,
     guard,
-    iso_utc,
     open_session,
     paint,
     print_json,
@@ -21,9 +20,11 @@ from assets_core.cli.common import (
     write_lines,
 )
 from assets_core.cli.printable import printable
+from assets_core.reports.records import record_dict, run_dict
 
 if TYPE_CHECKING:
     from assets_core.storage.state import MaterializationRecord, RunRecord
+    from assets_core.storage.ticks import TickRecord
 
 #: Runs looked up to describe the runs of the records shown (a run not among them is shown
 #: by its id alone).
@@ -31,35 +32,6 @@ RUNS_LOOKED_UP = 1000
 #: The largest ``--limit`` (the state store counts in 64-bit integers; no store holds more).
 MAX_LIMIT = 1_000_000_000
 OUTCOME_STYLE = {"materialized": "green", "up_to_date": "dim", "failed": "red", "skipped": "yellow"}
-
-
-def record_dict(rec: MaterializationRecord) -> dict[str, Any]:
-    """A materialization record as ``history --json`` prints it."""
-    return {
-        "key": str(rec.key),
-        "run_id": rec.run_id,
-        "outcome": rec.outcome,
-        "started_at": iso_utc(rec.started_at),
-        "ended_at": iso_utc(rec.ended_at),
-        "duration": round(rec.duration, 6),
-        "rows": rec.rows,
-        "bytes": rec.bytes,
-        "location": rec.location,
-        "data_version": rec.data_version,
-        "code_version": rec.code_version or None,
-        "error": rec.error,
-    }
-
-
-def run_dict(run: RunRecord) -> dict[str, Any]:
-    """A run as ``history --json`` prints it."""
-    return {
-        "run_id": run.run_id,
-        "status": run.status,
-        "started_at": iso_utc(run.started_at),
-        "ended_at": iso_utc(run.ended_at),
-        "selection": run.selection,
-    }
 
 
 def history(
@@ -99,20 +71,28 @@ def history(
         wanted = dict.fromkeys(r.run_id for r in records)
         known = {r.run_id: r for r in session.state.runs(limit=RUNS_LOOKED_UP)} if wanted else {}
         runs = [known[r] for r in wanted if r in known]
+        from assets_core.automation.runs import started_by
+
+        ticks = started_by(session, wanted)
         if as_json:
             print_json(
                 {
-                    "runs": [run_dict(r) for r in runs],
+                    "runs": [run_dict(r, ticks.get(r.run_id)) for r in runs],
                     "materializations": [record_dict(r) for r in records],
                 }
             )
             return
-        _render(records, known, key)
+        _render(records, known, key, ticks)
 
 
 def _render(
-    records: list[MaterializationRecord], runs: dict[str, RunRecord], key: str | None
+    records: list[MaterializationRecord],
+    runs: dict[str, RunRecord],
+    key: str | None,
+    ticks: dict[str, TickRecord],
 ) -> None:
+    from assets_core.automation.runs import tick_text
+
     if not records:
         write_lines([f"No materializations of {key} yet." if key else "No runs yet."])
         return
@@ -130,6 +110,9 @@ def _render(
                 head += f"  {run.status}  {when(run.started_at)}  {took}"
                 if run.selection:
                     head += f"  -s {run.selection}"
+            tick = ticks.get(rec.run_id)
+            if tick is not None:
+                head += f"  ({tick_text(tick)})"
             lines.append(paint(printable(head), "bold", color))
         parts = [paint(f"{rec.outcome:<12}", OUTCOME_STYLE.get(rec.outcome, ""), color)]
         parts.append(f"{rec.key!s:<{width}}")

@@ -1,4 +1,5 @@
-"""``lumbung list``: every selected asset with its group, IO manager, kind and status.
+"""``lumbung list``: every selected asset with its group, IO manager, kind, status and checks
+(how many of its data checks pass, warn, fail or never ran).
 
 ``--output name`` is the stable machine form (one key per line, in dependency order, nothing
 else) and never computes statuses; ``table`` and ``json`` do, by the one status rule
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
 
 #: How each status is coloured in the table.
 STATUS_STYLE = {"fresh": "green", "stale": "yellow", "missing": "cyan", "failed": "bold red"}
+#: How the checks column is coloured, by its first (worst) verdict.
+CHECK_STYLE = {"fail": "bold red", "warn": "yellow", "pass": "green"}
 
 
 class Output(str, Enum):
@@ -45,11 +48,37 @@ class Output(str, Enum):
     json = "json"
 
 
+def check_counts(session: Session, keys: list[AssetKey]) -> dict[AssetKey, dict[str, int]]:
+    """For each of ``keys`` with data checks: how many are at each verdict (``pass``,
+    ``warn``, ``fail``, ``not run``), each check by its newest result."""
+    from assets_core.execution.checks import last_results, verdict
+
+    out: dict[AssetKey, dict[str, int]] = {}
+    for k, results in last_results(session.defs, session.state, keys).items():
+        counts = dict.fromkeys(CHECK_VERDICTS, 0)
+        for _, record in results:
+            counts[verdict(record)] += 1
+        out[k] = counts
+    return out
+
+
+#: the order the checks column lists verdicts in
+CHECK_VERDICTS = ("fail", "warn", "pass", "not run")
+
+
+def checks_cell(counts: dict[str, int] | None) -> str:
+    """``4 pass, 1 warn``; ``-`` for an asset without checks."""
+    if not counts:
+        return "-"
+    return ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+
+
 def asset_row(
     session: Session,
     key: AssetKey,
     status: AssetStatus | None,
     counts: PartitionCounts | None = None,
+    checks: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """The JSON object ``list --output json`` prints for one asset (a partitioned asset's
     ``partitions``: its partitions' count and their counts by status)."""
@@ -68,6 +97,7 @@ def asset_row(
         else None,
         "description": a.spec.description,
         "file": f"{info.path}:{a.line}",
+        "checks": checks or {},
     }
     if counts is not None:
         from assets_core.planning.partstatus import PARTITION_STATUSES
@@ -102,10 +132,13 @@ def list_assets(
             return
         found = session.statuses(keys, as_of) if keys else {}
         parts = session.partition_counts(keys, as_of) if keys else {}
+        checks = check_counts(session, keys)
         if output is Output.json:
-            print_json([asset_row(session, k, found.get(k), parts.get(k)) for k in keys])
+            print_json(
+                [asset_row(session, k, found.get(k), parts.get(k), checks.get(k)) for k in keys]
+            )
             return
-        _table(session, keys, found, parts)
+        _table(session, keys, found, parts, checks)
 
 
 def _table(
@@ -113,12 +146,13 @@ def _table(
     keys: list[AssetKey],
     found: Mapping[AssetKey, AssetStatus],
     parts: Mapping[AssetKey, PartitionCounts],
+    checks: Mapping[AssetKey, dict[str, int]],
 ) -> None:
     if not keys:
         write_lines(["No assets selected."])
         return
-    rows = [["key", "group", "io manager", "kind", "status"]]
-    styles = [["bold"] * 5]
+    rows = [["key", "group", "io manager", "kind", "status", "checks"]]
+    styles = [["bold"] * 6]
     counts: dict[str, int] = {}
     infos = session.infos
     hints: list[str] = []
@@ -127,9 +161,11 @@ def _table(
         status = found.get(k)
         part = parts.get(k)
         shown = str(part) if part else str(status) if status is not None else "-"
-        rows.append([str(k), info.group, info.io_manager or "-", info.kind, shown])
+        cell = checks_cell(checks.get(k))
+        rows.append([str(k), info.group, info.io_manager or "-", info.kind, shown, cell])
         name = status.status if status is not None else "source"
-        styles.append(["", "", "", "", STATUS_STYLE.get(name, "")])
+        check_style = CHECK_STYLE.get(cell.split(" ", 2)[1] if " " in cell else "", "")
+        styles.append(["", "", "", "", STATUS_STYLE.get(name, ""), check_style])
         counts[name] = counts.get(name, 0) + 1
         if status is not None and status.hint is not None:
             hints.append(printable(f"{k}: {status.hint}."))

@@ -10,7 +10,7 @@ several, and for an unknown asset.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,36 +19,23 @@ from assets_core.cli.common import (
     JsonOpt,
     fail,
     guard,
-    iso_utc,
     open_session,
     print_json,
     state_of,
     write_lines,
 )
 from assets_core.cli.printable import printable
+from assets_core.reports.records import line_dict
 
 if TYPE_CHECKING:
     from assets_core.model.keys import AssetKey
     from assets_core.session import Session
-    from assets_core.storage.state import LogLine, RunRecord
+    from assets_core.storage.state import RunRecord
 
 #: what names the newest run
 LAST = "last"
 #: runs listed in the error for a run id that several runs' ids start with
 SHOWN_RUNS = 5
-
-
-def line_dict(line: LogLine) -> dict[str, Any]:
-    """A kept line as ``logs --json`` prints it."""
-    return {
-        "key": str(line.step.asset),
-        "partition": line.step.partition,
-        "seq": line.seq,
-        "at": iso_utc(line.at),
-        "stream": line.stream,
-        "level": line.level,
-        "message": line.message,
-    }
 
 
 def logs(
@@ -70,9 +57,21 @@ def logs(
         run = find_run(session, run_id, debug)
         key = None if asset is None else _asset_key(session, asset, run.run_id)
         lines = session.state.logs(run.run_id, key)
+        from assets_core.automation.runs import started_by, tick_text
+        from assets_core.reports.records import tick_dict
+
+        tick = started_by(session, [run.run_id]).get(run.run_id)
         if as_json:
-            print_json({"run_id": run.run_id, "lines": [line_dict(x) for x in lines]})
+            print_json(
+                {
+                    "run_id": run.run_id,
+                    "tick": None if tick is None else tick_dict(tick),
+                    "lines": [line_dict(x) for x in lines],
+                }
+            )
             return
+        if tick is not None:
+            write_lines([f"run {run.run_id} was started by {tick_text(tick)}"])
         if not lines:
             whose = f"{printable(key)} said" if key is not None else "its assets said"
             write_lines([f"Nothing {whose} in run {run.run_id} was kept."])

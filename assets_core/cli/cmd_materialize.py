@@ -39,6 +39,7 @@ from assets_core.cli.common import (
     print_json,
     print_notes,
     state_of,
+    warn,
 )
 from assets_core.cli.printable import printable, printable_lines
 
@@ -61,15 +62,25 @@ def materialize(
     exclude: ExcludeOpt = None,
     force: ForceOpt = False,
     executor: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--executor",
             "-e",
             metavar="NAME",
-            help="Where assets run: threads (default), in-process (one at a time, for "
-            "debugging) or processes.",
+            help="Where assets run: threads (default, or the project's `executor`), "
+            "in-process (one at a time, for debugging), processes, or dask (a Dask cluster: "
+            "pip install 'lumbung[dask]').",
         ),
-    ] = "threads",
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            "--address",
+            metavar="URL",
+            help="The Dask scheduler to run on (tcp://HOST:8786; default: the project's "
+            "`dask_address`, else a local cluster started for the run).",
+        ),
+    ] = None,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -132,6 +143,7 @@ def materialize(
                 force=force,
                 executor=executor,
                 workers=workers,
+                address=address,
                 dry_run=dry_run,
                 as_json=as_json,
                 wait=wait,
@@ -172,12 +184,12 @@ def _wait_option(no_wait: bool, lock_timeout: float | None) -> bool | float:
     return lock_timeout
 
 
-def check_options(executor: str, workers: int | None) -> None:
+def check_options(executor: str | None, workers: int | None) -> None:
     """Reject a bad ``--executor`` or ``--workers`` before loading anything."""
     from assets_core.errors import PlanError
     from assets_core.execution.backends import BACKENDS
 
-    if executor not in BACKENDS:
+    if executor is not None and executor not in BACKENDS:
         raise PlanError(f"unknown executor {executor!r}; use one of {', '.join(BACKENDS)}.")
     if workers is not None and workers < 1:
         raise PlanError(f"workers must be 1 or more, got {workers}.")
@@ -189,9 +201,10 @@ def _materialize(
     exclude: str | None,
     *,
     force: bool,
-    executor: str,
+    executor: str | None,
     workers: int | None,
     dry_run: bool,
+    address: str | None = None,
     as_json: bool,
     wait: bool | float = True,
     debug: bool = False,
@@ -235,6 +248,7 @@ def _materialize(
                 plan=plan,
                 executor=executor,
                 workers=workers,
+                address=address,
                 on_event=tracker,
                 wait=wait,
                 on_log=tracker.log,
@@ -293,6 +307,13 @@ def _print_plan(plan: Plan) -> None:
         _out(f"  {str(step.key).ljust(width)}  {step.status.ljust(7)}  {why}".rstrip())
 
 
+def _report_warnings(result: RunResult) -> None:
+    """A line on stderr for each warning check that failed (its output was published)."""
+    for step, o in result.failed_checks:
+        if not o.blocking:
+            warn(f"{step}: check {o.name} failed: {o.message} (severity warn: published anyway)")
+
+
 def _report_errors(result: RunResult, debug: bool = False) -> None:
     """Each failed asset's error on stderr, with the user's traceback when the asset's own
     code raised; with ``debug``, every frame of the failure, Lumbung's included; and where
@@ -334,6 +355,7 @@ def _summary(
     if not plan.steps:
         _out(nothing_to_do(plan))
         return
+    _report_warnings(result)
     _report_errors(result, debug)
     line = summary_line(result, elapsed)
     slow = slowest_line(result)

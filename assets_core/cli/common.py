@@ -285,15 +285,6 @@ def when(timestamp: float | None) -> str:
     return datetime.fromtimestamp(timestamp).astimezone().isoformat(sep=" ", timespec="seconds")
 
 
-def iso_utc(timestamp: float | None) -> str | None:
-    """A moment for machines: ISO 8601 in UTC (``None`` stays ``None``)."""
-    if not timestamp:
-        return None
-    from datetime import datetime, timezone
-
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc).isoformat(timespec="milliseconds")
-
-
 def seconds(value: float | None) -> str:
     """A duration: ``0.04s``, ``12.3s``, ``4m 05s``."""
     if value is None:

@@ -138,6 +138,13 @@ class CodeVersioner:
             self._cache.record(key, version.version, components, files)
         return version
 
+    def version_of_function(self, fn: object) -> str:
+        """The code version of a function on its own (a custom data check's): its normalized
+        source, followed into the project-local code it uses."""
+        with self._lock:
+            found, _ = self._components(self._root_piece(fn))
+        return digest_of(_SCHEME, *(f"{name}={digest}" for name, digest in found.items()))
+
     def save_cache(self) -> None:
         """Write the cache file if one was given and something new was parsed. A cache that
         cannot be written is skipped silently: it only saves time."""

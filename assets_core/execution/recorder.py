@@ -5,12 +5,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from typing import cast
 
+from assets_core.execution.checks import check_record
 from assets_core.execution.runlogs import RunLogs
 from assets_core.execution.step import StepOutcome
+from assets_core.model.definitions import Definitions
 from assets_core.model.keys import StepKey
 from assets_core.planning.planner import Plan
-from assets_core.storage.state import MaterializationRecord, Outcome, RunWriter
+from assets_core.storage.checks import CheckOutcome
+from assets_core.storage.state import (
+    CheckRecord,
+    CheckStore,
+    MaterializationRecord,
+    Outcome,
+    RunWriter,
+    StateReader,
+)
 
 __all__ = ["FLUSH_EVERY", "FLUSH_SIZE", "Recorder"]
 
@@ -29,6 +40,7 @@ class Recorder:
         self.run_id = run_id
         self.logs = logs
         self.buffer: list[MaterializationRecord] = []
+        self.checks: list[CheckRecord] = []
         self.last_flush = time.monotonic()
 
     def record(
@@ -80,7 +92,23 @@ class Recorder:
         ):
             self.flush()
 
+    def record_checks(
+        self,
+        defs: Definitions,
+        results: tuple[tuple[StepKey, CheckOutcome], ...],
+        versions: Mapping[StepKey, str | None],
+    ) -> None:
+        """Record the results of the data checks a step ran, with what each read (written
+        with the next batch of records)."""
+        reader = cast(StateReader, self.state)
+        self.checks += [
+            check_record(defs, step, o, reader, versions, self.run_id) for step, o in results
+        ]
+
     def flush(self) -> None:
+        if self.checks:
+            cast(CheckStore, self.state).record_checks(self.checks)
+            self.checks = []
         if self.buffer:
             self.state.record(self.buffer)
             self.buffer = []

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from assets_core.model.keys import StepKey
+from assets_core.storage.checks import CheckOutcome
 
 __all__ = ["Event", "RunResult", "new_run_id"]
 
@@ -52,6 +53,8 @@ class RunResult:
     tracebacks: dict[StepKey, str] = field(default_factory=dict, repr=False)
     durations: dict[StepKey, float] = field(default_factory=dict)
     logged: dict[StepKey, int] = field(default_factory=dict)
+    #: the results of the data checks its steps ran, with the step each is of
+    checks: list[tuple[StepKey, CheckOutcome]] = field(default_factory=list)
     started_at: float = 0.0
     ended_at: float = 0.0
     interrupted: bool = False
@@ -74,7 +77,23 @@ class RunResult:
             "failed": [str(k) for k in self.failed],
             "skipped": [str(k) for k in self.skipped],
             "errors": {str(k): v.splitlines()[0] for k, v in self.errors.items()},
+            "failed_checks": [
+                {
+                    "asset": str(step.asset),
+                    "partition": step.partition,
+                    "check": o.name,
+                    "severity": o.severity,
+                    "failing_rows": o.failing,
+                    "message": o.message,
+                }
+                for step, o in self.failed_checks
+            ],
         }
+
+    @property
+    def failed_checks(self) -> list[tuple[StepKey, CheckOutcome]]:
+        """The checks that failed, blocking (their step failed) or warning."""
+        return [(step, o) for step, o in self.checks if not o.passed]
 
 
 def new_run_id() -> str:

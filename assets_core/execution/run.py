@@ -60,6 +60,7 @@ def execute(
     replan: Callable[[Plan], Plan],
     executor: str = "threads",
     workers: int | None = None,
+    address: str | None = None,
     on_event: Callable[[Event], None] | None = None,
     selection: str | None = None,
     lock_wait: bool = True,
@@ -69,7 +70,8 @@ def execute(
     on_log: Show | None = print_line,
     log_level: int = logging.WARNING,
 ) -> RunResult:
-    """Run every step of ``plan`` on the backend named ``executor``. Raises
+    """Run every step of ``plan`` on the backend named ``executor`` (a clustered one's at
+    ``address``). Raises
     ``KeyboardInterrupt`` after recording what finished when interrupted; otherwise returns a
     ``RunResult`` (failures are in it, not raised).
 
@@ -91,7 +93,13 @@ def execute(
     logs = RunLogs(state, run_id, on_log, log_level)
     env.logs = Capture(logs.add, log_level if on_log is not None else _NEVER)
     backend = open_backend(
-        executor, env, plan.keys, workers=n_workers, cancelled=cancelled, config=config
+        executor,
+        env,
+        plan.keys,
+        workers=n_workers,
+        cancelled=cancelled,
+        config=config,
+        address=address,
     )
     if backend.shares_memory:
         budget = memory_budget

@@ -250,6 +250,8 @@ class Scheduler:
         allowed = self.env.defs.assets[step.asset].spec.retries
         if out.interrupted or attempts > allowed:
             return False
+        if any(not o.passed and o.blocking for _, o in out.checks):
+            return False  # a check failing on the output fails again on the same output
         delay = min(RETRY_BASE_DELAY * 2 ** (attempts - 1), RETRY_MAX_DELAY)
         first = (out.error or "failed").splitlines()[0]
         self.emit(Event("retry", step, message=f"attempt {attempts} failed: {first}"))
@@ -257,6 +259,13 @@ class Scheduler:
         return True
 
     def _complete(self, out: StepOutcome) -> None:
+        if out.checks:
+            self.result.checks += out.checks
+            fresh = dict(self.versions)
+            for s, stored in out.parts or ((out.step, out.stored),):
+                if stored is not None:
+                    fresh[s] = stored.data_version
+            self.recorder.record_checks(self.env.defs, out.checks, fresh)
         call = self.calls.get(out.step) if self.calls else None
         if call is None:
             self._complete_one(out)

@@ -1,4 +1,5 @@
-"""One step: load its inputs, run the asset, save its output.
+"""One step: load its inputs, run the asset, save its output (checked before it is published
+when the asset has data checks: ``execution.checks``).
 
 A step gets a ``StepEnvironment``, never the session: the project's definitions, its IO
 managers by name, and (in the scheduler's own process) the run's handed-over values. A worker
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from assets_core.errors import AssetExecutionError, LumbungError
+from assets_core.execution.checks import Audit
 from assets_core.execution.failures import (
     engine_failure,
     full_traceback,
@@ -29,6 +31,7 @@ from assets_core.model.kinds import AnyAsset
 from assets_core.model.spec import AssetSpec
 from assets_core.partitions.columns import sort_keys
 from assets_core.partitions.space import PartitionsDefinition
+from assets_core.storage.checks import CheckOutcome
 from assets_core.storage.io import (
     AssetContext,
     DuckDBHolder,
@@ -97,10 +100,13 @@ class StepOutcome:
     #: a ``single_run`` call's output per partition: (the step, what was stored for it),
     #: in key order; ``stored`` is the first's
     parts: tuple[tuple[StepKey, StoredOutput], ...] = ()
+    #: the results of the data checks run on its output(s), with the step each is of
+    checks: tuple[tuple[StepKey, CheckOutcome], ...] = ()
 
     def __reduce__(self) -> tuple[Any, ...]:  # the exception stays where it was raised
         fields = (self.step, self.stored, self.started_at, self.ended_at, self.error)
-        return (StepOutcome, (*fields, self.interrupted, None, self.traceback, self.parts))
+        rest = (self.interrupted, None, self.traceback, self.parts, self.checks)
+        return (StepOutcome, (*fields, *rest))
 
 
 class StepEnvironment:
@@ -130,7 +136,8 @@ class StepEnvironment:
         built from its storage folder."""
         from assets_core.model.project import load_definitions
 
-        return cls(load_definitions(config), IOManagers(config.storage))
+        io = IOManagers(config.storage, locations=config.io_locations())
+        return cls(load_definitions(config), io)
 
     def bindings(self, asset: AnyAsset) -> tuple[Binding, ...]:
         """Each input of ``asset`` with its upstream and target kind (cached)."""
@@ -179,13 +186,17 @@ def _run_step(
     job: Job | None,
 ) -> StepOutcome:
     started = time.time()
+    checked: list[tuple[StepKey, CheckOutcome]] = []  # what the step's checks found
     try:
         if job is not None:
-            parts = _attempt(env, step, run_id, cancelled, fence, job)
+            parts = _attempt(env, step, run_id, cancelled, fence, job, checked)
             many = tuple(parts) if len(parts) > 1 else ()
-            return StepOutcome(step, parts[0][1], started, time.time(), parts=many)
-        stored = _attempt(env, step, run_id, cancelled, fence, None)[0][1]
-        return StepOutcome(step, stored, started, time.time())
+            stored = parts[0][1]
+            return StepOutcome(
+                step, stored, started, time.time(), parts=many, checks=tuple(checked)
+            )
+        stored = _attempt(env, step, run_id, cancelled, fence, None, checked)[0][1]
+        return StepOutcome(step, stored, started, time.time(), checks=tuple(checked))
     except _Cancelled:
         return StepOutcome(step, None, started, time.time(), "interrupted", interrupted=True)
     except Exception as exc:
@@ -195,7 +206,16 @@ def _run_step(
         trace = getattr(error, "user_traceback", "")
         text = f"{error}\n{trace}" if trace else str(error)
         full = full_traceback(error)
-        return StepOutcome(step, None, started, time.time(), text, exception=error, traceback=full)
+        return StepOutcome(
+            step,
+            None,
+            started,
+            time.time(),
+            text,
+            exception=error,
+            traceback=full,
+            checks=tuple(checked),
+        )
 
 
 class _Cancelled(Exception):
@@ -209,8 +229,10 @@ def _attempt(
     cancelled: threading.Event | None,
     fence: Fence | None,
     job: Job | None,
+    checked: list[tuple[StepKey, CheckOutcome]],
 ) -> list[tuple[StepKey, StoredOutput]]:
-    """Load, run, save: what was stored, per step (one, or each of a ``single_run`` call's)."""
+    """Load, run, check, save: what was stored, per step (one, or each of a ``single_run``
+    call's); the results of the asset's checks go to ``checked``."""
     defs = env.defs
     asset = defs.assets[step.asset]
     holder = DuckDBHolder()
@@ -247,10 +269,15 @@ def _attempt(
             )
         name = defs.io_manager_name(asset)
         manager = env.io.get(name)
+        checks = _has_checks(defs, asset)
         if job is not None and asset.spec.backfill == "single_run":
-            return _save_split(asset, manager, name, job, result, run_id, fence)
+            audits = (env, holder, checked) if checks else None
+            return _save_split(asset, manager, name, job, result, run_id, fence, audits)
         try:
-            out = OutputContext(step.asset, asset.spec, run_id, step.partition, fence)
+            audit = Audit(defs, env.io, step, run_id, holder, checked) if checks else None
+            out = OutputContext(step.asset, asset.spec, run_id, step.partition, fence, audit)
+            if audit is not None and not getattr(manager, "stages", False):
+                audit.check_value(result)  # a manager that cannot stage: checked before save
             stored = manager.save(out, result)
         except Exception as exc:  # Lumbung's, its IO manager's, the machine's, or the value's
             relation = kind_of(result) == "duckdb"
@@ -272,8 +299,10 @@ def _save_split(
     result: object,
     run_id: str,
     fence: Fence | None,
+    audits: tuple[StepEnvironment, DuckDBHolder, list[tuple[StepKey, CheckOutcome]]] | None,
 ) -> list[tuple[StepKey, StoredOutput]]:
-    """Store a ``single_run`` call's rows partition by partition (``split``)."""
+    """Store a ``single_run`` call's rows partition by partition (``split``), each checked
+    on its own when the asset has checks (``audits``: what each partition's audit needs)."""
     from assets_core.execution.split import split_rows
 
     key, spec = asset.key, asset.spec
@@ -284,11 +313,23 @@ def _save_split(
     for partition, rows in parts:
         step = StepKey(key, partition)
         try:
-            stored = manager.save(OutputContext(key, spec, run_id, partition, fence), rows)
+            audit = None
+            if audits is not None:
+                env, holder, checked = audits
+                audit = Audit(env.defs, env.io, step, run_id, holder, checked)
+                if not getattr(manager, "stages", False):
+                    audit.check_value(rows)
+            out_ctx = OutputContext(key, spec, run_id, partition, fence, audit)
+            stored = manager.save(out_ctx, rows)
         except Exception as exc:
             _reraise(store_failure(step, name, exc, relation), exc)
         out.append((step, stored))
     return out
+
+
+def _has_checks(defs: Definitions, asset: AnyAsset) -> bool:
+    """Whether ``asset``'s output is checked before it is published."""
+    return bool(asset.spec.checks) or asset.key in defs.custom_checks
 
 
 def _reraise(error: BaseException, exc: BaseException) -> NoReturn:

@@ -16,7 +16,7 @@ from typing import Any
 
 from assets_core.lineage.jsonfmt import iso, node_dict
 from assets_core.lineage.layout import NODE_H, NODE_W, layout
-from assets_core.lineage.model import STATUS_COLORS, Lineage
+from assets_core.lineage.model import CHECK_COLORS, STATUS_COLORS, Lineage
 
 
 @cache
@@ -49,6 +49,7 @@ def page_data(lineage: Lineage) -> dict[str, Any]:
             "node_h": NODE_H,
         },
         "colors": dict(STATUS_COLORS),
+        "check_colors": dict(CHECK_COLORS),
         "selected": list(lineage.selected),
         "generated_at": iso(lineage.generated_at),
     }

@@ -30,6 +30,8 @@ NODE_FIELDS: tuple[str, ...] = (
     "selected",
     "layer",
     "partitions",
+    "checks",
+    "badge",
 )
 #: The fields of ``last_materialization`` when it is not null.
 LAST_FIELDS: tuple[str, ...] = (
@@ -94,6 +96,18 @@ def node_dict(n: LineageNode) -> dict[str, Any]:
         "selected": n.selected,
         "layer": n.layer,
         "partitions": partitions_dict(n.partitions),
+        "checks": [
+            {
+                "check": c.name,
+                "severity": c.severity,
+                "result": c.result,
+                "failing_rows": c.failing_rows,
+                "message": c.message,
+                "partition": c.partition,
+            }
+            for c in n.checks
+        ],
+        "badge": n.badge,
     }
 
 

@@ -60,6 +60,23 @@ class PartitionSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckBadge:
+    """One data check of an asset with its last result, as lineage shows it: ``result`` is
+    ``pass``, ``fail``, ``warn`` or ``not run``."""
+
+    name: str
+    severity: str
+    result: str
+    failing_rows: int | None = None
+    message: str | None = None
+    partition: str | None = None
+
+
+#: the badge of a node: its worst check result first
+BADGE_ORDER: tuple[str, ...] = ("fail", "warn", "not run", "pass")
+
+
+@dataclass(frozen=True, slots=True)
 class LineageNode:
     """One asset or source in the lineage view."""
 
@@ -80,6 +97,13 @@ class LineageNode:
     upstream_stale: str | None = None  # a fresh asset reading a stale unselected upstream
     layer: int = 0  # longest path from a root of the shown graph
     partitions: PartitionSummary | None = None  # a partitioned asset's; status: its worst
+    checks: tuple[CheckBadge, ...] = ()  # its data checks with their last results
+
+    @property
+    def badge(self) -> str | None:
+        """The worst result among its checks (``None``: it has none)."""
+        found = {c.result for c in self.checks}
+        return next((r for r in BADGE_ORDER if r in found), None)
 
     @property
     def name(self) -> str:
@@ -171,9 +195,12 @@ def build_lineage(
     exclude: str | Sequence[str] | None = None,
     upstream: int | None = None,
     downstream: int | None = None,
+    *,
+    with_status: bool = True,
 ) -> Lineage:
     """The lineage of ``select`` (DESIGN §6 grammar; ``None``: the whole project, less
-    ``exclude``) with ``upstream``/``downstream`` hops around it (``None``: all)."""
+    ``exclude``) with ``upstream``/``downstream`` hops around it (``None``: all). With
+    ``with_status`` false, nothing is planned or read from the state (no statuses, no last runs)."""
     warnings: tuple[str, ...] = ()
     if select is None or (not isinstance(select, str) and not select):
         chosen: frozenset[AssetKey] | None = None
@@ -184,7 +211,13 @@ def build_lineage(
         chosen = found.keys
         keys = shown_keys(session, chosen, upstream, downstream)
     return from_session(
-        session, keys, chosen or frozenset(), upstream, downstream, warnings=warnings
+        session,
+        keys,
+        chosen or frozenset(),
+        upstream,
+        downstream,
+        warnings=warnings,
+        with_status=with_status,
     )
 
 
@@ -195,6 +228,7 @@ def from_session(
     upstream: int | None = None,
     downstream: int | None = None,
     warnings: Sequence[str] = (),
+    with_status: bool = True,
 ) -> Lineage:
     """A ``Lineage`` of exactly ``keys``: statuses and reasons from one plan of the assets
     shown (the one status rule; a partitioned asset's partitions counted by status from the
@@ -211,7 +245,7 @@ def from_session(
     statuses: dict[AssetKey, AssetStatus] = {}
     parts: dict[AssetKey, PartitionSummary] = {}
     latest: Mapping[StepKey, StepState] = {}
-    if materialized:
+    if materialized and with_status:
         plan = session.status_plan(materialized)
         for k in materialized:
             if k in defs.partitions:  # as bad as its worst partition, and counted
@@ -228,6 +262,7 @@ def from_session(
         latest = session.state.latest(materialized, detail=True)
     parents = {k: [p for p in defs.graph.parents(k) if p in shown] for k in order}
     depth = layers(order, parents)
+    badges = _badges(session, order)
     infos = session.infos
     nodes = []
     for k in order:
@@ -263,6 +298,7 @@ def from_session(
                 if found is None or found.upstream_stale is None
                 else str(found.upstream_stale),
                 partitions=parts.get(k),
+                checks=badges.get(k, ()),
             )
         )
     edges = tuple((str(p), str(k)) for k in order for p in parents[k])
@@ -274,6 +310,26 @@ def from_session(
         downstream=downstream,
         warnings=tuple(warnings),
     )
+
+
+def _badges(session: Session, keys: Sequence[AssetKey]) -> dict[AssetKey, tuple[CheckBadge, ...]]:
+    """Each shown asset's checks with their last results (one read, none without checks)."""
+    from assets_core.execution.checks import last_results, verdict
+
+    return {
+        k: tuple(
+            CheckBadge(
+                c.name,
+                c.severity,
+                verdict(r),
+                r.failing_rows if r is not None else None,
+                r.error if r is not None else None,
+                r.step.partition if r is not None else None,
+            )
+            for c, r in results
+        )
+        for k, results in last_results(session.defs, session.state, keys).items()
+    }
 
 
 def _last_run(rec: MaterializationRecord | None) -> LastRun | None:
@@ -312,6 +368,15 @@ STATUS_COLORS: Mapping[str, str] = {
     "missing": "#3b82c4",
     "failed": "#d64545",
     "source": "#7d8590",
+}
+
+
+#: Colours of check results (a node's badge, the side panel's list).
+CHECK_COLORS: Mapping[str, str] = {
+    "pass": "#2f9e57",
+    "warn": "#d99a00",
+    "fail": "#d64545",
+    "not run": "#7d8590",
 }
 
 

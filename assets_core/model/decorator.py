@@ -17,6 +17,7 @@ from typing import Any, TypeVar, overload
 
 from assets_core.errors import InvalidKeyError, Problem
 from assets_core.model.annotations import resolved
+from assets_core.model.checks import CheckSpec, CustomCheck
 from assets_core.model.csv_options import CsvOptions, csv_problems
 from assets_core.model.keys import SEGMENT_RE, AssetKey, CoercibleToKey, checked_key
 from assets_core.model.spec import Asset, AssetSpec, Param, SourceAsset, SourceFormat
@@ -170,6 +171,7 @@ def asset(
     code_files: Iterable[str] | None = None,
     partitions: PartitionsDefinition | None = None,
     backfill: str | None = None,
+    checks: Iterable[CheckSpec] | None = None,
 ) -> Callable[[F], Asset]: ...
 
 
@@ -193,6 +195,8 @@ def asset(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
       partition key (DESIGN §12)
     - ``backfill="single_run"``: one call may cover a contiguous range of partitions
     - ``retries``: how many times to retry a failure, with exponential backoff
+    - ``checks``: built-in data checks of the output (``assets_core.checks``: ``not_null``,
+      ``unique``, ...), run before it is published (docs/checks.md)
     - ``code_files``: files the function reads as code (``["sql/orders.sql"]``), relative to
       the project folder: their bytes are part of the code version, so an edit makes the
       asset stale
@@ -226,6 +230,7 @@ _ASSET_OPTIONS = frozenset(
         "code_files",
         "partitions",
         "backfill",
+        "checks",
     }
 )
 
@@ -425,6 +430,7 @@ def _options_spec(
         elif partitions is None:
             c.add("backfill='single_run' needs partitions=...; add them, or remove backfill=.")
             backfill = None
+    checks = _checks(c, options.get("checks"))
     group = options.get("group")
     tags = options.get("tags")
     owners = options.get("owners")
@@ -444,7 +450,44 @@ def _options_spec(
         partitions=partitions,
         mappings=MappingProxyType(mappings) if mappings else _NO_METADATA,
         backfill=backfill,
+        checks=checks,
     )
+
+
+def _checks(c: _Collector, value: object) -> tuple[CheckSpec, ...]:
+    """``checks=`` checked: built-in checks, each declaration's own problem reported."""
+    if value is None:
+        return ()
+    if isinstance(value, CheckSpec):
+        value = [value]
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        c.add(
+            f"checks={value!r} is not valid: give a list of built-in checks, like "
+            "[not_null('id'), unique('id')] (from assets_core.checks)."
+        )
+        return ()
+    out: list[CheckSpec] = []
+    names: set[str] = set()
+    for item in value:
+        if isinstance(item, CustomCheck):
+            c.add(
+                f"checks= got the custom check {item.name}; a @check function is found by "
+                "itself, so leave it out of checks=."
+            )
+        elif not isinstance(item, CheckSpec):
+            c.add(
+                f"checks= got {item!r}, not a built-in check; use not_null, unique, "
+                "accepted_values, relationships, row_count, expect, schema or freshness "
+                "from assets_core.checks."
+            )
+        elif item.problem is not None:
+            c.add(f"check {item.name}: {item.problem}")
+        elif item.name in names:
+            c.add(f"check {item.name} is declared twice; remove one.")
+        else:
+            names.add(item.name)
+            out.append(item)
+    return tuple(out)
 
 
 _MAPPING_SPECS = (Window, Explicit)

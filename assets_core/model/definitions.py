@@ -18,6 +18,15 @@ from types import MappingProxyType, ModuleType
 from typing import Any, cast
 
 from assets_core.errors import AmbiguousAssetError, DefinitionError, Problem, UnknownAssetError
+from assets_core.model.automation import (
+    Automation,
+    Schedule,
+    Sensor,
+    automation_problems,
+    collect_automations,
+)
+from assets_core.model.check_rules import check_problems, checks_by_asset
+from assets_core.model.checks import CustomCheck
 from assets_core.model.graph import AssetGraph
 from assets_core.model.keys import AssetKey, CoercibleToKey, StepKey, names_of, step_of
 from assets_core.model.kinds import AnyAsset
@@ -28,7 +37,7 @@ from assets_core.partitions.multi import MultiPartitions
 from assets_core.partitions.space import PartitionsDefinition
 from assets_core.partitions.static import DynamicPartitions
 
-__all__ = ["DEFAULT_IO_MANAGER", "Definitions", "collect_assets"]
+__all__ = ["DEFAULT_IO_MANAGER", "Definitions", "collect_assets", "collect_checks"]
 
 DEFAULT_IO_MANAGER = "parquet"
 
@@ -81,6 +90,7 @@ class Definitions:
     ``Session`` checks the names again against the managers it has). ``key_checks``, with
     them, gives each manager's own check of the keys it stores (``validate.check_storable``):
     a key it cannot store is a problem too, and ``keys_checked`` names the managers checked.
+    ``automations`` are the project's schedules and sensors (``model.automation``).
     """
 
     def __init__(
@@ -91,10 +101,18 @@ class Definitions:
         default_io_manager: str = DEFAULT_IO_MANAGER,
         io_managers: Collection[str] | None = None,
         key_checks: Callable[[str], KeyCheck | None] | None = None,
+        checks: Iterable[CustomCheck] = (),
+        automations: Iterable[Automation] = (),
     ) -> None:
         self.root = Path(root if root is not None else Path.cwd()).resolve()
         self.default_io_manager = default_io_manager
-        items = list(assets)
+        custom = list(checks)
+        items: list[AnyAsset] = []
+        for given in assets:  # custom checks may come with the assets
+            if isinstance(given, CustomCheck):
+                custom.append(given)
+            else:
+                items.append(given)
         for item in cast(list[object], items):
             if not isinstance(item, ASSET_KINDS):
                 what = type(item).__name__
@@ -116,6 +134,22 @@ class Definitions:
         )
         self.graph = AssetGraph(self.upstream)
         problems = validate(resolved, self.graph, unresolved, self.root, by_key)
+        problems += check_problems(by_key, custom)
+        #: the custom ``@check`` functions of each asset that has some
+        self.custom_checks: Mapping[AssetKey, tuple[CustomCheck, ...]] = MappingProxyType(
+            checks_by_asset(custom)
+        )
+        #: whether any asset has data checks (planning reads their results only then)
+        self.has_checks = bool(custom) or any(a.spec.checks for a in resolved)
+        declared = list(automations)
+        problems += automation_problems(declared, self.root)
+        #: the schedules and the sensors, by name
+        self.schedules: Mapping[str, Schedule] = MappingProxyType(
+            {a.name: a for a in declared if isinstance(a, Schedule)}
+        )
+        self.sensors: Mapping[str, Sensor] = MappingProxyType(
+            {a.name: a for a in declared if isinstance(a, Sensor)}
+        )
         #: the IO managers whose own key checks these assets passed (``key_checks``)
         self.keys_checked: frozenset[str] = frozenset()
         if io_managers is not None:
@@ -128,11 +162,13 @@ class Definitions:
 
     @classmethod
     def from_modules(cls, *modules: ModuleType | str, **kwargs: Any) -> Definitions:
-        """Definitions from every asset found as an attribute of the given modules."""
+        """Definitions from every asset found as an attribute of the given modules, and the
+        schedules and sensors they declare."""
         import importlib
 
         mods = [importlib.import_module(m) if isinstance(m, str) else m for m in modules]
-        return cls(collect_assets(mods), **kwargs)
+        kwargs.setdefault("automations", collect_automations(mods))
+        return cls(collect_assets(mods), checks=collect_checks(mods), **kwargs)
 
     # ---- lookups ---------------------------------------------------------------------------
 
@@ -263,6 +299,17 @@ def collect_assets(modules: list[ModuleType]) -> list[AnyAsset]:
         found += mine
         found += theirs
     return found
+
+
+def collect_checks(modules: list[ModuleType]) -> list[CustomCheck]:
+    """Each custom ``@check`` defined at module level in ``modules``, once, in module order
+    then by line."""
+    found: dict[int, CustomCheck] = {}
+    for module in modules:
+        mine = [v for v in vars(module).values() if isinstance(v, CustomCheck)]
+        for c in sorted(mine, key=_by_file_line):
+            found.setdefault(id(c), c)
+    return list(found.values())
 
 
 _by_line = operator.attrgetter("line")

@@ -18,6 +18,7 @@ import importlib.util
 import json
 import os
 import pkgutil
+import re
 import site
 import sys
 import traceback
@@ -26,19 +27,22 @@ from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 from assets_core.errors import ProjectError, exception_message
+from assets_core.model.automation import Automation, collect_automations
+from assets_core.model.checks import CustomCheck
 from assets_core.model.defaults import (
     MODULE_DEFAULTS,
     Defaults,
     apply_defaults,
     parse_defaults,
 )
-from assets_core.model.definitions import Definitions, collect_assets
+from assets_core.model.definitions import Definitions, collect_assets, collect_checks
 from assets_core.model.keys import SEGMENT_RE
 from assets_core.model.kinds import AnyAsset
 from assets_core.model.loader import forget, install
+from assets_core.model.notify import NotifySettings, parse_notify
 from assets_core.model.validate import KeyCheck
 
 if sys.version_info >= (3, 11):
@@ -52,7 +56,16 @@ LUMBUNG_TOML = "lumbung.toml"
 PYPROJECT_TOML = "pyproject.toml"
 DEFAULT_STORAGE = ".lumbung"
 #: the keys a project config may hold
-CONFIG_KEYS = ("default_io_manager", "defaults", "modules", "storage")
+CONFIG_KEYS = (
+    "dask_address",
+    "default_io_manager",
+    "defaults",
+    "executor",
+    "modules",
+    "notify",
+    "parquet_storage",
+    "storage",
+)
 #: top-level packages that are Lumbung itself: never purged, or ``isinstance`` would break
 _OWN_PACKAGES = frozenset({"assets_core", "io_managers"})
 
@@ -76,11 +89,28 @@ class ProjectConfig:
     defaults: tuple[tuple[str, Defaults], ...] = ()
     """``[defaults."glob"]`` tables in the order written: the defaults of the assets of the
     modules whose path (relative to ``root``) matches the glob (``model.defaults``)."""
+    notify: NotifySettings | None = None
+    """``[notify]``: who hears about the runs ``lumbung serve`` starts (``model.notify``).
+    Not carried to worker processes (``to_json``), which send nothing."""
+    executor: str | None = None
+    """The backend ``materialize`` runs steps on when none is named (default ``threads``)."""
+    dask_address: str | None = None
+    """The Dask scheduler the ``dask`` executor connects to (``tcp://host:8786``); with none
+    it starts a local cluster for each run."""
+    parquet_storage: str | None = None
+    """Where the ``parquet`` IO manager stores: a URI (``s3://bucket/prefix``, ``gs://...``,
+    ``file:///shared/folder``) or a folder relative to ``storage`` (default ``parquet``)."""
+
+    def io_locations(self) -> dict[str, str]:
+        """Where installed IO managers store, by name, when the config says
+        (``storage.registry.IOManagers``'s ``locations``)."""
+        return {} if self.parquet_storage is None else {"parquet": self.parquet_storage}
 
     def to_json(self) -> str:
         """The config as JSON text (what ``from_json`` reads back)."""
         data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
         data["defaults"] = [[glob, d.to_dict()] for glob, d in self.defaults]
+        data.pop("notify")
         return json.dumps(data, default=str, sort_keys=True)
 
     @classmethod
@@ -94,6 +124,9 @@ class ProjectConfig:
             storage=Path(data["storage"]),
             default_io_manager=data["default_io_manager"],
             defaults=tuple((g, parse_defaults(d, g)) for g, d in data.get("defaults", ())),
+            executor=data.get("executor"),
+            dask_address=data.get("dask_address"),
+            parquet_storage=data.get("parquet_storage"),
         )
 
 
@@ -320,6 +353,13 @@ def _build_config(file: Path, where: str, table: Mapping[str, Any]) -> ProjectCo
         except ValueError as exc:
             raise ProjectError(f"{where} {exc}") from None
 
+    notify = None
+    if "notify" in table:
+        try:
+            notify = parse_notify(table["notify"])
+        except ValueError as exc:
+            raise ProjectError(f"{where} {exc}") from None
+
     return ProjectConfig(
         root=root,
         config_file=file,
@@ -327,7 +367,49 @@ def _build_config(file: Path, where: str, table: Mapping[str, Any]) -> ProjectCo
         storage=storage,
         default_io_manager=io_manager,
         defaults=tuple(defaults),
+        notify=notify,
+        executor=_optional_name(table, "executor", where, 'executor = "dask"'),
+        dask_address=_address(table, where),
+        parquet_storage=_parquet_storage(table, where),
     )
+
+
+def _parquet_storage(table: Mapping[str, Any], where: str) -> str | None:
+    """``parquet_storage``, if given: a URI or a folder, as a non-empty string."""
+    value = table.get("parquet_storage")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or "\0" in value:
+        raise ProjectError(
+            f"{where} parquet_storage: must be a URI or a folder as a string, got {value!r}; "
+            'write for example parquet_storage = "s3://bucket/prefix".'
+        )
+    return value
+
+
+def _optional_name(table: Mapping[str, Any], key: str, where: str, example: str) -> str | None:
+    """The name under ``key`` (letters, digits, ``-`` and ``_``), if given."""
+    if key not in table:
+        return None
+    value = table[key]
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_-]+", value):
+        raise ProjectError(
+            f"{where} {key}: must be a name, got {value!r}; write for example {example}."
+        )
+    return value
+
+
+def _address(table: Mapping[str, Any], where: str) -> str | None:
+    """``dask_address``, if given: a scheduler's address such as ``tcp://host:8786``."""
+    if "dask_address" not in table:
+        return None
+    value = table["dask_address"]
+    if not isinstance(value, str) or not re.fullmatch(r"[a-z0-9+]+://\S+", value):
+        raise ProjectError(
+            f"{where} dask_address: must be a scheduler address, got {value!r}; write for "
+            'example dask_address = "tcp://127.0.0.1:8786".'
+        )
+    return value
 
 
 def _is_module_name(text: str) -> bool:
@@ -359,8 +441,22 @@ def _module_project(cwd: Path, name: str) -> ProjectConfig:
 
 
 def import_assets(config: ProjectConfig, fresh: bool = True) -> list[AnyAsset]:
+    """The assets of ``import_project``."""
+    return import_project(config, fresh).assets
+
+
+class Declared(NamedTuple):
+    """What a project's modules declare at module level."""
+
+    assets: list[AnyAsset]
+    checks: list[CustomCheck]
+    automations: list[Automation]
+
+
+def import_project(config: ProjectConfig, fresh: bool = True) -> Declared:
     """Import the project's modules (each configured package with all its public submodules,
-    recursively) and return every ``Asset`` and ``SourceAsset`` defined at module level.
+    recursively) and return every ``Asset`` and ``SourceAsset`` defined at module level, every
+    custom ``@check``, and the schedules and sensors.
 
     Each object appears once even when several modules import it, ordered by the module that
     defines it (in import order), then by line. With ``fresh`` (the default), modules loaded
@@ -378,13 +474,20 @@ def import_assets(config: ProjectConfig, fresh: bool = True) -> list[AnyAsset]:
             sys.path.remove(root)
         sys.path.insert(0, root)
 
+    modules = _import_modules(config)
+    assets = _with_defaults(config, modules, collect_assets(modules))
+    return Declared(assets, collect_checks(modules), collect_automations(modules))
+
+
+def _import_modules(config: ProjectConfig) -> list[ModuleType]:
+    """The configured modules, each package followed by its public submodules."""
     modules: list[ModuleType] = []
     for name in config.modules:
         module = _import(config, name, configured=True)
         modules.append(module)
         if hasattr(module, "__path__"):
             modules.extend(_submodules(config, module))
-    return _with_defaults(config, modules, collect_assets(modules))
+    return modules
 
 
 def _with_defaults(
@@ -422,9 +525,12 @@ def load_definitions(
     enabled = gc.isenabled()
     gc.disable()
     try:
+        assets, checks, automations = import_project(config)
         return Definitions(
-            import_assets(config),
+            assets,
+            checks=checks,
             root=config.root,
+            automations=automations,
             default_io_manager=config.default_io_manager,
             io_managers=io_managers,
             key_checks=key_checks,

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
 from assets_core.errors import Problem
+from assets_core.model.checks import CheckSpec
 from assets_core.model.csv_options import CsvOptions
 from assets_core.model.keys import AssetKey
 from assets_core.partitions.mapping import MappingSpec
@@ -31,7 +32,8 @@ class AssetSpec:
     ``partitions``: the asset's partitions definition (``None``: one step, unpartitioned).
     ``mappings``: the mapping a parameter reads its upstream's partitions with, when given in
     ``ins=`` (``window(-6, 0)``, ``explicit({...})``); the others map by default (DESIGN §12).
-    ``backfill``: ``"single_run"`` lets one call cover a contiguous range of partitions."""
+    ``backfill``: ``"single_run"`` lets one call cover a contiguous range of partitions.
+    ``checks``: the built-in checks of its output (``assets_core.checks``)."""
 
     key: AssetKey
     ins: Mapping[str, AssetKey] = field(default_factory=lambda: _EMPTY)
@@ -47,6 +49,8 @@ class AssetSpec:
     partitions: PartitionsDefinition | None = None
     mappings: Mapping[str, MappingSpec] = field(default_factory=lambda: _EMPTY)
     backfill: Literal["single_run"] | None = None
+    #: the built-in data checks of its output (DESIGN §13); never part of its code version
+    checks: tuple[CheckSpec, ...] = ()
 
     @property
     def upstream(self) -> tuple[AssetKey, ...]:
@@ -190,6 +194,51 @@ class SourceAsset:
         raise TypeError(f"source {self.key} is observed, never run")
 
 
+@dataclass(frozen=True, slots=True)
+class CommandAsset:
+    """A spec plus a command run as its step (kind ``command``; declared by
+    ``model.command.command_asset``, run by ``model.command_run``)."""
+
+    kind: ClassVar[str] = "command"
+    observed: ClassVar[bool] = False
+    params: ClassVar[tuple[Param, ...]] = ()
+
+    spec: AssetSpec
+    cmd: tuple[str, ...]
+    outputs: tuple[str, ...] = ()
+    folder: str = "."  # where it runs, and what relative paths in cmd and outputs start from
+    file: str = "<unknown>"
+    line: int = 0
+    problems: tuple[Problem, ...] = ()
+    given: frozenset[str] = field(default=frozenset(), compare=False)
+
+    @property
+    def key(self) -> AssetKey:
+        return self.spec.key
+
+    @property
+    def location(self) -> str:
+        return f"{self.file}:{self.line}"
+
+    @property
+    def loadable(self) -> bool:
+        """Its table (outputs and their digests, or stdout) can be loaded downstream."""
+        return True
+
+    def code(self) -> CodeSource:
+        """The command, its outputs, and the bytes of the files it names."""
+        from assets_core.model.command_run import command_texts
+
+        return CodeSource(texts=command_texts(self.cmd, self.outputs, self.folder))
+
+    def run(self, inputs: Mapping[str, object], context: object) -> object:
+        """Run the command (``{partition}``: the step's partition key)."""
+        from assets_core.model.command_run import run_command
+
+        partition = getattr(context, "partition", None)
+        return run_command(self.cmd, self.outputs, self.folder, partition)
+
+
 #: Every kind of asset: what a project module may define (``model.project`` collects them)
 #: and what ``Definitions`` accepts. A new kind is added here.
-ASSET_KINDS: tuple[type, ...] = (Asset, SourceAsset)
+ASSET_KINDS: tuple[type, ...] = (Asset, SourceAsset, CommandAsset)

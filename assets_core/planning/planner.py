@@ -53,6 +53,7 @@ ReasonCode = Literal[
     "waits_on",
     "upstream_partition_missing",
     "forced",
+    "check_failed",
 ]
 RUNNABLE: frozenset[str] = frozenset({"missing", "stale", "pending", "forced"})
 _FOLLOW: frozenset[str] = frozenset({"waits_on", "upstream_changed"})
@@ -408,7 +409,9 @@ class _Planner:
         edge_mappings: Mapping[AssetKey, tuple[MappingSpec | None, ...]],
         space: KeySpace | None,
         chosen_partitions: Mapping[AssetKey, frozenset[str]],
+        failing_checks: Mapping[StepKey, Reason],
     ) -> None:
+        self.failing_checks = failing_checks
         self.assets, self.upstream, self.chosen = assets, upstream, chosen
         self.state, self.source_versions = state, source_versions
         self.code_version, self.stored, self.stored_version = code_version, stored, stored_version
@@ -537,6 +540,9 @@ class _Planner:
             and not (sel and force)
             for row, text, fp, sel in zip(rows, texts, fps, sels, strict=True)
         ]
+        failing = self.failing_checks
+        if failing:  # a stored output failing a blocking check is not fresh
+            ok = [fresh and step not in failing for fresh, step in zip(ok, steps, strict=True)]
         fresh_keys = {p for p, fresh in zip(keys, ok, strict=True) if fresh}
         if fresh_keys:
             self.fresh[key] = (fresh_keys, stale_up)
@@ -591,6 +597,7 @@ class _Planner:
             and row[CODE] == cv.version
             and row[INPUTS].__class__ is str  # inputs stored as text (none: the rules below)
             and not (sel and self.force)
+            and not (self.failing_checks and step in self.failing_checks)
         ):
             fp = self.stored.get(step)
             if (fp is not None or not sel) and (
@@ -736,6 +743,9 @@ class _Planner:
                     self.verified[step] = (now_fp, last.data_version)
         same_inputs = False
         if last is not None and not missing:
+            failing = self.failing_checks.get(step) if self.failing_checks else None
+            if failing is not None:
+                reasons.append(failing)
             if last.code_version != cv.version:
                 reasons.append(_code_changed(last, cv))
             inputs = last.inputs
@@ -909,6 +919,7 @@ def build_plan(
     edge_mappings: Mapping[AssetKey, tuple[MappingSpec | None, ...]] | None = None,
     space: KeySpace | None = None,
     chosen_partitions: Mapping[AssetKey, frozenset[str]] | None = None,
+    failing_checks: Mapping[StepKey, Reason] | None = None,
 ) -> Plan:
     """Decide the status of every step of the selected assets and their upstream (DESIGN §5,
     per step as §12 says).
@@ -928,6 +939,9 @@ def build_plan(
     (needed when any asset is partitioned), and ``chosen_partitions`` the selected keys of
     selected partitioned assets (all of them when an asset is not in it). Every existing
     partition of an asset in scope is planned; only selected ones are runnable.
+
+    ``failing_checks`` holds a ``check_failed`` reason for each step whose stored output (the
+    one recorded) fails a blocking data check: such a step is stale, not fresh.
     """
     partitions = partitions or {}
     state = plan_state(state)
@@ -950,6 +964,7 @@ def build_plan(
         edge_mappings=edge_mappings or {},
         space=space,
         chosen_partitions=chosen_partitions or {},
+        failing_checks=failing_checks or {},
     )
     for key in graph.toposorted(scope):
         if assets[key].observed:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
@@ -80,6 +80,17 @@ class Fence(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class Staged:
+    """A new output written where it will be published, not yet published (DESIGN §13):
+    ``source`` is SQL that reads it (``read_parquet('...')``, a table), on ``connection``
+    (``None``: any new DuckDB connection can read it), and ``data_version`` its data version."""
+
+    source: str
+    data_version: str
+    connection: duckdb.DuckDBPyConnection | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class OutputContext:
     """Everything a manager needs to store one asset's output.
 
@@ -87,17 +98,29 @@ class OutputContext:
     in ``with ctx.publishing():``. Where a step runs outside its run's process (a worker
     process), ``fence`` makes that moment conditional: the run still lives and still holds
     the step's lock, or ``FencedError`` is raised and the manager leaves its stored output as
-    it was. Elsewhere it costs nothing."""
+    it was. Elsewhere it costs nothing.
+
+    ``audit``, when set, is called with the ``Staged`` output just before that moment
+    (write-audit-publish): a manager that can stage calls ``ctx.audited(staged)`` and
+    publishes only when it returns; it raises when a blocking check fails, and the manager
+    then leaves its stored output as it was. A manager that cannot stage says so with
+    ``stages = False`` (or no ``stages``): the step checks the value before ``save``."""
 
     key: AssetKey
     spec: AssetSpec
     run_id: str = ""
     partition: str | None = None
     fence: Fence | None = field(default=None, repr=False, compare=False)
+    audit: Callable[[Staged], None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def step(self) -> StepKey:
         return step_of(self.key) if self.partition is None else StepKey(self.key, self.partition)
+
+    def audited(self, staged: Staged) -> None:
+        """Run the checks of the staged output (raises when a blocking one fails)."""
+        if self.audit is not None:
+            self.audit(staged)
 
     def publishing(self) -> AbstractContextManager[None]:
         """The block in which a manager makes its output visible (see the class docstring)."""

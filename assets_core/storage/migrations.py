@@ -10,7 +10,7 @@ second one finds the new version when its own transaction starts.
 
 Schema 1 (Lumbung up to the step-key restructure) kept one ``latest`` row and one lock per asset,
 a nullable ``partition`` column, and absolute locations. Schema 2 had no table of dynamic
-partitions' keys.
+partitions' keys, schema 3 none of ticks.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ __all__ = [
     "backup_path",
     "migrate_1_to_2",
     "migrate_2_to_3",
+    "migrate_3_to_4",
     "relocated",
     "upgrade",
 ]
@@ -215,5 +216,13 @@ def migrate_2_to_3(con: sqlite3.Connection, root: str) -> None:
     create_tables(con, ("dynamic_partitions",))
 
 
+# -- 3 -> 4: tick records of schedules and sensors ------------------------------------------
+
+
+def migrate_3_to_4(con: sqlite3.Connection, root: str) -> None:
+    """Schema 3 to 4: ``ticks`` is new (empty: nothing was scheduled before)."""
+    create_tables(con, ("ticks",))
+
+
 #: ``MIGRATIONS[v - 1]`` takes a file from schema ``v`` to ``v + 1``.
-MIGRATIONS: list[Migration] = [migrate_1_to_2, migrate_2_to_3]
+MIGRATIONS: list[Migration] = [migrate_1_to_2, migrate_2_to_3, migrate_3_to_4]

@@ -2,7 +2,8 @@
 ``lumbung.io_managers`` entry point group (``parquet`` and ``duckdb`` ship with Lumbung).
 
 An installed manager is built on first use from the storage folder (its factory takes the
-folder: ``io_managers.parquet:from_storage``), once per registry, and closed with it. A worker
+folder: ``io_managers.parquet_storage:from_storage``, and the config's location for it
+when it gives one), once per registry, and closed with it. A worker
 process builds a registry from the storage folder alone, so it needs nothing else of the
 session that planned the run.
 """
@@ -46,9 +47,13 @@ class IOManagers:
         given: Mapping[str, IOManager] | None = None,
         *,
         read_only: bool = False,
+        locations: Mapping[str, str] | None = None,
     ) -> None:
         self.storage = storage
         self.read_only = read_only
+        #: where an installed manager stores, by name, when the config says (a folder or a
+        #: URI); its factory is given it after the storage folder
+        self.locations = dict(locations or {})
         self._given = dict(given or {})
         self._built: dict[str, IOManager] = {}
         self._lock = threading.Lock()
@@ -76,7 +81,10 @@ class IOManagers:
             raise IOManagerError(
                 f"unknown io manager '{name}'; register it with Session(defs, io_managers={{...}})."
             )
-        manager = cast(IOManager, ep.load()(self.storage))
+        location = self.locations.get(name)
+        factory = ep.load()
+        built = factory(self.storage) if location is None else factory(self.storage, location)
+        manager = cast(IOManager, built)
         if self.read_only:
             open_read_only(manager)
         return manager

@@ -25,6 +25,7 @@ from assets_core.model.decorator import SOURCE_FORMATS
 from assets_core.model.kinds import AnyAsset
 from assets_core.model.spec import SourceAsset, SourceFormat
 from assets_core.storage.datahash import file_digest
+from assets_core.storage.remote_sources import fetch, is_uri
 from assets_core.storage.state import FileObservation
 
 if TYPE_CHECKING:
@@ -59,10 +60,18 @@ def source_files(src: SourceAsset, root: Path) -> list[Path]:
     """The files of a path source: the file itself, or a glob's matches in sorted order.
 
     A relative path is resolved against ``root``. If nothing matches, raises ``ProjectError``.
-    An ``observe=`` source has no files.
+    A URI's object is its local copy (``remote_sources``). An ``observe=`` source has no
+    files.
     """
     if src.path is None:
         return []
+    if is_uri(src.path):  # fetched into a local cache, then read like any file
+        if src.is_glob:
+            raise ProjectError(
+                f"source {src.key}: {src.path!r} is a glob of a URI, which cannot be listed; "
+                "name one object per source, or per partition with a template."
+            )
+        return [fetch(src.path, f"source {src.key}")]
     full = _pattern(src, root)
     if src.is_glob:
         found = sorted(Path(m) for m in glob.glob(str(full), recursive=True) if Path(m).is_file())  # noqa: PTH207

@@ -26,6 +26,7 @@ from typing import Any, cast
 
 from assets_core.errors import StateError
 from assets_core.model.keys import AssetKey, StepKey
+from assets_core.storage import sqlite_ticks
 from assets_core.storage.fencing import RunFence
 from assets_core.storage.liveness import holder_of
 from assets_core.storage.locations import RELATIVE, absolute_location, stored_location
@@ -34,10 +35,13 @@ from assets_core.storage.nofollow import identity, moved, planted
 from assets_core.storage.planstate import PlanState
 from assets_core.storage.sqlite_locks import Locks
 from assets_core.storage.sqlite_rows import (
+    CHECK_COLUMNS,
     EMPTY,
     FIELDS,
     RECORD_COLUMNS,
     LazyComponents,
+    check_from_row,
+    check_row,
     json_text,
     known_step,
     new_step,
@@ -46,6 +50,7 @@ from assets_core.storage.sqlite_rows import (
 )
 from assets_core.storage.sqlite_schema import SCHEMA_VERSION, create_schema
 from assets_core.storage.state import (
+    CheckRecord,
     EncodedInputs,
     FileObservation,
     HeldLock,
@@ -57,6 +62,7 @@ from assets_core.storage.state import (
     RunStatus,
     StepState,
 )
+from assets_core.storage.ticks import TickOutcome, TickRecord
 
 __all__ = ["SCHEMA_VERSION", "STATE_FILE", "SQLiteStateStore", "open_state_store"]
 
@@ -366,7 +372,7 @@ class SQLiteStateStore:
         select = f"SELECT {RECORD_COLUMNS} FROM materializations"
         args: tuple[Any, ...]
         if key is None:
-            where, args = "", ()
+            where, args = "", cast("tuple[str, ...]", ())
         elif partition is None:
             where, args = " WHERE key = ?", (str(key),)
         else:
@@ -694,11 +700,43 @@ class SQLiteStateStore:
             )
         return removed
 
+    def record_checks(self, records: Sequence[CheckRecord]) -> None:
+        """Append check results in one transaction."""
+        if not records:
+            return
+        rows = [check_row(r) for r in records]
+        with self._write() as con:
+            con.executemany(
+                f"INSERT INTO check_results ({CHECK_COLUMNS}) VALUES "
+                f"({', '.join('?' * len(rows[0]))})",
+                rows,
+            )
+
+    def latest_checks(
+        self, keys: Iterable[AssetKey] | None = None
+    ) -> dict[tuple[StepKey, str], CheckRecord]:
+        """The newest result of each check of each step, by (step, check name)."""
+        where, args = "", cast("tuple[str, ...]", ())
+        if keys is not None:
+            where, args = f"WHERE key IN {_IN_LIST}", (json_text([str(k) for k in keys]),)
+        with self._guard() as con:
+            rows = con.execute(
+                f"SELECT {CHECK_COLUMNS} FROM check_results WHERE id IN (SELECT max(id) FROM "
+                f'check_results {where} GROUP BY key, "partition", check_name) ORDER BY id',
+                args,
+            ).fetchall()
+        out = {}
+        for row in rows:
+            record = check_from_row(row)
+            out[(record.step, record.name)] = record
+        return out
+
     def forget(self, keys: Iterable[AssetKey]) -> None:
         """Delete every record of ``keys``, all their partitions, and their ``latest`` rows
         (``lumbung wipe``). Runs and their logs stay."""
         texts = json_text([str(k) for k in keys])
         with self._write() as con:
+            con.execute(f"DELETE FROM check_results WHERE key IN {_IN_LIST}", (texts,))
             con.execute(f"DELETE FROM latest WHERE key IN {_IN_LIST}", (texts,))
             con.execute(f"DELETE FROM materializations WHERE key IN {_IN_LIST}", (texts,))
 
@@ -742,10 +780,57 @@ class SQLiteStateStore:
         --partitions``), and their ``latest`` rows. Runs and their logs stay."""
         texts = json_text([("/".join(s[0]), s[1] or "") for s in steps])
         with self._write() as con:
-            for table in ("latest", "materializations"):
+            for table in ("latest", "materializations", "check_results"):
                 con.execute(
                     f'DELETE FROM {table} WHERE (key, "partition") IN {_STEP_IN_LIST}', (texts,)
                 )
+
+    # -- ticks (storage/ticks.py) -------------------------------------------------------------
+
+    def insert_tick(self, tick: TickRecord) -> bool:
+        """Record ``tick``; False (and nothing written) when its name and tick exist."""
+        with self._write() as con:
+            return sqlite_ticks.insert_tick(con, tick)
+
+    def update_tick(
+        self,
+        name: str,
+        tick: str,
+        *,
+        outcome: TickOutcome,
+        run_id: str | None = None,
+        pid: int | None = None,
+        ended_at: float | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """Set a tick's outcome, and the fields given (others keep their value)."""
+        with self._write() as con:
+            sqlite_ticks.update_tick(con, name, tick, outcome, run_id, pid, ended_at, detail)
+
+    def ticks(
+        self,
+        names: Iterable[str] | None = None,
+        outcomes: Iterable[str] | None = None,
+        limit: int = 100,
+    ) -> list[TickRecord]:
+        """Ticks, latest scheduled first, of ``names`` (default all) with ``outcomes``."""
+        with self._guard() as con:
+            return sqlite_ticks.select_ticks(con, names, outcomes, min(limit, _MAX_LIMIT))
+
+    def last_ticks(self) -> dict[str, TickRecord]:
+        """Each name's latest tick (by scheduled time, then by insertion)."""
+        with self._guard() as con:
+            return sqlite_ticks.last_ticks(con)
+
+    def run_of_pid(self, pid: int, since: float) -> str | None:
+        """The run the process ``pid`` started at or after ``since``, if it recorded one."""
+        with self._guard() as con:
+            return sqlite_ticks.run_of_pid(con, pid, since)
+
+    def ticks_of_runs(self, run_ids: Iterable[str]) -> dict[str, TickRecord]:
+        """The tick that started each of ``run_ids`` (those started by a tick)."""
+        with self._guard() as con:
+            return sqlite_ticks.ticks_of_runs(con, run_ids)
 
     def close(self) -> None:
         """Close the connection (the last one out checkpoints the WAL into the file)."""

@@ -18,6 +18,7 @@ from assets_core.lazymap import LazyMapping
 from assets_core.model.keys import AssetKey, StepKey
 from assets_core.storage.locations import absolute_location, stored_location
 from assets_core.storage.state import (
+    CheckRecord,
     EncodedInputs,
     MaterializationRecord,
     Outcome,
@@ -25,10 +26,13 @@ from assets_core.storage.state import (
 )
 
 __all__ = [
+    "CHECK_COLUMNS",
     "EMPTY",
     "FIELDS",
     "RECORD_COLUMNS",
     "LazyComponents",
+    "check_from_row",
+    "check_row",
     "json_text",
     "known_step",
     "new_step",
@@ -157,3 +161,48 @@ class LazyComponents(LazyMapping[str, str]):
 
     def _load(self) -> dict[str, str]:
         return cast(dict[str, str], _loads(self._text))
+
+
+# A check result's columns (table ``check_results``), in check_row's order.
+CHECK_COLUMNS = (
+    'key, "partition", check_name, run_id, severity, passed, code_version, data_versions, '
+    "failing_rows, sample, metadata, error, at"
+)
+
+
+def check_row(r: CheckRecord) -> tuple[Any, ...]:
+    """The row of a check result (its mappings and sample as compact JSON)."""
+    return (
+        "/".join(r.step[0]),
+        r.step[1] or "",
+        r.name,
+        r.run_id,
+        r.severity,
+        int(r.passed),
+        r.code_version,
+        json_text(dict(r.data_versions)),
+        r.failing_rows,
+        json_text([dict(s) for s in r.sample]) if r.sample else None,
+        json_text(dict(r.metadata)) if r.metadata else None,
+        r.error,
+        r.at,
+    )
+
+
+def check_from_row(row: Sequence[Any]) -> CheckRecord:
+    """A check result read back from its row."""
+    key, part, name, run_id, severity, passed, cv, versions, failing, sample, meta, error, at = row
+    return CheckRecord(
+        step=StepKey(AssetKey(key.split("/")), part or None),
+        name=name,
+        severity=severity,
+        passed=bool(passed),
+        code_version=cv or "",
+        data_versions=json.loads(versions) if versions else {},
+        run_id=run_id,
+        failing_rows=failing,
+        sample=tuple(json.loads(sample)) if sample else (),
+        metadata=json.loads(meta) if meta else {},
+        error=error,
+        at=at,
+    )

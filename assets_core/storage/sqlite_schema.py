@@ -1,4 +1,4 @@
-"""The SQLite state file's current schema (version 2), table by table.
+"""The SQLite state file's current schema (version 4), table by table.
 
 A step is (``key``, ``partition``) everywhere, with ``''`` standing for an unpartitioned step
 (partition keys are never empty). ``materializations`` is the append-only provenance;
@@ -23,7 +23,7 @@ import sqlite3
 
 __all__ = ["SCHEMA_VERSION", "TABLES", "create_schema", "create_tables"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: Each table's statements (the table, then its indexes), in the order they are created.
 TABLES: dict[str, tuple[str, ...]] = {
@@ -136,6 +136,25 @@ TABLES: dict[str, tuple[str, ...]] = {
     added_at REAL NOT NULL,
     UNIQUE (name, key)
 )""",
+    ),
+    # what `lumbung serve` decided at each tick of a schedule or sensor (storage/ticks.py)
+    "ticks": (
+        """CREATE TABLE ticks (
+    name TEXT NOT NULL,
+    tick TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    scheduled_at REAL NOT NULL,
+    recorded_at REAL NOT NULL,
+    outcome TEXT NOT NULL,
+    selection TEXT,
+    partitions TEXT,
+    run_id TEXT,
+    pid INTEGER,
+    ended_at REAL,
+    detail TEXT,
+    PRIMARY KEY (name, tick)
+)""",
+        "CREATE INDEX ticks_by_run ON ticks (run_id)",
     ),
 }
 

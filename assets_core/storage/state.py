@@ -166,6 +166,33 @@ class MaterializationRecord:
         return max(0.0, self.ended_at - self.started_at)
 
 
+@dataclass(frozen=True, slots=True)
+class CheckRecord:
+    """One result of one data check on one step's output (DESIGN §13).
+
+    ``data_versions`` holds what the check read: the checked step's data version, and for a
+    relationships check the other asset's steps' too (step text -> data version);
+    ``code_version`` is the check's own. A check whose code version and reads are what they
+    were when it last ran needs no new run (``lumbung check``)."""
+
+    step: StepKey
+    name: str
+    severity: str
+    passed: bool
+    code_version: str
+    data_versions: Mapping[str, str | None] = field(default_factory=lambda: _EMPTY)
+    run_id: str | None = None
+    failing_rows: int | None = None
+    sample: tuple[Mapping[str, Any], ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    error: str | None = None  # what failed, in a line (None: passed)
+    at: float = 0.0
+
+    @property
+    def blocking(self) -> bool:
+        return self.severity == "error"
+
+
 @dataclass(slots=True)
 class StepState:
     """What the planner needs about one step: its last success, and its last attempt (a value,
@@ -371,8 +398,30 @@ class DynamicKeys(Protocol):
         ...
 
 
+class CheckStore(Protocol):
+    """Results of data checks."""
+
+    def record_checks(self, records: Sequence[CheckRecord]) -> None:
+        """Append check results in one transaction."""
+        ...
+
+    def latest_checks(
+        self, keys: Iterable[AssetKey] | None = None
+    ) -> dict[tuple[StepKey, str], CheckRecord]:
+        """The newest result of each check of each step (of the given assets; of all when
+        ``None``), by (step, check name)."""
+        ...
+
+
 class StateStore(
-    StateReader, RunWriter, LockTable, ObservationCache, LogStore, DynamicKeys, Protocol
+    StateReader,
+    RunWriter,
+    LockTable,
+    ObservationCache,
+    LogStore,
+    DynamicKeys,
+    CheckStore,
+    Protocol,
 ):
     """Every capability, as the SQLite and memory stores provide them."""
 
@@ -417,6 +466,7 @@ class MemoryStateStore:
         self._files: dict[str, FileObservation] = {}
         self._logs: dict[tuple[str, StepKey, int], LogLine] = {}
         self._dynamic: dict[str, dict[str, float]] = {}
+        self._checks: dict[tuple[StepKey, str], CheckRecord] = {}
 
     # -- dynamic partitions ------------------------------------------------------------------
 
@@ -636,10 +686,23 @@ class MemoryStateStore:
                 if lock is not None and lock.run_id == run_id:
                     del held[step]
 
+    def record_checks(self, records: Sequence[CheckRecord]) -> None:
+        with self._lock:
+            for r in records:
+                self._checks[(r.step, r.name)] = r
+
+    def latest_checks(
+        self, keys: Iterable[AssetKey] | None = None
+    ) -> dict[tuple[StepKey, str], CheckRecord]:
+        wanted = None if keys is None else set(keys)
+        with self._lock:
+            return {k: r for k, r in self._checks.items() if wanted is None or k[0][0] in wanted}
+
     def forget(self, keys: Iterable[AssetKey]) -> None:
         """Delete every record of ``keys``, all their partitions (``lumbung wipe``)."""
         gone = set(keys)
         with self._lock:
+            self._checks = {k: r for k, r in self._checks.items() if k[0][0] not in gone}
             self._history = [r for r in self._history if r.step[0] not in gone]
             for step in [s for s in self._latest if s[0] in gone]:
                 del self._latest[step]
@@ -667,6 +730,7 @@ class MemoryStateStore:
         """Delete every record of ``steps`` (``lumbung wipe --partitions``)."""
         gone = set(steps)
         with self._lock:
+            self._checks = {k: r for k, r in self._checks.items() if k[0] not in gone}
             self._history = [r for r in self._history if r.step not in gone]
             for step in gone:
                 self._latest.pop(step, None)

@@ -17,7 +17,9 @@ Writes (``manager``, ``ingest``)
     the very batches DuckDB ingests, so the data version is complete before the commit.
     Reading a table back gives the same data version: zoned timestamps are relabelled UTC both
     ways, and the few Arrow types DuckDB does not store as given are converted by DuckDB first,
-    and its output is hashed and stored.
+    and its output is hashed and stored. An asset with blocking checks has them run on the
+    new rows inside that transaction, before ``COMMIT`` (``OutputContext.audit``): the open
+    transaction is the staging table, and a failing check rolls it back.
 
 Concurrency (``warehouse``, ``holder``)
     One DuckDB database instance per manager and a cursor per operation, so the threads

@@ -41,7 +41,13 @@ from assets_core.errors import IOManagerError
 from assets_core.model.keys import AssetKey, StepKey
 from assets_core.model.spec import AssetSpec
 from assets_core.partitions.columns import dimension_values, sort_keys
-from assets_core.storage.io import InputContext, OutputContext, OutputsUnchecked, StoredOutput
+from assets_core.storage.io import (
+    InputContext,
+    OutputContext,
+    OutputsUnchecked,
+    Staged,
+    StoredOutput,
+)
 from assets_core.storage.partitioned import definition_of, dimensions, not_stored, strip
 from io_managers.duckdb import partitions
 from io_managers.duckdb.catalog import _OWNER_PREFIX, _Catalog, table_fingerprint
@@ -95,6 +101,8 @@ class DuckDBIOManager:
     #: loading what ``save`` stored gives back an equal value (for the plain types of
     #: ``values.round_trips``), so a run may hand a stored value over in memory
     round_trips = True
+    #: ``save`` runs ``ctx.audit`` on the new rows inside its transaction, before ``COMMIT``
+    stages = True
 
     def __init__(
         self,
@@ -339,6 +347,9 @@ class DuckDBIOManager:
                     owner = quote_literal(_OWNER_PREFIX + str(key))
                     cur.execute(f"COMMENT ON TABLE {qname} IS {owner}")
                 digest = hasher.finish()
+                if ctx.audit is not None:  # write-audit-publish: the open transaction stages
+                    rows = qname if dims is None else partitions.rows_of(qname, *dims)
+                    ctx.audited(Staged(rows, digest, cur))
                 with ctx.publishing():
                     cur.execute("COMMIT")
                 columns = len(out_schema) + (0 if dims is None else len(dims[0]))

@@ -82,6 +82,12 @@ def _where(names: Sequence[str], values: Sequence[str]) -> str:
     )
 
 
+def rows_of(qname: str, names: Sequence[str], values: Sequence[str]) -> str:
+    """SQL reading one partition's rows of ``qname`` as they were given (no dimensions)."""
+    dims = ", ".join(quote_ident(n) for n in names)
+    return f"(SELECT * EXCLUDE ({dims}) FROM {qname} WHERE {_where(names, values)})"
+
+
 def replace(
     cur: duckdb.DuckDBPyConnection,
     key: AssetKey,

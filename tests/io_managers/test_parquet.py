@@ -64,7 +64,10 @@ def test_protocol_entry_point_and_storage_folder(tmp_path: Path) -> None:
     assert isinstance(io, IOManager)
     assert io.root == tmp_path / "parquet"
     eps = {ep.name: ep for ep in metadata.entry_points(group="lumbung.io_managers")}
-    assert eps["parquet"].load() is from_storage
+    from io_managers import parquet_storage
+
+    assert eps["parquet"].load() is parquet_storage.from_storage  # which picks this one
+    assert parquet_storage.from_storage(tmp_path).root == io.root  # type: ignore[attr-defined]
 
 
 def test_layout(tmp_path: Path) -> None:

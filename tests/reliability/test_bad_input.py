@@ -37,6 +37,7 @@ from typing import Any
 
 import pytest
 
+from assets_core.storage.sqlite_schema import SCHEMA_VERSION
 from tests.assets_core.cli.conftest import LUMBUNG, Result, _env, run_many
 
 # --------------------------------------------------------------------------- the project
@@ -363,7 +364,8 @@ CASES: list[Case] = [
         "toml_unknown_key",
         ("list",),
         "error: {root}/lumbung.toml: storag: unknown key; did you mean 'storage'? valid keys "
-        "are default_io_manager, defaults, modules, storage.",
+        "are dask_address, default_io_manager, defaults, executor, modules, notify, "
+        "parquet_storage, storage.",
         toml='modules = ["assets"]\nstorag = ".lumbung"\n',
     ),
     Case(
@@ -640,7 +642,8 @@ CASES: list[Case] = [
     Case(
         "state_newer",
         ("plan",),
-        "error: {storage}/state.db was written by a newer Lumbung (state schema 99 > 3); "
+        "error: {storage}/state.db was written by a newer Lumbung "
+        f"(state schema 99 > {SCHEMA_VERSION}); "
         "upgrade Lumbung, or point storage at another folder.",
         setup=_state_version(99),
     ),
@@ -774,7 +777,7 @@ CASES: list[Case] = [
     Case(
         "executor_bogus",
         ("materialize", "--executor", "bogus"),
-        "error: unknown executor 'bogus'; use one of threads, in-process, processes.",
+        "error: unknown executor 'bogus'; use one of threads, in-process, processes, dask.",
     ),
     Case(
         "lineage_format_bogus",

@@ -2,7 +2,8 @@
 what runs and when; a backend only runs one step somewhere and reports its outcome.
 
 ``in-process`` runs each step in the scheduler's thread (sequential, for debugging),
-``threads`` on a pool of threads, ``processes`` in worker processes. A new backend is a class
+``threads`` on a pool of threads, ``processes`` in worker processes, ``dask`` as tasks on a
+Dask cluster (an optional extra). A new backend is a class
 with the members of ``Backend`` and one entry in ``BACKENDS``; the scheduler does not change.
 """
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from assets_core.model.keys import StepKey
     from assets_core.model.project import ProjectConfig
 
-__all__ = ["BACKENDS", "Backend", "Done", "open_backend"]
+__all__ = ["BACKENDS", "CLUSTERED", "Backend", "Done", "open_backend"]
 
 #: how a backend reports a step: its outcome, or the exception that kept it from running
 Done = Callable[["StepKey", "StepOutcome | BaseException"], None]
@@ -42,12 +43,16 @@ class Backend(Protocol):
         ...
 
 
-#: backend name -> "module:factory"; a factory takes (env, steps, workers, cancelled, config)
+#: backend name -> "module:factory"; a factory takes (env, steps, workers, cancelled, config),
+#: and a clustered backend's the address too
 BACKENDS: dict[str, str] = {
     "threads": "assets_core.execution.backends.local:ThreadsBackend",
     "in-process": "assets_core.execution.backends.local:InProcessBackend",
     "processes": "assets_core.execution.backends.processes:ProcessesBackend",
+    "dask": "assets_core.execution.backends.dask:DaskBackend",
 }
+#: the backends that run on a cluster at an address (``--address``)
+CLUSTERED = frozenset({"dask"})
 
 
 def open_backend(
@@ -58,13 +63,22 @@ def open_backend(
     workers: int,
     cancelled: threading.Event,
     config: ProjectConfig | None,
+    address: str | None = None,
 ) -> Backend:
     """The backend called ``name``, ready to run ``steps`` of a project with ``workers`` at
     once. ``config`` is the project's, when it was loaded from one (worker processes import
-    it); ``PlanError`` when the backend cannot run these steps."""
+    it); ``address`` the cluster's, for a clustered backend; ``PlanError`` when the backend
+    cannot run these steps."""
     where = BACKENDS.get(name)
     if where is None:
         raise PlanError(f"unknown executor {name!r}; use one of {', '.join(BACKENDS)}.")
     module, _, factory = where.partition(":")
     make: Callable[..., Backend] = getattr(import_module(module), factory)
-    return make(env, steps, workers, cancelled, config)
+    if address is None:
+        return make(env, steps, workers, cancelled, config)
+    if name not in CLUSTERED:
+        raise PlanError(
+            f"an address is for the {', '.join(sorted(CLUSTERED))} executor, not {name!r}; "
+            "leave it out, or use --executor dask."
+        )
+    return make(env, steps, workers, cancelled, config, address)

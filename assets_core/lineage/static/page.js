@@ -1,13 +1,16 @@
 /* Lumbung lineage page: draws the embedded graph on one canvas (only what is in view),
    with pan (drag), zoom (wheel), search, a side panel and upstream/downstream highlighting.
    Positions come precomputed from Python; this script only draws and reacts.
-   Exposes window.lineage for scripting and tests. */
+   Exposes window.lineage for scripting and tests; a page that embeds this script (the web
+   UI) may set window.lineageHooks.panel(node, details) to add to the side panel. */
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("lineage-data").textContent);
+  var hooks = window.lineageHooks || {};
   var nodes = data.nodes, N = nodes.length;
   var W = data.size.node_w, H = data.size.node_h;
   var colors = data.colors;
+  var CHECK_COLORS = data.check_colors;
   var index = new Map();
   var parents = [], children = [];
   for (var i = 0; i < N; i++) { index.set(nodes[i].key, i); parents.push([]); children.push([]); }
@@ -114,6 +117,15 @@
       if (i === selected || i === hover || n.selected) {
         ctx.lineWidth = i === selected ? 3 : 2;
         ctx.strokeStyle = i === selected ? "#111" : "rgba(0,0,0,0.55)";
+        ctx.stroke();
+      }
+      if (n.badge) {  // the worst check result: a dot in the top right corner
+        ctx.beginPath();
+        ctx.arc(n.x + W - 7, n.y + 7, 4, 0, 2 * Math.PI);
+        ctx.fillStyle = CHECK_COLORS[n.badge];
+        ctx.fill();
+        ctx.lineWidth = 1;
+        ctx.strokeStyle = "#fff";
         ctx.stroke();
       }
       if (labels) {
@@ -369,6 +381,21 @@
       ]));
     }
     if (n.description) details.appendChild(el("p", n.description));
+    if (n.checks.length) {
+      details.appendChild(el("h3", "Checks"));
+      var cl = el("ul", null, "checks");
+      n.checks.forEach(function (c) {
+        var item = el("li");
+        var mark = el("span", c.result, "badge");
+        mark.style.setProperty("--c", CHECK_COLORS[c.result]);
+        item.appendChild(mark);
+        var said = c.message ? ": " + c.message : "";
+        var where = c.partition ? " [" + c.partition + "]" : "";
+        item.appendChild(document.createTextNode("  " + c.check + where + said));
+        cl.appendChild(item);
+      });
+      details.appendChild(cl);
+    }
     if (n.reasons.length) {
       details.appendChild(el("h3", "Why " + st));
       var ul = el("ul");
@@ -405,6 +432,7 @@
     }
     links("Upstream", parents[i]);
     links("Downstream", children[i]);
+    if (hooks.panel) hooks.panel(n, details);
     panel.hidden = false;
     panel.scrollTop = 0;
   }
@@ -458,19 +486,44 @@
 
   // ---- legend and start ------------------------------------------------------------------
 
-  var counts = {};
-  nodes.forEach(function (n) { counts[status(n)] = (counts[status(n)] || 0) + 1; });
   var legend = document.getElementById("legend");
-  Object.keys(colors).forEach(function (s) {
-    if (!counts[s]) return;
-    var span = el("span", s + " " + counts[s]);
-    span.style.setProperty("--c", colors[s]);
-    legend.appendChild(span);
-  });
+  function drawLegend() {
+    var counts = {};
+    nodes.forEach(function (n) { counts[status(n)] = (counts[status(n)] || 0) + 1; });
+    legend.textContent = "";
+    Object.keys(colors).forEach(function (s) {
+      if (!counts[s]) return;
+      var span = el("span", s + " " + counts[s]);
+      span.style.setProperty("--c", colors[s]);
+      legend.appendChild(span);
+    });
+  }
+  drawLegend();
 
   window.lineage = {
     ready: true,
     count: N,
+    // new statuses by key ({status, reasons, partitions, ended_at}); the panel follows
+    update: function (found) {
+      for (var i = 0; i < N; i++) {
+        var got = found[nodes[i].key];
+        if (!got) continue;
+        nodes[i].status = got.status; nodes[i].reasons = got.reasons;
+        nodes[i].partitions = got.partitions; nodes[i].ended_at = got.ended_at;
+      }
+      drawLegend();
+      if (selected >= 0) showPanel(selected);
+      redraw();
+    },
+    // highlight exactly these keys (a selection), or nothing with an empty list
+    mark: function (keys) {
+      selected = -1;
+      panel.hidden = true;
+      lit = keys.length ? new Uint8Array(N) : null;
+      keys.forEach(function (k) { var i = index.get(k); if (i !== undefined) lit[i] = 3; });
+      redraw();
+    },
+    resize: resize,
     view: view,
     select: function (key) { var i = index.get(key); if (i !== undefined) select(i, true); return i !== undefined; },
     selected: function () { return selected >= 0 ? nodes[selected].key : null; },

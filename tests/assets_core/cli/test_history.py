@@ -27,7 +27,7 @@ RECORD_FIELDS = {
     "code_version",
     "error",
 }
-RUN_FIELDS = {"run_id", "status", "started_at", "ended_at", "selection"}
+RUN_FIELDS = {"run_id", "status", "started_at", "ended_at", "selection", "tick"}
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ JSON_FIELDS = {
     "description",
     "file",
     "upstream_stale",
+    "checks",
 }
 METHODS = "group, io, key, kind, owner, path, status, tag"
 
@@ -60,20 +61,21 @@ def test_table_shows_every_asset_with_status(r: dict[str, Result]) -> None:
     assert res.code == 0, res.err
     assert res.err == ""
     lines = res.out.splitlines()
-    assert lines[0].split() == ["key", "group", "io", "manager", "kind", "status"]
-    rows = [line.split() for line in lines[1:-1]]
+    assert lines[0].split() == ["key", "group", "io", "manager", "kind", "status", "checks"]
+    rows = [line.split(maxsplit=5) for line in lines[1:-1]]
     assert [row[0] for row in rows] == EXAMPLE_KEYS
-    assert rows[0] == ["raw_customers", "sources", "-", "source", "-"]
-    assert rows[12] == ["orders", "intermediate", "duckdb", "python", "fresh"]
-    assert rows[15] == ["revenue_by_day", "marts", "parquet", "python", "fresh"]
+    assert rows[0] == ["raw_customers", "sources", "-", "source", "-", "-"]
+    assert rows[12] == ["orders", "intermediate", "duckdb", "python", "fresh", "1 warn, 4 pass"]
+    assert rows[15] == ["revenue_by_day", "marts", "parquet", "python", "fresh", "-"]
     assert lines[-1] == "17 assets: 12 fresh, 5 sources"
 
 
 def test_table_of_a_project_never_built(r: dict[str, Result]) -> None:
     res = r["table_unbuilt"]
     assert res.code == 0, res.err
-    statuses = [line.split()[-1] for line in res.out.splitlines()[6:-1]]
-    assert statuses == ["missing"] * 12
+    rows = [line.split(maxsplit=5) for line in res.out.splitlines()[6:-1]]
+    assert [row[4] for row in rows] == ["missing"] * 12
+    assert [row[5] for row in rows if row[5] != "-"] == ["5 not run"]  # orders: never checked
     assert res.out.splitlines()[-1] == "17 assets: 12 missing, 5 sources"
 
 
@@ -132,6 +134,7 @@ def test_json_objects_have_the_documented_fields(r: dict[str, Result]) -> None:
         "upstream_stale": None,
         "description": "One row per order with its item count, order total and what was paid.",
         "file": by_key["orders"]["file"],
+        "checks": {"fail": 0, "warn": 1, "pass": 4, "not run": 0},
     }
     assert by_key["orders"]["file"].startswith("assets.py:")
     assert by_key["stg_orders"]["tags"] == ["daily"]

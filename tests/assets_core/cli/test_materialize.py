@@ -30,11 +30,21 @@ def test_json_is_the_run_result_then_plain_lines(example: Path) -> None:
     first = run(["materialize", "--json"], example)
     assert first.code == 0, first.err
     data = json.loads(first.out)  # stdout holds the JSON document and nothing else
-    assert list(data) == ["run_id", "materialized", "up_to_date", "failed", "skipped", "errors"]
+    assert list(data) == [
+        "run_id",
+        "materialized",
+        "up_to_date",
+        "failed",
+        "skipped",
+        "errors",
+        "failed_checks",
+    ]
     assert RUN_ID.match(data["run_id"])
     assert sorted(data["materialized"]) == sorted(EXAMPLE_ASSETS)
     assert all(isinstance(k, str) for k in data["materialized"])
     assert data["up_to_date"] == data["failed"] == data["skipped"] == []
+    (warned,) = data["failed_checks"]  # the example's one warning: unpaid placed orders
+    assert (warned["asset"], warned["severity"], warned["failing_rows"]) == ("orders", "warn", 75)
     assert data["errors"] == {}
     assert first.err == ""
 
@@ -118,8 +128,8 @@ def test_every_executor_runs_the_example(shared: Path, executor: str) -> None:
     [
         (["--workers", "0"], "error: workers must be 1 or more, got 0.\n"),
         (
-            ["--executor", "dask"],
-            "error: unknown executor 'dask'; use one of threads, in-process, processes.\n",
+            ["--executor", "spark"],
+            "error: unknown executor 'spark'; use one of threads, in-process, processes, dask.\n",
         ),
     ],
 )

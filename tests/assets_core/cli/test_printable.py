@@ -123,6 +123,7 @@ def test_the_helper_is_the_one_the_cli_uses() -> None:
     )
     assert users == [
         "app.py",
+        "cmd_check.py",
         "cmd_history.py",
         "cmd_init.py",
         "cmd_lineage.py",

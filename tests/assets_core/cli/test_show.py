@@ -30,6 +30,7 @@ SHOW_FIELDS = {
     "with_upstream",
     "upstream_stale",
     "hint",
+    "checks",
 }
 RECORD_FIELDS = {
     "run_id",
@@ -83,7 +84,15 @@ def test_text_shows_definition_storage_and_last_run(r: dict[str, Result], built:
         "  io manager:     duckdb",
         f"  location:       {built / '.lumbung' / 'warehouse.duckdb'}::main.orders",
         "  status:         fresh",
-        "  last materialization:",
+        "  checks:",
+    ]
+    assert [" ".join(line.split()) for line in lines[12:18]] == [  # columns aligned
+        "not_null(order_id) pass",
+        "unique(order_id) pass",
+        "accepted_values(status, ['placed', 'shipped', 'completed', 'returned', 'cancelled']) pass",
+        "relationships(customer_id -> stg_customers.customer_id) pass",
+        "expect('amount_paid >= order_total') warn 75 rows fail amount_paid >= order_total",
+        "last materialization:",
     ]
     assert "    rows:         2000" in lines
     assert lines[-8:] == [

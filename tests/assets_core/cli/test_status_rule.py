@@ -49,8 +49,8 @@ def test_an_unselected_stale_upstream_leaves_the_asset_fresh_with_a_hint(example
     assert materialized.out.strip() == "Nothing to do: 1 selected asset is fresh."
     # selected together with its upstream, shop_report waits on it: stale, as materialize says
     table = {line.split()[0]: line for line in everything.out.splitlines()}
-    assert table["shop_report"].split()[-1] == "stale"
-    assert table["revenue_by_day"].split()[-1] == "stale"
+    assert table["shop_report"].split()[-2:] == ["stale", "-"]  # status, then checks (none)
+    assert table["revenue_by_day"].split()[-2:] == ["stale", "-"]
     # status: reads the plan of every asset, where shop_report waits on the changed marts
     assert by_status.out.split() == ["customers", "product_sales", "revenue_by_day", "shop_report"]
 
@@ -59,7 +59,7 @@ def test_the_list_table_shows_the_hint(example: Path) -> None:
     edit(example / "assets.py", "CENTS = 100\n", "CENTS = 1000\n")
     (listed,) = run_sequence([(["list", "-s", "shop_report"], example)])
     lines = listed.out.splitlines()
-    assert lines[1].split()[-3:] == ["fresh", "(upstream", "stale)"]
+    assert lines[1].split()[-4:] == ["fresh", "(upstream", "stale)", "-"]  # checks: none
     assert lines[-1] == (
         "shop_report: stg_order_items is not fresh; select +shop_report to rebuild it too."
     )

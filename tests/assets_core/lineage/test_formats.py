@@ -36,6 +36,8 @@ NODE_FIELDS = [
     "selected",
     "layer",
     "partitions",
+    "checks",
+    "badge",
 ]
 LAST_FIELDS = [
     "run_id",
@@ -72,6 +74,9 @@ def test_json_schema(whole: Lineage) -> None:
     assert all(n["partitions"] is None for n in doc["nodes"])  # nothing partitioned here
     assert orders["schema"][0] == {"name": "order_id", "type": "int64"}
     assert (orders["status"], orders["io_manager"], orders["kind"]) == ("fresh", "duckdb", "python")
+    assert orders["badge"] == "warn"  # the example's unpaid placed orders
+    assert [c["result"] for c in orders["checks"]] == ["pass"] * 4 + ["warn"]
+    assert orders["checks"][4]["failing_rows"] == 75
     raw = next(n for n in doc["nodes"] if n["key"] == "raw_orders")
     assert (raw["status"], raw["last_materialization"], raw["kind"]) == (None, None, "source")
 

@@ -221,7 +221,8 @@ def test_unknown_key_in_lumbung_toml(tmp_path: Path) -> None:
         find_project(root)
     assert str(info.value) == (
         f"{root / 'lumbung.toml'}: modlues: unknown key; did you mean 'modules'? "
-        "valid keys are default_io_manager, defaults, modules, storage."
+        "valid keys are dask_address, default_io_manager, defaults, executor, modules, "
+        "notify, parquet_storage, storage."
     )
 
 
@@ -231,7 +232,8 @@ def test_unknown_key_in_pyproject(tmp_path: Path) -> None:
         find_project(tmp_path)
     assert str(info.value) == (
         f"{tmp_path.resolve() / 'pyproject.toml'}: [tool.lumbung] warehouse: unknown key; "
-        "valid keys are default_io_manager, defaults, modules, storage."
+        "valid keys are dask_address, default_io_manager, defaults, executor, modules, "
+        "notify, parquet_storage, storage."
     )
 
 
@@ -481,3 +483,29 @@ def test_error_messages_are_one_line(tmp_path: Path) -> None:
     assert str(info.value) == (
         "assets.py:1: importing assets raised ValueError: first line second line"
     )
+
+
+def test_executor_dask_address_and_parquet_storage_are_read_and_checked(tmp_path: Path) -> None:
+    write(
+        tmp_path / "lumbung.toml",
+        'executor = "dask"\ndask_address = "tcp://10.0.0.1:8786"\n'
+        'parquet_storage = "s3://bucket/prefix"\n',
+    )
+    config = find_project(tmp_path)
+    assert (config.executor, config.dask_address) == ("dask", "tcp://10.0.0.1:8786")
+    assert config.io_locations() == {"parquet": "s3://bucket/prefix"}
+    assert ProjectConfig.from_json(config.to_json()) == config
+    where = f"{tmp_path.resolve() / 'lumbung.toml'}:"
+    bad = {
+        "executor = 3": f"{where} executor: must be a name, got 3; write for example "
+        'executor = "dask".',
+        'dask_address = "8786"': f"{where} dask_address: must be a scheduler address, got "
+        "'8786'; write for example dask_address = \"tcp://127.0.0.1:8786\".",
+        'parquet_storage = ""': f"{where} parquet_storage: must be a URI or a folder as a "
+        "string, got ''; write for example parquet_storage = \"s3://bucket/prefix\".",
+    }
+    for line, message in bad.items():
+        write(tmp_path / "lumbung.toml", line + "\n")
+        with pytest.raises(ProjectError) as info:
+            find_project(tmp_path)
+        assert str(info.value) == message

@@ -115,7 +115,7 @@ def test_upgrading_the_schema1_fixture_in_another_folder(tmp_path: Path) -> None
         plan_latest = store.latest(detail=False)
         runs = store.runs()
 
-    assert user_version(db) == SCHEMA_VERSION == 3
+    assert user_version(db) == SCHEMA_VERSION == 4
     # The copy taken first is the schema-1 file, row for row.
     backup = storage / "state.db.bak-1"
     assert user_version(backup) == 1
@@ -499,7 +499,7 @@ def _schema2_file(storage: Path) -> Path:
     storage.mkdir(parents=True)
     db = storage / "state.db"
     con = sqlite3.connect(db)
-    create_tables(con, tuple(t for t in TABLES if t != "dynamic_partitions"))
+    create_tables(con, tuple(t for t in TABLES if t not in ("dynamic_partitions", "ticks")))
     con.execute("PRAGMA user_version = 2")
     con.commit()
     con.close()
@@ -514,7 +514,7 @@ def test_upgrading_a_schema2_file_adds_the_dynamic_partitions_table(tmp_path: Pa
         assert store.dynamic_keys() == {}
         assert store.add_dynamic_keys("customers", ["acme", "globex"]) == ["acme", "globex"]
         assert store.dynamic_keys(["customers"]) == {"customers": ["acme", "globex"]}
-    assert user_version(db) == SCHEMA_VERSION == 3
+    assert user_version(db) == SCHEMA_VERSION == 4
     assert dump(storage / "state.db.bak-2") == before
     assert schema_of(db) == schema_of(_new_store(tmp_path / "new"))
 
@@ -522,3 +522,26 @@ def test_upgrading_a_schema2_file_adds_the_dynamic_partitions_table(tmp_path: Pa
 def _new_store(storage: Path) -> Path:
     open_state_store(storage).close()
     return storage / "state.db"
+
+
+def test_upgrading_a_schema3_file_adds_the_ticks_table(tmp_path: Path) -> None:
+    from assets_core.storage.sqlite_schema import create_tables
+    from assets_core.storage.ticks import TickRecord
+
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    db = storage / "state.db"
+    con = sqlite3.connect(db)
+    create_tables(con, tuple(t for t in TABLES if t != "ticks"))
+    con.execute("PRAGMA user_version = 3")
+    con.commit()
+    con.close()
+    before = dump(db)
+    with open_state_store(storage) as store:
+        tick = TickRecord("nightly", "2024-01-01T02:00:00Z", "schedule", 1.0, 2.0, "launched")
+        assert store.insert_tick(tick)
+        assert not store.insert_tick(tick)  # a tick is recorded once
+        assert store.ticks() == [tick]
+    assert user_version(db) == SCHEMA_VERSION == 4
+    assert dump(storage / "state.db.bak-3") == before
+    assert schema_of(db) == schema_of(_new_store(tmp_path / "new"))

@@ -515,7 +515,7 @@ def test_wal_mode_and_schema_version(tmp_path: Path) -> None:
         assert store.path == tmp_path / "deep" / "storage" / "state.db"
         con = sqlite3.connect(store.path)
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
         con.close()
 
 

@@ -114,7 +114,7 @@ def test_unknown_backends_are_named() -> None:
             config=None,  # type: ignore[arg-type]
         )
     assert str(err.value) == (
-        "unknown executor 'dask2'; use one of threads, in-process, processes."
+        "unknown executor 'dask2'; use one of threads, in-process, processes, dask."
     )
 
 

@@ -1,0 +1,77 @@
+"""Serving the app with uvicorn on a socket already bound: in the foreground until Ctrl-C
+(``lumbung ui``), or in a thread beside another loop (a scheduler's ``serve --ui``)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import uvicorn
+    from starlette.applications import Starlette
+
+
+def _server(app: Starlette) -> uvicorn.Server:
+    import uvicorn
+
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    return uvicorn.Server(config)
+
+
+def url_of(app: Starlette, sock: socket.socket) -> str:
+    """The URL to open: the socket's address, with the action token after ``#token=`` when
+    the app is bound elsewhere than loopback (the page is not given it then)."""
+    shown = sock.getsockname()
+    where = f"[{shown[0]}]" if ":" in shown[0] else shown[0]
+    url = f"http://{where}:{shown[1]}/"
+    ui = app.state.ui
+    if not ui.loopback and not ui.read_only:
+        url += f"#token={ui.token}"
+    return url
+
+
+def close_app(app: Starlette) -> None:
+    """Stop the runs the app started that still go (they end cleanly, SIGTERM)."""
+    launcher = app.state.ui.launcher
+    if launcher is not None:
+        launcher.close()
+
+
+def serve(app: Starlette, sock: socket.socket) -> None:
+    """Serve ``app`` on ``sock`` until Ctrl-C or SIGTERM (a normal stop: no exception)."""
+    try:
+        _server(app).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn has shut down; the signal it re-raised ends here
+        pass
+    finally:
+        close_app(app)
+        sock.close()
+
+
+@dataclass
+class Running:
+    """The app served in a thread; ``stop`` ends it and waits."""
+
+    server: uvicorn.Server
+    thread: threading.Thread
+    app: Starlette
+    sock: socket.socket
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout)
+        close_app(self.app)
+        self.sock.close()
+
+
+def start_in_thread(app: Starlette, sock: socket.socket) -> Running:
+    """Serve ``app`` on ``sock`` in a daemon thread (uvicorn installs no signal handlers off
+    the main thread: the caller's loop keeps its own)."""
+    server = _server(app)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="lumbung-ui", daemon=True
+    )
+    thread.start()
+    return Running(server, thread, app, sock)

@@ -56,6 +56,7 @@ from assets_core.storage.io import (
     stored_version,
 )
 from assets_core.storage.loading import load_input
+from assets_core.storage.planstate import plan_state
 from assets_core.storage.registry import MEMORY, IOManagers, installed_names
 from assets_core.storage.state import LogLine, MaterializationRecord, StateStore
 
@@ -320,11 +321,11 @@ class Session:
             defs = self.defs
             scope = defs.graph.ancestors(selected) | selected
             in_sources = scope.intersection(defs.sources)
-            state = self.state.latest(scope.difference(in_sources), detail=False)
+            state = plan_state(self.state.latest(scope.difference(in_sources), detail=False))
             sources = self.observe_sources(in_sources, space)
             # Every recorded output the plan reads or may rebuild: is it there, and is it the
             # one recorded? Each manager is asked about all of its outputs at once.
-            stored = self._stored([s for s, st in state.items() if st.last is not None])
+            stored = self._stored(state.succeeded())
             checked = [k for k in scope if checks_of(defs, k)] if defs.has_checks else []
             failing = failing_reasons(state, self.state.latest_checks(checked)) if checked else {}
             plan = build_plan(
@@ -413,11 +414,13 @@ class Session:
         by_manager: dict[str, list[StepKey]] = {}
         specs = self.defs.specs
         default = self.defs.default_io_manager
+        previous: AssetKey | None = None  # the steps of an asset come together, mostly
+        group: list[StepKey] = []
         for step in steps:
-            name = specs[step[0]].io_manager or default
-            group = by_manager.get(name)
-            if group is None:
-                group = by_manager[name] = []
+            if step[0] is not previous:
+                previous = step[0]
+                name = specs[previous].io_manager or default
+                group = by_manager.get(name) or by_manager.setdefault(name, [])
             group.append(step)
         found: dict[StepKey, str] = {}
         for name, group in by_manager.items():

@@ -130,10 +130,21 @@ def _name_limits(root: Path) -> tuple[int, int]:
 _PLAIN_VALUE = re.compile(r"[A-Za-z0-9\-_.~+]*").fullmatch
 
 
+#: ``%XX`` for each ASCII character that is not safe (what ``quote`` writes for it)
+_ASCII_ESCAPES = {c: f"%{c:02X}" for c in range(128) if not _PLAIN_VALUE(chr(c))}
+
+
 def _escape(value: str) -> str:
-    """``value`` as a folder name's value: ``%XX`` for anything but the safe characters."""
-    if _PLAIN_VALUE(value):
-        return value
+    """``value`` as a folder name's value: ``%XX`` for anything but the safe characters (an
+    ASCII value, such as an hour's ``2024-01-01T05:00``, by one table; others by ``quote``, which
+    escapes each byte of their UTF-8 form)."""
+    return value if _PLAIN_VALUE(value) else _escaped(value)
+
+
+def _escaped(value: str) -> str:
+    """``_escape`` of a value that is not plain."""
+    if value.isascii():
+        return value.translate(_ASCII_ESCAPES)
     from urllib.parse import quote
 
     return quote(value, safe="+")
@@ -658,11 +669,13 @@ class ParquetIOManager:
         out: list[str | None] = [None] * len(steps)
         by_prefix: dict[tuple[str, ...], list[int]] = {}
         by_asset: dict[AssetKey, list[int]] = {}
+        previous: AssetKey | None = None  # a caller lists an asset's steps together, mostly
+        wanted: list[int] = []
         for i, (key, partition) in enumerate(steps):
             if partition is not None:
-                wanted = by_asset.get(key)
-                if wanted is None:
-                    wanted = by_asset[key] = []
+                if key is not previous:
+                    previous = key
+                    wanted = by_asset.get(key) or by_asset.setdefault(key, [])
                 wanted.append(i)
                 continue
             if not _safe_segment(key[-1]):
@@ -737,9 +750,11 @@ class ParquetIOManager:
         try:
             if len(names) == 1:  # most: one folder per partition, its name made here
                 prefix = names[0] + "="
+                plain = _PLAIN_VALUE
                 groups: dict[str, list[int]] = {}
                 for i in wanted:
-                    name = prefix + _escape(steps[i][1] or "")
+                    p = steps[i][1] or ""
+                    name = prefix + (p if plain(p) else _escaped(p))
                     group = groups.get(name)
                     if group is None:
                         groups[name] = [i]
@@ -818,24 +833,33 @@ class ParquetIOManager:
         asset's folder ``fd``) holds the partition folders ``groups`` names (name -> indices
         into ``steps``, one partition each but for duplicate steps); stat each one's file."""
         stat = os.stat
-        for name, entry in self._listed(folder, groups):
-            if entry.is_symlink():  # inside the root (followed) or out of it (refused)
-                for i in groups[name]:
-                    out[i] = self._fingerprint_of(key, steps[i][1], definition)
-                continue
-            if not entry.is_dir(follow_symlinks=False):
-                continue
-            try:
-                st = stat(f"{relative}{name}/{PART_FILE}", dir_fd=fd, follow_symlinks=False)
-            except OSError:
-                continue
-            if S_ISREG(st.st_mode):
-                found: str | None = f"{st.st_size}:{st.st_mtime_ns}"
-                for i in groups[name]:
-                    out[i] = found
-            elif S_ISLNK(st.st_mode):
-                for i in groups[name]:
-                    out[i] = self._fingerprint_of(key, steps[i][1], definition)
+        file = "/" + PART_FILE
+        try:
+            listing = os.scandir(folder)
+        except OSError:  # gone, or not a folder: none of them is stored
+            return
+        with listing:
+            for entry in listing:
+                name = entry.name
+                group = groups.get(name)
+                if group is None:
+                    continue
+                if not entry.is_dir(follow_symlinks=False):
+                    if entry.is_symlink():  # inside the root (followed) or out of it (refused)
+                        for i in group:
+                            out[i] = self._fingerprint_of(key, steps[i][1], definition)
+                    continue
+                try:
+                    st = stat(relative + name + file, dir_fd=fd, follow_symlinks=False)
+                except OSError:
+                    continue
+                if S_ISREG(st.st_mode):
+                    found: str | None = f"{st.st_size}:{st.st_mtime_ns}"
+                    for i in group:
+                        out[i] = found
+                elif S_ISLNK(st.st_mode):
+                    for i in group:
+                        out[i] = self._fingerprint_of(key, steps[i][1], definition)
 
     def _fingerprint_of(
         self, key: AssetKey, partition: str | None, definition: PartitionsDefinition | None = None

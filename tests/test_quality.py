@@ -29,3 +29,20 @@ def test_ruff_format() -> None:
 def test_mypy() -> None:
     result = _run("mypy")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_no_merge_conflict_markers() -> None:
+    """No tracked text file keeps a merge's conflict markers (docs included: ruff never
+    reads them)."""
+    files = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    marked = []
+    for name in filter(None, files):
+        path = ROOT / name.decode()
+        if path.suffix not in {".py", ".md", ".toml", ".sql", ".js", ".css", ".html", ".txt"}:
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if line.startswith(("<<<<<<< ", ">>>>>>> ")) or line == "=======":
+                marked.append(f"{name.decode()}:{number}")
+    assert not marked, f"merge conflict markers left in: {', '.join(marked)}"

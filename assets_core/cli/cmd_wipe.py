@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
@@ -209,7 +209,7 @@ _PLAIN_NAME = re.compile(r"^@?\d*\+?|\+\d*$")
 def _steps(
     session: Session,
     keys: list[AssetKey],
-    latest: dict[StepKey, StepState],
+    latest: Mapping[StepKey, StepState],
     chosen: dict[AssetKey, frozenset[str]] | None,
 ) -> dict[AssetKey, list[StepKey]]:
     """The steps to wipe of each asset: an unpartitioned asset's one, a partitioned asset's
@@ -234,7 +234,7 @@ def _where(
     session: Session,
     key: AssetKey,
     steps: list[StepKey],
-    latest: dict[StepKey, StepState],
+    latest: Mapping[StepKey, StepState],
     as_of: str | None,
 ) -> str:
     """What of ``key`` would be wiped, in a few words: its output's location, or its

@@ -15,6 +15,7 @@ from assets_core.model.keys import AssetKey, StepKey
 from assets_core.partitions.ranges import Run, runs
 from assets_core.planning.planner import Plan
 from assets_core.planning.status import status_of
+from assets_core.planning.stepviews import Statuses
 
 __all__ = ["PARTITION_STATUSES", "PartitionCounts", "partition_counts"]
 
@@ -71,7 +72,11 @@ def partition_counts(
     keys = space.keys(definition)
     if only is not None:
         keys = tuple(p for p in keys if p in only)
+    fresh = statuses.fresh(key) if isinstance(statuses, Statuses) else ()
     for p in keys:
+        if p in fresh:  # fresh, and never failed since (no step made for it)
+            found["fresh"].append(p)
+            continue
         step = statuses.get(new(StepKey, (key, p)))
         if step is None:
             continue

@@ -30,6 +30,7 @@ from assets_core.partitions.resolve import mapping_for
 from assets_core.partitions.space import KeySpace, PartitionsDefinition
 from assets_core.partitions.template import fill
 from assets_core.planning.stepviews import Lasts, Statuses, Versions
+from assets_core.storage.planstate import CODE, DATA, FINGERPRINT, INPUTS, PlanState, plan_state
 from assets_core.storage.sources import describe_change
 from assets_core.storage.state import (
     EncodedInputs,
@@ -397,7 +398,7 @@ class _Planner:
         assets: Mapping[AssetKey, AnyAsset],
         upstream: Mapping[AssetKey, tuple[AssetKey, ...]],
         chosen: frozenset[AssetKey],
-        state: Mapping[StepKey, StepState],
+        state: PlanState,
         source_versions: Mapping[StepKey, str | None],
         code_version: Callable[[AnyAsset], CodeVersion],
         stored: Mapping[StepKey, str],
@@ -507,7 +508,7 @@ class _Planner:
         is_selected = key in self.chosen
         picked = self.chosen_partitions.get(key) if is_selected else None
         stale_up = self.upstream_stale(key)
-        state_get, stored_get = self.state.get, self.stored.get
+        state, stored_get = self.state, self.stored.get
         current, statuses = self.current, self.statuses
         force = self.force
         runnable: list[PlanStep] = []
@@ -516,29 +517,28 @@ class _Planner:
         # what a fresh step's version adds to its readers' inputs ("a/b[p]":"version")
         head = f'"{name}":"' if keys is _ONE else f'"{name}['
         new = tuple.__new__
-        encoded = EncodedInputs
         n = len(keys)
         steps = [new(StepKey, (key, p)) for p in keys]
-        sts = list(map(state_get, steps))
-        lasts = [st.last if st is not None else None for st in sts]
+        # each step's state as read (``PlanState`` rows: code, data, inputs text, fingerprint)
+        rows = list(map(state.rows(key).get, keys))
         fps = list(map(stored_get, steps))
         texts = _input_texts(pairs, n)
         # which steps are selected (every one, or the picked partitions of a selected asset)
         sels = [is_selected] * n if picked is None else [is_selected and p in picked for p in keys]
-        # A step is fresh when its record holds the inputs it would read now, its code is
-        # the same, and its output is there as written (each test over every step at once).
+        # A step is fresh when its last success holds the inputs it would read now, its code
+        # is the same, and its output is there as written (each test over every step at once).
         ok = [
-            last is not None
+            row is not None
             and text is not None
+            and row[CODE] == cvv  # never None: a row without a success has no code version
             and (
-                (last.inputs.__class__ is encoded and last.inputs.text == text)
-                or (text == "{}" and not last.inputs)  # no inputs: stored as none at all
+                row[INPUTS] == text
+                or (text == "{}" and row[INPUTS] is None)  # no inputs: stored as none at all
             )
-            and last.code_version == cvv
             and (fp is not None or not sel)
-            and (not fp or not last.fingerprint or fp == last.fingerprint)
+            and (not fp or not row[FINGERPRINT] or fp == row[FINGERPRINT])
             and not (sel and force)
-            for last, text, fp, sel in zip(lasts, texts, fps, sels, strict=True)
+            for row, text, fp, sel in zip(rows, texts, fps, sels, strict=True)
         ]
         failing = self.failing_checks
         if failing:  # a stored output failing a blocking check is not fresh
@@ -548,21 +548,26 @@ class _Planner:
             self.fresh[key] = (fresh_keys, stale_up)
         look.update(
             (p, head + v + '"' if p is None else f'{head}{p}]":"{v}"')
-            for p, last, fresh in zip(keys, lasts, ok, strict=True)
-            if fresh and (v := last.data_version) is not None and v.isalnum() and v.isascii()  # type: ignore[union-attr]
+            for p, row, fresh in zip(keys, rows, ok, strict=True)
+            if fresh and (v := row[DATA]) is not None and v.isalnum() and v.isascii()  # type: ignore[index]
         )
-        for i in [i for i, st in enumerate(sts) if st is not None and st.failure is not None]:
-            if ok[i]:  # fresh, and maybe failed since with the code and inputs it has now
-                failure = sts[i].failure  # type: ignore[union-attr]
-                if self._failed(failure, cvv, texts[i], steps[i], edges, i):  # type: ignore[arg-type]
-                    statuses[steps[i]] = PlanStep(key, "fresh", (), keys[i], True, stale_up)
-                    fresh_keys.discard(keys[i])
+        failed = state.failed(key)
+        if failed:  # fresh steps whose last attempt failed since, with the code and inputs
+            at = {p: i for i, p in enumerate(keys)}  # they have now: failed, not fresh
+            for i in sorted(at[p] for p in failed if p in at):
+                if ok[i]:
+                    failure = state[steps[i]].failure
+                    if self._failed(failure, cvv, texts[i], steps[i], edges, i):  # type: ignore[arg-type]
+                        statuses[steps[i]] = PlanStep(key, "fresh", (), keys[i], True, stale_up)
+                        fresh_keys.discard(keys[i])
         for i, p in enumerate(keys):
             if ok[i]:
                 if p not in look:  # a version that needs the encoder
                     look[p] = self._fragment(steps[i], current.get(steps[i]))
                 continue
-            step, sel, st, last = steps[i], sels[i], sts[i], lasts[i]
+            step, sel = steps[i], sels[i]
+            st = state.get(step) if rows[i] is not None else None
+            last = st.last if st is not None else None
             ps, ups = self.decide(a, key, step, p, i, sel, st, last, cv, edges, stale_up)
             statuses[step] = ps
             self._settle(key, a, step, sel, ps, ups, runnable, look)
@@ -583,20 +588,20 @@ class _Planner:
         """``plan_asset`` for an unpartitioned asset reading unpartitioned assets (most assets
         of most projects): the same rules, on its one step, without lists of partitions."""
         step = tuple.__new__(StepKey, (key, None))
-        st = self.state.get(step)
-        last = st.last if st is not None else None
+        state = self.state
+        row = state.rows(key).get(None)
         sel = key in self.chosen
         looks = self.looks
         if (
-            last is not None
-            and last.inputs.__class__ is EncodedInputs
-            and last.code_version == cv.version
+            row is not None
+            and row[CODE] == cv.version
+            and row[INPUTS].__class__ is str  # inputs stored as text (none: the rules below)
             and not (sel and self.force)
             and not (self.failing_checks and step in self.failing_checks)
         ):
             fp = self.stored.get(step)
             if (fp is not None or not sel) and (
-                not fp or not last.fingerprint or fp == last.fingerprint
+                not fp or not row[FINGERPRINT] or fp == row[FINGERPRINT]
             ):
                 frags = []
                 for up in self.upstream[key]:
@@ -606,16 +611,17 @@ class _Planner:
                     frags.append(f)
                 else:
                     text = "{" + ",".join(frags) + "}"
-                    if last.inputs.text == text:
-                        failure = st.failure  # type: ignore[union-attr]
+                    if row[INPUTS] == text:
+                        failure = state[step].failure if None in state.failed(key) else None
                         failed = failure is not None and self._failed(
                             failure, cv.version, text, step, [], 0
                         )
                         stale_up = self.upstream_stale(key)
                         self.statuses[step] = PlanStep(key, "fresh", (), None, failed, stale_up)
-                        v = last.data_version
-                        looks[key] = {None: self._fragment(step, v)}
+                        looks[key] = {None: self._fragment(step, row[DATA])}
                         return
+        st = state.get(step) if row is not None else None
+        last = st.last if st is not None else None
         edges = self.edges_of(key, _ONE)
         stale_up = self.upstream_stale(key)
         ps, ups = self.decide(a, key, step, None, 0, sel, st, last, cv, edges, stale_up)
@@ -938,6 +944,7 @@ def build_plan(
     one recorded) fails a blocking data check: such a step is stale, not fresh.
     """
     partitions = partitions or {}
+    state = plan_state(state)
     chosen = frozenset(k for k in selected if not assets[k].observed)
     scope = graph.ancestors(chosen) | chosen
     if space is None and any(k in partitions for k in scope):

@@ -19,7 +19,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -32,6 +32,7 @@ from assets_core.storage.liveness import holder_of
 from assets_core.storage.locations import RELATIVE, absolute_location, stored_location
 from assets_core.storage.migrations import upgrade
 from assets_core.storage.nofollow import identity, moved, planted
+from assets_core.storage.planstate import PlanState
 from assets_core.storage.sqlite_locks import Locks
 from assets_core.storage.sqlite_rows import (
     CHECK_COLUMNS,
@@ -86,17 +87,19 @@ _LATEST_SQL = (
     + " FROM latest l LEFT JOIN materializations m ON m.id = l.success_id "
     "LEFT JOIN materializations f ON l.last_outcome = 'failed' AND f.id = l.attempt_id{where}"
 )
-# latest(detail=False): just what planning compares. A row per step (its state and last
-# success), then a row per step whose last attempt failed (that attempt; no outcome): reading
-# the failures as rows of their own keeps every step's row as narrow as it was before steps
-# could fail, which matters when a plan reads 100,000 of them.
+# latest(detail=False): just what planning compares, as ``PlanState`` rows (its four values
+# first: code version, data version, inputs, fingerprint; then the step and what makes its
+# ``StepState``). A row per step (its state and last success), then a row per step whose last
+# attempt failed (that attempt; no outcome): reading the failures as rows of their own keeps
+# every step's row as narrow as it was before steps could fail, which matters when a plan
+# reads 100,000 of them.
 _PLAN_SQL = (
-    'SELECT l.key, l."partition", l.last_outcome, l.last_attempt_at, m.id, m.code_version, '
-    "m.data_version, m.inputs, m.code_components, m.started_at, m.ended_at, m.location, "
-    f"{_FINGERPRINT} "
+    f"SELECT m.code_version, m.data_version, m.inputs, {_FINGERPRINT}, "
+    'l.key, l."partition", l.last_outcome, l.last_attempt_at, m.code_components, '
+    "m.started_at, m.ended_at, m.location "
     "FROM latest l LEFT JOIN materializations m ON m.id = l.success_id{where} "
-    'UNION ALL SELECT l.key, l."partition", NULL, NULL, f.id, f.code_version, NULL, f.inputs, '
-    "f.code_components, f.started_at, f.ended_at, NULL, NULL "
+    "UNION ALL SELECT f.code_version, NULL, f.inputs, NULL, "
+    'l.key, l."partition", NULL, NULL, f.code_components, f.started_at, f.ended_at, NULL '
     "FROM latest l JOIN materializations f ON f.id = l.attempt_id "
     "WHERE l.last_outcome = 'failed'{and_where}"
 )
@@ -276,14 +279,14 @@ class SQLiteStateStore:
 
     def latest(
         self, keys: Iterable[AssetKey] | None = None, *, detail: bool = True
-    ) -> dict[StepKey, StepState]:
+    ) -> Mapping[StepKey, StepState]:
         """The state of every step (every partition) of the given assets that has records (of
         all known assets when ``None``).
 
         One query joining ``latest`` to the last successful record, and to the last attempt
         when it failed; inputs keep their stored text and ``code_components`` is decoded from
         JSON, both on first use. ``detail=False`` (planning) reads only the columns the
-        planner compares.
+        planner compares, as a ``PlanState``: each step's ``StepState`` is made on first use.
         """
         # Step keys by their text ("a/b", "a/b[p]"), shared with every record's inputs. The
         # asked keys' unpartitioned steps are made up front, so that, when every row is read
@@ -310,91 +313,30 @@ class SQLiteStateStore:
             rows = con.execute(sql, args).fetchall()
         if detail:
             return self._detailed(rows, steps, wanted)
-        # The hot loop of planning: one tuple unpack and two constructors per step. Rows
-        # come with the asset key's text and the partition ('' for none); the partitions of
-        # one asset share its code components (one lazy mapping per distinct text).
-        out: dict[StepKey, StepState] = {}
-        failures: dict[StepKey, MaterializationRecord] = {}
-        empty = EMPTY
-        record = MaterializationRecord
-        state = StepState
-        # absolute_location, inlined: on posix a relative location is the folder + its rest
-        base = self._root.rstrip("/") if os.sep == "/" else None
-        root = self._root
-        shared: dict[str, LazyComponents] = {}
-        new = tuple.__new__
-        lazy: LazyComponents | None = None
-        for (
-            name,
-            part,
-            last_outcome,
-            last_attempt_at,
-            rowid,
-            code_version,
-            data_version,
-            inputs,
-            components,
-            started_at,
-            ended_at,
-            location,
-            fingerprint,
-        ) in rows:
-            step = steps.get(name)
-            if step is None:
-                step = new_step(steps, name, wanted)
+        # The hot loop of planning: rows kept as read, grouped by asset and partition ('' for
+        # none); a step's ``StepState`` is made when the plan asks for it (``_plan_maker``).
+        by_asset: dict[AssetKey, dict[str | None, tuple[Any, ...]]] = {}
+        failed: dict[AssetKey, dict[str | None, tuple[Any, ...]]] = {}
+        previous: str | None = None
+        key: AssetKey | None = None
+        group: dict[str | None, tuple[Any, ...]] = {}
+        for row in rows:
+            name = row[4]
+            if name != previous:
+                previous = name
+                step = steps.get(name) or new_step(steps, name, wanted)
                 if step is None:  # an asset not asked for
+                    key = None
                     continue
-            if part:
-                step = new(StepKey, (step[0], part))
-            if components is not None:
-                lazy = shared.get(components)
-                if lazy is None:
-                    lazy = shared[components] = LazyComponents(components)
-            if last_outcome is None:  # the last attempt, which failed
-                failures[step] = record(
-                    step,
-                    "",
-                    "failed",
-                    code_version,
-                    None,
-                    empty if inputs is None else EncodedInputs(inputs, steps),
-                    empty if lazy is None or components is None else lazy,
-                    started_at,
-                    ended_at,
-                )
+                key = step[0]
+                group = by_asset.get(key) or by_asset.setdefault(key, {})
+            elif key is None:
                 continue
-            if rowid is None:  # never materialized (or its success was forgotten)
-                out[step] = state(None, last_outcome, last_attempt_at)
-                continue
-            if location is not None and location.startswith(RELATIVE):
-                if base is not None:
-                    location = base + location[1:]
-                else:
-                    location = absolute_location(location, root)
-            out[step] = state(
-                record(
-                    step,
-                    "",
-                    "materialized",
-                    code_version,
-                    data_version,
-                    empty if inputs is None else EncodedInputs(inputs, steps),
-                    empty if lazy is None or components is None else lazy,
-                    started_at,
-                    ended_at,
-                    None,
-                    None,
-                    location,
-                    (),
-                    None,
-                    fingerprint,
-                ),
-                last_outcome,
-                last_attempt_at,
-            )
-        for step, failure in failures.items():
-            out[step].failure = failure
-        return out
+            if row[6] is None:  # the last attempt, which failed
+                failed.setdefault(key, {})[row[5] or None] = row
+            else:
+                group[row[5] or None] = row
+        return PlanState(by_asset, failed, _plan_maker(steps, self._root))
 
     def _detailed(
         self, rows: list[Any], steps: dict[str, StepKey], wanted: dict[str, StepKey] | None
@@ -933,3 +875,59 @@ def _corrupt_message(path: Path, reason: object) -> str:
         f"{path} is not a readable Lumbung state store ({reason}); move it aside to start a "
         "new one — it is never reset automatically."
     )
+
+
+def _plan_maker(
+    steps: dict[str, StepKey], root: str
+) -> Callable[[StepKey, tuple[Any, ...], tuple[Any, ...] | None], StepState]:
+    """How a ``PlanState`` of ``_PLAN_SQL`` rows makes a step's ``StepState``: its last success
+    and last failure leave out what planning does not read (run id, rows, bytes, schema,
+    error). ``steps`` caches parsed step keys for the records' inputs."""
+    record = MaterializationRecord
+    # absolute_location, inlined: on posix a relative location is the folder + its rest
+    base = root.rstrip("/") if os.sep == "/" else None
+
+    def make(step: StepKey, row: tuple[Any, ...], failure: tuple[Any, ...] | None) -> StepState:
+        last = None
+        if row[0] is not None:
+            location = row[11]
+            if location is not None and location.startswith(RELATIVE):
+                if base is not None:
+                    location = base + location[1:]
+                else:
+                    location = absolute_location(location, root)
+            inputs, components = row[2], row[8]
+            last = record(
+                step,
+                "",
+                "materialized",
+                row[0],
+                row[1],
+                EMPTY if inputs is None else EncodedInputs(inputs, steps),
+                EMPTY if components is None else LazyComponents(components),
+                row[9],
+                row[10],
+                None,
+                None,
+                location,
+                (),
+                None,
+                row[3],
+            )
+        state = StepState(last, row[6], row[7])
+        if failure is not None:
+            inputs, components = failure[2], failure[8]
+            state.failure = record(
+                step,
+                "",
+                "failed",
+                failure[0],
+                None,
+                EMPTY if inputs is None else EncodedInputs(inputs, steps),
+                EMPTY if components is None else LazyComponents(components),
+                failure[9],
+                failure[10],
+            )
+        return state
+
+    return make

@@ -272,12 +272,14 @@ class StateReader(Protocol):
 
     def latest(
         self, keys: Iterable[AssetKey] | None = None, *, detail: bool = True
-    ) -> dict[StepKey, StepState]:
+    ) -> Mapping[StepKey, StepState]:
         """The state of every step (every partition) of the given assets (of all known assets
         when ``None``), in one query.
 
         With ``detail=False`` (what planning needs) a record may leave out ``run_id``,
-        ``rows``, ``bytes``, ``schema`` and ``error``, so it is cheaper to read."""
+        ``rows``, ``bytes``, ``schema`` and ``error``, so it is cheaper to read, and the
+        mapping may be a ``PlanState`` (``assets_core.storage.planstate``), which makes each
+        step's ``StepState`` when it is asked for."""
         ...
 
     def history(
@@ -495,7 +497,7 @@ class MemoryStateStore:
 
     def latest(
         self, keys: Iterable[AssetKey] | None = None, *, detail: bool = True
-    ) -> dict[StepKey, StepState]:
+    ) -> Mapping[StepKey, StepState]:
         """The state of every step of the given assets that has records (all when ``None``)."""
         with self._lock:
             if keys is None:

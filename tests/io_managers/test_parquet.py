@@ -144,6 +144,17 @@ def test_any_partition_text_is_one_folder_under_the_asset(tmp_path: Path, partit
     assert folder.name.startswith("partition=") and "/" not in folder.name[10:]
 
 
+def test_a_folder_value_escapes_as_quote_does() -> None:
+    # the ASCII table and ``quote`` write the same folder names: stored partitions stay found
+    from urllib.parse import quote
+
+    from io_managers.parquet import _escape
+
+    values = [chr(c) for c in range(128)] + ["2024-10-27T02:00+01:00", "a b/c%", "é:ü", "日本"]
+    for value in values:
+        assert _escape(value) == quote(value, safe="+"), value
+
+
 def test_delete_prunes_empty_folders_up_to_the_root(tmp_path: Path) -> None:
     root = tmp_path / "root"
     io = ParquetIOManager(root)

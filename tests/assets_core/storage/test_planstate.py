@@ -1,0 +1,90 @@
+"""``PlanState``: the rows a plan compares, and the ``StepState`` each step reads as."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from assets_core.model.keys import AssetKey, StepKey
+from assets_core.storage.planstate import CODE, DATA, FINGERPRINT, INPUTS, PlanState, plan_state
+from assets_core.storage.sqlite import SQLiteStateStore
+from assets_core.storage.state import (
+    EncodedInputs,
+    MaterializationRecord,
+    RunRecord,
+    StepState,
+)
+
+A, B = AssetKey(("a",)), AssetKey(("b",))
+SA, B1, B2 = StepKey(A, None), StepKey(B, "2024-01-01"), StepKey(B, "2024-01-02")
+
+
+def _record(step: StepKey, outcome: str = "materialized", **kw: object) -> MaterializationRecord:
+    return MaterializationRecord(step, "r1", outcome, "c1", **kw)  # type: ignore[arg-type]
+
+
+def test_rows_of_states_hold_what_planning_compares() -> None:
+    inputs = EncodedInputs('{"a":"d1"}', {})
+    good = _record(B1, data_version="d2", inputs=inputs, fingerprint="10:1")
+    failed = _record(B2, "failed")
+    states = {
+        SA: StepState(_record(SA, data_version="d1"), "materialized", 1.0),
+        B1: StepState(good, "materialized", 2.0),
+        B2: StepState(None, "failed", 3.0, failed),
+    }
+    state = PlanState.of(states)
+    row = state.rows(B)["2024-01-01"]
+    assert (row[CODE], row[DATA], row[INPUTS], row[FINGERPRINT]) == (
+        "c1",
+        "d2",
+        '{"a":"d1"}',
+        "10:1",
+    )
+    assert state.rows(A)[None][INPUTS] is None  # read nothing
+    assert state.rows(AssetKey(("c",))) == {}
+    assert list(state.failed(B)) == ["2024-01-02"] and not state.failed(A)
+    assert state.succeeded() == [SA, B1]
+    assert state.version(B1) == "d2" and state.version(B2, "none") == "none"
+    assert dict(state) == states and len(state) == 3
+    assert state[B2] is states[B2] and state.get(StepKey(A, "x")) is None
+    assert plan_state(state) is state
+
+
+def test_inputs_kept_as_a_mapping_never_compare_as_text() -> None:
+    # a record made in this process keeps its inputs as a dict: the planner compares them as
+    # mappings (its rules), never as text
+    rec = _record(SA, data_version="d1", inputs={StepKey(B, None): "d0"})
+    row = PlanState.of({SA: StepState(rec, "materialized", 1.0)}).rows(A)[None]
+    assert row[INPUTS].__class__ is not str and row[INPUTS] is not None
+
+
+def test_a_sqlite_plan_state_makes_each_step_once_as_recorded(tmp_path: Path) -> None:
+    store = SQLiteStateStore(tmp_path / "state.db")
+    store.start_run(RunRecord("r1", 1.0))
+    inputs = {SA: "d1"}
+    store.record([_record(SA, data_version="d1", ended_at=1.5, location=str(tmp_path / "a"))])
+    store.record([_record(B1, data_version="d2", inputs=inputs, fingerprint="10:1")])
+    store.record([_record(B2, "failed", inputs=inputs, started_at=2.0)])
+    state = store.latest(detail=False)
+    assert isinstance(state, PlanState)
+    row = state.rows(B)["2024-01-01"]
+    assert (row[CODE], row[DATA], row[INPUTS], row[FINGERPRINT]) == (
+        "c1",
+        "d2",
+        '{"a":"d1"}',
+        "10:1",
+    )
+    assert list(state.failed(B)) == ["2024-01-02"]
+    assert state.rows(B)["2024-01-02"][CODE] is None  # never succeeded
+    assert sorted(state.succeeded()) == sorted([SA, B1])
+    made = state[SA]
+    assert state[SA] is made  # made once
+    assert made.last is not None and made.last.location == str(tmp_path / "a")
+    assert made.last.ended_at == 1.5
+    failure = state[B2].failure
+    assert state[B2].last is None and failure is not None
+    assert dict(failure.inputs) == inputs and failure.started_at == 2.0
+    detailed = store.latest()
+    assert {s: st.last_outcome for s, st in state.items()} == {
+        s: st.last_outcome for s, st in detailed.items()
+    }
+    store.close()

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.assets_core.web.conftest import HOSTILE
+from tests.assets_core.web.conftest import HOSTILE, TICK
 
 
 def get(client: Any, path: str, status: int = 200) -> Any:
@@ -108,6 +108,7 @@ def test_hostile_description_comes_back_as_plain_text(client: Any) -> None:
         ("/api/run?id=nope", 404, "no run 'nope'"),
         ("/api/launch?id=nope", 404, "no launch 'nope'"),
         ("/api/nothing", 404, "no such page: /api/nothing"),
+        ("/api/schedules?name=nope", 404, "no schedule or sensor 'nope'"),
     ],
 )
 def test_bad_input_is_one_json_error(client: Any, path: str, status: int, message: str) -> None:
@@ -179,6 +180,28 @@ def test_run_events_stream_a_finished_run_then_end(client: Any) -> None:
     assert text.startswith("event: update\n")
     assert "event: end\n" in text
     assert "doubling 10 rows" in text
+
+
+def test_schedules_lists_next_and_past_ticks_as_lumbung_schedules_does(client: Any) -> None:
+    found = get(client, "/api/schedules")
+    assert [r["name"] for r in found["schedules"]] == ["nightly", "fresh"]
+    nightly, fresh = found["schedules"]
+    assert nightly["cron"] == "0 2 * * *" and nightly["last_outcome"] == "failure"
+    assert nightly["next_tick"] > TICK and nightly["next_tick"].endswith("T02:00:00Z")
+    assert fresh["every_seconds"] == 300 and fresh["next_tick"] is None
+    assert found["ticks"] == [
+        {
+            "kind": "schedule",
+            "name": "nightly",
+            "tick": TICK,
+            "outcome": "failure",
+            "scheduled_at": "2026-01-11T02:00:00.000+00:00",
+            "ended_at": None,
+            "run_id": "r1",
+            "detail": None,
+        }
+    ]
+    assert get(client, "/api/schedules?name=fresh")["ticks"] == []
 
 
 def test_the_page_and_its_files_load_nothing_from_elsewhere(client: Any) -> None:

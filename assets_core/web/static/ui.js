@@ -161,6 +161,8 @@
         }
       }
 
+      if (a.columns || a.columns_note) columnsSection(a.columns || [], a.columns_note);
+
       view.appendChild(el("h3", "History (" + a.history.length + ")"));
       if (!a.history.length) view.appendChild(el("p", "never materialized", "muted"));
       else view.appendChild(table(["ended", "run", "partition", "outcome", "duration.num", "rows.num", "error"], a.history.map(function (r) {
@@ -190,6 +192,21 @@
   }
 
   // ---- checks: each with its last result; a failing one with its sample of failing rows
+
+  // a SQL asset's column lineage: each output column with the input columns it derives from
+  function columnsSection(columns, note) {
+    view.appendChild(el("h3", "Column lineage (" + columns.length + " columns)"));
+    if (note) view.appendChild(el("p", note, "muted"));
+    if (columns.length) view.appendChild(table(["column", "from"], columns.map(function (c) {
+      var from = el("span");
+      c.from.forEach(function (f, i) {
+        if (i) from.appendChild(document.createTextNode(", "));
+        from.appendChild(link(f.asset + "." + f.column, "#/asset/" + encodeURIComponent(f.asset)));
+      });
+      if (!c.from.length) from.appendChild(el("span", "no input column", "muted"));
+      return [c.name, from];
+    })));
+  }
 
   function checksSection(checks) {
     view.appendChild(el("h3", "Checks (" + checks.length + ")"));

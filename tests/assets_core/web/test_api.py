@@ -233,3 +233,46 @@ def test_code_of_each_kind(session: Any) -> None:
 
     found = code_of(Statement("select 1 as n"))  # type: ignore[arg-type]
     assert found == {"language": "sql", "text": "select 1 as n"}
+
+
+def test_a_sql_assets_page_has_its_column_lineage(tmp_path: Any) -> None:
+    from starlette.testclient import TestClient
+
+    from assets_core.session import load_project
+    from assets_core.web.app import build_app
+
+    root = tmp_path / "sqlproj"
+    (root / "models").mkdir(parents=True)
+    (root / "lumbung.toml").write_text('sql = ["models"]\n')
+    (root / "assets.py").write_text(
+        "import pandas as pd\nfrom assets_core import asset\n\n\n@asset\n"
+        "def numbers() -> pd.DataFrame:\n    return pd.DataFrame({'n': [1]})\n"
+    )
+    (root / "models" / "base.sql").write_text("select 1 as n, 'a' as label\n")
+    (root / "models" / "totals.sql").write_text(
+        "select n, n * 2 as twice, count(*) over () as c from base\n"
+    )
+    (root / "models" / "everything.sql").write_text("select * from numbers\n")
+    session = load_project(root, read_only=True)
+    try:
+        with TestClient(build_app(session), base_url="http://127.0.0.1") as client:
+            # never materialized: base's columns are its own statement's, traced first
+            a = get(client, "/api/asset?key=totals")
+            assert a["columns"] == [
+                {"name": "n", "from": [{"asset": "base", "column": "n"}]},
+                {"name": "twice", "from": [{"asset": "base", "column": "n"}]},
+                {"name": "c", "from": []},
+            ]
+            assert a["columns_note"] is None
+            # a Python asset never materialized: its columns are not known yet
+            star = get(client, "/api/asset?key=everything")
+            assert star["columns"] == [{"name": "*", "from": [{"asset": "numbers", "column": "*"}]}]
+            assert star["columns_note"] == (
+                "the columns of numbers are not known until it is materialized"
+            )
+    finally:
+        session.close()
+
+
+def test_a_python_assets_page_has_no_column_lineage(client: Any) -> None:
+    assert "columns" not in get(client, "/api/asset?key=numbers")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from assets_core.cli.cmd_ui import DEFAULT_PORT
-from assets_core.cli.common import EXIT_FAILED, fail, guard, load_session, state_of
+from assets_core.cli.common import EXIT_FAILED, EXIT_USAGE, fail, guard, load_session, state_of
 
 if TYPE_CHECKING:
     import socket
@@ -64,6 +64,12 @@ def serve(
     from assets_core.storage import runlock
 
     with guard(ctx):
+        if not ui and (host != "127.0.0.1" or port != DEFAULT_PORT or read_only):
+            raise fail(
+                "--host, --port and --read-only go with --ui (the web UI); add --ui.",
+                EXIT_USAGE,
+                state_of(ctx).debug,
+            )
         session = load_session(ctx)
         # a long-lived process: the collector goes back on, with what was loaded frozen out
         gc.freeze()

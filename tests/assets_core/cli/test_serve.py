@@ -207,7 +207,9 @@ def test_serve_ui_serves_the_web_ui_beside_the_scheduler_and_sigterm_stops_both(
         urllib.request.urlopen(url + "api/runs", timeout=5)
 
 
-def test_serve_ui_on_a_port_in_use_is_one_error_line_and_exit_2(project: Path) -> None:
+def test_serve_ui_on_a_port_in_use_or_its_options_without_ui_are_one_line_and_exit_2(
+    project: Path,
+) -> None:
     import socket
 
     taken = socket.socket()
@@ -220,6 +222,11 @@ def test_serve_ui_on_a_port_in_use_is_one_error_line_and_exit_2(project: Path) -
         taken.close()
     assert result.code == 2
     assert result.err == f"error: port {port} on 127.0.0.1 is in use; choose another with --port.\n"
+    alone = run(["serve", "--read-only"], project)
+    assert (alone.code, alone.err) == (
+        2,
+        "error: --host, --port and --read-only go with --ui (the web UI); add --ui.\n",
+    )
 
 
 def test_sigterm_past_the_grace_period_stops_the_run_and_records_it_interrupted(

@@ -201,7 +201,13 @@ def test_serve_ui_serves_the_web_ui_beside_the_scheduler_and_sigterm_stops_both(
         runs = json.load(response)["runs"]
     # the UI's own session reads the run the scheduler's thread launched
     assert [r["status"] for r in runs] == ["success"]
+    # a page's live stream, open at the stop, ends with the server and does not hold it up
+    stream = urllib.request.urlopen(url + "api/events", timeout=10)
+    assert stream.readline() == b"event: hello\n"
+    started = time.monotonic()
     assert serve.stop() == 0
+    assert time.monotonic() - started < 5
+    stream.close()
     assert serve.lines[-1].endswith(" stopped")
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(url + "api/runs", timeout=5)

@@ -7,5 +7,6 @@ subprocess. Above the session: it plans through a ``Session`` and runs ``lumbung
 - ``evaluate``: what a tick runs (selection, the partition window it closes, stale sources,
   a custom sensor's requests);
 - ``launcher``: a tick's run as a ``lumbung materialize`` subprocess that dies with the server;
+- ``listing``: each schedule and sensor with its next and last tick (``schedules``, the UI);
 - ``server``: the loop (``Server``), which records each tick before it launches its run.
 """

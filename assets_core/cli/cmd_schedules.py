@@ -21,9 +21,6 @@ from assets_core.cli.common import (
 from assets_core.cli.common import columns as table
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
-    from assets_core.model.automation import Schedule, Sensor
     from assets_core.session import Session
 
 
@@ -59,34 +56,9 @@ def schedules(
         _list(session, as_json)
 
 
-def rows(session: Session, now: datetime) -> list[dict[str, Any]]:
-    """Each schedule and sensor as ``schedules --json`` prints it."""
-    from assets_core.automation.due import next_tick, tick_id
-    from assets_core.automation.server import tick_log
-
-    last = tick_log(session).last_ticks()
-    out = []
-    defs = session.defs
-    items: list[Schedule | Sensor] = [*defs.schedules.values(), *defs.sensors.values()]
-    for item in items:
-        previous = last.get(item.name)
-        row: dict[str, Any] = {"name": item.name, "kind": item.kind, "select": item.select}
-        if item.kind == "schedule":
-            schedule = defs.schedules[item.name]
-            row["cron"], row["timezone"] = schedule.cron, schedule.timezone
-            row["next_tick"] = tick_id(next_tick(schedule, now))
-        else:
-            row["every_seconds"] = defs.sensors[item.name].every
-            row["next_tick"] = None
-        row["last_tick"] = None if previous is None else previous.tick
-        row["last_outcome"] = None if previous is None else previous.outcome
-        row["last_run_id"] = None if previous is None else previous.run_id
-        out.append(row)
-    return out
-
-
 def _list(session: Session, as_json: bool) -> None:
     from assets_core.automation.clock import clock_from_env
+    from assets_core.automation.listing import rows
 
     found = rows(session, clock_from_env().now())
     if as_json:

@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.routing import Route
 
+from assets_core.model.spec import SqlAsset
 from assets_core.web.common import ApiError, endpoint, step_dict, ui_state
 
 if TYPE_CHECKING:
     from starlette.requests import Request
 
+    from assets_core.model.keys import AssetKey
     from assets_core.model.kinds import AnyAsset
     from assets_core.planning.partstatus import PartitionCounts
     from assets_core.session import Session
@@ -98,7 +100,9 @@ def code_of(a: AnyAsset) -> dict[str, Any] | None:
 
 
 def asset(request: Request) -> dict[str, Any]:
-    """One asset, as ``lumbung show --json`` describes it, with its code and history."""
+    """One asset, as ``lumbung show --json`` describes it, with its code and history; a SQL
+    asset's with its column lineage (``columns``, ``columns_note``: as ``lineage --json``'s
+    nodes carry them)."""
     from assets_core.reports.asset import Current, describe, latest_state
 
     key = _required(request, "key")
@@ -110,9 +114,20 @@ def asset(request: Request) -> dict[str, Any]:
         records = [] if a.observed else session.state.history(a.key, limit=HISTORY_LIMIT)
         if now.counts is not None:  # with every key, from the same plan
             data["partitions"] = matrix(session, now.counts)
+        if isinstance(a, SqlAsset):
+            data.update(_column_lineage(session, a.key))
     data["code"] = code_of(a)
     data["history"] = [step_dict(r) for r in records]
     return data
+
+
+def _column_lineage(session: Session, key: AssetKey) -> dict[str, Any]:
+    """One SQL asset's column lineage (its SQL ancestors traced too, not the rest)."""
+    from assets_core.lineage.jsonfmt import columns_list, columns_note
+    from assets_core.lineage.sqlcolumns import sql_columns
+
+    found = sql_columns(session, [key]).get(key)
+    return {"columns": columns_list(found), "columns_note": columns_note(found)}
 
 
 def matrix(session: Session, counts: PartitionCounts) -> dict[str, Any]:

@@ -120,7 +120,7 @@ async def run_events(request: Request) -> StreamingResponse:
         sent_steps = -1
         seen: set[tuple[str, str | None, int]] = set()
         quiet = 0.0
-        while not await request.is_disconnected():
+        while not ui.stopping.is_set() and not await request.is_disconnected():
             try:
                 snap = await run_in_threadpool(_snapshot, ui, run_id)
             except ApiError as exc:
@@ -166,7 +166,7 @@ async def events(request: Request) -> StreamingResponse:
         before = await run_in_threadpool(_signature, ui)
         yield _event("hello", {})
         quiet = 0.0
-        while not await request.is_disconnected():
+        while not ui.stopping.is_set() and not await request.is_disconnected():
             await asyncio.sleep(POLL * 2)
             now = await run_in_threadpool(_signature, ui)
             quiet += POLL * 2

@@ -88,9 +88,9 @@ def http_error(request: Request, exc: Exception) -> Response:
 
 def sections() -> list[BaseRoute]:
     """Every API section's routes (one module per concern)."""
-    from assets_core.web import api_assets, api_runs
+    from assets_core.web import api_assets, api_runs, api_schedules
 
-    return [*api_assets.ROUTES, *api_runs.ROUTES]
+    return [*api_assets.ROUTES, *api_runs.ROUTES, *api_schedules.ROUTES]
 
 
 def build_app(

@@ -53,6 +53,8 @@ class UiState:
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     lock: threading.RLock = field(default_factory=threading.RLock)
     launcher: Launcher | None = None
+    #: set when the server stops: the live streams end (else they would hold it open)
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     @contextmanager
     def using(self) -> Iterator[Session]:

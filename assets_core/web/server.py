@@ -13,11 +13,29 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
 
 
+#: on stop, how long requests still open get to end before they are cancelled, in seconds
+#: (the live streams end by themselves within a poll: ``UiState.stopping``)
+STOP_GRACE = 5
+
+
 def _server(app: Starlette) -> uvicorn.Server:
     import uvicorn
 
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-    return uvicorn.Server(config)
+    stopping = app.state.ui.stopping
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            stopping.set()  # the page's live streams end, so their connections close
+            await super().shutdown(sockets)
+
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=STOP_GRACE,
+    )
+    return Server(config)
 
 
 def url_of(app: Starlette, sock: socket.socket) -> str:

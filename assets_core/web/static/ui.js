@@ -75,6 +75,7 @@
     if (runStream) { runStream.close(); runStream = null; }
     $("tab-graph").className = h === "/" || h.indexOf("/asset/") === 0 ? "on" : "";
     $("tab-runs").className = h.indexOf("/run") === 0 ? "on" : "";
+    $("tab-schedules").className = h === "/schedules" ? "on" : "";
     current = h;
     var graphBits = ["find", "selection", "selinfo", "fit", "legend"];
     graphBits.forEach(function (id) { $(id).hidden = h !== "/"; });
@@ -88,6 +89,7 @@
     if (h.indexOf("/asset/") === 0) assetPage(h.slice(7));
     else if (h === "/runs") runsPage();
     else if (h.indexOf("/run/") === 0) runPage(h.slice(5));
+    else if (h === "/schedules") schedulesPage();
     else view.appendChild(el("p", "No page " + h + "."));
   }
   window.addEventListener("hashchange", route);
@@ -159,6 +161,8 @@
         }
       }
 
+      if (a.columns || a.columns_note) columnsSection(a.columns || [], a.columns_note);
+
       view.appendChild(el("h3", "History (" + a.history.length + ")"));
       if (!a.history.length) view.appendChild(el("p", "never materialized", "muted"));
       else view.appendChild(table(["ended", "run", "partition", "outcome", "duration.num", "rows.num", "error"], a.history.map(function (r) {
@@ -188,6 +192,21 @@
   }
 
   // ---- checks: each with its last result; a failing one with its sample of failing rows
+
+  // a SQL asset's column lineage: each output column with the input columns it derives from
+  function columnsSection(columns, note) {
+    view.appendChild(el("h3", "Column lineage (" + columns.length + " columns)"));
+    if (note) view.appendChild(el("p", note, "muted"));
+    if (columns.length) view.appendChild(table(["column", "from"], columns.map(function (c) {
+      var from = el("span");
+      c.from.forEach(function (f, i) {
+        if (i) from.appendChild(document.createTextNode(", "));
+        from.appendChild(link(f.asset + "." + f.column, "#/asset/" + encodeURIComponent(f.asset)));
+      });
+      if (!c.from.length) from.appendChild(el("span", "no input column", "muted"));
+      return [c.name, from];
+    })));
+  }
 
   function checksSection(checks) {
     view.appendChild(el("h3", "Checks (" + checks.length + ")"));
@@ -310,6 +329,29 @@
       if (!d.runs.length) { view.appendChild(el("p", "No runs yet.", "muted")); return; }
       view.appendChild(table(["run", "status", "started", "duration.num", "selection"], d.runs.map(function (r) {
         return [link(r.run_id, "#/run/" + encodeURIComponent(r.run_id)), outcome(r.status), when(r.started_at), secs(r.duration), r.selection || "everything"];
+      })));
+      view.scrollTop = keepScroll;
+      view.setAttribute("data-ready", "1");
+    }, function (e) { failed(view, e); });
+  }
+
+  // ---- schedules and sensors -----------------------------------------------------------
+
+  function runLink(id) { return id ? link(id, "#/run/" + encodeURIComponent(id)) : "-"; }
+
+  function schedulesPage() {
+    view.appendChild(el("h2", "Schedules and sensors"));
+    api("/api/schedules").then(function (d) {
+      if (current !== "/schedules") return;
+      if (!d.schedules.length) view.appendChild(el("p", "No schedules or sensors; declare them with schedule() or sensor().", "muted"));
+      else view.appendChild(table(["name", "kind", "when", "selection", "next tick", "last tick", "last outcome", "run"], d.schedules.map(function (s) {
+        var every = s.kind === "schedule" ? s.cron + " (" + s.timezone + ")" : "every " + s.every_seconds + "s";
+        return [s.name, s.kind, every, s.select || "everything", s.next_tick || "-", s.last_tick || "-", s.last_outcome ? outcome(s.last_outcome) : "-", runLink(s.last_run_id)];
+      })));
+      view.appendChild(el("h3", "Past ticks"));
+      if (!d.ticks.length) view.appendChild(el("p", "No ticks yet; `lumbung serve` records them.", "muted"));
+      else view.appendChild(table(["tick", "name", "kind", "outcome", "run", "ended", "detail"], d.ticks.map(function (t) {
+        return [t.tick, t.name, t.kind, outcome(t.outcome), runLink(t.run_id), when(t.ended_at), t.detail || ""];
       })));
       view.scrollTop = keepScroll;
       view.setAttribute("data-ready", "1");

@@ -3,12 +3,15 @@ under a clock that starts at a given instant and runs faster (``LUMBUNG_CLOCK``)
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -185,6 +188,51 @@ def test_sigterm_waits_for_the_running_run_and_exits_0(project: Path, serves: li
     assert serve.stop() == 0
     assert any("tick 2024-01-01T00:01:00Z: success" in line for line in serve.lines)
     assert _ticks(project)[0][1] == "success"
+
+
+def test_serve_ui_serves_the_web_ui_beside_the_scheduler_and_sigterm_stops_both(
+    project: Path, serves: list[Serve]
+) -> None:
+    serve = Serve(project, "2024-01-01T00:00:59Z*1", "--ui", "--port", "0", slow=0)
+    serves.append(serve)
+    url = serve.wait_for("Lumbung UI for p: http://127.0.0.1:").split(": ", 1)[1]
+    serve.wait_for("tick 2024-01-01T00:01:00Z: success")
+    with urllib.request.urlopen(url + "api/runs", timeout=10) as response:
+        runs = json.load(response)["runs"]
+    # the UI's own session reads the run the scheduler's thread launched
+    assert [r["status"] for r in runs] == ["success"]
+    # a page's live stream, open at the stop, ends with the server and does not hold it up
+    stream = urllib.request.urlopen(url + "api/events", timeout=10)
+    assert stream.readline() == b"event: hello\n"
+    started = time.monotonic()
+    assert serve.stop() == 0
+    assert time.monotonic() - started < 5
+    stream.close()
+    assert serve.lines[-1].endswith(" stopped")
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(url + "api/runs", timeout=5)
+
+
+def test_serve_ui_on_a_port_in_use_or_its_options_without_ui_are_one_line_and_exit_2(
+    project: Path,
+) -> None:
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        port = taken.getsockname()[1]
+        result = run(["serve", "--ui", "--port", str(port)], project)
+    finally:
+        taken.close()
+    assert result.code == 2
+    assert result.err == f"error: port {port} on 127.0.0.1 is in use; choose another with --port.\n"
+    alone = run(["serve", "--read-only"], project)
+    assert (alone.code, alone.err) == (
+        2,
+        "error: --host, --port and --read-only go with --ui (the web UI); add --ui.\n",
+    )
 
 
 def test_sigterm_past_the_grace_period_stops_the_run_and_records_it_interrupted(

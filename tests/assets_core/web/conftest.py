@@ -1,13 +1,14 @@
 """Shared fixtures for the web UI's tests: a small real project on disk (Parquet outputs, a
 daily and a two-dimensional partitioned asset, an asset that logs, one whose description is
 hostile HTML, one never materialized, and data checks: one passing, one failing as a
-warning), built once in this process, and the UI's app over it through starlette's
-TestClient."""
+warning; a schedule with one recorded tick, and a sensor), built once in this process, and
+the UI's app over it through starlette's TestClient."""
 
 from __future__ import annotations
 
 import textwrap
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ from assets_core.session import Session, load_project
 
 #: "now" for the project's partitions (a fixed day: the partitions never move)
 NOW = "2026-01-11T06:00"
+#: the schedule's one recorded tick
+TICK = "2026-01-11T02:00:00Z"
 HOSTILE = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'
 
 ASSETS = f'''
@@ -23,7 +26,7 @@ import time
 
 import pandas as pd
 
-from assets_core import asset
+from assets_core import asset, schedule, sensor
 from assets_core.checks import expect, not_null
 from assets_core.partitions import daily, multi, static
 
@@ -65,6 +68,10 @@ def daily_counts(context) -> pd.DataFrame:
 @asset(partitions=GRID, group="parts")
 def grid_counts(context) -> pd.DataFrame:
     return pd.DataFrame({{"key": [context.partition]}})
+
+
+schedule("nightly", cron="0 2 * * *", select="numbers+")
+sensor("fresh", select="group:marts", every="5m")
 '''
 
 
@@ -87,6 +94,12 @@ def build(root: Path) -> Session:
         select="daily_counts", partitions="2026-01-01..2026-01-05", executor="in-process"
     )
     assert not result.failed
+    from assets_core.automation.server import tick_log
+    from assets_core.storage.ticks import TickRecord
+
+    at = datetime(2026, 1, 11, 2, tzinfo=timezone.utc).timestamp()
+    tick = TickRecord("nightly", TICK, "schedule", at, at, "failure", "numbers+", run_id="r1")
+    assert tick_log(session).insert_tick(tick)
     return session
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.assets_core.web.conftest import HOSTILE
+from tests.assets_core.web.conftest import HOSTILE, TICK
 
 
 def get(client: Any, path: str, status: int = 200) -> Any:
@@ -108,6 +108,7 @@ def test_hostile_description_comes_back_as_plain_text(client: Any) -> None:
         ("/api/run?id=nope", 404, "no run 'nope'"),
         ("/api/launch?id=nope", 404, "no launch 'nope'"),
         ("/api/nothing", 404, "no such page: /api/nothing"),
+        ("/api/schedules?name=nope", 404, "no schedule or sensor 'nope'"),
     ],
 )
 def test_bad_input_is_one_json_error(client: Any, path: str, status: int, message: str) -> None:
@@ -181,6 +182,28 @@ def test_run_events_stream_a_finished_run_then_end(client: Any) -> None:
     assert "doubling 10 rows" in text
 
 
+def test_schedules_lists_next_and_past_ticks_as_lumbung_schedules_does(client: Any) -> None:
+    found = get(client, "/api/schedules")
+    assert [r["name"] for r in found["schedules"]] == ["nightly", "fresh"]
+    nightly, fresh = found["schedules"]
+    assert nightly["cron"] == "0 2 * * *" and nightly["last_outcome"] == "failure"
+    assert nightly["next_tick"] > TICK and nightly["next_tick"].endswith("T02:00:00Z")
+    assert fresh["every_seconds"] == 300 and fresh["next_tick"] is None
+    assert found["ticks"] == [
+        {
+            "kind": "schedule",
+            "name": "nightly",
+            "tick": TICK,
+            "outcome": "failure",
+            "scheduled_at": "2026-01-11T02:00:00.000+00:00",
+            "ended_at": None,
+            "run_id": "r1",
+            "detail": None,
+        }
+    ]
+    assert get(client, "/api/schedules?name=fresh")["ticks"] == []
+
+
 def test_the_page_and_its_files_load_nothing_from_elsewhere(client: Any) -> None:
     page = client.get("/")
     assert page.status_code == 200
@@ -210,3 +233,46 @@ def test_code_of_each_kind(session: Any) -> None:
 
     found = code_of(Statement("select 1 as n"))  # type: ignore[arg-type]
     assert found == {"language": "sql", "text": "select 1 as n"}
+
+
+def test_a_sql_assets_page_has_its_column_lineage(tmp_path: Any) -> None:
+    from starlette.testclient import TestClient
+
+    from assets_core.session import load_project
+    from assets_core.web.app import build_app
+
+    root = tmp_path / "sqlproj"
+    (root / "models").mkdir(parents=True)
+    (root / "lumbung.toml").write_text('sql = ["models"]\n')
+    (root / "assets.py").write_text(
+        "import pandas as pd\nfrom assets_core import asset\n\n\n@asset\n"
+        "def numbers() -> pd.DataFrame:\n    return pd.DataFrame({'n': [1]})\n"
+    )
+    (root / "models" / "base.sql").write_text("select 1 as n, 'a' as label\n")
+    (root / "models" / "totals.sql").write_text(
+        "select n, n * 2 as twice, count(*) over () as c from base\n"
+    )
+    (root / "models" / "everything.sql").write_text("select * from numbers\n")
+    session = load_project(root, read_only=True)
+    try:
+        with TestClient(build_app(session), base_url="http://127.0.0.1") as client:
+            # never materialized: base's columns are its own statement's, traced first
+            a = get(client, "/api/asset?key=totals")
+            assert a["columns"] == [
+                {"name": "n", "from": [{"asset": "base", "column": "n"}]},
+                {"name": "twice", "from": [{"asset": "base", "column": "n"}]},
+                {"name": "c", "from": []},
+            ]
+            assert a["columns_note"] is None
+            # a Python asset never materialized: its columns are not known yet
+            star = get(client, "/api/asset?key=everything")
+            assert star["columns"] == [{"name": "*", "from": [{"asset": "numbers", "column": "*"}]}]
+            assert star["columns_note"] == (
+                "the columns of numbers are not known until it is materialized"
+            )
+    finally:
+        session.close()
+
+
+def test_a_python_assets_page_has_no_column_lineage(client: Any) -> None:
+    assert "columns" not in get(client, "/api/asset?key=numbers")

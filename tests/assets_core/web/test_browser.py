@@ -76,6 +76,13 @@ def test_graph_asset_materialize_runs_and_matrix(browser: Any, tmp_path: Path) -
         page.wait_for_selector("#view[data-ready]")
         assert page.locator("#view table tr").count() == 4  # a head and three runs
 
+        # the schedules page: each schedule and sensor, and the tick recorded
+        page.click("#tab-schedules")
+        page.wait_for_selector("#view[data-ready]")
+        shown = page.inner_text("#view")
+        assert "0 2 * * * (UTC)" in shown and "every 300s" in shown
+        assert page.inner_text("#view table:last-of-type .outcome-failure") == "failure"
+
         # back on the graph, the statuses are asked for again: never_built is fresh there too
         page.click("#tab-graph")
         page.wait_for_function(

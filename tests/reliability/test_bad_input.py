@@ -772,8 +772,8 @@ CASES: list[Case] = [
     Case(
         "workers_not_a_number",
         ("materialize", "-w", "many"),
-        "error: Invalid value for '--workers' / '-w': Input should be a valid integer, unable "
-        "to parse string as an integer (see `lumbung materialize -h`).",
+        "error: Invalid value for '--workers' / '-w': 'many' is not a valid int "
+        "(see `lumbung materialize -h`).",
     ),
     Case(
         "executor_bogus",
@@ -789,14 +789,14 @@ CASES: list[Case] = [
     Case(
         "lineage_negative_depth",
         ("lineage", "--upstream", "-1", "orders"),
-        "error: Invalid value for '--upstream': Input should be greater than or equal to 0 "
+        "error: Invalid value for '--upstream': -1 is not in the range x>=0 "
         "(see `lumbung lineage -h`).",
     ),
     Case(
         "history_limit_too_large",
         ("history", "-n", "99999999999999999999"),
-        "error: Invalid value for '--limit' / '-n': Input should be less than or equal to "
-        "1000000000 (see `lumbung history -h`).",
+        "error: Invalid value for '--limit' / '-n': 99999999999999999999 is not in the range "
+        "1<=x<=1000000000 (see `lumbung history -h`).",
     ),
     Case(
         "lineage_output_is_a_folder",

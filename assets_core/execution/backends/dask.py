@@ -21,7 +21,6 @@ removes its temporary file.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import contextlib
 import hashlib
 import json
@@ -32,6 +31,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from assets_core.errors import PlanError
+from assets_core.execution.backends.local import ThreadsBackend
 from assets_core.execution.capture import installed
 from assets_core.execution.step import Job, StepEnvironment, StepOutcome, run_step
 from assets_core.model.loader import project_snapshots
@@ -112,10 +112,10 @@ class DaskBackend:
                 )
         address = address or config.dask_address
         self._env = env
-        self._cancelled = cancelled
         self._config = config.to_json()
         self._digest = _digest(config)
-        self._local = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lumbung")
+        # the steps that run on the client, as the threads backend runs them
+        self._local = ThreadsBackend(env, steps, workers, cancelled, config)
         self._futures: set[Any] = set()
         self._guard = threading.Lock()
         self._cluster: Any = None
@@ -138,7 +138,7 @@ class DaskBackend:
     def submit(self, step: StepKey, run_id: str, done: Done) -> None:
         env = self._env
         if needs_client(env, step):
-            self._local.submit(self._run_here, step, run_id, done)
+            self._local.submit(step, run_id, done)
             return
         versions = env.code_versions
         expected = None if versions is None else versions.get(step.asset)
@@ -165,14 +165,6 @@ class DaskBackend:
 
         future.add_done_callback(finished)
 
-    def _run_here(self, step: StepKey, run_id: str, done: Done) -> None:
-        try:
-            outcome = run_step(self._env, step, run_id, self._cancelled)
-        except BaseException as exc:  # run_step catches the asset's errors; a last resort
-            done(step, exc)
-            return
-        done(step, outcome)
-
     def shutdown(self, *, wait: bool) -> None:
         """With ``wait``, after the running steps finish; else at once: tasks are cancelled
         and a cluster started here is closed (its workers killed)."""
@@ -181,7 +173,7 @@ class DaskBackend:
                 pending = list(self._futures)
             if pending:
                 self._client.cancel(pending, force=True)
-        self._local.shutdown(wait=wait, cancel_futures=not wait)
+        self._local.shutdown(wait=wait)
         with contextlib.suppress(Exception):  # a scheduler gone has nothing left to close
             self._client.close(timeout=10)
         self._close_cluster()

@@ -10,6 +10,7 @@ with the members of ``Backend`` and one entry in ``BACKENDS``; the scheduler doe
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from importlib import import_module
 from typing import TYPE_CHECKING, Protocol
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from assets_core.model.keys import StepKey
     from assets_core.model.project import ProjectConfig
 
-__all__ = ["BACKENDS", "CLUSTERED", "Backend", "Done", "open_backend"]
+__all__ = ["BACKENDS", "CLUSTERED", "Backend", "Done", "not_run", "open_backend"]
 
 #: how a backend reports a step: its outcome, or the exception that kept it from running
 Done = Callable[["StepKey", "StepOutcome | BaseException"], None]
@@ -82,3 +83,12 @@ def open_backend(
             "leave it out, or use --executor dask."
         )
     return make(env, steps, workers, cancelled, config, address)
+
+
+def not_run(step: StepKey, error: str) -> StepOutcome:
+    """The outcome of ``step`` refused or lost before it could store anything: ``error`` says
+    why; it started and ended now."""
+    from assets_core.execution.step import StepOutcome
+
+    now = time.time()
+    return StepOutcome(step, None, now, now, error)

@@ -26,11 +26,11 @@ import hashlib
 import json
 import logging
 import threading
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from assets_core.errors import PlanError
+from assets_core.execution.backends import not_run
 from assets_core.execution.backends.local import ThreadsBackend
 from assets_core.execution.capture import installed
 from assets_core.execution.step import Job, StepEnvironment, StepOutcome, run_step
@@ -210,14 +210,7 @@ def _worker_failure(step: StepKey, exc: BaseException) -> StepOutcome | BaseExce
     """A task that failed outside ``run_step``: a lost worker becomes the step's failure."""
     if type(exc).__name__ != "KilledWorker":
         return exc
-    now = time.time()
-    return StepOutcome(
-        step,
-        None,
-        now,
-        now,
-        f"{step}: the Dask worker running it died; nothing was stored.",
-    )
+    return not_run(step, f"{step}: the Dask worker running it died; nothing was stored.")
 
 
 # ---- on a worker --------------------------------------------------------------------------------
@@ -297,12 +290,8 @@ def _other_code(env: StepEnvironment, step: StepKey, expected: str) -> StepOutco
         mine = _VERSIONER.version_of(asset, manager, env.defs.root).version
     if mine == expected:
         return None
-    now = time.time()
-    return StepOutcome(
+    return not_run(
         step,
-        None,
-        now,
-        now,
         f"{step}: the Dask worker's code version of it is {mine}, the client's is {expected}; "
         "nothing was run. Give the workers the client's project files.",
     )

@@ -30,12 +30,11 @@ import gc
 import os
 import signal
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from assets_core.errors import PlanError
-from assets_core.execution.backends import lifeline
+from assets_core.execution.backends import lifeline, not_run
 from assets_core.execution.backends.logpump import LogPump, worker_capture
 from assets_core.execution.step import Job, StepEnvironment, StepOutcome, run_step
 from assets_core.model.loader import project_snapshots
@@ -281,12 +280,8 @@ def _other_code(env: StepEnvironment, step: StepKey, expected: str) -> StepOutco
     manager = env.defs.io_manager_name(asset)
     if _VERSIONER.version_of(asset, manager, env.defs.root).version == expected:
         return None
-    now = time.time()
-    return StepOutcome(
+    return not_run(
         step,
-        None,
-        now,
-        now,
         f"{step}: its code changed on disk after this run read it (a worker imported other "
         "code than the run records); nothing was stored. Materialize it again.",
     )

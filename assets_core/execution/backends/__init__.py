@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from assets_core.model.keys import StepKey
     from assets_core.model.project import ProjectConfig
 
-__all__ = ["BACKENDS", "CLUSTERED", "Backend", "Done", "not_run", "open_backend"]
+__all__ = ["BACKENDS", "CLUSTERED", "Backend", "Done", "not_run", "open_backend", "refuse_memory"]
 
 #: how a backend reports a step: its outcome, or the exception that kept it from running
 Done = Callable[["StepKey", "StepOutcome | BaseException"], None]
@@ -92,3 +92,15 @@ def not_run(step: StepKey, error: str) -> StepOutcome:
 
     now = time.time()
     return StepOutcome(step, None, now, now, error)
+
+
+def refuse_memory(env: StepEnvironment, steps: Sequence[StepKey], runners: str) -> None:
+    """``PlanError`` when one of ``steps`` uses the memory IO manager, whose dict dies with the
+    process that stored it: ``runners`` (a backend's worker processes) cannot share it."""
+    defs = env.defs
+    for step in steps:
+        if defs.io_manager_name(defs.assets[step.asset]) == "memory":
+            raise PlanError(
+                f"{step} uses the memory IO manager, which {runners} cannot share; "
+                "use executor='threads' or a persistent IO manager."
+            )

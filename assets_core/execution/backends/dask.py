@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from assets_core.errors import PlanError
-from assets_core.execution.backends import not_run
+from assets_core.execution.backends import not_run, refuse_memory
 from assets_core.execution.backends.local import ThreadsBackend
 from assets_core.execution.capture import installed
 from assets_core.execution.step import Job, StepEnvironment, StepOutcome, run_step
@@ -103,13 +103,7 @@ class DaskBackend:
                 "the dask executor needs a project loaded from a folder, which workers import "
                 "by name; load it with load_project(), or use executor='threads'."
             )
-        defs = env.defs
-        for step in steps:
-            if defs.io_manager_name(defs.assets[step.asset]) == "memory":
-                raise PlanError(
-                    f"{step} uses the memory IO manager, which Dask workers cannot share; "
-                    "use executor='threads' or a persistent IO manager."
-                )
+        refuse_memory(env, steps, "Dask workers")
         address = address or config.dask_address
         self._env = env
         self._config = config.to_json()

@@ -85,8 +85,15 @@ from assets_core.storage.values import kind_of, target_of, to_arrow, unstorable_
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from pyarrow.fs import FileSystem
 
-__all__ = ["METADATA_KEY", "ParquetIOManager", "from_storage", "write_parquet"]
+__all__ = [
+    "METADATA_KEY",
+    "ParquetIOManager",
+    "footer_version",
+    "from_storage",
+    "write_parquet",
+]
 
 METADATA_KEY = "lumbung.data_version"
 """The Parquet key-value metadata entry holding the file's data version."""
@@ -853,16 +860,7 @@ class ParquetIOManager:
         """The data version written into the stored file's footer (``METADATA_KEY``), read
         without reading its data; ``None`` when there is none (a file Lumbung did not write)
         or no readable file."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        file = self._checked_file(ctx.key, ctx.partition, _definition(ctx))
-        try:
-            meta = pq.read_metadata(file).metadata
-        except (OSError, pa.ArrowException):
-            return None
-        version = (meta or {}).get(_METADATA_BYTES)
-        return version.decode("ascii", "replace") if version is not None else None
+        return footer_version(self._checked_file(ctx.key, ctx.partition, _definition(ctx)))
 
     def delete(self, ctx: OutputContext) -> None:
         """Remove the stored file and prune the folders it leaves empty, up to the root."""
@@ -923,6 +921,22 @@ def write_parquet(
             writer.close()
         size = sink.tell()
     return version, hasher.rows, hasher.schema, memory, size
+
+
+def footer_version(file: str, filesystem: FileSystem | None = None) -> str | None:
+    """The data version written into the footer of the Parquet file ``file`` (``METADATA_KEY``;
+    on ``filesystem``, else a local path), read without its data; ``None`` when there is none
+    (a file Lumbung did not write) or no readable file. Every Parquet manager's
+    ``stored_version``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_metadata(file, filesystem=filesystem).metadata
+    except (OSError, pa.ArrowException):
+        return None
+    version = (meta or {}).get(_METADATA_BYTES)
+    return version.decode("ascii", "replace") if version is not None else None
 
 
 _MAGIC = b"PAR1"

@@ -42,6 +42,7 @@ from io_managers.parquet import (
     PART_FILE,
     STAGING,
     SUFFIX,
+    footer_version,
     partition_folders,
     write_parquet,
 )
@@ -283,17 +284,7 @@ class RemoteParquetIOManager:
 
     def stored_version(self, ctx: OutputContext) -> str | None:
         """The data version in the stored file's footer; ``None`` when there is none."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        file = self._file(ctx.key, ctx.partition, _definition(ctx))
-        try:
-            with self.fs.open_input_file(file) as fh:
-                meta = pq.read_metadata(fh).metadata
-        except (OSError, pa.ArrowException):
-            return None
-        version = (meta or {}).get(_METADATA_BYTES)
-        return version.decode("ascii", "replace") if version is not None else None
+        return footer_version(self._file(ctx.key, ctx.partition, _definition(ctx)), self.fs)
 
     def delete(self, ctx: OutputContext) -> None:
         """Remove the stored object (an object store has no empty folders to prune)."""

@@ -92,6 +92,8 @@ __all__ = [
     "ParquetIOManager",
     "footer_version",
     "from_storage",
+    "table_as",
+    "without_version",
     "write_parquet",
 ]
 
@@ -573,14 +575,7 @@ class ParquetIOManager:
         files = [(k, self._checked_file(ctx.key, k, definition)) for k in keys]
         if target != "duckdb" or not files:
             parts = [(k, _read(ctx.key, k, f)) for k, f in files]
-            table = combine(ctx.key, definition, parts)
-            if target == "duckdb":
-                return ctx.duckdb.from_arrow(table)
-            if target == "polars":
-                import polars as pl
-
-                return pl.from_arrow(table)
-            return table if target == "arrow" else table.to_pandas()
+            return table_as(target, combine(ctx.key, definition, parts), ctx)
         # a relation scans the files in place: check them (one line for a missing, corrupt
         # or differently shaped one) before DuckDB reads them lazily
         first: tuple[str, pa.Schema] | None = None
@@ -939,6 +934,28 @@ def footer_version(file: str, filesystem: FileSystem | None = None) -> str | Non
     return version.decode("ascii", "replace") if version is not None else None
 
 
+def without_version(table: pa.Table) -> pa.Table:
+    """A table read from a Parquet file without Lumbung's own metadata entry (ours, not the
+    data's: ``read_table`` drops it too)."""
+    meta = table.schema.metadata
+    if meta and _METADATA_BYTES in meta:
+        table = table.replace_schema_metadata(
+            {k: v for k, v in meta.items() if k != _METADATA_BYTES}
+        )
+    return table
+
+
+def table_as(target: str, table: pa.Table, ctx: InputContext) -> object:
+    """A loaded ``table`` as the kind ``target`` names (a relation on ``ctx``'s connection)."""
+    if target == "duckdb":
+        return ctx.duckdb.from_arrow(table)
+    if target == "polars":
+        import polars as pl
+
+        return pl.from_arrow(table)
+    return table if target == "arrow" else table.to_pandas()
+
+
 _MAGIC = b"PAR1"
 
 
@@ -969,12 +986,7 @@ def _read(key: AssetKey, partition: str | None, file: str) -> pa.Table:
             raise IOManagerError(not_stored(key, partition, file)) from exc
         _check_parquet(step, Path(file))  # a truncated or foreign file: its own line
         raise IOManagerError(_unreadable(step, Path(file), type(exc).__name__)) from exc
-    meta = table.schema.metadata
-    if meta and _METADATA_BYTES in meta:  # ours, not the data's: read_table drops it too
-        table = table.replace_schema_metadata(
-            {k: v for k, v in meta.items() if k != _METADATA_BYTES}
-        )
-    return table
+    return without_version(table)
 
 
 def _data_schema(schema: pa.Schema) -> pa.Schema:

@@ -85,8 +85,17 @@ from assets_core.storage.values import kind_of, target_of, to_arrow, unstorable_
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from pyarrow.fs import FileSystem
 
-__all__ = ["METADATA_KEY", "ParquetIOManager", "from_storage", "write_parquet"]
+__all__ = [
+    "METADATA_KEY",
+    "ParquetIOManager",
+    "footer_version",
+    "from_storage",
+    "table_as",
+    "without_version",
+    "write_parquet",
+]
 
 METADATA_KEY = "lumbung.data_version"
 """The Parquet key-value metadata entry holding the file's data version."""
@@ -577,14 +586,7 @@ class ParquetIOManager:
         files = [(k, self._checked_file(ctx.key, k, definition)) for k in keys]
         if target != "duckdb" or not files:
             parts = [(k, _read(ctx.key, k, f)) for k, f in files]
-            table = combine(ctx.key, definition, parts)
-            if target == "duckdb":
-                return ctx.duckdb.from_arrow(table)
-            if target == "polars":
-                import polars as pl
-
-                return pl.from_arrow(table)
-            return table if target == "arrow" else table.to_pandas()
+            return table_as(target, combine(ctx.key, definition, parts), ctx)
         # a relation scans the files in place: check them (one line for a missing, corrupt
         # or differently shaped one) before DuckDB reads them lazily
         first: tuple[str, pa.Schema] | None = None
@@ -877,16 +879,7 @@ class ParquetIOManager:
         """The data version written into the stored file's footer (``METADATA_KEY``), read
         without reading its data; ``None`` when there is none (a file Lumbung did not write)
         or no readable file."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        file = self._checked_file(ctx.key, ctx.partition, _definition(ctx))
-        try:
-            meta = pq.read_metadata(file).metadata
-        except (OSError, pa.ArrowException):
-            return None
-        version = (meta or {}).get(_METADATA_BYTES)
-        return version.decode("ascii", "replace") if version is not None else None
+        return footer_version(self._checked_file(ctx.key, ctx.partition, _definition(ctx)))
 
     def delete(self, ctx: OutputContext) -> None:
         """Remove the stored file and prune the folders it leaves empty, up to the root."""
@@ -949,6 +942,44 @@ def write_parquet(
     return version, hasher.rows, hasher.schema, memory, size
 
 
+def footer_version(file: str, filesystem: FileSystem | None = None) -> str | None:
+    """The data version written into the footer of the Parquet file ``file`` (``METADATA_KEY``;
+    on ``filesystem``, else a local path), read without its data; ``None`` when there is none
+    (a file Lumbung did not write) or no readable file. Every Parquet manager's
+    ``stored_version``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_metadata(file, filesystem=filesystem).metadata
+    except (OSError, pa.ArrowException):
+        return None
+    version = (meta or {}).get(_METADATA_BYTES)
+    return version.decode("ascii", "replace") if version is not None else None
+
+
+def without_version(table: pa.Table) -> pa.Table:
+    """A table read from a Parquet file without Lumbung's own metadata entry (ours, not the
+    data's: ``read_table`` drops it too)."""
+    meta = table.schema.metadata
+    if meta and _METADATA_BYTES in meta:
+        table = table.replace_schema_metadata(
+            {k: v for k, v in meta.items() if k != _METADATA_BYTES}
+        )
+    return table
+
+
+def table_as(target: str, table: pa.Table, ctx: InputContext) -> object:
+    """A loaded ``table`` as the kind ``target`` names (a relation on ``ctx``'s connection)."""
+    if target == "duckdb":
+        return ctx.duckdb.from_arrow(table)
+    if target == "polars":
+        import polars as pl
+
+        return pl.from_arrow(table)
+    return table if target == "arrow" else table.to_pandas()
+
+
 _MAGIC = b"PAR1"
 
 
@@ -979,12 +1010,7 @@ def _read(key: AssetKey, partition: str | None, file: str) -> pa.Table:
             raise IOManagerError(not_stored(key, partition, file)) from exc
         _check_parquet(step, Path(file))  # a truncated or foreign file: its own line
         raise IOManagerError(_unreadable(step, Path(file), type(exc).__name__)) from exc
-    meta = table.schema.metadata
-    if meta and _METADATA_BYTES in meta:  # ours, not the data's: read_table drops it too
-        table = table.replace_schema_metadata(
-            {k: v for k, v in meta.items() if k != _METADATA_BYTES}
-        )
-    return table
+    return without_version(table)
 
 
 def _data_schema(schema: pa.Schema) -> pa.Schema:

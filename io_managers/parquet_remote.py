@@ -38,11 +38,15 @@ from assets_core.storage.liveness import pid_alive
 from assets_core.storage.partitioned import combine, definition_of, not_stored
 from assets_core.storage.values import kind_of, target_of, unstorable_message
 from io_managers.parquet import (
-    METADATA_KEY,
     PART_FILE,
     STAGING,
     SUFFIX,
+    _definition,
+    _safe_segment,
+    footer_version,
     partition_folders,
+    table_as,
+    without_version,
     write_parquet,
 )
 
@@ -51,7 +55,6 @@ if TYPE_CHECKING:
 
 __all__ = ["RemoteParquetIOManager"]
 
-_METADATA_BYTES = METADATA_KEY.encode()
 _FILE = FileType.File
 _NAME_MAX = 255  # bytes in a file or folder name
 _PATH_MAX = 4096  # bytes in a path on a file system
@@ -115,7 +118,7 @@ class RemoteParquetIOManager:
 
     def _parts(self, key: AssetKey) -> list[str]:
         parts = list(key)
-        if any(p in ("", ".", "..") or "/" in p or "\\" in p or "\0" in p for p in parts):
+        if not all(map(_safe_segment, parts)):
             raise IOManagerError(
                 f"{key}: the key does not name a file under {self._uri(self.base)}."
             )
@@ -206,13 +209,7 @@ class RemoteParquetIOManager:
             table = combine(ctx.key, definition, parts)
         else:
             table = self._read(ctx.key, None, None)
-        if target == "duckdb":
-            return ctx.duckdb.from_arrow(table)
-        if target == "polars":
-            import polars as pl
-
-            return pl.from_arrow(table)
-        return table if target == "arrow" else table.to_pandas()
+        return table_as(target, table, ctx)
 
     def _read(
         self, key: AssetKey, partition: str | None, definition: PartitionsDefinition | None
@@ -232,12 +229,7 @@ class RemoteParquetIOManager:
                 f"{StepKey(key, partition)}: {self._uri(file)} cannot be read as Parquet "
                 f"({type(exc).__name__}); materialize it again."
             ) from exc
-        meta = table.schema.metadata
-        if meta and _METADATA_BYTES in meta:  # ours, not the data's
-            table = table.replace_schema_metadata(
-                {k: v for k, v in meta.items() if k != _METADATA_BYTES}
-            )
-        return table
+        return without_version(table)
 
     def stored_partitions(self, key: AssetKey, definition: PartitionsDefinition) -> list[str]:
         """The partitions of ``key`` stored under the URI, in key order (one listing)."""
@@ -283,17 +275,7 @@ class RemoteParquetIOManager:
 
     def stored_version(self, ctx: OutputContext) -> str | None:
         """The data version in the stored file's footer; ``None`` when there is none."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        file = self._file(ctx.key, ctx.partition, _definition(ctx))
-        try:
-            with self.fs.open_input_file(file) as fh:
-                meta = pq.read_metadata(fh).metadata
-        except (OSError, pa.ArrowException):
-            return None
-        version = (meta or {}).get(_METADATA_BYTES)
-        return version.decode("ascii", "replace") if version is not None else None
+        return footer_version(self._file(ctx.key, ctx.partition, _definition(ctx)), self.fs)
 
     def delete(self, ctx: OutputContext) -> None:
         """Remove the stored object (an object store has no empty folders to prune)."""
@@ -313,12 +295,6 @@ class RemoteParquetIOManager:
             pid = fields[1] if len(fields) == 4 and fields[0] == host else ""
             if pid.isdigit() and not pid_alive(int(pid)):
                 self._remove(info.path)
-
-
-def _definition(ctx: OutputContext) -> PartitionsDefinition | None:
-    if ctx.partition is None:
-        return None
-    return definition_of(ctx.key, ctx.spec, ctx.partition)
 
 
 def _fingerprint(info: Any) -> str:

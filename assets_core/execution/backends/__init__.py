@@ -10,6 +10,7 @@ with the members of ``Backend`` and one entry in ``BACKENDS``; the scheduler doe
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from importlib import import_module
 from typing import TYPE_CHECKING, Protocol
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from assets_core.model.keys import StepKey
     from assets_core.model.project import ProjectConfig
 
-__all__ = ["BACKENDS", "CLUSTERED", "Backend", "Done", "open_backend"]
+__all__ = ["BACKENDS", "CLUSTERED", "Backend", "Done", "not_run", "open_backend", "refuse_memory"]
 
 #: how a backend reports a step: its outcome, or the exception that kept it from running
 Done = Callable[["StepKey", "StepOutcome | BaseException"], None]
@@ -82,3 +83,24 @@ def open_backend(
             "leave it out, or use --executor dask."
         )
     return make(env, steps, workers, cancelled, config, address)
+
+
+def not_run(step: StepKey, error: str) -> StepOutcome:
+    """The outcome of ``step`` refused or lost before it could store anything: ``error`` says
+    why; it started and ended now."""
+    from assets_core.execution.step import StepOutcome
+
+    now = time.time()
+    return StepOutcome(step, None, now, now, error)
+
+
+def refuse_memory(env: StepEnvironment, steps: Sequence[StepKey], runners: str) -> None:
+    """``PlanError`` when one of ``steps`` uses the memory IO manager, whose dict dies with the
+    process that stored it: ``runners`` (a backend's worker processes) cannot share it."""
+    defs = env.defs
+    for step in steps:
+        if defs.io_manager_name(defs.assets[step.asset]) == "memory":
+            raise PlanError(
+                f"{step} uses the memory IO manager, which {runners} cannot share; "
+                "use executor='threads' or a persistent IO manager."
+            )

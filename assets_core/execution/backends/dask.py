@@ -21,17 +21,17 @@ removes its temporary file.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import contextlib
 import hashlib
 import json
 import logging
 import threading
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from assets_core.errors import PlanError
+from assets_core.execution.backends import not_run, refuse_memory
+from assets_core.execution.backends.local import ThreadsBackend
 from assets_core.execution.capture import installed
 from assets_core.execution.step import Job, StepEnvironment, StepOutcome, run_step
 from assets_core.model.loader import project_snapshots
@@ -103,19 +103,13 @@ class DaskBackend:
                 "the dask executor needs a project loaded from a folder, which workers import "
                 "by name; load it with load_project(), or use executor='threads'."
             )
-        defs = env.defs
-        for step in steps:
-            if defs.io_manager_name(defs.assets[step.asset]) == "memory":
-                raise PlanError(
-                    f"{step} uses the memory IO manager, which Dask workers cannot share; "
-                    "use executor='threads' or a persistent IO manager."
-                )
+        refuse_memory(env, steps, "Dask workers")
         address = address or config.dask_address
         self._env = env
-        self._cancelled = cancelled
         self._config = config.to_json()
         self._digest = _digest(config)
-        self._local = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lumbung")
+        # the steps that run on the client, as the threads backend runs them
+        self._local = ThreadsBackend(env, steps, workers, cancelled, config)
         self._futures: set[Any] = set()
         self._guard = threading.Lock()
         self._cluster: Any = None
@@ -138,7 +132,7 @@ class DaskBackend:
     def submit(self, step: StepKey, run_id: str, done: Done) -> None:
         env = self._env
         if needs_client(env, step):
-            self._local.submit(self._run_here, step, run_id, done)
+            self._local.submit(step, run_id, done)
             return
         versions = env.code_versions
         expected = None if versions is None else versions.get(step.asset)
@@ -165,14 +159,6 @@ class DaskBackend:
 
         future.add_done_callback(finished)
 
-    def _run_here(self, step: StepKey, run_id: str, done: Done) -> None:
-        try:
-            outcome = run_step(self._env, step, run_id, self._cancelled)
-        except BaseException as exc:  # run_step catches the asset's errors; a last resort
-            done(step, exc)
-            return
-        done(step, outcome)
-
     def shutdown(self, *, wait: bool) -> None:
         """With ``wait``, after the running steps finish; else at once: tasks are cancelled
         and a cluster started here is closed (its workers killed)."""
@@ -181,7 +167,7 @@ class DaskBackend:
                 pending = list(self._futures)
             if pending:
                 self._client.cancel(pending, force=True)
-        self._local.shutdown(wait=wait, cancel_futures=not wait)
+        self._local.shutdown(wait=wait)
         with contextlib.suppress(Exception):  # a scheduler gone has nothing left to close
             self._client.close(timeout=10)
         self._close_cluster()
@@ -218,14 +204,7 @@ def _worker_failure(step: StepKey, exc: BaseException) -> StepOutcome | BaseExce
     """A task that failed outside ``run_step``: a lost worker becomes the step's failure."""
     if type(exc).__name__ != "KilledWorker":
         return exc
-    now = time.time()
-    return StepOutcome(
-        step,
-        None,
-        now,
-        now,
-        f"{step}: the Dask worker running it died; nothing was stored.",
-    )
+    return not_run(step, f"{step}: the Dask worker running it died; nothing was stored.")
 
 
 # ---- on a worker --------------------------------------------------------------------------------
@@ -305,12 +284,8 @@ def _other_code(env: StepEnvironment, step: StepKey, expected: str) -> StepOutco
         mine = _VERSIONER.version_of(asset, manager, env.defs.root).version
     if mine == expected:
         return None
-    now = time.time()
-    return StepOutcome(
+    return not_run(
         step,
-        None,
-        now,
-        now,
         f"{step}: the Dask worker's code version of it is {mine}, the client's is {expected}; "
         "nothing was run. Give the workers the client's project files.",
     )

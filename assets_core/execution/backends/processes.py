@@ -30,12 +30,10 @@ import gc
 import os
 import signal
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from assets_core.errors import PlanError
-from assets_core.execution.backends import lifeline
+from assets_core.execution.backends import lifeline, not_run, refuse_memory
 from assets_core.execution.backends.logpump import LogPump, worker_capture
 from assets_core.execution.step import Job, StepEnvironment, StepOutcome, run_step
 from assets_core.model.loader import project_snapshots
@@ -152,16 +150,9 @@ class ProcessesBackend:
         import multiprocessing as mp
 
         global _ENV
-        defs = env.defs
-        for step in steps:  # data kept in a dict dies with the worker that stored it
-            asset = defs.assets[step.asset]
-            if defs.io_manager_name(asset) == "memory":
-                raise PlanError(
-                    f"{step} uses the memory IO manager, which worker processes cannot share; "
-                    "use executor='threads' or a persistent IO manager."
-                )
+        refuse_memory(env, steps, "worker processes")
         if config is None:  # built in code: cannot be imported by name, so inherit it
-            _ENV = StepEnvironment(defs, env.io)
+            _ENV = StepEnvironment(env.defs, env.io)
             method = "fork"
         else:  # the CLI started the server already, with the project loaded
             method = "forkserver" if start_server() else "spawn"
@@ -281,12 +272,8 @@ def _other_code(env: StepEnvironment, step: StepKey, expected: str) -> StepOutco
     manager = env.defs.io_manager_name(asset)
     if _VERSIONER.version_of(asset, manager, env.defs.root).version == expected:
         return None
-    now = time.time()
-    return StepOutcome(
+    return not_run(
         step,
-        None,
-        now,
-        now,
         f"{step}: its code changed on disk after this run read it (a worker imported other "
         "code than the run records); nothing was stored. Materialize it again.",
     )

@@ -15,7 +15,6 @@ import gc
 import json
 import os
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 from assets_core.code_version.index import FileIndex, index_source
 from assets_core.code_version.version import CodeVersion
 from assets_core.lazymap import LazyMapping
+from assets_core.model.atomic import write_atomic
 from assets_core.model.loader import snapshot
 from assets_core.model.spec import AssetSpec
 
@@ -260,7 +260,7 @@ class VersionCache:
                 "results": results,
             }
             try:
-                _write_atomic(self._path, json.dumps(payload, separators=(",", ":")))
+                write_atomic(self._path, json.dumps(payload, separators=(",", ":")))
             except OSError:
                 return
             self._dirty = False
@@ -331,15 +331,3 @@ def _raw_signature(raw: object) -> str | None:
 
 def _python_tag() -> str:
     return f"{sys.implementation.name}-{sys.version_info[0]}.{sys.version_info[1]}"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

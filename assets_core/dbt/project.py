@@ -15,8 +15,10 @@ an existing file. Neither needs dbt or Jinja installed: models are translated by
   ``{name}`` and ``{identifier}`` filled in); one without a file is listed.
 - Each seed ``<seed-path>/x.csv`` is copied to ``seeds/x.csv`` and declared as CSV source
   ``x``, so ``ref('x')`` finds it.
-- Tests in YAML files (``tests:``/``data_tests:``) are listed as not yet translated: Lumbung
-  has no data checks yet.
+- The tests of a model's columns in YAML files (``tests:``/``data_tests:``) that have a
+  built-in check (``not_null``, ``unique``, ``accepted_values``, ``relationships``) become the
+  model's ``-- checks:`` line (``dbt.tests``); other tests, tests of sources and singular tests
+  (``.sql`` files under the test paths) are listed.
 - ``lumbung.toml`` is written when the project has none; else the lines it lacks are listed.
 """
 
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from assets_core.dbt.jinja import translate_model
+from assets_core.dbt.tests import YamlTest, translate_tests
 from assets_core.errors import ProjectError
 
 __all__ = ["SOURCES_MODULE", "Import", "Untranslated", "plan_import", "write_import"]
@@ -77,6 +80,8 @@ class _Yaml:
     tags: dict[str, list[str]] = field(default_factory=dict)
     # (source, table) -> (file, path template or None, description)
     sources: dict[tuple[str, str], tuple[str, str | None, str | None]] = field(default_factory=dict)
+    # model -> the tests of its columns, in file order
+    tests: dict[str, list[YamlTest]] = field(default_factory=dict)
 
 
 def plan_import(dbt_dir: Path, into: str, root: Path) -> Import:
@@ -103,15 +108,22 @@ def plan_import(dbt_dir: Path, into: str, root: Path) -> Import:
         ):
             _read_properties(file, dbt_dir, yaml_info, out)
     used: dict[tuple[str, str], str] = {}
-    for folder in model_paths:
-        for file in sorted((dbt_dir / folder).rglob("*.sql")):
-            rel = file.relative_to(dbt_dir / folder)
-            target = Path(into) / rel
-            inherited = [folders.get(rel.parent.parts[:i], {}) for i in range(len(rel.parts))]
-            out.files[target.as_posix()] = _model_file(
-                file, dbt_dir, yaml_info, inherited, used, out
-            )
-            out.models += 1
+    models = [
+        (file, file.relative_to(dbt_dir / folder))
+        for folder in model_paths
+        for file in sorted((dbt_dir / folder).rglob("*.sql"))
+    ]
+    # what ref('x') names in a check: the model's key (its path), a seed's
+    keys = {f.stem: f.stem for folder in seed_paths for f in (dbt_dir / folder).rglob("*.csv")}
+    keys.update((rel.stem, rel.with_suffix("").as_posix()) for _, rel in models)
+    for file, rel in models:
+        target = Path(into) / rel
+        inherited = [folders.get(rel.parent.parts[:i], {}) for i in range(len(rel.parts))]
+        out.files[target.as_posix()] = _model_file(
+            file, dbt_dir, yaml_info, inherited, used, keys, out
+        )
+        out.models += 1
+    _singular_tests(dbt_dir, config, out)
     sources_py = _sources_module(dbt_dir, root, yaml_info, used, out)
     for folder in seed_paths:
         for file in sorted((dbt_dir / folder).rglob("*.csv")):
@@ -157,11 +169,13 @@ def _model_file(
     info: _Yaml,
     folders: list[dict[str, Any]],
     used: dict[tuple[str, str], str],
+    keys: dict[str, str],
     out: Import,
 ) -> str:
     """The SQL asset file of one model: option lines from its folders' configs in
     dbt_project.yml (outermost first), its YAML properties and its ``config(...)``; tags add
-    up, as in dbt; the nearest ``group`` wins."""
+    up, as in dbt; the nearest ``group`` wins. Its columns' tests that have a built-in check
+    make its ``-- checks:`` line (``ref('x')`` is the key of model or seed ``x``)."""
     where = file.relative_to(dbt_dir).as_posix()
     model = translate_model(file.read_text(encoding="utf-8"))
     for left in model.leftovers:
@@ -180,6 +194,11 @@ def _model_file(
     options.update((k, v) for k, v in model.options.items() if k != "tags")
     if name in info.descriptions:
         options["description"] = " ".join(info.descriptions[name].split())
+    checks, untranslated = translate_tests(info.tests.get(name, []), keys)
+    for test, fix in untranslated:
+        out.left(test.where, f"test {test.name} on {name}.{test.column}", fix)
+    if checks:
+        options["checks"] = ", ".join(checks)
     lines = [f"-- {k}: {v}" for k, v in options.items()]
     lines.append(f"-- imported from dbt: {where}")
     # a translated model that sqlglot cannot read is listed: its own dialect, usually
@@ -237,18 +256,17 @@ def _read_properties(file: Path, dbt_dir: Path, info: _Yaml, out: Import) -> Non
         tags = model.get("tags", (model.get("config") or {}).get("tags"))
         if isinstance(tags, str | list):
             info.tags[name] = [tags] if isinstance(tags, str) else [str(t) for t in tags]
-        for line, test in _tests(model):
+        for line, test, _ in _tests(model):
             out.left(
                 f"{where}:{line}",
                 f"test {test} on {name}",
-                "not translated yet: Lumbung has no data checks yet",
+                "not translated: only a column's tests are; write it as checks on the "
+                "model's -- checks: line or as a @check function (docs/checks.md#from-dbt)",
             )
         for column in _items(model.get("columns")):
-            for line, test in _tests(column):
-                out.left(
-                    f"{where}:{line}",
-                    f"test {test} on {name}.{column.get('name')}",
-                    "not translated yet: Lumbung has no data checks yet",
+            for line, test, entry in _tests(column):
+                info.tests.setdefault(name, []).append(
+                    YamlTest(f"{where}:{line}", str(column.get("name")), test, entry)
                 )
     for src in _items(doc.get("sources")):
         src_name = str(src.get("name", ""))
@@ -262,11 +280,15 @@ def _read_properties(file: Path, dbt_dir: Path, info: _Yaml, out: Import) -> Non
                 template,
                 desc if isinstance(desc, str) else None,
             )
-            for tline, test in _tests(table):
+            tests = [*_tests(table)]
+            for column in _items(table.get("columns")):
+                tests += _tests(column)
+            for tline, test, _ in tests:
                 out.left(
                     f"{where}:{tline}",
                     f"test {test} on source {src_name}.{tname}",
-                    "not translated yet: Lumbung has no data checks yet",
+                    "not translated: a source takes no checks; put the check on a model that "
+                    "reads it (-- checks: line)",
                 )
 
 
@@ -283,15 +305,31 @@ def _location(node: dict[str, Any]) -> str | None:
     return None
 
 
-def _tests(node: dict[str, Any]) -> Iterator[tuple[int, str]]:
+def _tests(node: dict[str, Any]) -> Iterator[tuple[int, str, object]]:
+    """Each test of a node: its line, its name and its arguments (``None`` for a bare name)."""
     for key in ("tests", "data_tests"):
         entries = node.get(key)
         if not isinstance(entries, list):
             continue
         for i, test in enumerate(entries):
             line = node.get(f"__items__{key}", [0] * len(entries))[i]
-            name = test if isinstance(test, str) else next(iter(test), "?")
-            yield line, str(name)
+            if isinstance(test, dict):
+                name = next((k for k in test if not k.startswith(("__line__", "__items__"))), "?")
+                yield line, str(name), test.get(name)
+            else:
+                yield line, str(test), None
+
+
+def _singular_tests(dbt_dir: Path, config: dict[str, Any], out: Import) -> None:
+    """Each singular test (a ``.sql`` file under the test paths) is listed."""
+    for folder in _paths(config, "test-paths", "test-paths", default="tests"):
+        for file in sorted((dbt_dir / folder).rglob("*.sql")):
+            out.left(
+                f"{file.relative_to(dbt_dir).as_posix()}:1",
+                f"singular test {file.stem}",
+                'not translated: write it as expect("sql condition") on the model\'s -- checks: '
+                "line, or as a @check function returning whether its query finds no rows",
+            )
 
 
 def _items(value: object) -> list[dict[str, Any]]:

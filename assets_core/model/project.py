@@ -498,8 +498,9 @@ def import_project(config: ProjectConfig, fresh: bool = True) -> Declared:
     found = collect_assets(modules)
     if config.sql:
         from assets_core.model.sql_assets import find_sql_assets
+        from assets_core.model.sql_cache import SQL_PARSE_CACHE
 
-        found += find_sql_assets(config.root, config.sql)
+        found += find_sql_assets(config.root, config.sql, config.storage / SQL_PARSE_CACHE)
     assets = _with_defaults(config, modules, found)
     return Declared(assets, collect_checks(modules), collect_automations(modules))
 

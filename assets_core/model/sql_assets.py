@@ -2,7 +2,9 @@
 names folders; each ``*.sql`` file under one is an asset keyed by its path under the folder
 without the extension (``models/marts/orders.sql`` is ``marts/orders``).
 
-The file is read by ``sql_file.parse_sql_file``; its option lines become the spec, and each
+The file is read by ``sql_file.parse_sql_file`` (through ``sql_cache``: a file parsed before,
+unchanged since, is not parsed again, nor sqlglot imported); its option lines become the spec,
+and each
 table it references a parameter loaded as a DuckDB relation. A reference by a bare name is
 found like a Python parameter (``Definitions`` resolves it: own prefix, root, then the one
 asset with that last segment); ``a.b`` names key ``a/b`` and ``a__b.c`` key ``a/b/c``.
@@ -22,13 +24,8 @@ from assets_core.errors import Problem
 from assets_core.model.checks import parse_checks
 from assets_core.model.keys import SEGMENT_RE, AssetKey
 from assets_core.model.spec import SQL_INPUT, AssetSpec, Param, SqlAsset
-from assets_core.model.sql_file import (
-    SqlFile,
-    SqlFileError,
-    normalized_sql,
-    parse_sql_file,
-    unknown_option,
-)
+from assets_core.model.sql_cache import SqlParseCache
+from assets_core.model.sql_file import SqlFileError, read_header, unknown_option
 from assets_core.partitions.multi import SINGLE_TYPES, MultiPartitions
 from assets_core.partitions.space import PartitionsDefinition
 
@@ -40,19 +37,23 @@ DEFAULT_SQL_IO_MANAGER = "duckdb"
 _PARTITION_CALLS = ("daily", "dynamic", "hourly", "monthly", "multi", "static", "weekly")
 
 
-def find_sql_assets(root: Path, folders: Iterable[str]) -> list[SqlAsset]:
+def find_sql_assets(
+    root: Path, folders: Iterable[str], cache_file: Path | None = None
+) -> list[SqlAsset]:
     """An asset for each ``*.sql`` file under each of ``folders`` (relative to ``root``), in
-    folder order, then path order."""
+    folder order, then path order; their parses kept in ``cache_file`` (``sql_cache``)."""
+    cache = SqlParseCache(cache_file)
     out: list[SqlAsset] = []
     for name in folders:
         folder = root / name
         for path in sorted(folder.rglob("*.sql")):
             if path.is_file():
-                out.append(sql_asset(path, folder))
+                out.append(sql_asset(path, folder, cache))
+    cache.save()
     return out
 
 
-def sql_asset(path: Path, folder: Path) -> SqlAsset:
+def sql_asset(path: Path, folder: Path, cache: SqlParseCache | None = None) -> SqlAsset:
     """The asset of the SQL file ``path`` under ``folder`` (its key is the path between)."""
     file = str(path)
     relative = path.relative_to(folder).with_suffix("")
@@ -71,20 +72,21 @@ def sql_asset(path: Path, folder: Path) -> SqlAsset:
             1,
         )
     try:
-        text = path.read_text(encoding="utf-8")
-        parsed: SqlFile | None = parse_sql_file(text)
+        data = path.read_bytes()
+        normalized, references = (cache or SqlParseCache(None)).parse(data)
+        options, text, first = read_header(data.decode("utf-8"))
     except SqlFileError as exc:
         problem(exc.message, exc.line)
-        parsed = None
+        normalized = None
     except (OSError, UnicodeDecodeError) as exc:
         problem(f"cannot be read ({exc}); fix the file.", 1)
-        parsed = None
-    if parsed is None:
+        normalized = None
+    if normalized is None:
         spec = AssetSpec(key=key, io_manager=DEFAULT_SQL_IO_MANAGER)
         return SqlAsset(spec, "", "", file=file, line=1, problems=tuple(problems))
 
     seen: dict[str, int] = {}
-    for o in parsed.options:
+    for o in options:
         unknown = unknown_option(o)
         if unknown is not None:
             problem(unknown, o.line)
@@ -94,7 +96,7 @@ def sql_asset(path: Path, folder: Path) -> SqlAsset:
                 f"option '{o.name}' is set again (first on line {seen[o.name]}); keep one.", o.line
             )
         seen.setdefault(o.name, o.line)
-    values = {o.name: o for o in parsed.options if o.name in seen}
+    values = {o.name: o for o in options if o.name in seen}
     kwargs: dict[str, Any] = {"io_manager": DEFAULT_SQL_IO_MANAGER}
     for name, o in values.items():
         if name in ("group", "io_manager"):
@@ -125,7 +127,7 @@ def sql_asset(path: Path, folder: Path) -> SqlAsset:
     ins: dict[str, AssetKey] = {}
     implicit: set[str] = set()
     lines: dict[str, int] = {}
-    for ref in parsed.references:
+    for ref in references:
         up = ref.key
         if up is None:
             problem(
@@ -141,11 +143,11 @@ def sql_asset(path: Path, folder: Path) -> SqlAsset:
     spec = AssetSpec(key=key, ins=MappingProxyType(ins), **kwargs)
     return SqlAsset(
         spec,
-        parsed.text,
-        normalized_sql(parsed.statement),
+        text,
+        normalized,
         params=tuple(Param(name, SQL_INPUT) for name in ins),
         file=file,
-        line=parsed.line,
+        line=first,
         implicit_ins=frozenset(implicit),
         problems=tuple(problems),
         lines=MappingProxyType(lines),

@@ -37,6 +37,7 @@ __all__ = [
     "TableRef",
     "normalized_sql",
     "parse_sql_file",
+    "read_header",
     "unknown_option",
 ]
 
@@ -124,23 +125,7 @@ def parse_sql_file(text: str) -> SqlFile:
     from sqlglot import exp
     from sqlglot.errors import ParseError, TokenError
 
-    lines = text.splitlines()
-    options: list[SqlOption] = []
-    start = len(lines)
-    for number, raw in enumerate(lines, 1):
-        line = raw.strip()
-        if not line:
-            continue
-        if not line.startswith("--"):
-            start = number - 1
-            break
-        found = _OPTION_RE.match(line)
-        if found is None:
-            continue  # a comment
-        name, value = found.group(1), found.group(2).strip()
-        options.append(SqlOption(name, value, number))
-    body = "\n".join(lines[start:])
-    first = start + 1
+    options, body, first = read_header(text)
     try:
         parsed = sqlglot.parse(text, read=DIALECT)
     except ParseError as exc:
@@ -173,7 +158,28 @@ def parse_sql_file(text: str) -> SqlFile:
             "whose rows are the asset (Lumbung creates the table).",
             _line_of(statement) or first,
         )
-    return SqlFile(tuple(options), statement, body.strip(), first, _references(statement))
+    return SqlFile(options, statement, body, first, _references(statement))
+
+
+def read_header(text: str) -> tuple[tuple[SqlOption, ...], str, int]:
+    """The option lines of ``text``, its statement's text as written (options and leading
+    comments left out) and the line it starts on; no SQL is parsed (sqlglot is not needed)."""
+    lines = text.splitlines()
+    options: list[SqlOption] = []
+    start = len(lines)
+    for number, raw in enumerate(lines, 1):
+        line = raw.strip()
+        if not line:
+            continue
+        if not line.startswith("--"):
+            start = number - 1
+            break
+        found = _OPTION_RE.match(line)
+        if found is None:
+            continue  # a comment
+        name, value = found.group(1), found.group(2).strip()
+        options.append(SqlOption(name, value, number))
+    return tuple(options), "\n".join(lines[start:]).strip(), start + 1
 
 
 def unknown_option(option: SqlOption) -> str | None:

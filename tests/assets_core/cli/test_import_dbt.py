@@ -5,6 +5,7 @@ in DuckDB. The report lists, file:line, what was not translated. dbt itself is n
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -80,7 +81,24 @@ models:
         tests:
           - unique
           - not_null
+          - relationships:
+              to: ref('stg_customers')
+              field: customer_id
+      - name: country
+        data_tests:
+          - not_null:
+              config:
+                severity: warn
+          - dbt_utils.not_empty_string
+  - name: stg_orders
+    columns:
+      - name: status
+        tests:
+          - accepted_values:
+              arguments:
+                values: ['paid', 'refunded']
 """,
+    "tests/no_negative_amounts.sql": "select * from {{ ref('stg_orders') }} where amount < 0\n",
 }
 
 #: the same models run by hand, Jinja resolved by the writer of the test
@@ -134,35 +152,60 @@ def test_import_then_materialize_gives_the_tables_of_the_sql_run_by_hand(
         "left untranslated (4), for you to finish:",
         "  dbt_project.yml:10: models: shop.staging +schema: staging_area: set it on each "
         "model's file instead (-- name: value)",
-        "  models/marts/schema.yml:8: test unique on customer_orders.customer_id: not "
-        "translated yet: Lumbung has no data checks yet",
-        "  models/marts/schema.yml:9: test not_null on customer_orders.customer_id: not "
-        "translated yet: Lumbung has no data checks yet",
         "  models/marts/customer_orders.sql:1: config(schema='finance'): the folder under the "
         "models folder names the schema (marts/x.sql is table marts.x); move the file",
+        "  models/marts/schema.yml:18: test dbt_utils.not_empty_string on "
+        "customer_orders.country: not translated: no built-in check is "
+        "dbt_utils.not_empty_string; write it as a built-in on the model's -- checks: line "
+        "(expect(...), row_count(...)) or as a @check function (docs/checks.md#from-dbt)",
+        "  tests/no_negative_amounts.sql:1: singular test no_negative_amounts: not translated: "
+        'write it as expect("sql condition") on the model\'s -- checks: line, or as a @check '
+        "function returning whether its query finds no rows",
     ]
     assert (
         (root / "models/staging/stg_orders.sql")
         .read_text()
         .startswith(
-            "-- tags: staging, orders\n-- imported from dbt: models/staging/stg_orders.sql\n"
+            "-- tags: staging, orders\n"
+            '-- checks: accepted_values("status", ["paid", "refunded"])\n'
+            "-- imported from dbt: models/staging/stg_orders.sql\n"
             "/* amounts are in cents */\nselect order_id, customer_id, amount / 100.0 as amount"
         )
     )
     marts = (root / "models/marts/customer_orders.sql").read_text()
     assert marts.startswith(
         "-- tags: finance\n-- group: marts\n-- description: Orders and amounts per customer.\n"
+        '-- checks: unique("customer_id"), not_null("customer_id"), relationships("customer_id", '
+        'to="staging/stg_customers", field="customer_id"), not_null("country", severity="warn")\n'
     )
     run = lumbung("materialize", cwd=root)
     assert run.code == 0, run.out + run.err
+    checked = lumbung("check", "--force", "--json", cwd=root)
+    assert checked.code == 0, checked.out + checked.err
+    results = {c["check"]: c["result"] for c in json.loads(checked.out)["checks"]}
+    assert results == {
+        "unique(customer_id)": "pass",
+        "not_null(customer_id)": "pass",
+        "relationships(customer_id -> staging/stg_customers.customer_id)": "pass",
+        "not_null(country)": "pass",
+        "accepted_values(status, ['paid', 'refunded'])": "pass",
+    }
     warehouse = duckdb.connect(str(root / ".lumbung/warehouse.duckdb"), read_only=True)
     got = {t: sorted(warehouse.table(t).fetchall()) for t in BY_HAND}
+    warehouse.close()
     assert got == by_hand(dbt)
     assert got["marts.customer_orders"][0] == (1, "Ani", "Indonesia", 2, 13.5)
     listed = lumbung("list", "-s", "tag:staging", cwd=root)
     assert "staging/stg_orders" in listed.out and "stg_customers" not in listed.out
     finance = lumbung("list", "-s", "tag:finance", "-s", "group:marts", cwd=root)
     assert "marts/customer_orders" in finance.out and "staging" not in finance.out
+
+    # an order with a status the test does not accept: the translated check blocks it
+    with open(dbt / "data/orders.csv", "a") as fh:
+        fh.write("14,2,50,lost\n")
+    failed = lumbung("materialize", "--json", cwd=root)
+    assert failed.code == 1, failed.out + failed.err
+    assert "check_failed" in failed.out and "accepted_values(status, " in failed.out
 
     again = lumbung("import-dbt", str(dbt), cwd=root)
     assert again.code == 2

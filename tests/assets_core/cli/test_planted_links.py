@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from assets_core.model.sql_cache import SQL_PARSE_CACHE
 from tests.assets_core.cli.conftest import copy_example, run
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="symbolic links")
@@ -29,4 +30,5 @@ def test_a_link_at_the_state_file_is_one_line_and_exit_2(tmp_path: Path, name: s
             "into its place)."
         ]
     assert not target.exists()
-    assert sorted(p.name for p in storage.iterdir()) == [name]
+    # loading the project (before the state is opened) keeps its SQL files' parses
+    assert sorted(p.name for p in storage.iterdir()) == sorted([name, SQL_PARSE_CACHE])

@@ -125,6 +125,7 @@ def test_the_helper_is_the_one_the_cli_uses() -> None:
         "app.py",
         "cmd_check.py",
         "cmd_history.py",
+        "cmd_import_dbt.py",
         "cmd_init.py",
         "cmd_lineage.py",
         "cmd_list.py",

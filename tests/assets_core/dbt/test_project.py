@@ -38,8 +38,8 @@ def test_a_source_without_a_file_and_an_existing_config_are_listed(tmp_path: Pat
     # sqlglot's own words follow; they change with its releases
     assert found[1].startswith("transform/b.sql:1: the statement: cannot parse the SQL near 'q")
     assert found[:1] + found[2:] == [
-        "transform/s.yml:5: test not_null on source raw.orders: not translated yet: Lumbung "
-        "has no data checks yet",
+        "transform/s.yml:5: test not_null on source raw.orders: not translated: a source takes "
+        "no checks; put the check on a model that reads it (-- checks: line)",
         "transform/s.yml:4: source raw.orders: its file is not given (meta: "
         'external_location); declare it in dbt_sources.py: source("raw/orders", path=...)',
         "transform/a.sql: source('raw', 'other'): no YAML file declares it; declare it in the "

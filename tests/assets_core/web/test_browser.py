@@ -100,7 +100,10 @@ def test_graph_asset_materialize_runs_and_matrix(browser: Any, tmp_path: Path) -
         assert page.evaluate("window.ui.matrix.grid()") == {"rows": 10, "cols": 3}
         page.select_option("#matrix-rows", "1")
         page.select_option("#matrix-columns", "0")
-        assert page.evaluate("window.ui.matrix.grid()") == {"rows": 3, "cols": 10}
+        # each choice redraws the grid: wait for the second one's, not the first's
+        page.wait_for_function(
+            "(g => g.rows === 3 && g.cols === 10)(window.ui.matrix.grid())", timeout=10_000
+        )
 
         # a failing check with its sample of failing rows
         page.goto(url + "#/asset/numbers")

@@ -110,7 +110,11 @@ def test_graph_asset_materialize_runs_and_matrix(browser: Any, tmp_path: Path) -
         page.wait_for_selector("#view[data-ready]")
         checks = page.inner_text("#view .checks")
         assert "expect('n < 5')" in checks and "warn" in checks and "not_null(n)" in checks
-        assert page.locator("#view .checks .sample tr").count() == 6  # a head and 5 rows
+        # a head and 5 rows, once the sample is drawn (it can follow the checks' text)
+        page.wait_for_function(
+            "document.querySelectorAll('#view .checks .sample tr').length === 6",
+            timeout=10_000,
+        )
 
         # a hostile description is shown as text, never run
         page.goto(url + "#/asset/hostile")

@@ -8,6 +8,7 @@ import importlib
 import io
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -29,6 +30,20 @@ from assets_core.storage.registry import installed_names
 sys.dont_write_bytecode = True
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def default_stop_handlers() -> Iterator[None]:
+    """Each test starts with Python's own Ctrl-C and SIGTERM handling, as a fresh program
+    does, whatever an earlier test in this process left installed (an in-process CLI command
+    that caught an interrupt ignores further ones on purpose); the handlers found are put
+    back after."""
+    found = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    yield
+    for signum, handler in found.items():
+        signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
 def copy_example(dest: Path) -> Path:

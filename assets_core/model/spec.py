@@ -87,8 +87,26 @@ class CodeSource:
 NO_CODE = CodeSource()
 
 
+class Located:
+    """What every kind shares: its key (its spec's) and where it was declared (``file:line``,
+    where its problems are reported)."""
+
+    __slots__ = ()
+    spec: AssetSpec
+    file: str
+    line: int
+
+    @property
+    def key(self) -> AssetKey:
+        return self.spec.key
+
+    @property
+    def location(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
 @dataclass(frozen=True, slots=True)
-class Asset:
+class Asset(Located):
     """A spec plus the function that computes it (kind ``python``). Calling it calls the
     function."""
 
@@ -117,14 +135,6 @@ class Asset:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)
 
-    @property
-    def key(self) -> AssetKey:
-        return self.spec.key
-
-    @property
-    def location(self) -> str:
-        return f"{self.file}:{self.line}"
-
     def code(self) -> CodeSource:
         """The function, followed through its project-local helpers, and the files it reads
         as code."""
@@ -146,7 +156,7 @@ SourceFormat = Literal["csv", "parquet", "json"]
 
 
 @dataclass(frozen=True, slots=True)
-class SourceAsset:
+class SourceAsset(Located):
     """External data: a file or glob of files (``path``), or anything ``observe`` can version.
 
     Sources are observed, never materialized; their observed version is their data version.
@@ -170,14 +180,6 @@ class SourceAsset:
     given: frozenset[str] = field(default=frozenset({"key"}), compare=False)
 
     @property
-    def key(self) -> AssetKey:
-        return self.spec.key
-
-    @property
-    def location(self) -> str:
-        return f"{self.file}:{self.line}"
-
-    @property
     def is_glob(self) -> bool:
         return self.path is not None and any(c in self.path for c in "*?[")
 
@@ -195,7 +197,7 @@ class SourceAsset:
 
 
 @dataclass(frozen=True, slots=True)
-class CommandAsset:
+class CommandAsset(Located):
     """A spec plus a command run as its step (kind ``command``; declared by
     ``model.command.command_asset``, run by ``model.command_run``)."""
 
@@ -211,14 +213,6 @@ class CommandAsset:
     line: int = 0
     problems: tuple[Problem, ...] = ()
     given: frozenset[str] = field(default=frozenset(), compare=False)
-
-    @property
-    def key(self) -> AssetKey:
-        return self.spec.key
-
-    @property
-    def location(self) -> str:
-        return f"{self.file}:{self.line}"
 
     @property
     def loadable(self) -> bool:
@@ -244,7 +238,7 @@ SQL_INPUT = "duckdb.DuckDBPyRelation"
 
 
 @dataclass(frozen=True, slots=True)
-class SqlAsset:
+class SqlAsset(Located):
     """A ``.sql`` file (kind ``sql``, DESIGN §14): one query whose rows are the asset, built by
     ``model.sql_assets``. Each table it references is a parameter (``params``, in the order
     first written) named as written (``x``, ``marts.orders``) and loaded as a DuckDB relation;
@@ -267,14 +261,6 @@ class SqlAsset:
     lines: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
     #: the options its file sets (module and folder defaults never replace them)
     given: frozenset[str] = field(default=frozenset({"key"}), compare=False)
-
-    @property
-    def key(self) -> AssetKey:
-        return self.spec.key
-
-    @property
-    def location(self) -> str:
-        return f"{self.file}:{self.line}"
 
     @property
     def loadable(self) -> bool:

@@ -56,7 +56,7 @@ from assets_core.storage.io import (
     stored_version,
 )
 from assets_core.storage.loading import load_input
-from assets_core.storage.planstate import plan_state
+from assets_core.storage.planstate import StoredOutputs, plan_state
 from assets_core.storage.registry import MEMORY, IOManagers, installed_names
 from assets_core.storage.state import LogLine, MaterializationRecord, StateStore
 
@@ -325,7 +325,7 @@ class Session:
             sources = self.observe_sources(in_sources, space)
             # Every recorded output the plan reads or may rebuild: is it there, and is it the
             # one recorded? Each manager is asked about all of its outputs at once.
-            stored = self._stored(state.succeeded())
+            stored = self._stored(state.succeeded_by_asset())
             checked = [k for k in scope if checks_of(defs, k)] if defs.has_checks else []
             failing = failing_reasons(state, self.state.latest_checks(checked)) if checked else {}
             plan = build_plan(
@@ -408,27 +408,23 @@ class Session:
         )
         return replace(fresh, warnings=plan.warnings)
 
-    def _stored(self, steps: Sequence[StepKey]) -> dict[StepKey, str]:
-        """The steps among ``steps`` whose IO manager holds their output, each with the output's
-        fingerprint as it is now (``""``: unknown); one question per manager."""
-        by_manager: dict[str, list[StepKey]] = {}
+    def _stored(self, asked: Mapping[AssetKey, Sequence[str | None]]) -> StoredOutputs:
+        """The outputs among the partitions ``asked`` of each asset (``None``: unpartitioned)
+        that their IO manager holds, each with its fingerprint as it is now (``""``:
+        unknown); one question per manager."""
+        by_manager: dict[str, dict[AssetKey, Sequence[str | None]]] = {}
         specs = self.defs.specs
         default = self.defs.default_io_manager
-        previous: AssetKey | None = None  # the steps of an asset come together, mostly
-        group: list[StepKey] = []
-        for step in steps:
-            if step[0] is not previous:
-                previous = step[0]
-                name = specs[previous].io_manager or default
-                group = by_manager.get(name) or by_manager.setdefault(name, [])
-            group.append(step)
-        found: dict[StepKey, str] = {}
+        for key, parts in asked.items():
+            by_manager.setdefault(specs[key].io_manager or default, {})[key] = parts
+        ordered: dict[AssetKey, Sequence[str | None]] = {}  # asked again, manager by manager
+        answers: list[str | None] = []
+        new = tuple.__new__
         for name, group in by_manager.items():
-            answers = self._fingerprints(name, group)
-            for step, fingerprint in zip(group, answers, strict=True):
-                if fingerprint is not None:
-                    found[step] = fingerprint
-        return found
+            steps = [new(StepKey, (key, p)) for key, parts in group.items() for p in parts]
+            answers += self._fingerprints(name, steps)
+            ordered.update(group)
+        return StoredOutputs.found(ordered, answers)
 
     def _fingerprints(self, name: str, steps: Sequence[StepKey]) -> list[str | None]:
         """``fingerprints`` of ``steps`` from the IO manager called ``name``. When it cannot

@@ -30,7 +30,16 @@ from assets_core.partitions.resolve import mapping_for
 from assets_core.partitions.space import KeySpace, PartitionsDefinition
 from assets_core.partitions.template import fill
 from assets_core.planning.stepviews import Lasts, Statuses, Versions
-from assets_core.storage.planstate import CODE, DATA, FINGERPRINT, INPUTS, PlanState, plan_state
+from assets_core.storage.planstate import (
+    CODE,
+    DATA,
+    FINGERPRINT,
+    INPUTS,
+    PlanState,
+    StoredOutputs,
+    plan_state,
+    stored_outputs,
+)
 from assets_core.storage.sources import describe_change
 from assets_core.storage.state import (
     EncodedInputs,
@@ -401,7 +410,7 @@ class _Planner:
         state: PlanState,
         source_versions: Mapping[StepKey, str | None],
         code_version: Callable[[AnyAsset], CodeVersion],
-        stored: Mapping[StepKey, str],
+        stored: StoredOutputs,
         stored_version: Callable[[StepKey], str | None],
         moved: Callable[[StepKey, MaterializationRecord], Moved | None],
         force: bool,
@@ -410,8 +419,12 @@ class _Planner:
         space: KeySpace | None,
         chosen_partitions: Mapping[AssetKey, frozenset[str]],
         failing_checks: Mapping[StepKey, Reason],
+        read: frozenset[AssetKey],
     ) -> None:
         self.failing_checks = failing_checks
+        # the assets that an asset of the plan reads: what their fresh steps are to readers
+        # is published (``looks``); for the others it would never be read
+        self.read = read
         self.assets, self.upstream, self.chosen = assets, upstream, chosen
         self.state, self.source_versions = state, source_versions
         self.code_version, self.stored, self.stored_version = code_version, stored, stored_version
@@ -508,7 +521,7 @@ class _Planner:
         is_selected = key in self.chosen
         picked = self.chosen_partitions.get(key) if is_selected else None
         stale_up = self.upstream_stale(key)
-        state, stored_get = self.state, self.stored.get
+        state, stored_get = self.state, self.stored.of(key).get
         current, statuses = self.current, self.statuses
         force = self.force
         runnable: list[PlanStep] = []
@@ -518,10 +531,9 @@ class _Planner:
         head = f'"{name}":"' if keys is _ONE else f'"{name}['
         new = tuple.__new__
         n = len(keys)
-        steps = [new(StepKey, (key, p)) for p in keys]
         # each step's state as read (``PlanState`` rows: code, data, inputs text, fingerprint)
         rows = list(map(state.rows(key).get, keys))
-        fps = list(map(stored_get, steps))
+        fps = list(map(stored_get, keys))
         texts = _input_texts(pairs, n)
         # which steps are selected (every one, or the picked partitions of a selected asset)
         sels = [is_selected] * n if picked is None else [is_selected and p in picked for p in keys]
@@ -542,30 +554,34 @@ class _Planner:
         ]
         failing = self.failing_checks
         if failing:  # a stored output failing a blocking check is not fresh
-            ok = [fresh and step not in failing for fresh, step in zip(ok, steps, strict=True)]
+            ok = [fresh and (key, p) not in failing for fresh, p in zip(ok, keys, strict=True)]
         fresh_keys = {p for p, fresh in zip(keys, ok, strict=True) if fresh}
         if fresh_keys:
             self.fresh[key] = (fresh_keys, stale_up)
-        look.update(
-            (p, head + v + '"' if p is None else f'{head}{p}]":"{v}"')
-            for p, row, fresh in zip(keys, rows, ok, strict=True)
-            if fresh and (v := row[DATA]) is not None and v.isalnum() and v.isascii()  # type: ignore[index]
-        )
+        if key in self.read:  # what a fresh step's version adds to its readers' inputs
+            look.update(
+                (p, head + v + '"' if p is None else f'{head}{p}]":"{v}"')
+                for p, row, fresh in zip(keys, rows, ok, strict=True)
+                if fresh and (v := row[DATA]) is not None and v.isalnum() and v.isascii()  # type: ignore[index]
+            )
         failed = state.failed(key)
         if failed:  # fresh steps whose last attempt failed since, with the code and inputs
             at = {p: i for i, p in enumerate(keys)}  # they have now: failed, not fresh
             for i in sorted(at[p] for p in failed if p in at):
                 if ok[i]:
-                    failure = state[steps[i]].failure
-                    if self._failed(failure, cvv, texts[i], steps[i], edges, i):  # type: ignore[arg-type]
-                        statuses[steps[i]] = PlanStep(key, "fresh", (), keys[i], True, stale_up)
+                    step = new(StepKey, (key, keys[i]))
+                    failure = state[step].failure
+                    if self._failed(failure, cvv, texts[i], step, edges, i):  # type: ignore[arg-type]
+                        statuses[step] = PlanStep(key, "fresh", (), keys[i], True, stale_up)
                         fresh_keys.discard(keys[i])
+        read = key in self.read
         for i, p in enumerate(keys):
             if ok[i]:
-                if p not in look:  # a version that needs the encoder
-                    look[p] = self._fragment(steps[i], current.get(steps[i]))
+                if read and p not in look:  # a version that needs the encoder
+                    step = new(StepKey, (key, p))
+                    look[p] = self._fragment(step, current.get(step))
                 continue
-            step, sel = steps[i], sels[i]
+            step, sel = new(StepKey, (key, p)), sels[i]
             st = state.get(step) if rows[i] is not None else None
             last = st.last if st is not None else None
             ps, ups = self.decide(a, key, step, p, i, sel, st, last, cv, edges, stale_up)
@@ -956,7 +972,7 @@ def build_plan(
         state=state,
         source_versions=source_versions,
         code_version=code_version,
-        stored=stored,
+        stored=stored_outputs(stored),
         stored_version=stored_version,
         moved=moved,
         force=force,
@@ -965,6 +981,7 @@ def build_plan(
         space=space,
         chosen_partitions=chosen_partitions or {},
         failing_checks=failing_checks or {},
+        read=frozenset(up for k in scope for up in upstream[k]),
     )
     for key in graph.toposorted(scope):
         if assets[key].observed:

@@ -16,13 +16,23 @@ failed, else ``None``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from assets_core.model.keys import AssetKey, StepKey
 from assets_core.storage.state import EncodedInputs, StepState
 
-__all__ = ["CODE", "DATA", "FINGERPRINT", "INPUTS", "PlanState", "Row", "plan_state"]
+__all__ = [
+    "CODE",
+    "DATA",
+    "FINGERPRINT",
+    "INPUTS",
+    "PlanState",
+    "Row",
+    "StoredOutputs",
+    "plan_state",
+    "stored_outputs",
+]
 
 CODE, DATA, INPUTS, FINGERPRINT = 0, 1, 2, 3
 Row = tuple[Any, ...]
@@ -83,6 +93,14 @@ class PlanState(Mapping[StepKey, StepState]):
             if row[0] is not None
         ]
 
+    def succeeded_by_asset(self) -> dict[AssetKey, list[str | None]]:
+        """The partitions of each asset with a last success (``None``: unpartitioned)."""
+        found = {
+            key: [p for p, row in rows.items() if row[0] is not None]
+            for key, rows in self._rows.items()
+        }
+        return {key: parts for key, parts in found.items() if parts}
+
     def version(self, step: StepKey, default: Any = None) -> Any:
         """The data version of ``step``'s last success (``default`` when it has none)."""
         row = self._rows.get(step[0], _NONE).get(step[1])
@@ -120,6 +138,69 @@ class PlanState(Mapping[StepKey, StepState]):
 
     def __len__(self) -> int:
         return sum(map(len, self._rows.values()))
+
+
+class StoredOutputs(Mapping[StepKey, str]):
+    """The recorded outputs found stored, each with its fingerprint as it is now (``""``:
+    unknown): a read-only mapping of steps, kept by asset, so that a plan looks up an asset's
+    partitions by key (``of(key)``) without making a ``StepKey`` for each."""
+
+    __slots__ = ("_by_asset",)
+
+    def __init__(self, by_asset: dict[AssetKey, dict[str | None, str]]) -> None:
+        self._by_asset = by_asset
+
+    @classmethod
+    def found(
+        cls, asked: Mapping[AssetKey, Sequence[str | None]], answers: Sequence[str | None]
+    ) -> StoredOutputs:
+        """The partitions ``asked`` of each asset (asset by asset, in order) whose answer (a
+        manager's ``fingerprints``, in the same order) is not ``None``."""
+        by_asset: dict[AssetKey, dict[str | None, str]] = {}
+        start = 0
+        for key, parts in asked.items():
+            end = start + len(parts)
+            found = {
+                p: fp for p, fp in zip(parts, answers[start:end], strict=True) if fp is not None
+            }
+            if found:
+                by_asset[key] = found
+            start = end
+        return cls(by_asset)
+
+    def of(self, key: AssetKey) -> Mapping[str | None, str]:
+        """The stored partitions of ``key`` (``None``: unpartitioned), each's fingerprint."""
+        return self._by_asset.get(key, _NONE)
+
+    def __getitem__(self, step: StepKey) -> str:
+        return self._by_asset.get(step[0], _NONE)[step[1]]
+
+    def get(self, step: StepKey, default: Any = None) -> Any:
+        return self._by_asset.get(step[0], _NONE).get(step[1], default)
+
+    def __contains__(self, step: object) -> bool:
+        if not isinstance(step, tuple) or len(step) != 2:
+            return False
+        return step[1] in self._by_asset.get(step[0], _NONE)
+
+    def __iter__(self) -> Iterator[StepKey]:
+        new = tuple.__new__
+        for key, found in self._by_asset.items():
+            for p in found:
+                yield new(StepKey, (key, p))
+
+    def __len__(self) -> int:
+        return sum(map(len, self._by_asset.values()))
+
+
+def stored_outputs(stored: Mapping[StepKey, str]) -> StoredOutputs:
+    """``stored`` as ``StoredOutputs`` (as it is, when it is one)."""
+    if isinstance(stored, StoredOutputs):
+        return stored
+    by_asset: dict[AssetKey, dict[str | None, str]] = {}
+    for step, fingerprint in stored.items():
+        by_asset.setdefault(step[0], {})[step[1]] = fingerprint
+    return StoredOutputs(by_asset)
 
 
 def _kept(step: StepKey, row: Row, failure: Row | None) -> StepState:

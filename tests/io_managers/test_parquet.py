@@ -145,7 +145,7 @@ def test_any_partition_text_is_one_folder_under_the_asset(tmp_path: Path, partit
 
 
 def test_a_folder_value_escapes_as_quote_does() -> None:
-    # the ASCII table and ``quote`` write the same folder names: stored partitions stay found
+    # the bulk escape and ``quote`` write the same folder names: stored partitions stay found
     from urllib.parse import quote
 
     from io_managers.parquet import _escape
@@ -743,3 +743,15 @@ def test_save_refuses_a_partition_folder_linked_out_of_the_root(tmp_path: Path) 
     )
     stored = ParquetIOManager(root).save(pout("2024-01-02"), pa.table({"v": [2]}))
     assert pq.read_table(stored.location).column("v").to_pylist() == [2]
+
+
+def test_folder_names_escaped_in_bulk_are_those_escaped_one_by_one() -> None:
+    """Planning names an asset's partition folders at once (``_escape_all``); each name is the
+    one a save makes for that partition alone: ``%`` first, then the other unsafe characters."""
+    from io_managers.parquet import _escape, _escape_all
+
+    values = ["2024-10-27T02:00+01:00", "a%3Ab", "plain", "50%:x", "é:z", "", "a b/c"]
+    assert _escape_all(values) == [_escape(v) for v in values]
+    assert _escape_all(values[:5]) == [_escape(v) for v in values[:5]]  # ASCII only
+    assert _escape_all(["a%3Ab", "x:y"]) == ["a%253Ab", "x%3Ay"]
+    assert _escape_all(["plain", "keys"]) == ["plain", "keys"]

@@ -5,7 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from assets_core.model.keys import AssetKey, StepKey
-from assets_core.storage.planstate import CODE, DATA, FINGERPRINT, INPUTS, PlanState, plan_state
+from assets_core.storage.planstate import (
+    CODE,
+    DATA,
+    FINGERPRINT,
+    INPUTS,
+    PlanState,
+    StoredOutputs,
+    plan_state,
+    stored_outputs,
+)
 from assets_core.storage.sqlite import SQLiteStateStore
 from assets_core.storage.state import (
     EncodedInputs,
@@ -88,3 +97,24 @@ def test_a_sqlite_plan_state_makes_each_step_once_as_recorded(tmp_path: Path) ->
         s: st.last_outcome for s, st in detailed.items()
     }
     store.close()
+
+
+def test_stored_outputs_keep_the_steps_found_by_asset() -> None:
+    # a manager's answers, in the order asked: None is "not stored", "" "stored, no fingerprint"
+    found = StoredOutputs.found({A: [None], B: ["2024-01-01", "2024-01-02"]}, ["", None, "10:1"])
+    assert dict(found) == {SA: "", B2: "10:1"}
+    assert SA in found and B1 not in found and "a" not in found
+    assert found.get(B1) is None and found[B2] == "10:1"
+    assert found.of(B) == {"2024-01-02": "10:1"} and found.of(AssetKey(("c",))) == {}
+    assert len(found) == 2
+    assert stored_outputs(found) is found
+    assert stored_outputs({B2: "10:1"}).of(B) == {"2024-01-02": "10:1"}
+
+
+def test_the_steps_with_a_success_by_asset() -> None:
+    states = {
+        SA: StepState(_record(SA, data_version="d1"), "materialized", 1.0),
+        B1: StepState(_record(B1, data_version="d2"), "materialized", 2.0),
+        B2: StepState(None, "failed", 3.0, _record(B2, "failed")),
+    }
+    assert PlanState.of(states).succeeded_by_asset() == {A: [None], B: ["2024-01-01"]}

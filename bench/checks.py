@@ -14,11 +14,11 @@ machine state:
 and, on the stored file, ``checks``: the five checks alone (``not_null``, ``unique``,
 ``accepted_values``, ``row_count``, ``expect``), as ``lumbung check --force`` runs them
 (target: at most 0.3x the plain write). ``unique`` proves a column of increasing values
-unique in one streaming pass; ``--shuffled`` puts the ids in random order, where it needs a
-hash table of every value instead. Then the same for the DuckDB manager, whose checks
-run on the new rows inside its write transaction. Prints the median seconds of each and the
-ratios to ``plain``, on the clock and in CPU seconds of the whole process (every thread:
-steadier than the clock on a shared machine).
+unique in one streaming pass; ``--shuffled`` puts the ids in random order, where it reads
+them into memory and marks each in a table of one byte per id instead. Then the same for
+the DuckDB manager, whose checks run on the new rows inside its write transaction. Prints
+the median seconds of each and the ratios to ``plain``, on the clock and in CPU seconds of
+the whole process (every thread: steadier than the clock on a shared machine).
 """
 
 from __future__ import annotations

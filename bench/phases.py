@@ -75,7 +75,7 @@ from assets_core.cli import entry
 import assets_core.model.project as project
 import assets_core.session as session
 import assets_core.execution.run as run
-around(project, "import_assets", "project", "project imported")
+around(project, "import_project", "project", "project imported")
 around(session.Session, "plan", "plan", "planned")
 around(run, "execute", "run", "ran")
 sys.argv[0] = "lumbung"

@@ -234,14 +234,18 @@ def round_trips(value: object) -> bool:
     index = v.index
     if type(index) is not pd.RangeIndex or index.start != 0 or index.step != 1 or index.name:
         return False
-    columns = v.columns
-    if v.attrs or columns.inferred_type != "string":
+    if v.attrs:
         return False
-    # all strings: a set tells duplicates without building the index's hash table (a new
-    # frame's columns have none yet, and ``has_duplicates`` costs more than the whole check)
-    if len(set(columns)) != len(columns):
+    from assets_core.storage.datahash.pandas import _column_names
+
+    # the names as one list (not iterated from the index one by one); a set tells duplicates
+    # without building the index's hash table, which costs more than the whole check
+    names = _column_names(v)
+    if any(type(n) is not str for n in names) or len(set(names)) != len(names):
         return False
-    return all(d in safe for d in v.dtypes)
+    # the block manager's dtypes: ``DataFrame.dtypes`` makes a Series of them, which cost
+    # half of this check (pandas 2.1 to 3 have ``get_dtypes``; the data hash reads the blocks)
+    return all(d in safe for d in v._mgr.get_dtypes())
 
 
 def memory_size(value: object) -> int:

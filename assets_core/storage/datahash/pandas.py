@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from assets_core.storage.datahash.arrow import _make_node, _table_digest, hash_arrow
 from assets_core.storage.datahash.encoding import _BIG, _flat_part, _np
 from assets_core.storage.datahash.nodes import _Node, _small_binary_part
+from assets_core.storage.values import column_names
 
 if TYPE_CHECKING:
     import numpy as np
@@ -19,16 +20,6 @@ if TYPE_CHECKING:
 __all__ = ["hash_pandas"]
 
 _NAT = -(1 << 63)
-
-
-def _column_names(df: Any) -> list[Any]:
-    data = df.columns._data
-    pa_array = getattr(data, "_pa_array", None)
-    if pa_array is not None:
-        return list(pa_array.to_pylist())
-    if type(data).__name__ == "ndarray":
-        return list(data.tolist())
-    return list(df.columns)
 
 
 def _pandas_fast(df: Any) -> tuple[str, tuple[tuple[str, str], ...], int] | None:
@@ -44,7 +35,7 @@ def _pandas_fast(df: Any) -> tuple[str, tuple[tuple[str, str], ...], int] | None
     index = df.index
     if index.name is not None or (index.nlevels > 1 and any(n is not None for n in index.names)):
         return None
-    names = _column_names(df)
+    names = column_names(df)
     ncols = len(names)
     for nm in names:
         if type(nm) is not str:

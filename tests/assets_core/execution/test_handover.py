@@ -133,6 +133,11 @@ def test_the_budget_is_never_exceeded() -> None:
         (pd.DataFrame({"a": pd.Categorical(["x", "y"])}), False),
         (pd.DataFrame({"a": [{"k": 1}, {"k": 2}]}), False),
         (pd.DataFrame({1: [1, 2]}), False),
+        (pd.DataFrame({"a": [1, 2], "b": [3, 4]}), True),
+        (pd.DataFrame([[1, 2]], columns=["a", "a"]), False),  # a name twice
+        (pd.DataFrame({"a": [1, 2]}).rename_axis("i"), False),  # a named index
+        (pd.DataFrame({"a": [1, 2], 1: ["x", "y"]}), False),  # one name not text
+        (pd.DataFrame({"a": [1, 2], "b": pd.Categorical(["x", "y"])}), False),  # one dtype
         (pa.table({"a": [1, 2], "s": ["x", "y"]}), True),
         (pa.table({"a": pa.array([1, 2], pa.uint64())}), False),
         (pa.table({"d": pa.array([1, 2], pa.date64())}), False),
@@ -141,6 +146,12 @@ def test_the_budget_is_never_exceeded() -> None:
 )
 def test_what_counts_as_round_tripping(value: object, expected: bool) -> None:
     assert round_trips(value) is expected
+
+
+def test_a_frame_with_attrs_does_not_round_trip() -> None:
+    frame = pd.DataFrame({"a": [1, 2]})
+    frame.attrs["source"] = "x"  # Parquet keeps no attrs
+    assert round_trips(frame) is False
 
 
 def test_sizes() -> None:

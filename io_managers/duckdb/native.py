@@ -12,6 +12,9 @@ one transaction, the old table is dropped and the relation creates the new one i
 once, with no view in between), and the table is read back once through Arrow to hash it with
 the same canonical hash as every other write (``datahash.TableHasher``, over the types
 ``load`` gives back), before ``COMMIT``.
+
+What else ``build`` returns (a relation of another connection, a frame, an Arrow table) is
+saved as ``DuckDBIOManager.save`` saves any value, while the step's views are still there.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import itertools
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeGuard
 
 from assets_core.errors import IOManagerError
 from assets_core.model.keys import AssetKey
@@ -64,6 +67,8 @@ class DuckDBIOManager(Protocol):
         self, cur: duckdb.DuckDBPyConnection, key: AssetKey, schema: str, table: str
     ) -> _Catalog: ...
 
+    def save(self, ctx: OutputContext, value: object) -> StoredOutput: ...
+
 
 @contextmanager
 def _step_catalog(cur: duckdb.DuckDBPyConnection, home: str) -> Iterator[None]:
@@ -82,10 +87,11 @@ def _step_catalog(cur: duckdb.DuckDBPyConnection, home: str) -> Iterator[None]:
 def save_query(
     manager: DuckDBIOManager,
     ctx: OutputContext,
-    build: Callable[[duckdb.DuckDBPyConnection], duckdb.DuckDBPyRelation],
+    build: Callable[[duckdb.DuckDBPyConnection], object],
 ) -> StoredOutput:
-    """Create ``ctx.key``'s table from the relation ``build`` makes on a lent cursor (see the
-    module docstring); what ``build`` raises passes through unchanged."""
+    """Create ``ctx.key``'s table from the relation ``build`` makes on a lent cursor, or save
+    what else it returns (see the module docstring); what ``build`` raises passes through
+    unchanged."""
     import duckdb
 
     manager._writable(ctx.key)
@@ -102,6 +108,8 @@ def save_query(
             home = warehouse.home
             with _step_catalog(cur, home):
                 result = build(cur)
+                if not _relation_of(result, cur):
+                    return manager.save(ctx, result)
                 qname = f"{quote_ident(home)}.{quote_ident(schema)}.{quote_ident(table)}"
                 attempt = 0
                 while True:
@@ -116,6 +124,14 @@ def save_query(
                         time.sleep(0.005 * attempt)
         finally:
             manager._lent.discard(id(cur))
+
+
+def _relation_of(
+    value: object, cur: duckdb.DuckDBPyConnection
+) -> TypeGuard[duckdb.DuckDBPyRelation]:
+    """Whether ``value`` is a relation made on ``cur`` (the connection a DuckDB relation keeps
+    is not public: a relation whose connection cannot be told is saved as any value is)."""
+    return getattr(value, "_con", None) is cur
 
 
 def _create(

@@ -31,6 +31,7 @@ from assets_core.storage.io import (
     StoredOutput,
 )
 from assets_core.storage.loading import load_input
+from assets_core.storage.values import kind_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -105,6 +106,7 @@ def run_native(
     (an input, the asset's SQL, the store)."""
 
     python = asset.kind == "python"
+    returned: list[object] = []  # what the asset returned, once it has
 
     def build(con: duckdb.DuckDBPyConnection) -> object:
         holder = DuckDBHolder(lent=con)
@@ -140,12 +142,15 @@ def run_native(
             result = asset.run(inputs, context)
         except Exception as exc:
             raise user_failure(step, exc) from exc
+        if type(result).__name__ == "RecordBatchReader":  # duckdb's rel.arrow() returns one
+            result = result.read_all()  # type: ignore[attr-defined]
         if result is None:
             raise AssetExecutionError(
                 str(step),
                 "returned None; return the asset's data "
                 "(a pandas.DataFrame, pyarrow.Table or duckdb relation).",
             )
+        returned.append(result)
         return result
 
     name = env.defs.io_manager_name(asset)
@@ -155,7 +160,8 @@ def run_native(
     except (LumbungError, _Cancelled):
         raise
     except Exception as exc:
-        error = store_failure(step, name, exc, True)
+        relation = not returned or kind_of(returned[0]) == "duckdb"
+        error = store_failure(step, name, exc, relation)
         if error is exc:
             raise
         raise error from exc

@@ -58,6 +58,10 @@ def as_arrow(
 def elsewhere() -> duckdb.DuckDBPyRelation:  # a relation of a connection of its own
     return duckdb.connect().sql("select 'a' as sku, 3 as qty")
 
+@asset(io_manager="duckdb")
+def as_reader(context) -> duckdb.DuckDBPyRelation:  # relation.arrow() gives a batch reader
+    return context.duckdb.sql("select 'a' as sku, 4 as qty").arrow()
+
 @asset(io_manager="duckdb", partitions=static(["eu", "us"]))
 def sales(context) -> pd.DataFrame:
     region = context.partition
@@ -120,6 +124,8 @@ def test_sql_asset_runs_inside_the_warehouse(session: Session) -> None:
     assert isinstance(manager, _NoSave)
     assert "as_arrow" in manager.saved and "elsewhere" in manager.saved
     assert session.load("elsewhere", duckdb.DuckDBPyRelation).fetchall() == [("a", 3)]
+    assert "as_reader" in manager.saved  # read into a table, then saved
+    assert session.load("as_reader", duckdb.DuckDBPyRelation).fetchall() == [("a", 4)]
     with duckdb.connect(str(session.storage / "warehouse.duckdb"), read_only=True) as con:
         views = con.sql("select view_name from duckdb_views() where not internal").fetchall()
         catalogs = con.sql("select database_name from duckdb_databases()").fetchall()

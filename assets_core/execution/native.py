@@ -1,10 +1,13 @@
-"""A SQL asset's step run inside its IO manager's database (DESIGN §14), when the manager can
-(``save_query``, as the DuckDB manager does): its inputs are bound as views on a cursor the
-manager lends (a table of that database read where it is, a Parquet output or a source
-scanned in place), the query runs there, and the manager creates the asset's table from it:
-no value passes through Python.
+"""A step run inside its IO manager's database (DESIGN §14), when the manager can
+(``save_query``, as the DuckDB manager does): a SQL asset, and a Python asset whose return
+annotation is a DuckDB relation. Its inputs are bound as views on a cursor the manager lends
+(a table of that database read where it is, a Parquet output or a source scanned in place;
+a Python asset's relation inputs under their parameters' names, as on a step's own
+connection), the query runs there, and the manager creates the asset's table from the
+relation: no value passes through Python. Whatever else a Python asset returns (a relation of
+another connection, a frame) is saved by the manager as any value is.
 
-A partitioned SQL asset runs as any relation does (``step``): on the step's own connection,
+A partitioned asset runs as any relation does (``step``): on the step's own connection,
 its inputs the partitions its partition reads, its rows saved partition by partition.
 """
 
@@ -15,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from assets_core.errors import AssetExecutionError, LumbungError
 from assets_core.execution.failures import load_failure, store_failure, user_failure
+from assets_core.model.annotations import input_kind
 from assets_core.model.keys import AssetKey, StepKey
 from assets_core.model.spec import AssetSpec
 from assets_core.storage.io import (
@@ -27,6 +31,7 @@ from assets_core.storage.io import (
     StoredOutput,
 )
 from assets_core.storage.loading import load_input
+from assets_core.storage.values import kind_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -64,19 +69,23 @@ class StepEnvironment(Protocol):
 
 class QueryStore(Protocol):
     """An IO manager that creates an output inside its database from a query built on a
-    cursor it lends (``io_managers.duckdb.native``)."""
+    cursor it lends, and saves any other value ``build`` returns as ``save`` does
+    (``io_managers.duckdb.native``)."""
 
     def save_query(
-        self,
-        ctx: OutputContext,
-        build: Callable[[duckdb.DuckDBPyConnection], duckdb.DuckDBPyRelation],
+        self, ctx: OutputContext, build: Callable[[duckdb.DuckDBPyConnection], object]
     ) -> StoredOutput: ...
 
 
 def native_manager(env: StepEnvironment, asset: AnyAsset) -> QueryStore | None:
-    """The manager that runs ``asset`` inside its database, or ``None`` (not a SQL asset, a
-    partitioned one, or a manager without ``save_query``)."""
-    if asset.kind != "sql" or asset.spec.partitions is not None:
+    """The manager that runs ``asset`` inside its database, or ``None`` (neither a SQL asset
+    nor a Python one annotated to return a DuckDB relation, a partitioned one, or a manager
+    without ``save_query``)."""
+    if asset.spec.partitions is not None:
+        return None
+    if asset.kind != "sql" and not (
+        asset.kind == "python" and input_kind(getattr(asset, "returns", None)) == "duckdb"
+    ):
         return None
     manager = env.io.get(env.defs.io_manager_name(asset))
     return manager if hasattr(manager, "save_query") else None  # type: ignore[return-value]
@@ -96,7 +105,10 @@ def run_native(
     table before it is published (write-audit-publish); failures are blamed as a step's are
     (an input, the asset's SQL, the store)."""
 
-    def build(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyRelation:
+    python = asset.kind == "python"
+    returned: list[object] = []  # what the asset returned, once it has
+
+    def build(con: duckdb.DuckDBPyConnection) -> object:
         holder = DuckDBHolder(lent=con)
         inputs: dict[str, Any] = {}
         for b in env.bindings(asset):
@@ -113,7 +125,11 @@ def run_native(
                 _duckdb=holder,
             )
             try:
-                inputs[b.param] = load_input(env.defs, env.io, ctx)
+                value = load_input(env.defs, env.io, ctx)
+                # a relation input is a view of its parameter's name, which its SQL can read
+                if python and input_kind(b.annotation) == "duckdb":
+                    value.create_view(b.param, replace=True)  # type: ignore[attr-defined]
+                inputs[b.param] = value
             except Exception as exc:
                 error = load_failure(step, b.param, b.key, exc)
                 if error is exc:
@@ -123,9 +139,18 @@ def run_native(
             raise _Cancelled
         context = AssetContext(step.asset, asset.spec, run_id, None, holder)
         try:
-            result: duckdb.DuckDBPyRelation = asset.run(inputs, context)  # type: ignore[assignment]
+            result = asset.run(inputs, context)
         except Exception as exc:
             raise user_failure(step, exc) from exc
+        if type(result).__name__ == "RecordBatchReader":  # duckdb's rel.arrow() returns one
+            result = result.read_all()  # type: ignore[attr-defined]
+        if result is None:
+            raise AssetExecutionError(
+                str(step),
+                "returned None; return the asset's data "
+                "(a pandas.DataFrame, pyarrow.Table or duckdb relation).",
+            )
+        returned.append(result)
         return result
 
     name = env.defs.io_manager_name(asset)
@@ -135,7 +160,8 @@ def run_native(
     except (LumbungError, _Cancelled):
         raise
     except Exception as exc:
-        error = store_failure(step, name, exc, True)
+        relation = not returned or kind_of(returned[0]) == "duckdb"
+        error = store_failure(step, name, exc, relation)
         if error is exc:
             raise
         raise error from exc

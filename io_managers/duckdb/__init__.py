@@ -35,6 +35,11 @@ Concurrency (``warehouse``, ``holder``)
 Relations as inputs
     ``load`` reads the table through the manager's own instance into Arrow and binds it on the
     consumer's connection (``manager`` says why the warehouse is not attached read-only).
+
+Queries run inside the warehouse (``native``)
+    A SQL asset, and a Python asset annotated to return a relation, get a cursor lent on the
+    warehouse itself (``save_query``): their DuckDB inputs are read in place, and the relation
+    they return creates their table there, hashed by reading it back once before ``COMMIT``.
 """
 
 from __future__ import annotations

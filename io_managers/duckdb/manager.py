@@ -471,8 +471,8 @@ class DuckDBIOManager:
         with self._warehouse.cursor(create=False) as cur:
             if cur is None or not self._holds(cur, ctx.key):
                 raise IOManagerError(missing)
-            (home,) = cur.sql("SELECT current_database()").fetchall()[0]
-        return con.sql(f"SELECT * FROM {quote_ident(str(home))}.{qname}")
+            home = self._warehouse.home
+        return con.sql(f"SELECT * FROM {quote_ident(home)}.{qname}")
 
     def _read_partitions(
         self,

@@ -6,10 +6,15 @@ through Python").
 is an in-memory one of its own (attached for the step, detached after): the step binds its
 inputs there as views and builds its relation (``build``). An input that is a table of this
 warehouse is read in place (``DuckDBIOManager.load`` on a lent cursor gives a relation over
-the table itself, no copy); a Parquet output or a source is scanned where it lies. Then
-``CREATE OR REPLACE TABLE`` makes the table from the relation inside one transaction, and the
-table is read back once through Arrow to hash it with the same canonical hash as every other
-write (``datahash.TableHasher``, over the types ``load`` gives back), before ``COMMIT``.
+the table itself, no copy); a Parquet output or a source is scanned where it lies. Then, inside
+one transaction, the old table is dropped and the relation creates the new one itself
+(``DuckDBPyRelation.create``: one ``CREATE TABLE ... AS`` of the relation's own query, bound
+once, with no view in between), and the table is read back once through Arrow to hash it with
+the same canonical hash as every other write (``datahash.TableHasher``, over the types
+``load`` gives back), before ``COMMIT``.
+
+What else ``build`` returns (a relation of another connection, a frame, an Arrow table) is
+saved as ``DuckDBIOManager.save`` saves any value, while the step's views are still there.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import itertools
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeGuard
 
 from assets_core.errors import IOManagerError
 from assets_core.model.keys import AssetKey
@@ -45,8 +50,6 @@ if TYPE_CHECKING:
 __all__ = ["save_query"]
 
 _names = itertools.count()
-#: the view a built relation is bound to before its table is created from it
-_RESULT = "lumbung_result"
 
 
 class DuckDBIOManager(Protocol):
@@ -64,29 +67,31 @@ class DuckDBIOManager(Protocol):
         self, cur: duckdb.DuckDBPyConnection, key: AssetKey, schema: str, table: str
     ) -> _Catalog: ...
 
+    def save(self, ctx: OutputContext, value: object) -> StoredOutput: ...
+
 
 @contextmanager
-def _step_catalog(cur: duckdb.DuckDBPyConnection) -> Iterator[str]:
-    """``cur`` with an in-memory catalog of its own as its default; yields the warehouse's
-    catalog name."""
-    (home,) = cur.sql("SELECT current_database()").fetchall()[0]
+def _step_catalog(cur: duckdb.DuckDBPyConnection, home: str) -> Iterator[None]:
+    """``cur`` with an in-memory catalog of its own as its default (``home``: the
+    warehouse's catalog, the default again after)."""
     name = f"lumbung_step_{next(_names)}"
     cur.execute(f"ATTACH ':memory:' AS {name}")
     cur.execute(f"USE {name}")
     try:
-        yield str(home)
+        yield
     finally:
-        cur.execute(f"USE {quote_ident(str(home))}")
+        cur.execute(f"USE {quote_ident(home)}")
         cur.execute(f"DETACH {name}")
 
 
 def save_query(
     manager: DuckDBIOManager,
     ctx: OutputContext,
-    build: Callable[[duckdb.DuckDBPyConnection], duckdb.DuckDBPyRelation],
+    build: Callable[[duckdb.DuckDBPyConnection], object],
 ) -> StoredOutput:
-    """Create ``ctx.key``'s table from the relation ``build`` makes on a lent cursor (see the
-    module docstring); what ``build`` raises passes through unchanged."""
+    """Create ``ctx.key``'s table from the relation ``build`` makes on a lent cursor, or save
+    what else it returns (see the module docstring); what ``build`` raises passes through
+    unchanged."""
     import duckdb
 
     manager._writable(ctx.key)
@@ -100,13 +105,16 @@ def save_query(
         catalog = manager._check_owner(cur, ctx.key, schema, table)
         manager._lent.add(id(cur))
         try:
-            with _step_catalog(cur) as home:
-                build(cur).create_view(_RESULT, replace=True)
+            home = warehouse.home
+            with _step_catalog(cur, home):
+                result = build(cur)
+                if not _relation_of(result, cur):
+                    return manager.save(ctx, result)
                 qname = f"{quote_ident(home)}.{quote_ident(schema)}.{quote_ident(table)}"
                 attempt = 0
                 while True:
                     try:
-                        stored = _create(cur, ctx, qname, location)
+                        stored = _create(cur, ctx, qname, location, result)
                         catalog.put(schema, table, str(ctx.key), stored.fingerprint or "")
                         return stored
                     except duckdb.TransactionException as exc:
@@ -118,14 +126,28 @@ def save_query(
             manager._lent.discard(id(cur))
 
 
+def _relation_of(
+    value: object, cur: duckdb.DuckDBPyConnection
+) -> TypeGuard[duckdb.DuckDBPyRelation]:
+    """Whether ``value`` is a relation made on ``cur`` (the connection a DuckDB relation keeps
+    is not public: a relation whose connection cannot be told is saved as any value is)."""
+    return getattr(value, "_con", None) is cur
+
+
 def _create(
-    cur: duckdb.DuckDBPyConnection, ctx: OutputContext, qname: str, location: str
+    cur: duckdb.DuckDBPyConnection,
+    ctx: OutputContext,
+    qname: str,
+    location: str,
+    result: duckdb.DuckDBPyRelation,
 ) -> StoredOutput:
-    """One transaction: the table from the result view, its owner, its hash, the commit."""
+    """One transaction: the table made by ``result`` itself, its owner, its hash, the
+    commit."""
     key = ctx.key
     cur.execute("BEGIN TRANSACTION")
     try:
-        cur.execute(f"CREATE OR REPLACE TABLE {qname} AS SELECT * FROM {_RESULT}")
+        cur.execute(f"DROP TABLE IF EXISTS {qname}")
+        result.create(qname)
         cur.execute(f"COMMENT ON TABLE {qname} IS {quote_literal(_OWNER_PREFIX + str(key))}")
         reader = cur.sql(f"SELECT * FROM {qname}").to_arrow_reader(_BATCH_ROWS)
         utc = _utc_schema(reader.schema)

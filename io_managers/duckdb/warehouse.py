@@ -193,12 +193,19 @@ class _Warehouse:
         self._idle_since = 0.0
         self._schemas: set[str] = set()  # schemas (and tables) made since the file opened
         self._catalog: _Catalog | None = None
+        self._home = ""  # the open file's catalog name (DuckDB names it after the file)
         self._wait_file = self.path.with_name(self.path.name + ".wait")
 
     @property
     def db(self) -> duckdb.DuckDBPyConnection | None:
         """The open database instance, if any (an operation's cursor keeps it open)."""
         return self._db
+
+    @property
+    def home(self) -> str:
+        """The open file's catalog name, as a query on one of its cursors qualifies its
+        tables (read once per opening; valid while an operation's cursor is open)."""
+        return self._home
 
     @property
     def catalog(self) -> _Catalog | None:
@@ -350,7 +357,7 @@ class _Warehouse:
             create = create and not self.read_only
             if self._db is None and (create or self.path.exists()):
                 self._db = self._open(wait)
-
+                self._home = str(self._db.sql("SELECT current_database()").fetchall()[0][0])
                 self._pid = os.getpid()
                 self._catalog = _Catalog.acquire(self.path)
                 _track(self)

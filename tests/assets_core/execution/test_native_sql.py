@@ -1,8 +1,9 @@
-"""SQL assets run inside the DuckDB warehouse (DESIGN §14): inputs bound under the names they
-were referenced by (a warehouse table read where it is, a Parquet output and a CSV source
-scanned in place), the result created in the warehouse (never through ``save``), and its
-data version the same canonical hash a relation saved through ``save`` gets; a partitioned
-SQL asset sees only the rows of the partitions its partition reads."""
+"""SQL assets, and Python assets returning a relation, run inside the DuckDB warehouse (DESIGN
+§14): inputs bound under the names they were referenced by (a warehouse table read where it
+is, a Parquet output and a CSV source scanned in place), the result created in the warehouse
+(never through ``save``), and its data version the same canonical hash the same rows saved
+through ``save`` get; a relation of another connection is saved as any value is; a
+partitioned SQL asset sees only the rows of the partitions its partition reads."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from io_managers.duckdb import DuckDBIOManager
 PYTHON = '''
 import duckdb
 import pandas as pd
+import pyarrow as pa
 from assets_core import asset, source
 from assets_core.partitions import static
 
@@ -43,6 +45,23 @@ def as_relation(
 ) -> duckdb.DuckDBPyRelation:
     return context.duckdb.sql("""QUERY""".replace("marts.orders", "orders"))
 
+@asset(io_manager="duckdb", ins={"orders": "marts/orders"})
+def as_arrow(
+    context,
+    orders: duckdb.DuckDBPyRelation,
+    names: duckdb.DuckDBPyRelation,
+    raw_prices: duckdb.DuckDBPyRelation,
+) -> pa.Table:  # through save, as Arrow
+    return context.duckdb.sql("""QUERY""".replace("marts.orders", "orders")).to_arrow_table()
+
+@asset(io_manager="duckdb")
+def elsewhere() -> duckdb.DuckDBPyRelation:  # a relation of a connection of its own
+    return duckdb.connect().sql("select 'a' as sku, 3 as qty")
+
+@asset(io_manager="duckdb")
+def as_reader(context) -> duckdb.DuckDBPyRelation:  # relation.arrow() gives a batch reader
+    return context.duckdb.sql("select 'a' as sku, 4 as qty").arrow()
+
 @asset(io_manager="duckdb", partitions=static(["eu", "us"]))
 def sales(context) -> pd.DataFrame:
     region = context.partition
@@ -61,11 +80,18 @@ FILES = {
 
 class _NoSave(DuckDBIOManager):
     """The real DuckDB manager, except that a value passing through ``save`` is an error for
-    the SQL asset: its table must be created inside the warehouse."""
+    the SQL asset and the relation asset: their tables must be created inside the warehouse.
+    The keys saved are noted in ``saved``."""
+
+    saved: list[str]
 
     def save(self, ctx: OutputContext, value: object) -> StoredOutput:
-        assert str(ctx.key) != "totals", "the SQL asset's result went through save"
+        assert str(ctx.key) not in NATIVE, f"{ctx.key}'s result went through save"
+        self.saved.append(str(ctx.key))
         return super().save(ctx, value)
+
+
+NATIVE = ("totals", "as_relation", "counted")
 
 
 @pytest.fixture
@@ -78,6 +104,7 @@ def session(tmp_path: Path) -> Session:
         (tmp_path / "models" / name).write_text(textwrap.dedent(text))
     config = find_project(tmp_path)
     manager = _NoSave(config.storage / "warehouse.duckdb", idle_close=0)
+    manager.saved = []
     return Session(load_definitions(config), config=config, io_managers={"duckdb": manager})
 
 
@@ -86,10 +113,19 @@ def test_sql_asset_runs_inside_the_warehouse(session: Session) -> None:
     assert not result.failed, result.errors
     table = session.load("totals", duckdb.DuckDBPyRelation).fetchall()
     assert table == [("a", "apple", 10.0), ("b", "bean", 8.0)]
-    states = session.state.latest([AssetKey(["totals"]), AssetKey(["as_relation"])])
-    native, relation = (states[StepKey(AssetKey([k]))] for k in ("totals", "as_relation"))
-    assert native.last is not None and relation.last is not None
-    assert native.last.data_version == relation.last.data_version  # one hash for both ways
+    names = ("totals", "as_relation", "as_arrow")
+    states = session.state.latest([AssetKey([k]) for k in names])
+    versions = {k: states[StepKey(AssetKey([k]))].last for k in names}
+    assert all(v is not None for v in versions.values())
+    # one hash for every way: the SQL asset's and the relation's tables created inside the
+    # warehouse, the same rows reaching it as Arrow
+    assert len({v.data_version for v in versions.values() if v is not None}) == 1
+    manager = session.io.get("duckdb")
+    assert isinstance(manager, _NoSave)
+    assert "as_arrow" in manager.saved and "elsewhere" in manager.saved
+    assert session.load("elsewhere", duckdb.DuckDBPyRelation).fetchall() == [("a", 3)]
+    assert "as_reader" in manager.saved  # read into a table, then saved
+    assert session.load("as_reader", duckdb.DuckDBPyRelation).fetchall() == [("a", 4)]
     with duckdb.connect(str(session.storage / "warehouse.duckdb"), read_only=True) as con:
         views = con.sql("select view_name from duckdb_views() where not internal").fetchall()
         catalogs = con.sql("select database_name from duckdb_databases()").fetchall()
@@ -119,3 +155,39 @@ def test_sql_error_is_the_assets_and_keeps_the_stored_table(session: Session) ->
     assert 'does not have a column named "qtty"' in error.splitlines()[0]
     assert "Traceback" not in error  # DuckDB's own Python frames say nothing to the user
     assert again.load("totals", duckdb.DuckDBPyRelation).fetchall()[0] == ("a", "apple", 10.0)
+
+
+CHECKED = """
+import duckdb
+from assets_core import asset
+from assets_core.checks import expect
+
+@asset(io_manager="duckdb", checks=[expect("n < LIMIT")])
+def counted(context) -> duckdb.DuckDBPyRelation:
+    return context.duckdb.sql("select range as n from range(ROWS)")
+"""
+
+
+def test_relation_asset_is_checked_before_it_is_published(tmp_path: Path) -> None:
+    """A relation created inside the warehouse is audited in its open transaction: a failing
+    blocking check leaves the table the last good run published."""
+    config_file = tmp_path / "lumbung.toml"
+    config_file.write_text('modules = ["assets"]\n')
+
+    def run(rows: int) -> Session:
+        (tmp_path / "assets.py").write_text(
+            CHECKED.replace("LIMIT", "3").replace("ROWS", str(rows))
+        )
+        config = find_project(tmp_path)
+        manager = _NoSave(config.storage / "warehouse.duckdb", idle_close=0)
+        manager.saved = []
+        return Session(load_definitions(config), config=config, io_managers={"duckdb": manager})
+
+    good = run(3)
+    assert not good.materialize().failed
+    bad = run(5)
+    result = bad.materialize()
+    [(step, error)] = result.errors.items()
+    assert str(step) == "counted" and "n < 3" in error, error
+    rows = bad.load("counted", duckdb.DuckDBPyRelation).fetchall()
+    assert sorted(rows) == [(0,), (1,), (2,)]  # the published table is the good run's

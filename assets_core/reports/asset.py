@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 class Current:
     """An asset's status now, by the one status rule: ``status`` from a plan of the asset
     alone (what ``materialize -s KEY`` would do); ``chain`` from a plan with its ancestors,
-    which explains what an ancestor's change means for it. Both ``None`` for a source.
+    which explains what an ancestor's change means for it. Both ``None`` for a source. When
+    every ancestor is fresh in the plan with its ancestors, the asset's step there is its
+    step in a plan of it alone, and that plan is not made.
 
     ``known``: a plan made just now with every ancestor of the asset selected too (the
     status plan of every asset, which a server keeps): the chain is read from it instead of
@@ -55,13 +57,21 @@ class Current:
                 chosen = session.chosen_partitions(frozenset([a.key]), partitions, plan.space)
                 self.counts = partition_counts(plan, a.key, chosen.get(a.key))
             return
-        self.status = session.statuses([a.key]).get(a.key)
+        ups = session.graph.ancestors({a.key})
         full = known
         if full is None or a.key not in full.selected:
-            full = session.plan_keys(session.graph.ancestors({a.key}) | {a.key})
+            full = session.plan_keys(ups | {a.key})
         self.chain = full.step(a.key)
         if self.chain is not None and self.chain.status != "fresh":
             self.explain = full.explain(a.key)
+        if self.chain is not None and not any(s.key in ups for s in (*full.steps, *full.waiting)):
+            # Every ancestor is fresh selected, so it reads the same unselected (a selected
+            # step only adds conditions to being fresh): the plan of it alone is this one.
+            from assets_core.planning.status import status_of
+
+            self.status = status_of(self.chain)
+        else:
+            self.status = session.statuses([a.key]).get(a.key)
 
 
 def _worst(plan: Plan, key: AssetKey, counts: PartitionCounts | None) -> AssetStatus:

@@ -4,10 +4,12 @@ without an object per partition, are what the one status rule and the state stor
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from assets_core.model.keys import step_of
 from assets_core.planning.partstatus import partition_counts
 from assets_core.planning.status import status_of_steps
 from assets_core.reports.asset import Current, _worst, latest_state
@@ -130,3 +132,62 @@ def test_every_partition_fresh(session: Session) -> None:
     run(session, "2026-01-01..2026-01-08")
     check(session)
     assert Current(session, session.get("days")).status.status == "fresh"
+
+
+CHAIN = """
+import pandas as pd
+
+from assets_core import asset
+
+
+@asset
+def a() -> pd.DataFrame:
+    return pd.DataFrame({"n": [1]})
+
+
+@asset
+def b(a: pd.DataFrame) -> pd.DataFrame:
+    return a
+
+
+@asset
+def c(b: pd.DataFrame) -> pd.DataFrame:
+    return b
+
+
+@asset
+def d(a: pd.DataFrame, c: pd.DataFrame) -> pd.DataFrame:
+    return c
+"""
+
+
+def same_as_alone(project: ProjectDir) -> dict[str, str]:
+    """Each asset's status on its page (with and without the status plan of every asset
+    kept) is the one a plan of it alone gives; the statuses, by key."""
+    with project.session(default_io_manager="parquet") as s:
+        every = s.status_plan(s.defs.materialized)
+        out = {}
+        for k in s.defs.materialized:
+            alone = s.statuses([k])[k]
+            for known in (None, every):
+                now = Current(s, s.get(k), known=known)
+                assert now.status == alone, (k, known is not None)
+            out[str(k)] = alone.status
+        return out
+
+
+def test_an_assets_status_is_that_of_a_plan_of_it_alone(project: ProjectDir) -> None:
+    project.write("assets.py", CHAIN)
+    assert same_as_alone(project) == dict.fromkeys("abcd", "missing")
+    with project.session(default_io_manager="parquet") as s:
+        s.materialize(select="a b", executor="in-process", on_log=None)
+    assert same_as_alone(project) == {"a": "fresh", "b": "fresh", "c": "missing", "d": "missing"}
+    with project.session(default_io_manager="parquet") as s:
+        s.materialize(executor="in-process", on_log=None)
+        where = s.state.latest([s.get("b").key])[step_of(s.get("b").key)].last.location
+    assert set(same_as_alone(project).values()) == {"fresh"}
+    Path(where).unlink()  # b's output deleted: b missing; c fresh alone, stale with b
+    assert same_as_alone(project) == {"a": "fresh", "b": "missing", "c": "fresh", "d": "fresh"}
+    project.edit("assets.py", 'pd.DataFrame({"n": [1]})', 'pd.DataFrame({"n": [2]})')
+    found = same_as_alone(project)  # a's code changed: a stale, the rest read it as it is
+    assert found == {"a": "stale", "b": "missing", "c": "fresh", "d": "fresh"}

@@ -294,9 +294,9 @@ def main() -> None:
                     "browser (chromium, a real `lumbung ui`), median of 3 loads, median of "
                     "the rounds, seconds:"
                 )
-                print(f"  {'':<46}" + "".join(f"{n:>14}" for n in names))
+                print(f"  {'':<46}" + "".join(f"{n:>18}" for n in names))
                 for key, label in BROWSER_ROWS.items():
-                    cells = [f"{statistics.median(x[key] for x in seen[n]):>14.2f}" for n in names]
+                    cells = [f"{statistics.median(x[key] for x in seen[n]):>18.2f}" for n in names]
                     print(f"  {label:<46}" + "".join(cells))
         if args.dir is None:
             shutil.rmtree(base, ignore_errors=True)

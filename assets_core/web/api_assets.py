@@ -84,14 +84,15 @@ def status(request: Request) -> dict[str, Any]:
     ui = ui_state(request)
     with ui.using() as session:
         plan = status_plan(ui.kept, session)
-        keys = session.defs.materialized
-        statuses = session.statuses_in(plan, keys)
+        statuses = session.statuses_in(plan, session.defs.materialized)
+        order = session.graph.toposorted(session.defs.assets)
         tokens = {k: d.token() for k, d in session.defs.partitions.items()}
     nodes: dict[str, Any] = {}
     lasts = plan.last
-    for k in keys:
+    for k in order:  # sources too (no status), as the graph lists them
         found = statuses.get(k)
         if found is None:
+            nodes[str(k)] = {"status": None, "reasons": [], "partitions": None, "ended_at": None}
             continue
         counts = partition_counts(plan, k) if k in tokens else None
         last = lasts.get(step_of(k))

@@ -20,7 +20,8 @@ again, an asset page opened after the graph page), rows marked "made" with what 
 dropped before each answer, as after a run or a load of the page.
 
 When chromium and playwright are installed it also measures a real browser against a real
-``lumbung ui`` process (median of 3 loads of one server; the first load is shown too): from
+``lumbung ui`` process (median of 3 loads of one server; the first load, and the server's
+CPU seconds per load, are shown too): from
 opening the URL until the 5,000-asset graph is drawn and answers a click
 (``window.ui.ready``), and until its statuses are shown; and from opening the hourly
 asset's page until its 35,064-cell matrix is drawn.
@@ -177,9 +178,10 @@ def browser_times(wide: Path, hourly: Path, src: Path | None) -> dict[str, float
                 page = browser.new_page(viewport={"width": 1400, "height": 850}, bypass_csp=True)
                 times: list[float] = []
                 drawn: list[float] = []
+                cpus: list[float] = []
                 for _ in range(3):
                     target = url if label == "graph" else url + "#/asset/clicks"
-                    t = time.perf_counter()
+                    t, c = time.perf_counter(), server_cpu(proc.pid)
                     page.goto(target)
                     if label == "graph":
                         page.wait_for_function("window.ui && window.ui.ready", timeout=60_000)
@@ -191,8 +193,10 @@ def browser_times(wide: Path, hourly: Path, src: Path | None) -> dict[str, float
                             "window.ui.matrix && window.ui.matrix.cells() > 0", timeout=60_000
                         )
                     times.append(time.perf_counter() - t)
+                    cpus.append(server_cpu(proc.pid) - c)
                     page.goto("about:blank")
                 out[label] = statistics.median(times)
+                out[label + " cpu"] = statistics.median(cpus)
                 out[label + " first"] = times[0]
                 if drawn:
                     out["drawn"] = statistics.median(drawn)
@@ -210,9 +214,22 @@ BROWSER_ROWS = {
     "drawn first": "... the first load after the server started",
     "graph": "... and its statuses shown",
     "graph first": "... the first load after the server started",
+    "graph cpu": "... the server's CPU seconds per load",
     "matrix": "asset page with 35,064-partition matrix",
     "matrix first": "... the first load after the server started",
+    "matrix cpu": "... the server's CPU seconds per load",
 }
+
+
+def server_cpu(pid: int) -> float:
+    """The CPU seconds (user and system) process ``pid`` used so far (0 where ``/proc``
+    does not tell)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def worker(base: Path) -> None:

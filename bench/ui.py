@@ -155,7 +155,8 @@ def browser_times(wide: Path, hourly: Path, src: Path | None) -> dict[str, float
     if not Path(CHROMIUM).exists():
         return None
     out: dict[str, float] = {}
-    command = [sys.executable, "-c", "from assets_core.cli import entry; entry()"]
+    # -P: not the current folder first on sys.path, so PYTHONPATH picks the tree
+    command = [sys.executable, "-P", "-c", "from assets_core.cli import entry; entry()"]
     env = {**os.environ, "LUMBUNG_NOW": HOURLY_AS_OF}
     if src is not None:
         env["PYTHONPATH"] = str(src)

@@ -370,6 +370,11 @@ class Session:
         self._sources = project_snapshots(str(self.config.root))
         self.__dict__.pop("infos", None)
 
+    def edited(self) -> list[str]:
+        """The project's module files that changed on disk since they were imported (the
+        next plan loads the project again)."""
+        return self._edited()
+
     def _edited(self) -> list[str]:
         """The project's module files that changed on disk since they were imported."""
         if self._sources is None:
@@ -515,10 +520,14 @@ class Session:
         ``materialize`` would do with them selected. A partitioned asset is as bad as its
         worst partition (``status_of_steps``; its counts: ``partition_counts``)."""
         chosen = self._materialized(keys)
-        plan = self.status_plan(chosen, as_of)
+        return self.statuses_in(self.status_plan(chosen, as_of), chosen)
+
+    def statuses_in(self, plan: Plan, keys: Iterable[AssetKey]) -> dict[AssetKey, AssetStatus]:
+        """The status of each of ``keys`` in ``plan`` (a status plan with them selected), as
+        ``statuses`` reads them."""
         partitioned = self.defs.partitions
         found: dict[AssetKey, AssetStatus] = {}
-        for k in chosen:
+        for k in keys:
             if k in partitioned:  # as bad as its worst partition
                 found[k] = status_of_steps(plan.steps_of(k), k)
             elif (step := plan.step(k)) is not None:

@@ -11,9 +11,10 @@ from assets_core.reports.checks import checks_of
 from assets_core.reports.records import iso_utc
 
 if TYPE_CHECKING:
+    from assets_core.model.keys import AssetKey
     from assets_core.model.kinds import AnyAsset
     from assets_core.planning.partstatus import PartitionCounts
-    from assets_core.planning.planner import PlanStep
+    from assets_core.planning.planner import Plan, PlanStep
     from assets_core.planning.status import AssetStatus
     from assets_core.session import Session
     from assets_core.storage.state import MaterializationRecord, StepState
@@ -22,7 +23,14 @@ if TYPE_CHECKING:
 class Current:
     """An asset's status now, by the one status rule: ``status`` from a plan of the asset
     alone (what ``materialize -s KEY`` would do); ``chain`` from a plan with its ancestors,
-    which explains what an ancestor's change means for it. Both ``None`` for a source."""
+    which explains what an ancestor's change means for it. Both ``None`` for a source. When
+    every ancestor is fresh in the plan with its ancestors, the asset's step there is its
+    step in a plan of it alone, and that plan is not made.
+
+    ``known``: a plan made just now with every ancestor of the asset selected too (the
+    status plan of every asset, which a server keeps): the chain is read from it instead of
+    planning the ancestors again. Its steps of the asset and its ancestors are those of the
+    plan with the ancestors selected, since a step depends on its upstream alone."""
 
     def __init__(
         self,
@@ -30,6 +38,7 @@ class Current:
         a: AnyAsset,
         as_of: str | None = None,
         partitions: str | None = None,
+        known: Plan | None = None,
     ) -> None:
         self.status: AssetStatus | None = None
         self.chain: PlanStep | None = None
@@ -39,21 +48,45 @@ class Current:
             return
         if a.key in session.defs.partitions:  # its worst partition's status, and the counts,
             from assets_core.planning.partstatus import partition_counts  # from one plan
-            from assets_core.planning.status import status_of_steps
 
             plan = session.status_plan([a.key], as_of)
-            self.status = status_of_steps(plan.steps_of(a.key), a.key)
-            only = None
+            every = partition_counts(plan, a.key)
+            self.status = _worst(plan, a.key, every)
+            self.counts = every
             if partitions is not None and plan.space is not None:
                 chosen = session.chosen_partitions(frozenset([a.key]), partitions, plan.space)
-                only = chosen.get(a.key)
-            self.counts = partition_counts(plan, a.key, only)
+                self.counts = partition_counts(plan, a.key, chosen.get(a.key))
             return
-        self.status = session.statuses([a.key]).get(a.key)
-        full = session.plan_keys(session.graph.ancestors({a.key}) | {a.key})
+        ups = session.graph.ancestors({a.key})
+        full = known
+        if full is None or a.key not in full.selected:
+            full = session.plan_keys(ups | {a.key})
         self.chain = full.step(a.key)
         if self.chain is not None and self.chain.status != "fresh":
             self.explain = full.explain(a.key)
+        if self.chain is not None and not any(s.key in ups for s in (*full.steps, *full.waiting)):
+            # Every ancestor is fresh selected, so it reads the same unselected (a selected
+            # step only adds conditions to being fresh): the plan of it alone is this one.
+            from assets_core.planning.status import status_of
+
+            self.status = status_of(self.chain)
+        else:
+            self.status = session.statuses([a.key]).get(a.key)
+
+
+def _worst(plan: Plan, key: AssetKey, counts: PartitionCounts | None) -> AssetStatus:
+    """A partitioned asset's status (``status_of_steps``: its worst partition's, the first
+    in key order among equals) without a ``PlanStep`` per fresh partition: only its first
+    step and those not counted fresh can be the worst."""
+    from assets_core.planning.status import status_of_steps
+
+    if counts is None:
+        return status_of_steps(plan.steps_of(key), key)
+    not_fresh = {p for s, ps in counts.keys.items() if s != "fresh" for p in ps}
+    keys = plan.space.keys(plan.partitions[key]) if plan.space is not None else ()
+    picked = [p for i, p in enumerate(keys) if i == 0 or p in not_fresh]
+    steps = [s for p in picked if (s := plan.step(key, p)) is not None]
+    return status_of_steps(steps, key)
 
 
 def describe(
@@ -126,17 +159,57 @@ def _record(rec: MaterializationRecord) -> dict[str, Any]:
     }
 
 
-def latest_state(session: Session, a: AnyAsset, counts: PartitionCounts | None) -> StepState | None:
+def latest_state(
+    session: Session,
+    a: AnyAsset,
+    counts: PartitionCounts | None,
+    records: list[MaterializationRecord] | None = None,
+) -> StepState | None:
     """The asset's state; of a partitioned asset, that of its partition materialized last
-    (among those counted)."""
-    found = session.state.latest([a.key])
+    (among those counted): the one whose success ended last among the asset's newest
+    records (``records``, newest first, as ``history`` gives them; read when not given),
+    else among every partition's state."""
     if counts is None:
-        return found.get(step_of(a.key))
+        return session.state.latest([a.key]).get(step_of(a.key))
     counted = {p for keys in counts.keys.values() for p in keys}
+    if records is None:
+        records = session.state.history(a.key, limit=RECORDS_LOOKED_AT)
+    found = _from_records(records, counted)
+    if found is not None:
+        return found
     best: StepState | None = None
-    for step, st in found.items():
+    for step, st in session.state.latest([a.key]).items():
         if st.last is None or step[1] not in counted:
             continue
         if best is None or best.last is None or st.last.ended_at > best.last.ended_at:
             best = st
     return best
+
+
+#: a partitioned asset's newest records searched for its partition materialized last
+RECORDS_LOOKED_AT = 50
+
+
+def _from_records(records: list[MaterializationRecord], counted: set[str]) -> StepState | None:
+    """The state of the counted partition whose success ended last among ``records`` (newest
+    first), read from them as the state store keeps it: a step's last outcome is that of its
+    newest record, its last success its newest success, and every record of that partition
+    newer than that success is among ``records`` too. ``None`` when no counted partition
+    succeeded among them."""
+    from assets_core.storage.state import StepState
+
+    best = None
+    for rec in records:
+        if (
+            rec.outcome == "materialized"
+            and rec.step[1] in counted
+            and (best is None or rec.ended_at > best.ended_at)
+        ):
+            best = rec
+    if best is None:
+        return None
+    mine = [r for r in records if r.step == best.step]  # its records, newest first
+    last = next(r for r in mine if r.outcome == "materialized")
+    newest = mine[0]
+    failure = newest if newest.outcome == "failed" else None
+    return StepState(last, newest.outcome, newest.ended_at or newest.started_at, failure)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.routing import Route
 
 from assets_core.model.spec import SqlAsset
-from assets_core.web.common import ApiError, endpoint, step_dict, ui_state
+from assets_core.web.common import ApiError, answer_bytes, endpoint, step_dict, ui_state
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from assets_core.model.kinds import AnyAsset
     from assets_core.planning.partstatus import PartitionCounts
     from assets_core.session import Session
+    from assets_core.web.common import UiState
 
 #: records of an asset's history its page shows
 HISTORY_LIMIT = 50
@@ -39,38 +40,77 @@ def _required(request: Request, name: str) -> str:
     return value
 
 
-def graph(request: Request) -> dict[str, Any]:
+def graph(request: Request) -> Any:
     """The lineage page's data (positions, edges, groups, statuses) of the whole project;
     ``?statuses=0`` leaves statuses out (nothing planned: the page draws at once, and asks
-    ``/api/status`` for them)."""
+    ``/api/status`` for them), and is kept encoded while the project and the state store
+    are unchanged (``kept.py``)."""
     from assets_core.lineage.html import page_data
     from assets_core.lineage.model import build_lineage
 
-    with_status = request.query_params.get("statuses", "1") != "0"
-    with ui_state(request).using() as session:
-        return page_data(build_lineage(session, with_status=with_status))
+    ui = ui_state(request)
+    if request.query_params.get("statuses", "1") != "0":
+        with ui.using() as session:
+            return page_data(build_lineage(session))
+    return answer_bytes(layout(ui))
+
+
+def layout(ui: UiState) -> bytes:
+    """``/api/graph?statuses=0``'s answer, encoded: the kept one, or made (then kept)."""
+    from assets_core.lineage.html import page_data
+    from assets_core.lineage.model import build_lineage
+    from assets_core.web.common import encoded
+    from assets_core.web.kept import LAYOUT
+
+    with ui.using() as session:
+        body: bytes = ui.kept.get(
+            LAYOUT, session, lambda: encoded(page_data(build_lineage(session, with_status=False)))
+        )
+    return body
 
 
 def status(request: Request) -> dict[str, Any]:
-    """Each asset's status, reasons and partition counts now (for live updates)."""
-    from assets_core.lineage.jsonfmt import partitions_dict
-    from assets_core.lineage.model import build_lineage
-    from assets_core.reports.records import iso_utc
+    """Each asset's status, reasons and partition counts now (for live updates), read from
+    the status plan of every asset (kept while nothing changed: ``kept.py``)."""
+    import time
 
-    with ui_state(request).using() as session:
-        found = build_lineage(session)
-    return {
-        "nodes": {
-            n.key: {
-                "status": n.status,
-                "reasons": [{"code": c, "message": m} for c, m in n.reasons],
-                "partitions": partitions_dict(n.partitions),
-                "ended_at": n.last.ended_at if n.last else None,
-            }
-            for n in found.nodes
-        },
-        "generated_at": iso_utc(found.generated_at),
-    }
+    from assets_core.lineage.jsonfmt import partitions_dict
+    from assets_core.lineage.model import PartitionSummary
+    from assets_core.model.keys import step_of
+    from assets_core.planning.partstatus import PARTITION_STATUSES, partition_counts
+    from assets_core.reports.records import iso_utc
+    from assets_core.web.kept import status_plan
+
+    ui = ui_state(request)
+    with ui.using() as session:
+        plan = status_plan(ui.kept, session)
+        statuses = session.statuses_in(plan, session.defs.materialized)
+        order = session.graph.toposorted(session.defs.assets)
+        tokens = {k: d.token() for k, d in session.defs.partitions.items()}
+    nodes: dict[str, Any] = {}
+    lasts = plan.last
+    for k in order:  # sources too (no status), as the graph lists them
+        found = statuses.get(k)
+        if found is None:
+            nodes[str(k)] = {"status": None, "reasons": [], "partitions": None, "ended_at": None}
+            continue
+        counts = partition_counts(plan, k) if k in tokens else None
+        last = lasts.get(step_of(k))
+        nodes[str(k)] = {
+            "status": found.status,
+            "reasons": [{"code": r.code, "message": r.message} for r in found.step.reasons],
+            "partitions": None
+            if counts is None
+            else partitions_dict(
+                PartitionSummary(
+                    tokens[k],
+                    counts.total,
+                    tuple((s, counts.count(s)) for s in PARTITION_STATUSES),
+                )
+            ),
+            "ended_at": last.ended_at if last is not None else None,
+        }
+    return {"nodes": nodes, "generated_at": iso_utc(time.time())}
 
 
 def select(request: Request) -> dict[str, Any]:
@@ -104,14 +144,16 @@ def asset(request: Request) -> dict[str, Any]:
     asset's with its column lineage (``columns``, ``columns_note``: as ``lineage --json``'s
     nodes carry them)."""
     from assets_core.reports.asset import Current, describe, latest_state
+    from assets_core.web.kept import kept_status_plan
 
     key = _required(request, "key")
-    with ui_state(request).using() as session:
+    ui = ui_state(request)
+    with ui.using() as session:
         a = session.get(key)
-        now = Current(session, a)
-        state = None if a.observed else latest_state(session, a, now.counts)
-        data = describe(session, a, state, now)
+        now = Current(session, a, known=kept_status_plan(ui.kept, session))
         records = [] if a.observed else session.state.history(a.key, limit=HISTORY_LIMIT)
+        state = None if a.observed else latest_state(session, a, now.counts, records)
+        data = describe(session, a, state, now)
         if now.counts is not None:  # with every key, from the same plan
             data["partitions"] = matrix(session, now.counts)
         if isinstance(a, SqlAsset):

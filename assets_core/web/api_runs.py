@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,8 @@ RUNS_LISTED = 200
 POLL = 0.4
 #: a quiet stream still sends a comment this often, in seconds (proxies keep it open)
 HEARTBEAT = 15.0
+#: a run's newest steps listed (a backfill has thousands; all are counted by outcome)
+STEPS_LISTED = 500
 #: runs searched for a run's records (a run older than this many others shows no steps)
 RUNS_SEARCHED = 10_000
 
@@ -87,23 +90,40 @@ def run_records(session: Session, run_id: str, newer: int) -> list[Materializati
     return [r for r in reversed(found) if r.run_id == run_id]
 
 
-def _snapshot(ui: UiState, run_id: str) -> dict[str, Any]:
+def _snapshot(ui: UiState, run_id: str, listed: int = STEPS_LISTED) -> dict[str, Any]:
     from assets_core.reports.records import line_dict
 
     with ui.using() as session:
         run, newer = find_run(session, run_id)
         records = run_records(session, run_id, newer)
         lines = session.state.logs(run_id)
+    outcomes: dict[str, int] = {}
+    for r in records:
+        outcomes[r.outcome] = outcomes.get(r.outcome, 0) + 1
     return {
         "run": _run_entry(run),
-        "steps": [step_dict(r) for r in records],
+        "steps": [step_dict(r) for r in records[max(0, len(records) - listed) :]],
+        "steps_total": len(records),
+        "outcomes": outcomes,
         "logs": [line_dict(x) for x in lines],
     }
 
 
+def _listed(request: Request) -> int:
+    text = (request.query_params.get("steps") or "").strip()
+    if not text:
+        return STEPS_LISTED
+    if text == "all":
+        return sys.maxsize
+    if not text.isdigit():
+        raise ApiError(f"'steps' must be a number of steps or 'all', not {text!r}.")
+    return int(text)
+
+
 def run(request: Request) -> dict[str, Any]:
-    """One run: its record, its steps and the lines they said."""
-    return _snapshot(ui_state(request), _text(request, "id"))
+    """One run: its record, its newest steps (``?steps=N``, default ``STEPS_LISTED``;
+    ``all``), every step counted by outcome, and the lines they said."""
+    return _snapshot(ui_state(request), _text(request, "id"), _listed(request))
 
 
 def _event(name: str, data: Any) -> str:
@@ -129,9 +149,9 @@ async def run_events(request: Request) -> StreamingResponse:
             fresh = [x for x in snap["logs"] if (x["key"], x["partition"], x["seq"]) not in seen]
             seen.update((x["key"], x["partition"], x["seq"]) for x in fresh)
             ended = snap["run"]["status"] != "running"
-            if fresh or len(snap["steps"]) != sent_steps or ended:
-                sent_steps = len(snap["steps"])
-                yield _event("update", {"run": snap["run"], "steps": snap["steps"], "logs": fresh})
+            if fresh or snap["steps_total"] != sent_steps or ended:
+                sent_steps = snap["steps_total"]
+                yield _event("update", {**snap, "logs": fresh})
                 quiet = 0.0
             if ended:
                 yield _event("end", snap["run"])

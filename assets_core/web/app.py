@@ -53,7 +53,12 @@ def is_loopback(host: str) -> bool:
 
 
 def meta(request: Request) -> dict[str, Any]:
+    """What the page needs first; asked once per load of the page, so it also drops the kept
+    status plan (a refresh shows what changed behind Lumbung's back, ``kept.py``)."""
+    from assets_core.web.kept import STATUS_PLAN
+
     ui = ui_state(request)
+    ui.kept.drop(STATUS_PLAN)
     return {
         "project": ui.session.root.name,
         "root": str(ui.session.root),

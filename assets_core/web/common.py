@@ -21,6 +21,7 @@ from assets_core.errors import LumbungError, UnknownAssetError
 if TYPE_CHECKING:
     from assets_core.session import Session
     from assets_core.storage.state import MaterializationRecord
+    from assets_core.web.kept import Kept
     from assets_core.web.launch import Launcher
 
 TOKEN_HEADER = "X-Lumbung-Token"
@@ -53,6 +54,8 @@ class UiState:
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     lock: threading.RLock = field(default_factory=threading.RLock)
     launcher: Launcher | None = None
+    #: answers kept while the project and the state store are unchanged (``kept.py``)
+    kept: Kept = field(default_factory=lambda: _kept())
     #: set when the server stops: the live streams end (else they would hold it open)
     stopping: threading.Event = field(default_factory=threading.Event)
 
@@ -61,6 +64,12 @@ class UiState:
         """The session, held by this request alone; edits to the project reload it."""
         with self.lock:
             yield self.session
+
+
+def _kept() -> Kept:
+    from assets_core.web.kept import Kept
+
+    return Kept()
 
 
 def ui_state(request: Request) -> UiState:
@@ -74,6 +83,16 @@ def error(message: str, status: int) -> JSONResponse:
 
 def answer(data: Any, status: int = 200) -> JSONResponse:
     return JSONResponse(data, status_code=status, headers=SECURITY_HEADERS)
+
+
+def encoded(data: Any) -> bytes:
+    """``data`` as the JSON bytes ``answer`` sends (an answer kept encoded)."""
+    return bytes(JSONResponse(data).body)
+
+
+def answer_bytes(body: bytes) -> Response:
+    """An answer of JSON already encoded (``encoded``)."""
+    return Response(body, media_type="application/json", headers=SECURITY_HEADERS)
 
 
 def check_action(request: Request) -> UiState:

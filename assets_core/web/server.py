@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from dataclasses import dataclass
@@ -24,6 +25,10 @@ def _server(app: Starlette) -> uvicorn.Server:
     stopping = app.state.ui.stopping
 
     class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            threading.Thread(target=_warm, args=(app,), name="lumbung-ui-warm", daemon=True).start()
+
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             stopping.set()  # the page's live streams end, so their connections close
             await super().shutdown(sockets)
@@ -36,6 +41,15 @@ def _server(app: Starlette) -> uvicorn.Server:
         timeout_graceful_shutdown=STOP_GRACE,
     )
     return Server(config)
+
+
+def _warm(app: Starlette) -> None:
+    """Make the graph's layout while the user opens the page (its first request), so the
+    first load draws as fast as the next; an error is left for that request to answer."""
+    from assets_core.web.api_assets import layout
+
+    with contextlib.suppress(Exception):
+        layout(app.state.ui)
 
 
 def url_of(app: Starlette, sock: socket.socket) -> str:
@@ -51,10 +65,12 @@ def url_of(app: Starlette, sock: socket.socket) -> str:
 
 
 def close_app(app: Starlette) -> None:
-    """Stop the runs the app started that still go (they end cleanly, SIGTERM)."""
+    """Stop the runs the app started that still go (they end cleanly, SIGTERM), and let go
+    of what it kept."""
     launcher = app.state.ui.launcher
     if launcher is not None:
         launcher.close()
+    app.state.ui.kept.close()
 
 
 def serve(app: Starlette, sock: socket.socket) -> None:

@@ -8,7 +8,6 @@
   var keepScroll = 0;
   var view = document.getElementById("view"), main = document.getElementById("main");
   var runStream = null;
-  var STEPS_SHOWN = 500;
 
   function $(id) { return document.getElementById(id); }
   function el(tag, text, cls) {
@@ -378,13 +377,13 @@
         ["duration", secs(r.duration)], ["selection", r.selection || "everything"]]));
       head.firstChild.id = "run-head";
       head.setAttribute("data-status", r.status);
-      // the counts by outcome, and the newest STEPS_SHOWN steps (a backfill has thousands)
+      // the counts by outcome, and the newest steps (the server sends at most 500: a
+      // backfill has thousands)
       steps.textContent = "";
-      var byOutcome = {};
-      d.steps.forEach(function (s) { byOutcome[s.outcome] = (byOutcome[s.outcome] || 0) + 1; });
+      var byOutcome = d.outcomes;
       steps.appendChild(el("p", Object.keys(byOutcome).map(function (o) { return byOutcome[o] + " " + o; }).join(", ") || "no steps recorded yet", "muted"));
-      var shown = d.steps.slice(-STEPS_SHOWN);
-      if (d.steps.length > shown.length) steps.appendChild(el("p", "the newest " + shown.length + " of " + d.steps.length + " steps:", "muted"));
+      var shown = d.steps;
+      if (d.steps_total > shown.length) steps.appendChild(el("p", "the newest " + shown.length + " of " + d.steps_total + " steps:", "muted"));
       if (shown.length) steps.appendChild(table(["asset", "partition", "outcome", "duration.num", "rows.num", "error"], shown.map(function (s) {
         return [link(s.key, "#/asset/" + encodeURIComponent(s.key)), s.partition, outcome(s.outcome), secs(s.duration), s.rows, s.error ? s.error.split("\n")[0] : ""];
       })));
@@ -495,10 +494,17 @@
     $("open-materialize").hidden = !meta.actions;
     $("title").textContent = "Lumbung · " + d.project + (d.read_only ? " (read-only)" : "");
     document.title = "Lumbung · " + d.project;
-    return api("/api/graph?statuses=0");
-  }).then(function (g) {
-    colors = g.colors;
-    $("lineage-data").textContent = JSON.stringify(g);
+    // the graph's JSON goes to the lineage page as it came (parsed there, not encoded again)
+    return fetch("/api/graph?statuses=0", { headers: { Accept: "application/json" } }).then(function (r) {
+      return r.text().then(function (text) {
+        var g = JSON.parse(text);
+        if (!r.ok) throw new Error(g.error || ("HTTP " + r.status));
+        return [g, text];
+      });
+    });
+  }).then(function (found) {
+    colors = found[0].colors;
+    $("lineage-data").textContent = found[1];
     var s = document.createElement("script");
     s.src = "/static/page.js";
     s.onload = function () {

@@ -106,6 +106,7 @@ def test_hostile_description_comes_back_as_plain_text(client: Any) -> None:
         ("/api/asset/preview?key=never_built", 404, "never_built has no stored output yet"),
         ("/api/asset/preview?key=doubled&partition=../../x", 404, "has no stored output yet"),
         ("/api/run?id=nope", 404, "no run 'nope'"),
+        ("/api/run?id=nope&steps=many", 400, "'steps' must be a number of steps or 'all'"),
         ("/api/launch?id=nope", 404, "no launch 'nope'"),
         ("/api/nothing", 404, "no such page: /api/nothing"),
         ("/api/schedules?name=nope", 404, "no schedule or sensor 'nope'"),
@@ -170,6 +171,14 @@ def test_runs_and_a_run_with_its_steps_and_logs(client: Any) -> None:
     later = get(client, f"/api/run?id={runs[0]['run_id']}")
     assert len(later["steps"]) == 5 and {s["key"] for s in later["steps"]} == {"daily_counts"}
     assert [s["partition"] for s in later["steps"]] == [f"2026-01-0{i}" for i in range(1, 6)]
+
+
+def test_a_run_lists_its_newest_steps_and_counts_them_all(client: Any) -> None:
+    newest = get(client, "/api/runs")["runs"][0]["run_id"]
+    two = get(client, f"/api/run?id={newest}&steps=2")
+    assert (two["steps_total"], two["outcomes"]) == (5, {"materialized": 5})
+    assert [s["partition"] for s in two["steps"]] == ["2026-01-04", "2026-01-05"]
+    assert len(get(client, f"/api/run?id={newest}&steps=all")["steps"]) == 5
 
 
 def test_run_events_stream_a_finished_run_then_end(client: Any) -> None:

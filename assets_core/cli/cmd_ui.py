@@ -9,6 +9,7 @@ starlette and uvicorn are imported here only, so other commands start without th
 from __future__ import annotations
 
 import errno
+import gc
 import socket
 import sys
 from typing import TYPE_CHECKING, Annotated
@@ -68,6 +69,9 @@ def ui(
         from assets_core.session import load_project
 
         session = load_project(cli.project, read_only=True)
+        # a long-lived process: what was loaded lives until it ends, so the collector's
+        # passes leave it out (as ``serve`` does)
+        gc.freeze()
         try:
             sock = bind(host, port, cli.debug)
             _serve(session, sock, host, read_only, cli.project)

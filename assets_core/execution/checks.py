@@ -45,6 +45,7 @@ __all__ = [
     "check_code_version",
     "check_record",
     "checks_of",
+    "checks_wait_for",
     "failed_message",
     "failing_reasons",
     "last_results",
@@ -59,6 +60,28 @@ AnyCheck = CheckSpec | CustomCheck
 def checks_of(defs: Definitions, key: AssetKey) -> tuple[AnyCheck, ...]:
     """Every check of ``key``: its built-ins, then its custom checks."""
     return (*defs.assets[key].spec.checks, *defs.custom_checks.get(key, ()))
+
+
+def checks_wait_for(defs: Definitions, steps: Iterable[StepKey]) -> dict[StepKey, list[StepKey]]:
+    """For each of ``steps`` whose checks read another asset (a relationships check's ``to``),
+    the steps of that asset among ``steps``: the run finishes them first, so the check reads
+    that asset as this run leaves it (on a fresh project, at all). Not when that asset is
+    downstream of the checked one: waiting would be a cycle, and its check reads the version
+    stored before."""
+    by_asset: dict[AssetKey, list[StepKey]] = {}
+    for step in steps:
+        by_asset.setdefault(step.asset, []).append(step)
+    waits: dict[StepKey, list[StepKey]] = {}
+    for key, own in by_asset.items():
+        if not defs.has_checks:
+            break
+        targets = {c.to for c in defs.assets[key].spec.checks if c.to is not None and c.to != key}
+        targets.difference_update(defs.graph.descendants([key]))
+        first = [s for to in sorted(targets, key=str) for s in by_asset.get(to, ())]
+        if first:
+            for step in own:
+                waits[step] = first
+    return waits
 
 
 _versioner: CodeVersioner | None = None

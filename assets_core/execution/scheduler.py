@@ -33,6 +33,7 @@ from dataclasses import replace
 from typing import Literal
 
 from assets_core.execution.backends import Backend
+from assets_core.execution.checks import checks_wait_for
 from assets_core.execution.jobs import plan_jobs
 from assets_core.execution.recorder import Recorder
 from assets_core.execution.result import Event, RunResult
@@ -86,6 +87,14 @@ class Scheduler:
                 if u in self.steps:
                     self.children[u].append(node)
                     self.waiting[node] += 1
+        for k, first in checks_wait_for(env.defs, self.steps).items():
+            node = lead.get(k, k) if lead else k
+            ups = plan.upstream.get(k, ())
+            for u in first:  # ordering only: a check reads it from storage, never handed over
+                if u in ups:
+                    continue
+                self.children[u].append(node)
+                self.waiting[node] += 1
         if env.handover is not None:
             env.handover.expect(readers)
         # The data version of every upstream as it stands now: this run's outputs replace

@@ -157,3 +157,51 @@ def test_each_partition_is_checked_on_its_own_rows(project: ProjectDir, manager:
             ("events[us]", "unique(id)"): True,
             ("events[us]", "row_count(max=2)"): True,
         }
+
+
+UNORDERED = """
+import time
+import pandas as pd
+from assets_core import asset
+from assets_core.checks import relationships
+
+
+@asset
+def customers() -> pd.DataFrame:
+    time.sleep(0.5)  # still running when orders, which does not read it, is done
+    return pd.DataFrame({"customer_id": [10, 20]})
+
+
+@asset(checks=[relationships("customer_id", to="customers", field="customer_id")])
+def orders() -> pd.DataFrame:
+    return pd.DataFrame({"order_id": [1, 2], "customer_id": [10, 20]})
+
+
+@asset(checks=[relationships("id", to="derived", field="id")])
+def base() -> pd.DataFrame:
+    return pd.DataFrame({"id": [1]})
+
+
+@asset
+def derived(base: pd.DataFrame) -> pd.DataFrame:
+    return base
+"""
+
+
+@pytest.mark.parametrize("executor", ["in-process", "threads"])
+def test_a_relationships_check_waits_for_the_asset_it_reads(
+    project: ProjectDir, executor: str
+) -> None:
+    """On a fresh project, orders (which does not read customers) is checked only once this
+    run has stored customers. A check that reads a downstream asset (base -> derived) cannot
+    wait for it (a cycle): it reads what is stored, here nothing, and says so."""
+    project.write("assets.py", UNORDERED)
+    with project.session(default_io_manager="parquet") as s:
+        done = s.materialize(select=["customers", "orders"], executor=executor, workers=2)
+        assert done.success, done.errors
+        assert {(str(step), o.passed) for step, o in done.checks} == {("orders", True)}
+        assert not s.plan(select="orders")
+        rest = s.materialize(executor=executor, workers=2)
+        assert [str(k) for k in rest.failed] == ["base"]
+        assert [str(k) for k in rest.skipped] == ["derived"]
+        assert "derived: no stored output" in rest.errors[rest.failed[0]]

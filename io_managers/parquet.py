@@ -931,7 +931,7 @@ def write_parquet(
             for chunk in _conform(chunks, schema, target):
                 hasher.update(chunk)
                 writer.write(chunk)
-                memory += chunk.nbytes
+                memory += chunk.get_total_buffer_size()  # what it holds (see memory_size)
             version = hasher.hexdigest()
             writer.add_key_value_metadata({METADATA_KEY: version})
         finally:

@@ -133,8 +133,9 @@ class TableHasher:
 
     def __init__(self, schema: pa.Schema) -> None:
         self._arrow_schema = schema
-        self._names = [f.name for f in schema]
-        self._nodes = [_make_node(f.type) for f in schema]
+        # ``names`` and ``types`` at once: a Field object per column costs more
+        self._names = schema.names
+        self._nodes = [_make_node(t) for t in schema.types]
         self._schema = tuple(
             (n, node.name) for n, node in zip(self._names, self._nodes, strict=True)
         )

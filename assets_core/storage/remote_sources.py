@@ -1,6 +1,8 @@
 """Sources named by URI (``source("s3://bucket/events.parquet")``, ``gs://...``,
 ``file:///shared/x.csv``): each object is fetched, through pyarrow's filesystems, into a local
-cache the first time and again whenever its size or modification time changes; everything else
+cache the first time and again whenever its size or modification time changes (or when it was
+fetched within ``RACY_SECONDS`` of its modification time: object stores keep that time to the
+second, so a rewrite of the same size in that second would look unchanged); everything else
 about a source (its version, the CSV reader every consumer shares, partitions by template)
 then works on the cached copy as on any local file.
 
@@ -16,11 +18,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from pathlib import Path
 
 from assets_core.errors import ProjectError
 
 __all__ = ["cache_folder", "fetch", "is_uri"]
+
+#: a copy fetched this soon after the object's modification time is fetched again next time
+RACY_SECONDS = 2.0
 
 
 def is_uri(text: str) -> bool:
@@ -56,7 +62,7 @@ def fetch(uri: str, who: str) -> Path:
     folder = cache_folder() / hashlib.sha256(uri.encode()).hexdigest()[:24]
     local = folder / (path.rpartition("/")[2] or "object")
     stamp = folder / ".fetched.json"
-    seen = {"uri": uri, "size": info.size, "mtime_ns": info.mtime_ns}
+    seen = {"uri": uri, "size": info.size, "mtime_ns": info.mtime_ns, "racy": False}
     try:
         if local.is_file() and json.loads(stamp.read_text()) == seen:
             return local
@@ -74,5 +80,7 @@ def fetch(uri: str, who: str) -> Path:
         raise ProjectError(
             f"{who}: cannot fetch {uri!r} ({exc}); check the URI and its credentials."
         ) from None
+    mtime = info.mtime_ns
+    seen["racy"] = mtime is None or time.time_ns() - mtime < RACY_SECONDS * 1e9
     stamp.write_text(json.dumps(seen))
     return local

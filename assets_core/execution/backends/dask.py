@@ -2,7 +2,9 @@
 
 Planning, locking, early cutoff, retries and recording stay in the run's process (the
 client), with the same scheduler as every other backend; a worker only runs one step and
-hands back its ``StepOutcome`` and the lines it said. With no address, a
+hands back its ``StepOutcome`` and the lines it said. The scheduler hands the cluster
+``workers`` steps more than it has workers (``ahead``), so a worker's next step is waiting
+there when one ends. With no address, a
 ``distributed.LocalCluster`` of worker processes is started for the run and closed after it
 (``dask_cluster``).
 
@@ -88,6 +90,9 @@ class DaskBackend:
     """Runs steps as tasks on a Dask cluster (see the module docstring)."""
 
     shares_memory = False
+    #: steps handed to the cluster beyond ``workers``: each worker finds its next step waiting
+    #: when one ends, instead of idling for a round trip to the client and back
+    ahead: int
 
     def __init__(
         self,
@@ -107,6 +112,7 @@ class DaskBackend:
         refuse_memory(env, steps, "Dask workers")
         address = address or config.dask_address
         self._env = env
+        self.ahead = workers
         self._config = config.to_json()
         self._digest = _digest(config)
         # the steps that run on the client, as the threads backend runs them

@@ -66,6 +66,9 @@ class Scheduler:
         self.env = env
         self.backend = backend
         self.workers = workers
+        # steps handed to the backend at once: more than ``workers`` for a backend that queues
+        # them where they run (``ahead``: a cluster's worker starts its next step at once)
+        self.slots = workers + getattr(backend, "ahead", 0)
         self.recorder = recorder
         self.result = result
         self.emit = emit
@@ -132,7 +135,7 @@ class Scheduler:
     def _loop(self) -> None:
         while self.ready or self.running or self.retrying:
             self._start_due_retries()
-            while self.ready and self.running < self.workers:
+            while self.ready and self.running < self.slots:
                 step = heapq.heappop(self.ready)[1]
                 if self._decide(step):
                     self._start(step)
@@ -166,7 +169,7 @@ class Scheduler:
 
     def _start_due_retries(self) -> None:
         now = time.monotonic()
-        while self.retrying and self.retrying[0][0] <= now and self.running < self.workers:
+        while self.retrying and self.retrying[0][0] <= now and self.running < self.slots:
             step = heapq.heappop(self.retrying)[2]
             self._start(step)
 

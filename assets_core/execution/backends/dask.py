@@ -2,8 +2,11 @@
 
 Planning, locking, early cutoff, retries and recording stay in the run's process (the
 client), with the same scheduler as every other backend; a worker only runs one step and
-hands back its ``StepOutcome`` and the lines it said. With no address, a
-``distributed.LocalCluster`` of worker processes is started for the run and closed after it.
+hands back its ``StepOutcome`` and the lines it said. The scheduler hands the cluster
+``workers`` steps more than it has workers (``ahead``), so a worker's next step is waiting
+there when one ends. With no address, a
+``distributed.LocalCluster`` of worker processes is started for the run and closed after it
+(``dask_cluster``).
 
 Workers import the project themselves, from the folder the client names (shared, or the same
 path on every machine) or an installed package, and keep it loaded between tasks and runs.
@@ -24,13 +27,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import logging
 import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from assets_core.errors import PlanError
 from assets_core.execution.backends import not_run, refuse_memory
+from assets_core.execution.backends.dask_cluster import local_cluster
 from assets_core.execution.backends.local import ThreadsBackend
 from assets_core.execution.capture import installed
 from assets_core.execution.step import Job, StepEnvironment, StepOutcome, run_step
@@ -87,6 +90,9 @@ class DaskBackend:
     """Runs steps as tasks on a Dask cluster (see the module docstring)."""
 
     shares_memory = False
+    #: steps handed to the cluster beyond ``workers``: each worker finds its next step waiting
+    #: when one ends, instead of idling for a round trip to the client and back
+    ahead: int
 
     def __init__(
         self,
@@ -106,6 +112,7 @@ class DaskBackend:
         refuse_memory(env, steps, "Dask workers")
         address = address or config.dask_address
         self._env = env
+        self.ahead = workers
         self._config = config.to_json()
         self._digest = _digest(config)
         # the steps that run on the client, as the threads backend runs them
@@ -114,7 +121,7 @@ class DaskBackend:
         self._guard = threading.Lock()
         self._cluster: Any = None
         if address is None:
-            self._cluster = _local_cluster(distributed, workers)
+            self._cluster = local_cluster(distributed, workers)
             address = self._cluster.scheduler_address
         try:
             self._client = distributed.Client(address, set_as_default=False)
@@ -178,26 +185,6 @@ class DaskBackend:
             with contextlib.suppress(Exception):  # its workers are gone already
                 self._cluster.close(timeout=10)
             self._cluster = None
-
-
-def _local_cluster(distributed: Any, workers: int) -> Any:
-    """A cluster of ``workers`` single-threaded worker processes on this machine. A worker's
-    death fails its task at once (``allowed-failures`` 0), so the run's retries decide."""
-    import dask
-
-    from assets_core.execution.backends.processes import _stops_ignored as stops_ignored
-
-    settings = {"distributed.scheduler.allowed-failures": 0}
-    with dask.config.set(settings), stops_ignored():
-        return distributed.LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",  # reachable from this machine only
-            dashboard_address=":0",  # its HTTP server on any free port, no dashboard
-            scheduler_kwargs={"dashboard": False},
-            silence_logs=logging.CRITICAL,
-        )
 
 
 def _worker_failure(step: StepKey, exc: BaseException) -> StepOutcome | BaseException:

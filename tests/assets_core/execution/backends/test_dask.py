@@ -355,6 +355,43 @@ def test_a_worker_killed_mid_step_with_a_retry_left_runs_it_on_another(
     assert _rows(root, "slow")[0]["pid"] != killed
 
 
+AHEAD = """
+import time
+from pathlib import Path
+import pandas as pd
+from assets_core import asset
+
+MARK = Path(__file__).with_name("b_quick-ran")
+
+
+@asset
+def a_slow() -> pd.DataFrame:
+    deadline = time.monotonic() + 30
+    while not MARK.exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError("b_quick was not handed to the cluster while a_slow ran")
+        time.sleep(0.05)
+    return pd.DataFrame({"x": [1]})
+
+
+@asset
+def b_quick() -> pd.DataFrame:
+    MARK.write_text("")
+    return pd.DataFrame({"x": [2]})
+"""
+
+
+def test_the_cluster_gets_the_next_step_while_the_workers_run_theirs(
+    tmp_path: Path, cluster: Cluster
+) -> None:
+    # one worker's worth of steps, and one more handed ahead: the second step runs (on the
+    # cluster's other worker) while the first is still running
+    root = _project(tmp_path / "p", AHEAD)
+    done = run(["materialize", "-e", "dask", "--address", cluster.address, "-w", "1"], root)
+    assert done.code == 0, done.err
+    assert "2 materialized" in done.err + done.out
+
+
 def test_ctrl_c_stops_the_run_as_with_threads(tmp_path: Path, cluster: Cluster) -> None:
     root = _project(tmp_path / "p", SLOW.replace("RETRIES", "0").replace("60", "5"))
     proc = _start(root, "--address", cluster.address)

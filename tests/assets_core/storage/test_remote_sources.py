@@ -10,7 +10,9 @@ changed.
 from __future__ import annotations
 
 import json
+import os
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -93,6 +95,8 @@ def test_a_file_uri_is_fetched_again_only_when_it_changed(
     monkeypatch.setenv("LUMBUNG_SOURCE_CACHE", str(tmp_path / "cache"))
     data = tmp_path / "data.csv"
     data.write_text("a\n1\n")
+    minute_ago = time.time() - 60
+    os.utime(data, (minute_ago, minute_ago))
     uri = f"file://{data}"
     assert is_uri(uri) and not is_uri(str(data)) and not is_uri("c:/x.csv")
     local = fetch(uri, "source x")
@@ -101,6 +105,14 @@ def test_a_file_uri_is_fetched_again_only_when_it_changed(
     assert fetch(uri, "source x").stat().st_mtime_ns == stamp  # not fetched again
     data.write_text("a\n1\n2\n")
     assert fetch(uri, "source x").read_text() == "a\n1\n2\n"
+    # changed within the second it was fetched in, to the same size and (as object stores
+    # keep it) the same whole-second time: fetched again, since it was fetched so soon after
+    second = int(time.time())
+    os.utime(data, (second, second))
+    assert fetch(uri, "source x").read_text() == "a\n1\n2\n"
+    data.write_text("a\n1\n3\n")
+    os.utime(data, (second, second))
+    assert fetch(uri, "source x").read_text() == "a\n1\n3\n"
     with pytest.raises(ProjectError) as err:
         fetch(f"file://{tmp_path}/none.csv", "source x")
     assert (

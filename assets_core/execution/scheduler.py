@@ -68,7 +68,7 @@ class Scheduler:
         self.workers = workers
         # steps handed to the backend at once: more than ``workers`` for a backend that queues
         # them where they run (``ahead``: a cluster's worker starts its next step at once)
-        self.slots = workers + getattr(backend, "ahead", 0)
+        self.slots = workers + backend.ahead
         self.recorder = recorder
         self.result = result
         self.emit = emit

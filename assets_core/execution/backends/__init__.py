@@ -34,6 +34,8 @@ class Backend(Protocol):
     #: steps run in the scheduler's process: values can be handed over in memory, and the
     #: scheduler may run a very quick step in its own thread
     shares_memory: bool
+    #: steps handed over beyond ``workers`` at once, waiting where they run (0: none)
+    ahead: int
 
     def submit(self, step: StepKey, run_id: str, done: Done) -> None:
         """Start ``step``; call ``done`` once, from any thread, when it has an outcome."""

@@ -22,6 +22,7 @@ class InProcessBackend:
     """Runs each step at once, in the caller's thread (for debugging)."""
 
     shares_memory = True
+    ahead = 0
 
     def __init__(
         self,
@@ -45,6 +46,7 @@ class ThreadsBackend:
     """Runs steps on a pool of ``workers`` threads."""
 
     shares_memory = True
+    ahead = 0
 
     def __init__(
         self,

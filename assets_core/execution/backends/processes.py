@@ -138,6 +138,7 @@ class ProcessesBackend:
     """Runs steps in a pool of ``workers`` processes."""
 
     shares_memory = False
+    ahead = 0
 
     def __init__(
         self,

@@ -24,6 +24,7 @@ class ThreadPerStep:
     """A toy backend: every step on a thread of its own."""
 
     shares_memory = True
+    ahead = 0
 
     def __init__(
         self,

@@ -68,13 +68,13 @@ def checks_wait_for(defs: Definitions, steps: Iterable[StepKey]) -> dict[StepKey
     that asset as this run leaves it (on a fresh project, at all). Not when that asset is
     downstream of the checked one: waiting would be a cycle, and its check reads the version
     stored before."""
+    waits: dict[StepKey, list[StepKey]] = {}
+    if not defs.has_checks:
+        return waits
     by_asset: dict[AssetKey, list[StepKey]] = {}
     for step in steps:
         by_asset.setdefault(step.asset, []).append(step)
-    waits: dict[StepKey, list[StepKey]] = {}
     for key, own in by_asset.items():
-        if not defs.has_checks:
-            break
         targets = {c.to for c in defs.assets[key].spec.checks if c.to is not None and c.to != key}
         targets.difference_update(defs.graph.descendants([key]))
         first = [s for to in sorted(targets, key=str) for s in by_asset.get(to, ())]

@@ -373,10 +373,6 @@ class Session:
     def edited(self) -> list[str]:
         """The project's module files that changed on disk since they were imported (the
         next plan loads the project again)."""
-        return self._edited()
-
-    def _edited(self) -> list[str]:
-        """The project's module files that changed on disk since they were imported."""
         if self._sources is None:
             return []
         root = self.root
@@ -386,7 +382,7 @@ class Session:
         """A session never runs (nor versions) code other than what its modules were
         compiled from: when a module changed on disk since, load the project again, and say
         so."""
-        edited = self._edited()
+        edited = self.edited()
         if not edited:
             return
         self.reload()
@@ -621,7 +617,7 @@ class Session:
         if plan is None:
             plan = self.plan(select, exclude, force=force, partitions=partitions, as_of=as_of)
         else:
-            edited = self._edited()
+            edited = self.edited()
             if edited:
                 raise ProjectError(
                     f"{', '.join(edited)} changed on disk since this plan was made; make the "

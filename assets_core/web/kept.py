@@ -6,8 +6,7 @@ graph's layout (``/api/graph?statuses=0``).
 A kept value is reused while all of these hold, and made again otherwise:
 
 - no process wrote to the state store since it was made (a run recorded a step, a check
-  ran, ``lumbung wipe``): SQLite's ``PRAGMA data_version``, read on a connection of the
-  UI's own, changes with every commit of any other connection, the session's included;
+  ran, ``lumbung wipe``): ``storage.sqlite_watch``;
 - no module of the project changed on disk (the next plan loads the project again);
 - for the status plan, which also reads files the state store does not track (stored
   outputs, source files): it is less than ``PLAN_AGE`` seconds old, and the page was not
@@ -21,12 +20,13 @@ makes its answer again.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from assets_core.storage.sqlite_watch import StateWatch
 
 if TYPE_CHECKING:
     from assets_core.model.definitions import Definitions
@@ -52,8 +52,7 @@ class Kept:
 
     def __init__(self) -> None:
         self._entries: dict[str, _Entry] = {}
-        self._con: sqlite3.Connection | None = None
-        self._con_path: str | None = None
+        self._watch = StateWatch()
         self._lock = threading.Lock()
 
     def drop(self, name: str) -> None:
@@ -97,37 +96,15 @@ class Kept:
     def close(self) -> None:
         with self._lock:
             self._entries.clear()
-            if self._con is not None:
-                self._con.close()
-                self._con = None
+            self._watch.close()
 
     def _stamp(self, session: Session) -> tuple[Definitions, int] | None:
         """The definitions and the state store's version now (``None``: they cannot be
         checked, or the project changed on disk and loads again with the next plan)."""
         if session.edited():
             return None
-        version = self._state_version(session)
+        version = self._watch.version(session.state)
         return None if version is None else (session.defs, version)
-
-    def _state_version(self, session: Session) -> int | None:
-        from assets_core.storage.sqlite import SQLiteStateStore
-
-        state = session.state
-        if not isinstance(state, SQLiteStateStore):
-            return None
-        path = str(state.path)
-        try:
-            if self._con is None or self._con_path != path:
-                if self._con is not None:
-                    self._con.close()
-                self._con = sqlite3.connect(
-                    f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
-                )
-                self._con_path = path
-            row = self._con.execute("PRAGMA data_version").fetchone()
-        except sqlite3.Error:
-            return None
-        return int(row[0])
 
 
 def status_plan(kept: Kept, session: Session) -> Plan:

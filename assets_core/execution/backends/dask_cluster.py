@@ -48,7 +48,7 @@ def local_cluster(distributed: Any, workers: int) -> Any:
     machine, with ``SETTINGS``; close it when done."""
     import dask
 
-    from assets_core.execution.backends.processes import _stops_ignored as stops_ignored
+    from assets_core.execution.backends.processes import stops_ignored
 
     with dask.config.set({**SETTINGS, **pool_settings(workers)}), stops_ignored():
         return distributed.LocalCluster(

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from assets_core.model.project import ProjectConfig
     from assets_core.storage.io import Fence
 
-__all__ = ["ProcessesBackend", "start_server"]
+__all__ = ["ProcessesBackend", "start_server", "stops_ignored"]
 
 #: The project a new fork server loads (its ``ProjectConfig`` as JSON, or ``-`` for none); set
 #: only while the parent starts the server, so nothing else inherits it.
@@ -81,7 +81,7 @@ def start_server(config: ProjectConfig | None = None) -> bool:
     os.environ[PROJECT_ENV] = _NO_PROJECT if config is None else config.to_json()
     os.environ[OWNER_ENV] = _owner_text(threading.current_thread() is threading.main_thread())
     try:
-        with _stops_ignored():
+        with stops_ignored():
             forkserver.ensure_running()
     finally:
         os.environ.pop(PROJECT_ENV, None)
@@ -90,7 +90,7 @@ def start_server(config: ProjectConfig | None = None) -> bool:
 
 
 @contextlib.contextmanager
-def _stops_ignored() -> Iterator[None]:
+def stops_ignored() -> Iterator[None]:
     """Start the server with Ctrl-C and SIGTERM ignored: an ignored signal stays ignored
     across exec, and Python then leaves it so. A Ctrl-C to the process group while the
     server imports pandas would otherwise print a KeyboardInterrupt traceback from it. Here

@@ -79,6 +79,15 @@ def _unpack_bits(buf: Any, offset: int, n: int) -> np.ndarray:
     return bits[start : start + n]  # type: ignore[no-any-return]
 
 
+def _has_nan(np: Any, col: np.ndarray) -> bool:
+    """Whether the float array ``col`` holds a NaN (a short one is read in plain Python, which
+    beats numpy's call overhead there)."""
+    if col.size <= 32:
+        return any(x != x for x in col.tolist())
+    with np.errstate(all="ignore"):
+        return bool(np.isnan(np.add.reduce(col))) and bool(np.isnan(col).any())
+
+
 def _lengths(lens: np.ndarray) -> Any:
     """Encode lengths as u32, escaping huge ones (see the package docstring)."""
     np = _np()

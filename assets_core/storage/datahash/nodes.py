@@ -3,7 +3,9 @@ children, is fed Arrow arrays in any batching, and serializes its part of the ta
 This module also owns the table of plain Arrow type ids (filled on first use, so importing it
 loads no pyarrow) and ``_normalize``, which turns every physical layout of a kind (views,
 dictionaries, run-ends, extensions, maps) into the one the node code reads, and
-``_small_binary_part``, a short string column serialized without a node (for the pandas path).
+``_small_binary_part``, a short string column serialized without a node (for the pandas path),
+and ``_flat_column_part``, a plain column without nulls serialized likewise (for a table hashed
+in one pass).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from assets_core.storage.datahash.encoding import (
     _NO_NULLS,
     _digest,
     _feed_lengths,
+    _flat_part,
+    _has_nan,
     _np,
     _pack_qq,
     _pack_u64,
@@ -297,3 +301,31 @@ def _small_binary_part(arr: Any, n: int) -> tuple[bytes, str, int] | None:
         + _digest(data)
     )
     return part, spec[0], (n + 1) * (8 if large else 4) + end - start
+
+
+def _flat_column_part(arr: Any, n: int) -> bytes | None:
+    """The serialized node of ``arr``, a whole column of ``n`` values, computed in one pass
+    without a node: for integers, floats without NaN and short strings or binaries, none of
+    them null; ``None`` for any other column (a node hashes it). The bytes are exactly what a
+    node fed ``arr`` serializes: the values stream is the array's own buffer, which is
+    already its canonical bytes on a little-endian machine."""
+    if _BIG or arr.null_count:
+        return None
+    if not _PLAIN_IDS:
+        _init_ids()
+    spec = _PLAIN_SPECS.get(arr.type.id)
+    if spec is None:
+        return None
+    name, kind, width, float_width = spec
+    if kind == _BINARY:
+        part = _small_binary_part(arr, n) if n <= 64 else None
+        return None if part is None else part[0]
+    if kind != _FIXED:
+        return None
+    start = arr.offset * width
+    values = memoryview(arr.buffers()[1])[start : start + n * width] if n else b""
+    if float_width and n:
+        np = _np()
+        if _has_nan(np, np.frombuffer(values, dtype=f"<f{width}")):
+            return None
+    return _flat_part(name, n, values, n * width, None, 0)

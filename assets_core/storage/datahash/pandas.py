@@ -9,12 +9,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from assets_core.storage.datahash.arrow import _make_node, _table_digest, hash_arrow
-from assets_core.storage.datahash.encoding import _BIG, _flat_part, _np
+from assets_core.storage.datahash.encoding import _BIG, _flat_part, _has_nan, _np
 from assets_core.storage.datahash.nodes import _Node, _small_binary_part
 from assets_core.storage.values import column_names
 
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd
 
 __all__ = ["hash_pandas"]
@@ -125,13 +124,6 @@ def _pandas_fast(df: Any) -> tuple[str, tuple[tuple[str, str], ...], int] | None
         return None
     out_schema = tuple(zip(names, schema, strict=True))
     return _table_digest(n, names, done), out_schema, nbytes
-
-
-def _has_nan(np: Any, col: np.ndarray) -> bool:
-    if col.size <= 32:
-        return any(x != x for x in col.tolist())
-    with np.errstate(all="ignore"):
-        return bool(np.isnan(np.add.reduce(col))) and bool(np.isnan(col).any())
 
 
 def hash_pandas(df: pd.DataFrame) -> str:

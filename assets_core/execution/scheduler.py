@@ -41,11 +41,17 @@ from assets_core.execution.step import StepEnvironment, StepOutcome, run_step
 from assets_core.model.keys import StepKey
 from assets_core.planning.planner import Plan
 
-__all__ = ["RETRY_BASE_DELAY", "RETRY_MAX_DELAY", "Scheduler"]
+__all__ = ["INLINE_BELOW", "RETRY_BASE_DELAY", "RETRY_MAX_DELAY", "WAITS_FROM", "Scheduler"]
 
 RETRY_BASE_DELAY = 0.5  # seconds; doubled after every failed attempt
 RETRY_MAX_DELAY = 30.0
-INLINE_BELOW = 0.005  # seconds: a step expected to take less runs in the scheduler's thread
+#: CPU seconds: a step expected to take less on its thread runs in the scheduler's thread
+INLINE_BELOW = 0.005
+#: wall-clock seconds: a step that took this long is handed to a worker whatever its CPU
+#: (it waits on something: a network, a lock, a subprocess)
+WAITS_FROM = 0.05
+#: how many of the last steps judge the next ones (``Scheduler._inline``)
+RECENT = 32
 
 
 class Scheduler:
@@ -114,7 +120,9 @@ class Scheduler:
             queue.SimpleQueue()
         )
         self.running = 0
-        self.recent: deque[float] = deque(maxlen=32)
+        # whether each of the last steps finished was trivial (``_trivial``), and how many were
+        self.recent: deque[bool] = deque(maxlen=RECENT)
+        self.trivial = 0
 
     # ---- the loop -----------------------------------------------------------------------------
 
@@ -176,15 +184,26 @@ class Scheduler:
     def _inline(self, step: StepKey) -> bool:
         """Run ``step`` in this thread? Yes, on a backend sharing this process, when it is
         expected to take so little time that handing it to a worker (and contending for the
-        GIL) would cost more than it gains: judged by its last duration, else by the steps
-        finished so far in this run."""
+        GIL) would cost more than it gains: judged by its last duration (the wall clock the
+        state keeps), else by the steps finished so far in this run, most of which must have
+        been trivial (``_note``)."""
         if not self.backend.shares_memory or self.workers < 2:
             return False
         last = self.plan.last.get(step)
         if last is not None and last.duration > 0:
             return last.duration < INLINE_BELOW
+        return len(self.recent) >= 8 and 2 * self.trivial > len(self.recent)
+
+    def _note(self, out: StepOutcome) -> None:
+        """Count a finished step among the recent ones: trivial when it took little CPU on its
+        thread and did not wait long. The CPU time, not the wall clock alone, so that on a
+        loaded machine, where a trivial step waits for a core, it still runs inline."""
         recent = self.recent
-        return len(recent) >= 8 and sorted(recent)[len(recent) // 2] < INLINE_BELOW
+        trivial = out.cpu < INLINE_BELOW and out.ended_at - out.started_at < WAITS_FROM
+        if len(recent) == RECENT:
+            self.trivial -= recent[0]
+        recent.append(trivial)
+        self.trivial += trivial
 
     # ---- deciding outcomes ----------------------------------------------------------------------
 
@@ -249,7 +268,7 @@ class Scheduler:
         if isinstance(out, BaseException):  # a worker process died or could not start
             now = time.time()
             out = StepOutcome(step, None, now, now, f"{step}: {out!r}", exception=out)
-        self.recent.append(out.ended_at - out.started_at)
+        self._note(out)
         if out.stored is None and self._retry(step, out):
             return
         self._complete(out)

@@ -103,10 +103,13 @@ class StepOutcome:
     parts: tuple[tuple[StepKey, StoredOutput], ...] = ()
     #: the results of the data checks run on its output(s), with the step each is of
     checks: tuple[tuple[StepKey, CheckOutcome], ...] = ()
+    #: the CPU seconds the attempt took on its thread (``time.thread_time``): with the wall
+    #: clock, how the scheduler tells a trivial step from one worth a worker
+    cpu: float = 0.0
 
     def __reduce__(self) -> tuple[Any, ...]:  # the exception stays where it was raised
         fields = (self.step, self.stored, self.started_at, self.ended_at, self.error)
-        rest = (self.interrupted, None, self.traceback, self.parts, self.checks)
+        rest = (self.interrupted, None, self.traceback, self.parts, self.checks, self.cpu)
         return (StepOutcome, (*fields, *rest))
 
 
@@ -187,6 +190,7 @@ def _run_step(
     job: Job | None,
 ) -> StepOutcome:
     started = time.time()
+    cpu = time.thread_time()
     checked: list[tuple[StepKey, CheckOutcome]] = []  # what the step's checks found
     try:
         if job is not None:
@@ -194,10 +198,18 @@ def _run_step(
             many = tuple(parts) if len(parts) > 1 else ()
             stored = parts[0][1]
             return StepOutcome(
-                step, stored, started, time.time(), parts=many, checks=tuple(checked)
+                step,
+                stored,
+                started,
+                time.time(),
+                parts=many,
+                checks=tuple(checked),
+                cpu=time.thread_time() - cpu,
             )
         stored = _attempt(env, step, run_id, cancelled, fence, None, checked)[0][1]
-        return StepOutcome(step, stored, started, time.time(), checks=tuple(checked))
+        return StepOutcome(
+            step, stored, started, time.time(), checks=tuple(checked), cpu=time.thread_time() - cpu
+        )
     except _Cancelled:
         return StepOutcome(step, None, started, time.time(), "interrupted", interrupted=True)
     except Exception as exc:
@@ -216,6 +228,7 @@ def _run_step(
             exception=error,
             traceback=full,
             checks=tuple(checked),
+            cpu=time.thread_time() - cpu,
         )
 
 

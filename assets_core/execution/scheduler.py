@@ -109,6 +109,9 @@ class Scheduler:
         # The data version of every upstream as it stands now: this run's outputs replace
         # what was read while planning.
         self.versions: dict[StepKey, str | None] = dict(plan.current)
+        # each step's last success, looked up in the plan's state once, not per decision
+        lasts = plan.last
+        self.last = {k: lasts[k] for k in self.steps if k in lasts}
         self.failed_up: set[StepKey] = set()
         self.ready = [
             (self.order[k], k) for k, n in self.waiting.items() if n == 0 and k not in lead
@@ -189,7 +192,7 @@ class Scheduler:
         been trivial (``_note``)."""
         if not self.backend.shares_memory or self.workers < 2:
             return False
-        last = self.plan.last.get(step)
+        last = self.last.get(step)
         if last is not None and last.duration > 0:
             return last.duration < INLINE_BELOW
         return len(self.recent) >= 8 and 2 * self.trivial > len(self.recent)
@@ -239,7 +242,7 @@ class Scheduler:
         return True
 
     def _cut_off(self, step: StepKey, upstream: tuple[StepKey, ...]) -> bool:
-        last = self.plan.last.get(step)
+        last = self.last.get(step)
         versions = self.versions
         return (
             self.steps[step].status == "pending"

@@ -21,7 +21,8 @@ The modules, each using only those before it:
 - ``index``: one source file parsed into its defs, classes, lambdas and module-level bindings;
 - ``locality``: which files and modules are the project's, and so followed;
 - ``version``: ``CodeVersion``, the value;
-- ``cache``: file indexes and whole versions kept across processes in the on-disk cache;
+- ``cache``: file indexes and whole versions kept across processes in the on-disk cache
+  (and each imported module's index beside its bytecode);
 - ``versioner``: ``CodeVersioner`` (the public API, with ``CodeVersion`` and ``CACHE_FORMAT``),
   which resolves an asset's references into pieces, transitively, and hashes them.
 """

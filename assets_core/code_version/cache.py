@@ -7,10 +7,17 @@ and written atomically; its layout is ``CACHE_FORMAT``.
 A file's signature is the hash of the bytes its module was compiled from when a project loader
 imported it (``assets_core.model.loader``: then the versioner reads those bytes, never the
 disk again), else its mtime, size and ctime (``cp -p`` keeps the first two, never the third).
+
+The index of a module the project loader imported is also kept beside its bytecode
+(``__pycache__/m.cpython-311.lumbung-3.json``: the bytes' hash and the index), as Python keeps
+the bytecode itself and under the same rule (not when bytecode is not written): a run into new
+storage of a project imported before reads it instead of parsing every file again. It is used
+only for the very bytes it was made from, by the same interpreter and ``CACHE_FORMAT``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -25,7 +32,7 @@ from assets_core.code_version.index import FileIndex, index_source
 from assets_core.code_version.version import CodeVersion
 from assets_core.lazymap import LazyMapping
 from assets_core.model.atomic import write_atomic
-from assets_core.model.loader import snapshot
+from assets_core.model.loader import Snapshot, cache_path, snapshot
 from assets_core.model.spec import AssetSpec
 
 __all__ = ["CACHE_FORMAT", "VersionCache", "result_key"]
@@ -190,11 +197,15 @@ class VersionCache:
                 index = None
         if index is None:
             snap = snapshot(path)
-            try:
-                source = snap.source if snap is not None else Path(path).read_bytes()
-                index = index_source(source, path)
-            except (OSError, SyntaxError, ValueError):
-                index = None
+            index = None if snap is None else _read_beside(snap)
+            if index is None:
+                try:
+                    source = snap.source if snap is not None else Path(path).read_bytes()
+                    index = index_source(source, path)
+                except (OSError, SyntaxError, ValueError):
+                    index = None
+                if index is not None and snap is not None:
+                    _write_beside(snap, index)
             self._dirty = True
         self._files[path] = (sig, index)
         return index
@@ -320,6 +331,41 @@ def _signature(path: str) -> str | None:
     except OSError:
         return None
     return f"s:{st.st_mtime_ns}:{st.st_size}:{st.st_ctime_ns}"
+
+
+def _beside(path: str) -> str | None:
+    """Where the index of the module file ``path`` is kept beside its bytecode, or None."""
+    cached = cache_path(path)
+    if cached is None or not cached.endswith(".pyc"):
+        return None
+    return f"{cached[:-4]}.lumbung-{CACHE_FORMAT}.json"
+
+
+def _read_beside(snap: Snapshot) -> FileIndex | None:
+    """The index kept beside the bytecode of ``snap``'s module, if it was made from the same
+    bytes; None when there is none, or another, or a damaged one."""
+    where = _beside(snap.path)
+    if where is None:
+        return None
+    try:
+        with open(where, "rb") as fh:
+            raw = json.loads(fh.read())
+        if raw["source"] != snap.digest:
+            return None
+        return FileIndex.from_json(raw["index"])
+    except (OSError, KeyError, IndexError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def _write_beside(snap: Snapshot, index: FileIndex) -> None:
+    """Keep ``index`` beside the bytecode of ``snap``'s module, as the loader keeps the
+    bytecode (not when Python is told not to write it); skipped when it cannot be written."""
+    where = _beside(snap.path)
+    if where is None or sys.dont_write_bytecode:
+        return
+    text = json.dumps({"source": snap.digest, "index": index.to_json()}, separators=(",", ":"))
+    with contextlib.suppress(OSError):
+        write_atomic(Path(where), text)
 
 
 def _raw_signature(raw: object) -> str | None:

@@ -3,7 +3,8 @@ positions, docstrings, comments or formatting (so it reads the same on every Pyt
 code with no readable source is written from its code object; a plain literal value is written
 as a repr that is the same in every process. Whatever this module writes goes into every code
 version: changing it changes them all (bump ``_SCHEME`` in ``versioner.py``, and
-``CACHE_FORMAT`` in ``cache.py``, whose file holds hashes made here).
+``CACHE_FORMAT`` in ``cache.py``, whose file and the indexes kept beside the bytecode hold
+hashes made here).
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ __all__ = [
     "ProjectLoader",
     "Snapshot",
     "Snapshots",
+    "cache_path",
     "forget",
     "install",
     "project_snapshots",
@@ -122,7 +123,7 @@ class ProjectLoader(importlib.machinery.SourceFileLoader):
             _snapshots[path] = Snapshot(
                 path, source, digest.hex(), (st.st_mtime_ns, st.st_size, st.st_ctime_ns)
             )
-        cached = _cache_path(path)
+        cached = cache_path(path)
         if cached is not None:
             code = _read_cache(cached, digest)
             if code is not None:
@@ -182,7 +183,9 @@ def _under(file: str, root: str) -> bool:
     return file.startswith(root) and file[len(root) : len(root) + 1] in ("/", "\\")
 
 
-def _cache_path(path: str) -> str | None:
+def cache_path(path: str) -> str | None:
+    """Where the bytecode of the module file ``path`` is kept (``__pycache__/m.cpython-311.pyc``;
+    ``None`` when the interpreter keeps none)."""
     try:
         return importlib.util.cache_from_source(path)
     except (NotImplementedError, ValueError):

@@ -4,12 +4,17 @@ what it reads again after an edit, and a corrupt or damaged cache file computed 
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
+import shutil
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from assets_core import load_project
 from assets_core.code_version.versioner import CACHE_FORMAT, CodeVersion, CodeVersioner
 from tests.assets_core.code_version.conftest import HELPERS, Project, version
 
@@ -194,3 +199,90 @@ def test_a_save_keeps_the_still_valid_versions_it_did_not_use(
     assert fourth.version_of(project.load("one").one, "parquet").version != one.version
     assert fourth.version_of(project.load("two").two, "parquet") == two
     assert built == ["one"]
+
+
+# -- the index kept beside the bytecode ------------------------------------------------------
+
+BESIDE_CODE = """
+import pandas as pd
+from assets_core import asset
+
+FACTOR = {factor}
+
+
+@asset
+def scaled() -> pd.DataFrame:
+    return pd.DataFrame({{"v": [FACTOR]}})
+"""
+
+
+def _beside_project(tmp_path: Path, factor: int) -> Path:
+    root = tmp_path / "proj"
+    root.mkdir(exist_ok=True)
+    (root / "lumbung.toml").write_text('modules = ["assets_beside_t"]\n')
+    (root / "assets_beside_t.py").write_text(BESIDE_CODE.format(factor=factor))
+    return root
+
+
+def _fresh_version(root: Path) -> str:
+    """The asset's code version in a session over new storage (the module imported anew)."""
+    sys.modules.pop("assets_beside_t", None)
+    shutil.rmtree(root / ".lumbung", ignore_errors=True)
+    with load_project(root) as session:
+        return session.code_version(session.get("scaled")).version
+
+
+def _kept(root: Path) -> list[Path]:
+    return sorted((root / "__pycache__").glob("assets_beside_t.*.lumbung-*.json"))
+
+
+@pytest.fixture
+def writes_bytecode(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)  # as a user's Python runs
+    yield
+    sys.modules.pop("assets_beside_t", None)
+
+
+@pytest.mark.usefixtures("writes_bytecode")
+def test_new_storage_reads_the_index_kept_beside_the_bytecode(tmp_path: Path) -> None:
+    root = _beside_project(tmp_path, 2)
+    clean = _fresh_version(root)
+    (kept,) = _kept(root)
+    raw = json.loads(kept.read_text())
+    assert (
+        raw["source"]
+        == importlib.util.source_hash((root / "assets_beside_t.py").read_bytes()).hex()
+    )
+    assert _fresh_version(root) == clean
+    # what is kept is what is read: a changed digest in it changes the version
+    key = next(k for k in raw["index"]["defs"] if k.startswith("scaled@"))
+    raw["index"]["defs"][key][0] = "0" * 32
+    kept.write_text(json.dumps(raw))
+    assert _fresh_version(root) != clean
+    # ... but only for the bytes it was made from: after an edit the file is parsed again
+    (root / "assets_beside_t.py").write_text(BESIDE_CODE.format(factor=3))
+    edited = _fresh_version(root)
+    assert edited != clean
+    kept.unlink()
+    assert _fresh_version(root) == edited
+
+
+@pytest.mark.usefixtures("writes_bytecode")
+@pytest.mark.parametrize("content", [b"{not json", b"\x00\xff", b'{"source": 1}', b"[]"])
+def test_a_damaged_index_beside_the_bytecode_is_parsed_over(tmp_path: Path, content: bytes) -> None:
+    root = _beside_project(tmp_path, 2)
+    clean = _fresh_version(root)
+    (kept,) = _kept(root)
+    kept.write_bytes(content)
+    assert _fresh_version(root) == clean
+    assert json.loads(kept.read_text())["index"]  # written again, whole
+
+
+def test_no_index_is_kept_where_no_bytecode_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    root = _beside_project(tmp_path, 2)
+    _fresh_version(root)
+    sys.modules.pop("assets_beside_t", None)
+    assert _kept(root) == []

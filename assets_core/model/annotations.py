@@ -10,6 +10,7 @@ as strings (postponed annotations) are recognised without importing the librarie
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import types
 import typing
@@ -59,9 +60,25 @@ def resolved(annotation: object, namespace: Mapping[str, Any]) -> object:
         return annotation
 
 
+#: ``input_kind`` of each annotation seen (a project's few types, asked once per parameter
+#: as it loads and again per step as it runs)
+_KINDS: dict[object, Kind | None] = {}
+
+
 def input_kind(annotation: object) -> Kind | None:
     """The value kind an input's annotation asks for (no annotation: pandas); ``None`` when
     Lumbung cannot load a value as it."""
+    try:
+        return _KINDS[annotation]
+    except (KeyError, TypeError):  # not seen yet, or not hashable
+        pass
+    kind = _input_kind(annotation)
+    with contextlib.suppress(TypeError):
+        _KINDS[annotation] = kind
+    return kind
+
+
+def _input_kind(annotation: object) -> Kind | None:
     if any(annotation is u for u in _UNANNOTATED):
         return "pandas"
     if isinstance(annotation, str):

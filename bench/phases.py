@@ -16,9 +16,11 @@ this process notes when it started and ended. The medians per phase:
 - **exit**: from the last exit hook to the end of the process (the interpreter's teardown).
 
 Wall-clock and CPU (user + system of the whole process, threads included) are both shown: on
-a shared machine the CPU column is the steadier. The last line divides the run's difference
-by the number of steps. With ``--also SRC`` a second Lumbung (an older source tree) joins
-the rotation and gets its own columns.
+a shared machine the CPU column is the steadier. The last lines divide the run's difference
+by the number of steps, and split the run's CPU into user and system time: on a disk other
+processes write to, the system time of creating 1,000 new files moves between runs far more
+than the code's own work does. With ``--also SRC`` a second Lumbung (an older source tree)
+joins the rotation and gets its own columns.
 
     python bench/phases.py PROJECT_DIR [--repeat 5] [--also SRC]
 """
@@ -46,9 +48,12 @@ MARKS_ENV = "BENCH_PHASES_MARKS"
 #: what both bootstraps begin with: ``note(name)`` marks a moment; the marks are saved at exit
 _MARKS = r"""
 import atexit, json, os, sys, time
-marks = {"start": (time.perf_counter(), time.process_time())}
+def now():
+    t = os.times()
+    return (time.perf_counter(), time.process_time(), t.user, t.system)
+marks = {"start": now()}
 def note(name):
-    marks[name] = (time.perf_counter(), time.process_time())
+    marks[name] = now()
 def save():
     note("exit")
     with open(os.environ["BENCH_PHASES_MARKS"], "w") as fh:
@@ -105,8 +110,13 @@ PHASES = (
 )
 
 
-def timed(cmd: list[str], cwd: Path, marks: Path) -> dict[str, tuple[float, float]]:
-    """Run ``cmd``; its marks (wall, CPU), with ``spawn`` and ``end`` from this side."""
+#: what each mark and phase holds: wall-clock, CPU, user and system seconds
+Times = tuple[float, float, float, float]
+
+
+def timed(cmd: list[str], cwd: Path, marks: Path) -> dict[str, Times]:
+    """Run ``cmd``; its marks (wall, CPU, user, system), with ``spawn`` and ``end`` from this
+    side."""
     env = dict(CHILD_ENV, **{MARKS_ENV: str(marks)})
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     spawn = time.perf_counter()
@@ -115,20 +125,25 @@ def timed(cmd: list[str], cwd: Path, marks: Path) -> dict[str, tuple[float, floa
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         sys.exit(f"{cmd[:3]} failed: {(proc.stderr or proc.stdout)[-400:]}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    got = {k: (float(v[0]), float(v[1])) for k, v in json.loads(marks.read_text()).items()}
-    got["spawn"] = (spawn, 0.0)
-    got["end"] = (end, cpu)
+    user = after.ru_utime - before.ru_utime
+    system = after.ru_stime - before.ru_stime
+    got: dict[str, Times] = {
+        k: (float(v[0]), float(v[1]), float(v[2]), float(v[3]))
+        for k, v in json.loads(marks.read_text()).items()
+    }
+    got["spawn"] = (spawn, 0.0, 0.0, 0.0)
+    got["end"] = (end, user + system, user, system)
     return got
 
 
-def phases(marks: dict[str, tuple[float, float]], lumbung: bool) -> dict[str, tuple[float, float]]:
-    """Each phase's (wall, CPU) seconds from one process's marks."""
+def phases(marks: dict[str, Times], lumbung: bool) -> dict[str, Times]:
+    """Each phase's (wall, CPU, user, system) seconds from one process's marks."""
     opened = [(name, m if lumbung else b) for name, m, b in PHASES]
     seams = [(name, mark) for name, mark in opened if mark is not None]
-    out = {name: (0.0, 0.0) for name, _ in opened}
+    out: dict[str, Times] = {name: (0.0, 0.0, 0.0, 0.0) for name, _ in opened}
     for (name, mark), (_, nxt) in zip(seams, [*seams[1:], ("", "end")], strict=True):
-        out[name] = (marks[nxt][0] - marks[mark][0], marks[nxt][1] - marks[mark][1])
+        a, b = marks[mark], marks[nxt]
+        out[name] = (b[0] - a[0], b[1] - a[1], b[2] - a[2], b[3] - a[3])
     return out
 
 
@@ -149,7 +164,7 @@ def main() -> None:
     if args.also is not None:
         who[f"[{args.also.name}]"] = [python, "-c", _LUMBUNG, str(args.also.resolve())]
     who["baseline"] = [python, "-c", _BASELINE, str(HERE), str(project)]
-    found: dict[str, list[dict[str, tuple[float, float]]]] = {k: [] for k in who}
+    found: dict[str, list[dict[str, Times]]] = {k: [] for k in who}
     with tempfile.TemporaryDirectory(prefix="lumbung-phases-") as scratch:
         tmp = Path(scratch)
         for r in range(args.repeat + 1):  # the first round warms up
@@ -169,7 +184,7 @@ def main() -> None:
     write_config(project, list(graph["modules"]))
     medians = {
         k: {
-            p: tuple(statistics.median(run[p][i] for run in runs) for i in (0, 1))
+            p: tuple(statistics.median(run[p][i] for run in runs) for i in range(4))
             for p, _, _ in PHASES
         }
         for k, runs in found.items()
@@ -187,10 +202,17 @@ def main() -> None:
         if k == "baseline":
             continue
         ratio = statistics.median(a / b for a, b in zip(totals[k], totals["baseline"], strict=True))
-        run_diff = [medians[k]["run"][i] - medians["baseline"]["run"][i] for i in (0, 1)]
+        run_diff = [medians[k]["run"][i] - medians["baseline"]["run"][i] for i in range(4)]
         print(
             f"{k}: whole process {ratio:.2f}x the baseline (median of pairs); the run "
-            f"{run_diff[0] / n * 1e6:+.0f} us wall, {run_diff[1] / n * 1e6:+.0f} us CPU per step"
+            f"{run_diff[0] / n * 1e6:+.0f} us wall, {run_diff[1] / n * 1e6:+.0f} us CPU per step "
+            f"({run_diff[2] / n * 1e6:+.0f} us user, {run_diff[3] / n * 1e6:+.0f} us system)"
+        )
+    for k in names:
+        user, system = medians[k]["run"][2], medians[k]["run"][3]
+        spread = [round(run["run"][3], 2) for run in found[k]]
+        print(
+            f"{k}: the run's user {user:.3f} s, system {system:.3f} s (each run's system: {spread})"
         )
 
 

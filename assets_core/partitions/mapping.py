@@ -175,7 +175,9 @@ class IdentityMapping(BaseMapping):
         return (key,)
 
     def upstream_many(self, keys: Sequence[str | None], space: KeySpace) -> list[Keys]:
-        return [(need_key(k),) for k in keys]
+        if None in keys:
+            need_key(None)
+        return [(k,) for k in keys]
 
 
 class AllMapping(BaseMapping):

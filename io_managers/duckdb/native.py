@@ -150,11 +150,13 @@ def _create(
         result.create(qname)
         cur.execute(f"COMMENT ON TABLE {qname} IS {quote_literal(_OWNER_PREFIX + str(key))}")
         reader = cur.sql(f"SELECT * FROM {qname}").to_arrow_reader(_BATCH_ROWS)
-        utc = _utc_schema(reader.schema)
+        given = reader.schema  # a new object at every read of the property
+        utc = _utc_schema(given)
+        relabel = utc is not given
         hasher = _BackgroundHasher(utc)  # hashes a batch while DuckDB hands over the next
         try:
             for batch in reader:
-                hasher.put(batch if utc is reader.schema else batch.cast(utc))
+                hasher.put(batch.cast(utc) if relabel else batch)
             digest = hasher.finish()
         finally:
             hasher.close()

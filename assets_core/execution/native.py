@@ -17,16 +17,22 @@ import threading
 from typing import TYPE_CHECKING, Any, Protocol
 
 from assets_core.errors import AssetExecutionError, LumbungError
-from assets_core.execution.failures import load_failure, store_failure, user_failure
+from assets_core.execution.failures import (
+    from_duckdb,
+    load_failure,
+    store_failure,
+    user_failure,
+)
 from assets_core.model.annotations import input_kind
 from assets_core.model.keys import AssetKey, StepKey
-from assets_core.model.spec import AssetSpec
+from assets_core.model.spec import AssetSpec, SqlAsset
 from assets_core.storage.io import (
     AssetContext,
     DuckDBHolder,
     Fence,
     InputContext,
     OutputContext,
+    Query,
     Staged,
     StoredOutput,
 )
@@ -139,7 +145,10 @@ def run_native(
             raise _Cancelled
         context = AssetContext(step.asset, asset.spec, run_id, None, holder)
         try:
-            result = asset.run(inputs, context)
+            if isinstance(asset, SqlAsset):  # the manager runs its statement, bound once
+                result: object = Query(asset.statement(inputs, con), asset.line)
+            else:
+                result = asset.run(inputs, context)
         except Exception as exc:
             raise user_failure(step, exc) from exc
         if type(result).__name__ == "RecordBatchReader":  # duckdb's rel.arrow() returns one
@@ -160,6 +169,8 @@ def run_native(
     except (LumbungError, _Cancelled):
         raise
     except Exception as exc:
+        if returned and isinstance(returned[0], Query) and from_duckdb(exc):
+            raise user_failure(step, exc) from exc  # the SQL asset's statement failed
         relation = not returned or kind_of(returned[0]) == "duckdb"
         error = store_failure(step, name, exc, relation)
         if error is exc:

@@ -272,11 +272,9 @@ class SqlAsset(Located):
         every kind's do."""
         return CodeSource(texts=(("sql", self.normalized),))
 
-    def run(self, inputs: Mapping[str, object], context: object) -> object:
-        """The query as a relation on the step's DuckDB connection (``context.duckdb``), every
-        input bound under the name it was referenced by (``a.b``: view ``b`` in schema
-        ``a``)."""
-        con = context.duckdb  # type: ignore[attr-defined]
+    def statement(self, inputs: Mapping[str, object], con: Any) -> str:
+        """Bind every input on the DuckDB connection ``con`` under the name it was referenced
+        by (``a.b``: view ``b`` in schema ``a``); the statement to run over them."""
         for p in self.params:
             relation: Any = inputs[p.name]
             *schema, table = p.name.split(".")
@@ -290,8 +288,16 @@ class SqlAsset(Located):
                 )
             else:
                 relation.create_view(table, replace=True)
+        return self.sql
+
+    def run(self, inputs: Mapping[str, object], context: object) -> object:
+        """The query as a relation on the step's DuckDB connection (``context.duckdb``), its
+        inputs bound there (``statement``). Inside a manager that creates it in its own
+        database the statement runs there instead (``execution.native``)."""
+        con = context.duckdb  # type: ignore[attr-defined]
+        sql = self.statement(inputs, con)
         try:
-            return con.sql(self.sql)
+            return con.sql(sql)
         except Exception as exc:  # the SQL's own mistake: DuckDB's Python frames add nothing
             raise exc.with_traceback(None)  # noqa: B904 - the same error, not another
 

@@ -191,3 +191,25 @@ def test_relation_asset_is_checked_before_it_is_published(tmp_path: Path) -> Non
     assert str(step) == "counted" and "n < 3" in error, error
     rows = bad.load("counted", duckdb.DuckDBPyRelation).fetchall()
     assert sorted(rows) == [(0,), (1,), (2,)]  # the published table is the good run's
+
+
+def test_sql_statement_errors_as_it_runs_are_the_assets(session: Session) -> None:
+    """Inside the warehouse a SQL asset's statement is bound as it creates the table: an error
+    DuckDB finds only then (a value that does not convert) is the asset's, like a binder
+    error, and the line DuckDB points at is the file's."""
+    assert not session.materialize().failed
+    models = session.defs.root / "models"
+    (models / "totals.sql").write_text(
+        "-- a comment\n-- description: totals\n"
+        "select o.sku,\n  'x'::int as n\nfrom marts.orders o\n"
+    )
+    config = session.config
+    assert config is not None
+    manager = session.io.get("duckdb")
+    again = Session(load_definitions(config), config=config, io_managers={"duckdb": manager})
+    [(step, error)] = again.materialize(select="totals").errors.items()
+    assert str(step) == "totals"
+    assert error.startswith("totals: ConversionException: Conversion Error: "), error
+    assert "LINE 4:   'x'::int as n" in error  # the file's fourth line
+    assert "CREATE TABLE" not in error  # the statement Lumbung wraps it in is not shown
+    assert again.load("totals", duckdb.DuckDBPyRelation).fetchall()[0] == ("a", "apple", 10.0)

@@ -37,6 +37,7 @@ from assets_core.storage.io import (
     StoredOutput,
 )
 from assets_core.storage.loading import load_input
+from assets_core.storage.sources import scan_sql
 from assets_core.storage.values import kind_of
 
 if TYPE_CHECKING:
@@ -112,6 +113,7 @@ def run_native(
     (an input, the asset's SQL, the store)."""
 
     python = asset.kind == "python"
+    sql = asset if isinstance(asset, SqlAsset) else None
     returned: list[object] = []  # what the asset returned, once it has
 
     def build(con: duckdb.DuckDBPyConnection) -> object:
@@ -131,6 +133,13 @@ def run_native(
                 _duckdb=holder,
             )
             try:
+                if sql is not None:  # a view of the name it was referenced by, bound once
+                    source = env.defs.sources.get(b.key)
+                    scan = None if source is None else scan_sql(source, env.defs.root)
+                    sql.bind(
+                        con, b.param, load_input(env.defs, env.io, ctx) if scan is None else scan
+                    )
+                    continue
                 value = load_input(env.defs, env.io, ctx)
                 # a relation input is a view of its parameter's name, which its SQL can read
                 if python and input_kind(b.annotation) == "duckdb":
@@ -145,8 +154,8 @@ def run_native(
             raise _Cancelled
         context = AssetContext(step.asset, asset.spec, run_id, None, holder)
         try:
-            if isinstance(asset, SqlAsset):  # the manager runs its statement, bound once
-                result: object = Query(asset.statement(inputs, con), asset.line)
+            if sql is not None:  # the manager runs its statement, bound once, as it creates
+                result: object = Query(sql.sql, sql.line)
             else:
                 result = asset.run(inputs, context)
         except Exception as exc:

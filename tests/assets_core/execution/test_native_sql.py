@@ -213,3 +213,34 @@ def test_sql_statement_errors_as_it_runs_are_the_assets(session: Session) -> Non
     assert "LINE 4:   'x'::int as n" in error  # the file's fourth line
     assert "CREATE TABLE" not in error  # the statement Lumbung wraps it in is not shown
     assert again.load("totals", duckdb.DuckDBPyRelation).fetchall()[0] == ("a", "apple", 10.0)
+
+
+def test_parquet_sources_are_views_of_their_files(tmp_path: Path) -> None:
+    """A SQL asset reads a Parquet source through a view made from its files at once, under the
+    name it wrote, dotted or not; a damaged file is its input's failure, not its SQL's."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"sku": ["a", "b"], "price": [2.5, 4.0]}), tmp_path / "p.parquet")
+    (tmp_path / "lumbung.toml").write_text('modules = ["assets"]\nsql = ["models"]\n')
+    (tmp_path / "assets.py").write_text(
+        "from assets_core import source\n"
+        'prices = source("raw/prices", path="p.parquet")\n'
+        'flat = source("flat", path="p.parquet")\n'
+    )
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "both.sql").write_text(
+        "-- io_manager: duckdb\n"
+        "select p.sku, p.price + f.price as twice from raw.prices p join flat f using (sku)\n"
+    )
+    config = find_project(tmp_path)
+    manager = _NoSave(config.storage / "warehouse.duckdb", idle_close=0)
+    manager.saved = []
+    session = Session(load_definitions(config), config=config, io_managers={"duckdb": manager})
+    assert not session.materialize().failed
+    rows = session.load("both", duckdb.DuckDBPyRelation).fetchall()
+    assert sorted(rows) == [("a", 5.0), ("b", 8.0)]
+    (tmp_path / "p.parquet").write_bytes(b"PAR1" + b"\0" * 64 + b"PAR1")
+    [(step, error)] = session.materialize().errors.items()
+    assert str(step) == "both"
+    assert error.startswith("both: loading input 'raw.prices' (raw/prices) failed ("), error

@@ -151,7 +151,7 @@ def _create(
         cur.execute(f"DROP TABLE IF EXISTS {qname}")
         if isinstance(result, Query):
             # the statement on its file's lines: DuckDB's "LINE n" of an error is the file's
-            lines = "\n" * max(result.line - 1, 1)
+            lines = "\n" * (result.line - 1) if result.line > 1 else " "
             cur.execute(f"CREATE TABLE {qname} AS{lines}{result.sql}")
         else:
             result.create(qname)

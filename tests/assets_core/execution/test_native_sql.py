@@ -213,6 +213,10 @@ def test_sql_statement_errors_as_it_runs_are_the_assets(session: Session) -> Non
     assert "LINE 4:   'x'::int as n" in error  # the file's fourth line
     assert "CREATE TABLE" not in error  # the statement Lumbung wraps it in is not shown
     assert again.load("totals", duckdb.DuckDBPyRelation).fetchall()[0] == ("a", "apple", 10.0)
+    (models / "totals.sql").write_text("select 'x'::int as n\n")  # the file's first line
+    third = Session(load_definitions(config), config=config, io_managers={"duckdb": manager})
+    [error] = third.materialize(select="totals").errors.values()
+    assert "LINE 1: " in error and "LINE 2" not in error, error
 
 
 def test_parquet_sources_are_views_of_their_files(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """TPC-H through Lumbung against a plain DuckDB script, whole process, in one run.
 
     python bench/tpch.py [--scale 1] [--repeat 5] [--data DIR] [--variants raw,relation,sql]
+                         [--before DIR]
 
 The eight TPC-H tables are written as Parquet by a real generator (``tpchgen-cli``, the
 ``bench`` extra; it works offline), once per scale into DATA (default: a folder beside the
@@ -20,6 +21,11 @@ computed and recorded, as in any run). Prints each variant's median wall and CPU
 the medians of its per-round ratios to ``raw`` (1.00 = as fast as the raw script; CPU time
 is steadier than wall time on a shared machine), then checks that all 22 tables of every
 variant equal the raw script's.
+
+``--before DIR`` names another checkout of Lumbung (a ``git worktree`` of an earlier commit,
+say): its ``relation`` and ``sql`` variants run too, as ``relation@before`` and ``sql@before``
+(the same projects in a folder of their own, ``DIR`` first on ``PYTHONPATH``), in the same
+rotation, so a change is measured against the code before it under the same machine state.
 """
 
 from __future__ import annotations
@@ -102,7 +108,7 @@ def _sources(parquet: Path) -> str:
 def write_relation_project(work: Path, parquet: Path, scale: float) -> Path:
     """22 Python assets returning relations built on their relation inputs."""
     root = work / "relation"
-    root.mkdir(exist_ok=True)
+    root.mkdir(parents=True, exist_ok=True)
     (root / "lumbung.toml").write_text('modules = ["sources", "queries"]\nstorage = ".lumbung"\n')
     (root / "sources.py").write_text(_sources(parquet))
     body = ["import duckdb", "", "from assets_core import asset", ""]
@@ -134,23 +140,34 @@ def write_sql_project(work: Path, parquet: Path, scale: float) -> Path:
     return root
 
 
+#: the suffix of a variant run by the checkout ``--before`` names
+BEFORE = "@before"
+
+
 def commands(
-    work: Path, parquet: Path, scale: float, variants: Sequence[str]
+    work: Path, parquet: Path, scale: float, variants: Sequence[str], before: bool = False
 ) -> dict[str, list[str]]:
+    """Each variant's command; with ``before``, each Lumbung variant's again, as
+    ``<variant>@before``, on projects of its own (run with ``environment``)."""
     out: dict[str, list[str]] = {}
     for v in variants:
         if v == "raw":
             out[v] = [sys.executable, str(write_raw(work, parquet, scale))]
             continue
         write = write_relation_project if v == "relation" else write_sql_project
-        root = write(work, parquet, scale)
-        out[v] = [sys.executable, "-m", "assets_core.cli", "--project", str(root)]
-        out[v] += ["materialize", "--force"]
+        for name, folder in ((v, work), (v + BEFORE, work / "before"))[: 2 if before else 1]:
+            root = write(folder, parquet, scale)
+            out[name] = [sys.executable, "-m", "assets_core.cli", "--project", str(root)]
+            out[name] += ["materialize", "--force"]
     return out
 
 
 def warehouse(work: Path, variant: str) -> Path:
-    return work / "raw.duckdb" if variant == "raw" else work / variant / ".lumbung/warehouse.duckdb"
+    if variant == "raw":
+        return work / "raw.duckdb"
+    if variant.endswith(BEFORE):
+        return work / "before" / variant.removesuffix(BEFORE) / ".lumbung/warehouse.duckdb"
+    return work / variant / ".lumbung/warehouse.duckdb"
 
 
 #: the variants' environment: Python keeps its bytecode (``__pycache__``), as in an ordinary
@@ -160,11 +177,19 @@ def warehouse(work: Path, variant: str) -> Path:
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def timed(cmd: list[str]) -> tuple[float, float]:
+def environment(variant: str, before: Path | None) -> dict[str, str]:
+    """``ENV``, with the checkout ``before`` first on the import path for its variants."""
+    if before is None or not variant.endswith(BEFORE):
+        return ENV
+    path = [str(before), *([ENV["PYTHONPATH"]] if ENV.get("PYTHONPATH") else [])]
+    return {**ENV, "PYTHONPATH": os.pathsep.join(path)}
+
+
+def timed(cmd: list[str], env: dict[str, str] = ENV) -> tuple[float, float]:
     """Wall seconds and CPU seconds (user + system) of one whole process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=ENV)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     elapsed = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
@@ -210,17 +235,18 @@ def differences(
 
 
 def measure(
-    cmds: dict[str, list[str]], repeat: int, warm: bool = True
+    cmds: dict[str, list[str]], repeat: int, warm: bool = True, before: Path | None = None
 ) -> dict[str, list[tuple[float, float]]]:
     """(wall, CPU) seconds per variant and round; with ``warm``, each variant runs once first
-    to warm the page cache and the source observations, unmeasured."""
-    for cmd in cmds.values() if warm else ():
-        timed(cmd)
+    to warm the page cache and the source observations, unmeasured. ``before``: the checkout
+    the ``@before`` variants run."""
+    for v, cmd in cmds.items() if warm else ():
+        timed(cmd, environment(v, before))
     runs: dict[str, list[tuple[float, float]]] = {v: [] for v in cmds}
     order = list(cmds)
     for r in range(repeat):
         for v in order[r % len(order) :] + order[: r % len(order)]:
-            runs[v].append(timed(cmds[v]))
+            runs[v].append(timed(cmds[v], environment(v, before)))
     return runs
 
 
@@ -228,14 +254,14 @@ def report(runs: dict[str, list[tuple[float, float]]]) -> list[str]:
     """Per variant: median wall and CPU seconds, and the medians of the per-round ratios to
     raw (CPU time is steadier than wall time on a shared machine)."""
     lines = [
-        f"{'variant':<10} {'wall s':>8} {'cpu s':>8} {'wall ratio':>11} {'cpu ratio':>10}"
+        f"{'variant':<16} {'wall s':>8} {'cpu s':>8} {'wall ratio':>11} {'cpu ratio':>10}"
         "  (per-round wall ratios)"
     ]
     for v, times in runs.items():
         wall = [t / b for (t, _), (b, _) in zip(times, runs["raw"], strict=True)]
         cpu = [c / b for (_, c), (_, b) in zip(times, runs["raw"], strict=True)]
         lines.append(
-            f"{v:<10} {statistics.median(t for t, _ in times):>8.3f} "
+            f"{v:<16} {statistics.median(t for t, _ in times):>8.3f} "
             f"{statistics.median(c for _, c in times):>8.3f} {statistics.median(wall):>11.3f} "
             f"{statistics.median(cpu):>10.3f}  ({', '.join(f'{x:.2f}' for x in wall)})"
         )
@@ -249,13 +275,16 @@ def run(
     work: Path,
     variants: Sequence[str],
     warm: bool = True,
+    before: Path | None = None,
 ) -> list[str]:
     """Generate, measure (``warm``: after a first unmeasured run of each) and check; the
-    printed lines. Raises SystemExit on a wrong answer."""
+    printed lines. ``before``: another checkout whose Lumbung variants run too. Raises
+    SystemExit on a wrong answer."""
     parquet = generate(scale, data)
     work.mkdir(parents=True, exist_ok=True)
-    cmds = commands(work, parquet, scale, ["raw", *(v for v in variants if v != "raw")])
-    runs = measure(cmds, repeat, warm)
+    lumbung = [v for v in variants if v != "raw"]
+    cmds = commands(work, parquet, scale, ["raw", *lumbung], before is not None)
+    runs = measure(cmds, repeat, warm, before)
     lines = [f"TPC-H scale {scale:g}, {repeat} rounds, whole process", *report(runs)]
     raw = answers(warehouse(work, "raw"))
     for v in cmds:
@@ -271,12 +300,16 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "lumbung-bench-tpch")
     p.add_argument("--variants", default=",".join(VARIANTS))
+    p.add_argument("--before", type=Path, help="another checkout of Lumbung to measure beside")
     args = p.parse_args()
     variants = [v for v in args.variants.split(",") if v]
     if unknown := sorted(set(variants) - set(VARIANTS)):
         p.error(f"unknown variants {unknown}; use some of {', '.join(VARIANTS)}")
+    if args.before is not None and not (args.before / "assets_core").is_dir():
+        p.error(f"--before {args.before}: no Lumbung checkout there (no assets_core folder)")
+    before = None if args.before is None else args.before.resolve()
     with tempfile.TemporaryDirectory(prefix="lumbung-tpch-") as tmp:
-        for line in run(args.scale, args.repeat, args.data, Path(tmp), variants):
+        for line in run(args.scale, args.repeat, args.data, Path(tmp), variants, before=before):
             print(line)
 
 

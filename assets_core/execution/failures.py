@@ -32,6 +32,7 @@ from assets_core.storage.oserrors import explain
 
 __all__ = [
     "engine_failure",
+    "from_duckdb",
     "full_traceback",
     "load_failure",
     "store_failure",
@@ -59,7 +60,7 @@ def store_failure(step: StepKey, manager: str, exc: Exception, relation: bool) -
         message = f"the {manager} IO manager cannot store {exc}"
     elif isinstance(exc, LumbungError):
         return exc
-    elif relation and _from_duckdb(exc):
+    elif relation and from_duckdb(exc):
         message = f"the DuckDB relation it returned failed as it was stored: {_said(exc)}"
     elif isinstance(exc, OSError) and exc.errno:
         message = f"the {manager} IO manager cannot store the output {explain(exc)}."
@@ -105,7 +106,7 @@ def _caused(error: LumbungError, cause: BaseException) -> LumbungError:
     return error
 
 
-def _from_duckdb(exc: BaseException) -> bool:
+def from_duckdb(exc: BaseException) -> bool:
     """Whether ``exc`` is DuckDB's (or pyarrow's stream reader passing one on as an
     ``OSError`` without an error number: ``"Invalid Input Error: ..."``)."""
     module = type(exc).__module__.split(".", 1)[0]

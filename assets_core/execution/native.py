@@ -17,20 +17,27 @@ import threading
 from typing import TYPE_CHECKING, Any, Protocol
 
 from assets_core.errors import AssetExecutionError, LumbungError
-from assets_core.execution.failures import load_failure, store_failure, user_failure
+from assets_core.execution.failures import (
+    from_duckdb,
+    load_failure,
+    store_failure,
+    user_failure,
+)
 from assets_core.model.annotations import input_kind
 from assets_core.model.keys import AssetKey, StepKey
-from assets_core.model.spec import AssetSpec
+from assets_core.model.spec import AssetSpec, SqlAsset
 from assets_core.storage.io import (
     AssetContext,
     DuckDBHolder,
     Fence,
     InputContext,
     OutputContext,
+    Query,
     Staged,
     StoredOutput,
 )
 from assets_core.storage.loading import load_input
+from assets_core.storage.sources import scan_sql
 from assets_core.storage.values import kind_of
 
 if TYPE_CHECKING:
@@ -106,6 +113,7 @@ def run_native(
     (an input, the asset's SQL, the store)."""
 
     python = asset.kind == "python"
+    sql = asset if isinstance(asset, SqlAsset) else None
     returned: list[object] = []  # what the asset returned, once it has
 
     def build(con: duckdb.DuckDBPyConnection) -> object:
@@ -125,6 +133,13 @@ def run_native(
                 _duckdb=holder,
             )
             try:
+                if sql is not None:  # a view of the name it was referenced by, bound once
+                    source = env.defs.sources.get(b.key)
+                    scan = None if source is None else scan_sql(source, env.defs.root)
+                    sql.bind(
+                        con, b.param, load_input(env.defs, env.io, ctx) if scan is None else scan
+                    )
+                    continue
                 value = load_input(env.defs, env.io, ctx)
                 # a relation input is a view of its parameter's name, which its SQL can read
                 if python and input_kind(b.annotation) == "duckdb":
@@ -139,7 +154,10 @@ def run_native(
             raise _Cancelled
         context = AssetContext(step.asset, asset.spec, run_id, None, holder)
         try:
-            result = asset.run(inputs, context)
+            if sql is not None:  # the manager runs its statement, bound once, as it creates
+                result: object = Query(sql.sql, sql.line)
+            else:
+                result = asset.run(inputs, context)
         except Exception as exc:
             raise user_failure(step, exc) from exc
         if type(result).__name__ == "RecordBatchReader":  # duckdb's rel.arrow() returns one
@@ -160,6 +178,8 @@ def run_native(
     except (LumbungError, _Cancelled):
         raise
     except Exception as exc:
+        if returned and isinstance(returned[0], Query) and from_duckdb(exc):
+            raise user_failure(step, exc) from exc  # the SQL asset's statement failed
         relation = not returned or kind_of(returned[0]) == "duckdb"
         error = store_failure(step, name, exc, relation)
         if error is exc:

@@ -272,28 +272,43 @@ class SqlAsset(Located):
         every kind's do."""
         return CodeSource(texts=(("sql", self.normalized),))
 
-    def run(self, inputs: Mapping[str, object], context: object) -> object:
-        """The query as a relation on the step's DuckDB connection (``context.duckdb``), every
-        input bound under the name it was referenced by (``a.b``: view ``b`` in schema
-        ``a``)."""
-        con = context.duckdb  # type: ignore[attr-defined]
+    def bind(self, con: Any, name: str, value: Any) -> None:
+        """Bind input ``name`` on the DuckDB connection ``con`` under the name it was
+        referenced by (``a.b``: view ``b`` in schema ``a``); ``value`` is a relation, or the
+        text of a query that scans it (``storage.sources.scan_sql``)."""
+        *schema, table = name.split(".")
+        view = f"{schema[0]}.{table}" if schema else table
+        if isinstance(value, str):
+            con.execute(f"CREATE OR REPLACE VIEW {_quoted(view)} AS {value}")
+        else:
+            value.create_view(view, replace=True)
+        if schema:
+            quoted = _quoted(schema[0])
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
+            con.execute(
+                f"CREATE OR REPLACE VIEW {quoted}.{_quoted(table)} AS SELECT * FROM {_quoted(view)}"
+            )
+
+    def statement(self, inputs: Mapping[str, object], con: Any) -> str:
+        """Bind every input on ``con`` (``bind``); the statement to run over them."""
         for p in self.params:
-            relation: Any = inputs[p.name]
-            *schema, table = p.name.split(".")
-            if schema:
-                quoted = '"' + schema[0].replace('"', '""') + '"'
-                con.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
-                relation.create_view(f"{schema[0]}.{table}", replace=True)
-                con.execute(
-                    f'CREATE OR REPLACE VIEW {quoted}."{table}" AS '
-                    f'SELECT * FROM "{schema[0]}.{table}"'
-                )
-            else:
-                relation.create_view(table, replace=True)
+            self.bind(con, p.name, inputs[p.name])
+        return self.sql
+
+    def run(self, inputs: Mapping[str, object], context: object) -> object:
+        """The query as a relation on the step's DuckDB connection (``context.duckdb``), its
+        inputs bound there (``statement``). Inside a manager that creates it in its own
+        database the statement runs there instead (``execution.native``)."""
+        con = context.duckdb  # type: ignore[attr-defined]
+        sql = self.statement(inputs, con)
         try:
-            return con.sql(self.sql)
+            return con.sql(sql)
         except Exception as exc:  # the SQL's own mistake: DuckDB's Python frames add nothing
             raise exc.with_traceback(None)  # noqa: B904 - the same error, not another
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 #: Every kind of asset: what a project module may define (``model.project`` collects them)

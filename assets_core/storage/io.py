@@ -87,6 +87,18 @@ class Fence(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class Query:
+    """A SQL asset's statement over the inputs it bound on the connection a manager lent
+    (``save_query``, DESIGN §14). The manager runs it to create the output itself, so the
+    statement is bound once, as it runs, with no relation made of it first; a DuckDB error
+    it raises is the asset's own. ``line``: the line of its file the statement starts on, so
+    that the line an error of DuckDB's points at can be the file's."""
+
+    sql: str
+    line: int = 1
+
+
+@dataclass(frozen=True, slots=True)
 class Staged:
     """A new output written where it will be published, not yet published (DESIGN §13):
     ``source`` is SQL that reads it (``read_parquet('...')``, a table), on ``connection``

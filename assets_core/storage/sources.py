@@ -38,9 +38,11 @@ __all__ = [
     "looks_like_parquet",
     "observe_partitions",
     "observe_source",
+    "parquet_sql",
     "partition_files",
     "partition_source",
     "read_arrow",
+    "scan_sql",
     "source_files",
     "source_format",
 ]
@@ -280,13 +282,38 @@ def load_source(
         if fmt == "csv":
             return csv_read.csv_relation(src, files, con)
         if fmt == "parquet":
-            return con.read_parquet(files)
+            return con.sql(parquet_sql(files))
         return con.read_json(files, format="newline_delimited")  # type: ignore[arg-type, unused-ignore]
     if fmt == "csv":
         table = csv_read.csv_table(src, files)
         return csv_read.csv_frame(table) if target == "pandas" else convert(table, annotation)
     table = read_arrow(src, files, fmt)
     return convert(table, annotation)
+
+
+def parquet_sql(files: Sequence[str]) -> str:
+    """The query scanning Parquet ``files`` in place, a relation input of a source: every
+    option that shapes its columns stated (those of DuckDB's ``read_parquet`` relation: no
+    Hive partition columns guessed from the folders)."""
+    from assets_core.storage.csv_read import literal
+
+    return (
+        f"select * from read_parquet({literal(list(files))}, binary_as_string = false, "
+        "file_row_number = false, filename = false, hive_partitioning = false, "
+        "union_by_name = false)"
+    )
+
+
+def scan_sql(src: SourceAsset, root: Path) -> str | None:
+    """The query a DuckDB relation input of ``src`` reads (``load_source``), for a consumer
+    that only binds it under a name, as a SQL asset does: a view made from it at once binds
+    the files once, where a relation made first and then its view bind them twice (each bind
+    reads every Parquet footer again). ``None`` where the relation is made another way (a CSV
+    source, whose reader's errors are explained as it is made; a JSON one; a partitioned
+    one)."""
+    if src.path is None or src.spec.partitions is not None or source_format(src) != "parquet":
+        return None
+    return parquet_sql([str(f) for f in source_files(src, root)])
 
 
 def read_arrow(

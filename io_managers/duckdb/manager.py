@@ -301,8 +301,9 @@ class DuckDBIOManager:
                 source = _cast(source, cast)
             conv.register("lumbung_raw", source)
             source = conv.sql("SELECT * FROM lumbung_raw").to_arrow_reader(_BATCH_ROWS)
-            utc = _utc_schema(source.schema)
-            cast = None if utc is source.schema else utc
+            given = source.schema  # a new object at every read of the property
+            utc = _utc_schema(given)
+            cast = None if utc is given else utc
         out_schema = source.schema if cast is None else cast
         hasher = _BackgroundHasher(out_schema)
         failure: list[BaseException] = []
@@ -455,8 +456,9 @@ class DuckDBIOManager:
                 raise IOManagerError(
                     f"{ctx.key}: could not read {location}: {_first_line(exc)}"
                 ) from exc
-        utc = _utc_schema(data.schema)
-        if utc is not data.schema:
+        given = data.schema  # a new object at every read of the property
+        utc = _utc_schema(given)
+        if utc is not given:
             data = data.cast(utc)
         if target == "duckdb":
             return ctx.duckdb.from_arrow(data)

@@ -4,14 +4,16 @@ through Python").
 
 ``save_query`` lends the step a cursor on the warehouse's own instance whose default catalog
 is an in-memory one of its own (attached for the step, detached after): the step binds its
-inputs there as views and builds its relation (``build``). An input that is a table of this
-warehouse is read in place (``DuckDBIOManager.load`` on a lent cursor gives a relation over
-the table itself, no copy); a Parquet output or a source is scanned where it lies. Then, inside
-one transaction, the old table is dropped and the relation creates the new one itself
-(``DuckDBPyRelation.create``: one ``CREATE TABLE ... AS`` of the relation's own query, bound
-once, with no view in between), and the table is read back once through Arrow to hash it with
-the same canonical hash as every other write (``datahash.TableHasher``, over the types
-``load`` gives back), before ``COMMIT``.
+inputs there as views and builds its relation (``build``), or, for a SQL asset, gives its
+statement (a ``Query``: no relation is made of it, which would bind it once more). An input
+that is a table of this warehouse is read in place (``DuckDBIOManager.load`` on a lent cursor
+gives a relation over the table itself, no copy); a Parquet output or a source is scanned
+where it lies. Then, inside one transaction, the old table is dropped and the relation creates
+the new one itself (``DuckDBPyRelation.create``: one ``CREATE TABLE ... AS`` of the
+relation's own query, bound once, with no view in between; a ``Query``: ``CREATE TABLE ...
+AS`` of its text), and the table is read back once through Arrow to hash it with the same
+canonical hash as every other write (``datahash.TableHasher``, over the types ``load`` gives
+back), before ``COMMIT``.
 
 What else ``build`` returns (a relation of another connection, a frame, an Arrow table) is
 saved as ``DuckDBIOManager.save`` saves any value, while the step's views are still there.
@@ -27,7 +29,7 @@ from typing import TYPE_CHECKING, Protocol, TypeGuard
 
 from assets_core.errors import IOManagerError
 from assets_core.model.keys import AssetKey
-from assets_core.storage.io import OutputContext, Staged, StoredOutput
+from assets_core.storage.io import OutputContext, Query, Staged, StoredOutput
 from io_managers.duckdb.catalog import _OWNER_PREFIX, table_fingerprint
 from io_managers.duckdb.ingest import _BATCH_ROWS, _BackgroundHasher, _utc_schema
 from io_managers.duckdb.sql import (
@@ -108,7 +110,7 @@ def save_query(
             home = warehouse.home
             with _step_catalog(cur, home):
                 result = build(cur)
-                if not _relation_of(result, cur):
+                if not isinstance(result, Query) and not _relation_of(result, cur):
                     return manager.save(ctx, result)
                 qname = f"{quote_ident(home)}.{quote_ident(schema)}.{quote_ident(table)}"
                 attempt = 0
@@ -139,22 +141,29 @@ def _create(
     ctx: OutputContext,
     qname: str,
     location: str,
-    result: duckdb.DuckDBPyRelation,
+    result: duckdb.DuckDBPyRelation | Query,
 ) -> StoredOutput:
-    """One transaction: the table made by ``result`` itself, its owner, its hash, the
-    commit."""
+    """One transaction: the table made by ``result`` itself (a SQL asset's statement: one
+    ``CREATE TABLE ... AS`` of its text), its owner, its hash, the commit."""
     key = ctx.key
     cur.execute("BEGIN TRANSACTION")
     try:
         cur.execute(f"DROP TABLE IF EXISTS {qname}")
-        result.create(qname)
+        if isinstance(result, Query):
+            # the statement on its file's lines: DuckDB's "LINE n" of an error is the file's
+            lines = "\n" * (result.line - 1) if result.line > 1 else " "
+            cur.execute(f"CREATE TABLE {qname} AS{lines}{result.sql}")
+        else:
+            result.create(qname)
         cur.execute(f"COMMENT ON TABLE {qname} IS {quote_literal(_OWNER_PREFIX + str(key))}")
         reader = cur.sql(f"SELECT * FROM {qname}").to_arrow_reader(_BATCH_ROWS)
-        utc = _utc_schema(reader.schema)
+        given = reader.schema  # a new object at every read of the property
+        utc = _utc_schema(given)
+        relabel = utc is not given
         hasher = _BackgroundHasher(utc)  # hashes a batch while DuckDB hands over the next
         try:
             for batch in reader:
-                hasher.put(batch if utc is reader.schema else batch.cast(utc))
+                hasher.put(batch.cast(utc) if relabel else batch)
             digest = hasher.finish()
         finally:
             hasher.close()

@@ -59,3 +59,22 @@ def test_tiny_scale_end_to_end(tmp_path: Path) -> None:
     print("\n".join(lines))
     assert lines[-1] == "all 22 answers of every variant equal the raw script's"
     assert [line.split()[0] for line in lines[2:-1]] == ["raw", "relation", "sql"]
+
+
+def test_an_earlier_checkout_runs_first_on_the_import_path() -> None:
+    env = tpch.environment("sql@before", Path("/checkout"))
+    assert env["PYTHONPATH"].split(":")[0] == "/checkout"
+    assert tpch.environment("sql", Path("/checkout")) is tpch.ENV
+    assert tpch.environment("raw", None) is tpch.ENV
+
+
+@needs_generator
+def test_tiny_scale_beside_another_checkout(tmp_path: Path) -> None:
+    """``--before``: the Lumbung variants of another checkout (this one, here) run in the same
+    rotation, on projects of their own, and their answers are checked too."""
+    lines = tpch.run(
+        0.01, 1, tmp_path / "data", tmp_path / "work", ["sql"], warm=False, before=BENCH.parent
+    )
+    assert lines[-1] == "all 22 answers of every variant equal the raw script's"
+    assert [line.split()[0] for line in lines[2:-1]] == ["raw", "sql", "sql@before"]
+    assert (tmp_path / "work" / "before" / "sql" / ".lumbung" / "warehouse.duckdb").exists()

@@ -191,3 +191,60 @@ def test_relation_asset_is_checked_before_it_is_published(tmp_path: Path) -> Non
     assert str(step) == "counted" and "n < 3" in error, error
     rows = bad.load("counted", duckdb.DuckDBPyRelation).fetchall()
     assert sorted(rows) == [(0,), (1,), (2,)]  # the published table is the good run's
+
+
+def test_sql_statement_errors_as_it_runs_are_the_assets(session: Session) -> None:
+    """Inside the warehouse a SQL asset's statement is bound as it creates the table: an error
+    DuckDB finds only then (a value that does not convert) is the asset's, like a binder
+    error, and the line DuckDB points at is the file's."""
+    assert not session.materialize().failed
+    models = session.defs.root / "models"
+    (models / "totals.sql").write_text(
+        "-- a comment\n-- description: totals\n"
+        "select o.sku,\n  'x'::int as n\nfrom marts.orders o\n"
+    )
+    config = session.config
+    assert config is not None
+    manager = session.io.get("duckdb")
+    again = Session(load_definitions(config), config=config, io_managers={"duckdb": manager})
+    [(step, error)] = again.materialize(select="totals").errors.items()
+    assert str(step) == "totals"
+    assert error.startswith("totals: ConversionException: Conversion Error: "), error
+    assert "LINE 4:   'x'::int as n" in error  # the file's fourth line
+    assert "CREATE TABLE" not in error  # the statement Lumbung wraps it in is not shown
+    assert again.load("totals", duckdb.DuckDBPyRelation).fetchall()[0] == ("a", "apple", 10.0)
+    (models / "totals.sql").write_text("select 'x'::int as n\n")  # the file's first line
+    third = Session(load_definitions(config), config=config, io_managers={"duckdb": manager})
+    [error] = third.materialize(select="totals").errors.values()
+    assert "LINE 1: " in error and "LINE 2" not in error, error
+
+
+def test_parquet_sources_are_views_of_their_files(tmp_path: Path) -> None:
+    """A SQL asset reads a Parquet source through a view made from its files at once, under the
+    name it wrote, dotted or not; a damaged file is its input's failure, not its SQL's."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"sku": ["a", "b"], "price": [2.5, 4.0]}), tmp_path / "p.parquet")
+    (tmp_path / "lumbung.toml").write_text('modules = ["assets"]\nsql = ["models"]\n')
+    (tmp_path / "assets.py").write_text(
+        "from assets_core import source\n"
+        'prices = source("raw/prices", path="p.parquet")\n'
+        'flat = source("flat", path="p.parquet")\n'
+    )
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "both.sql").write_text(
+        "-- io_manager: duckdb\n"
+        "select p.sku, p.price + f.price as twice from raw.prices p join flat f using (sku)\n"
+    )
+    config = find_project(tmp_path)
+    manager = _NoSave(config.storage / "warehouse.duckdb", idle_close=0)
+    manager.saved = []
+    session = Session(load_definitions(config), config=config, io_managers={"duckdb": manager})
+    assert not session.materialize().failed
+    rows = session.load("both", duckdb.DuckDBPyRelation).fetchall()
+    assert sorted(rows) == [("a", 5.0), ("b", 8.0)]
+    (tmp_path / "p.parquet").write_bytes(b"PAR1" + b"\0" * 64 + b"PAR1")
+    [(step, error)] = session.materialize().errors.items()
+    assert str(step) == "both"
+    assert error.startswith("both: loading input 'raw.prices' (raw/prices) failed ("), error

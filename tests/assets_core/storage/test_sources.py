@@ -21,7 +21,13 @@ from assets_core.errors import IOManagerError, ProjectError
 from assets_core.model.decorator import source
 from assets_core.model.spec import SourceAsset
 from assets_core.storage.datahash import canonical_schema
-from assets_core.storage.sources import describe_change, load_source, observe_source, source_files
+from assets_core.storage.sources import (
+    describe_change,
+    load_source,
+    observe_source,
+    scan_sql,
+    source_files,
+)
 from assets_core.storage.state import FileObservation
 from tests.conftest import ProjectDir
 
@@ -191,6 +197,32 @@ def test_duckdb_scans_in_place(tmp_path: Path, con: duckdb.DuckDBPyConnection) -
     rel = load_source(src, tmp_path, "duckdb.DuckDBPyRelation", lambda: con)
     plan = rel.explain()  # type: ignore[attr-defined]
     assert "PARQUET_SCAN" in plan.upper() or "READ_PARQUET" in plan.upper()
+
+
+def test_a_view_of_the_scan_reads_what_the_relation_does(
+    tmp_path: Path, con: duckdb.DuckDBPyConnection
+) -> None:
+    """``scan_sql`` is the query a relation input of a Parquet source reads: a view made from
+    it at once has its columns, types and rows, also in a folder DuckDB would otherwise read
+    as Hive partitions; other sources have none."""
+    files = _files(tmp_path)
+    hive = tmp_path / "region=eu"
+    hive.mkdir()
+    pq.write_table(pa.Table.from_pylist([{"id": 4, "name": "d"}]), hive / "p.parquet")
+    for path in (files["parquet"], "region=eu/*.parquet", "*/*.parquet"):
+        src = source("s", path=path)
+        scan = scan_sql(src, tmp_path)
+        assert scan is not None
+        con.execute(f"create or replace view v as {scan}")
+        rel = load_source(src, tmp_path, duckdb.DuckDBPyRelation, lambda: con)
+        assert isinstance(rel, duckdb.DuckDBPyRelation)
+        view = con.table("v")
+        assert view.columns == rel.columns == ["id", "name"]  # no region column guessed
+        assert view.types == rel.types
+        assert sorted(view.fetchall()) == sorted(rel.fetchall())
+    assert scan_sql(source("c", path=files["csv"]), tmp_path) is None
+    assert scan_sql(source("j", path=files["json"], format="json"), tmp_path) is None
+    assert scan_sql(source("api", observe=lambda: "v1"), tmp_path) is None
 
 
 def test_observe_source_cannot_be_loaded(con: duckdb.DuckDBPyConnection) -> None:

@@ -133,18 +133,28 @@ def run_native(
                 _duckdb=holder,
             )
             try:
+                view = sql is not None or (python and input_kind(b.annotation) == "duckdb")
+                source = env.defs.sources.get(b.key) if view else None
+                scan = None if source is None else scan_sql(source, env.defs.root)
                 if sql is not None:  # a view of the name it was referenced by, bound once
-                    source = env.defs.sources.get(b.key)
-                    scan = None if source is None else scan_sql(source, env.defs.root)
                     sql.bind(
                         con, b.param, load_input(env.defs, env.io, ctx) if scan is None else scan
                     )
                     continue
-                value = load_input(env.defs, env.io, ctx)
-                # a relation input is a view of its parameter's name, which its SQL can read
-                if python and input_kind(b.annotation) == "duckdb":
+                if view:
+                    # a relation input is a view of its parameter's name, which its SQL can
+                    # read, and the relation over that view: a source's view made from its
+                    # scan's text binds the files once where a relation made first and then
+                    # its view bound them twice (each bind reads every Parquet footer again)
+                    if scan is not None:
+                        con.execute(f'CREATE OR REPLACE VIEW "{b.param}" AS {scan}')
+                        inputs[b.param] = con.view(b.param)
+                        continue
+                    value = load_input(env.defs, env.io, ctx)
                     value.create_view(b.param, replace=True)  # type: ignore[attr-defined]
-                inputs[b.param] = value
+                    inputs[b.param] = value
+                    continue
+                inputs[b.param] = load_input(env.defs, env.io, ctx)
             except Exception as exc:
                 error = load_failure(step, b.param, b.key, exc)
                 if error is exc:

@@ -248,3 +248,39 @@ def test_parquet_sources_are_views_of_their_files(tmp_path: Path) -> None:
     [(step, error)] = session.materialize().errors.items()
     assert str(step) == "both"
     assert error.startswith("both: loading input 'raw.prices' (raw/prices) failed ("), error
+
+
+def test_relation_asset_reads_a_parquet_source_as_a_view_and_a_relation(tmp_path: Path) -> None:
+    """A Python relation asset's Parquet source input is both the relation it receives and the
+    view of its parameter's name that its SQL reads; nothing is saved through ``save``; a
+    damaged file is its input's failure."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"sku": ["a", "b"], "price": [2.5, 4.0]}), tmp_path / "p.parquet")
+    (tmp_path / "lumbung.toml").write_text('modules = ["assets"]\n')
+    (tmp_path / "assets.py").write_text(
+        "import duckdb\n"
+        "from assets_core import asset, source\n"
+        'prices = source("prices", path="p.parquet")\n\n'
+        '@asset(io_manager="duckdb")\n'
+        "def both(context, prices: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:\n"
+        "    doubled = prices.project('sku, price * 2 as price')\n"
+        "    doubled.create_view('doubled')\n"
+        "    return context.duckdb.sql(\n"
+        "        'select p.sku, p.price + d.price as thrice'\n"
+        "        ' from prices p join doubled d using (sku)'\n"
+        "    )\n"
+    )
+    config = find_project(tmp_path)
+    manager = _NoSave(config.storage / "warehouse.duckdb", idle_close=0)
+    manager.saved = []
+    session = Session(load_definitions(config), config=config, io_managers={"duckdb": manager})
+    assert not session.materialize().failed
+    assert manager.saved == []
+    rows = session.load("both", duckdb.DuckDBPyRelation).fetchall()
+    assert sorted(rows) == [("a", 7.5), ("b", 12.0)]
+    (tmp_path / "p.parquet").write_bytes(b"PAR1" + b"\0" * 64 + b"PAR1")
+    [(step, error)] = session.materialize().errors.items()
+    assert str(step) == "both"
+    assert error.startswith("both: loading input 'prices' (prices) failed ("), error

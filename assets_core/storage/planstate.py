@@ -16,7 +16,7 @@ failed, else ``None``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
 from assets_core.model.keys import AssetKey, StepKey
@@ -142,38 +142,22 @@ class PlanState(Mapping[StepKey, StepState]):
 
 class StoredOutputs(Mapping[StepKey, str]):
     """The recorded outputs found stored, each with its fingerprint as it is now (``""``:
-    unknown): a read-only mapping of steps, kept by asset, so that a plan looks up an asset's
-    partitions by key (``of(key)``) without making a ``StepKey`` for each."""
+    unknown): a read-only mapping of steps, kept by asset as IO managers answer
+    (``storage.io.fingerprints``), so that a plan looks up an asset's partitions by key
+    (``of(key)``) without making a ``StepKey`` for each."""
 
     __slots__ = ("_by_asset",)
 
-    def __init__(self, by_asset: dict[AssetKey, dict[str | None, str]]) -> None:
+    def __init__(self, by_asset: Mapping[AssetKey, Mapping[str | None, str]]) -> None:
         self._by_asset = by_asset
-
-    @classmethod
-    def found(
-        cls, asked: Mapping[AssetKey, Sequence[str | None]], answers: Sequence[str | None]
-    ) -> StoredOutputs:
-        """The partitions ``asked`` of each asset (asset by asset, in order) whose answer (a
-        manager's ``fingerprints``, in the same order) is not ``None``."""
-        by_asset: dict[AssetKey, dict[str | None, str]] = {}
-        start = 0
-        for key, parts in asked.items():
-            end = start + len(parts)
-            found = {
-                p: fp for p, fp in zip(parts, answers[start:end], strict=True) if fp is not None
-            }
-            if found:
-                by_asset[key] = found
-            start = end
-        return cls(by_asset)
 
     def of(self, key: AssetKey) -> Mapping[str | None, str]:
         """The stored partitions of ``key`` (``None``: unpartitioned), each's fingerprint."""
         return self._by_asset.get(key, _NONE)
 
     def __getitem__(self, step: StepKey) -> str:
-        return self._by_asset.get(step[0], _NONE)[step[1]]
+        found: str = self._by_asset.get(step[0], _NONE)[step[1]]
+        return found
 
     def get(self, step: StepKey, default: Any = None) -> Any:
         return self._by_asset.get(step[0], _NONE).get(step[1], default)

@@ -100,8 +100,8 @@ def test_a_sqlite_plan_state_makes_each_step_once_as_recorded(tmp_path: Path) ->
 
 
 def test_stored_outputs_keep_the_steps_found_by_asset() -> None:
-    # a manager's answers, in the order asked: None is "not stored", "" "stored, no fingerprint"
-    found = StoredOutputs.found({A: [None], B: ["2024-01-01", "2024-01-02"]}, ["", None, "10:1"])
+    # managers' answers, by asset: what is stored, "" when stored without a fingerprint
+    found = StoredOutputs({A: {None: ""}, B: {"2024-01-02": "10:1"}})
     assert dict(found) == {SA: "", B2: "10:1"}
     assert SA in found and B1 not in found and "a" not in found
     assert found.get(B1) is None and found[B2] == "10:1"

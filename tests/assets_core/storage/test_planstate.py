@@ -85,14 +85,21 @@ def test_a_sqlite_plan_state_makes_each_step_once_as_recorded(tmp_path: Path) ->
     assert list(state.failed(B)) == ["2024-01-02"]
     assert state.rows(B)["2024-01-02"][CODE] is None  # never succeeded
     assert sorted(state.succeeded()) == sorted([SA, B1])
+    # what planning compares, without the rest of the state (not read: no query)
+    bare = state[SA]
+    assert bare.last is not None and bare.last.data_version == "d1"
+    assert (bare.last.location, bare.last.ended_at, bare.last_outcome) == (None, 0.0, None)
+    state.read_details([SA, B2, StepKey(A, "not recorded")])  # the rest, while the store is open
     made = state[SA]
     assert state[SA] is made  # made once
     assert made.last is not None and made.last.location == str(tmp_path / "a")
-    assert made.last.ended_at == 1.5
+    assert made.last.ended_at == 1.5 and made.last_outcome == "materialized"
+    assert state[B2].last_outcome == "failed"
     failure = state[B2].failure
     assert state[B2].last is None and failure is not None
     assert dict(failure.inputs) == inputs and failure.started_at == 2.0
     detailed = store.latest()
+    state.read_details(list(state))
     assert {s: st.last_outcome for s, st in state.items()} == {
         s: st.last_outcome for s, st in detailed.items()
     }

@@ -107,8 +107,7 @@ _FAILED_SQL = (
 _DETAIL_SQL = (
     'SELECT l.key, l."partition", l.last_outcome, l.last_attempt_at, m.code_components, '
     "m.started_at, m.ended_at, m.location "
-    "FROM latest l LEFT JOIN materializations m ON m.id = l.success_id "
-    'WHERE (l.key, l."partition") IN {steps}'
+    "FROM latest l LEFT JOIN materializations m ON m.id = l.success_id WHERE {where}"
 )
 _MAX_LIMIT = 2**62  # a larger LIMIT overflows SQLite's 64-bit integers
 _SCAN_ALL_ABOVE = 2000  # asking for more keys than this: read every row, filter in Python
@@ -335,12 +334,10 @@ class SQLiteStateStore:
         out: list[tuple[Any, ...]] = []
         with self._guard() as con:
             if assets:
-                sql = _DETAIL_SQL.format(steps="").replace(
-                    '(l.key, l."partition") IN ', f"l.key IN {_IN_LIST}"
-                )
+                sql = _DETAIL_SQL.format(where=f"l.key IN {_IN_LIST}")
                 out += con.execute(sql, (json_text(["/".join(k) for k in assets]),)).fetchall()
             if steps:
-                sql = _DETAIL_SQL.format(steps=_STEP_IN_LIST)
+                sql = _DETAIL_SQL.format(where=f'(l.key, l."partition") IN {_STEP_IN_LIST}')
                 texts = json_text([["/".join(s[0]), s[1] or ""] for s in steps])
                 out += con.execute(sql, (texts,)).fetchall()
         return out

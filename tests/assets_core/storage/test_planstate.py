@@ -125,3 +125,33 @@ def test_the_steps_with_a_success_by_asset() -> None:
         B2: StepState(None, "failed", 3.0, _record(B2, "failed")),
     }
     assert PlanState.of(states).succeeded_by_asset() == {A: [None], B: ["2024-01-01"]}
+
+
+def test_the_rest_of_a_few_steps_is_read_by_step_and_of_many_by_asset(tmp_path: Path) -> None:
+    store = SQLiteStateStore(tmp_path / "state.db")
+    store.start_run(RunRecord("r1", 1.0))
+    days = [f"2024-01-{d:02d}" for d in range(1, 21)]
+    store.record(
+        [_record(StepKey(B, d), data_version=d, location=f"memory://{d}") for d in days]
+        + [_record(SA, data_version="a", location="memory://a")]
+    )
+
+    def locations(state: PlanState) -> dict[StepKey, str | None]:
+        return {s: st.last.location for s, st in state.items() if st.last is not None}
+
+    # a few of an asset's steps: those steps alone, by step (no others, no other asset)
+    few = store.latest(detail=False)
+    assert isinstance(few, PlanState)
+    few.read_details([StepKey(B, days[3]), StepKey(B, days[7])])
+    assert {s: where for s, where in locations(few).items() if where} == {
+        StepKey(B, days[3]): f"memory://{days[3]}",
+        StepKey(B, days[7]): f"memory://{days[7]}",
+    }
+    # many of them: the whole asset is read (the others' rest is there too), still no other
+    many = store.latest(detail=False)
+    assert isinstance(many, PlanState)
+    many.read_details([StepKey(B, d) for d in days[:5]])
+    found = locations(many)
+    assert all(found[StepKey(B, d)] == f"memory://{d}" for d in days)
+    assert found[SA] is None
+    store.close()

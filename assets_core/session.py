@@ -418,25 +418,24 @@ class Session:
         default = self.defs.default_io_manager
         for key, parts in asked.items():
             by_manager.setdefault(specs[key].io_manager or default, {})[key] = parts
-        ordered: dict[AssetKey, Sequence[str | None]] = {}  # asked again, manager by manager
-        answers: list[str | None] = []
-        new = tuple.__new__
+        found: dict[AssetKey, Mapping[str | None, str]] = {}
         for name, group in by_manager.items():
-            steps = [new(StepKey, (key, p)) for key, parts in group.items() for p in parts]
-            answers += self._fingerprints(name, steps)
-            ordered.update(group)
-        return StoredOutputs.found(ordered, answers)
+            found.update(self._fingerprints(name, group))
+        return StoredOutputs(found)
 
-    def _fingerprints(self, name: str, steps: Sequence[StepKey]) -> list[str | None]:
-        """``fingerprints`` of ``steps`` from the IO manager called ``name``. When it cannot
-        look without waiting for a writer (``OutputsUnchecked``), each output is taken as last
-        recorded (``""``: there, its fingerprint unknown) and the session notes why, once."""
+    def _fingerprints(
+        self, name: str, asked: Mapping[AssetKey, Sequence[str | None]]
+    ) -> Mapping[AssetKey, Mapping[str | None, str]]:
+        """``fingerprints`` of the partitions ``asked`` of each asset from the IO manager
+        called ``name``. When it cannot look without waiting for a writer
+        (``OutputsUnchecked``), each output is taken as last recorded (``""``: there, its
+        fingerprint unknown) and the session notes why, once."""
         try:
-            return fingerprints(self.io.get(name), steps, self.defs.specs)
+            return fingerprints(self.io.get(name), asked, self.defs.specs)
         except OutputsUnchecked as exc:
             if str(exc) not in self.notes:
                 self.notes.append(str(exc))
-            return [""] * len(steps)
+            return {key: dict.fromkeys(parts, "") for key, parts in asked.items()}
 
     def _stored_version(self, step: StepKey) -> str | None:
         """The data version of ``step``'s output as stored now, if its manager can tell."""
@@ -462,7 +461,7 @@ class Session:
         old = manager_of(self.io, step, was, definition)
         left = False
         if old is not None:
-            left = self._fingerprints(old, [step])[0] is not None
+            left = step[1] in self._fingerprints(old, {step[0]: [step[1]]}).get(step[0], {})
         return Moved(old, name, left)
 
     def observe_sources(

@@ -666,48 +666,55 @@ class ParquetIOManager:
 
     def existing(self, contexts: Iterable[OutputContext]) -> set[StepKey]:
         """The steps among ``contexts`` with a stored file (``fingerprints``, for all at once)."""
-        by_step = {c.step: c.spec for c in contexts}
-        steps = list(by_step)
-        specs = {step[0]: spec for step, spec in by_step.items()}
-        return {s for s, fp in zip(steps, self.fingerprints(steps, specs), strict=True) if fp}
+        asked: dict[AssetKey, list[str | None]] = {}
+        specs: dict[AssetKey, AssetSpec] = {}
+        for c in contexts:
+            asked.setdefault(c.key, []).append(c.partition)
+            specs[c.key] = c.spec
+        return {
+            StepKey(key, p)
+            for key, found in self.fingerprints(asked, specs).items()
+            for p, fp in found.items()
+            if fp
+        }
 
     def fingerprints(
-        self, steps: Sequence[StepKey], specs: Mapping[AssetKey, AssetSpec]
-    ) -> list[str | None]:
-        """For each of ``steps``: the stored file's size and modification time as it is now
-        (``"<size>:<mtime_ns>"``), or ``None`` when there is no file. What planning asks of
-        thousands of outputs: one ``stat`` each, relative to its folder opened once, never
-        following a link (a link inside the root is followed the careful way)."""
-        out: list[str | None] = [None] * len(steps)
-        by_prefix: dict[tuple[str, ...], list[int]] = {}
-        by_asset: dict[AssetKey, list[int]] = {}
-        previous: AssetKey | None = None  # a caller lists an asset's steps together, mostly
-        wanted: list[int] = []
-        for i, (key, partition) in enumerate(steps):
-            if partition is not None:
-                if key is not previous:
-                    previous = key
-                    wanted = by_asset.get(key) or by_asset.setdefault(key, [])
-                wanted.append(i)
+        self, asked: Mapping[AssetKey, Sequence[str | None]], specs: Mapping[AssetKey, AssetSpec]
+    ) -> dict[AssetKey, dict[str | None, str]]:
+        """Of each asset's partitions ``asked`` (``None``: its one output), those with a stored
+        file, each with the file's size and modification time as it is now
+        (``"<size>:<mtime_ns>"``). What planning asks of thousands of outputs: one ``stat``
+        each, relative to its folder opened once, never following a link (a link inside the
+        root is followed the careful way)."""
+        out: dict[AssetKey, dict[str | None, str]] = {}
+        by_prefix: dict[tuple[str, ...], list[AssetKey]] = {}
+        for key, parts in asked.items():
+            wanted = [p for p in parts if p is not None]
+            if wanted:
+                found: dict[str | None, str] = {}
+                self._partition_fingerprints(key, specs[key].partitions, wanted, found)
+                if found:
+                    out[key] = found
+            if len(wanted) == len(parts):  # no unpartitioned output asked
                 continue
             if not _safe_segment(key[-1]):
-                out[i] = self._fingerprint_of(key, None)  # the careful way
+                fp = self._fingerprint_of(key, None)  # the careful way
+                if fp is not None:
+                    out.setdefault(key, {})[None] = fp
                 continue
             group = by_prefix.get(key[:-1])
             if group is None:
                 group = by_prefix[key[:-1]] = []
-            group.append(i)
+            group.append(key)
         stat = os.stat
-        for wanted in by_prefix.values():
-            first = steps[wanted[0]][0]
-            folder = os.path.dirname(self._checked_file(first, None))  # noqa: PTH120
+        for keys in by_prefix.values():
+            folder = os.path.dirname(self._checked_file(keys[0], None))  # noqa: PTH120
             try:
                 fd = os.open(folder, _DIR_FLAGS) if _STAT_AT else None
             except OSError:  # no folder: none of them is stored
                 continue
             try:
-                for i in wanted:
-                    key = steps[i][0]
+                for key in keys:
                     try:
                         if fd is not None:
                             st = stat(key[-1] + SUFFIX, dir_fd=fd, follow_symlinks=False)
@@ -716,34 +723,36 @@ class ParquetIOManager:
                             st = stat(name, follow_symlinks=False)
                     except OSError:
                         continue
+                    fp = None
                     if S_ISREG(st.st_mode):
-                        out[i] = f"{st.st_size}:{st.st_mtime_ns}"
+                        fp = f"{st.st_size}:{st.st_mtime_ns}"
                     elif S_ISLNK(st.st_mode):
-                        out[i] = self._fingerprint_of(key, None)
+                        fp = self._fingerprint_of(key, None)
+                    if fp is not None:
+                        out.setdefault(key, {})[None] = fp
             finally:
                 if fd is not None:
                     os.close(fd)
-        for key, wanted in by_asset.items():
-            self._partition_fingerprints(key, specs[key].partitions, steps, wanted, out)
         return out
 
     def _partition_fingerprints(
         self,
         key: AssetKey,
         definition: PartitionsDefinition | None,
-        steps: Sequence[StepKey],
-        wanted: list[int],
-        out: list[str | None],
+        wanted: list[str],
+        out: dict[str | None, str],
     ) -> None:
-        """``fingerprints`` of the partitions ``wanted`` (indices into ``steps``) of ``key``,
-        in bulk: the asset's folder checked once (resolved, links and all), its ``<dim>=<value>``
-        folders listed once per level with ``os.scandir``, and one ``stat`` per
-        ``part.parquet`` relative to the asset's folder opened once, never following a link.
-        A partition folder or file that is a link is checked the careful way (refused when it
-        leads out of the root)."""
+        """``fingerprints`` of the partitions ``wanted`` of ``key`` into ``out``, in bulk: the
+        asset's folder checked once (resolved, links and all), its ``<dim>=<value>`` folders
+        listed once per level with ``os.scandir``, and one ``stat`` per ``part.parquet``
+        relative to the asset's folder opened once, never following a link. A partition folder
+        or file that is a link is checked the careful way (refused when it leads out of the
+        root)."""
         if len(wanted) < _BULK or not _STAT_AT:  # a few: not worth a listing
-            for i in wanted:
-                out[i] = self._fingerprint_of(key, steps[i][1], definition)
+            for p in wanted:
+                fp = self._fingerprint_of(key, p, definition)
+                if fp is not None:
+                    out[p] = fp
             return
         if definition is None:
             self._file(key, "", None)  # raises: the asset declares no partitions
@@ -751,7 +760,7 @@ class ParquetIOManager:
         folder = os.path.join(self._root_text, *self._key_parts(key))  # noqa: PTH118
         if folder not in self._safe_folders:
             if not self._inside(folder):
-                file = self._file(key, steps[wanted[0]][1], definition)
+                file = self._file(key, wanted[0], definition)
                 raise IOManagerError(f"{key}: {file} is outside the storage folder {self.root}.")
             self._safe_folders.add(folder)
         try:
@@ -762,13 +771,11 @@ class ParquetIOManager:
         try:
             if len(names) == 1:  # most: one folder per partition, its names made at once
                 prefix = names[0] + "="
-                values = _escape_all([steps[i][1] or "" for i in wanted])
-                index, repeated = _indexed([prefix + v for v in values], wanted)
-                self._stat_parts(key, definition, steps, index, out, fd, folder, "")
-                _copy_repeated(repeated, out)
+                index = dict(zip([prefix + v for v in _escape_all(wanted)], wanted, strict=True))
+                self._stat_parts(key, definition, index, out, fd, folder, "")
             else:
-                folders = {i: partition_folders(definition, steps[i][1] or "") for i in wanted}
-                self._partition_level(key, definition, steps, folders, out, fd, folder, "", 0)
+                folders = {p: partition_folders(definition, p) for p in wanted}
+                self._partition_level(key, definition, folders, out, fd, folder, "", 0)
         finally:
             os.close(fd)
 
@@ -776,9 +783,8 @@ class ParquetIOManager:
         self,
         key: AssetKey,
         definition: PartitionsDefinition,
-        steps: Sequence[StepKey],
-        wanted: dict[int, list[str]],
-        out: list[str | None],
+        wanted: dict[str, list[str]],
+        out: dict[str | None, str],
         fd: int,
         folder: str,
         relative: str,
@@ -786,24 +792,24 @@ class ParquetIOManager:
     ) -> None:
         """``_partition_fingerprints`` of a multi definition at one level: ``folder``
         (``relative`` to the asset's folder ``fd``) holds the ``depth``-th dimension's folders
-        of the partitions ``wanted`` (index into ``steps`` -> its folders)."""
+        of the partitions ``wanted`` (partition -> its folders)."""
         if depth + 1 == len(next(iter(wanted.values()))):
-            index, repeated = _indexed([names[depth] for names in wanted.values()], list(wanted))
-            self._stat_parts(key, definition, steps, index, out, fd, folder, relative)
-            _copy_repeated(repeated, out)
+            index = {names[depth]: p for p, names in wanted.items()}
+            self._stat_parts(key, definition, index, out, fd, folder, relative)
             return
-        groups: dict[str, dict[int, list[str]]] = {}
-        for i, names in wanted.items():
-            groups.setdefault(names[depth], {})[i] = names
+        groups: dict[str, dict[str, list[str]]] = {}
+        for p, names in wanted.items():
+            groups.setdefault(names[depth], {})[p] = names
         for name, entry in self._listed(folder, groups):
             if entry.is_symlink():  # inside the root (followed) or out of it (refused)
-                for i in groups[name]:
-                    out[i] = self._fingerprint_of(key, steps[i][1], definition)
+                for p in groups[name]:
+                    fp = self._fingerprint_of(key, p, definition)
+                    if fp is not None:
+                        out[p] = fp
             elif entry.is_dir(follow_symlinks=False):
                 self._partition_level(
                     key,
                     definition,
-                    steps,
                     groups[name],
                     out,
                     fd,
@@ -826,16 +832,15 @@ class ParquetIOManager:
         self,
         key: AssetKey,
         definition: PartitionsDefinition,
-        steps: Sequence[StepKey],
-        index: dict[str, int],
-        out: list[str | None],
+        index: dict[str, str],
+        out: dict[str | None, str],
         fd: int,
         folder: str,
         relative: str,
     ) -> None:
         """The last level of ``_partition_fingerprints``: ``folder`` (``relative`` to the
-        asset's folder ``fd``) holds the partition folders ``index`` names (name -> index into
-        ``steps``); stat each one's file."""
+        asset's folder ``fd``) holds the partition folders ``index`` names (name -> partition);
+        stat each one's file."""
         stat = os.stat
         file = "/" + PART_FILE
         try:
@@ -845,21 +850,25 @@ class ParquetIOManager:
         with listing:
             for entry in listing:
                 name = entry.name
-                i = index.get(name)
-                if i is None:
+                p = index.get(name)
+                if p is None:
                     continue
                 if not entry.is_dir(follow_symlinks=False):
                     if entry.is_symlink():  # inside the root (followed) or out of it (refused)
-                        out[i] = self._fingerprint_of(key, steps[i][1], definition)
+                        fp = self._fingerprint_of(key, p, definition)
+                        if fp is not None:
+                            out[p] = fp
                     continue
                 try:
                     st = stat(relative + name + file, dir_fd=fd, follow_symlinks=False)
                 except OSError:
                     continue
                 if S_ISREG(st.st_mode):
-                    out[i] = f"{st.st_size}:{st.st_mtime_ns}"
+                    out[p] = f"{st.st_size}:{st.st_mtime_ns}"
                 elif S_ISLNK(st.st_mode):
-                    out[i] = self._fingerprint_of(key, steps[i][1], definition)
+                    fp = self._fingerprint_of(key, p, definition)
+                    if fp is not None:
+                        out[p] = fp
 
     def _fingerprint_of(
         self, key: AssetKey, partition: str | None, definition: PartitionsDefinition | None = None
@@ -1038,26 +1047,6 @@ def _without_dimensions(
     for n in present:
         schema = schema.remove(schema.get_field_index(n))
     return schema, (strip(ctx.key, partition, names, values, c) for c in chunks)
-
-
-def _indexed(names: list[str], wanted: list[int]) -> tuple[dict[str, int], dict[int, list[int]]]:
-    """Each of ``names`` (partition folders, in ``wanted``'s order) with its index from
-    ``wanted``; for a name listed more than once (a step asked twice), the other indices under
-    the one kept."""
-    index = dict(zip(names, wanted, strict=True))
-    repeated: dict[int, list[int]] = {}
-    if len(index) < len(wanted):
-        for name, i in zip(names, wanted, strict=True):
-            if index[name] != i:
-                repeated.setdefault(index[name], []).append(i)
-    return index, repeated
-
-
-def _copy_repeated(repeated: dict[int, list[int]], out: list[str | None]) -> None:
-    """Give each repeated step its first's answer (see ``_indexed``)."""
-    for first, others in repeated.items():
-        for i in others:
-            out[i] = out[first]
 
 
 def _fingerprint(st: os.stat_result) -> str:

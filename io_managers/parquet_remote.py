@@ -262,16 +262,25 @@ class RemoteParquetIOManager:
         return bool(self.fs.get_file_info(file).type == _FILE)
 
     def fingerprints(
-        self, steps: Sequence[StepKey], specs: Mapping[AssetKey, AssetSpec]
-    ) -> list[str | None]:
-        """Each step's object's size and modification time (``None``: not stored), asked of
-        the store in one call."""
+        self, asked: Mapping[AssetKey, Sequence[str | None]], specs: Mapping[AssetKey, AssetSpec]
+    ) -> dict[AssetKey, dict[str | None, str]]:
+        """Of each asset's partitions ``asked``, those stored, each with its object's size and
+        modification time, asked of the store in one call."""
+        steps: list[tuple[AssetKey, str | None]] = []
         paths = []
-        for key, partition in steps:
-            definition = None if partition is None else definition_of(key, specs[key], partition)
-            paths.append(self._file(key, partition, definition))
+        for key, parts in asked.items():
+            for partition in parts:
+                definition = (
+                    None if partition is None else definition_of(key, specs[key], partition)
+                )
+                steps.append((key, partition))
+                paths.append(self._file(key, partition, definition))
         infos = self.fs.get_file_info(paths) if paths else []
-        return [_fingerprint(i) if i.type == _FILE else None for i in infos]
+        out: dict[AssetKey, dict[str | None, str]] = {}
+        for (key, partition), info in zip(steps, infos, strict=True):
+            if info.type == _FILE:
+                out.setdefault(key, {})[partition] = _fingerprint(info)
+        return out
 
     def stored_version(self, ctx: OutputContext) -> str | None:
         """The data version in the stored file's footer; ``None`` when there is none."""

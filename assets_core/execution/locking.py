@@ -24,6 +24,7 @@ from typing import Protocol
 from assets_core.errors import AssetsLockedError
 from assets_core.model.keys import StepKey
 from assets_core.planning.planner import Plan
+from assets_core.storage.planstate import plan_state
 from assets_core.storage.state import LockConflict, LockTable, StateReader
 
 
@@ -155,7 +156,8 @@ def _changed_since(plan: Plan, state: _Store) -> bool:
     steps = set(plan.keys)
     for ups in plan.upstream.values():
         steps.update(u for u in ups if u not in plan.observed)
-    now = state.latest({s.asset for s in steps}, detail=False)
+    now = plan_state(state.latest({s.asset for s in steps}, detail=False))
+    now.read_details(steps)  # their end times, too
     for step in steps:
         before = plan.last.get(step)
         st = now.get(step)

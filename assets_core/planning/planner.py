@@ -1,7 +1,11 @@
 """The planner: which selected steps must run, and exactly why (DESIGN §5).
 
-``build_plan`` is pure: the caller passes the state it read (one query), the observed source
-versions, and functions for code versions and output existence. It returns a frozen ``Plan``
+``build_plan`` is pure but for one thing: the caller passes the state it read (one query), the
+observed source versions, and functions for code versions and output existence; of the state,
+a ``PlanState`` holds what deciding a fresh step compares, and the planner has it read the rest
+(times, location, code components) of the steps it decides one by one and of what runnable
+steps read, in a query per asset that has such steps, while the caller holds the store open
+(``PlanState.read_details``), so the plan it returns is whole. It returns a frozen ``Plan``
 whose steps are in dependency order, each with its reasons; the executor only consumes it.
 A step is one asset, or one partition of it (``StepKey``): a partitioned asset has one step per
 existing partition key, and every rule is decided per step. A step whose mapped upstream
@@ -583,6 +587,14 @@ class _Planner:
                 if fresh and p not in look:
                     step = new(StepKey, (key, p))
                     look[p] = self._fragment(step, current.get(step))
+        if fresh_count < n:  # the rest of the state of the steps decided one by one
+            state.read_details(
+                [
+                    new(StepKey, (key, p))
+                    for p, row, fresh in zip(keys, rows, ok, strict=True)
+                    if not fresh and row
+                ]
+            )
         for i in range(n) if fresh_count < n else ():
             if ok[i]:
                 continue
@@ -642,6 +654,8 @@ class _Planner:
                         self.statuses[step] = PlanStep(key, "fresh", (), None, failed, stale_up)
                         looks[key] = {None: self._fragment(step, row[DATA])}
                         return
+        if row is not None:
+            state.read_details((step,))
         st = state.get(step) if row is not None else None
         last = st.last if st is not None else None
         edges = self.edges_of(key, _ONE)
@@ -1040,6 +1054,14 @@ def build_plan(
         )
 
     steps = tuple(s for k in graph.toposorted(planned) for s in planner.runnable[k])
+    # The plan holds the whole records of what a run compares or a status shows (see
+    # ``PlanState``): the steps runnable steps read, and each unpartitioned asset's step.
+    state.read_details(
+        [
+            *(StepKey(k) for k in scope if k not in partitions),
+            *(u for ups in planner.step_ups.values() for u in ups),
+        ]
+    )
     return Plan(
         steps=steps,
         selected=chosen,

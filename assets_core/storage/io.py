@@ -224,23 +224,34 @@ class OutputsUnchecked(IOManagerError):
 
 
 def fingerprints(
-    manager: IOManager, steps: Sequence[StepKey], specs: Mapping[AssetKey, AssetSpec]
-) -> list[str | None]:
-    """For each of ``steps``, in order: ``None`` when ``manager`` holds no output for it, else
-    the fingerprint of the output as it is now (``StoredOutput.fingerprint``; ``""`` when the
-    manager keeps none). ``specs`` holds each step's asset spec. Planning asks this once per
-    manager, for every recorded output the plan reads or may rebuild.
+    manager: IOManager,
+    asked: Mapping[AssetKey, Sequence[str | None]],
+    specs: Mapping[AssetKey, AssetSpec],
+) -> Mapping[AssetKey, Mapping[str | None, str]]:
+    """Of each asset in ``asked``, the partitions asked (``None``: the asset's one output)
+    whose output ``manager`` holds, each with the fingerprint of the output as it is now
+    (``StoredOutput.fingerprint``; ``""`` when the manager keeps none); an output it does not
+    hold is left out, and so is an asset with none. ``specs`` holds each asset's spec.
+    Planning asks this once per manager, for every recorded output the plan reads or may
+    rebuild.
 
-    A manager may answer with a ``fingerprints(steps, specs)`` method of the same meaning (one
-    ``stat`` per file, say, never reading the data; it takes steps, not contexts, because
-    making a context per output costs as much as a ``stat``); otherwise ``existing`` is
-    asked, with a context per step. It may raise ``OutputsUnchecked``."""
+    A manager may answer with a ``fingerprints(asked, specs)`` method of the same meaning
+    (one ``stat`` per file, say, never reading the data; it is asked per asset, not per
+    context, because making a context or a step key per output costs as much as a
+    ``stat``); otherwise ``existing`` is asked, with a context per output. It may raise
+    ``OutputsUnchecked``."""
     bulk = getattr(manager, "fingerprints", None)
     if callable(bulk):
-        return list(bulk(steps, specs))
-    contexts = [OutputContext(key, specs[key], "", partition) for key, partition in steps]
-    found = existing(manager, contexts)
-    return ["" if c.step in found else None for c in contexts]
+        return cast("Mapping[AssetKey, Mapping[str | None, str]]", bulk(asked, specs))
+    contexts = [
+        OutputContext(key, specs[key], "", partition)
+        for key, parts in asked.items()
+        for partition in parts
+    ]
+    out: dict[AssetKey, dict[str | None, str]] = {}
+    for step in existing(manager, contexts):
+        out.setdefault(step[0], {})[step[1]] = ""
+    return out
 
 
 def open_read_only(manager: IOManager) -> None:

@@ -9,14 +9,21 @@ that is not fresh, the executor's look at a runnable step's last record).
 
 A row is a tuple that begins with those four values (``CODE``, ``DATA``, ``INPUTS``,
 ``FINGERPRINT``: each ``None`` when the step has no success; ``INPUTS`` is ``None`` when the
-success read nothing), then whatever its store needs to make the step's ``StepState``
-(``make(step, row, failure)``, with ``failure`` the row of the step's last attempt when it
-failed, else ``None``).
+success read nothing), then whatever its store needs to find the step. The rest of a step's
+state (its last outcome and attempt time, its last success's code components, times and
+location) is read only for the steps asked for, by ``read_details(steps)``, which the one who
+holds the store open calls (the planner, for the steps that are not fresh and what its runnable
+steps read): a ``PlanState`` never reads its store by itself, so it stays whole after the
+store is closed. A step's ``StepState`` is made by ``make(step, row, detail, failure)``:
+``detail`` its row of those (``None`` when they were not read: its record then has no code
+components, times of ``0.0``, and no location or outcome), ``failure`` the row of its last
+attempt when that failed, else ``None``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from assets_core.model.keys import AssetKey, StepKey
@@ -40,23 +47,54 @@ Row = tuple[Any, ...]
 #: text a planner builds, so the planner compares them as mappings
 _NOT_TEXT = object()
 _NONE: Mapping[Any, Any] = {}
+#: an asset of which more than one step in this many is asked is read whole
+_WHOLE = 8
 
 
 class PlanState(Mapping[StepKey, StepState]):
     """Each step's state (a read-only mapping of ``StepState``), kept as rows (see the module):
     ``rows(key)`` holds the rows of one asset's steps by partition (``None``: unpartitioned),
-    ``failed(key)`` the partitions whose last attempt failed."""
+    ``failed(key)`` the partitions whose last attempt failed. ``read(assets, steps)``: how the
+    store reads the rest of the state of every step of ``assets`` and of ``steps`` (``None``:
+    every row holds it)."""
 
-    __slots__ = ("_failed", "_made", "_make", "_rows")
+    __slots__ = ("_details", "_failed", "_made", "_make", "_read", "_rows")
 
     def __init__(
         self,
         rows: dict[AssetKey, dict[str | None, Row]],
         failed: dict[AssetKey, dict[str | None, Row]],
-        make: Callable[[StepKey, Row, Row | None], StepState],
+        make: Callable[[StepKey, Row, Row | None, Row | None], StepState],
+        read: Callable[[Sequence[AssetKey], Sequence[StepKey]], list[Row]] | None = None,
     ) -> None:
-        self._rows, self._failed, self._make = rows, failed, make
+        self._rows, self._failed, self._make, self._read = rows, failed, make, read
         self._made: dict[StepKey, StepState] = {}
+        self._details: dict[AssetKey, dict[str | None, Row]] = {}
+
+    def read_details(self, steps: Iterable[StepKey]) -> None:
+        """Read the rest of the state of those of ``steps`` that have rows, while the store
+        is open (see the module); each later ``StepState`` of them is whole. Steps read
+        before are not read again. One query (two): an asset of which many steps are asked is
+        read whole."""
+        if self._read is None:
+            return
+        rows, details = self._rows, self._details
+        by_asset: dict[AssetKey, list[StepKey]] = {}
+        for s in steps:
+            if s[1] in rows.get(s[0], _NONE) and s[1] not in details.get(s[0], _NONE):
+                by_asset.setdefault(s[0], []).append(s)
+        if not by_asset:
+            return
+        whole = [k for k, asked in by_asset.items() if len(asked) * _WHOLE > len(rows[k])]
+        one_by_one = [s for k, asked in by_asset.items() if k not in whole for s in asked]
+        by_name = {"/".join(k): k for k in by_asset}
+        for row in self._read(whole, one_by_one):
+            key = by_name.get(row[0])
+            if key is not None:
+                details.setdefault(key, {})[row[1] or None] = row
+        for asked in by_asset.values():
+            for s in asked:
+                self._made.pop(s, None)
 
     @classmethod
     def of(cls, states: Mapping[StepKey, StepState]) -> PlanState:
@@ -95,8 +133,11 @@ class PlanState(Mapping[StepKey, StepState]):
 
     def succeeded_by_asset(self) -> dict[AssetKey, list[str | None]]:
         """The partitions of each asset with a last success (``None``: unpartitioned)."""
+        first = itemgetter(0)
         found = {
-            key: [p for p, row in rows.items() if row[0] is not None]
+            key: list(rows)  # most: every step has a success (tested in C)
+            if None not in map(first, rows.values())
+            else [p for p, row in rows.items() if row[0] is not None]
             for key, rows in self._rows.items()
         }
         return {key: parts for key, parts in found.items() if parts}
@@ -122,7 +163,8 @@ class PlanState(Mapping[StepKey, StepState]):
         if row is None:
             return default
         failure = self._failed.get(step[0], _NONE).get(step[1])
-        found = self._made[step] = self._make(step, row, failure)
+        detail = self._details.get(step[0], _NONE).get(step[1])
+        found = self._made[step] = self._make(step, row, detail, failure)
         return found
 
     def __contains__(self, step: object) -> bool:
@@ -142,38 +184,22 @@ class PlanState(Mapping[StepKey, StepState]):
 
 class StoredOutputs(Mapping[StepKey, str]):
     """The recorded outputs found stored, each with its fingerprint as it is now (``""``:
-    unknown): a read-only mapping of steps, kept by asset, so that a plan looks up an asset's
-    partitions by key (``of(key)``) without making a ``StepKey`` for each."""
+    unknown): a read-only mapping of steps, kept by asset as IO managers answer
+    (``storage.io.fingerprints``), so that a plan looks up an asset's partitions by key
+    (``of(key)``) without making a ``StepKey`` for each."""
 
     __slots__ = ("_by_asset",)
 
-    def __init__(self, by_asset: dict[AssetKey, dict[str | None, str]]) -> None:
+    def __init__(self, by_asset: Mapping[AssetKey, Mapping[str | None, str]]) -> None:
         self._by_asset = by_asset
-
-    @classmethod
-    def found(
-        cls, asked: Mapping[AssetKey, Sequence[str | None]], answers: Sequence[str | None]
-    ) -> StoredOutputs:
-        """The partitions ``asked`` of each asset (asset by asset, in order) whose answer (a
-        manager's ``fingerprints``, in the same order) is not ``None``."""
-        by_asset: dict[AssetKey, dict[str | None, str]] = {}
-        start = 0
-        for key, parts in asked.items():
-            end = start + len(parts)
-            found = {
-                p: fp for p, fp in zip(parts, answers[start:end], strict=True) if fp is not None
-            }
-            if found:
-                by_asset[key] = found
-            start = end
-        return cls(by_asset)
 
     def of(self, key: AssetKey) -> Mapping[str | None, str]:
         """The stored partitions of ``key`` (``None``: unpartitioned), each's fingerprint."""
         return self._by_asset.get(key, _NONE)
 
     def __getitem__(self, step: StepKey) -> str:
-        return self._by_asset.get(step[0], _NONE)[step[1]]
+        found: str = self._by_asset.get(step[0], _NONE)[step[1]]
+        return found
 
     def get(self, step: StepKey, default: Any = None) -> Any:
         return self._by_asset.get(step[0], _NONE).get(step[1], default)
@@ -203,7 +229,7 @@ def stored_outputs(stored: Mapping[StepKey, str]) -> StoredOutputs:
     return StoredOutputs(by_asset)
 
 
-def _kept(step: StepKey, row: Row, failure: Row | None) -> StepState:
+def _kept(step: StepKey, row: Row, detail: Row | None, failure: Row | None) -> StepState:
     state: StepState = row[-1]
     return state
 

@@ -279,7 +279,9 @@ class StateReader(Protocol):
         With ``detail=False`` (what planning needs) a record may leave out ``run_id``,
         ``rows``, ``bytes``, ``schema`` and ``error``, so it is cheaper to read, and the
         mapping may be a ``PlanState`` (``assets_core.storage.planstate``), which makes each
-        step's ``StepState`` when it is asked for."""
+        step's ``StepState`` when it is asked for and holds a step's last outcome and attempt
+        time, code components, times and location once ``read_details`` read them (while
+        the store is open)."""
         ...
 
     def history(

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assets_core.errors import IOManagerError
-from assets_core.model.keys import AssetKey, StepKey
+from assets_core.model.keys import AssetKey
 from assets_core.model.spec import AssetSpec
 from assets_core.partitions.columns import dimension_values, sort_keys
 from assets_core.storage.io import (
@@ -510,20 +510,20 @@ class DuckDBIOManager:
             return ctx.partition in partitions.registered(cur, [ctx.key])[str(ctx.key)]
 
     def fingerprints(
-        self, steps: Sequence[StepKey], specs: Mapping[AssetKey, AssetSpec]
-    ) -> list[str | None]:
-        """For each of ``steps``: its table's fingerprint, ``<rows>x<columns>`` as DuckDB's
-        catalog has them (read once when the file opens), or ``None`` when there is no table
-        of its key; for a partition, its own rows (``partitions.fingerprints``: one query per
+        self, asked: Mapping[AssetKey, Sequence[str | None]], specs: Mapping[AssetKey, AssetSpec]
+    ) -> dict[AssetKey, dict[str | None, str]]:
+        """Of each asset's partitions ``asked``, those stored, each with its table's
+        fingerprint, ``<rows>x<columns>`` as DuckDB's catalog has them (read once when the
+        file opens); for a partition, its own rows (``partitions.fingerprints``: one query per
         table). Never creates the file.
 
         Opened read-only, it never waits: while another process writes the file (a run, a
         notebook's read-write connection), it raises ``OutputsUnchecked`` at once, naming
         that process, and planning takes the tables as last recorded."""
-        out: list[str | None] = [None] * len(steps)
-        if not steps:
+        out: dict[AssetKey, dict[str | None, str]] = {}
+        if not asked:
             return out
-        by_key: dict[AssetKey, list[int]] = {}
+        by_key: dict[AssetKey, list[str]] = {}
         read_only = self._warehouse.read_only
         try:
             with self._warehouse.cursor(create=False, wait=0 if read_only else None) as cur:
@@ -531,27 +531,30 @@ class DuckDBIOManager:
                     return out
                 catalog = self._warehouse.catalog
                 assert catalog is not None
-                for i, (key, partition) in enumerate(steps):
-                    if partition is None:
+                for key, parts in asked.items():
+                    for partition in parts:
+                        if partition is not None:
+                            by_key.setdefault(key, []).append(partition)
+                            continue
                         schema, table = table_for(key)
-                        out[i] = catalog.fingerprint(cur, schema, table, str(key))
-                    else:
-                        by_key.setdefault(key, []).append(i)
+                        fp = catalog.fingerprint(cur, schema, table, str(key))
+                        if fp is not None:
+                            out.setdefault(key, {})[None] = fp
                 if not by_key:
                     return out
                 stored = partitions.registered(cur, list(by_key))
-                for key, places in by_key.items():
+                for key, wanted in by_key.items():
                     if not stored[str(key)] or not self._holds(cur, key):
                         continue
-                    definition = definition_of(key, specs[key], steps[places[0]][1])
+                    definition = definition_of(key, specs[key], wanted[0])
                     schema, table = table_for(key)
                     qname = f"{quote_ident(schema)}.{quote_ident(table)}"
-                    wanted = [steps[i][1] or "" for i in places]
                     found = partitions.fingerprints(
                         cur, qname, definition, stored[str(key)], wanted
                     )
-                    for i, fp in zip(places, found, strict=True):
-                        out[i] = fp
+                    held = {p: fp for p, fp in zip(wanted, found, strict=True) if fp is not None}
+                    if held:
+                        out.setdefault(key, {}).update(held)
         except WarehouseLocked as exc:
             if not read_only:
                 raise

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pytest
 
 from assets_core.errors import IOManagerError
-from assets_core.model.keys import AssetKey, StepKey
+from assets_core.model.keys import AssetKey
 from assets_core.model.spec import AssetSpec
 from assets_core.partitions import daily, hourly, multi, static
 from assets_core.storage.datahash import canonical_schema, data_version, hash_arrow
@@ -496,7 +496,7 @@ def test_every_key_it_does_not_refuse_can_be_stored(
 
 def _now(io: IOManager, key: AssetKey = KEY) -> str | None:
     """What planning asks: the output's fingerprint as it is now (``None``: nothing stored)."""
-    return fingerprints(io, [StepKey(key)], {key: AssetSpec(key=key)})[0]
+    return fingerprints(io, {key: [None]}, {key: AssetSpec(key=key)}).get(key, {}).get(None)
 
 
 def test_a_fingerprint_tells_the_output_as_written(
@@ -527,13 +527,18 @@ def test_a_fingerprint_tells_the_output_as_written(
     assert _now(io) is None
 
 
-def test_fingerprints_answer_for_many_outputs_in_order(io: IOManager, caps: Manager) -> None:
+def test_fingerprints_answer_for_many_outputs_by_asset(io: IOManager, caps: Manager) -> None:
     keys = [AssetKey(("x", "a")), AssetKey(("b",)), AssetKey(("x", "c")), AssetKey(("d",))]
     written = {k: io.save(out(k), pa.table({"v": [i]})) for i, k in enumerate(keys[:2])}
-    steps = [StepKey(k) for k in keys]
-    answers = fingerprints(io, steps, {k: AssetSpec(key=k) for k in keys})
-    expected = [(written[k].fingerprint or "") if k in written else None for k in keys]
-    assert answers == expected
+    day = io.save(pout(D2), day_value(D2))
+    specs = {k: AssetSpec(key=k) for k in keys} | {KEY: PSPEC}
+    asked: dict[AssetKey, list[str | None]] = {k: [None] for k in keys}
+    asked[KEY] = [D1, D2, D3]
+    answers = fingerprints(io, asked, specs)
+    # only what is stored, asset by asset: the outputs not stored are left out
+    expected = {k: {None: written[k].fingerprint or ""} for k in keys[:2]}
+    expected[KEY] = {D2: day.fingerprint or ""}
+    assert {k: dict(found) for k, found in answers.items() if found} == expected
 
 
 # --------------------------------------------------------------------------- data versions
@@ -761,15 +766,21 @@ def test_a_partition_stores_what_the_asset_returned(io: IOManager, consumer: Con
     assert hash_arrow(back.drop_columns(["partition"])) == stored.data_version
 
 
+def _days(io: IOManager) -> list[str | None]:
+    """The fingerprints of ``KEY``'s partitions D1, D2 and D3 as they are now (``None``: not
+    stored), asked at once."""
+    found = fingerprints(io, {KEY: [D1, D2, D3]}, {KEY: PSPEC}).get(KEY, {})
+    return [found.get(d) for d in (D1, D2, D3)]
+
+
 def test_replacing_one_partition_leaves_the_others(
     io: IOManager, caps: Manager, consumer: Consumer
 ) -> None:
     saved = {day: io.save(pout(day), day_value(day)) for day in (D1, D2, D3)}
-    steps = [StepKey(KEY, d) for d in (D1, D2, D3)]
-    before = fingerprints(io, steps, {KEY: PSPEC})
+    before = _days(io)
     replaced = io.save(pout(D2), pa.table({"v": pa.array([7], pa.int64()), "s": ["y"]}))
     assert replaced.data_version != saved[D2].data_version
-    after = fingerprints(io, steps, {KEY: PSPEC})
+    after = _days(io)
     assert (after[0], after[2]) == (before[0], before[2])
     if caps.fingerprints:
         assert after[1] == replaced.fingerprint != before[1]
@@ -785,17 +796,16 @@ def test_replacing_one_partition_leaves_the_others(
 def test_exists_fingerprints_and_delete_per_partition(
     io: IOManager, caps: Manager, consumer: Consumer
 ) -> None:
-    steps = [StepKey(KEY, d) for d in (D1, D2, D3)]
-    assert fingerprints(io, steps, {KEY: PSPEC}) == [None, None, None]
+    assert _days(io) == [None, None, None]
     saved = {day: io.save(pout(day), day_value(day)) for day in (D1, D2)}
     assert [io.exists(pout(d)) for d in (D1, D2, D3)] == [True, True, False]
     expected = [saved[D1].fingerprint or "", saved[D2].fingerprint or "", None]
-    assert fingerprints(io, steps, {KEY: PSPEC}) == expected
+    assert _days(io) == expected
     assert stored_version(io, pout(D1)) in (None, saved[D1].data_version)
     assert saved[D1].location != saved[D2].location
     io.delete(pout(D1))
     assert [io.exists(pout(d)) for d in (D1, D2, D3)] == [False, True, False]
-    assert fingerprints(io, steps, {KEY: PSPEC}) == [None, expected[1], None]
+    assert _days(io) == [None, expected[1], None]
     with pytest.raises(
         IOManagerError, match=r"^sales/orders\[2024-01-01\]: .*; materialize it first\.$"
     ):

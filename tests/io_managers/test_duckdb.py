@@ -301,7 +301,6 @@ def test_partitions_are_one_table_with_the_dimensions_first(
 def test_a_partition_changed_by_hand_changes_only_its_fingerprint(
     io: DuckDBIOManager, tmp_path: Path
 ) -> None:
-    from assets_core.model.keys import StepKey
     from assets_core.storage.io import fingerprints
 
     keys = ["date=2024-01-01,region=eu", "date=2024-01-01,region=us"]
@@ -312,7 +311,7 @@ def test_a_partition_changed_by_hand_changes_only_its_fingerprint(
         db.execute("delete from s.sales where region = 'us' and n = 2")
     key = AssetKey.parse("s/sales")
     spec = {key: AssetSpec(key=key, partitions=SALES)}
-    assert fingerprints(io, [StepKey(key, k) for k in keys], spec) == ["2x3", "1x3"]
+    assert fingerprints(io, {key: keys}, spec) == {key: {keys[0]: "2x3", keys[1]: "1x3"}}
 
 
 def test_a_partition_into_an_unpartitioned_table_is_refused(io: DuckDBIOManager) -> None:
@@ -453,7 +452,9 @@ def test_readers_share_the_file_with_a_notebook_reading_it(tmp_path: Path) -> No
     try:
         reader = DuckDBIOManager(path, lock_timeout=0.3, read_only=True)
         t0 = time.monotonic()
-        assert reader.fingerprints([(AssetKey.parse("t"), None)], {}) == ["3x1"]
+        assert reader.fingerprints({AssetKey.parse("t"): [None]}, {}) == {
+            AssetKey.parse("t"): {None: "3x1"}
+        }
         assert load_arrow(reader, "t").num_rows == 3
         assert reader.exists(out("t"))
         assert time.monotonic() - t0 < 0.3  # no wait at all
@@ -486,7 +487,7 @@ def test_a_reader_beside_a_writer_does_not_wait_to_plan(tmp_path: Path) -> None:
         reader = DuckDBIOManager(path, lock_timeout=5, read_only=True)
         t0 = time.monotonic()
         with pytest.raises(OutputsUnchecked) as unchecked:
-            reader.fingerprints([(AssetKey.parse("t"), None)], {})
+            reader.fingerprints({AssetKey.parse("t"): [None]}, {})
         assert time.monotonic() - t0 < 1.0
         assert str(unchecked.value) == (
             f"{path} is held for writing by {_holder(proc)}, so its tables were not checked "
@@ -530,7 +531,7 @@ def test_a_read_only_manager_never_writes(tmp_path: Path) -> None:
     reader.open_read_only()
     assert reader.read_only
     # nothing there: nothing is created, and there is nothing to find
-    assert reader.fingerprints([(AssetKey.parse("t"), None)], {}) == [None]
+    assert reader.fingerprints({AssetKey.parse("t"): [None]}, {}) == {}
     assert not reader.exists(out("t"))
     with pytest.raises(IOManagerError) as err:
         reader.save(out("t"), pa.table({"a": [1]}))

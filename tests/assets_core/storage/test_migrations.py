@@ -23,6 +23,7 @@ import assets_core.storage.migrations as migrations
 from assets_core.errors import StateError
 from assets_core.model.keys import AssetKey, StepKey
 from assets_core.storage.liveness import this_host
+from assets_core.storage.planstate import PlanState
 from assets_core.storage.sqlite import SCHEMA_VERSION, open_state_store
 from assets_core.storage.sqlite_schema import TABLES
 from assets_core.storage.state import EncodedInputs, LockConflict, MaterializationRecord
@@ -113,6 +114,8 @@ def test_upgrading_the_schema1_fixture_in_another_folder(tmp_path: Path) -> None
         history = store.history(limit=1000)
         latest = store.latest()
         plan_latest = store.latest(detail=False)
+        assert isinstance(plan_latest, PlanState)
+        plan_latest.read_details(list(plan_latest))  # the rest of their state, while open
         runs = store.runs()
 
     assert user_version(db) == SCHEMA_VERSION == 4

@@ -85,14 +85,21 @@ def test_a_sqlite_plan_state_makes_each_step_once_as_recorded(tmp_path: Path) ->
     assert list(state.failed(B)) == ["2024-01-02"]
     assert state.rows(B)["2024-01-02"][CODE] is None  # never succeeded
     assert sorted(state.succeeded()) == sorted([SA, B1])
+    # what planning compares, without the rest of the state (not read: no query)
+    bare = state[SA]
+    assert bare.last is not None and bare.last.data_version == "d1"
+    assert (bare.last.location, bare.last.ended_at, bare.last_outcome) == (None, 0.0, None)
+    state.read_details([SA, B2, StepKey(A, "not recorded")])  # the rest, while the store is open
     made = state[SA]
     assert state[SA] is made  # made once
     assert made.last is not None and made.last.location == str(tmp_path / "a")
-    assert made.last.ended_at == 1.5
+    assert made.last.ended_at == 1.5 and made.last_outcome == "materialized"
+    assert state[B2].last_outcome == "failed"
     failure = state[B2].failure
     assert state[B2].last is None and failure is not None
     assert dict(failure.inputs) == inputs and failure.started_at == 2.0
     detailed = store.latest()
+    state.read_details(list(state))
     assert {s: st.last_outcome for s, st in state.items()} == {
         s: st.last_outcome for s, st in detailed.items()
     }
@@ -100,8 +107,8 @@ def test_a_sqlite_plan_state_makes_each_step_once_as_recorded(tmp_path: Path) ->
 
 
 def test_stored_outputs_keep_the_steps_found_by_asset() -> None:
-    # a manager's answers, in the order asked: None is "not stored", "" "stored, no fingerprint"
-    found = StoredOutputs.found({A: [None], B: ["2024-01-01", "2024-01-02"]}, ["", None, "10:1"])
+    # managers' answers, by asset: what is stored, "" when stored without a fingerprint
+    found = StoredOutputs({A: {None: ""}, B: {"2024-01-02": "10:1"}})
     assert dict(found) == {SA: "", B2: "10:1"}
     assert SA in found and B1 not in found and "a" not in found
     assert found.get(B1) is None and found[B2] == "10:1"
@@ -118,3 +125,33 @@ def test_the_steps_with_a_success_by_asset() -> None:
         B2: StepState(None, "failed", 3.0, _record(B2, "failed")),
     }
     assert PlanState.of(states).succeeded_by_asset() == {A: [None], B: ["2024-01-01"]}
+
+
+def test_the_rest_of_a_few_steps_is_read_by_step_and_of_many_by_asset(tmp_path: Path) -> None:
+    store = SQLiteStateStore(tmp_path / "state.db")
+    store.start_run(RunRecord("r1", 1.0))
+    days = [f"2024-01-{d:02d}" for d in range(1, 21)]
+    store.record(
+        [_record(StepKey(B, d), data_version=d, location=f"memory://{d}") for d in days]
+        + [_record(SA, data_version="a", location="memory://a")]
+    )
+
+    def locations(state: PlanState) -> dict[StepKey, str | None]:
+        return {s: st.last.location for s, st in state.items() if st.last is not None}
+
+    # a few of an asset's steps: those steps alone, by step (no others, no other asset)
+    few = store.latest(detail=False)
+    assert isinstance(few, PlanState)
+    few.read_details([StepKey(B, days[3]), StepKey(B, days[7])])
+    assert {s: where for s, where in locations(few).items() if where} == {
+        StepKey(B, days[3]): f"memory://{days[3]}",
+        StepKey(B, days[7]): f"memory://{days[7]}",
+    }
+    # many of them: the whole asset is read (the others' rest is there too), still no other
+    many = store.latest(detail=False)
+    assert isinstance(many, PlanState)
+    many.read_details([StepKey(B, d) for d in days[:5]])
+    found = locations(many)
+    assert all(found[StepKey(B, d)] == f"memory://{d}" for d in days)
+    assert found[SA] is None
+    store.close()

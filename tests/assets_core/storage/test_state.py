@@ -18,7 +18,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ import pytest
 
 from assets_core.errors import StateError
 from assets_core.model.keys import AssetKey, StepKey
+from assets_core.storage.planstate import PlanState
 from assets_core.storage.sqlite import SCHEMA_VERSION, SQLiteStateStore, open_state_store
 from assets_core.storage.state import (
     EncodedInputs,
@@ -568,11 +569,18 @@ def test_locations_under_the_storage_folder_are_kept_relative(tmp_path: Path) ->
     }
     with open_state_store(storage) as store:  # read back absolute, as they were handed in
         for detail in (True, False):
-            found = {
-                s: st.last.location for s, st in store.latest(detail=detail).items() if st.last
-            }
+            found = {s: st.last.location for s, st in _read(store, detail).items() if st.last}
             assert found == {r.step: r.location for r in records}
         assert [r.location for r in store.history()] == [r.location for r in records[::-1]]
+
+
+def _read(store: SQLiteStateStore, detail: bool) -> Mapping[StepKey, StepState]:
+    """Every step's state; as planning reads it (``detail=False``), with the rest of each
+    step's state read while the store is open."""
+    state = store.latest(detail=detail)
+    if isinstance(state, PlanState):
+        state.read_details(list(state))
+    return state
 
 
 def test_a_moved_storage_folder_finds_its_outputs_at_the_new_place(tmp_path: Path) -> None:
@@ -589,9 +597,7 @@ def test_a_moved_storage_folder_finds_its_outputs_at_the_new_place(tmp_path: Pat
     shutil.move(old, new)
     with open_state_store(new) as store:
         for detail in (True, False):
-            found = {
-                s: st.last.location for s, st in store.latest(detail=detail).items() if st.last
-            }
+            found = {s: st.last.location for s, st in _read(store, detail).items() if st.last}
             assert found == {
                 SA: str(new / "parquet" / "raw" / "a.parquet"),
                 SC: f"{new / 'warehouse.duckdb'}::marts.c",

@@ -69,15 +69,21 @@ def test_graph_asset_materialize_runs_and_matrix(browser: Any, tmp_path: Path) -
         assert "never_built" in steps and "materialized" in steps
 
         # the asset is fresh now; the runs page lists the run
-        page.goto(url + "#/asset/never_built")
-        page.wait_for_selector("#view[data-ready]")
+        page.goto(url + "#/asset/never_built")  # from the run page, which is ready too
+        page.wait_for_selector('#view[data-asset="never_built"][data-ready]')
         assert page.inner_text("#view .badge").strip() == "fresh"
         page.click("#tab-runs")
+        # the page routes on hashchange, after the click returns: until its tab is marked,
+        # the previous page's data-ready is still there
+        page.wait_for_selector("#tab-runs.on")
         page.wait_for_selector("#view[data-ready]")
         assert page.locator("#view table tr").count() == 4  # a head and three runs
 
         # the schedules page: each schedule and sensor, and the tick recorded
         page.click("#tab-schedules")
+        # the page routes on hashchange, after the click returns: until its tab is marked,
+        # the previous page's data-ready is still there
+        page.wait_for_selector("#tab-schedules.on")
         page.wait_for_selector("#view[data-ready]")
         shown = page.inner_text("#view")
         assert "0 2 * * * (UTC)" in shown and "every 300s" in shown

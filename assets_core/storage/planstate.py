@@ -85,8 +85,13 @@ class PlanState(Mapping[StepKey, StepState]):
                 by_asset.setdefault(s[0], []).append(s)
         if not by_asset:
             return
-        whole = [k for k, asked in by_asset.items() if len(asked) * _WHOLE > len(rows[k])]
-        one_by_one = [s for k, asked in by_asset.items() if k not in whole for s in asked]
+        whole: list[AssetKey] = []
+        one_by_one: list[StepKey] = []
+        for k, asked in by_asset.items():
+            if len(asked) * _WHOLE > len(rows[k]):
+                whole.append(k)
+            else:
+                one_by_one += asked
         by_name = {"/".join(k): k for k in by_asset}
         for row in self._read(whole, one_by_one):
             key = by_name.get(row[0])

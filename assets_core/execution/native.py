@@ -25,7 +25,7 @@ from assets_core.execution.failures import (
 )
 from assets_core.model.annotations import input_kind
 from assets_core.model.keys import AssetKey, StepKey
-from assets_core.model.spec import AssetSpec, SqlAsset
+from assets_core.model.spec import AssetSpec, SqlAsset, bind_view
 from assets_core.storage.io import (
     AssetContext,
     DuckDBHolder,
@@ -133,28 +133,19 @@ def run_native(
                 _duckdb=holder,
             )
             try:
-                view = sql is not None or (python and input_kind(b.annotation) == "duckdb")
-                source = env.defs.sources.get(b.key) if view else None
+                if sql is None and not (python and input_kind(b.annotation) == "duckdb"):
+                    inputs[b.param] = load_input(env.defs, env.io, ctx)
+                    continue
+                # a SQL asset's input, or a relation input: a view of the name its SQL reads;
+                # a source's view made from its scan's text binds the files once, where a
+                # relation made first and then its view bound them twice (each bind reads
+                # every Parquet footer again)
+                source = env.defs.sources.get(b.key)
                 scan = None if source is None else scan_sql(source, env.defs.root)
-                if sql is not None:  # a view of the name it was referenced by, bound once
-                    sql.bind(
-                        con, b.param, load_input(env.defs, env.io, ctx) if scan is None else scan
-                    )
-                    continue
-                if view:
-                    # a relation input is a view of its parameter's name, which its SQL can
-                    # read, and the relation over that view: a source's view made from its
-                    # scan's text binds the files once where a relation made first and then
-                    # its view bound them twice (each bind reads every Parquet footer again)
-                    if scan is not None:
-                        con.execute(f'CREATE OR REPLACE VIEW "{b.param}" AS {scan}')
-                        inputs[b.param] = con.view(b.param)
-                        continue
-                    value = load_input(env.defs, env.io, ctx)
-                    value.create_view(b.param, replace=True)  # type: ignore[attr-defined]
-                    inputs[b.param] = value
-                    continue
-                inputs[b.param] = load_input(env.defs, env.io, ctx)
+                value = load_input(env.defs, env.io, ctx) if scan is None else scan
+                bind_view(con, b.param, value)
+                if sql is None:  # the relation the function receives
+                    inputs[b.param] = value if scan is None else con.view(b.param)
             except Exception as exc:
                 error = load_failure(step, b.param, b.key, exc)
                 if error is exc:

@@ -272,39 +272,35 @@ class SqlAsset(Located):
         every kind's do."""
         return CodeSource(texts=(("sql", self.normalized),))
 
-    def bind(self, con: Any, name: str, value: Any) -> None:
-        """Bind input ``name`` on the DuckDB connection ``con`` under the name it was
-        referenced by (``a.b``: view ``b`` in schema ``a``); ``value`` is a relation, or the
-        text of a query that scans it (``storage.sources.scan_sql``)."""
-        *schema, table = name.split(".")
-        view = f"{schema[0]}.{table}" if schema else table
-        if isinstance(value, str):
-            con.execute(f"CREATE OR REPLACE VIEW {_quoted(view)} AS {value}")
-        else:
-            value.create_view(view, replace=True)
-        if schema:
-            quoted = _quoted(schema[0])
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
-            con.execute(
-                f"CREATE OR REPLACE VIEW {quoted}.{_quoted(table)} AS SELECT * FROM {_quoted(view)}"
-            )
-
-    def statement(self, inputs: Mapping[str, object], con: Any) -> str:
-        """Bind every input on ``con`` (``bind``); the statement to run over them."""
-        for p in self.params:
-            self.bind(con, p.name, inputs[p.name])
-        return self.sql
-
     def run(self, inputs: Mapping[str, object], context: object) -> object:
         """The query as a relation on the step's DuckDB connection (``context.duckdb``), its
-        inputs bound there (``statement``). Inside a manager that creates it in its own
+        inputs bound there (``bind_view``). Inside a manager that creates it in its own
         database the statement runs there instead (``execution.native``)."""
         con = context.duckdb  # type: ignore[attr-defined]
-        sql = self.statement(inputs, con)
+        for p in self.params:
+            bind_view(con, p.name, inputs[p.name])
         try:
-            return con.sql(sql)
+            return con.sql(self.sql)
         except Exception as exc:  # the SQL's own mistake: DuckDB's Python frames add nothing
             raise exc.with_traceback(None)  # noqa: B904 - the same error, not another
+
+
+def bind_view(con: Any, name: str, value: Any) -> None:
+    """Bind an input on the DuckDB connection ``con`` as a view under the name it is read by
+    (``a.b``: view ``b`` in schema ``a``); ``value`` is a relation, or the text of a query
+    that scans it (``storage.sources.scan_sql``: the files bound once, by the view)."""
+    *schema, table = name.split(".")
+    view = f"{schema[0]}.{table}" if schema else table
+    if isinstance(value, str):
+        con.execute(f"CREATE OR REPLACE VIEW {_quoted(view)} AS {value}")
+    else:
+        value.create_view(view, replace=True)
+    if schema:
+        quoted = _quoted(schema[0])
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
+        con.execute(
+            f"CREATE OR REPLACE VIEW {quoted}.{_quoted(table)} AS SELECT * FROM {_quoted(view)}"
+        )
 
 
 def _quoted(name: str) -> str:

@@ -563,10 +563,7 @@ class _Planner:
         if failing:  # a stored output failing a blocking check is not fresh
             ok = [fresh and (key, p) not in failing for fresh, p in zip(ok, keys, strict=True)]
         fresh_count = ok.count(True)
-        if fresh_count == n:
-            fresh_keys = set(keys)
-        else:
-            fresh_keys = {p for p, fresh in zip(keys, ok, strict=True) if fresh}
+        fresh_keys = {p for p, fresh in zip(keys, ok, strict=True) if fresh}
         if fresh_keys:
             self.fresh[key] = (fresh_keys, stale_up)
         read = key in self.read
@@ -862,10 +859,7 @@ def _plain_looks(
     asset's part of the text); the others need the encoder. Most versions are hex digests:
     one test over all of them at once says so (as bytes: ``str.isalnum`` looks each character
     up in the Unicode tables, ten times slower), else each is tested."""
-    if len(ok) == ok.count(True):
-        versions = [row[DATA] for row in rows]  # type: ignore[index]
-    else:
-        versions = [row[DATA] if fresh else None for row, fresh in zip(rows, ok, strict=True)]  # type: ignore[index]
+    versions = [row[DATA] if fresh else None for row, fresh in zip(rows, ok, strict=True)]  # type: ignore[index]
     joined = "".join([v for v in versions if v])
     every = joined.isascii() and joined.encode().isalnum()
     if keys is _ONE:

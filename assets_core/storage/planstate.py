@@ -23,7 +23,6 @@ attempt when that failed, else ``None``.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from operator import itemgetter
 from typing import Any
 
 from assets_core.model.keys import AssetKey, StepKey
@@ -138,11 +137,8 @@ class PlanState(Mapping[StepKey, StepState]):
 
     def succeeded_by_asset(self) -> dict[AssetKey, list[str | None]]:
         """The partitions of each asset with a last success (``None``: unpartitioned)."""
-        first = itemgetter(0)
         found = {
-            key: list(rows)  # most: every step has a success (tested in C)
-            if None not in map(first, rows.values())
-            else [p for p, row in rows.items() if row[0] is not None]
+            key: [p for p, row in rows.items() if row[0] is not None]
             for key, rows in self._rows.items()
         }
         return {key: parts for key, parts in found.items() if parts}

@@ -1048,14 +1048,9 @@ def build_plan(
         )
 
     steps = tuple(s for k in graph.toposorted(planned) for s in planner.runnable[k])
-    # The plan holds the whole records of what a run compares or a status shows (see
-    # ``PlanState``): the steps runnable steps read, and each unpartitioned asset's step.
-    state.read_details(
-        [
-            *(StepKey(k) for k in scope if k not in partitions),
-            *(u for ups in planner.step_ups.values() for u in ups),
-        ]
-    )
+    # The plan holds the whole records of what a run compares (see ``PlanState``): the steps
+    # decided one by one were read before deciding them, and here the steps runnable steps read.
+    state.read_details([u for ups in planner.step_ups.values() for u in ups])
     return Plan(
         steps=steps,
         selected=chosen,

@@ -369,3 +369,20 @@ def test_a_fresh_plan_compares_stored_inputs_without_decoding_them(project: Proj
         "b": ("stale", ["upstream_changed"]),
         "c": ("pending", ["waits_on"]),
     }
+
+
+def test_a_fresh_plan_keeps_when_each_step_last_ran(project: ProjectDir) -> None:
+    """What a status shows of a fresh step (the web UI's end time) is in the plan, read with
+    what planning compares, and stays there after the session is closed."""
+    project.write("assets.py", CHAIN)
+    project.session().materialize()
+    session = project.session()
+    recorded = session.state.latest()
+    plan = session.plan()
+    session.close()
+    assert steps(plan) == {}
+    for name in ("a", "b", "c"):
+        step = StepKey(AssetKey.parse(name))
+        last, was = plan.last[step], recorded[step].last
+        assert was is not None and was.ended_at > 0
+        assert (last.started_at, last.ended_at) == (was.started_at, was.ended_at)

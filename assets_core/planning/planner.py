@@ -623,10 +623,12 @@ class _Planner:
         row = state.rows(key).get(None)
         sel = key in self.chosen
         looks = self.looks
+        inputs = row[INPUTS] if row is not None else None
         if (
             row is not None
             and row[CODE] == cv.version
-            and row[INPUTS].__class__ is str  # inputs stored as text (none: the rules below)
+            # inputs stored as text, or none at all (read nothing); a mapping: the rules below
+            and (inputs.__class__ is str or inputs is None)
             and not (sel and self.force)
             and not (self.failing_checks and step in self.failing_checks)
         ):
@@ -642,7 +644,7 @@ class _Planner:
                     frags.append(f)
                 else:
                     text = "{" + ",".join(frags) + "}"
-                    if row[INPUTS] == text:
+                    if inputs == text or (inputs is None and text == "{}"):
                         failure = state[step].failure if None in state.failed(key) else None
                         failed = failure is not None and self._failed(
                             failure, cv.version, text, step, [], 0

@@ -645,13 +645,17 @@ class _Planner:
                 else:
                     text = "{" + ",".join(frags) + "}"
                     if inputs == text or (inputs is None and text == "{}"):
-                        failure = state[step].failure if None in state.failed(key) else None
-                        failed = failure is not None and self._failed(
-                            failure, cv.version, text, step, [], 0
-                        )
                         stale_up = self.upstream_stale(key)
-                        self.statuses[step] = PlanStep(key, "fresh", (), None, failed, stale_up)
-                        looks[key] = {None: self._fragment(step, row[DATA])}
+                        failure = state[step].failure if None in state.failed(key) else None
+                        if failure is not None and self._failed(
+                            failure, cv.version, text, step, [], 0
+                        ):
+                            self.statuses[step] = PlanStep(key, "fresh", (), None, True, stale_up)
+                        else:  # kept as plan_asset keeps its fresh steps
+                            self.fresh[key] = ({None}, stale_up)
+                        v = row[DATA]
+                        plain = _plain_look(f'"{"/".join(key)}":"', v)
+                        looks[key] = {None: plain or self._fragment(step, v)}
                         return
         if row is not None:
             state.read_details((step,))
@@ -862,16 +866,25 @@ def _plain_looks(
     one test over all of them at once says so (as bytes: ``str.isalnum`` looks each character
     up in the Unicode tables, ten times slower), else each is tested."""
     versions = [row[DATA] if fresh else None for row, fresh in zip(rows, ok, strict=True)]  # type: ignore[index]
+    if keys is _ONE:
+        found = _plain_look(head, versions[0])
+        return {} if found is None else {None: found}
     joined = "".join([v for v in versions if v])
     every = joined.isascii() and joined.encode().isalnum()
-    if keys is _ONE:
-        v = versions[0]
-        return {None: head + v + '"'} if v and (every or (v.isalnum() and v.isascii())) else {}
     return {
         p: f'{head}{p}]":"{v}"'
         for p, v in zip(keys, versions, strict=True)
         if v and (every or (v.isalnum() and v.isascii()))
     }
+
+
+def _plain_look(head: str, version: str | None) -> str | None:
+    """What a fresh unpartitioned step adds to its readers' inputs when its data version is
+    plain (``head`` being ``"a/b":"``, its part of the text; an asset key never needs
+    escaping), else ``None``: the encoder writes it (``_Planner._fragment``)."""
+    if version and version.isascii() and version.isalnum():
+        return head + version + '"'
+    return None
 
 
 def _input_texts(

@@ -67,8 +67,11 @@ def result_key(spec: AssetSpec, fn: Callable[..., Any], io_manager: str) -> str 
     # "/".join(key) is str(key) without a Python-level call: this runs once per asset
     ins = ",".join([p + "=" + "/".join(k) for p, k in spec.ins.items()]) if spec.ins else ""
     deps = ",".join(["/".join(d) for d in spec.deps]) if spec.deps else ""
-    where = f"{code.co_filename}:{fn.__qualname__}@{code.co_firstlineno}"
-    key = f"{'/'.join(spec.key)}|{where}|{io_manager}|{ins}|{deps}"
+    # the asset's key, where its function is defined, its IO manager, ins and deps
+    key = (
+        f"{'/'.join(spec.key)}|{code.co_filename}:{fn.__qualname__}@{code.co_firstlineno}|"
+        f"{io_manager}|{ins}|{deps}"
+    )
     if spec.partitions is not None or spec.mappings:
         key += "|" + ",".join(partition_parts(spec))
     return key
@@ -114,8 +117,8 @@ class VersionCache:
         self._stored_results: dict[str, Any] = {}
         self._stored_paths: list[Any] = []
         self._stored_pieces: list[Any] = []
-        # (stored path index, id(namespace)) -> (namespace, whether the file is unchanged)
-        self._path_ok: dict[tuple[int, int], tuple[object, bool]] = {}
+        # id(namespace) -> (namespace, {stored path index: whether the file is unchanged})
+        self._path_ok: dict[int, tuple[object, dict[int, bool]]] = {}
         # whole versions computed in this process: version, components, file signatures
         self._results: dict[str, tuple[str, Mapping[str, str], dict[str, str]]] = {}
         if self._path is not None:
@@ -132,12 +135,15 @@ class VersionCache:
             return None
         try:
             version, pieces, paths = raw
-            ok = self._path_ok
+            seen = self._path_ok.get(id(ns))
+            if seen is None or seen[0] is not ns:
+                seen = self._path_ok[id(ns)] = (ns, {})
+            checked = seen[1]
             for i in paths:
-                seen = ok.get((i, id(ns)))
-                if seen is None or seen[0] is not ns:
-                    seen = ok[i, id(ns)] = (ns, self._path_unchanged(i))
-                if not seen[1]:
+                ok = checked.get(i)
+                if ok is None:
+                    ok = checked[i] = self._path_unchanged(i)
+                if not ok:
                     return None
             if pieces and not 0 <= min(pieces) <= max(pieces) < len(self._stored_pieces):
                 return None  # a damaged cache: compute it again

@@ -19,8 +19,9 @@ and one string comparison: planning 100 assets of 1,096 daily partitions stays u
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -426,12 +427,10 @@ class _Planner:
         space: KeySpace | None,
         chosen_partitions: Mapping[AssetKey, frozenset[str]],
         failing_checks: Mapping[StepKey, Reason],
-        read: frozenset[AssetKey],
+        scope: Collection[AssetKey],
     ) -> None:
         self.failing_checks = failing_checks
-        # the assets that an asset of the plan reads: what their fresh steps are to readers
-        # is published (``looks``); for the others it would never be read
-        self.read = read
+        self.scope = scope
         self.assets, self.upstream, self.chosen = assets, upstream, chosen
         self.state, self.source_versions = state, source_versions
         self.code_version, self.stored, self.stored_version = code_version, stored, stored_version
@@ -457,6 +456,14 @@ class _Planner:
         self.not_fresh: dict[AssetKey, PlanStep] = {}
         # what each planned asset's steps are to their readers
         self.looks: dict[AssetKey, dict[str | None, str | Reason]] = {}
+
+    @cached_property
+    def read(self) -> frozenset[AssetKey]:
+        """The assets that an asset of the plan reads: what their fresh steps are to readers
+        is published (``looks``); for the others it would never be read. Asked only by
+        ``plan_asset`` (``plan_one`` publishes its one step's look whatever reads it)."""
+        upstream = self.upstream
+        return frozenset(up for k in self.scope for up in upstream[k])
 
     def keys_of(self, key: AssetKey) -> Sequence[str | None]:
         definition = self.partitions.get(key)
@@ -1032,7 +1039,7 @@ def build_plan(
         space=space,
         chosen_partitions=chosen_partitions or {},
         failing_checks=failing_checks or {},
-        read=frozenset(up for k in scope for up in upstream[k]),
+        scope=scope,
     )
     for key in graph.toposorted(scope):
         if assets[key].observed:
@@ -1079,6 +1086,8 @@ def build_plan(
         forced=force,
         verified=MappingProxyType(planner.verified),
         waiting=tuple(planner.waiting),
-        partitions=MappingProxyType({k: partitions[k] for k in scope if k in partitions}),
+        partitions=MappingProxyType(
+            {k: partitions[k] for k in scope if k in partitions} if partitions else {}
+        ),
         space=space,
     )

@@ -219,7 +219,11 @@ def bench_planning(
         row.value = statistics.median(float(r["plan_s"]) for r in reports)
         load = statistics.median(float(r["load_s"]) for r in reports)
         rss = max(float(r["maxrss_mb"]) for r in reports)
-        row.note = f"{reports[0]['steps']} steps; project load {load:.2f}s; peak RSS {rss:,.0f} MB"
+        cpu = statistics.median(float(r.get("plan_cpu_s", "nan")) for r in reports)
+        row.note = (
+            f"{reports[0]['steps']} steps; plan CPU {cpu:.3f}s; project load {load:.2f}s; "
+            f"peak RSS {rss:,.0f} MB"
+        )
         if warm is not None:
             row.note += f"; first plan, cold code-version cache {float(warm['plan_s']):.2f}s"
 

@@ -8,16 +8,17 @@ A file's signature is the hash of the bytes its module was compiled from when a 
 imported it (``assets_core.model.loader``: then the versioner reads those bytes, never the
 disk again), else its mtime, size and ctime (``cp -p`` keeps the first two, never the third).
 
-The index of a module the project loader imported is also kept beside its bytecode
+The index of a module the project loader imported is kept beside its bytecode instead
 (``__pycache__/m.cpython-311.lumbung-3.json``: the bytes' hash and the index), as Python keeps
 the bytecode itself and under the same rule (not when bytecode is not written): a run into new
 storage of a project imported before reads it instead of parsing every file again. It is used
-only for the very bytes it was made from, by the same interpreter and ``CACHE_FORMAT``.
+only for the very bytes it was made from, by the same interpreter and ``CACHE_FORMAT``. An
+index kept there is not written into the cache file as well: each index is kept in one place,
+and the cache file that every plan reads holds only what it needs.
 """
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import json
 import os
@@ -67,8 +68,11 @@ def result_key(spec: AssetSpec, fn: Callable[..., Any], io_manager: str) -> str 
     # "/".join(key) is str(key) without a Python-level call: this runs once per asset
     ins = ",".join([p + "=" + "/".join(k) for p, k in spec.ins.items()]) if spec.ins else ""
     deps = ",".join(["/".join(d) for d in spec.deps]) if spec.deps else ""
-    where = f"{code.co_filename}:{fn.__qualname__}@{code.co_firstlineno}"
-    key = f"{'/'.join(spec.key)}|{where}|{io_manager}|{ins}|{deps}"
+    # the asset's key, where its function is defined, its IO manager, ins and deps
+    key = (
+        f"{'/'.join(spec.key)}|{code.co_filename}:{fn.__qualname__}@{code.co_firstlineno}|"
+        f"{io_manager}|{ins}|{deps}"
+    )
     if spec.partitions is not None or spec.mappings:
         key += "|" + ",".join(partition_parts(spec))
     return key
@@ -91,8 +95,9 @@ class VersionCache:
     ``path``, when given, is a JSON file read at construction (a corrupt or foreign file is
     ignored and rewritten) and written atomically by ``save``. It holds:
 
-    - ``files``: each parsed source file as ``[signature, index]``, the index being JSON text
-      decoded only when a version has to be computed from that file again;
+    - ``files``: each parsed source file whose index is not kept beside its bytecode, as
+      ``[signature, index]``, the index being JSON text decoded only when a version has to be
+      computed from that file again;
     - ``results``: each asset's whole version as ``[version, pieces, paths]``, where
       ``pieces`` index the ``pieces`` table (``[name, digest]``, its components) and
       ``paths`` index the ``paths`` table (``[path, signature]``, the files it was read
@@ -109,13 +114,14 @@ class VersionCache:
         self._files: dict[str, tuple[str, FileIndex | None]] = {}
         self._seen_ns: dict[str, object] = {}  # path -> the module namespace last checked
         self._stored: dict[str, Any] = {}  # [signature, index text] read from the cache
+        self._beside: set[str] = set()  # files whose index is kept beside their bytecode
         self._dirty = False
         # whole versions read from the cache file, and the two tables they index
         self._stored_results: dict[str, Any] = {}
         self._stored_paths: list[Any] = []
         self._stored_pieces: list[Any] = []
-        # (stored path index, id(namespace)) -> (namespace, whether the file is unchanged)
-        self._path_ok: dict[tuple[int, int], tuple[object, bool]] = {}
+        # id(namespace) -> (namespace, {stored path index: whether the file is unchanged})
+        self._path_ok: dict[int, tuple[object, dict[int, bool]]] = {}
         # whole versions computed in this process: version, components, file signatures
         self._results: dict[str, tuple[str, Mapping[str, str], dict[str, str]]] = {}
         if self._path is not None:
@@ -132,12 +138,15 @@ class VersionCache:
             return None
         try:
             version, pieces, paths = raw
-            ok = self._path_ok
+            seen = self._path_ok.get(id(ns))
+            if seen is None or seen[0] is not ns:
+                seen = self._path_ok[id(ns)] = (ns, {})
+            checked = seen[1]
             for i in paths:
-                seen = ok.get((i, id(ns)))
-                if seen is None or seen[0] is not ns:
-                    seen = ok[i, id(ns)] = (ns, self._path_unchanged(i))
-                if not seen[1]:
+                ok = checked.get(i)
+                if ok is None:
+                    ok = checked[i] = self._path_unchanged(i)
+                if not ok:
                     return None
             if pieces and not 0 <= min(pieces) <= max(pieces) < len(self._stored_pieces):
                 return None  # a damaged cache: compute it again
@@ -198,14 +207,16 @@ class VersionCache:
         if index is None:
             snap = snapshot(path)
             index = None if snap is None else _read_beside(snap)
-            if index is None:
+            if index is not None:
+                self._beside.add(path)
+            else:
                 try:
                     source = snap.source if snap is not None else Path(path).read_bytes()
                     index = index_source(source, path)
                 except (OSError, SyntaxError, ValueError):
                     index = None
-                if index is not None and snap is not None:
-                    _write_beside(snap, index)
+                if index is not None and snap is not None and _write_beside(snap, index):
+                    self._beside.add(path)
             self._dirty = True
         self._files[path] = (sig, index)
         return index
@@ -223,7 +234,7 @@ class VersionCache:
                 if path not in self._files and _signature(path) == _raw_signature(raw):
                     files[path] = raw
             for path, (sig, index) in self._files.items():
-                if index is not None:
+                if index is not None and path not in self._beside:
                     text = json.dumps(index.to_json(), separators=(",", ":"))
                     files[path] = [sig, text]
             paths: dict[tuple[str, str], int] = {}
@@ -357,15 +368,19 @@ def _read_beside(snap: Snapshot) -> FileIndex | None:
         return None
 
 
-def _write_beside(snap: Snapshot, index: FileIndex) -> None:
+def _write_beside(snap: Snapshot, index: FileIndex) -> bool:
     """Keep ``index`` beside the bytecode of ``snap``'s module, as the loader keeps the
-    bytecode (not when Python is told not to write it); skipped when it cannot be written."""
+    bytecode (not when Python is told not to write it); skipped when it cannot be written.
+    Whether it was written."""
     where = _beside(snap.path)
     if where is None or sys.dont_write_bytecode:
-        return
+        return False
     text = json.dumps({"source": snap.digest, "index": index.to_json()}, separators=(",", ":"))
-    with contextlib.suppress(OSError):
+    try:
         write_atomic(Path(where), text)
+    except OSError:
+        return False
+    return True
 
 
 def _raw_signature(raw: object) -> str | None:

@@ -28,7 +28,14 @@ from assets_core.model.automation import (
 from assets_core.model.check_rules import check_problems, checks_by_asset
 from assets_core.model.checks import CustomCheck
 from assets_core.model.graph import AssetGraph
-from assets_core.model.keys import AssetKey, CoercibleToKey, StepKey, names_of, step_of
+from assets_core.model.keys import (
+    AssetKey,
+    CoercibleToKey,
+    StepKey,
+    checked_key,
+    names_of,
+    step_of,
+)
 from assets_core.model.kinds import AnyAsset
 from assets_core.model.spec import ASSET_KINDS, AssetSpec, SourceAsset
 from assets_core.model.validate import KeyCheck, check_io_managers, check_storable, validate
@@ -60,8 +67,10 @@ def _resolve_ins(
             continue
         ins = a.spec.ins
         resolved = dict(ins)
+        prefix = a.key[:-1]
         for p in implicit:
-            local = a.key.sibling(p)
+            # an implicit parameter is one valid segment (each kind checks it when declared)
+            local = checked_key((*prefix, p))
             if local in known:
                 resolved[p] = local
             elif resolved[p] not in known:

@@ -127,7 +127,7 @@ class ProjectLoader(importlib.machinery.SourceFileLoader):
         if cached is not None:
             code = _read_cache(cached, digest)
             if code is not None:
-                return code
+                return code if code.co_filename == path else _filed_as(code, path)
         code = self.source_to_code(source, path)
         if cached is not None and not sys.dont_write_bytecode:
             _write_cache(cached, digest, code)
@@ -207,6 +207,15 @@ def _read_cache(cached: str, digest: bytes) -> CodeType | None:
     except (EOFError, ValueError, TypeError):
         return None
     return code if isinstance(code, CodeType) else None
+
+
+def _filed_as(code: CodeType, path: str) -> CodeType:
+    """``code`` and every code object in it as compiled from ``path``: a bytecode cache made
+    where the project was before it was copied or moved names the old file, which tracebacks
+    would show and the code versioner would read (or, once it is gone, version the code
+    objects instead: every asset of a moved project would be stale)."""
+    consts = tuple(_filed_as(c, path) if isinstance(c, CodeType) else c for c in code.co_consts)
+    return code.replace(co_filename=path, co_consts=consts)
 
 
 def _write_cache(cached: str, digest: bytes, code: CodeType) -> None:

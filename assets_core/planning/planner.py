@@ -19,8 +19,9 @@ and one string comparison: planning 100 assets of 1,096 daily partitions stays u
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -426,12 +427,10 @@ class _Planner:
         space: KeySpace | None,
         chosen_partitions: Mapping[AssetKey, frozenset[str]],
         failing_checks: Mapping[StepKey, Reason],
-        read: frozenset[AssetKey],
+        scope: Collection[AssetKey],
     ) -> None:
         self.failing_checks = failing_checks
-        # the assets that an asset of the plan reads: what their fresh steps are to readers
-        # is published (``looks``); for the others it would never be read
-        self.read = read
+        self.scope = scope
         self.assets, self.upstream, self.chosen = assets, upstream, chosen
         self.state, self.source_versions = state, source_versions
         self.code_version, self.stored, self.stored_version = code_version, stored, stored_version
@@ -457,6 +456,14 @@ class _Planner:
         self.not_fresh: dict[AssetKey, PlanStep] = {}
         # what each planned asset's steps are to their readers
         self.looks: dict[AssetKey, dict[str | None, str | Reason]] = {}
+
+    @cached_property
+    def read(self) -> frozenset[AssetKey]:
+        """The assets that an asset of the plan reads: what their fresh steps are to readers
+        is published (``looks``); for the others it would never be read. Asked only by
+        ``plan_asset`` (``plan_one`` publishes its one step's look whatever reads it)."""
+        upstream = self.upstream
+        return frozenset(up for k in self.scope for up in upstream[k])
 
     def keys_of(self, key: AssetKey) -> Sequence[str | None]:
         definition = self.partitions.get(key)
@@ -623,10 +630,12 @@ class _Planner:
         row = state.rows(key).get(None)
         sel = key in self.chosen
         looks = self.looks
+        inputs = row[INPUTS] if row is not None else None
         if (
             row is not None
             and row[CODE] == cv.version
-            and row[INPUTS].__class__ is str  # inputs stored as text (none: the rules below)
+            # inputs stored as text, or none at all (read nothing); a mapping: the rules below
+            and (inputs.__class__ is str or inputs is None)
             and not (sel and self.force)
             and not (self.failing_checks and step in self.failing_checks)
         ):
@@ -642,14 +651,18 @@ class _Planner:
                     frags.append(f)
                 else:
                     text = "{" + ",".join(frags) + "}"
-                    if row[INPUTS] == text:
-                        failure = state[step].failure if None in state.failed(key) else None
-                        failed = failure is not None and self._failed(
-                            failure, cv.version, text, step, [], 0
-                        )
+                    if inputs == text or (inputs is None and text == "{}"):
                         stale_up = self.upstream_stale(key)
-                        self.statuses[step] = PlanStep(key, "fresh", (), None, failed, stale_up)
-                        looks[key] = {None: self._fragment(step, row[DATA])}
+                        failure = state[step].failure if None in state.failed(key) else None
+                        if failure is not None and self._failed(
+                            failure, cv.version, text, step, [], 0
+                        ):
+                            self.statuses[step] = PlanStep(key, "fresh", (), None, True, stale_up)
+                        else:  # kept as plan_asset keeps its fresh steps
+                            self.fresh[key] = ({None}, stale_up)
+                        v = row[DATA]
+                        plain = _plain_look(f'"{"/".join(key)}":"', v)
+                        looks[key] = {None: plain or self._fragment(step, v)}
                         return
         if row is not None:
             state.read_details((step,))
@@ -860,16 +873,25 @@ def _plain_looks(
     one test over all of them at once says so (as bytes: ``str.isalnum`` looks each character
     up in the Unicode tables, ten times slower), else each is tested."""
     versions = [row[DATA] if fresh else None for row, fresh in zip(rows, ok, strict=True)]  # type: ignore[index]
+    if keys is _ONE:
+        found = _plain_look(head, versions[0])
+        return {} if found is None else {None: found}
     joined = "".join([v for v in versions if v])
     every = joined.isascii() and joined.encode().isalnum()
-    if keys is _ONE:
-        v = versions[0]
-        return {None: head + v + '"'} if v and (every or (v.isalnum() and v.isascii())) else {}
     return {
         p: f'{head}{p}]":"{v}"'
         for p, v in zip(keys, versions, strict=True)
         if v and (every or (v.isalnum() and v.isascii()))
     }
+
+
+def _plain_look(head: str, version: str | None) -> str | None:
+    """What a fresh unpartitioned step adds to its readers' inputs when its data version is
+    plain (``head`` being ``"a/b":"``, its part of the text; an asset key never needs
+    escaping), else ``None``: the encoder writes it (``_Planner._fragment``)."""
+    if version and version.isascii() and version.isalnum():
+        return head + version + '"'
+    return None
 
 
 def _input_texts(
@@ -1017,7 +1039,7 @@ def build_plan(
         space=space,
         chosen_partitions=chosen_partitions or {},
         failing_checks=failing_checks or {},
-        read=frozenset(up for k in scope for up in upstream[k]),
+        scope=scope,
     )
     for key in graph.toposorted(scope):
         if assets[key].observed:
@@ -1048,14 +1070,9 @@ def build_plan(
         )
 
     steps = tuple(s for k in graph.toposorted(planned) for s in planner.runnable[k])
-    # The plan holds the whole records of what a run compares or a status shows (see
-    # ``PlanState``): the steps runnable steps read, and each unpartitioned asset's step.
-    state.read_details(
-        [
-            *(StepKey(k) for k in scope if k not in partitions),
-            *(u for ups in planner.step_ups.values() for u in ups),
-        ]
-    )
+    # The plan holds the whole records of what a run compares (see ``PlanState``): the steps
+    # decided one by one were read before deciding them, and here the steps runnable steps read.
+    state.read_details([u for ups in planner.step_ups.values() for u in ups])
     return Plan(
         steps=steps,
         selected=chosen,
@@ -1069,6 +1086,8 @@ def build_plan(
         forced=force,
         verified=MappingProxyType(planner.verified),
         waiting=tuple(planner.waiting),
-        partitions=MappingProxyType({k: partitions[k] for k in scope if k in partitions}),
+        partitions=MappingProxyType(
+            {k: partitions[k] for k in scope if k in partitions} if partitions else {}
+        ),
         space=space,
     )

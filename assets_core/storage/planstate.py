@@ -9,15 +9,16 @@ that is not fresh, the executor's look at a runnable step's last record).
 
 A row is a tuple that begins with those four values (``CODE``, ``DATA``, ``INPUTS``,
 ``FINGERPRINT``: each ``None`` when the step has no success; ``INPUTS`` is ``None`` when the
-success read nothing), then whatever its store needs to find the step. The rest of a step's
-state (its last outcome and attempt time, its last success's code components, times and
-location) is read only for the steps asked for, by ``read_details(steps)``, which the one who
-holds the store open calls (the planner, for the steps that are not fresh and what its runnable
-steps read): a ``PlanState`` never reads its store by itself, so it stays whole after the
-store is closed. A step's ``StepState`` is made by ``make(step, row, detail, failure)``:
-``detail`` its row of those (``None`` when they were not read: its record then has no code
-components, times of ``0.0``, and no location or outcome), ``failure`` the row of its last
-attempt when that failed, else ``None``.
+success read nothing), then whatever else its store puts in every row: what finds the step,
+and what a plan's every step shows (SQLite's: the last success's times, which a status shows).
+The rest of a step's state (its last outcome and attempt time, its last success's code
+components and location) is read only for the steps asked for, by ``read_details(steps)``,
+which the one who holds the store open calls (the planner, for the steps that are not fresh
+and what its runnable steps read): a ``PlanState`` never reads its store by itself, so it
+stays whole after the store is closed. A step's ``StepState`` is made by
+``make(step, row, detail, failure)``: ``detail`` its row of those (``None`` when they were not
+read: its record then has no code components, location or outcome), ``failure`` the row of its
+last attempt when that failed, else ``None``.
 """
 
 from __future__ import annotations
@@ -136,12 +137,17 @@ class PlanState(Mapping[StepKey, StepState]):
         ]
 
     def succeeded_by_asset(self) -> dict[AssetKey, list[str | None]]:
-        """The partitions of each asset with a last success (``None``: unpartitioned)."""
-        found = {
-            key: [p for p, row in rows.items() if row[0] is not None]
-            for key, rows in self._rows.items()
-        }
-        return {key: parts for key, parts in found.items() if parts}
+        """The partitions of each asset with a last success (``None``: unpartitioned). One
+        loop, not a comprehension per asset: making one costs more than an asset's one row."""
+        out: dict[AssetKey, list[str | None]] = {}
+        for key, rows in self._rows.items():
+            parts = []
+            for p, row in rows.items():
+                if row[CODE] is not None:
+                    parts.append(p)
+            if parts:
+                out[key] = parts
+        return out
 
     def version(self, step: StepKey, default: Any = None) -> Any:
         """The data version of ``step``'s last success (``default`` when it has none)."""

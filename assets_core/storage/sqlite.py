@@ -88,13 +88,15 @@ _LATEST_SQL = (
     "LEFT JOIN materializations f ON l.last_outcome = 'failed' AND f.id = l.attempt_id{where}"
 )
 # latest(detail=False): just what planning compares, as ``PlanState`` rows (its four values
-# first: code version, data version, inputs, fingerprint; then the step). A row per step (its
+# first: code version, data version, inputs, fingerprint; then the step, then the last
+# success's start and end times, which a status shows and a run compares). A row per step (its
 # last success; NULLs when it has none), and, in a query of its own, a row per step whose last
 # attempt failed (that attempt; nothing else of ``StepState`` but its code components and
 # times). The rest of a step's state (``_DETAIL_SQL``) is read only for the steps a plan asks
 # about (``PlanState.read_details``): of 109,600 fresh steps, none.
 _PLAN_SQL = (
-    f'SELECT m.code_version, m.data_version, m.inputs, {_FINGERPRINT}, l.key, l."partition" '
+    f'SELECT m.code_version, m.data_version, m.inputs, {_FINGERPRINT}, l.key, l."partition", '
+    "m.started_at, m.ended_at "
     "FROM latest l LEFT JOIN materializations m ON m.id = l.success_id{where}"
 )
 _FAILED_SQL = (
@@ -103,10 +105,10 @@ _FAILED_SQL = (
     "WHERE l.last_outcome = 'failed'{and_where}"
 )
 # the rest of each step's ``StepState`` (its last outcome and attempt time, its last success's
-# code components, times and location), by step
+# code components and location), by step
 _DETAIL_SQL = (
     'SELECT l.key, l."partition", l.last_outcome, l.last_attempt_at, m.code_components, '
-    "m.started_at, m.ended_at, m.location "
+    "m.location "
     "FROM latest l LEFT JOIN materializations m ON m.id = l.success_id WHERE {where}"
 )
 _MAX_LIMIT = 2**62  # a larger LIMIT overflows SQLite's 64-bit integers
@@ -912,14 +914,14 @@ def _plan_maker(
     [StepKey, tuple[Any, ...], tuple[Any, ...] | None, tuple[Any, ...] | None], StepState
 ]:
     """How a ``PlanState`` of ``_PLAN_SQL`` rows makes a step's ``StepState`` from its row,
-    its ``_DETAIL_SQL`` row (``None`` when not read: no code components, times, location or
-    outcome) and its ``_FAILED_SQL`` row: its last success and last failure leave out what
+    its ``_DETAIL_SQL`` row (``None`` when not read: no code components, location or outcome)
+    and its ``_FAILED_SQL`` row: its last success and last failure leave out what
     planning does not read (run id, rows, bytes, schema, error). ``steps`` caches parsed step
     keys for the records' inputs."""
     record = MaterializationRecord
     # absolute_location, inlined: on posix a relative location is the folder + its rest
     base = root.rstrip("/") if os.sep == "/" else None
-    none: tuple[Any, ...] = (None,) * 8
+    none: tuple[Any, ...] = (None,) * 6
 
     def make(
         step: StepKey,
@@ -930,7 +932,7 @@ def _plan_maker(
         last = None
         more = none if detail is None else detail
         if row[0] is not None:
-            location = more[7]
+            location = more[5]
             if location is not None and location.startswith(RELATIVE):
                 if base is not None:
                     location = base + location[1:]
@@ -945,8 +947,8 @@ def _plan_maker(
                 row[1],
                 EMPTY if inputs is None else EncodedInputs(inputs, steps),
                 EMPTY if components is None else LazyComponents(components),
-                more[5] or 0.0,
-                more[6] or 0.0,
+                row[6],
+                row[7],
                 None,
                 None,
                 location,

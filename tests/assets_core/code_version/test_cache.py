@@ -278,11 +278,34 @@ def test_a_damaged_index_beside_the_bytecode_is_parsed_over(tmp_path: Path, cont
     assert json.loads(kept.read_text())["index"]  # written again, whole
 
 
+def _cached_files(root: Path) -> list[str]:
+    """The files whose index the storage's code-version cache holds, after a session over
+    new storage versioned the asset and saved its cache."""
+    sys.modules.pop("assets_beside_t", None)
+    shutil.rmtree(root / ".lumbung", ignore_errors=True)
+    with load_project(root) as session:
+        version = session.code_version(session.get("scaled")).version
+        session.versioner.save_cache()
+    sys.modules.pop("assets_beside_t", None)
+    with load_project(root) as again:  # the same storage: the version as cached
+        assert again.code_version(again.get("scaled")).version == version
+    payload = json.loads((root / ".lumbung" / "code_versions.cache").read_text())
+    return [Path(path).name for path in payload["files"]]
+
+
+@pytest.mark.usefixtures("writes_bytecode")
+def test_an_index_kept_beside_the_bytecode_is_not_kept_in_the_cache_too(tmp_path: Path) -> None:
+    root = _beside_project(tmp_path, 2)
+    assert _cached_files(root) == []
+    assert len(_kept(root)) == 1
+
+
 def test_no_index_is_kept_where_no_bytecode_is(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
     root = _beside_project(tmp_path, 2)
+    assert _cached_files(root) == ["assets_beside_t.py"]  # the cache file holds it instead
     _fresh_version(root)
     sys.modules.pop("assets_beside_t", None)
     assert _kept(root) == []

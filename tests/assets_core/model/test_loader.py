@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import sys
 import textwrap
 from pathlib import Path
@@ -95,3 +96,25 @@ def test_the_bytecode_cache_is_checked_by_hash(
     assert header[:4] == importlib.util.MAGIC_NUMBER
     assert int.from_bytes(header[4:8], "little") == 0b11  # PEP 552: hash-based, checked
     assert header[8:] == importlib.util.source_hash((root / "assets_loader_t.py").read_bytes())
+
+
+def test_a_moved_project_s_bytecode_names_its_new_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bytecode cache moved with its project was compiled at the old place: the modules
+    imported from it name their new files, and their versions are the ones computed before the
+    move (the old folder gone, nothing is read from it)."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    first = _project(tmp_path, 2)
+    with load_project(first) as session:
+        version = session.code_version(session.get("scaled")).version
+    assert Path(importlib.util.cache_from_source(str(first / "assets_loader_t.py"))).exists()
+    sys.modules.pop("assets_loader_t", None)
+    moved = tmp_path / "elsewhere"
+    shutil.move(str(first), moved)
+    file = str(moved / "assets_loader_t.py")
+    with load_project(moved) as session:
+        scaled = session.get("scaled")
+        assert scaled.fn.__code__.co_filename == file
+        assert sys.modules["assets_loader_t"].__file__ == file
+        assert CodeVersioner().version_of(scaled, "parquet", moved).version == version

@@ -369,3 +369,63 @@ def test_a_fresh_plan_compares_stored_inputs_without_decoding_them(project: Proj
         "b": ("stale", ["upstream_changed"]),
         "c": ("pending", ["waits_on"]),
     }
+
+
+def test_a_fresh_plan_keeps_when_each_step_last_ran(project: ProjectDir) -> None:
+    """What a status shows of a fresh step (the web UI's end time) is in the plan, read with
+    what planning compares, and stays there after the session is closed."""
+    project.write("assets.py", CHAIN)
+    project.session().materialize()
+    session = project.session()
+    recorded = session.state.latest()
+    plan = session.plan()
+    session.close()
+    assert steps(plan) == {}
+    for name in ("a", "b", "c"):
+        step = StepKey(AssetKey.parse(name))
+        last, was = plan.last[step], recorded[step].last
+        assert was is not None and was.ended_at > 0
+        assert (last.started_at, last.ended_at) == (was.started_at, was.ended_at)
+
+
+FLAKY = """
+import os
+import pandas as pd
+from assets_core import asset
+
+@asset
+def a() -> pd.DataFrame:
+    if os.environ.get("LUMBUNG_TEST_FAIL_A"):
+        raise RuntimeError("a flaky source")
+    return pd.DataFrame({"x": [1, 2, 3]})
+
+@asset
+def b(a: pd.DataFrame) -> pd.DataFrame:
+    return a * 2
+"""
+
+
+def test_an_asset_reading_nothing_stays_fresh_and_failed_after_a_failure_of_the_same_code(
+    project: ProjectDir, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An asset with no upstream keeps no inputs in its record: it is fresh while its code
+    and output are, and failed while its last attempt failed with that same code; its code
+    changed, it is stale."""
+    project.write("assets.py", FLAKY)
+    project.session().materialize()
+    plan = project.session().plan()
+    assert steps(plan) == {}
+    assert not plan.step("a").failed  # type: ignore[union-attr]
+    monkeypatch.setenv("LUMBUNG_TEST_FAIL_A", "1")
+    assert [str(k) for k in project.session().materialize(force=True).failed] == ["a"]
+    monkeypatch.delenv("LUMBUNG_TEST_FAIL_A")
+    plan = project.session().plan()
+    assert steps(plan) == {}
+    a, b = plan.step("a"), plan.step("b")
+    assert a is not None and (a.status, a.failed) == ("fresh", True)
+    assert b is not None and (b.status, b.failed) == ("fresh", False)
+    project.edit("assets.py", '"x": [1, 2, 3]', '"x": [1, 2, 4]')
+    assert steps(project.session().plan()) == {
+        "a": ("stale", ["code_changed"]),
+        "b": ("pending", ["waits_on"]),
+    }

@@ -85,10 +85,11 @@ def test_a_sqlite_plan_state_makes_each_step_once_as_recorded(tmp_path: Path) ->
     assert list(state.failed(B)) == ["2024-01-02"]
     assert state.rows(B)["2024-01-02"][CODE] is None  # never succeeded
     assert sorted(state.succeeded()) == sorted([SA, B1])
-    # what planning compares, without the rest of the state (not read: no query)
+    # what planning compares and the times a status shows, without the rest of the state
+    # (not read: no query)
     bare = state[SA]
     assert bare.last is not None and bare.last.data_version == "d1"
-    assert (bare.last.location, bare.last.ended_at, bare.last_outcome) == (None, 0.0, None)
+    assert (bare.last.location, bare.last.ended_at, bare.last_outcome) == (None, 1.5, None)
     state.read_details([SA, B2, StepKey(A, "not recorded")])  # the rest, while the store is open
     made = state[SA]
     assert state[SA] is made  # made once

@@ -524,7 +524,7 @@ class SQLiteStateStore:
             if last != before + len(rows):
                 raise StateError(
                     f"{self.path}: records were given ids {before + 1}..{last} for "
-                    f"{len(rows)} rows; the state file was changed by something else than "
+                    f"{len(rows)} rows; the state file was changed by something other than "
                     "Lumbung. Move it aside and materialize again."
                 )
             # each step's (newest success, newest record, its outcome, when it was attempted)

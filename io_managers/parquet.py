@@ -103,6 +103,10 @@ _METADATA_BYTES = METADATA_KEY.encode()
 #: ``stat`` relative to a folder opened once (the system has the *at() calls)
 _STAT_AT = os.stat in os.supports_dir_fd
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+#: a save's temporary file, created as Arrow creates a file it writes (``O_BINARY``: Windows)
+_CREATE = (
+    os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+)
 
 SUFFIX = ".parquet"
 PART_FILE = "part.parquet"
@@ -180,8 +184,25 @@ def _safe_segment(part: str) -> bool:
     return part not in ("", ".", "..") and "/" not in part and "\\" not in part and "\0" not in part
 
 
+#: the ids of the types Parquet hands back as they are and that hold no other type (numbers,
+#: booleans, strings, binaries, days): ``_storage_type`` looks no further (made on first use)
+_AS_IS: set[int] = set()
+
+
+def _as_is_ids() -> set[int]:
+    import pyarrow as pa
+
+    kept = [pa.null(), pa.bool_(), pa.date32(), pa.float16(), pa.float32(), pa.float64()]
+    kept += [pa.string(), pa.large_string(), pa.binary(), pa.large_binary()]
+    kept += [getattr(pa, f"{s}int{b}")() for s in ("", "u") for b in (8, 16, 32, 64)]
+    _AS_IS.update(t.id for t in kept)
+    return _AS_IS
+
+
 def _storage_type(t: pa.DataType) -> pa.DataType:
     """The type Parquet hands back for ``t`` (only where it differs: widened time units)."""
+    if t.id in (_AS_IS or _as_is_ids()):
+        return t
     import pyarrow as pa
 
     if pa.types.is_date64(t):
@@ -540,16 +561,23 @@ class ParquetIOManager:
 
     def _open(self, tmp: str, folder: str) -> pa.NativeFile:
         """A new file to write ``tmp`` into; the folders are made again if they went away
-        since (removed by hand, or by another manager's ``delete``)."""
+        since (removed by hand, or by another manager's ``delete``). Opened here and handed
+        to Arrow as a descriptor (which Arrow then owns and closes): given a path, ``OSFile``
+        first asks whether it is a folder, one more system call per save."""
         import pyarrow as pa
 
         try:
-            return pa.OSFile(tmp, "wb")
+            fd = os.open(tmp, _CREATE, 0o666)
         except FileNotFoundError:
             self._tmp_dirs.pop(folder, None)
             self._staging_dev = None
             self._prepare(folder)
-            return pa.OSFile(tmp, "wb")
+            fd = os.open(tmp, _CREATE, 0o666)
+        try:
+            return pa.OSFile(fd, "wb")
+        except BaseException:
+            os.close(fd)
+            raise
 
     def _write(
         self, ctx: OutputContext, tmp: str, folder: str, kind: str, value: object

@@ -50,7 +50,8 @@ def relative_location(location: str, folder: str) -> str | None:
         rest = rest.replace(os.sep, "/")
     if os.altsep and os.altsep != "/":  # pragma: no cover - no such platform today
         rest = rest.replace(os.altsep, "/")
-    if any(part in ("", ".", "..") for part in rest.split("/")):
+    bounded = f"/{rest}/"  # each part between slashes: an empty, "." or ".." part shows as
+    if "//" in bounded or "/./" in bounded or "/../" in bounded:  # one of these
         return None  # not a plain path below the folder (``a/../../b``, ``a//b``)
     return RELATIVE + rest + sep + table
 

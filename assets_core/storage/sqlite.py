@@ -111,6 +111,12 @@ _DETAIL_SQL = (
     "m.location "
     "FROM latest l LEFT JOIN materializations m ON m.id = l.success_id WHERE {where}"
 )
+#: the id the last record was given, or would have been (``record``): AUTOINCREMENT's next id is
+#: one past the larger of the table's largest id and the largest there ever was
+_LAST_ID = (
+    "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'materializations'), 0), "
+    "coalesce((SELECT max(id) FROM materializations), 0))"
+)
 _MAX_LIMIT = 2**62  # a larger LIMIT overflows SQLite's 64-bit integers
 _SCAN_ALL_ABOVE = 2000  # asking for more keys than this: read every row, filter in Python
 #: SQLite's words for a store this process cannot write (permissions, a read-only mount, I/O)
@@ -505,28 +511,31 @@ class SQLiteStateStore:
             return
         folders = self._folders
         rows = [row_from_record(r, folders) for r in records]
-        attempts: dict[tuple[str, str], tuple[str, float]] = {}
-        for rec, row in zip(records, rows, strict=True):
-            attempts[(row[0], row[1])] = (rec.outcome, rec.ended_at or rec.started_at)
         with self._write() as con:
-            (before,) = con.execute("SELECT coalesce(max(id), 0) FROM materializations").fetchone()
+            # AUTOINCREMENT gives each new row the id after the largest there ever was (kept
+            # in sqlite_sequence) and this transaction holds the write lock, so the rows get
+            # the ids after ``before``, in order: each step's newest record and newest success
+            # among them follow without reading them back.
+            (before,) = con.execute(_LAST_ID).fetchone()
             con.executemany(
                 f"INSERT INTO materializations ({RECORD_COLUMNS}) "
                 f"VALUES ({', '.join('?' * (2 + len(FIELDS)))})",
                 rows,
             )
-            # Each step's newest record and newest success among the rows just written (ids
-            # only grow, and this transaction holds the write lock, so nobody else's rows are
-            # in the range).
-            ids = {
-                (text, part): (attempt, success)
-                for text, part, attempt, success in con.execute(
-                    'SELECT key, "partition", max(id), '
-                    "max(CASE WHEN outcome = 'materialized' THEN id END) "
-                    'FROM materializations WHERE id > ? GROUP BY key, "partition"',
-                    (before,),
+            (last,) = con.execute("SELECT last_insert_rowid()").fetchone()
+            if last != before + len(rows):
+                raise StateError(
+                    f"{self.path}: records were given ids {before + 1}..{last} for "
+                    f"{len(rows)} rows; the state file was changed by something other than "
+                    "Lumbung. Move it aside and materialize again."
                 )
-            }
+            # each step's (newest success, newest record, its outcome, when it was attempted)
+            latest: dict[tuple[str, str], tuple[int | None, int, str, float]] = {}
+            for at, (rec, row) in enumerate(zip(records, rows, strict=True), before + 1):
+                success = at if rec.outcome == "materialized" else None
+                if success is None and (row[0], row[1]) in latest:
+                    success = latest[row[0], row[1]][0]
+                latest[row[0], row[1]] = (success, at, rec.outcome, rec.ended_at or rec.started_at)
             con.executemany(
                 'INSERT INTO latest (key, "partition", success_id, attempt_id, last_outcome, '
                 'last_attempt_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key, "partition") '
@@ -534,10 +543,7 @@ class SQLiteStateStore:
                 "attempt_id = excluded.attempt_id, last_outcome = excluded.last_outcome, "
                 "last_attempt_at = excluded.last_attempt_at, "
                 "fingerprint = CASE WHEN excluded.success_id IS NULL THEN fingerprint END",
-                [
-                    (text, part, ids[text, part][1], ids[text, part][0], *values)
-                    for (text, part), values in attempts.items()
-                ],
+                [(text, part, *values) for (text, part), values in latest.items()],
             )
 
     def save_file_observations(self, observations: Iterable[FileObservation]) -> None:

@@ -242,9 +242,10 @@ def round_trips(value: object) -> bool:
     names = column_names(v)
     if any(type(n) is not str for n in names) or len(set(names)) != len(names):
         return False
-    # the block manager's dtypes: ``DataFrame.dtypes`` makes a Series of them, which cost
-    # half of this check (pandas 2.1 to 3 have ``get_dtypes``; the data hash reads the blocks)
-    return all(d in safe for d in v._mgr.get_dtypes())
+    # each block's dtype (every column is in one block): ``DataFrame.dtypes`` makes a Series
+    # of them, and the manager's ``get_dtypes`` maps them to the columns through an index it
+    # builds on first use, which cost most of this check (the data hash reads the blocks too)
+    return all(b.dtype in safe for b in v._mgr.blocks)
 
 
 def column_names(df: Any) -> list[Any]:

@@ -820,3 +820,27 @@ def test_encoded_inputs_are_exactly_the_json_encoding(inputs: dict[StepKey, Any]
     text = encode_inputs(inputs)
     assert text == json.dumps(plain, separators=(",", ":"), ensure_ascii=False)
     assert json.loads(text) == plain
+
+
+def test_a_batch_moves_each_steps_latest_to_its_newest_record_and_success(
+    store: StateStore,
+) -> None:
+    store.record([rec(A, "r1", t=1.0), rec(B, "r1", t=1.0)])
+    store.forget([B])  # its ids are gone: the next rows' ids still follow the largest given
+    batch = [
+        rec(A, "r2", t=2.0),
+        rec(A, "r2", "failed", t=3.0, error="boom"),
+        rec(B, "r2", "failed", t=2.0, error="boom"),
+        rec(B, "r2", t=3.0),
+        rec(C, "r2", "failed", t=2.0, error="boom"),
+    ]
+    store.record(batch)
+    latest = store.latest()
+    a, b, c = latest[SA], latest[SB], latest[SC]
+    assert a.last is not None and a.last.data_version == f"data-{SA}-r2"
+    assert (a.last_outcome, a.last_attempt_at) == ("failed", 3.5)
+    assert a.failure is not None and a.failure.error == "boom"
+    assert b.last is not None and b.last.data_version == f"data-{SB}-r2"
+    assert (b.last_outcome, b.last_attempt_at, b.failure) == ("materialized", 3.5, None)
+    assert c.last is None and c.last_outcome == "failed"
+    assert c.failure is not None and c.failure.started_at == 2.0

@@ -156,8 +156,7 @@ def _changed_since(plan: Plan, state: _Store) -> bool:
     steps = set(plan.keys)
     for ups in plan.upstream.values():
         steps.update(u for u in ups if u not in plan.observed)
-    now = plan_state(state.latest({s.asset for s in steps}, detail=False))
-    now.read_details(steps)  # their end times, too
+    now = plan_state(state.latest({s.asset for s in steps}, detail=False))  # end times too
     for step in steps:
         before = plan.last.get(step)
         st = now.get(step)

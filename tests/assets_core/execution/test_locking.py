@@ -149,6 +149,20 @@ def test_a_plan_made_before_another_run_finished_is_made_again(project: ProjectD
     assert sorted(map(str, result.up_to_date)) == ["a", "b", "c", "d", "e"]
 
 
+def test_a_rebuild_with_the_same_data_since_the_plan_is_a_change(project: ProjectDir) -> None:
+    """The plan's rows carry each last success's end time: a run that rebuilt ``a`` with the
+    same data since (same data version, a later end) still makes the plan be made again."""
+    from assets_core.execution.locking import _changed_since
+
+    project.write("assets.py", CHAIN)
+    session = project.session()
+    session.materialize()
+    plan = session.plan("a+", force=True)
+    assert not _changed_since(plan, session.state)
+    project.session().materialize("a", force=True)
+    assert _changed_since(plan, session.state)
+
+
 def test_a_dead_runs_locks_are_taken_over_and_its_run_marked_interrupted(
     project: ProjectDir,
 ) -> None:

@@ -799,3 +799,22 @@ def test_partitions_of_one_table_saved_from_threads_are_all_stored(io: DuckDBIOM
         pa.Table,
     )
     assert io.load(ctx).num_rows == 20  # type: ignore[attr-defined]
+
+
+def test_a_query_to_hash_starts_importing_pyarrow_meanwhile_once() -> None:
+    """A query run in the warehouse has its table read back through pyarrow: the first starts
+    importing it on a thread of its own, while DuckDB computes (checked in a fresh
+    interpreter, where nothing imported pyarrow yet)."""
+    script = (
+        "import sys\n"
+        "from io_managers.duckdb.native import _import_pyarrow_meanwhile\n"
+        "before = 'pyarrow' in sys.modules\n"
+        "thread = _import_pyarrow_meanwhile()\n"
+        "again = _import_pyarrow_meanwhile()\n"
+        "thread.join()\n"
+        "print(before, thread.name, again, 'pyarrow' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    assert out.split() == ["False", "lumbung-import-pyarrow", "None", "True"]

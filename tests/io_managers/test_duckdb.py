@@ -818,3 +818,29 @@ def test_a_query_to_hash_starts_importing_pyarrow_meanwhile_once() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     ).stdout
     assert out.split() == ["False", "lumbung-import-pyarrow", "None", "True"]
+
+
+@pytest.mark.parametrize(
+    ("batches", "threaded"),
+    [
+        ([pa.record_batch({"n": [1, 2, None]})], False),  # a lone small batch: hashed in place
+        ([pa.record_batch({"n": list(range(i, i + 3))}) for i in range(0, 30, 3)], True),
+        ([pa.record_batch({"n": np.arange(1 << 20)})], True),  # 8 MiB: hashed on the thread
+    ],
+)
+def test_the_background_hasher_gives_the_tables_hash_however_it_runs(
+    batches: list[pa.RecordBatch], threaded: bool
+) -> None:
+    from io_managers.duckdb.ingest import _BackgroundHasher
+
+    hasher = _BackgroundHasher(batches[0].schema)
+    try:
+        for batch in batches:
+            hasher.put(batch)
+        digest = hasher.finish()
+    finally:
+        hasher.close()
+    table = pa.Table.from_batches(batches)
+    assert digest == hash_arrow(table)
+    assert (hasher.rows, hasher.nbytes) == (table.num_rows, table.nbytes)
+    assert (hasher._thread is not None) is threaded

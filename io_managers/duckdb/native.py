@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 import sys
 import threading
 import time
@@ -143,6 +144,8 @@ def _import_pyarrow_meanwhile() -> threading.Thread | None:
     GIL: two steps whose queries end together both waited for it while the cores idled.
     DuckDB runs a query without the GIL, so the import is done meanwhile; a read-back that
     comes before it is done waits for it under Python's import lock, never imports it twice.
+    A fork (asset code's ``multiprocessing``) waits for the import to end first: a child forked
+    in the middle of it would find pyarrow half imported, its lock held by no thread of its.
     """
     if "pyarrow" in sys.modules or not _pyarrow_started.acquire(blocking=False):
         return None
@@ -153,7 +156,13 @@ def _import_pyarrow_meanwhile() -> threading.Thread | None:
 
     thread = threading.Thread(target=run, name="lumbung-import-pyarrow", daemon=True)
     thread.start()
+    os.register_at_fork(before=lambda: _join_unless_current(thread))
     return thread
+
+
+def _join_unless_current(thread: threading.Thread) -> None:
+    if thread is not threading.current_thread():
+        thread.join()
 
 
 def _relation_of(

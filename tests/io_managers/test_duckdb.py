@@ -844,3 +844,24 @@ def test_the_background_hasher_gives_the_tables_hash_however_it_runs(
     assert digest == hash_arrow(table)
     assert (hasher.rows, hasher.nbytes) == (table.num_rows, table.nbytes)
     assert (hasher._thread is not None) is threaded
+
+
+def test_a_fork_while_pyarrow_is_imported_meanwhile_waits_for_the_import() -> None:
+    """Asset code may fork (``multiprocessing``) while the thread imports pyarrow: the child
+    must find it whole, not half imported under a lock no thread of its holds (it would hang)."""
+    script = (
+        "import os, time\n"
+        "from io_managers.duckdb.native import _import_pyarrow_meanwhile\n"
+        "_import_pyarrow_meanwhile()\n"
+        "time.sleep(0.02)\n"  # the import under way
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    import pyarrow\n"
+        "    pyarrow.table({'n': [1]})\n"
+        "    os._exit(0)\n"
+        "print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    assert out.split() == ["0"]

@@ -21,10 +21,13 @@ saved as ``DuckDBIOManager.save`` saves any value, while the step's views are st
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import os
+import sys
+import threading
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Protocol, TypeGuard
 
 from assets_core.errors import IOManagerError
@@ -72,7 +75,7 @@ class DuckDBIOManager(Protocol):
     def save(self, ctx: OutputContext, value: object) -> StoredOutput: ...
 
 
-@contextmanager
+@contextlib.contextmanager
 def _step_catalog(cur: duckdb.DuckDBPyConnection, home: str) -> Iterator[None]:
     """``cur`` with an in-memory catalog of its own as its default (``home``: the
     warehouse's catalog, the default again after)."""
@@ -96,6 +99,7 @@ def save_query(
     unchanged."""
     import duckdb
 
+    _import_pyarrow_meanwhile()
     manager._writable(ctx.key)
     schema, table = table_for(ctx.key)
     location = manager.location(ctx.key)
@@ -126,6 +130,39 @@ def save_query(
                         time.sleep(0.005 * attempt)
         finally:
             manager._lent.discard(id(cur))
+
+
+_pyarrow_started = threading.Lock()
+
+
+def _import_pyarrow_meanwhile() -> threading.Thread | None:
+    """Start importing pyarrow on a thread of its own (once per process, unless it is in);
+    the thread, if one started.
+
+    The table's read-back for its hash is the first thing to need it, right after the first
+    query, and importing it (with numpy) takes 0.15 s of wall time on one core, holding the
+    GIL: two steps whose queries end together both waited for it while the cores idled.
+    DuckDB runs a query without the GIL, so the import is done meanwhile; a read-back that
+    comes before it is done waits for it under Python's import lock, never imports it twice.
+    A fork (asset code's ``multiprocessing``) waits for the import to end first: a child forked
+    in the middle of it would find pyarrow half imported, its lock held by no thread of its.
+    """
+    if "pyarrow" in sys.modules or not _pyarrow_started.acquire(blocking=False):
+        return None
+
+    def run() -> None:
+        with contextlib.suppress(Exception):  # said by the read-back's own import
+            import pyarrow  # noqa: F401
+
+    thread = threading.Thread(target=run, name="lumbung-import-pyarrow", daemon=True)
+    thread.start()
+    os.register_at_fork(before=lambda: _join_unless_current(thread))
+    return thread
+
+
+def _join_unless_current(thread: threading.Thread) -> None:
+    if thread is not threading.current_thread():
+        thread.join()
 
 
 def _relation_of(

@@ -799,3 +799,69 @@ def test_partitions_of_one_table_saved_from_threads_are_all_stored(io: DuckDBIOM
         pa.Table,
     )
     assert io.load(ctx).num_rows == 20  # type: ignore[attr-defined]
+
+
+def test_a_query_to_hash_starts_importing_pyarrow_meanwhile_once() -> None:
+    """A query run in the warehouse has its table read back through pyarrow: the first starts
+    importing it on a thread of its own, while DuckDB computes (checked in a fresh
+    interpreter, where nothing imported pyarrow yet)."""
+    script = (
+        "import sys\n"
+        "from io_managers.duckdb.native import _import_pyarrow_meanwhile\n"
+        "before = 'pyarrow' in sys.modules\n"
+        "thread = _import_pyarrow_meanwhile()\n"
+        "again = _import_pyarrow_meanwhile()\n"
+        "thread.join()\n"
+        "print(before, thread.name, again, 'pyarrow' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    assert out.split() == ["False", "lumbung-import-pyarrow", "None", "True"]
+
+
+@pytest.mark.parametrize(
+    ("batches", "threaded"),
+    [
+        ([pa.record_batch({"n": [1, 2, None]})], False),  # a lone small batch: hashed in place
+        ([pa.record_batch({"n": list(range(i, i + 3))}) for i in range(0, 30, 3)], True),
+        ([pa.record_batch({"n": np.arange(1 << 20)})], True),  # 8 MiB: hashed on the thread
+    ],
+)
+def test_the_background_hasher_gives_the_tables_hash_however_it_runs(
+    batches: list[pa.RecordBatch], threaded: bool
+) -> None:
+    from io_managers.duckdb.ingest import _BackgroundHasher
+
+    hasher = _BackgroundHasher(batches[0].schema)
+    try:
+        for batch in batches:
+            hasher.put(batch)
+        digest = hasher.finish()
+    finally:
+        hasher.close()
+    table = pa.Table.from_batches(batches)
+    assert digest == hash_arrow(table)
+    assert (hasher.rows, hasher.nbytes) == (table.num_rows, table.nbytes)
+    assert (hasher._thread is not None) is threaded
+
+
+def test_a_fork_while_pyarrow_is_imported_meanwhile_waits_for_the_import() -> None:
+    """Asset code may fork (``multiprocessing``) while the thread imports pyarrow: the child
+    must find it whole, not half imported under a lock no thread of its holds (it would hang)."""
+    script = (
+        "import os, time\n"
+        "from io_managers.duckdb.native import _import_pyarrow_meanwhile\n"
+        "_import_pyarrow_meanwhile()\n"
+        "time.sleep(0.02)\n"  # the import under way
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    import pyarrow\n"
+        "    pyarrow.table({'n': [1]})\n"
+        "    os._exit(0)\n"
+        "print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    assert out.split() == ["0"]

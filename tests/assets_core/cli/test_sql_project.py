@@ -117,3 +117,31 @@ def test_sql_assets_through_the_cli(tmp_path: Path) -> None:
         "(key 'marts/order') is not an asset or source. Did you mean 'marts.orders'? Define it, "
         "or fix the name.\n"
     )
+
+
+def test_a_run_of_sql_assets_alone_runs_no_project_code(tmp_path: Path) -> None:
+    """Such a run may end without tearing the interpreter down (``assets_core.cli.leave``): no
+    object of the project's code is left whose finalizer would not run. A Python asset in the
+    plan, or a custom check of a SQL asset, keeps the ordinary exit."""
+    from assets_core.cli.cmd_materialize import _runs_project_code
+    from assets_core.session import load_project
+
+    _project(tmp_path)
+    first = run(["materialize"], tmp_path)
+    assert first.code == 0, first.err
+
+    def runs_code(select: str) -> bool:
+        with load_project(tmp_path) as session:
+            return _runs_project_code(session, session.plan(select, force=True))
+
+    assert runs_code("kind:sql") is False
+    assert runs_code("kind:sql customers") is True
+    (tmp_path / "checks.py").write_text(
+        "from assets_core import check\n\n\n"
+        '@check(asset="big")\n'
+        "def some_rows(value) -> bool:\n"
+        "    return True\n"
+    )
+    (tmp_path / "lumbung.toml").write_text('modules = ["assets", "checks"]\nsql = ["models"]\n')
+    assert runs_code("marts/customer_totals") is False
+    assert runs_code("big") is True

@@ -31,6 +31,11 @@ sys.__stdout__.write(json.dumps(report))
 
 
 def modules_after(*args: str) -> tuple[object, str, set[str]]:
+    code, out, modules = all_modules_after(*args)
+    return code, out, {m.split(".")[0] for m in modules}
+
+
+def all_modules_after(*args: str) -> tuple[object, str, set[str]]:
     proc = subprocess.run(
         [sys.executable, "-c", WRAPPER, *args],
         capture_output=True,
@@ -39,7 +44,7 @@ def modules_after(*args: str) -> tuple[object, str, set[str]]:
         check=True,
     )
     data = json.loads(proc.stdout)
-    return data["code"], data["out"], {m.split(".")[0] for m in data["modules"]}
+    return data["code"], data["out"], set(data["modules"])
 
 
 @pytest.mark.parametrize(
@@ -58,6 +63,29 @@ def test_help_loads_neither_rich_markup_nor_pydantic() -> None:
     assert code in (0, None)
     assert out.startswith("Usage: lumbung [OPTIONS] COMMAND [ARGS]...")
     assert sorted(loaded.intersection({"markdown_it", "pydantic", "pydantic_core"})) == []
+
+
+def _commands_loaded(modules: set[str]) -> list[str]:
+    return sorted(m.removeprefix("assets_core.cli.") for m in modules if ".cli.cmd_" in m)
+
+
+@pytest.mark.parametrize("command", ["materialize", "plan"])
+def test_a_command_loads_no_other_commands_module(command: str) -> None:
+    # each command is built when it is asked for: the other fifteen cost nothing
+    code, out, modules = all_modules_after(command, "--help")
+    assert code in (0, None)
+    assert out.startswith(f"Usage: lumbung {command} [OPTIONS]")
+    assert _commands_loaded(modules) == [f"cmd_{command}"]
+
+
+def test_the_help_lists_every_command_in_order() -> None:
+    from assets_core.cli.app import COMMANDS
+
+    code, out, modules = all_modules_after("--help")
+    assert code in (0, None)
+    listed = [line.split()[0] for line in out.split("Commands:\n", 1)[1].splitlines() if line]
+    assert listed == list(COMMANDS)
+    assert len(_commands_loaded(modules)) == len(COMMANDS)
 
 
 def test_no_command_prints_the_help_and_exits_2() -> None:

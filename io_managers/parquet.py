@@ -463,7 +463,9 @@ class ParquetIOManager:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)  # noqa: PTH108
             if isinstance(exc, OSError) and exc.errno:  # the disk's or the system's refusal
-                raise IOManagerError(_cannot_write(ctx.key, exc.filename or file, exc)) from exc
+                # named by the output's own path: the temporary file is ours, not the user's
+                where = file if exc.filename in (None, tmp) else exc.filename
+                raise IOManagerError(_cannot_write(ctx.key, where, exc)) from exc
             raise
         if self.fsync:
             _fsync_dir(Path(folder))

@@ -184,25 +184,8 @@ def _safe_segment(part: str) -> bool:
     return part not in ("", ".", "..") and "/" not in part and "\\" not in part and "\0" not in part
 
 
-#: the ids of the types Parquet hands back as they are and that hold no other type (numbers,
-#: booleans, strings, binaries, days): ``_storage_type`` looks no further (made on first use)
-_AS_IS: set[int] = set()
-
-
-def _as_is_ids() -> set[int]:
-    import pyarrow as pa
-
-    kept = [pa.null(), pa.bool_(), pa.date32(), pa.float16(), pa.float32(), pa.float64()]
-    kept += [pa.string(), pa.large_string(), pa.binary(), pa.large_binary()]
-    kept += [getattr(pa, f"{s}int{b}")() for s in ("", "u") for b in (8, 16, 32, 64)]
-    _AS_IS.update(t.id for t in kept)
-    return _AS_IS
-
-
 def _storage_type(t: pa.DataType) -> pa.DataType:
     """The type Parquet hands back for ``t`` (only where it differs: widened time units)."""
-    if t.id in (_AS_IS or _as_is_ids()):
-        return t
     import pyarrow as pa
 
     if pa.types.is_date64(t):

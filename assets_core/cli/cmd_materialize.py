@@ -272,9 +272,8 @@ def _runs_project_code(session: Session, plan: Plan) -> bool:
     Lumbung's, so a run of SQL assets alone ends without tearing the interpreter down (about
     40 ms with DuckDB and pyarrow loaded; ``assets_core.cli.leave``)."""
     defs = session.defs
-    return any(
-        defs.get(step.key).kind != "sql" or defs.custom_checks.get(step.key) for step in plan.steps
-    )
+    assets = {step.key for step in plan.steps}  # a partitioned asset's steps share its answer
+    return any(defs.assets[key].kind != "sql" or defs.custom_checks.get(key) for key in assets)
 
 
 def _terminal_console() -> Console | None:

@@ -70,19 +70,20 @@ def _compact_json() -> Callable[[Any], str]:
     one encoder serves every thread."""
     encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
     make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:  # no C accelerator: the plain encoder
+    try:
+        iterencode = make(  # type: ignore[misc]
+            None,  # markers: no circular-reference check
+            encoder.default,
+            json.encoder.encode_basestring,
+            None,  # indent
+            ":",
+            ",",
+            False,  # sort_keys
+            False,  # skipkeys
+            True,  # allow_nan
+        )
+    except TypeError:  # no C accelerator, or a Python whose private encoder differs
         return encoder.encode
-    iterencode = make(
-        None,  # markers: no circular-reference check
-        encoder.default,
-        json.encoder.encode_basestring,
-        None,  # indent
-        ":",
-        ",",
-        False,  # sort_keys
-        False,  # skipkeys
-        True,  # allow_nan
-    )
 
     def compact(value: Any) -> str:
         return "".join(iterencode(value, 0))

@@ -82,6 +82,9 @@ def to_arrow(value: object) -> pa.Table:
     if kind == "arrow":
         return pa.Table.from_batches([v]) if isinstance(v, pa.RecordBatch) else v
     if kind == "pandas":
+        columns = plain_columns(v)
+        if columns is not None:
+            return _plain_to_arrow(v, columns)
         keep = any(n is not None for n in v.index.names)
         try:
             return pa.Table.from_pandas(v, preserve_index=keep)
@@ -225,27 +228,69 @@ def round_trips(value: object) -> bool:
             and not v.schema.metadata
             and all(_arrow_safe(f.type) for f in v.schema)
         )
-    if kind != "pandas":
-        return False
+    return kind == "pandas" and plain_columns(v) is not None
+
+
+def plain_columns(df: Any) -> list[str] | None:
+    """The column names of a plain pandas frame, else ``None``. Plain: a default
+    ``RangeIndex``, no ``attrs``, unique string column names and columns of the types of
+    ``round_trips``, under copy-on-write."""
     import pandas as pd
 
     safe = _pandas_dtypes(pd)
-    if safe is None:
-        return False
-    index = v.index
-    if type(index) is not pd.RangeIndex or index.start != 0 or index.step != 1 or index.name:
-        return False
-    if v.attrs:
-        return False
-    # a set tells duplicates without building the index's hash table, which costs more than
-    # the whole check
-    names = column_names(v)
-    if any(type(n) is not str for n in names) or len(set(names)) != len(names):
-        return False
-    # each block's dtype (every column is in one block): ``DataFrame.dtypes`` makes a Series
-    # of them, and the manager's ``get_dtypes`` maps them to the columns through an index it
-    # builds on first use, which cost most of this check (the data hash reads the blocks too)
-    return all(b.dtype in safe for b in v._mgr.blocks)
+    index = df.index
+    if (
+        safe is not None
+        and type(index) is pd.RangeIndex
+        and index.start == 0
+        and index.step == 1
+        and not index.name
+        and not df.attrs
+    ):
+        # a set tells duplicates without building the index's hash table, which costs more
+        # than the whole check
+        names = column_names(df)
+        # each block's dtype (every column is in one block): ``DataFrame.dtypes`` makes a
+        # Series of them, and the manager's ``get_dtypes`` maps them to the columns through an
+        # index it builds on first use, which cost most of this check
+        if (
+            all(type(n) is str for n in names)
+            and len(set(names)) == len(names)
+            and all(b.dtype in safe for b in df._mgr.blocks)
+        ):
+            return names
+    return None
+
+
+#: the Arrow schema (with pandas' metadata) of each shape of plain frame converted so far:
+#: (column names, their dtypes, the column index's dtype) -> schema
+_plain_schemas: dict[tuple[object, ...], pa.Schema] = {}
+_PLAIN_SCHEMAS_MAX = 4096
+
+
+def _plain_to_arrow(df: Any, names: list[str]) -> pa.Table:
+    """A plain frame (``plain_columns``) as the table ``Table.from_pandas`` makes of it,
+    without its per-call cost (about a hundred microseconds, most of a small frame's
+    conversion). The schema, pandas' metadata included, is what ``from_pandas`` makes of the
+    frame's first zero rows: for these types it depends on the names and dtypes alone, never
+    on the data. Each column is converted as ``from_pandas`` converts it (NaN and NaT are
+    nulls)."""
+    import pyarrow as pa
+
+    mgr = df._mgr  # each column's own array (``column_arrays`` makes strings numpy objects)
+    arrays = [mgr.iget_values(i) for i in range(len(names))]
+    key = (tuple(names), tuple([a.dtype for a in arrays]), df.columns.dtype)
+    schema = _plain_schemas.get(key)
+    if schema is None:
+        schema = pa.Table.from_pandas(df.iloc[:0], preserve_index=False).schema
+        if len(_plain_schemas) >= _PLAIN_SCHEMAS_MAX:
+            _plain_schemas.clear()
+        _plain_schemas[key] = schema
+    types = schema.types
+    return pa.Table.from_arrays(
+        [pa.array(a, type=t, from_pandas=True) for a, t in zip(arrays, types, strict=True)],
+        schema=schema,
+    )
 
 
 def column_names(df: Any) -> list[Any]:

@@ -277,8 +277,16 @@ def _plain_to_arrow(df: Any, names: list[str]) -> pa.Table:
     nulls)."""
     import pyarrow as pa
 
-    mgr = df._mgr  # each column's own array (``column_arrays`` makes strings numpy objects)
-    arrays = [mgr.iget_values(i) for i in range(len(names))]
+    # each column's own array, from its block: ``column_arrays`` makes strings numpy objects,
+    # and ``iget_values`` first maps every column to its block (more than the rest costs)
+    arrays: list[Any] = [None] * len(names)
+    for block in df._mgr.blocks:
+        values = block.values
+        if values.ndim == 1:  # an extension array (strings): one column
+            arrays[block.mgr_locs.as_array[0]] = values
+        else:
+            for row, at in enumerate(block.mgr_locs):
+                arrays[at] = values[row]
     key = (tuple(names), tuple([a.dtype for a in arrays]), df.columns.dtype)
     schema = _plain_schemas.get(key)
     if schema is None:

@@ -218,6 +218,20 @@ def _storage_type(t: pa.DataType) -> pa.DataType:
 def _storage_schema(schema: pa.Schema) -> pa.Schema:
     """``schema`` as it reads back from Parquet, without our own metadata key (``schema``
     itself when that is what it already is, so its batches need no cast)."""
+    global _last_storage
+    last = _last_storage  # a run saves many tables of one schema
+    if last is not None and last[0].equals(schema, check_metadata=True):
+        return schema if last[1] is None else last[1]
+    target = _storage_schema_of(schema)
+    _last_storage = (schema, None if target is schema else target)
+    return target
+
+
+#: the schema ``_storage_schema`` was last asked about, and its answer (``None``: itself)
+_last_storage: tuple[pa.Schema, pa.Schema | None] | None = None
+
+
+def _storage_schema_of(schema: pa.Schema) -> pa.Schema:
     import pyarrow as pa
 
     old = schema.types

@@ -220,10 +220,11 @@ def test_metadata_holds_the_data_version(tmp_path: Path) -> None:
     back = io.load(inp(pa.Table))
     assert isinstance(back, pa.Table)
     assert METADATA_KEY.encode() not in (back.schema.metadata or {})
-    again = io.save(out(), back.replace_schema_metadata({METADATA_KEY: "stale"}))
-    assert again.data_version == stored.data_version
-    meta = pq.read_metadata(again.location).metadata
-    assert meta[METADATA_KEY.encode()].decode() == stored.data_version
+    for _ in range(2):  # the second save of the same schema takes the remembered answer
+        again = io.save(out(), back.replace_schema_metadata({METADATA_KEY: "stale"}))
+        assert again.data_version == stored.data_version
+        meta = pq.read_metadata(again.location).metadata
+        assert meta[METADATA_KEY.encode()].decode() == stored.data_version
 
 
 def test_named_index_round_trips(tmp_path: Path) -> None:

@@ -135,14 +135,19 @@ class TableHasher:
     __slots__ = ("_arrow_schema", "_held", "_names", "_nodes", "_rows", "_schema", "_types")
 
     def __init__(self, schema: pa.Schema) -> None:
+        global _last_plan
         self._arrow_schema = schema
-        # ``names`` and ``types`` at once: a Field object per column costs more
-        self._names = schema.names
-        self._types = schema.types
-        self._nodes = [_make_node(t) for t in self._types]
-        self._schema = tuple(
-            (n, node.name) for n, node in zip(self._names, self._nodes, strict=True)
-        )
+        plan = _last_plan
+        if plan is not None and plan[0].equals(schema):  # a run saves many of one shape
+            _, self._names, self._types, self._schema = plan
+            self._nodes: list[_Node] | None = None  # made when data is streamed
+        else:
+            # ``names`` and ``types`` at once: a Field object per column costs more
+            names, types = schema.names, schema.types
+            nodes = [_make_node(t) for t in types]
+            self._schema = tuple((n, node.name) for n, node in zip(names, nodes, strict=True))
+            self._names, self._types, self._nodes = names, types, nodes
+            _last_plan = (schema, names, types, self._schema)
         self._rows = 0
         #: the first data fed, not hashed yet (``None`` once anything was fed to the nodes)
         self._held: pa.RecordBatch | pa.Table | None = None
@@ -181,18 +186,25 @@ class TableHasher:
         import pyarrow as pa
 
         table = isinstance(data, pa.Table)
-        for node, col in zip(self._nodes, data.columns, strict=True):
+        for node, col in zip(self._live_nodes(), data.columns, strict=True):
             if table:
                 for chunk in col.chunks:
                     node.feed(chunk)
             else:
                 node.feed(col)
 
+    def _live_nodes(self) -> list[_Node]:
+        """The nodes the data is streamed into (made on first use)."""
+        nodes = self._nodes
+        if nodes is None:
+            nodes = self._nodes = [_make_node(t) for t in self._types]
+        return nodes
+
     def hexdigest(self) -> str:
         """The data version of everything fed so far (may be called more than once)."""
         held = self._held
         if held is None:
-            return _table_digest(self._rows, self._names, list(self._nodes))
+            return _table_digest(self._rows, self._names, list(self._live_nodes()))
         return _table_digest(self._rows, self._names, self._one_pass(held))
 
     def _one_pass(self, data: pa.RecordBatch | pa.Table) -> list[_Node | bytes]:
@@ -215,6 +227,10 @@ class TableHasher:
                 node.feed(chunk)
             out.append(node)
         return out
+
+
+#: the schema the last hasher was made for, with its names, types and canonical schema
+_last_plan: tuple[Any, list[str], list[Any], tuple[tuple[str, str], ...]] | None = None
 
 
 def _table_digest(rows: int, names: list[str], nodes: list[_Node | bytes]) -> str:

@@ -555,3 +555,20 @@ def test_file_digest(tmp_path: Path) -> None:
     assert file_digest(p) == hashlib.sha256(data).hexdigest()
     (tmp_path / "e").write_bytes(b"")
     assert file_digest(tmp_path / "e") == hashlib.sha256(b"").hexdigest()
+
+
+def test_hashers_of_one_schema_after_another_each_hash_their_own_shape() -> None:
+    # a hasher made for the schema of the hasher before it reuses that one's canonical
+    # schema; each must still hash as a fresh one does, whatever the order
+    ints = pa.table({"a": [1, 2]})
+    same = pa.table({"a": [3, 4]})
+    text = pa.table({"a": ["1", "2"]})
+    for table in (ints, same, text, ints, text, text):
+        hasher = TableHasher(table.schema)
+        hasher.update(table.slice(0, 1))
+        hasher.update(table.slice(1))  # streamed: the nodes are made for this hasher
+        assert hasher.hexdigest() == hash_arrow(table)
+        whole = TableHasher(table.schema)
+        whole.update(table)
+        assert whole.hexdigest() == hash_arrow(table)
+        assert whole.schema == canonical_schema(table.schema)

@@ -15,6 +15,13 @@ storage of a project imported before reads it instead of parsing every file agai
 only for the very bytes it was made from, by the same interpreter and ``CACHE_FORMAT``. An
 index kept there is not written into the cache file as well: each index is kept in one place,
 and the cache file that every plan reads holds only what it needs.
+
+The whole versions of a module's assets are kept in the same file beside its bytecode too
+(``results``: each one's version, components and the signatures of the files it was read
+from), written by the process that computed them. New storage has no cache file: its first
+plan takes them from there (checked like the cache file's, file by signature) instead of
+computing every version again, and its cache file holds them from then on, so later plans of
+that storage read one file.
 """
 
 from __future__ import annotations
@@ -115,6 +122,9 @@ class VersionCache:
         self._seen_ns: dict[str, object] = {}  # path -> the module namespace last checked
         self._stored: dict[str, Any] = {}  # [signature, index text] read from the cache
         self._beside: set[str] = set()  # files whose index is kept beside their bytecode
+        # path -> (the snapshot it was read for, what is kept beside its bytecode)
+        self._payloads: dict[str, tuple[Snapshot, dict[str, Any] | None]] = {}
+        self._homes: dict[str, list[str]] = {}  # path -> keys of results computed here
         self._dirty = False
         # whole versions read from the cache file, and the two tables they index
         self._stored_results: dict[str, Any] = {}
@@ -129,13 +139,14 @@ class VersionCache:
 
     # -- whole results across processes ----------------------------------------------------
 
-    def result(self, key: str, ns: object) -> CodeVersion | None:
+    def result(self, key: str, ns: object, home: str | None = None) -> CodeVersion | None:
         """A version computed by an earlier process, if none of the files it was read from
         changed since. Files are stat'ed once per module namespace, so a module imported
-        anew after an edit is checked again."""
+        anew after an edit is checked again. ``home``, the file the asset's function is
+        defined in: where else to look (beside its bytecode) when the cache file has none."""
         raw = self._stored_results.get(key)
         if raw is None:
-            return None
+            return None if home is None else self._result_beside(key, home)
         try:
             version, pieces, paths = raw
             seen = self._path_ok.get(id(ns))
@@ -156,11 +167,17 @@ class VersionCache:
             return None
 
     def record(
-        self, key: str, version: str, components: Mapping[str, str], files: Iterable[str]
+        self,
+        key: str,
+        version: str,
+        components: Mapping[str, str],
+        files: Iterable[str],
+        home: str | None = None,
     ) -> None:
         """Keep a version computed in this process, with the files it was read from, for the
         next process; not if one of those files is gone. Each file is kept with the signature
-        it had when it was read, so an edit made since makes the next process compute anew."""
+        it had when it was read, so an edit made since makes the next process compute anew.
+        ``home`` (see ``result``): where it is kept beside the bytecode too."""
         known = self._files
         sigs = {f: known[f][0] if f in known else _signature(f) for f in files}
         if all(sig is not None for sig in sigs.values()):
@@ -170,7 +187,42 @@ class VersionCache:
                     dict(components),
                     {f: sig for f, sig in sigs.items() if sig is not None},
                 )
+                if home is not None:
+                    self._homes.setdefault(home, []).append(key)
                 self._dirty = True
+
+    def _result_beside(self, key: str, home: str) -> CodeVersion | None:
+        """A version kept beside the bytecode of ``home`` (``save``) by an earlier process,
+        of the bytes ``home``'s module was compiled from now, if none of the files it was
+        read from changed since: how a new storage of a project imported before finds its
+        versions."""
+        payload = self._payload_beside(home)
+        raw = None if payload is None else payload.get("results", {}).get(key)
+        if raw is None:
+            return None
+        try:
+            version, components, sigs = raw
+            if type(version) is not str or type(components) is not dict:
+                return None
+            if not all(_signature(f) == sig for f, sig in sigs.items()):
+                return None
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
+        with self._lock:  # into the cache file too, which the next plan of this storage reads
+            self._results[key] = (version, components, dict(sigs))
+            self._dirty = True
+        return CodeVersion(version, components)
+
+    def _payload_beside(self, path: str) -> dict[str, Any] | None:
+        """What is kept beside the bytecode of the module file ``path`` for the bytes its
+        module was compiled from (read once per snapshot), or None."""
+        snap = snapshot(path)
+        if snap is None:
+            return None
+        seen = self._payloads.get(path)
+        if seen is None or seen[0] is not snap:
+            seen = self._payloads[path] = (snap, _read_beside(snap))
+        return seen[1]
 
     def _path_unchanged(self, i: int) -> bool:
         """Whether the file of the cache's paths table at ``i`` still has its signature."""
@@ -206,7 +258,7 @@ class VersionCache:
                 index = None
         if index is None:
             snap = snapshot(path)
-            index = None if snap is None else _read_beside(snap)
+            index = _index_in(self._payload_beside(path))
             if index is not None:
                 self._beside.add(path)
             else:
@@ -215,8 +267,11 @@ class VersionCache:
                     index = index_source(source, path)
                 except (OSError, SyntaxError, ValueError):
                     index = None
-                if index is not None and snap is not None and _write_beside(snap, index):
-                    self._beside.add(path)
+                if index is not None and snap is not None:
+                    payload = {"source": snap.digest, "index": index.to_json()}
+                    if _write_beside(snap, payload):
+                        self._payloads[path] = (snap, payload)
+                        self._beside.add(path)
             self._dirty = True
         self._files[path] = (sig, index)
         return index
@@ -224,68 +279,96 @@ class VersionCache:
     # -- the file --------------------------------------------------------------------------
 
     def save(self) -> None:
-        """Write the cache file if one was given and something new was parsed. A cache that
-        cannot be written is skipped silently: it only saves time."""
-        if self._path is None or not self._dirty:
+        """Write the cache file if one was given and something new was parsed, and keep the
+        versions computed here beside the bytecode of their modules. A cache that cannot be
+        written is skipped silently: it only saves time."""
+        if not self._dirty:
             return
         with self._lock:
-            files: dict[str, Any] = {}
-            for path, raw in self._stored.items():
-                if path not in self._files and _signature(path) == _raw_signature(raw):
-                    files[path] = raw
-            for path, (sig, index) in self._files.items():
-                if index is not None and path not in self._beside:
-                    text = json.dumps(index.to_json(), separators=(",", ":"))
-                    files[path] = [sig, text]
-            paths: dict[tuple[str, str], int] = {}
-            pieces: dict[tuple[str, str], int] = {}
+            self._save_beside()
+            if self._path is None:
+                self._dirty = False
+            else:
+                self._save_file(self._path)
 
-            def at(table: dict[Any, int], item: Any) -> int:
-                found = table.get(item)
-                if found is None:
-                    found = table[item] = len(table)
-                return found
+    def _save_beside(self) -> None:
+        """Keep the versions computed in this process beside the bytecode of the module each
+        asset is defined in, with what is kept there already (its index, its other assets'
+        versions), for a new storage of the same project: each one's components and the
+        signatures of the files it was read from, whole, as a new storage has no tables."""
+        homes, self._homes = self._homes, {}
+        for home, keys in homes.items():
+            snap = snapshot(home)
+            if snap is None:
+                continue
+            payload = dict(self._payload_beside(home) or {"source": snap.digest})
+            results = dict(payload.get("results") or {})
+            for key in keys:
+                version, components, sigs = self._results[key]
+                results[key] = [version, dict(components), sigs]
+            payload["results"] = results
+            if _write_beside(snap, payload):
+                self._payloads[home] = (snap, payload)
 
-            results: dict[str, list[Any]] = {}
-            for key, (version, components, sigs) in self._results.items():
+    def _save_file(self, where: Path) -> None:
+        """Write the cache file ``where`` (see the class docstring)."""
+        files: dict[str, Any] = {}
+        for path, raw in self._stored.items():
+            if path not in self._files and _signature(path) == _raw_signature(raw):
+                files[path] = raw
+        for path, (sig, index) in self._files.items():
+            if index is not None and path not in self._beside:
+                text = json.dumps(index.to_json(), separators=(",", ":"))
+                files[path] = [sig, text]
+        paths: dict[tuple[str, str], int] = {}
+        pieces: dict[tuple[str, str], int] = {}
+
+        def at(table: dict[Any, int], item: Any) -> int:
+            found = table.get(item)
+            if found is None:
+                found = table[item] = len(table)
+            return found
+
+        results: dict[str, list[Any]] = {}
+        for key, (version, components, sigs) in self._results.items():
+            results[key] = [
+                version,
+                [at(pieces, item) for item in components.items()],
+                [at(paths, (f, sig)) for f, sig in sigs.items()],
+            ]
+        unchanged: dict[int, bool] = {}
+        for key, raw in self._stored_results.items():
+            if key in results:
+                continue
+            try:
+                version, old_pieces, old_paths = raw
+                if not all(
+                    unchanged[i]
+                    if i in unchanged
+                    else unchanged.setdefault(i, self._path_unchanged(i))
+                    for i in old_paths
+                ):
+                    continue
                 results[key] = [
                     version,
-                    [at(pieces, item) for item in components.items()],
-                    [at(paths, (f, sig)) for f, sig in sigs.items()],
+                    [at(pieces, tuple(self._stored_pieces[i])) for i in old_pieces],
+                    [at(paths, tuple(self._stored_paths[i])) for i in old_paths],
                 ]
-            unchanged: dict[int, bool] = {}
-            for key, raw in self._stored_results.items():
-                if key in results:
-                    continue
-                try:
-                    version, old_pieces, old_paths = raw
-                    if not all(
-                        unchanged[i]
-                        if i in unchanged
-                        else unchanged.setdefault(i, self._path_unchanged(i))
-                        for i in old_paths
-                    ):
-                        continue
-                    results[key] = [
-                        version,
-                        [at(pieces, tuple(self._stored_pieces[i])) for i in old_pieces],
-                        [at(paths, tuple(self._stored_paths[i])) for i in old_paths],
-                    ]
-                except (IndexError, TypeError, ValueError):
-                    continue
-            payload = {
-                "format": CACHE_FORMAT,
-                "python": _python_tag(),
-                "files": files,
-                "paths": [list(p) for p in paths],
-                "pieces": [list(p) for p in pieces],
-                "results": results,
-            }
-            try:
-                write_atomic(self._path, json.dumps(payload, separators=(",", ":")))
-            except OSError:
-                return
-            self._dirty = False
+            except (IndexError, TypeError, ValueError):
+                continue
+        payload = {
+            "format": CACHE_FORMAT,
+            "python": _python_tag(),
+            "files": files,
+            "paths": [list(p) for p in paths],
+            "pieces": [list(p) for p in pieces],
+            "results": results,
+        }
+        try:
+            write_atomic(where, json.dumps(payload, separators=(",", ":")))
+        except OSError:
+            return
+        self._dirty = False
 
     def _load(self, path: Path) -> None:
         try:
@@ -352,32 +435,44 @@ def _beside(path: str) -> str | None:
     return f"{cached[:-4]}.lumbung-{CACHE_FORMAT}.json"
 
 
-def _read_beside(snap: Snapshot) -> FileIndex | None:
-    """The index kept beside the bytecode of ``snap``'s module, if it was made from the same
-    bytes; None when there is none, or another, or a damaged one."""
+def _read_beside(snap: Snapshot) -> dict[str, Any] | None:
+    """What is kept beside the bytecode of ``snap``'s module (``{"source": the bytes' hash,
+    "index": ..., "results": ...}``), if it was made from the same bytes; None when there is
+    nothing, or another's, or something damaged."""
     where = _beside(snap.path)
     if where is None:
         return None
     try:
         with open(where, "rb") as fh:
             raw = json.loads(fh.read())
-        if raw["source"] != snap.digest:
+        if not isinstance(raw, dict) or raw.get("source") != snap.digest:
             return None
-        return FileIndex.from_json(raw["index"])
-    except (OSError, KeyError, IndexError, TypeError, ValueError, AttributeError):
+        if not isinstance(raw.get("results", {}), dict):
+            return None
+        return raw
+    except (OSError, ValueError):
         return None
 
 
-def _write_beside(snap: Snapshot, index: FileIndex) -> bool:
-    """Keep ``index`` beside the bytecode of ``snap``'s module, as the loader keeps the
+def _index_in(payload: Mapping[str, Any] | None) -> FileIndex | None:
+    """The index in what is kept beside a module's bytecode, if there is a readable one."""
+    if payload is None or "index" not in payload:
+        return None
+    try:
+        return FileIndex.from_json(payload["index"])
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def _write_beside(snap: Snapshot, payload: Mapping[str, Any]) -> bool:
+    """Keep ``payload`` beside the bytecode of ``snap``'s module, as the loader keeps the
     bytecode (not when Python is told not to write it); skipped when it cannot be written.
     Whether it was written."""
     where = _beside(snap.path)
     if where is None or sys.dont_write_bytecode:
         return False
-    text = json.dumps({"source": snap.digest, "index": index.to_json()}, separators=(",", ":"))
     try:
-        write_atomic(Path(where), text)
+        write_atomic(Path(where), json.dumps(payload, separators=(",", ":")))
     except OSError:
         return False
     return True

@@ -107,11 +107,12 @@ class CodeVersioner:
             return hit[2]
         source = asset.code()
         fn = source.function
-        key = None
+        key = home = None
         if fn is not None and not source.texts and not source.files:
             key = result_key(asset.spec, fn, io_manager)
-            if key is not None:
-                cached = self._cache.result(key, getattr(fn, "__globals__", None))
+            if key is not None:  # a function with a source file (``result_key``)
+                home = fn.__code__.co_filename
+                cached = self._cache.result(key, getattr(fn, "__globals__", None), home)
                 if cached is not None:
                     self._versions[id(asset)] = (asset, io_manager, cached)
                     return cached
@@ -135,7 +136,7 @@ class CodeVersioner:
         if not source.files:  # files are read again each time: a long session sees edits
             self._versions[id(asset)] = (asset, io_manager, version)
         if key is not None and files is not None:
-            self._cache.record(key, version.version, components, files)
+            self._cache.record(key, version.version, components, files, home)
         return version
 
     def version_of_function(self, fn: object) -> str:

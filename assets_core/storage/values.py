@@ -263,7 +263,7 @@ def plain_columns(df: Any) -> list[str] | None:
 
 
 #: the Arrow schema (with pandas' metadata) of each shape of plain frame converted so far:
-#: (column names, their dtypes, the column index's dtype) -> schema
+#: (column names, their dtypes, the column index's dtype and name) -> schema
 _plain_schemas: dict[tuple[object, ...], pa.Schema] = {}
 _PLAIN_SCHEMAS_MAX = 4096
 
@@ -287,7 +287,8 @@ def _plain_to_arrow(df: Any, names: list[str]) -> pa.Table:
         else:
             for row, at in enumerate(block.mgr_locs):
                 arrays[at] = values[row]
-    key = (tuple(names), tuple([a.dtype for a in arrays]), df.columns.dtype)
+    columns = df.columns
+    key = (tuple(names), tuple([a.dtype for a in arrays]), columns.dtype, columns.name)
     schema = _plain_schemas.get(key)
     if schema is None:
         schema = pa.Table.from_pandas(df.iloc[:0], preserve_index=False).schema

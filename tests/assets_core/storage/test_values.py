@@ -138,8 +138,11 @@ def _plain_frames() -> list[pd.DataFrame]:
         }
     )
     long = pd.DataFrame({"n": range(5000), "s": [str(i) for i in range(5000)]})
+    named = pd.DataFrame({"v": range(10)})
+    named.columns.name = "metric"  # after a frame of the same shape without the name
     return [
         pd.DataFrame({"v": range(10)}),
+        named,
         wide,  # one 2-D block: each column is a strided view of it
         mixed,
         mixed[["s", "b", "i8"]],  # columns out of their blocks' order

@@ -252,13 +252,20 @@ def check_acyclic(assets: Sequence[AnyAsset], graph: AssetGraph) -> list[Problem
 def check_io_managers(
     assets: Sequence[AnyAsset], known: Collection[str], default: str
 ) -> list[Problem]:
+    """Every asset whose IO manager is not in ``known``. Each name used is asked once, and
+    ``known`` is listed only for the message: a session's registry answers for the managers
+    Lumbung ships without reading the installed entry points, not when it lists them all."""
+    used = {a.spec.io_manager or default for a in assets if not a.observed}
+    unknown = {name for name in used if name not in known}
+    if not unknown:
+        return []
     problems = []
     names = ", ".join(sorted(known))
     for a in assets:
         if a.observed:
             continue
         name = a.spec.io_manager or default
-        if name not in known:
+        if name in unknown:
             hint = difflib.get_close_matches(name, list(known), n=1)
             mean = f" Did you mean '{hint[0]}'?" if hint else ""
             problems.append(

@@ -214,6 +214,8 @@ def check_partition_mappings(
     """Every upstream's partitions map to the asset's own (DESIGN §12): definitions that
     cannot be matched, and a mapping in ``ins=`` on an unpartitioned side, are problems, one
     per pair, naming both assets and the fix."""
+    if not any(a.spec.partitions is not None or a.spec.mappings for a in assets):
+        return []  # nothing partitioned and no mapping given: nothing to match
     if by_key is None:
         by_key = {a.key: a for a in assets}
     problems = []

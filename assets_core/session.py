@@ -57,7 +57,7 @@ from assets_core.storage.io import (
 )
 from assets_core.storage.loading import load_input
 from assets_core.storage.planstate import StoredOutputs, plan_state
-from assets_core.storage.registry import MEMORY, IOManagers, installed_names
+from assets_core.storage.registry import MEMORY, IOManagers
 from assets_core.storage.state import LogLine, MaterializationRecord, StateStore
 
 if TYPE_CHECKING:
@@ -91,10 +91,10 @@ class Session:
     """``defs`` bound to a storage folder (default ``<root>/.lumbung``: state, outputs,
     caches).
 
-    ``io_managers`` adds managers by name to ``memory`` and the installed ones (``parquet``,
-    ``duckdb``). ``state`` may be a ``StateStore`` or ``"memory"``; the default is SQLite in
-    the storage folder. ``config`` is the project's, when it was loaded from one (worker
-    processes import the project from it).
+    ``io_managers`` adds managers by name to ``memory``, the built-in ones (``parquet``,
+    ``duckdb``) and the installed ones. ``state`` may be a ``StateStore`` or ``"memory"``;
+    the default is SQLite in the storage folder. ``config`` is the project's, when it was
+    loaded from one (worker processes import the project from it).
 
     ``read_only``: the session never writes outputs (``plan``, ``list``, ``show``): its IO
     managers open their storage read-only, so a notebook holding the DuckDB warehouse keeps
@@ -123,10 +123,14 @@ class Session:
         self.storage = (defs.root / storage).resolve()
         locations = None if config is None else config.io_locations()
         self.io = IOManagers(self.storage, io_managers, read_only=read_only, locations=locations)
-        assets, known = list(defs.assets.values()), self.io.names()
+        assets, known, given = list(defs.assets.values()), self.io.names(), set(io_managers or ())
         problems = check_io_managers(assets, known, defs.default_io_manager)
         # the keys of managers given here, or not checked as the project loaded
-        unchecked = (known - defs.keys_checked) | set(io_managers or ())
+        unchecked = {
+            name
+            for name in defs.io_manager_names()
+            if name in given or (name not in defs.keys_checked and name in known)
+        }
         if unchecked:
             problems += check_storable(
                 assets, unchecked, defs.default_io_manager, self._key_checker
@@ -687,12 +691,12 @@ def load_config(config: ProjectConfig, *, read_only: bool = False) -> Session:
     """Import the project ``config`` describes and open a ``Session`` over it."""
     from assets_core.model.project import load_definitions
 
-    # The installed managers check the keys they store as the project loads, so a key they
-    # cannot store is reported with every other problem of the definitions.
+    # The managers the assets use check the keys they store as the project loads, so a key
+    # they cannot store is reported with every other problem of the definitions.
     managers = IOManagers(config.storage, locations=config.io_locations())
 
     def checker_of(name: str) -> KeyCheck | None:
         return key_checker(managers.get(name))
 
-    defs = load_definitions(config, installed_names(), checker_of)
+    defs = load_definitions(config, managers.names(), checker_of)
     return Session(defs, config=config, read_only=read_only)

@@ -24,7 +24,7 @@ import pytest
 from assets_core.model.definitions import Definitions
 from assets_core.session import Session
 from assets_core.storage.io import MemoryIOManager
-from assets_core.storage.registry import installed_names
+from assets_core.storage.registry import KnownNames
 
 # Edited modules must never be served from a stale .pyc written in the same second.
 sys.dont_write_bytecode = True
@@ -157,7 +157,7 @@ class ProjectDir:
         default, SQLite state in ``storage``."""
         kwargs.setdefault("io_managers", {"memory": self.memory})
         kwargs.setdefault("storage", self.storage)
-        known = installed_names() | set(kwargs["io_managers"])  # every problem reported at once
+        known = KnownNames(kwargs["io_managers"])  # every problem reported at once
         defs = self.definitions(*names, default_io_manager=default_io_manager, io_managers=known)
         return Session(defs, **kwargs)
 

@@ -98,7 +98,9 @@ class Definitions:
     asset naming another one is a definition problem, reported with all the others (a
     ``Session`` checks the names again against the managers it has). ``key_checks``, with
     them, gives each manager's own check of the keys it stores (``validate.check_storable``):
-    a key it cannot store is a problem too, and ``keys_checked`` names the managers checked.
+    a key it cannot store is a problem too, and ``keys_checked`` names the managers checked
+    (those of ``io_managers`` that the assets use: ``io_managers`` is only asked about the
+    names used, never listed, unless one is unknown).
     ``automations`` are the project's schedules and sensors (``model.automation``).
     """
 
@@ -159,13 +161,15 @@ class Definitions:
         self.sensors: Mapping[str, Sensor] = MappingProxyType(
             {a.name: a for a in declared if isinstance(a, Sensor)}
         )
-        #: the IO managers whose own key checks these assets passed (``key_checks``)
+        #: the IO managers, of those the assets use, whose own key checks they passed
         self.keys_checked: frozenset[str] = frozenset()
         if io_managers is not None:
             problems += check_io_managers(resolved, io_managers, default_io_manager)
             if key_checks is not None:
                 problems += check_storable(resolved, io_managers, default_io_manager, key_checks)
-                self.keys_checked = frozenset(io_managers)
+                self.keys_checked = frozenset(
+                    name for name in self.io_manager_names() if name in io_managers
+                )
         if problems:
             raise DefinitionError([p.relative_to(self.root) for p in problems])
 

@@ -214,6 +214,8 @@ def check_partition_mappings(
     """Every upstream's partitions map to the asset's own (DESIGN §12): definitions that
     cannot be matched, and a mapping in ``ins=`` on an unpartitioned side, are problems, one
     per pair, naming both assets and the fix."""
+    if not any(a.spec.partitions is not None or a.spec.mappings for a in assets):
+        return []  # nothing partitioned and no mapping given: nothing to match
     if by_key is None:
         by_key = {a.key: a for a in assets}
     problems = []
@@ -252,13 +254,20 @@ def check_acyclic(assets: Sequence[AnyAsset], graph: AssetGraph) -> list[Problem
 def check_io_managers(
     assets: Sequence[AnyAsset], known: Collection[str], default: str
 ) -> list[Problem]:
+    """Every asset whose IO manager is not in ``known``. Each name used is asked once, and
+    ``known`` is listed only for the message: a session's registry answers for the managers
+    Lumbung ships without reading the installed entry points, not when it lists them all."""
+    used = {a.spec.io_manager or default for a in assets if not a.observed}
+    unknown = {name for name in used if name not in known}
+    if not unknown:
+        return []
     problems = []
     names = ", ".join(sorted(known))
     for a in assets:
         if a.observed:
             continue
         name = a.spec.io_manager or default
-        if name not in known:
+        if name in unknown:
             hint = difflib.get_close_matches(name, list(known), n=1)
             mean = f" Did you mean '{hint[0]}'?" if hint else ""
             problems.append(

@@ -11,7 +11,6 @@ import sys
 import textwrap
 import threading
 import time
-from importlib import metadata
 from pathlib import Path
 
 import duckdb
@@ -26,6 +25,7 @@ from assets_core.model.spec import AssetSpec
 from assets_core.partitions import PartitionsDefinition, daily, dynamic, hourly, multi, static
 from assets_core.storage.datahash import hash_arrow
 from assets_core.storage.io import InputContext, IOManager, OutputContext
+from assets_core.storage.registry import BUILT_IN, IOManagers
 from io_managers.parquet import METADATA_KEY, STAGING, ParquetIOManager, from_storage
 from tests.conftest import ProjectDir
 
@@ -59,15 +59,16 @@ def files(root: Path) -> list[str]:
 # --------------------------------------------------------------------------- layout
 
 
-def test_protocol_entry_point_and_storage_folder(tmp_path: Path) -> None:
+def test_protocol_registered_name_and_storage_folder(tmp_path: Path) -> None:
     io = from_storage(tmp_path)
     assert isinstance(io, IOManager)
     assert io.root == tmp_path / "parquet"
-    eps = {ep.name: ep for ep in metadata.entry_points(group="lumbung.io_managers")}
     from io_managers import parquet_storage
 
-    assert eps["parquet"].load() is parquet_storage.from_storage  # which picks this one
+    assert BUILT_IN["parquet"] == "io_managers.parquet_storage:from_storage"  # which picks this
     assert parquet_storage.from_storage(tmp_path).root == io.root  # type: ignore[attr-defined]
+    built = IOManagers(tmp_path).get("parquet")
+    assert isinstance(built, ParquetIOManager) and built.root == io.root
 
 
 def test_layout(tmp_path: Path) -> None:

@@ -290,6 +290,25 @@ CASES = [
         ],
         id="partitions-that-cannot-be-mapped",
     ),
+    pytest.param(
+        """
+        from assets_core.partitions import window
+
+        @asset
+        def events() -> pd.DataFrame:
+            return pd.DataFrame()
+
+        @asset(ins={"events": window(-1, 0)})
+        def totals(events: pd.DataFrame) -> pd.DataFrame:
+            return events
+        """,
+        [
+            "totals (assets.py:10): reads 'events' with window(-1, 0), but 'events' is not "
+            "partitioned; a window needs partitions on both sides: partition 'events', or drop "
+            "window(-1, 0) from ins={'events': ...}.",
+        ],
+        id="a-mapping-where-nothing-is-partitioned",
+    ),
 ]
 
 

@@ -149,8 +149,9 @@ def test_no_import_cycles() -> None:
 
 
 def test_the_engine_never_imports_io_managers() -> None:
-    """The engine knows IO managers only through the protocol and the registry's entry
-    points; only the command line may name them."""
+    """The engine knows IO managers only through the protocol and the registry (its table of
+    built-in factories by name, and the entry points of other distributions); only the
+    command line may name them."""
     bad = {
         m: sorted(o for o in GRAPH[m] if o.startswith("io_managers"))
         for m in GRAPH

@@ -341,49 +341,45 @@ def _planned_version(root: Path) -> str:
         return session.code_version(session.get("scaled")).version
 
 
-@pytest.mark.usefixtures("writes_bytecode")
-def test_new_storage_takes_the_versions_kept_beside_the_bytecode(tmp_path: Path) -> None:
+@pytest.fixture
+def result_project(tmp_path: Path) -> Iterator[Path]:
+    """A project whose asset calls a helper in another module; its modules forgotten after."""
     root = tmp_path / "proj"
     root.mkdir()
     (root / "lumbung.toml").write_text('modules = ["assets_beside_r"]\n')
     (root / "assets_beside_r.py").write_text(RESULT_CODE)
     (root / "helpers_beside_r.py").write_text(HELPER_CODE.format(factor=2))
-    try:
-        clean = _planned_version(root)
-        (kept,) = sorted((root / "__pycache__").glob("assets_beside_r.*.lumbung-*.json"))
-        raw = json.loads(kept.read_text())
-        (key,) = raw["results"]
-        version, _, sigs = raw["results"][key]
-        assert version == clean
-        assert {Path(f).name for f in sigs} == {"assets_beside_r.py", "helpers_beside_r.py"}
-        # what is kept is what a new storage takes, and its own cache file keeps it then
-        raw["results"][key][0] = "0" * 32
-        kept.write_text(json.dumps(raw))
-        assert _planned_version(root) == "0" * 32
-        cache = json.loads((root / ".lumbung" / "code_versions.cache").read_text())
-        assert [entry[0] for entry in cache["results"].values()] == ["0" * 32]
-        # an edit of another file it was read from (its helper) makes it computed again
-        (root / "helpers_beside_r.py").write_text(HELPER_CODE.format(factor=3))
-        edited = _planned_version(root)
-        assert edited not in (clean, "0" * 32)
-        assert _planned_version(root) == edited  # and kept again
-    finally:
-        for name in _RESULT_MODULES:
-            sys.modules.pop(name, None)
+    yield root
+    for name in _RESULT_MODULES:
+        sys.modules.pop(name, None)
+
+
+@pytest.mark.usefixtures("writes_bytecode")
+def test_new_storage_takes_the_versions_kept_beside_the_bytecode(result_project: Path) -> None:
+    root = result_project
+    clean = _planned_version(root)
+    (kept,) = sorted((root / "__pycache__").glob("assets_beside_r.*.lumbung-*.json"))
+    raw = json.loads(kept.read_text())
+    (key,) = raw["results"]
+    version, _, sigs = raw["results"][key]
+    assert version == clean
+    assert {Path(f).name for f in sigs} == {"assets_beside_r.py", "helpers_beside_r.py"}
+    # what is kept is what a new storage takes, and its own cache file keeps it then
+    raw["results"][key][0] = "0" * 32
+    kept.write_text(json.dumps(raw))
+    assert _planned_version(root) == "0" * 32
+    cache = json.loads((root / ".lumbung" / "code_versions.cache").read_text())
+    assert [entry[0] for entry in cache["results"].values()] == ["0" * 32]
+    # an edit of another file it was read from (its helper) makes it computed again
+    (root / "helpers_beside_r.py").write_text(HELPER_CODE.format(factor=3))
+    edited = _planned_version(root)
+    assert edited not in (clean, "0" * 32)
+    assert _planned_version(root) == edited  # and kept again
 
 
 def test_no_version_is_kept_where_no_bytecode_is(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    result_project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
-    root = tmp_path / "proj"
-    root.mkdir()
-    (root / "lumbung.toml").write_text('modules = ["assets_beside_r"]\n')
-    (root / "assets_beside_r.py").write_text(RESULT_CODE)
-    (root / "helpers_beside_r.py").write_text(HELPER_CODE.format(factor=2))
-    try:
-        _planned_version(root)
-        assert not list(root.glob("**/*.lumbung-*.json"))
-    finally:
-        for name in _RESULT_MODULES:
-            sys.modules.pop(name, None)
+    _planned_version(result_project)
+    assert not list(result_project.glob("**/*.lumbung-*.json"))

@@ -267,11 +267,12 @@ class VersionCache:
                     index = index_source(source, path)
                 except (OSError, SyntaxError, ValueError):
                     index = None
-                if index is not None and snap is not None:
-                    payload = {"source": snap.digest, "index": index.to_json()}
-                    if _write_beside(snap, payload):
-                        self._payloads[path] = (snap, payload)
-                        self._beside.add(path)
+                if (
+                    index is not None
+                    and snap is not None
+                    and self._keep_beside(snap, {"index": index.to_json()})
+                ):
+                    self._beside.add(path)
             self._dirty = True
         self._files[path] = (sig, index)
         return index
@@ -301,14 +302,20 @@ class VersionCache:
             snap = snapshot(home)
             if snap is None:
                 continue
-            payload = dict(self._payload_beside(home) or {"source": snap.digest})
-            results = dict(payload.get("results") or {})
+            results = dict((self._payload_beside(home) or {}).get("results") or {})
             for key in keys:
                 version, components, sigs = self._results[key]
                 results[key] = [version, dict(components), sigs]
-            payload["results"] = results
-            if _write_beside(snap, payload):
-                self._payloads[home] = (snap, payload)
+            self._keep_beside(snap, {"results": results})
+
+    def _keep_beside(self, snap: Snapshot, fields: Mapping[str, Any]) -> bool:
+        """Write ``fields`` (the index, or the versions) into what is kept beside the bytecode
+        of ``snap``'s module, keeping the rest of it; whether it was written."""
+        payload = {**(self._payload_beside(snap.path) or {"source": snap.digest}), **fields}
+        if not _write_beside(snap, payload):
+            return False
+        self._payloads[snap.path] = (snap, payload)
+        return True
 
     def _save_file(self, where: Path) -> None:
         """Write the cache file ``where`` (see the class docstring)."""

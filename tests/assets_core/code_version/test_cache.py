@@ -383,3 +383,23 @@ def test_no_version_is_kept_where_no_bytecode_is(
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
     _planned_version(result_project)
     assert not list(result_project.glob("**/*.lumbung-*.json"))
+
+
+@pytest.mark.usefixtures("writes_bytecode")
+def test_writing_the_index_beside_the_bytecode_keeps_the_versions_there(
+    result_project: Path,
+) -> None:
+    clean = _planned_version(result_project)
+    (kept,) = sorted((result_project / "__pycache__").glob("assets_beside_r.*.lumbung-*.json"))
+    raw = json.loads(kept.read_text())
+    del raw["index"]  # versions kept, the index not (yet)
+    kept.write_text(json.dumps(raw))
+    for name in _RESULT_MODULES:
+        sys.modules.pop(name, None)
+    shutil.rmtree(result_project / ".lumbung")
+    with load_project(result_project) as session:
+        asset = session.get("scaled")
+        session.versioner.version_of_function(asset.fn)  # parses the module: its index is kept
+    again = json.loads(kept.read_text())
+    assert again["index"]
+    assert [entry[0] for entry in again["results"].values()] == [clean]

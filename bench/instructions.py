@@ -28,9 +28,7 @@ import tempfile
 from pathlib import Path
 
 from generate import read_graph, write_config
-from measure import CHILD_ENV
-
-HERE = Path(__file__).resolve().parent
+from measure import CHILD_ENV, rotation
 
 #: a Lumbung process: its run inside ``operator.call``, steps inline however slow they seem
 _LUMBUNG = r"""
@@ -94,12 +92,7 @@ def main() -> None:
     project = args.project.resolve()
     graph = read_graph(project)
     n = len(graph["assets"])
-    python = sys.executable
-    who = {"lumbung": [python, "-c", _LUMBUNG]}
-    if args.also is not None:
-        who[f"[{args.also.name}]"] = [python, "-c", _LUMBUNG, str(args.also.resolve())]
-    if not args.no_baseline:
-        who["baseline"] = [python, "-c", _BASELINE, str(HERE), str(project)]
+    who = rotation(_LUMBUNG, None if args.no_baseline else _BASELINE, project, args.also)
     found: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="lumbung-instructions-") as scratch:
         tmp = Path(scratch)

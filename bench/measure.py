@@ -225,3 +225,20 @@ def table(rows: list[Row]) -> str:
         if i == 0:
             lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)
+
+
+def rotation(
+    lumbung: str, baseline: str | None, project: Path, also: Path | None
+) -> dict[str, list[str]]:
+    """The processes a bench that wraps ``lumbung materialize`` and ``baseline.py`` takes in
+    turn, by name: this Lumbung (``python -c`` of the bootstrap ``lumbung``), with ``also`` the
+    other source tree as ``[name]`` (the bootstrap is given its path first), and the baseline
+    (``python -c`` of the bootstrap ``baseline``, given the bench folder and the project)."""
+    python = sys.executable
+    who = {"lumbung": [python, "-c", lumbung]}
+    if also is not None:
+        who[f"[{also.name}]"] = [python, "-c", lumbung, str(also.resolve())]
+    if baseline is not None:
+        here = Path(__file__).resolve().parent
+        who["baseline"] = [python, "-c", baseline, str(here), str(project)]
+    return who

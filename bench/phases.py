@@ -40,9 +40,8 @@ import time
 from pathlib import Path
 
 from generate import read_graph, write_config
-from measure import CHILD_ENV
+from measure import CHILD_ENV, rotation
 
-HERE = Path(__file__).resolve().parent
 MARKS_ENV = "BENCH_PHASES_MARKS"
 
 #: what both bootstraps begin with: ``note(name)`` marks a moment; the marks are saved at exit
@@ -159,11 +158,7 @@ def main() -> None:
     project = args.project.resolve()
     graph = read_graph(project)
     n = len(graph["assets"])
-    python = sys.executable
-    who = {"lumbung": [python, "-c", _LUMBUNG]}
-    if args.also is not None:
-        who[f"[{args.also.name}]"] = [python, "-c", _LUMBUNG, str(args.also.resolve())]
-    who["baseline"] = [python, "-c", _BASELINE, str(HERE), str(project)]
+    who = rotation(_LUMBUNG, _BASELINE, project, args.also)
     found: dict[str, list[dict[str, Times]]] = {k: [] for k in who}
     with tempfile.TemporaryDirectory(prefix="lumbung-phases-") as scratch:
         tmp = Path(scratch)

@@ -801,6 +801,13 @@ def test_partitions_of_one_table_saved_from_threads_are_all_stored(io: DuckDBIOM
     assert io.load(ctx).num_rows == 20  # type: ignore[attr-defined]
 
 
+def _in_a_new_interpreter(script: str) -> str:
+    """What ``script`` prints, run in a fresh Python (where nothing imported pyarrow yet)."""
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+
+
 def test_a_query_to_hash_starts_importing_pyarrow_meanwhile_once() -> None:
     """A query run in the warehouse has its table read back through pyarrow: the first starts
     importing it on a thread of its own, while DuckDB computes (checked in a fresh
@@ -814,9 +821,7 @@ def test_a_query_to_hash_starts_importing_pyarrow_meanwhile_once() -> None:
         "thread.join()\n"
         "print(before, thread.name, again, 'pyarrow' in sys.modules)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
-    ).stdout
+    out = _in_a_new_interpreter(script)
     assert out.split() == ["False", "lumbung-import-pyarrow", "None", "True"]
 
 
@@ -861,7 +866,5 @@ def test_a_fork_while_pyarrow_is_imported_meanwhile_waits_for_the_import() -> No
         "    os._exit(0)\n"
         "print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
-    ).stdout
+    out = _in_a_new_interpreter(script)
     assert out.split() == ["0"]
